@@ -1,0 +1,220 @@
+"""ToyWorldPipeline: a small pixel-space text-to-image diffusers pipeline.
+
+It takes the arguments ``StableDiffusionPipeline`` takes and honours them, so an intervention
+written once against that public API (prompt_embeds, sigmas/timesteps, latents, generator,
+callback_on_step_end) drives ToyWorld and real models alike.  There is no VAE: the "latents" are
+the image itself in [-1, 1], 3 x 32 x 32 for the shipped model.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline, EulerDiscreteScheduler, UNet2DConditionModel
+from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
+from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import retrieve_timesteps
+from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from ..limits import check_int
+from .tokenizer import MAX_LENGTH
+
+
+class ToyWorldPipeline(DiffusionPipeline):
+    model_cpu_offload_seq = "text_encoder->unet"
+    _callback_tensor_inputs = ["latents", "prompt_embeds", "negative_prompt_embeds"]
+
+    def __init__(self, unet: UNet2DConditionModel, text_encoder: CLIPTextModel,
+                 tokenizer: CLIPTokenizer, scheduler: Any):
+        super().__init__()
+        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
+                              scheduler=scheduler)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def guidance_scale(self) -> float:
+        return self._guidance_scale
+
+    @property
+    def do_classifier_free_guidance(self) -> bool:
+        return self._guidance_scale > 1.0
+
+    @property
+    def num_timesteps(self) -> int:
+        return self._num_timesteps
+
+    @property
+    def resolution(self) -> int:
+        return int(self.unet.config.sample_size)
+
+    # ------------------------------------------------------------------ text
+    def unknown_words(self, prompt: str) -> list[str]:
+        """Words of ``prompt`` that the vocabulary has no single token for."""
+        import re
+        vocab = self.tokenizer.get_vocab()
+        return [w for w in re.findall(r"[a-z]+", prompt.lower()) if w + "</w>" not in vocab]
+
+    @torch.no_grad()
+    def _embed(self, texts: list[str], device: torch.device) -> torch.Tensor:
+        ids = self.tokenizer(texts, padding="max_length", max_length=MAX_LENGTH, truncation=True,
+                             return_tensors="pt").input_ids.to(device)
+        return self.text_encoder(ids)[0]
+
+    def encode_prompt(self, prompt: str | list[str] | None, device: torch.device | None = None,
+                      num_images_per_prompt: int = 1, do_classifier_free_guidance: bool = True,
+                      negative_prompt: str | list[str] | None = None,
+                      prompt_embeds: torch.Tensor | None = None,
+                      negative_prompt_embeds: torch.Tensor | None = None,
+                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return ``(prompt_embeds, negative_prompt_embeds)``, each repeated per image."""
+        device = device or self._execution_device
+        if prompt_embeds is None:
+            prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+            unknown = sorted({w for p in prompts for w in self.unknown_words(p)})
+            if unknown:
+                warnings.warn(f"prompt: words outside the ToyWorld vocabulary: {unknown}; "
+                              f"they are spelled out letter by letter and mostly ignored",
+                              stacklevel=2)
+            prompt_embeds = self._embed(prompts, device)
+        batch = prompt_embeds.shape[0]
+        if do_classifier_free_guidance and negative_prompt_embeds is None:
+            neg = negative_prompt or ""
+            negs = [neg] * batch if isinstance(neg, str) else list(neg)
+            if len(negs) != batch:
+                raise ValueError(f"negative_prompt: {len(negs)} given for a batch of {batch}")
+            negative_prompt_embeds = self._embed(negs, device)
+        prompt_embeds = prompt_embeds.to(device).repeat_interleave(num_images_per_prompt, 0)
+        if negative_prompt_embeds is not None:
+            negative_prompt_embeds = negative_prompt_embeds.to(device).repeat_interleave(
+                num_images_per_prompt, 0)
+        return prompt_embeds, negative_prompt_embeds
+
+    # ------------------------------------------------------------------ sampling
+    def prepare_latents(self, batch: int, dtype: torch.dtype, device: torch.device,
+                        generator: torch.Generator | list[torch.Generator] | None,
+                        latents: torch.Tensor | None = None) -> torch.Tensor:
+        shape = (batch, self.unet.config.in_channels, self.resolution, self.resolution)
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+        else:
+            if tuple(latents.shape) != shape:
+                raise ValueError(f"latents: shape {tuple(latents.shape)} must be {shape}")
+            latents = latents.to(device=device, dtype=dtype)
+        return latents * self.scheduler.init_noise_sigma
+
+    @torch.no_grad()
+    def __call__(self, prompt: str | list[str] | None = None, height: int | None = None,
+                 width: int | None = None, num_inference_steps: int = 25,
+                 timesteps: list[int] | None = None, sigmas: list[float] | None = None,
+                 guidance_scale: float = 3.0, negative_prompt: str | list[str] | None = None,
+                 num_images_per_prompt: int = 1,
+                 generator: torch.Generator | list[torch.Generator] | None = None,
+                 latents: torch.Tensor | None = None, prompt_embeds: torch.Tensor | None = None,
+                 negative_prompt_embeds: torch.Tensor | None = None, output_type: str = "pil",
+                 return_dict: bool = True,
+                 callback_on_step_end: Callable[..., dict[str, Any]] | None = None,
+                 callback_on_step_end_tensor_inputs: list[str] | None = None,
+                 ) -> ImagePipelineOutput | tuple:
+        res = self.resolution
+        for name, v in (("height", height), ("width", width)):
+            if v is not None and v != res:
+                raise ValueError(f"{name}: {v} is not supported; this model draws {res}x{res}")
+        if (prompt is None) == (prompt_embeds is None):
+            raise ValueError("prompt / prompt_embeds: give exactly one of them")
+        if output_type not in ("pil", "np", "pt", "latent"):
+            raise ValueError(f"output_type: {output_type!r} is not one of pil, np, pt, latent")
+        check_int("num_images_per_prompt", num_images_per_prompt, 1, 64)
+        inputs = callback_on_step_end_tensor_inputs or ["latents"]
+        bad = [k for k in inputs if k not in self._callback_tensor_inputs]
+        if bad:
+            raise ValueError(f"callback_on_step_end_tensor_inputs: {bad} not in "
+                             f"{self._callback_tensor_inputs}")
+        self._guidance_scale = guidance_scale
+        device = self._execution_device
+        prompt_embeds, negative_prompt_embeds = self.encode_prompt(
+            prompt, device, num_images_per_prompt, self.do_classifier_free_guidance,
+            negative_prompt, prompt_embeds, negative_prompt_embeds)
+        timesteps, num_inference_steps = retrieve_timesteps(
+            self.scheduler, None if (timesteps is not None or sigmas is not None)
+            else num_inference_steps, device, timesteps, sigmas)
+        self._num_timesteps = len(timesteps)
+        dtype = self.unet.dtype
+        latents = self.prepare_latents(prompt_embeds.shape[0], dtype, device, generator, latents)
+        for i, t in enumerate(timesteps):
+            cfg = self.do_classifier_free_guidance
+            x = torch.cat([latents] * 2) if cfg else latents
+            x = self.scheduler.scale_model_input(x, t)
+            ctx = torch.cat([negative_prompt_embeds, prompt_embeds]) if cfg else prompt_embeds
+            out = self.unet(x, t, encoder_hidden_states=ctx.to(dtype), return_dict=False)[0]
+            if cfg:
+                uncond, cond = out.chunk(2)
+                out = uncond + guidance_scale * (cond - uncond)
+            latents = self.scheduler.step(out, t, latents, return_dict=False)[0]
+            if callback_on_step_end is not None:
+                local = {"latents": latents, "prompt_embeds": prompt_embeds,
+                         "negative_prompt_embeds": negative_prompt_embeds}
+                cb = callback_on_step_end(self, i, t, {k: local[k] for k in inputs}) or {}
+                latents = cb.get("latents", latents)
+                prompt_embeds = cb.get("prompt_embeds", prompt_embeds)
+                negative_prompt_embeds = cb.get("negative_prompt_embeds", negative_prompt_embeds)
+        self.maybe_free_model_hooks()
+        if output_type == "latent":
+            images: Any = latents
+        else:
+            images = (latents / 2 + 0.5).clamp(0, 1)
+            if output_type != "pt":
+                images = images.permute(0, 2, 3, 1).float().cpu().numpy()
+                if output_type == "pil":
+                    images = self.numpy_to_pil(images)
+        if not return_dict:
+            return (images,)
+        return ImagePipelineOutput(images=images)
+
+
+# ---------------------------------------------------------------------- building
+
+
+def unet_config(resolution: int = 32, small: bool = False) -> dict[str, Any]:
+    """The shipped UNet's config; ``small=True`` is the tiny one the contract tests use."""
+    blocks = (8, 16, 16) if small else (32, 64, 128)
+    return dict(sample_size=resolution, in_channels=3, out_channels=3, layers_per_block=1,
+                block_out_channels=blocks,
+                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+                up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+                cross_attention_dim=32 if small else 128, attention_head_dim=8,
+                norm_num_groups=8)
+
+
+def text_config(vocab_size: int, small: bool = False) -> CLIPTextConfig:
+    return CLIPTextConfig(vocab_size=vocab_size, hidden_size=32 if small else 128,
+                          intermediate_size=64 if small else 256, num_hidden_layers=2,
+                          num_attention_heads=4, max_position_embeddings=MAX_LENGTH,
+                          bos_token_id=0, eos_token_id=1, pad_token_id=1,
+                          projection_dim=32 if small else 128)
+
+
+def scheduler_config() -> dict[str, Any]:
+    """The training noise schedule (v-prediction, cosine betas) as an Euler sampler."""
+    return dict(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2",
+                prediction_type="v_prediction", timestep_spacing="trailing")
+
+
+def build_pipeline(tokenizer_dir: str, resolution: int = 32, small: bool = False,
+                   seed: int = 0) -> ToyWorldPipeline:
+    """A randomly initialised ToyWorldPipeline (for training, or tiny for tests)."""
+    torch.manual_seed(seed)
+    tok = CLIPTokenizer.from_pretrained(tokenizer_dir)
+    unet = UNet2DConditionModel(**unet_config(resolution, small))
+    text = CLIPTextModel(text_config(len(tok), small))
+    return ToyWorldPipeline(unet=unet, text_encoder=text, tokenizer=tok,
+                            scheduler=EulerDiscreteScheduler(**scheduler_config()))
+
+
+def to_uint8(images: np.ndarray | list[Image.Image]) -> np.ndarray:
+    """Pipeline output (np in [0, 1] or PIL) -> N x H x W x 3 uint8."""
+    if isinstance(images, list):
+        return np.stack([np.asarray(im.convert("RGB")) for im in images])
+    return (np.clip(images, 0, 1) * 255 + 0.5).astype(np.uint8)

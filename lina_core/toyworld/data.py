@@ -1,0 +1,182 @@
+"""PAP-Toy: random ToyWorld scenes in three splits, written as a ``datasets`` imagefolder.
+
+Splits: ``train``; ``test-id`` (same distribution, disjoint seeds); ``test-ood`` (only the attribute
+combinations listed in ``held_out.json``, which ``train`` never contains).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from PIL import Image
+
+from ..csg import (CATEGORIES, COLOURS, LIGHT_SIDES, MATERIALS, MIRROR_SHAPES, SHAPES, SIZES,
+                   CausalSceneGraph, GraphError, from_prompt, layout, to_prompt)
+from .render import render
+
+SPLITS = ("train", "test-id", "test-ood")
+SPLIT_SEED_BASE = {"train": 0, "test-id": 10_000_000, "test-ood": 20_000_000}
+HELD_OUT: dict[str, Any] = json.loads((Path(__file__).with_name("held_out.json")).read_text())
+MAX_N = 1_000_000
+
+
+@dataclass
+class Sample:
+    graph: CausalSceneGraph
+    combo: tuple[str, ...]
+    seed: int
+
+    @property
+    def category(self) -> str:
+        return self.graph.category
+
+    def caption(self, explicit: bool) -> str:
+        return to_prompt(self.graph, explicit=explicit)
+
+
+def combo_of(g: CausalSceneGraph) -> tuple[str, ...]:
+    """The held-out key of a scene (see ``held_out.json``)."""
+    objs = g.nodes("object")
+    if g.category == "reflection":
+        return (g.attr(objs[0], "size"), g.attr(g.surface("mirror"), "size"))
+    if g.category == "shadow":
+        return (g.attr(objs[0], "shape"), g.attr(g.nodes("light")[0], "side"))
+    if g.category == "buoyancy":
+        return (g.attr(objs[0], "material"), g.attr(objs[0], "shape"))
+    if g.category == "balance":
+        return ("+".join(sorted(g.attr(o, "material") for o in objs)),)
+    big = next(u for u, v, r in g.graph.edges(data="relation") if r == "larger than")
+    small = next(v for u, v, r in g.graph.edges(data="relation") if r == "larger than")
+    return (g.attr(big, "shape"), g.attr(small, "shape"))
+
+
+def is_held_out(g: CausalSceneGraph) -> bool:
+    return list(combo_of(g)) in HELD_OUT[g.category]["combos"]
+
+
+def _random_prompt(category: str, rng: np.random.Generator) -> str:
+    pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+    colours, mats = list(COLOURS), list(MATERIALS)
+    if category == "reflection":
+        return (f"a {pick(SIZES)} {pick(colours)} {pick(SHAPES)} on a {pick(SIZES)} "
+                f"{pick(MIRROR_SHAPES)} mirror")
+    if category == "shadow":
+        side = pick(LIGHT_SIDES)
+        return (f"a {pick(colours)} {pick(SHAPES)} on the floor, lit from "
+                + ("above" if side == "above" else f"the {side}"))
+    if category == "buoyancy":
+        return f"a {pick(mats)} {pick(SHAPES)} in a beaker of water"
+    if category == "balance":
+        a, b = rng.choice(len(mats), 2, replace=False)
+        return f"a {mats[a]} cube and a {mats[b]} cube on a balance"
+    c1, c2 = rng.choice(len(colours), 2, replace=False)
+    return (f"a {colours[c1]} {pick(SHAPES)} {pick(('larger', 'smaller'))} than a "
+            f"{colours[c2]} {pick(SHAPES)}")
+
+
+def sample_scene(split: str, index: int, category: str | None = None) -> Sample:
+    """The ``index``-th scene of ``split``: deterministic, and disjoint across splits."""
+    if split not in SPLITS:
+        raise GraphError(f"split: {split!r} is not one of {list(SPLITS)}")
+    seed = SPLIT_SEED_BASE[split] + int(index)
+    rng = np.random.default_rng(seed)
+    cat = category or CATEGORIES[index % len(CATEGORIES)]
+    for _ in range(1000):
+        g = from_prompt(_random_prompt(cat, rng)).graph
+        if is_held_out(g) == (split == "test-ood"):
+            layout(g, rng)
+            return Sample(g, combo_of(g), seed)
+    raise RuntimeError(f"could not draw a {split} scene for {cat}")  # pragma: no cover
+
+
+def iter_split(split: str, n: int, start: int = 0) -> Iterator[Sample]:
+    for i in range(start, start + n):
+        yield sample_scene(split, i)
+
+
+def write_split(out: str | Path, split: str, n: int, size: int = 64, start: int = 0) -> Path:
+    """Write ``n`` samples as an imagefolder: PNGs, ``metadata.jsonl``, masks as ``.npz``."""
+    if not isinstance(n, int) or not 1 <= n <= MAX_N:
+        raise GraphError(f"n: {n!r} must be an integer in [1, {MAX_N}]")
+    out = Path(out)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    (out / "held_out.json").write_text(json.dumps(HELD_OUT, indent=2))
+    with open(out / "metadata.jsonl", "w") as meta:
+        for i, s in enumerate(iter_split(split, n, start)):
+            r = render(s.graph, size)
+            name = f"{split}_{start + i:06d}"
+            Image.fromarray(r.image).save(out / f"{name}.png")
+            np.savez_compressed(out / "masks" / f"{name}.npz",
+                                **{k: v for k, v in r.masks.items()})
+            meta.write(json.dumps({
+                "file_name": f"{name}.png", "split": split, "seed": s.seed,
+                "category": s.category, "combo": list(s.combo),
+                "implicit_caption": s.caption(False), "explicit_caption": s.caption(True),
+                "graph": s.graph.to_json(indent=None),
+                "masks": f"masks/{name}.npz",
+            }) + "\n")
+    return out
+
+
+def read_split(folder: str | Path) -> list[dict[str, Any]]:
+    """Read back ``metadata.jsonl`` rows (images are loaded lazily by the caller)."""
+    folder = Path(folder)
+    path = folder / "metadata.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"data: {path} not found; write it with "
+                                f"`python -m lina_core data --out {folder}`")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------------------- real LINA-PAP
+
+PAP_COLUMNS = ("id", "seed", "model", "prompt", "category", "subcategory", "metadata", "image",
+               "mask_object", "mask_mirror", "mask_on_mirror_reflection")
+
+
+def load_pap(folder: str | Path) -> list[dict[str, Any]]:
+    """Read a local copy of the real LINA-PAP dataset (parquet shards or a metadata.jsonl).
+
+    Image columns come back as PIL images. Nothing is downloaded.
+    """
+    folder = Path(folder)
+    rows: list[dict[str, Any]] = []
+    shards = sorted(folder.rglob("*.parquet"))
+    if shards:
+        try:
+            import pyarrow.parquet as pq
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("reading LINA-PAP parquet shards needs pyarrow "
+                              "(pip install pyarrow)") from exc
+        for shard in shards:
+            rows.extend(pq.read_table(shard).to_pylist())
+    elif (folder / "metadata.jsonl").is_file():
+        rows = [json.loads(x) for x in (folder / "metadata.jsonl").read_text().splitlines()
+                if x.strip()]
+    else:
+        raise FileNotFoundError(f"LINA-PAP: no *.parquet or metadata.jsonl under {folder}")
+    import io
+    out = []
+    for r in rows:
+        missing = [c for c in PAP_COLUMNS if c not in r]
+        if missing:
+            raise ValueError(f"LINA-PAP row {r.get('id')!r}: missing columns {missing}; "
+                             f"expected {list(PAP_COLUMNS)}")
+        row = dict(r)
+        for col in ("image", "mask_object", "mask_mirror", "mask_on_mirror_reflection"):
+            v = row[col]
+            if isinstance(v, dict) and v.get("bytes") is not None:
+                row[col] = Image.open(io.BytesIO(v["bytes"]))
+            elif isinstance(v, dict) and v.get("path"):
+                row[col] = Image.open(folder / v["path"])
+            elif isinstance(v, str):
+                p = (folder / v).resolve()
+                if folder.resolve() not in p.parents:
+                    raise ValueError(f"LINA-PAP row {r['id']!r}: {col} path {v!r} leaves "
+                                     f"the dataset folder")
+                row[col] = Image.open(p) if p.is_file() else None
+        out.append(row)
+    return out
