@@ -7,6 +7,7 @@ state are added by causal rules and marked ``explicit=False``; they are what dif
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -45,6 +46,25 @@ ATTRIBUTES: dict[str, dict[str, tuple[str, ...]]] = {
 
 class GraphError(ValueError):
     """The one error type for anything wrong with a scene graph or its JSON."""
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr`` for error messages: never raises, never floods the UI."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - deeply nested or odd values
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _finite(v: Any) -> bool:
+    """A real, finite JSON number (bools and ints too large for a float are not)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
 
 
 # --------------------------------------------------------------------------- the graph
@@ -117,33 +137,36 @@ class CausalSceneGraph:
     def validate(self) -> "CausalSceneGraph":
         """Raise :class:`GraphError` naming the node or edge and what is allowed."""
         if self.category not in CATEGORIES:
-            raise GraphError(f"category: {self.category!r} is not one of {list(CATEGORIES)}")
+            raise GraphError(f"category: {_short(self.category)} is not one of "
+                             f"{list(CATEGORIES)}")
         for n, d in self.graph.nodes(data=True):
             kind = d.get("kind")
             if kind not in NODE_KINDS:
-                raise GraphError(f"node {n!r}: kind {kind!r} is not one of {list(NODE_KINDS)}")
+                raise GraphError(f"node {n!r}: kind {_short(kind)} is not one of "
+                                 f"{list(NODE_KINDS)}")
             attrs = d.get("attrs") or {}
             if not isinstance(attrs, dict):
                 raise GraphError(f"node {n!r}: attrs must be an object")
             for key, value in attrs.items():
                 allowed = ATTRIBUTES[kind].get(key)
                 if allowed is None:
-                    raise GraphError(f"node {n!r}: attribute {key!r} is not allowed for a {kind}; "
-                                     f"allowed: {sorted(ATTRIBUTES[kind])}")
+                    raise GraphError(f"node {n!r}: attribute {_short(key)} is not allowed for "
+                                     f"a {kind}; allowed: {sorted(ATTRIBUTES[kind])}")
                 if value not in allowed:
-                    raise GraphError(f"node {n!r}: {key}={value!r} is not one of {list(allowed)}")
+                    raise GraphError(f"node {n!r}: {key}={_short(value)} is not one of "
+                                     f"{list(allowed)}")
             box = d.get("box")
             if box is not None:
                 ok = (isinstance(box, (list, tuple)) and len(box) == 4
-                      and all(isinstance(v, (int, float)) and np.isfinite(v) for v in box))
+                      and all(_finite(v) for v in box))
                 if not ok or not all(0.0 <= v <= 1.0 for v in box) or box[0] > box[2] \
                         or box[1] > box[3]:
-                    raise GraphError(f"node {n!r}: box {box!r} must be [x0, y0, x1, y1] with "
+                    raise GraphError(f"node {n!r}: box {_short(box)} must be [x0, y0, x1, y1] with "
                                      f"0 <= x0 <= x1 <= 1 and 0 <= y0 <= y1 <= 1")
         for u, v, d in self.graph.edges(data=True):
             rel = d.get("relation")
             if rel not in RELATIONS:
-                raise GraphError(f"edge {u!r}->{v!r}: relation {rel!r} is not one of "
+                raise GraphError(f"edge {u!r}->{v!r}: relation {_short(rel)} is not one of "
                                  f"{list(RELATIONS)}")
             if rel in CAUSAL_RELATIONS and self.graph.nodes[v]["kind"] != "effect":
                 raise GraphError(f"edge {u!r}->{v!r}: causal relation {rel!r} must point to an "
@@ -181,8 +204,8 @@ class CausalSceneGraph:
             raise GraphError("graph JSON: top level must be an object with keys "
                              "schema_version, category, nodes, edges")
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise GraphError(f"schema_version: {version!r} is not supported; allowed: "
+        if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
+            raise GraphError(f"schema_version: {_short(version)} is not supported; allowed: "
                              f"{SCHEMA_VERSION}")
         g = cls(category=data.get("category"))  # type: ignore[arg-type]
         nodes, edges = data.get("nodes"), data.get("edges")
@@ -201,7 +224,7 @@ class CausalSceneGraph:
                 raise GraphError(f"node {nd['id']!r}: explicit must be true or false")
             box = nd.get("box")
             if box is not None and not (isinstance(box, list) and len(box) == 4 and all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
+                    _finite(v) for v in box)):
                 raise GraphError(f"node {nd['id']!r}: box must be null or four numbers "
                                  f"[x0, y0, x1, y1] in [0, 1]")
             g.graph.add_node(nd["id"], kind=nd.get("kind"), explicit=explicit,
@@ -213,8 +236,9 @@ class CausalSceneGraph:
             s, t = ed.get("source"), ed.get("target")
             for end, name in ((s, "source"), (t, "target")):
                 if not isinstance(end, str) or end not in g.graph:
-                    raise GraphError(f"edges[{i}]: {name} {end!r} is not a node id "
-                                     f"(dangling edge); known ids: {sorted(g.graph.nodes)}")
+                    raise GraphError(f"edges[{i}]: {name} {_short(end)} is not a node id "
+                                     f"(dangling edge); known ids: "
+                                     f"{_short(sorted(g.graph.nodes), 200)}")
             g.graph.add_edge(s, t, relation=ed.get("relation"))
         return g.validate()
 
@@ -222,8 +246,9 @@ class CausalSceneGraph:
     def from_json(cls, text: str) -> "CausalSceneGraph":
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise GraphError(f"graph JSON: not valid JSON ({exc})") from None
+        except (ValueError, TypeError, RecursionError) as exc:
+            # ValueError covers JSONDecodeError, bad UTF-8 bytes and over-long integers
+            raise GraphError(f"graph JSON: not valid JSON ({_short(str(exc), 200)})") from None
         return cls.from_dict(data)
 
     def copy(self) -> "CausalSceneGraph":
@@ -595,3 +620,98 @@ def layout(g: CausalSceneGraph, rng: np.random.Generator | None = None) -> Causa
         for n, cx in zip(objs, xs):
             put(n, obj_box(n, cx, base))
     return g
+
+
+# --------------------------------------------------------------------------- figure
+
+CAUSAL_EDGE_COLOUR = "#d62728"
+SPATIAL_EDGE_COLOUR = "#8c8c8c"
+KIND_COLOURS = {"object": "#1f77b4", "surface": "#7f7f7f", "light": "#e6b800",
+                "effect": "#d62728"}
+
+
+def _positions(g: CausalSceneGraph) -> dict[str, tuple[float, float]]:
+    """Plot coordinates (y up): layout box centres when every node has one, else a seeded
+    spring layout.  Nodes that land on the same spot (an effect sharing its object's box) are
+    fanned out a little so each stays visible and clickable."""
+    boxes = {n: d.get("box") for n, d in g.graph.nodes(data=True)}
+    if boxes and all(isinstance(b, (list, tuple)) and len(b) == 4 and all(_finite(v) for v in b)
+                     for b in boxes.values()):
+        pos = {n: ((b[0] + b[2]) / 2, 1.0 - (b[1] + b[3]) / 2) for n, b in boxes.items()}
+    else:
+        raw = nx.spring_layout(g.graph.to_undirected(), seed=0) if len(g.graph) else {}
+        pos = {n: (float(p[0]), float(p[1])) for n, p in raw.items()}
+    taken: list[tuple[float, float]] = []
+    out: dict[str, tuple[float, float]] = {}
+    for n in sorted(pos):
+        x, y = pos[n]
+        k = 0
+        while any(abs(x - a) < 0.03 and abs(y - b) < 0.03 for a, b in taken):
+            k += 1
+            x, y = pos[n][0] + 0.06 * k, pos[n][1] - 0.06 * k
+        taken.append((x, y))
+        out[n] = (x, y)
+    return out
+
+
+def figure(g: CausalSceneGraph) -> Any:
+    """A Plotly figure of ``g``: causal edges solid red with arrows, spatial edges dashed grey,
+    implicit nodes open markers labelled "(implicit)"; hover gives kind, attributes, hop depth.
+
+    Works on graphs that do not validate (an edit in progress): hop depth is then ``?``.
+    """
+    import plotly.graph_objects as go
+
+    pos = _positions(g)
+    try:
+        depths: dict[str, Any] = g.hop_depths()
+    except (nx.NetworkXException, KeyError, TypeError, ValueError):
+        depths = {}
+    fig = go.Figure()
+    for causal in (True, False):
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        text: list[str | None] = []
+        for u, v, rel in g.graph.edges(data="relation"):
+            if (rel in CAUSAL_RELATIONS) != causal:
+                continue
+            (x0, y0), (x1, y1) = pos[u], pos[v]
+            xs += [x0, (x0 + x1) / 2, x1, None]
+            ys += [y0, (y0 + y1) / 2, y1, None]
+            text += [f"{u} —{rel}→ {v}"] * 3 + [None]
+            if causal:
+                fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x",
+                                   ayref="y", showarrow=True, arrowhead=3, arrowsize=1.2,
+                                   arrowwidth=2, arrowcolor=CAUSAL_EDGE_COLOUR, standoff=12,
+                                   text="")
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines", hoverinfo="text", text=text,
+            name="causal edges" if causal else "spatial edges",
+            line=dict(color=CAUSAL_EDGE_COLOUR if causal else SPATIAL_EDGE_COLOUR,
+                      width=2.5 if causal else 1.5, dash="solid" if causal else "dash")))
+    for implicit in (False, True):
+        ns = [n for n, d in g.graph.nodes(data=True) if (not d.get("explicit", True)) == implicit]
+        hover, labels = [], []
+        for n in ns:
+            d = g.graph.nodes[n]
+            attrs = d.get("attrs") or {}
+            attr_text = ", ".join(f"{k}={v}" for k, v in attrs.items()) \
+                if isinstance(attrs, dict) else str(attrs)
+            hover.append(f"<b>{n}</b>{' (implicit)' if implicit else ''}<br>"
+                         f"kind: {d.get('kind')}<br>attributes: {attr_text or '-'}<br>"
+                         f"hop depth: {depths.get(n, '?')}")
+            labels.append(f"{n} (implicit)" if implicit else n)
+        fig.add_trace(go.Scatter(
+            x=[pos[n][0] for n in ns], y=[pos[n][1] for n in ns], mode="markers+text",
+            name="implicit nodes" if implicit else "nodes", text=labels,
+            textposition="bottom center", hovertext=hover, hoverinfo="text",
+            customdata=ns,
+            marker=dict(size=22, symbol="circle-open" if implicit else "circle",
+                        color=[KIND_COLOURS.get(g.graph.nodes[n].get("kind"), "#000000")
+                               for n in ns],
+                        line=dict(width=3 if implicit else 1, color="#333333"))))
+    fig.update_layout(
+        showlegend=True, margin=dict(l=10, r=10, t=30, b=10), plot_bgcolor="white",
+        title=f"Causal scene graph ({g.category})",
+        xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"))
+    return fig

@@ -1,0 +1,218 @@
+"""Intervention specs: small serialisable objects, JSON in and JSON out (after pyvene).
+
+A spec says *what* to change and *when* (a step window ``[start, end)``); :mod:`lina_core.engine`
+says how, through diffusers' public API only.  Every field is validated with a message that names
+it and its allowed range.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .limits import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MAX_STRENGTH, MIN_STEPS
+
+SCHEMA_VERSION = 1
+EDIT_TYPES = ("replace", "interpolate", "add_direction", "scale_tokens", "swap_tokens")
+SCHEDULE_KINDS = ("uniform", "reallocated")
+
+
+class SpecError(ValueError):
+    """An invalid intervention spec; the message names the field and the allowed range."""
+
+
+def _num(name: str, v: Any, lo: float, hi: float) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        raise SpecError(f"{name}: {v!r} must be a finite number in [{lo}, {hi}]")
+    if not lo <= float(v) <= hi:
+        raise SpecError(f"{name}: {v} is out of range; allowed [{lo}, {hi}]")
+    return float(v)
+
+
+def _int(name: str, v: Any, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise SpecError(f"{name}: {v!r} must be an integer in [{lo}, {hi}]")
+    if not lo <= v <= hi:
+        raise SpecError(f"{name}: {v} is out of range; allowed [{lo}, {hi}]")
+    return v
+
+
+def _window(name: str, start: Any, end: Any, steps: int) -> None:
+    _int(f"{name}.start", start, 0, steps - 1)
+    _int(f"{name}.end", end, 1, steps)
+    if end <= start:
+        raise SpecError(f"{name}: window [{start}, {end}) is empty; need 0 <= start < end <= "
+                        f"{steps}")
+
+
+@dataclass
+class PromptEdit:
+    """An edit of the prompt embedding, active for steps in ``[start, end)``.
+
+    replace:       use ``target_prompt``'s embedding
+    interpolate:   c + strength * (c_target - c)
+    add_direction: c + strength * (e(direction_to) - e(direction_from))
+    scale_tokens:  multiply the embedding of ``words``' tokens by ``strength``
+    swap_tokens:   put ``target_prompt``'s embedding of ``pairs[i][1]`` at ``pairs[i][0]``
+    """
+    type: str
+    start: int = 0
+    end: int = 25
+    strength: float = 1.0
+    target_prompt: str = ""
+    direction_from: str = ""
+    direction_to: str = ""
+    words: list[str] = field(default_factory=list)
+    pairs: list[list[str]] = field(default_factory=list)
+
+    def validate(self, steps: int, i: int = 0) -> None:
+        name = f"edits[{i}]"
+        if self.type not in EDIT_TYPES:
+            raise SpecError(f"{name}.type: {self.type!r} is not one of {list(EDIT_TYPES)}")
+        _window(name, self.start, self.end, steps)
+        _num(f"{name}.strength", self.strength, -MAX_STRENGTH, MAX_STRENGTH)
+        if self.type in ("replace", "interpolate", "swap_tokens") and not self.target_prompt:
+            raise SpecError(f"{name}.target_prompt: required for {self.type}")
+        if self.type == "add_direction" and not (self.direction_from or self.direction_to):
+            raise SpecError(f"{name}.direction_from/direction_to: required for add_direction")
+        if self.type == "scale_tokens" and not self.words:
+            raise SpecError(f"{name}.words: list the words whose tokens to scale")
+        if self.type == "swap_tokens" and (not self.pairs or any(
+                not isinstance(p, (list, tuple)) or len(p) != 2 for p in self.pairs)):
+            raise SpecError(f"{name}.pairs: a list of [source_word, target_word] pairs")
+
+
+@dataclass
+class LatentGuidance:
+    """Add ``weight * M * (eps(x, c_target) - eps(x, c))`` to the model output in the window.
+
+    ``mask_node`` names a scene-graph node whose box gives a soft mask ``M`` (empty: all ones).
+    """
+    target_prompt: str
+    weight: float = 1.0
+    start: int = 0
+    end: int = 8
+    mask_node: str = ""
+    mask_softness: float = 0.08
+
+    def validate(self, steps: int) -> None:
+        if not self.target_prompt:
+            raise SpecError("latent_guidance.target_prompt: required")
+        _num("latent_guidance.weight", self.weight, -MAX_STRENGTH, MAX_STRENGTH)
+        _window("latent_guidance", self.start, self.end, steps)
+        _num("latent_guidance.mask_softness", self.mask_softness, 0.0, 0.5)
+
+
+@dataclass
+class Inpaint:
+    """Keep the reference latents outside the mask; regenerate the inside from step ``start``."""
+    start: int = 5
+    mask_node: str = ""
+
+    def validate(self, steps: int) -> None:
+        _int("inpaint.start", self.start, 0, steps - 1)
+        if not self.mask_node:
+            raise SpecError("inpaint.mask_node: name the scene-graph node to regenerate")
+
+
+@dataclass
+class ScheduleSpec:
+    kind: str = "uniform"
+    rho: float = 0.4
+    split: float = 0.6
+
+    def validate(self) -> None:
+        if self.kind not in SCHEDULE_KINDS:
+            raise SpecError(f"schedule.kind: {self.kind!r} is not one of {list(SCHEDULE_KINDS)}")
+        _num("schedule.rho", self.rho, 0.0, 1.0)
+        _num("schedule.split", self.split, 0.05, 0.95)
+
+
+@dataclass
+class InterventionSpec:
+    prompt: str
+    negative_prompt: str = ""
+    steps: int = 25
+    guidance_scale: float = 3.0
+    seed: int = 0
+    edits: list[PromptEdit] = field(default_factory=list)
+    latent_guidance: LatentGuidance | None = None
+    inpaint: Inpaint | None = None
+    schedule: ScheduleSpec = field(default_factory=ScheduleSpec)
+    graph: dict[str, Any] | None = None   # scene graph JSON, for mask nodes
+    schema_version: int = SCHEMA_VERSION
+
+    def validate(self) -> "InterventionSpec":
+        if self.schema_version != SCHEMA_VERSION:
+            raise SpecError(f"schema_version: {self.schema_version!r} is not supported; allowed: "
+                            f"{SCHEMA_VERSION}")
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise SpecError("prompt: required, a non-empty string")
+        _int("steps", self.steps, MIN_STEPS, MAX_STEPS)
+        _num("guidance_scale", self.guidance_scale, 0.0, MAX_GUIDANCE)
+        _int("seed", self.seed, 0, MAX_SEED)
+        for i, e in enumerate(self.edits):
+            e.validate(self.steps, i)
+        if self.latent_guidance is not None:
+            self.latent_guidance.validate(self.steps)
+        if self.inpaint is not None:
+            self.inpaint.validate(self.steps)
+        self.schedule.validate()
+        nodes = {n["id"] for n in (self.graph or {}).get("nodes", [])}
+        for name, node in (("latent_guidance.mask_node", getattr(self.latent_guidance,
+                                                                 "mask_node", "")),
+                           ("inpaint.mask_node", getattr(self.inpaint, "mask_node", ""))):
+            if node and node not in nodes:
+                raise SpecError(f"{name}: {node!r} is not a node of the spec's graph; "
+                                f"known: {sorted(nodes)}")
+        return self
+
+    def is_baseline(self) -> bool:
+        return (not self.edits and self.latent_guidance is None and self.inpaint is None
+                and self.schedule.kind == "uniform")
+
+    def first_changed_step(self) -> int:
+        """The first step at which this spec differs from its baseline (same seed, schedule)."""
+        starts = [e.start for e in self.edits]
+        if self.latent_guidance is not None:
+            starts.append(self.latent_guidance.start)
+        if self.inpaint is not None:
+            starts.append(self.inpaint.start)
+        return min(starts) if starts else self.steps
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "InterventionSpec":
+        if not isinstance(d, dict):
+            raise SpecError("spec: must be a JSON object")
+        known = set(cls.__dataclass_fields__)
+        extra = set(d) - known
+        if extra:
+            raise SpecError(f"spec: unknown field(s) {sorted(extra)}; allowed {sorted(known)}")
+        try:
+            kw = dict(d)
+            kw["edits"] = [PromptEdit(**e) for e in d.get("edits", [])]
+            if d.get("latent_guidance") is not None:
+                kw["latent_guidance"] = LatentGuidance(**d["latent_guidance"])
+            if d.get("inpaint") is not None:
+                kw["inpaint"] = Inpaint(**d["inpaint"])
+            kw["schedule"] = ScheduleSpec(**d.get("schedule", {}))
+            spec = cls(**kw)
+        except TypeError as exc:
+            raise SpecError(f"spec: {exc}") from None
+        return spec.validate()
+
+    @classmethod
+    def from_json(cls, text: str) -> "InterventionSpec":
+        try:
+            d = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise SpecError(f"spec: not valid JSON ({exc})") from None
+        return cls.from_dict(d)
