@@ -447,7 +447,8 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
 
     set_step(k)
     call = dict(prompt_embeds=embeds_at[k], guidance_scale=spec.guidance_scale,
-                latents=start_latents / init_sigma, output_type="np",
+                latents=noise if (k == 0 and inpaint_mask is None) else start_latents / init_sigma,
+                output_type="np",
                 callback_on_step_end=callback,
                 callback_on_step_end_tensor_inputs=["latents", "prompt_embeds"],
                 **run_sched.kwargs())

@@ -1,0 +1,220 @@
+"""Command line: ``python -m lina_core {data,train,generate,eval,probe,fit,bench} ...``.
+
+Bad input exits with status 2 and one line naming the field and the allowed range.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def load_model(path: str | None, tiny: bool = False) -> Any:
+    """The shipped ToyWorld model, a ToyWorld folder given on the command line, or a tiny
+    random-weight one (``--tiny``, for tests and smoke runs)."""
+    if tiny:
+        import tempfile
+        from .pipelines.tokenizer import write_tokenizer
+        from .pipelines.toyworld import build_pipeline
+        d = tempfile.mkdtemp(prefix="lina-tok-")
+        write_tokenizer(d)
+        pipe = build_pipeline(d, 32, small=True, seed=0)
+    elif path:
+        from .pipelines.toyworld import ToyWorldPipeline
+        if not (Path(path) / "model_index.json").is_file():
+            raise FileNotFoundError(f"--model: {path} is not a ToyWorld model folder "
+                                    f"(no model_index.json)")
+        pipe = ToyWorldPipeline.from_pretrained(path, local_files_only=True)
+    else:
+        from .pipelines.registry import load
+        pipe = load("toyworld")
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def cmd_data(a: argparse.Namespace) -> None:
+    from .toyworld.data import write_split
+    out = write_split(a.out, a.split, a.n, size=a.size, start=a.start)
+    print(f"wrote {a.n} {a.split} samples to {out}")
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from .train import TrainConfig, train
+    cfg = TrainConfig(data=a.data, out=a.out, steps=a.steps, batch=a.batch, lr=a.lr,
+                      resolution=a.resolution, seed=a.seed, ckpt_every=a.ckpt_every,
+                      threads=a.threads)
+    print(f"model (EMA weights) in {train(cfg)}")
+
+
+def cmd_generate(a: argparse.Namespace) -> None:
+    from PIL import Image
+    from . import engine
+    from .interventions import InterventionSpec
+    from .limits import check_int
+    pipe = load_model(a.model, a.tiny)
+    if a.spec:
+        spec = InterventionSpec.from_json(Path(a.spec).read_text())
+    else:
+        check_int("steps", a.steps, 2, 100)
+        spec = InterventionSpec(prompt=a.prompt, steps=a.steps, seed=a.seed,
+                                guidance_scale=a.guidance)
+    r = engine.run(pipe, spec)
+    Image.fromarray(r.images[0]).save(a.out)
+    Path(a.out).with_suffix(".json").write_text(json.dumps(r.record, indent=1))
+    print(f"wrote {a.out} and its run record {Path(a.out).with_suffix('.json')}")
+
+
+def cmd_eval(a: argparse.Namespace) -> None:
+    import torch
+    from .evaluate import evaluate_model, markdown_table, save_grid, write_json
+    torch.set_num_threads(a.threads)
+    pipe = load_model(a.model, a.tiny)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    res = evaluate_model(pipe, a.n, steps=a.steps, batch=a.batch, keep_images=8)
+    write_json(res, out / "eval.json")
+    (out / "eval.md").write_text(markdown_table(res["rows"]) + "\n")
+    save_grid(res["grids"], out / "samples_grid.png")
+    print(markdown_table(res["rows"]))
+    print(f"wall {res['wall_s']:.0f}s")
+
+
+def cmd_probe(a: argparse.Namespace) -> None:
+    import torch
+    from .probes import run_probe
+    torch.set_num_threads(a.threads)
+    pipe = load_model(a.model, a.tiny)
+    r = run_probe(a.name, pipe, a.split, a.n, a.seeds, a.ks, a.steps,
+                  progress=lambda f, m: print(m, flush=True))
+    paths = r.save(a.out)
+    print(json.dumps(r.rows, indent=None)[:4000])
+    print("wrote", ", ".join(str(p) for p in paths.values()))
+
+
+def cmd_fit(a: argparse.Namespace) -> None:
+    import torch
+    from .lina import fit
+    torch.set_num_threads(a.threads)
+    pipe = load_model(a.model, a.tiny)
+    _, rep = fit(pipe, a.n, a.candidates, tuple(a.seeds), a.steps, a.out,
+                 progress=lambda m: print(m, flush=True))
+    print(f"best fixed {rep['best_fixed']} objective {rep['best_fixed_mean_objective']:.3f}; "
+          f"zero {rep['zero_mean_objective']:.3f}; oracle {rep['oracle_mean_objective']:.3f}; "
+          f"fit {rep['fit_seconds']:.0f}s")
+
+
+def cmd_bench(a: argparse.Namespace) -> None:
+    import torch
+    from .bench import markdown, run_bench
+    from .lina import Predictor
+    torch.set_num_threads(a.threads)
+    pipe = load_model(a.model, a.tiny)
+    pred = Predictor.load(a.predictor)
+    res = run_bench(pipe, pred, a.splits.split(","), a.n, a.seeds, a.out, a.steps,
+                    progress=lambda m: print(m, flush=True))
+    if res is not None:
+        print(markdown(res["summary"], categories=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lina_core", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def model_args(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--model", help="a ToyWorld model folder (default: the shipped one)")
+        q.add_argument("--tiny", action="store_true", help="a tiny random-weight model")
+        q.add_argument("--steps", type=int, default=25)
+        q.add_argument("--threads", type=int, default=2)
+
+    q = sub.add_parser("data", help="write a PAP-Toy split as an imagefolder")
+    q.add_argument("--out", required=True)
+    q.add_argument("--n", type=int, required=True)
+    q.add_argument("--split", default="train", choices=["train", "test-id", "test-ood"])
+    q.add_argument("--size", type=int, default=64)
+    q.add_argument("--start", type=int, default=0)
+    q.set_defaults(fn=cmd_data)
+
+    q = sub.add_parser("train", help="train (or resume) the ToyWorld model")
+    q.add_argument("--data", required=True)
+    q.add_argument("--out", required=True)
+    q.add_argument("--steps", type=int, default=6000)
+    q.add_argument("--batch", type=int, default=16)
+    q.add_argument("--lr", type=float, default=1e-3)
+    q.add_argument("--resolution", type=int, default=32)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--ckpt-every", type=int, default=250)
+    q.add_argument("--threads", type=int, default=2)
+    q.set_defaults(fn=cmd_train)
+
+    q = sub.add_parser("generate", help="one image from a prompt or a spec JSON")
+    model_args(q)
+    q.add_argument("--prompt", default="a red ball on a large round mirror")
+    q.add_argument("--spec", help="an intervention spec JSON file")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--guidance", type=float, default=3.0)
+    q.add_argument("--out", default="sample.png")
+    q.set_defaults(fn=cmd_generate)
+
+    q = sub.add_parser("eval", help="verifier accuracy of the model's samples per cell")
+    model_args(q)
+    q.add_argument("--n", type=int, default=200, help="samples per (split, category, caption)")
+    q.add_argument("--batch", type=int, default=16)
+    q.add_argument("--out", required=True)
+    q.set_defaults(fn=cmd_eval)
+
+    q = sub.add_parser("probe", help="run one probe: multihop, disentangle, timing, inpaint")
+    model_args(q)
+    q.add_argument("name", choices=["multihop", "disentangle", "timing", "inpaint"])
+    q.add_argument("--split", default="test-ood", choices=["train", "test-id", "test-ood"])
+    q.add_argument("--n", type=int, default=4, help="prompts per category")
+    q.add_argument("--seeds", type=_ints, default=[0, 1])
+    q.add_argument("--ks", type=_ints, default=[0, 3, 6, 9, 12, 18, 25])
+    q.add_argument("--out", required=True)
+    q.set_defaults(fn=cmd_probe)
+
+    q = sub.add_parser("fit", help="search interventions on train prompts, fit the predictor")
+    model_args(q)
+    q.add_argument("--n", type=int, default=5, help="train prompts per category")
+    q.add_argument("--candidates", type=int, default=12)
+    q.add_argument("--seeds", type=_ints, default=[0, 1, 2])
+    q.add_argument("--out", required=True)
+    q.set_defaults(fn=cmd_fit)
+
+    q = sub.add_parser("bench", help="baseline vs explicit vs fixed vs schedule vs LINA")
+    model_args(q)
+    q.add_argument("--predictor", default=str(Path(__file__).resolve().parents[1] / "assets" /
+                                               "lina_predictor"))
+    q.add_argument("--splits", default="test-id,test-ood")
+    q.add_argument("--n", type=int, default=8, help="prompts per category")
+    q.add_argument("--seeds", type=_ints, default=[0, 1])
+    q.add_argument("--out", required=True)
+    q.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .csg import GraphError
+    from .interventions import SpecError
+    from .limits import LimitError
+    from .pipelines.registry import ModelUnavailable
+    try:
+        args.fn(args)
+    except (GraphError, SpecError, LimitError, ModelUnavailable, FileNotFoundError,
+            ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Judge a model's samples with the verifier: texture and physics accuracy per cell.
+
+A cell is (split, caption form, category).  Samples are drawn with the pipeline directly, batched
+over prompts, one seed per prompt, so the figures measure the model and nothing else.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .csg import CATEGORIES
+from .probes import rate
+from .toyworld.data import sample_scene
+
+
+def sample_images(pipe: Any, prompts: list[str], seed: int, steps: int = 25,
+                  guidance_scale: float = 3.0, batch: int = 16) -> np.ndarray:
+    out = []
+    for i in range(0, len(prompts), batch):
+        chunk = prompts[i:i + batch]
+        gens = [torch.Generator().manual_seed(seed + i + j) for j in range(len(chunk))]
+        with torch.no_grad():
+            ims = pipe(chunk, num_inference_steps=steps, guidance_scale=guidance_scale,
+                       generator=gens, output_type="np").images
+        out.append((np.clip(ims, 0, 1) * 255 + 0.5).astype(np.uint8))
+    return np.concatenate(out)
+
+
+def evaluate_model(pipe: Any, n_per_cell: int = 200, splits=("test-id", "test-ood"),
+                   steps: int = 25, seed: int = 0, batch: int = 16,
+                   progress: Callable[[str], None] = print,
+                   keep_images: int = 0) -> dict[str, Any]:
+    from .toyworld.verify import verify
+    rows, raw, grids = [], [], {}
+    t0 = time.perf_counter()
+    for split in splits:
+        for cat in CATEGORIES:
+            samples = [sample_scene(split, i * len(CATEGORIES) + CATEGORIES.index(cat),
+                                    category=cat) for i in range(n_per_cell)]
+            for explicit in (False, True):
+                prompts = [s.caption(explicit) for s in samples]
+                ims = sample_images(pipe, prompts, seed, steps, batch=batch)
+                verdicts = [verify(im, s.graph) for im, s in zip(ims, samples)]
+                cell = {"split": split, "category": cat,
+                        "caption": "explicit" if explicit else "implicit"}
+                rows.append({**cell, "metric": "texture", **rate(v.texture_ok for v in verdicts)})
+                rows.append({**cell, "metric": "physics", **rate(v.physics_ok for v in verdicts)})
+                for v, s in zip(verdicts, samples):
+                    raw.append({**cell, "combo": list(s.combo), "texture": v.texture,
+                                "physics": v.physics})
+                if keep_images:
+                    grids[f"{split}/{cat}/{cell['caption']}"] = ims[:keep_images]
+                progress(f"{split} {cat} {cell['caption']}: texture "
+                         f"{rows[-2]['acc']:.3f} physics {rows[-1]['acc']:.3f} "
+                         f"({time.perf_counter() - t0:.0f}s)")
+    return {"rows": rows, "raw": raw, "grids": grids, "n_per_cell": n_per_cell,
+            "steps": steps, "seed": seed, "wall_s": time.perf_counter() - t0}
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    cells = {}
+    for r in rows:
+        cells.setdefault((r["split"], r["category"]), {})[(r["caption"], r["metric"])] = r
+    f = lambda r: f"{100 * r['acc']:.1f} [{100 * r['lo']:.1f}, {100 * r['hi']:.1f}]"  # noqa
+    out = ["| split | category | n | texture (implicit) | texture (explicit) | physics (implicit) "
+           "| physics (explicit) |", "|---|---|---|---|---|---|---|"]
+    for (split, cat), d in cells.items():
+        out.append(f"| {split} | {cat} | {d[('implicit', 'physics')]['n']} | "
+                   f"{f(d[('implicit', 'texture')])} | {f(d[('explicit', 'texture')])} | "
+                   f"{f(d[('implicit', 'physics')])} | {f(d[('explicit', 'physics')])} |")
+    return "\n".join(out)
+
+
+def pooled(rows_raw: list[dict[str, Any]], split: str, caption: str, metric: str) -> dict:
+    sel = [all(r[metric].values()) for r in rows_raw
+           if r["split"] == split and r["caption"] == caption]
+    return rate(sel)
+
+
+def save_grid(grids: dict[str, np.ndarray], path: str | Path, scale: int = 2) -> None:
+    """One row per cell: the first samples of each, upscaled with nearest neighbour."""
+    from PIL import Image, ImageDraw
+    rows = []
+    for name, ims in grids.items():
+        row = np.concatenate(list(ims), axis=1)
+        rows.append(row)
+    w = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 2), (0, w - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    grid = np.concatenate(rows, axis=0)
+    label_w = 170
+    img = Image.new("RGB", (label_w + grid.shape[1] * scale, grid.shape[0] * scale), "white")
+    img.paste(Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale),
+                                           Image.NEAREST), (label_w, 0))
+    d = ImageDraw.Draw(img)
+    h = rows[0].shape[0] * scale
+    for i, name in enumerate(grids):
+        d.text((4, i * h + h // 3), name, fill="black")
+    img.save(path)
+
+
+def write_json(result: dict[str, Any], path: str | Path) -> None:
+    Path(path).write_text(json.dumps({k: v for k, v in result.items() if k != "grids"},
+                                     indent=1))
