@@ -182,7 +182,39 @@ class CausalSceneGraph:
                        self.graph.in_edges(e, data="relation")):
                 raise GraphError(f"node {e!r}: effect has no cause; add a causal edge "
                                  f"({', '.join(CAUSAL_RELATIONS)}) into it")
+        self._check_requirements()
         return self
+
+    def _check_requirements(self) -> None:
+        """Each category needs its parts (a reflection scene needs a mirror, ...)."""
+        cat = self.category
+        objs = self.nodes("object")
+        n_obj = {"reflection": 1, "shadow": 1, "buoyancy": 1, "balance": 2, "scale": 2}[cat]
+        if len(objs) != n_obj:
+            raise GraphError(f"nodes: a {cat} scene needs exactly {n_obj} object node(s); "
+                             f"found {len(objs)}")
+        look = "material" if cat in ("buoyancy", "balance") else "colour"
+        for o in objs:
+            for key in ("shape", look):
+                if key not in self.graph.nodes[o]["attrs"]:
+                    raise GraphError(f"node {o!r}: a {cat} object needs attribute {key!r} "
+                                     f"(one of {list(ATTRIBUTES['object'][key])})")
+        need = {"reflection": "mirror", "buoyancy": "water", "balance": "beam"}.get(cat)
+        if need and self.surface(need) is None:
+            raise GraphError(f"nodes: a {cat} scene needs a surface node with type={need!r}")
+        if cat == "reflection" and "shape" not in self.graph.nodes[self.surface("mirror")][
+                "attrs"]:
+            raise GraphError(f"node {self.surface('mirror')!r}: a mirror needs attribute "
+                             f"'shape' (one of {list(MIRROR_SHAPES)})")
+        if cat == "shadow":
+            lights = self.nodes("light")
+            if len(lights) != 1 or "side" not in self.graph.nodes[lights[0]]["attrs"]:
+                raise GraphError(f"nodes: a shadow scene needs one light node with attribute "
+                                 f"'side' (one of {list(LIGHT_SIDES)})")
+        if cat == "scale" and not any(r == "larger than" for _, _, r in
+                                      self.graph.edges(data="relation")):
+            raise GraphError("edges: a scale scene needs a 'larger than' edge between its "
+                             "two objects")
 
     # -- JSON -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

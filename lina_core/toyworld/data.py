@@ -19,6 +19,7 @@ from .render import render
 
 SPLITS = ("train", "test-id", "test-ood")
 SPLIT_SEED_BASE = {"train": 0, "test-id": 10_000_000, "test-ood": 20_000_000}
+SPLIT_SPAN = 10_000_000
 HELD_OUT: dict[str, Any] = json.loads((Path(__file__).with_name("held_out.json")).read_text())
 MAX_N = 1_000_000
 
@@ -81,6 +82,10 @@ def sample_scene(split: str, index: int, category: str | None = None) -> Sample:
     """The ``index``-th scene of ``split``: deterministic, and disjoint across splits."""
     if split not in SPLITS:
         raise GraphError(f"split: {split!r} is not one of {list(SPLITS)}")
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or \
+            not 0 <= index < SPLIT_SPAN:
+        raise GraphError(f"index: {index!r} must be an integer in [0, {SPLIT_SPAN}) so that "
+                         f"splits never share a seed")
     seed = SPLIT_SEED_BASE[split] + int(index)
     rng = np.random.default_rng(seed)
     cat = category or CATEGORIES[index % len(CATEGORIES)]
@@ -169,14 +174,20 @@ def load_pap(folder: str | Path) -> list[dict[str, Any]]:
         for col in ("image", "mask_object", "mask_mirror", "mask_on_mirror_reflection"):
             v = row[col]
             if isinstance(v, dict) and v.get("bytes") is not None:
-                row[col] = Image.open(io.BytesIO(v["bytes"]))
-            elif isinstance(v, dict) and v.get("path"):
-                row[col] = Image.open(folder / v["path"])
-            elif isinstance(v, str):
-                p = (folder / v).resolve()
+                row[col] = _open_image(io.BytesIO(v["bytes"]))
+            elif (isinstance(v, dict) and v.get("path")) or isinstance(v, str):
+                rel = v["path"] if isinstance(v, dict) else v
+                p = (folder / rel).resolve()
                 if folder.resolve() not in p.parents:
-                    raise ValueError(f"LINA-PAP row {r['id']!r}: {col} path {v!r} leaves "
+                    raise ValueError(f"LINA-PAP row {r['id']!r}: {col} path {rel!r} leaves "
                                      f"the dataset folder")
-                row[col] = Image.open(p) if p.is_file() else None
+                row[col] = _open_image(p) if p.is_file() else None
         out.append(row)
     return out
+
+
+def _open_image(src: Any) -> Image.Image:
+    """Open and fully load an image, so no file handle stays open."""
+    with Image.open(src) as im:
+        im.load()
+        return im.copy()

@@ -266,7 +266,9 @@ def clip_frames(g: CausalSceneGraph, frames: int = 8) -> list[CausalSceneGraph]:
         elif g.category == "shadow":
             li = g.nodes("light")[0]
             lb = g.node(li)["box"]
-            lx = 0.1 + 0.8 * t
+            end = {"left": 0.1, "right": 0.9, "above": 0.5}[g.attr(li, "side")]
+            begin = 0.9 if end < 0.5 else 0.1
+            lx = begin + (end - begin) * t
             nodes[li]["box"] = [lx - 0.08, lb[1], lx + 0.08, lb[3]]
             o = g.nodes("object")[0]
             ob = g.node(o)["box"]
@@ -279,7 +281,9 @@ def clip_frames(g: CausalSceneGraph, frames: int = 8) -> list[CausalSceneGraph]:
                                    float(np.clip(ob[2] + off + pad, 0, 1)), eb[3]]
                 nodes[e]["attrs"]["side"] = "left" if off < -0.2 * w else \
                     "right" if off > 0.2 * w else "below"
-            nodes[li]["attrs"]["side"] = "left" if lx < 0.4 else "right" if lx > 0.6 else "above"
+            if f < frames - 1:
+                nodes[li]["attrs"]["side"] = "left" if lx < 0.4 else "right" if lx > 0.6 \
+                    else "above"
         out.append(fg)
     return out
 

@@ -1,0 +1,61 @@
+# LINA explorer: `make run` starts the app, `make test` runs the tests.
+# Both create .venv with `python3 -m venv` if it is missing, and (re)install the requirements only
+# when the requirements file changed since the last install (stamp files inside .venv).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 7860
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test chromium clean distclean
+
+help:
+	@echo "make run        start the app on http://$(HOST):$(PORT)"
+	@echo "make test       run the tests (CPU, offline)"
+	@echo "make venv       create .venv with the run and test requirements"
+	@echo "make clean      remove caches and test output (keeps .venv)"
+	@echo "make distclean  clean, and remove .venv"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# requirements.txt pins torch==2.13.0 (the CPU build); never loosen it here.
+$(VENV)/.stamp-run: requirements.txt | $(PY)
+	$(PY) -m pip install -r requirements.txt
+	@touch $@
+
+$(VENV)/.stamp-test: requirements-dev.txt requirements.txt | $(PY)
+	$(PY) -m pip install -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.stamp-test
+
+run: $(VENV)/.stamp-run
+	GRADIO_ANALYTICS_ENABLED=False $(PY) app.py --host $(HOST) --port $(PORT)
+
+# Browser tests drive Debian chromium (no browser download). Install it when it is missing and we
+# are root; never fail here: without it the browser tests skip and say why.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian chromium for the browser tests"; \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+	    >/tmp/lina-apt-chromium.log 2>&1 \
+	    && echo "chromium installed" \
+	    || echo "warning: could not install chromium (see /tmp/lina-apt-chromium.log);" \
+	            "browser tests will be skipped"; \
+	else \
+	  echo "note: chromium not found and cannot be installed here; browser tests will be skipped"; \
+	fi
+
+test: $(VENV)/.stamp-test chromium
+	HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q tests
+
+clean:
+	rm -rf .pytest_cache .hypothesis .gradio flagged build *.egg-info
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,376 @@
+"""Measure the ToyWorld verifier on renders perturbed to look generated, and on counterfactuals.
+
+For every category, scenes are drawn from the three splits (train, test-id, test-ood in turn).
+Each scene is rendered, perturbed (Gaussian blur, colour jitter, a small shift with edge padding,
+Gaussian noise) and verified: every question should answer True ("accuracy on correct renders").
+Then each question is asked of *counterfactual* renders, the same scene drawn with that one thing
+wrong, and should answer False ("rejection of wrong renders"):
+
+* physics: the reflection removed / leaking past the mirror's edge; the shadow removed / on the
+  wrong side; the object floating when it should sink (and the reverse) / hanging mid-water;
+  the beam tilted the wrong way / level; the sizes of the two objects swapped.
+* texture: an object drawn in another colour or material, or as another shape.
+
+Run ``python -m lina_core.toyworld.verify_eval --n 500 --size 32``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from typing import Any, Callable
+
+import numpy as np
+from scipy import ndimage
+
+from ..csg import (BEAM_HALF, BEAM_TILT, BEAM_Y, CATEGORIES, COLOURS, DENSITY, FLOOR_Y,
+                   MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RX, OBJECT_W, REFLECTION_SQUASH,
+                   SHAPES, CausalSceneGraph)
+from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, object_colour,
+                     render)
+from .data import SPLITS, sample_scene
+from .verify import verify
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _put(g: CausalSceneGraph, n: str, box: list[float]) -> None:
+    g.graph.nodes[n]["box"] = [float(np.clip(v, 0.0, 1.0)) for v in box]
+
+
+def _obj_box(g: CausalSceneGraph, n: str, cx: float, base: float) -> list[float]:
+    w = OBJECT_W[g.attr(n, "size", "small")]
+    h = w * (1.1 if g.attr(n, "shape") == "cone" else 1.0)
+    return [cx - w / 2, base - h, cx + w / 2, base]
+
+
+def _centre(b: list[float]) -> float:
+    return (b[0] + b[2]) / 2
+
+
+def relayout(g: CausalSceneGraph, buoyancy_state: str | None = None) -> CausalSceneGraph:
+    """Recompute every box with ``csg.layout``'s rules, keeping the scene's jitter (centres,
+    bases) read from the current boxes.  Used after editing attributes or effect nodes.
+
+    ``buoyancy_state`` forces the object to be drawn "floating", "sinking" or "suspended".
+    """
+    objs = g.nodes("object")
+    box = lambda n: g.node(n)["box"]  # noqa: E731
+    if g.category == "reflection":
+        m = g.surface("mirror")
+        cx = _centre(box(m))
+        rx = MIRROR_RX[g.attr(m, "size", "large")]
+        ry = rx * MIRROR_ASPECT
+        _put(g, m, [cx - rx, MIRROR_CY - ry, cx + rx, MIRROR_CY + ry])
+        ob = _obj_box(g, objs[0], cx, MIRROR_CY - 0.02)
+        _put(g, objs[0], ob)
+        for e in g.effects("reflection"):
+            h = (ob[3] - ob[1]) * REFLECTION_SQUASH
+            _put(g, e, [ob[0], ob[3], ob[2], min(ob[3] + h, MIRROR_CY + ry)])
+    elif g.category == "shadow":
+        o = objs[0]
+        cx, base = _centre(box(o)), box(o)[3]
+        ob = _obj_box(g, o, cx, base)
+        _put(g, o, ob)
+        w = ob[2] - ob[0]
+        for e in g.effects("shadow"):
+            off = {"left": -0.75, "right": 0.75, "below": 0.0}[g.attr(e, "side")] * w
+            _put(g, e, [ob[0] + off - 0.05 * (off != 0), ob[3] - 0.06,
+                        ob[2] + off + 0.05 * (off != 0), ob[3] + 0.07])
+    elif g.category == "buoyancy":
+        wb = box(g.surface("water"))
+        o = objs[0]
+        cx = _centre(box(o))
+        state = buoyancy_state or ("floating" if g.effects("floating") else "sinking")
+        w = OBJECT_W["small"] * 1.1
+        h = w * (1.1 if g.attr(o, "shape") == "cone" else 1.0)
+        if state == "floating":
+            dens = DENSITY[g.attr(o, "material")]
+            dens = dens if dens < 1.0 else 0.6          # a sinker drawn floating: as wood
+            top = wb[1] - h * (1.0 - dens) - 0.01
+        elif state == "sinking":
+            top = wb[3] - h - 0.01
+        else:                                           # hanging mid-water
+            top = (wb[1] + wb[3]) / 2 - h / 2
+        _put(g, o, [cx - w / 2, top, cx + w / 2, top + h])
+        for e in g.effects("floating") + g.effects("sinking"):
+            _put(g, e, [cx - w / 2, top, cx + w / 2, top + h])
+        for e in g.effects("refraction"):
+            _put(g, e, [cx - w / 2, max(top, wb[1]), cx + w / 2 + 0.06, top + h])
+    elif g.category == "balance":
+        beam = g.surface("beam")
+        cx = _centre(box(beam))
+        tilt = g.effects("tilt")
+        down = g.attr(tilt[0], "side") if tilt else None
+        w = OBJECT_W["small"]
+        for n, sgn in zip(objs, (-1, 1)):
+            ex = cx + sgn * (BEAM_HALF - w / 2 - 0.01)
+            dy = 0.0 if down is None else (BEAM_TILT if (sgn < 0) == (down == "left")
+                                           else -BEAM_TILT) * (BEAM_HALF - w / 2) / BEAM_HALF
+            _put(g, n, [ex - w / 2, BEAM_Y + dy - w - 0.015, ex + w / 2, BEAM_Y + dy - 0.015])
+        for e in tilt:
+            _put(g, e, [cx - BEAM_HALF, BEAM_Y - BEAM_TILT - 0.02, cx + BEAM_HALF,
+                        BEAM_Y + BEAM_TILT + 0.02])
+    elif g.category == "scale":
+        for n in objs:
+            b = box(n)
+            _put(g, n, _obj_box(g, n, _centre(b), b[3]))
+    return g
+
+
+def render_reflection_unclipped(g: CausalSceneGraph, size: int) -> np.ndarray:
+    """A reflection scene whose reflection is *not* clipped by the mirror (it leaks onto the
+    floor): the renderer cannot draw this, so it is drawn here with the renderer's canvas."""
+    cv = _Canvas(size)
+    cv.rgb[:] = WALL
+    cv.paint(cv.y >= FLOOR_Y, FLOOR)
+    m = g.surface("mirror")
+    mb = g.node(m)["box"]
+    rnd = g.attr(m, "shape") == "round"
+    inner = cv.ellipse(mb) if rnd else cv.rect(mb)
+    rim = 0.018
+    ob_ = [mb[0] - rim, mb[1] - rim, mb[2] + rim, mb[3] + rim]
+    cv.paint(cv.ellipse(ob_) if rnd else cv.rect(ob_), MIRROR_RIM)
+    cv.paint(inner, MIRROR)
+    o = g.nodes("object")[0]
+    col = object_colour(g, o)
+    ob = g.node(o)["box"]
+    shape = g.attr(o, "shape")
+    full_h = (ob[3] - ob[1]) * REFLECTION_SQUASH
+    refl = cv.shape(shape, [ob[0], ob[3], ob[2], ob[3] + full_h], flip=True)
+    cv.paint(refl, col * REFLECTION_MIX + MIRROR * (1 - REFLECTION_MIX))
+    cv.paint(cv.shape(shape, ob), col)
+    return cv.finish().image
+
+
+# --------------------------------------------------------------------------- counterfactuals
+
+Image = np.ndarray
+#: (question, variant name, image) triples: the verifier should answer False to ``question``
+Counterfactual = tuple[str, str, Image]
+
+
+def _remove(g: CausalSceneGraph, nodes: list[str]) -> CausalSceneGraph:
+    g = g.copy()
+    g.graph.remove_nodes_from(nodes)
+    return g
+
+
+def _other(values, current, rng: np.random.Generator, exclude=()) -> str:
+    opts = [v for v in values if v != current and v not in exclude]
+    return opts[int(rng.integers(len(opts)))]
+
+
+def _texture_cfs(g: CausalSceneGraph, size: int, rng: np.random.Generator,
+                 per_object: bool) -> list[Counterfactual]:
+    out: list[Counterfactual] = []
+    objs = g.nodes("object")
+    for n in objs:
+        pre = f"{n}." if per_object else ""
+        a = g.node(n)["attrs"]
+        key = "colour" if "colour" in a else "material"
+        pal = COLOURS if key == "colour" else MATERIALS
+        used = {g.attr(x, key) for x in objs}
+        h = g.copy()
+        h.graph.nodes[n]["attrs"][key] = _other(list(pal), a[key], rng, exclude=used)
+        out.append((pre + key, f"other {key}", render(h, size).image))
+        if g.category != "balance":
+            h = g.copy()
+            h.graph.nodes[n]["attrs"]["shape"] = _other(SHAPES, a["shape"], rng)
+            relayout(h)
+            out.append((pre + "shape", "other shape", render(h, size).image))
+    return out
+
+
+def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
+                    ) -> list[Counterfactual]:
+    """Renders of ``g`` with one thing wrong, each with the question that should say False."""
+    cat = g.category
+    out: list[Counterfactual] = []
+    if cat == "reflection":
+        out.append(("reflection_present", "no reflection",
+                    render(_remove(g, g.effects("reflection")), size).image))
+        # a large object on a small mirror, its reflection not clipped by the mirror's edge
+        h = g.copy()
+        h.graph.nodes[h.nodes("object")[0]]["attrs"]["size"] = "large"
+        h.graph.nodes[h.surface("mirror")]["attrs"]["size"] = "small"
+        relayout(h)
+        out.append(("reflection_inside_mirror", "reflection leaks past the mirror",
+                    render_reflection_unclipped(h, size)))
+        out += _texture_cfs(g, size, rng, per_object=False)
+    elif cat == "shadow":
+        out.append(("shadow_side", "no shadow", render(_remove(g, g.effects("shadow")),
+                                                         size).image))
+        h = g.copy()
+        for e in h.effects("shadow"):
+            side = h.attr(e, "side")
+            wrong = {"left": "right", "right": "left"}.get(side) or \
+                ("left" if rng.random() < 0.5 else "right")
+            h.graph.nodes[e]["attrs"]["side"] = wrong
+        relayout(h)
+        out.append(("shadow_side", "shadow on the wrong side", render(h, size).image))
+        out += _texture_cfs(g, size, rng, per_object=False)
+    elif cat == "buoyancy":
+        floats = bool(g.effects("floating"))
+        h = relayout(g.copy(), "sinking" if floats else "floating")
+        out.append(("float_or_sink", "sinks instead" if floats else "floats instead",
+                    render(h, size).image))
+        h = relayout(g.copy(), "suspended")
+        out.append(("float_or_sink", "hangs mid-water", render(h, size).image))
+        out += _texture_cfs(g, size, rng, per_object=False)
+    elif cat == "balance":
+        h = g.copy()
+        for e in h.effects("tilt"):
+            h.graph.nodes[e]["attrs"]["side"] = {"left": "right", "right": "left"}[
+                h.attr(e, "side")]
+        relayout(h)
+        out.append(("down_side", "tilts the wrong way", render(h, size).image))
+        h = relayout(_remove(g, g.effects("tilt")))
+        out.append(("down_side", "level beam", render(h, size).image))
+        out += _texture_cfs(g, size, rng, per_object=True)
+    elif cat == "scale":
+        h = g.copy()
+        for n in h.nodes("object"):
+            a = h.graph.nodes[n]["attrs"]
+            a["size"] = "small" if a.get("size") == "large" else "large"
+        relayout(h)
+        out.append(("larger", "sizes swapped", render(h, size).image))
+        out += _texture_cfs(g, size, rng, per_object=True)
+    return out
+
+
+# --------------------------------------------------------------------------- perturbation
+
+
+def perturb(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Make a clean render look generated: blur (sigma 0.5-1.0 px at 32 px), colour jitter
+    (per-channel gain +-4 %, offset +-4), a shift of up to 2 px (at 32 px) with edge padding,
+    Gaussian noise (std 6-10 of 255)."""
+    size = img.shape[0]
+    k = size / 32.0
+    x = img.astype(np.float32)
+    sigma = rng.uniform(0.5, 1.0) * k
+    x = np.stack([ndimage.gaussian_filter(x[..., c], sigma, mode="nearest") for c in range(3)],
+                 -1)
+    x = x * rng.uniform(0.96, 1.04, size=3)[None, None] + rng.uniform(-4, 4)
+    smax = int(round(2 * k))
+    dy, dx = (int(v) for v in rng.integers(-smax, smax + 1, size=2))
+    p = smax
+    x = np.pad(x, ((p, p), (p, p), (0, 0)), mode="edge")[p - dy:p - dy + size, p - dx:p - dx + size]
+    x = x + rng.normal(0.0, rng.uniform(6.0, 10.0), size=x.shape)
+    return np.clip(np.round(x), 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))
+
+
+def _base_question(q: str) -> str:
+    return q.split(".", 1)[1] if "." in q else q
+
+
+def evaluate(n_per_category: int, size: int = 32, seed: int = 0,
+             categories: tuple[str, ...] = CATEGORIES,
+             on_failure: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Accuracy of the verifier per category and question, at ``size`` px.
+
+    Scene ``i`` of a category is ``sample_scene(SPLITS[i % 3], seed + i, category)``.  Returns
+    ``{"size", "n_per_category", "seed", "seconds", "results": {category: {question: {...}}}}``
+    where each question has ``n_correct``, ``ok_correct`` (said True on correct renders),
+    ``n_wrong``, ``ok_wrong`` (said False on counterfactuals), both rates and Wilson 95 %
+    intervals; objects' texture questions (obj0.colour, obj1.colour) are pooled.
+    """
+    t0 = time.time()
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    for cat in categories:
+        res: dict[str, dict[str, Any]] = {}
+
+        def tally(q: str, key: str, ok: bool) -> None:
+            r = res.setdefault(_base_question(q), {"n_correct": 0, "ok_correct": 0,
+                                                   "n_wrong": 0, "ok_wrong": 0,
+                                                   "variants": {}})
+            r["n_" + key] += 1
+            r["ok_" + key] += int(ok)
+
+        for i in range(n_per_category):
+            split = SPLITS[i % len(SPLITS)]
+            s = sample_scene(split, seed + i, cat)
+            g = s.graph
+            rng = np.random.default_rng([seed, i, CATEGORIES.index(cat), size])
+            v = verify(perturb(render(g, size).image, rng), g)
+            for q, ans in {**v.texture, **v.physics}.items():
+                tally(q, "correct", ans)
+                if not ans and on_failure:
+                    on_failure({"category": cat, "index": i, "split": split, "question": q,
+                                "kind": "correct", "verdict": v.to_dict()})
+            for q, variant, img in counterfactuals(g, size, rng):
+                vv = verify(perturb(img, rng), g)
+                ans = {**vv.texture, **vv.physics}[q]
+                tally(q, "wrong", not ans)
+                var = res[_base_question(q)]["variants"].setdefault(variant, [0, 0])
+                var[0] += 1
+                var[1] += int(not ans)
+                if ans and on_failure:
+                    on_failure({"category": cat, "index": i, "split": split, "question": q,
+                                "kind": variant, "verdict": vv.to_dict()})
+        for r in res.values():
+            for key in ("correct", "wrong"):
+                n, k = r["n_" + key], r["ok_" + key]
+                r["acc_" + key] = k / n if n else float("nan")
+                r["ci_" + key] = wilson(k, n)
+        results[cat] = res
+    return {"size": size, "n_per_category": n_per_category, "seed": seed,
+            "seconds": round(time.time() - t0, 1), "results": results}
+
+
+def table(report: dict[str, Any]) -> str:
+    """The report as a markdown table."""
+    def pct(x: float) -> str:
+        return "-" if x != x else f"{100 * x:.1f}%"
+    lines = [f"Size {report['size']} px, {report['n_per_category']} scenes per category "
+             f"(seed {report['seed']}), {report['seconds']} s.", "",
+             "| category | question | n correct | accuracy on correct renders (95% CI) | "
+             "n wrong | rejection of wrong renders (95% CI) |",
+             "|---|---|---|---|---|---|"]
+    for cat, res in report["results"].items():
+        for q, r in res.items():
+            lo, hi = r["ci_correct"]
+            lo2, hi2 = r["ci_wrong"]
+            lines.append(f"| {cat} | {q} | {r['n_correct']} | {pct(r['acc_correct'])} "
+                         f"({pct(lo)}-{pct(hi)}) | {r['n_wrong']} | {pct(r['acc_wrong'])} "
+                         f"({pct(lo2)}-{pct(hi2)}) |")
+    lines += ["", "Counterfactual variants (rejected / n):", ""]
+    for cat, res in report["results"].items():
+        for q, r in res.items():
+            vs = ", ".join(f"{k}: {v[1]}/{v[0]}" for k, v in r["variants"].items())
+            lines.append(f"- {cat} / {q}: {vs}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=500, help="scenes per category")
+    ap.add_argument("--size", type=int, default=32, help="render size in px")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--categories", default=",".join(CATEGORIES))
+    ap.add_argument("--json", default=None, help="also write the report as JSON here")
+    args = ap.parse_args(argv)
+    report = evaluate(args.n, args.size, args.seed, tuple(args.categories.split(",")))
+    print(table(report))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
