@@ -79,8 +79,11 @@ def run_bench(pipe: Any, predictor: Predictor, splits: list[str], n_per_category
               seeds: list[int], out: str | Path, steps: int = 25, progress=print
               ) -> dict[str, Any] | None:
     """Shard, run, gather; the main process returns the merged summary (others: None)."""
+    import torch
     from accelerate import PartialState
-    state = PartialState()
+    # on machines without CUDA, processes started by `accelerate launch --multi_gpu` (torchrun)
+    # form a gloo group only if the state is told it is on CPU
+    state = PartialState(cpu=not torch.cuda.is_available())
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fixed = LinaParams(**predictor.meta.get("training", {}).get("best_fixed", {}))

@@ -324,7 +324,7 @@ def inpaint(pipe: Any, samples: list[Sample], seeds: list[int], ks: list[int], s
     """Baseline from the implicit caption; where its physics is wrong, mask the implicit effect's
     region (the scene graph laid out on the object the model drew), re-noise to step k and
     regenerate with c+.  Reports how often the physics is then right, against k."""
-    from .toyworld.verify import align_layout
+    from .toyworld.align import align_layout
     rows_raw = []
     for j, s in enumerate(samples):
         effects = [n for n in s.graph.implicit_nodes()]

@@ -68,7 +68,8 @@ def test_predictor_round_trip(tmp_path, pipe):
 
 def _run_bench(n_proc: int, predictor: Path, out: Path) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes",
+    multi = ["--multi_gpu"] if n_proc > 1 else []   # torchrun launcher; gloo group on CPU
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", *multi, "--num_processes",
            str(n_proc), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend",
            "no", "-m", "lina_core", "bench", "--tiny", "--predictor", str(predictor),
            "--splits", "test-id,test-ood", "--n", "1", "--seeds", "0,1", "--steps", "3",

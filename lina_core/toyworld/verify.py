@@ -500,6 +500,15 @@ def _verify_buoyancy(g, img, texture, physics, per_node, meas) -> None:
             hgt = bottom - top
             yy, xx = np.mgrid[0:CANON, 0:CANON]
             where = (xx >= left) & (xx < right) & (yy >= top - 0.6 * hgt) & (yy < bottom)
+            # inside the beaker there is no floor: unmix again against wall, water and glass,
+            # with the materials above the surface and their water-tinted colours below it
+            bg2 = [WALL, WATER, GLASS]
+            pr2 = [(0, 1), (0, 2), (1, 2)]
+            up = _unmix(img, bg2, mats, names[:5], pr2)
+            down = _unmix(img, bg2, subs, names[:5], pr2)
+            below = (yy >= top)
+            mix = _Mix(np.where(below, down.alpha, up.alpha), np.where(below, down.obj, up.obj),
+                       np.where(below[..., None], down.share, up.share), names[:5])
             blobs = _blobs(mix, where)
             blob = blobs[0] if blobs else None
             meas["water"] = {"left": left / CANON, "right": right / CANON, "top": top / CANON,
