@@ -1,0 +1,83 @@
+"""The command line: bad input exits with status 2 and one line naming the field."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lina_core", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300,
+                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
+                               "PYTHONPATH": str(ROOT)})
+
+
+def _one_error_line(r: subprocess.CompletedProcess, *needles: str) -> None:
+    assert r.returncode == 2, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.startswith("error:")]
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_render_writes_png(tmp_path):
+    out = tmp_path / "r.png"
+    r = cli("render", "--prompt", "a wood ball in a beaker of water", "--size", "32",
+            "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.stat().st_size > 100
+
+
+@pytest.mark.parametrize("graph,needles", [
+    ("{not json", ("graph JSON",)),
+    (json.dumps({"schema_version": 1, "category": "shadow", "nodes": [
+        {"id": "a", "kind": "effect", "attrs": {"type": "shadow"}},
+        {"id": "b", "kind": "effect", "attrs": {"type": "shadow"}}],
+        "edges": [{"source": "a", "target": "b", "relation": "casts"},
+                  {"source": "b", "target": "a", "relation": "casts"}]}), ("cycle",)),
+    (json.dumps({"schema_version": 1, "category": "shadow", "nodes": [
+        {"id": "a", "kind": "ghost"}], "edges": []}), ("kind", "ghost")),
+])
+def test_render_rejects_bad_graphs(tmp_path, graph, needles):
+    f = tmp_path / "g.json"
+    f.write_text(graph)
+    _one_error_line(cli("render", "--graph", str(f), "--out", str(tmp_path / "x.png")), *needles)
+
+
+def test_render_rejects_oversized_resolution(tmp_path):
+    _one_error_line(cli("render", "--size", "4096", "--out", str(tmp_path / "x.png")),
+                    "size", "512")
+
+
+def test_data_rejects_bad_n(tmp_path):
+    _one_error_line(cli("data", "--out", str(tmp_path / "d"), "--n", "0"), "n:", "1")
+
+
+def test_generate_rejects_steps_out_of_range(tmp_path):
+    _one_error_line(cli("generate", "--tiny", "--steps", "1000", "--out",
+                        str(tmp_path / "x.png")), "steps", "100")
+
+
+def test_generate_rejects_nan_strength_in_spec(tmp_path):
+    spec = {"prompt": "a red ball on a large round mirror", "edits": [
+        {"type": "interpolate", "start": 0, "end": 5, "strength": float("nan"),
+         "target_prompt": "a blue cube on a large round mirror"}]}
+    f = tmp_path / "spec.json"
+    f.write_text(json.dumps(spec))
+    _one_error_line(cli("generate", "--tiny", "--spec", str(f), "--out",
+                        str(tmp_path / "x.png")), "edits[0].strength")
+
+
+def test_generate_with_tiny_model_writes_image_and_record(tmp_path):
+    out = tmp_path / "x.png"
+    r = cli("generate", "--tiny", "--steps", "3", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(out.with_suffix(".json").read_text())
+    assert rec["spec"]["steps"] == 3 and len(rec["schedule_used"]["values"]) == 3
