@@ -309,13 +309,110 @@ def _np_images(images: Any) -> np.ndarray:
     return arr
 
 
+# ---------------------------------------------------------------------- the sampler
+
+#: deterministic first-order samplers that take a custom schedule: a branch can restart from any
+#: cached step (no multistep history, no fresh noise) and a given schedule is used as given
+BRANCHABLE = ("EulerDiscreteScheduler", "FlowMatchEulerDiscreteScheduler")
+_SIGMA_FLAGS = ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas",
+                "stochastic_sampling")
+
+
+def ensure_sampler(pipe: Any) -> str | None:
+    """Make ``pipe.scheduler`` one the engine can drive; return the replaced class name, if any.
+
+    The engine passes every schedule as ``timesteps``/``sigmas`` and restarts branches from cached
+    latents, which needs a deterministic first-order sampler.  PNDM (SD 1.5's default) and DDIM
+    refuse custom timesteps; multistep solvers (DPM-Solver, UniPC) keep a history a branch cannot
+    restore; ancestral/stochastic ones draw noise the seed does not control.  Those are replaced
+    by Euler built from the same config (flow-matching Euler for flow models), and the run record
+    names both.  Euler with karras/exponential/beta sigmas is rebuilt without them (they would
+    rewrite a given schedule).
+    """
+    sch = pipe.scheduler
+    name = type(sch).__name__
+    cfg = dict(sch.config)
+    flags = [f for f in _SIGMA_FLAGS if cfg.get(f)]
+    if name in BRANCHABLE and not flags:
+        return None
+    from diffusers import EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler
+    off = {f: False for f in _SIGMA_FLAGS if f in cfg}
+    if name in BRANCHABLE:
+        new = type(sch).from_config(cfg, **off)
+    elif ("FlowMatch" in name or cfg.get("prediction_type") == "flow_prediction"
+          or cfg.get("use_flow_sigmas")):
+        shift = float(cfg.get("flow_shift") or cfg.get("shift") or 1.0)
+        new = FlowMatchEulerDiscreteScheduler.from_config(cfg, shift=shift, **off)
+    else:
+        new = EulerDiscreteScheduler.from_config(cfg, **off)
+    pipe.scheduler = new
+    return name
+
+
+def _mu(pipe: Any, shape: tuple[int, ...]) -> float | None:
+    """The resolution-dependent shift a dynamic-shifting flow pipeline computes (None if static)."""
+    cfg = pipe.scheduler.config
+    if not (S.is_flow_matching(pipe.scheduler) and cfg.get("use_dynamic_shifting", False)):
+        return None
+    from diffusers.pipelines.flux.pipeline_flux import calculate_shift
+    fam = family(pipe)
+    if fam == "flux":
+        seq, max_shift = shape[1], 1.15
+    else:   # SD3 and other patchified transformers: tokens of the latent image
+        p = int(getattr(pipe.transformer.config, "patch_size", 1) or 1)
+        seq, max_shift = (shape[-2] // p) * (shape[-1] // p), 1.16
+    return float(calculate_shift(seq, cfg.get("base_image_seq_len", 256),
+                                 cfg.get("max_image_seq_len", 4096), cfg.get("base_shift", 0.5),
+                                 cfg.get("max_shift", max_shift)))
+
+
+def _set_timesteps(pipe: Any, sched: S.Schedule, device: Any, mu: float | None) -> None:
+    kw = sched.kwargs()
+    if mu is not None:
+        kw["mu"] = mu
+    pipe.scheduler.set_timesteps(**kw, device=device)
+
+
 # ---------------------------------------------------------------------- the run
 
 
 def make_schedule(pipe: Any, spec: InterventionSpec) -> S.Schedule:
+    base = None
+    if family(pipe) == "flux" and S.is_flow_matching(pipe.scheduler):
+        # FluxPipeline's own default (it never asks the scheduler): linspace(1, 1/n, n)
+        n = spec.steps
+        base = S.Schedule("sigmas", torch.tensor(np.linspace(1.0, 1 / n, n), dtype=torch.float64))
     if spec.schedule.kind == "uniform":
-        return S.uniform(pipe.scheduler, spec.steps)
-    return S.reallocated(pipe.scheduler, spec.steps, spec.schedule.rho, spec.schedule.split)
+        return base if base is not None else S.uniform(pipe.scheduler, spec.steps)
+    return S.reallocated(pipe.scheduler, spec.steps, spec.schedule.rho, spec.schedule.split,
+                         base=base)
+
+
+def _memo(encode: Encoder) -> Encoder:
+    """Encode each distinct list of texts once per run (edits ask for the same target per step)."""
+    cache: dict[tuple[str, ...], dict[str, torch.Tensor]] = {}
+
+    def enc(texts: list[str]) -> dict[str, torch.Tensor]:
+        key = tuple(texts)
+        if key not in cache:
+            cache[key] = encode(list(texts))
+        return cache[key]
+    return enc
+
+
+def initial_noise(pipe: Any, shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """The seed's noise, drawn as the pipeline's own ``prepare_latents`` draws it (CPU generator).
+
+    FLUX draws (B, C, H, W) and packs it into 2x2 patches; the others draw the latent shape.
+    """
+    gen = torch.Generator("cpu").manual_seed(seed)
+    if family(pipe) == "flux":
+        b, n, c = shape
+        h = w = int(round(n ** 0.5)) * 2
+        if (h // 2) * (w // 2) == n and c % 4 == 0:
+            x = torch.randn((b, c // 4, h, w), generator=gen, dtype=torch.float32)
+            return pipe._pack_latents(x, b, c // 4, h, w)
+    return torch.randn(shape, generator=gen, dtype=torch.float32)
 
 
 def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int = 1,
@@ -332,10 +429,11 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
     spec.validate()
     seed = spec.seed if seed is None else seed
     t_all = time.perf_counter()
-    encode = encoder or default_encoder(pipe)
+    fam = family(pipe)
+    replaced = ensure_sampler(pipe)
+    encode = _memo(encoder or default_encoder(pipe))
     device = pipe._execution_device
     sched = make_schedule(pipe, spec)
-    fam = family(pipe)
     cfg = spec.guidance_scale > 1.0
 
     pos = encode([spec.prompt])
@@ -351,25 +449,26 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
 
     # noise and starting point
     shape = latent_shape(pipe, batch, height, width, frames)
+    mu = _mu(pipe, shape)
     if cache is not None:
         noise = cache.noise
         if tuple(noise.shape) != shape or not torch.allclose(cache.schedule.values,
                                                              sched.values):
             raise SpecError("cache: the cached trajectory has another shape or schedule")
     else:
-        gen = torch.Generator("cpu").manual_seed(seed)
-        noise = torch.randn(shape, generator=gen, dtype=torch.float32)
+        noise = initial_noise(pipe, shape, seed).to(device)
     k = 0
     if cache is not None:
         k = min(spec.first_changed_step(), spec.steps - 1)
+    a_full, b_full = _coefficients(pipe, sched, device, mu)
+    full_init_sigma = float(getattr(pipe.scheduler, "init_noise_sigma", 1.0))
     run_sched = sched.tail(k) if k else sched
-    pipe.scheduler.set_timesteps(**run_sched.kwargs(), device=device)
+    _set_timesteps(pipe, run_sched, device, mu)
     init_sigma = float(getattr(pipe.scheduler, "init_noise_sigma", 1.0))
     if cache is not None:
         start_latents = cache.latents[k]
     else:
-        start_latents = noise * float(_full_init_sigma(pipe, sched, device))
-    a_full, b_full = _coefficients(pipe, sched, device)
+        start_latents = noise * full_init_sigma
 
     mask = None
     gnode = graph or spec.graph
@@ -387,12 +486,13 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
         ref = reference if reference is not None else (cache.latents[-1] if cache else None)
         if ref is None:
             raise SpecError("inpaint: needs a reference (run the baseline first)")
+        ref = ref.to(device=noise.device, dtype=noise.dtype)
         ks = spec.inpaint.start
         if cache is None or k != ks:
             # re-noise the reference to step ks and start there
             k = ks
             run_sched = sched.tail(k)
-            pipe.scheduler.set_timesteps(**run_sched.kwargs(), device=device)
+            _set_timesteps(pipe, run_sched, device, mu)
             init_sigma = float(getattr(pipe.scheduler, "init_noise_sigma", 1.0))
         start_latents = (float(a_full[k]) * ref + float(b_full[k]) * noise).to(noise.dtype)
 
@@ -409,10 +509,18 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
         target = encode([lg.target_prompt])["prompt_embeds"]
         guided = GuidedDenoiser(inner, target, lg.weight, lmask, batch)
 
-    traj_latents: list[torch.Tensor] = list(cache.latents[:k + 1]) if cache else [start_latents]
-    if not cache:
-        traj_latents = [start_latents]
-    pv: list[np.ndarray] = list(cache.previews[:k]) if (cache and previews) else []
+    # trajectory.latents[i] is always the latent entering step i, whichever step the run starts
+    # at: the cached steps before k, or (inpainting without a cache) the re-noised reference
+    if cache is not None:
+        traj_latents: list[torch.Tensor] = list(cache.latents[:k]) + [start_latents]
+        pv: list[np.ndarray] = list(cache.previews[:k]) if previews else []
+    else:
+        traj_latents = [(float(a_full[i]) * ref + float(b_full[i]) * noise).to(noise.dtype)
+                        for i in range(k)] + [start_latents]
+        pv = []
+        if previews and k:
+            d = decode_preview(pipe, ref)
+            pv = [d] * k if d is not None else []
     timing = {"steps": 0.0}
     state = {"t": time.perf_counter()}
 
@@ -486,6 +594,7 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
                                                         pipe.config.get("_name_or_path", "")),
         "schedule_requested": sched.to_dict(), "schedule_used": used.to_dict(),
         "started_at_step": k, "model_calls": model_calls,
+        "scheduler": {"class": type(pipe.scheduler).__name__, "replaced": replaced, "mu": mu},
         "versions": _versions(),
     }
     traj = Trajectory(traj_latents, sched, noise, pv)
@@ -500,13 +609,9 @@ def _spatial(shape: tuple[int, ...], fam: str, pipe: Any, height: int | None,
     return (shape[-2], shape[-1])
 
 
-def _full_init_sigma(pipe: Any, sched: S.Schedule, device: Any) -> float:
-    pipe.scheduler.set_timesteps(**sched.kwargs(), device=device)
-    return float(getattr(pipe.scheduler, "init_noise_sigma", 1.0))
-
-
-def _coefficients(pipe: Any, sched: S.Schedule, device: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    pipe.scheduler.set_timesteps(**sched.kwargs(), device=device)
+def _coefficients(pipe: Any, sched: S.Schedule, device: Any, mu: float | None = None,
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    _set_timesteps(pipe, sched, device, mu)
     return noise_coefficients(pipe.scheduler)
 
 

@@ -42,8 +42,13 @@ def _window(name: str, start: Any, end: Any, steps: int) -> None:
     _int(f"{name}.start", start, 0, steps - 1)
     _int(f"{name}.end", end, 1, steps)
     if end <= start:
-        raise SpecError(f"{name}: window [{start}, {end}) is empty; need 0 <= start < end <= "
+        raise SpecError(f"{name}.end: window [{start}, {end}) is empty; need 0 <= start < end <= "
                         f"{steps}")
+
+
+def _str(name: str, v: Any) -> None:
+    if not isinstance(v, str):
+        raise SpecError(f"{name}: {v!r} must be a string")
 
 
 @dataclass
@@ -72,6 +77,10 @@ class PromptEdit:
             raise SpecError(f"{name}.type: {self.type!r} is not one of {list(EDIT_TYPES)}")
         _window(name, self.start, self.end, steps)
         _num(f"{name}.strength", self.strength, -MAX_STRENGTH, MAX_STRENGTH)
+        for f in ("target_prompt", "direction_from", "direction_to"):
+            _str(f"{name}.{f}", getattr(self, f))
+        if not isinstance(self.words, list) or not all(isinstance(w, str) for w in self.words):
+            raise SpecError(f"{name}.words: must be a list of strings")
         if self.type in ("replace", "interpolate", "swap_tokens") and not self.target_prompt:
             raise SpecError(f"{name}.target_prompt: required for {self.type}")
         if self.type == "add_direction" and not (self.direction_from or self.direction_to):
@@ -97,8 +106,9 @@ class LatentGuidance:
     mask_softness: float = 0.08
 
     def validate(self, steps: int) -> None:
-        if not self.target_prompt:
-            raise SpecError("latent_guidance.target_prompt: required")
+        if not isinstance(self.target_prompt, str) or not self.target_prompt:
+            raise SpecError("latent_guidance.target_prompt: required, a non-empty string")
+        _str("latent_guidance.mask_node", self.mask_node)
         _num("latent_guidance.weight", self.weight, -MAX_STRENGTH, MAX_STRENGTH)
         _window("latent_guidance", self.start, self.end, steps)
         _num("latent_guidance.mask_softness", self.mask_softness, 0.0, 0.5)
@@ -112,7 +122,7 @@ class Inpaint:
 
     def validate(self, steps: int) -> None:
         _int("inpaint.start", self.start, 0, steps - 1)
-        if not self.mask_node:
+        if not isinstance(self.mask_node, str) or not self.mask_node:
             raise SpecError("inpaint.mask_node: name the scene-graph node to regenerate")
 
 
@@ -149,6 +159,15 @@ class InterventionSpec:
                             f"{SCHEMA_VERSION}")
         if not isinstance(self.prompt, str) or not self.prompt.strip():
             raise SpecError("prompt: required, a non-empty string")
+        _str("negative_prompt", self.negative_prompt)
+        if not isinstance(self.edits, list) or not all(isinstance(e, PromptEdit)
+                                                       for e in self.edits):
+            raise SpecError("edits: must be a list of edit objects")
+        for name, cls in (("latent_guidance", (LatentGuidance, type(None))),
+                          ("inpaint", (Inpaint, type(None))), ("schedule", ScheduleSpec)):
+            if not isinstance(getattr(self, name), cls):
+                raise SpecError(f"{name}: {type(getattr(self, name)).__name__} is not a "
+                                f"{name} object")
         _int("steps", self.steps, MIN_STEPS, MAX_STEPS)
         _num("guidance_scale", self.guidance_scale, 0.0, MAX_GUIDANCE)
         _int("seed", self.seed, 0, MAX_SEED)
@@ -159,7 +178,11 @@ class InterventionSpec:
         if self.inpaint is not None:
             self.inpaint.validate(self.steps)
         self.schedule.validate()
-        nodes = {n["id"] for n in (self.graph or {}).get("nodes", [])}
+        graph = self.graph or {}
+        if not isinstance(graph, dict) or not isinstance(graph.get("nodes", []), list) or any(
+                not isinstance(n, dict) or "id" not in n for n in graph.get("nodes", [])):
+            raise SpecError("graph: must be a scene graph object whose nodes each have an id")
+        nodes = {n["id"] for n in graph.get("nodes", [])}
         for name, node in (("latent_guidance.mask_node", getattr(self.latent_guidance,
                                                                  "mask_node", "")),
                            ("inpaint.mask_node", getattr(self.inpaint, "mask_node", ""))):
@@ -196,6 +219,22 @@ class InterventionSpec:
         extra = set(d) - known
         if extra:
             raise SpecError(f"spec: unknown field(s) {sorted(extra)}; allowed {sorted(known)}")
+        for name in ("latent_guidance", "inpaint", "schedule"):
+            if d.get(name) is not None and not isinstance(d[name], dict):
+                raise SpecError(f"{name}: must be a JSON object or null")
+        if not isinstance(d.get("edits", []), list) or not all(
+                isinstance(e, dict) for e in d.get("edits", [])):
+            raise SpecError("edits: must be a list of JSON objects")
+        nested = [(f"edits[{i}]", e, PromptEdit) for i, e in enumerate(d.get("edits", []))]
+        nested += [(name, d[name], c) for name, c in (("latent_guidance", LatentGuidance),
+                                                       ("inpaint", Inpaint),
+                                                       ("schedule", ScheduleSpec))
+                   if d.get(name) is not None]
+        for name, obj, c in nested:
+            extra = set(obj) - set(c.__dataclass_fields__)
+            if extra:
+                raise SpecError(f"{name}: unknown field(s) {sorted(extra)}; allowed "
+                                f"{sorted(c.__dataclass_fields__)}")
         try:
             kw = dict(d)
             kw["edits"] = [PromptEdit(**e) for e in d.get("edits", [])]
@@ -203,7 +242,7 @@ class InterventionSpec:
                 kw["latent_guidance"] = LatentGuidance(**d["latent_guidance"])
             if d.get("inpaint") is not None:
                 kw["inpaint"] = Inpaint(**d["inpaint"])
-            kw["schedule"] = ScheduleSpec(**d.get("schedule", {}))
+            kw["schedule"] = ScheduleSpec(**(d.get("schedule") or {}))
             spec = cls(**kw)
         except TypeError as exc:
             raise SpecError(f"spec: {exc}") from None

@@ -52,6 +52,12 @@ def is_flow_matching(scheduler: Any) -> bool:
 
 def uniform(scheduler: Any, steps: int) -> Schedule:
     """The scheduler's own default for ``steps`` steps, read back from it."""
+    if is_flow_matching(scheduler) and getattr(scheduler.config, "use_dynamic_shifting", False):
+        # the shift depends on the image size (``mu``, known only at run time) and set_timesteps
+        # refuses to run without it: hand back the default *before* shifting (what set_timesteps
+        # computes first); the scheduler shifts it with the pipeline's mu
+        lin = np.linspace(float(scheduler.sigma_max), float(scheduler.sigma_min), steps)
+        return Schedule("sigmas", torch.tensor(lin, dtype=torch.float64))
     scheduler.set_timesteps(steps)
     if is_flow_matching(scheduler):
         s = scheduler.sigmas[:-1].double().cpu()
@@ -60,17 +66,19 @@ def uniform(scheduler: Any, steps: int) -> Schedule:
     return Schedule("timesteps", scheduler.timesteps.double().cpu())
 
 
-def reallocated(scheduler: Any, steps: int, rho: float, split: float = STRUCTURE_SPLIT) -> Schedule:
+def reallocated(scheduler: Any, steps: int, rho: float, split: float = STRUCTURE_SPLIT,
+                base: Schedule | None = None) -> Schedule:
     """Same number of steps; a share ``rho`` of them at noise levels above ``split``.
 
     The default schedule spends about ``1 - split`` of its steps there; LINA's causality-aware
-    schedule moves more of them to where structure is decided.
+    schedule moves more of them to where structure is decided.  ``base``: the uniform schedule to
+    reallocate (default :func:`uniform`; a pipeline with its own default, e.g. FLUX, passes it).
     """
     if not 0.0 <= rho <= 1.0 or not np.isfinite(rho):
         raise ValueError(f"rho: {rho!r} must be in [0, 1]")
     if not 0.0 < split < 1.0:
         raise ValueError(f"split: {split!r} must be in (0, 1)")
-    base = uniform(scheduler, steps)
+    base = base if base is not None else uniform(scheduler, steps)
     u = base.noise_levels(getattr(scheduler.config, "num_train_timesteps", 1000))
     u_max, u_min = float(u[0]), float(u[-1])
     n_hi = int(round(rho * steps))
@@ -87,8 +95,6 @@ def reallocated(scheduler: Any, steps: int, rho: float, split: float = STRUCTURE
 
 def _unshift(scheduler: Any, sigmas: torch.Tensor) -> torch.Tensor:
     cfg = scheduler.config
-    if getattr(cfg, "use_dynamic_shifting", False):
-        return sigmas  # shift depends on the image size (mu); read back after the run instead
     shift = float(getattr(cfg, "shift", 1.0))
     return sigmas / (shift - (shift - 1.0) * sigmas)
 

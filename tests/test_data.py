@@ -106,7 +106,7 @@ def test_write_split_then_read_split(written):
     assert json.loads((written / "held_out.json").read_text()) == HELD_OUT
     for i, row in enumerate(rows):
         s = sample_scene("test-ood", 5 + i)
-        assert row["file_name"] == f"test-ood_{5 + i:06d}.png"
+        assert row["file_name"] == f"{5 + i:06d}.png"
         assert row["split"] == "test-ood" and row["seed"] == s.seed
         assert row["category"] == s.category and row["combo"] == list(s.combo)
         assert row["implicit_caption"] == s.caption(False)

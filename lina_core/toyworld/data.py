@@ -112,7 +112,8 @@ def write_split(out: str | Path, split: str, n: int, size: int = 64, start: int 
     with open(out / "metadata.jsonl", "w") as meta:
         for i, s in enumerate(iter_split(split, n, start)):
             r = render(s.graph, size)
-            name = f"{split}_{start + i:06d}"
+            # no split word in file names: `datasets` would read it as a split name
+            name = f"{start + i:06d}"
             Image.fromarray(r.image).save(out / f"{name}.png")
             np.savez_compressed(out / "masks" / f"{name}.npz",
                                 **{k: v for k, v in r.masks.items()})

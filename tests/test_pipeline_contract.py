@@ -1,0 +1,182 @@
+"""ToyWorldPipeline honours the arguments StableDiffusionPipeline takes (DESIGN.md section 4), on a
+tiny random-weight pipeline built offline."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lina_core.pipelines.toyworld import ToyWorldPipeline
+from tiny_pipes import PROMPT, TARGET, toyworld_pipeline
+
+STEPS = 5
+
+
+@pytest.fixture(scope="module")
+def pipe(tmp_path_factory):
+    return toyworld_pipeline(tmp_path_factory.mktemp("tok"))
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def sample(pipe, **kw):
+    args = dict(num_inference_steps=STEPS, guidance_scale=3.0, generator=gen(1),
+                output_type="np")
+    args.update(kw)
+    if "prompt_embeds" not in args and "prompt" not in args:
+        args["prompt"] = PROMPT
+    return pipe(**args).images
+
+
+class Recorder:
+    """A callback that records what it sees and optionally replaces tensors at one step."""
+
+    def __init__(self, at: int = -1, replace: dict | None = None):
+        self.at, self.replace = at, replace or {}
+        self.seen: list[dict[str, torch.Tensor]] = []
+
+    def __call__(self, p, i, t, kw):
+        self.seen.append({k: v.clone() for k, v in kw.items()})
+        if i == self.at:
+            return {k: f(kw[k]) for k, f in self.replace.items()}
+        return kw
+
+
+def test_prompt_embeds_in_place_of_prompt_give_the_same_image(pipe):
+    pe, _ = pipe.encode_prompt(PROMPT, do_classifier_free_guidance=False)
+    assert np.array_equal(sample(pipe, prompt=PROMPT), sample(pipe, prompt_embeds=pe))
+    pe_n, ne = pipe.encode_prompt(PROMPT, negative_prompt="blue")
+    assert np.array_equal(sample(pipe, prompt=PROMPT, negative_prompt="blue"),
+                          sample(pipe, prompt_embeds=pe_n, negative_prompt_embeds=ne))
+    with pytest.raises(ValueError, match="prompt"):
+        pipe(prompt=PROMPT, prompt_embeds=pe, num_inference_steps=2)
+
+
+def test_callback_sees_latents_and_prompt_embeds(pipe):
+    rec = Recorder()
+    sample(pipe, callback_on_step_end=rec,
+           callback_on_step_end_tensor_inputs=["latents", "prompt_embeds",
+                                               "negative_prompt_embeds"])
+    assert len(rec.seen) == STEPS
+    pe, ne = pipe.encode_prompt(PROMPT)
+    for kw in rec.seen:
+        assert set(kw) == {"latents", "prompt_embeds", "negative_prompt_embeds"}
+        assert kw["latents"].shape == (1, 3, 32, 32)
+        assert torch.equal(kw["prompt_embeds"], pe) and torch.equal(kw["negative_prompt_embeds"],
+                                                                   ne)
+    with pytest.raises(ValueError, match="callback_on_step_end_tensor_inputs"):
+        sample(pipe, callback_on_step_end=rec, callback_on_step_end_tensor_inputs=["noise"])
+
+
+def test_identity_callback_changes_nothing(pipe):
+    ref = sample(pipe)
+    out = sample(pipe, callback_on_step_end=Recorder(),
+                 callback_on_step_end_tensor_inputs=["latents", "prompt_embeds"])
+    assert np.array_equal(ref, out)
+
+
+def test_callback_can_replace_latents_and_prompt_embeds(pipe):
+    ref, base = Recorder(), None
+    base = sample(pipe, callback_on_step_end=ref,
+                  callback_on_step_end_tensor_inputs=["latents", "prompt_embeds"])
+    target, _ = pipe.encode_prompt(TARGET, do_classifier_free_guidance=False)
+    at = 2
+    # replacing prompt_embeds at step i: steps <= i unchanged, later ones use the target
+    rec = Recorder(at, {"prompt_embeds": lambda e: target})
+    out = sample(pipe, callback_on_step_end=rec,
+                 callback_on_step_end_tensor_inputs=["latents", "prompt_embeds"])
+    assert not np.array_equal(out, base)
+    for i in range(at + 1):
+        assert torch.equal(rec.seen[i]["latents"], ref.seen[i]["latents"])
+    assert torch.equal(rec.seen[at + 1]["prompt_embeds"], target)
+    assert not torch.equal(rec.seen[at + 1]["latents"], ref.seen[at + 1]["latents"])
+    # replacing latents at step i: the next step starts from what the callback returned
+    rec2 = Recorder(at, {"latents": lambda x: x * 0.5})
+    out2 = sample(pipe, callback_on_step_end=rec2, callback_on_step_end_tensor_inputs=["latents"])
+    assert not np.array_equal(out2, base)
+    assert torch.equal(rec2.seen[at]["latents"], ref.seen[at]["latents"])
+    assert not torch.equal(rec2.seen[at + 1]["latents"], ref.seen[at + 1]["latents"])
+    # a callback on the last step decides the output (latent output is the returned latents)
+    last = torch.zeros(1, 3, 32, 32)
+    out3 = pipe(PROMPT, num_inference_steps=STEPS, generator=gen(1), output_type="latent",
+                callback_on_step_end=Recorder(STEPS - 1, {"latents": lambda x: last})).images
+    assert torch.equal(out3, last)
+
+
+def test_given_timesteps_are_the_ones_the_scheduler_used(pipe):
+    ts = [999.0, 870.5, 600.0, 333.0, 120.0, 10.0]
+    rec = Recorder()
+    pipe(PROMPT, timesteps=ts, generator=gen(), output_type="latent", callback_on_step_end=rec)
+    assert torch.allclose(pipe.scheduler.timesteps.double(), torch.tensor(ts, dtype=torch.float64))
+    assert pipe.num_timesteps == len(ts) == len(rec.seen)
+
+
+def test_given_sigmas_are_the_ones_the_scheduler_used(pipe):
+    # Euler takes sigmas including the final one (0: a clean image)
+    sig = [80.0, 20.0, 5.0, 1.0, 0.2, 0.0]
+    rec = Recorder()
+    pipe(PROMPT, sigmas=sig, generator=gen(), output_type="latent", callback_on_step_end=rec)
+    assert torch.allclose(pipe.scheduler.sigmas.double(), torch.tensor(sig, dtype=torch.float64))
+    assert pipe.num_timesteps == len(sig) - 1 == len(rec.seen)
+    # a different schedule really gives a different image
+    a = sample(pipe, sigmas=sig)
+    b = sample(pipe, sigmas=[80.0, 40.0, 10.0, 3.0, 0.5, 0.0])
+    assert not np.array_equal(a, b)
+
+
+def test_every_output_type(pipe):
+    pil = sample(pipe, output_type="pil")
+    assert isinstance(pil, list) and len(pil) == 1 and isinstance(pil[0], Image.Image)
+    assert pil[0].size == (32, 32) and pil[0].mode == "RGB"
+    npy = sample(pipe, output_type="np")
+    assert isinstance(npy, np.ndarray) and npy.shape == (1, 32, 32, 3)
+    assert npy.dtype == np.float32 and npy.min() >= 0 and npy.max() <= 1
+    pt = sample(pipe, output_type="pt")
+    assert torch.is_tensor(pt) and pt.shape == (1, 3, 32, 32)
+    assert torch.allclose(pt.permute(0, 2, 3, 1), torch.from_numpy(npy))
+    lat = sample(pipe, output_type="latent")
+    assert torch.is_tensor(lat) and lat.shape == (1, 3, 32, 32)
+    assert torch.allclose((lat / 2 + 0.5).clamp(0, 1), pt)
+    assert np.array_equal(np.asarray(pil[0]), (npy[0] * 255).round().astype(np.uint8))
+    tup = pipe(PROMPT, num_inference_steps=2, generator=gen(), output_type="np",
+               return_dict=False)
+    assert isinstance(tup, tuple) and tup[0].shape == (1, 32, 32, 3)
+    two = sample(pipe, num_images_per_prompt=2)
+    assert two.shape == (2, 32, 32, 3)
+    with pytest.raises(ValueError, match="output_type"):
+        sample(pipe, output_type="mp4")
+
+
+def test_save_and_load_round_trip_offline(pipe, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    pipe.save_pretrained(tmp_path)
+    assert (tmp_path / "model_index.json").is_file()
+    assert list(tmp_path.glob("unet/*.safetensors")) and not list(tmp_path.rglob("*.bin"))
+    back = ToyWorldPipeline.from_pretrained(tmp_path, local_files_only=True)
+    back.set_progress_bar_config(disable=True)
+    assert type(back) is ToyWorldPipeline
+    assert type(back.scheduler) is type(pipe.scheduler)
+    for seed in (0, 7):
+        assert np.array_equal(sample(pipe, generator=gen(seed)),
+                              sample(back, generator=gen(seed)))
+
+
+def test_unknown_words_warn_and_name_them(pipe):
+    with pytest.warns(UserWarning, match="zebra") as rec:
+        pipe.encode_prompt("a red zebra on a glorp mirror")
+    assert "glorp" in str(rec[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pipe.encode_prompt(PROMPT)          # known words only: no warning
+
+
+@pytest.mark.parametrize("kw,name", [(dict(height=64), "height"), (dict(width=31), "width")])
+def test_wrong_size_raises_naming_it(pipe, kw, name):
+    with pytest.raises(ValueError, match=name):
+        pipe(PROMPT, num_inference_steps=2, **kw)
+    pipe(PROMPT, num_inference_steps=2, height=32, width=32, output_type="latent")

@@ -1,0 +1,152 @@
+"""Tiny random-weight pipelines for the engine tests, built offline from configs.
+
+The component sizes follow diffusers' own ``get_dummy_components`` in
+``tests/pipelines/{stable_diffusion,stable_diffusion_3,flux}``; the CLIP tokenizer is the ToyWorld
+one (:func:`lina_core.pipelines.tokenizer.write_tokenizer`), so nothing comes from a model hub.
+T5 cannot be tokenized offline, so FLUX's T5 side is a deterministic stand-in encoder
+(:func:`flux_encoder`) passed to ``engine.run(..., encoder=...)``, or (:func:`flux_pipeline` with
+``t5=True``) a tiny random ``T5EncoderModel`` behind the CLIP tokenizer.
+"""
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lina_core.pipelines.tokenizer import write_tokenizer
+from lina_core.pipelines.toyworld import build_pipeline
+
+PROMPT = "a large red ball on a small round mirror"
+TARGET = "a small blue cube on a large square mirror"
+
+#: per family: engine.run keyword arguments besides the encoder (image size in pixels)
+SIZES = {"toyworld": {}, "sd": dict(height=32, width=32), "sd3": dict(height=16, width=16),
+         "flux": dict(height=8, width=8)}
+
+
+def tokenizer(folder: str | Path):
+    return write_tokenizer(folder)
+
+
+def _clip_config(vocab: int):
+    from transformers import CLIPTextConfig
+    return CLIPTextConfig(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32,
+                          intermediate_size=37, layer_norm_eps=1e-5, num_attention_heads=4,
+                          num_hidden_layers=2, vocab_size=vocab, hidden_act="gelu",
+                          projection_dim=32, max_position_embeddings=40)
+
+
+def _vae(block_out_channels, latent_channels: int, **kw):
+    from diffusers import AutoencoderKL
+    n = len(block_out_channels)
+    return AutoencoderKL(block_out_channels=list(block_out_channels), in_channels=3,
+                         out_channels=3, down_block_types=["DownEncoderBlock2D"] * n,
+                         up_block_types=["UpDecoderBlock2D"] * n, latent_channels=latent_channels,
+                         layers_per_block=1, **kw)
+
+
+def toyworld_pipeline(folder: str | Path):
+    write_tokenizer(folder)
+    pipe = build_pipeline(str(folder), 32, small=True, seed=0)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def sd_pipeline(folder: str | Path):
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel
+    tok = tokenizer(folder)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=16,
+                                in_channels=4, out_channels=4,
+                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+                                cross_attention_dim=32, norm_num_groups=2)
+    vae = _vae((4, 8), 4, norm_num_groups=2)
+    sched = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
+                                   beta_schedule="scaled_linear", timestep_spacing="linspace",
+                                   steps_offset=1)
+    pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=CLIPTextModel(
+        _clip_config(len(tok))), tokenizer=tok, scheduler=sched, safety_checker=None,
+        feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def sd3_pipeline(folder: str | Path, shift: float = 3.0):
+    from diffusers import (FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel,
+                           StableDiffusion3Pipeline)
+    from transformers import CLIPTextModelWithProjection
+    tok = tokenizer(folder)
+    torch.manual_seed(0)
+    transformer = SD3Transformer2DModel(sample_size=32, patch_size=1, in_channels=4, num_layers=1,
+                                        attention_head_dim=8, num_attention_heads=4,
+                                        caption_projection_dim=32, joint_attention_dim=32,
+                                        pooled_projection_dim=64, out_channels=4)
+    vae = _vae((4,), 4, sample_size=32, norm_num_groups=1, use_quant_conv=False,
+               use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035)
+    pipe = StableDiffusion3Pipeline(
+        transformer=transformer, vae=vae,
+        text_encoder=CLIPTextModelWithProjection(_clip_config(len(tok))), tokenizer=tok,
+        text_encoder_2=CLIPTextModelWithProjection(_clip_config(len(tok))), tokenizer_2=tok,
+        text_encoder_3=None, tokenizer_3=None,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=shift))
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def flux_pipeline(folder: str | Path, dynamic_shift: bool = False, t5: bool = False):
+    """``dynamic_shift``: FLUX.1-dev's scheduler (resolution-dependent ``mu``), else schnell's."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextModel, T5Config, T5EncoderModel
+    tok = tokenizer(folder)
+    torch.manual_seed(0)
+    transformer = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1,
+                                         num_single_layers=1, attention_head_dim=16,
+                                         num_attention_heads=2, joint_attention_dim=32,
+                                         pooled_projection_dim=32, axes_dims_rope=[4, 4, 8])
+    vae = _vae((4,), 1, sample_size=32, norm_num_groups=1, use_quant_conv=False,
+               use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035)
+    sched = (FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5,
+                                             max_shift=1.15, base_image_seq_len=256,
+                                             max_image_seq_len=4096, shift=3.0)
+             if dynamic_shift else FlowMatchEulerDiscreteScheduler())
+    te2 = tok2 = None
+    if t5:
+        te2 = T5EncoderModel(T5Config(vocab_size=len(tok), d_model=32, d_kv=8, d_ff=37,
+                                      num_layers=2, num_heads=4, relative_attention_num_buckets=8,
+                                      pad_token_id=1, eos_token_id=1, decoder_start_token_id=0))
+        tok2 = tok
+    pipe = FluxPipeline(transformer=transformer, vae=vae,
+                        text_encoder=CLIPTextModel(_clip_config(len(tok))), tokenizer=tok,
+                        text_encoder_2=te2, tokenizer_2=tok2, scheduler=sched)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def flux_encoder(texts: list[str]) -> dict[str, torch.Tensor]:
+    """A deterministic stand-in for FLUX's T5 + CLIP-pooled encoding: each text seeds its own
+    random ``prompt_embeds`` (8 tokens x 32) and ``pooled_prompt_embeds`` (32)."""
+    pe, pooled = [], []
+    for t in texts:
+        g = torch.Generator().manual_seed(zlib.crc32(t.encode()))
+        pe.append(torch.randn(1, 8, 32, generator=g))
+        pooled.append(torch.randn(1, 32, generator=g))
+    return {"prompt_embeds": torch.cat(pe), "pooled_prompt_embeds": torch.cat(pooled)}
+
+
+def build(family: str, folder: str | Path) -> tuple[Any, dict[str, Any]]:
+    """(pipeline, engine.run keyword arguments) for one family."""
+    kw: dict[str, Any] = dict(SIZES[family])
+    if family == "toyworld":
+        return toyworld_pipeline(folder), kw
+    if family == "sd":
+        return sd_pipeline(folder), kw
+    if family == "sd3":
+        return sd3_pipeline(folder), kw
+    if family == "flux":
+        kw["encoder"] = flux_encoder
+        return flux_pipeline(folder), kw
+    raise ValueError(family)
