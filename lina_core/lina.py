@@ -233,7 +233,11 @@ def candidates(n: int, seed: int = 0) -> list[LinaParams]:
     rng = np.random.default_rng(seed)
     out = [LinaParams()]
     for _ in range(n):
-        out.append(LinaParams(*[float(rng.uniform(*RANGES[k])) for k in PARAM_NAMES]))
+        lam, w, kf = (float(rng.uniform(*RANGES[k])) for k in ("lambda_p", "w_l", "k_frac"))
+        # half the candidates keep the scheduler's schedule (rho = 0: uniform, and the trajectory
+        # cache applies); the rest move 40-80% of the steps above the structure split
+        rho = 0.0 if rng.random() < 0.5 else float(rng.uniform(0.4, RANGES["rho"][1]))
+        out.append(LinaParams(lam, w, kf, rho))
     return out
 
 
