@@ -1,0 +1,78 @@
+"""``build_demo``: the whole app as one ``gr.Blocks``, from a model handle and a runs folder."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from . import picker, state, tab_intervene, tab_lina, tab_probe, tab_runs, tab_scene
+from .context import MODEL_QUEUE, Ctx
+from .runstore import RunStore
+from .state import ModelHandle
+
+TITLE = "LINA explorer"
+CSS = """
+#model-status p { margin: 0.2em 0; }
+.gradio-container { max-width: 1400px !important; }
+"""
+HEADER = (f"# {TITLE}\nAn interactive diagnostic for **physical alignment** in diffusion models, "
+          "after *LINA: Learning INterventions Adaptively for Physical Alignment and "
+          "Generalization in Diffusion Models* (arXiv 2512.13290). The operational definitions "
+          "(causal completion c+, prompt and latent guidance, reallocated schedule) are this "
+          "project's; see DESIGN.md.")
+
+
+def _source_hash() -> str:
+    h = hashlib.sha256()
+    for p in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path = "runs",
+               cache_presets: bool = False, threads: int | None = None) -> gr.Blocks:
+    """Build the app.
+
+    model: the allowlist key of the default model; pipe: a ready pipeline for that key (tests
+    pass a tiny one); runs_dir: where runs are saved; cache_presets: lazily cache the LINA talk
+    presets (per model weights and app version, under ``<runs_dir>/.preset_cache``).
+    """
+    handle = state.set_handle(ModelHandle(model, pipe=pipe, threads=threads))
+    store = RunStore(runs_dir)
+    if cache_presets:
+        # a cache per (weights, app code): a stale cache can never show another model's images
+        folder = store.root / ".preset_cache" / f"{handle.fingerprint()}-{_source_hash()}"
+        os.environ["GRADIO_EXAMPLES_CACHE"] = str(folder)
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        model_key = gr.State(model)
+        scene = gr.State(tab_scene.initial_scene())
+        ctx = Ctx(handle, store, model_key, scene, cache_presets)
+        gr.Markdown(HEADER)
+        _, status = picker.build(ctx)
+        with gr.Tabs():
+            with gr.Tab("Scene", id="scene"):
+                tab_scene.build(ctx)
+            with gr.Tab("Intervene", id="intervene"):
+                tab_intervene.build(ctx)
+            with gr.Tab("Probe", id="probe"):
+                tab_probe.build(ctx)
+            with gr.Tab("LINA", id="lina"):
+                tab_lina.build(ctx)
+            with gr.Tab("Runs", id="runs") as runs_tab:
+                tab_runs.build(ctx)
+        runs_tab.select(ctx.parts["runs_refresh"], [ctx.parts["runs_id"]],
+                        [ctx.parts["runs_id"]], api_visibility="private",
+                        show_progress="hidden")
+        demo.load(lambda k: handle.describe(k), [model_key], [status], api_name="model_status",
+                  **MODEL_QUEUE)
+    demo.queue(default_concurrency_limit=1, max_size=32)
+    return demo
+
+
+def launch_kwargs() -> dict[str, Any]:
+    """Arguments Gradio 6 takes at launch (theme and CSS moved there from Blocks)."""
+    from .runstore import MAX_IMPORT_BYTES
+    return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": MAX_IMPORT_BYTES}

@@ -1,0 +1,23 @@
+"""What every tab gets: the model handle, the runs store, and the per-session shared state."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+from .runstore import RunStore
+from .state import ModelHandle
+
+#: every function that runs a model shares this queue slot (one at a time)
+MODEL_QUEUE = dict(concurrency_id="model", concurrency_limit=1)
+
+
+@dataclass
+class Ctx:
+    handle: ModelHandle
+    store: RunStore
+    model_key: gr.State          # the session's model (last one that loaded)
+    scene: gr.State              # {"prompt": str, "graph": dict} shared by all tabs
+    cache_presets: bool = False
+    parts: dict[str, Any] = field(default_factory=dict)   # components other tabs may wire to

@@ -1,0 +1,81 @@
+"""Probe tab: run one of the PAP-style diagnostic probes on a few prompts per category, with a
+progress bar; show its Plotly figure (accuracy with 95% Wilson intervals) and its rows."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from lina_core.limits import MAX_SEED, MAX_STEPS, MIN_STEPS
+from lina_core.probes import PROBES
+
+from . import state
+from .context import MODEL_QUEUE, Ctx
+from .widgets import (UI_MAX_KS, UI_MAX_PROBE_N, UI_MAX_PROBE_SEEDS, FieldSlider, error, guard,
+                      number, parse_int_list, steps_slider, table)
+
+SPLITS = ("train", "test-id", "test-ood")
+DESCRIPTIONS = {
+    "multihop": "physics accuracy with implicit vs explicit captions, by category and hop depth",
+    "disentangle": "swap a texture word or a physics word at the embedding level; which "
+                   "verifier answers follow the swap (plus linear probes on token embeddings)",
+    "timing": "switch the conditioning c -> c+ (and back) at step k: when is structure fixed?",
+    "inpaint": "regenerate the implicit effect's region from step k with c+",
+}
+
+
+def run_probe(name: Any, split: Any, n: Any, seeds: Any, ks: Any, steps: Any, model_key: str,
+              progress=gr.Progress()) -> tuple:
+    if name not in PROBES:
+        raise error(f"probe: {name!r} is not one of {list(PROBES)}")
+    if split not in SPLITS:
+        raise error(f"split: {split!r} is not one of {list(SPLITS)}")
+    n = number("prompts per category", n, 1, UI_MAX_PROBE_N, integer=True)
+    steps = number("steps", steps, MIN_STEPS, MAX_STEPS, integer=True)
+    seed_list = parse_int_list("seeds", seeds, 0, MAX_SEED, UI_MAX_PROBE_SEEDS)
+    k_list = parse_int_list("ks", ks, 0, steps, UI_MAX_KS)
+    progress(0.0, desc=f"{name}: starting")
+    t0 = time.perf_counter()
+
+    def report(frac: float, msg: str) -> None:
+        progress(min(max(float(frac), 0.0), 1.0), desc=msg)
+
+    res = state.probe(model_key or state.handle().default_key, name, split, n, seed_list,
+                      k_list, steps, report)
+    wall = time.perf_counter() - t0
+    headers, values = table(res.rows)
+    meta = {k: v for k, v in res.meta.items() if k != "raw"}
+    md = (f"**{name}** on {split}: {n} prompt(s) per category, seeds {seed_list}"
+          + (f", ks {k_list}" if name in ("timing", "inpaint") else "")
+          + f", {steps} steps; {len(res.rows)} rows in {wall:.1f} s. "
+          + "Error bars are 95% Wilson intervals.")
+    if "linear_probe" in meta:
+        lp = meta["linear_probe"]
+        md += "\n\n**Linear probes** (held-out accuracy): " + "; ".join(
+            f"{k}: {v['acc']:.2f} (chance {v['chance']:.2f})" for k, v in lp.items())
+    return res.figure(), pd.DataFrame(values, columns=headers), md
+
+
+def build(ctx: Ctx) -> None:
+    gr.Markdown("PAP-style probes on ToyWorld prompts. Keep runs small here (a few prompts per "
+                "category); the CLI (`python -m lina_core probe`) runs the full versions.")
+    with gr.Row():
+        name = gr.Dropdown(list(PROBES), value="timing", label="probe")
+        split = gr.Dropdown(list(SPLITS), value="test-ood", label="split")
+        n = FieldSlider(1, UI_MAX_PROBE_N, value=1, step=1, label="prompts per category",
+                        field="prompts per category")
+    desc = gr.Markdown(f"_{DESCRIPTIONS['timing']}_")
+    with gr.Row():
+        seeds = gr.Textbox("0", label=f"seeds (comma-separated, at most {UI_MAX_PROBE_SEEDS})")
+        ks = gr.Textbox("0, 5, 10, 15", label="ks: switch steps (timing, inpaint)")
+        steps = steps_slider(15)
+    run = gr.Button("Run probe", variant="primary")
+    md = gr.Markdown(elem_id="probe-md")
+    plot = gr.Plot(label="probe result")
+    rows = gr.Dataframe(label="rows", interactive=False, wrap=True)
+    name.change(lambda v: f"_{DESCRIPTIONS.get(v, '')}_", [name], [desc],
+                api_visibility="private", show_progress="hidden")
+    run.click(guard(run_probe), [name, split, n, seeds, ks, steps, ctx.model_key],
+              [plot, rows, md], api_name="probe", **MODEL_QUEUE)

@@ -1,0 +1,29 @@
+"""Running the ToyWorld verifier for display (it is CPU-only and fast, so no queue slot)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lina_core.csg import CausalSceneGraph
+
+from .widgets import log
+
+
+def verdict(image: np.ndarray, graph: CausalSceneGraph | dict[str, Any] | None) -> dict[str, Any]:
+    """``Verdict.to_dict()`` of ``image`` against ``graph``; ``{"error": ...}`` when it cannot
+    be judged (no graph, a graph the verifier has no questions for, an odd image)."""
+    if graph is None:
+        return {"error": "no scene graph (the prompt did not parse)"}
+    try:
+        from lina_core.toyworld.verify import verify
+    except ImportError as exc:  # pragma: no cover - the verifier ships with lina_core
+        return {"error": f"verifier not available ({exc})"}
+    try:
+        g = graph if isinstance(graph, CausalSceneGraph) else CausalSceneGraph.from_dict(graph)
+        return verify(np.ascontiguousarray(image), g).to_dict()
+    except ValueError as exc:      # VerifyError and GraphError are ValueErrors
+        return {"error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a verifier bug must not lose the images
+        log.exception("verifier failed")
+        return {"error": f"verifier failed ({type(exc).__name__}: {exc})"}

@@ -1,0 +1,147 @@
+"""Save a screenshot of each tab of the app into docs/screenshots/ (tab_scene.png, ...).
+
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+
+Uses the real ToyWorld model when there is one (assets/toyworld, or $LINA_MODEL_DIR), else the
+tiny random-weight model (the images then look like noise; the layout is what is shown). Drives
+Debian's chromium (/usr/bin/chromium) headless through playwright; runs are saved in a temporary
+folder, not in ./runs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start_app(runs_dir: str, tiny: bool = False):
+    import torch
+    torch.set_num_threads(2)
+    from app import build_demo, launch_kwargs
+    pipe = None
+    if tiny:
+        from lina_core.__main__ import load_model
+        pipe = load_model(None, tiny=True)
+    demo = build_demo(pipe=pipe, runs_dir=runs_dir)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **launch_kwargs())
+    return demo, f"http://127.0.0.1:{port}/"
+
+
+def browser(pw, profile: str):
+    return pw.chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, headless=True, args=ARGS,
+        viewport={"width": 1400, "height": 1000})
+
+
+def wait_image(page, elem_id: str, timeout: float = 120_000) -> None:
+    page.wait_for_selector(f"#{elem_id} img[src]", timeout=timeout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    ap.add_argument("--tiny", action="store_true", help="use the tiny random-weight model")
+    a = ap.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"error: {CHROMIUM} not found (apt-get install chromium)", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = tempfile.mkdtemp(prefix="lina-shot-runs-")
+    demo, url = start_app(runs, a.tiny)
+    failed: list[str] = []
+    try:
+        with sync_playwright() as pw, tempfile.TemporaryDirectory() as prof:
+            ctx = browser(pw, prof)
+            page = ctx.new_page()
+            page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+            page.wait_for_selector("#model-status", timeout=60_000)
+            page.wait_for_function("document.querySelector('#model-status').innerText"
+                                   ".includes('Model:')", timeout=120_000)
+
+            failed = []
+
+            def step(name, fn):
+                try:
+                    fn()
+                    time.sleep(1.5)   # let images fade in
+                    page.screenshot(path=str(out / f"tab_{name}.png"), full_page=True)
+                except Exception as exc:  # noqa: BLE001 - keep going; report at the end
+                    failed.append(name)
+                    page.screenshot(path=str(out / f"debug_{name}.png"), full_page=True)
+                    print(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+                          file=sys.stderr)
+
+            def scene():
+                page.get_by_role("tab", name="Scene").click()
+                page.locator("#scene-prompt textarea").fill(
+                    "a large red ball on a small round mirror")
+                page.locator("#scene-prompt textarea").press("Enter")
+                page.get_by_role("button", name="Generate").click()
+                wait_image(page, "scene-sample")
+
+            def intervene():   # the default spec: interpolate towards c+ in steps [0, 10)
+                page.get_by_role("tab", name="Intervene").click()
+                page.locator("#iv-run").click()
+                wait_image(page, "iv-heat")
+
+            def probe():       # the timing probe, one prompt per category, one seed
+                page.get_by_role("tab", name="Probe").click()
+                page.get_by_role("button", name="Run probe").click()
+                page.wait_for_function(
+                    "document.querySelector('#probe-md') && "
+                    "document.querySelector('#probe-md').innerText.includes('rows in')",
+                    timeout=300_000)
+
+            def lina():        # the mirror preset, baseline vs LINA
+                page.get_by_role("tab", name="LINA").click()
+                page.locator("#lina-run").click()
+                wait_image(page, "lina-baseline")
+                wait_image(page, "lina-lina")
+
+            def runs_tab():    # load the latest run
+                page.get_by_role("tab", name="Runs").click()
+                time.sleep(1.0)
+                page.get_by_role("button", name="Load", exact=True).click()
+                page.wait_for_function(
+                    "document.querySelector('#runs-md') && "
+                    "document.querySelector('#runs-md').innerText.includes('run, model')",
+                    timeout=60_000)
+
+            for name, fn in (("scene", scene), ("intervene", intervene), ("probe", probe),
+                             ("lina", lina), ("runs", runs_tab)):
+                step(name, fn)
+            ctx.close()
+    finally:
+        demo.close()
+    for name in ("scene", "intervene", "probe", "lina", "runs"):
+        if name not in failed:
+            print(out / f"tab_{name}.png")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
