@@ -76,3 +76,11 @@ def launch_kwargs() -> dict[str, Any]:
     """Arguments Gradio 6 takes at launch (theme and CSS moved there from Blocks)."""
     from .runstore import MAX_IMPORT_BYTES
     return {"theme": gr.themes.Soft(), "css": CSS, "max_file_size": MAX_IMPORT_BYTES}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A free local TCP port (for tests, screenshots and benchmarks that serve the app)."""
+    import socket
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])

@@ -18,7 +18,6 @@ from . import engine
 from .csg import CATEGORIES
 from .interventions import InterventionSpec
 from .lina import LinaParams, Predictor, lina_spec, prompt_features
-from .probes import rate
 from .toyworld.data import sample_scene
 
 METHODS = ("baseline", "explicit", "best_fixed", "schedule_only", "lina")

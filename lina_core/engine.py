@@ -470,7 +470,6 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
     else:
         start_latents = noise * full_init_sigma
 
-    mask = None
     gnode = graph or spec.graph
     if (spec.latent_guidance and spec.latent_guidance.mask_node) or spec.inpaint:
         from .csg import CausalSceneGraph
@@ -521,8 +520,7 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
         if previews and k:
             d = decode_preview(pipe, ref)
             pv = [d] * k if d is not None else []
-    timing = {"steps": 0.0}
-    state = {"t": time.perf_counter()}
+    timing: dict[str, float] = {}
 
     def set_step(step: int) -> None:
         if guided is not None:

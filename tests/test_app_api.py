@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from app.build import free_port  # noqa: E402
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -21,13 +21,6 @@ MIRROR = "a large red ball on a small round mirror"
 STEPS = 6          # the tiny model: a few steps are enough to exercise every path
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
@@ -37,7 +30,7 @@ def app(tmp_path_factory):
     from lina_core.__main__ import load_model
     runs = tmp_path_factory.mktemp("runs")
     demo = build_demo(pipe=load_model(None, tiny=True), runs_dir=runs, threads=1)
-    port = _free_port()
+    port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **launch_kwargs())
     client = Client(f"http://127.0.0.1:{port}/", verbose=False,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from app.build import free_port  # noqa: E402
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -30,13 +30,6 @@ sync_api = pytest.importorskip("playwright.sync_api",
                                reason="the playwright python package is not installed")
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
@@ -46,7 +39,7 @@ def url(tmp_path_factory):
     from lina_core.__main__ import load_model
     demo = build_demo(pipe=load_model(None, tiny=True),
                       runs_dir=tmp_path_factory.mktemp("runs"), threads=1)
-    port = _free_port()
+    port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **launch_kwargs())
     yield f"http://127.0.0.1:{port}/"
