@@ -1,17 +1,26 @@
 """ToyWorld verifier: does an image show what its scene graph asks, texture and physics?
 
-Built for *generated* images (blurry, grainy, objects wherever the model put them), so it never
-reads the graph's layout boxes: it finds the mirror, water, beam, objects, reflection and shadow
-in the pixels, and takes from the graph only what is asked (category, colours, materials, shapes,
-light side, the expected effect).
+Built for *generated* images (blurry, grainy, colour-cast, objects wherever the model put them),
+so it never reads the graph's layout boxes: it finds the mirror, water, beam, objects, reflection
+and shadow in the pixels, and takes from the graph only what is asked (category, colours,
+materials, shapes, mirror shape and size, light side, the expected effect).
 
-How it sees: the image is resized to a canonical 64 x 64 and every pixel is *unmixed* against
-the category's palette (render.py / csg.py colours): it is explained either as a mixture of two
-background colours (wall, floor, mirror, water, ...) or as an object colour over one background
-colour, with the object's share ``alpha``.  Blurred edges are mixtures, so they are explained,
-not misclassified.  Objects are the connected components of ``alpha >= 0.5``; their colour is an
-alpha-weighted vote; their shape is fitted from their row and column profiles (blur-aware
-templates of ball, cube, cone).  See ``docs/VERIFIER.md`` for every question and its accuracy.
+How it sees (details and measured accuracy in ``docs/VERIFIER.md``):
+
+* the image is resized to a canonical 64 x 64, white-balanced against the wall (top rows) and
+  floor (bottom rows), and lightly denoised;
+* every pixel is *unmixed* against the category's palette (render.py / csg.py colours): either a
+  mixture of two background colours (wall, floor, mirror, water, ...) or an object colour over
+  one background colour, with the object's share ``alpha``.  Blurred edges are mixtures, so
+  they are explained rather than misclassified;
+* objects are connected components of ``alpha >= 0.5``; their colour (or material) is an
+  alpha-weighted vote over the palette; their shape is the best of three blurred templates
+  (ball, cube, cone) fitted to their soft mask by least squares (centre, size and blur free);
+* physics is measured against explicit predictions: the reflection's least-squares amplitude
+  in the flipped shape under the object, a leak amplitude from two predicted pictures (clipped
+  / not clipped by the fitted mirror outline), the shadow's offset from the object in object
+  widths, the object's place in the water column, the beam's left/right heights, the two
+  objects' areas.
 """
 from __future__ import annotations
 
@@ -23,12 +32,42 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from ..csg import (COLOURS, DENSITY, MATERIALS, MIRROR_ASPECT, CausalSceneGraph, GraphError)
+from ..csg import (COLOURS, DENSITY, MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RX,
+                   REFLECTION_SQUASH, CausalSceneGraph, GraphError)
 from .render import (BEAM, FLOOR, FULCRUM, GLASS, LIGHT, MIRROR, MIRROR_RIM, REFLECTION_MIX,
                      REFRACTION_SHIFT, SHADOW, SHADOW_ALPHA, WALL, WATER, WATER_TINT)
 
 CANON = 64                       #: every image is judged at CANON x CANON
-MIN_INPUT = 32
+MIN_INPUT = 32                   #: smallest accepted height / width
+
+# --- seeing (canonical px, RGB units 0..255)
+DENOISE_SIGMA = 1.0              #: Gaussian denoise before unmixing (generated images are grainy)
+UNEXPLAINED = 60.0               #: RGB distance beyond which a pixel is not a ToyWorld colour
+BACKGROUND_MIN = 0.3             #: share of wall/floor pixels below which nothing is judged
+SHAPE_RIM = 5                    #: px around an object's core used to fit its shape
+
+# --- reflection
+MIRROR_MIN_PX = 10               #: mirror-coloured px needed to look for a mirror
+TINT_WEIGHT = 0.5                #: weight of reflection px as evidence of the mirror under them
+REFLECTION_MIN = 0.5             #: reflection amplitude (1 = as the renderer draws it) needed
+OFF_LINE_MAX = 30.0              #: mean distance of reflection px from the mirror->object line
+LEAK_AMP_MAX = 0.5               #: leak amplitude (1 = unclipped) from which it leaks ...
+LEAK_MIN_PX = 10                 #: ... if at least this many px leak (amplitude x clipped area)
+LEAK_SUPPORT = 6                 #: px where the two predictions differ needed to judge a leak
+
+# --- shadow, balance
+SHADOW_MIN = 0.04                #: shadow area, in object widths squared, needed to see one
+SHADOW_SIDE = 0.35               #: shadow offset, in object widths, beyond which it is to a side
+TILT_MIN = 0.06                  #: left-minus-right height (image fraction) that is a tilt
+
+# --- buoyancy (fractions of the water column's height, measured from its surface)
+FLOAT_TOP_MAX = 0.1              #: a floater's top is above this ...
+FLOAT_BOTTOM_MAX = 0.6           #: ... and its bottom above this
+SINK_BOTTOM_MIN = 0.88           #: a sinker's bottom is below this
+
+# geometry shared with csg.layout / render.py
+OBJECT_BASE_ON_MIRROR = MIRROR_CY - 0.02   #: the object's base on the mirror (csg.layout)
+MIRROR_RIM_WIDTH = 0.018                   #: the mirror's rim (render.py)
 SHADOW_BLEND = SHADOW * SHADOW_ALPHA + FLOOR * (1 - SHADOW_ALPHA)
 _EIGHT = np.ones((3, 3), bool)
 
@@ -97,6 +136,32 @@ def canonical(image: Any) -> np.ndarray:
     return np.asarray(pil, dtype=np.float32)
 
 
+def white_balance(img: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Undo a per-channel colour cast (gain and offset) using the two surfaces every ToyWorld
+    picture shows: the wall along the top rows and the floor along the bottom rows (only the
+    pixels there that are within 45 of the wall / floor colour count).  Returns the corrected
+    image and whether a correction was applied (only when both references are found and the
+    cast is at most about +-20 %)."""
+    h = img.shape[0]
+
+    def ref(rows: np.ndarray, colour: np.ndarray) -> np.ndarray | None:
+        px = rows.reshape(-1, 3)
+        near = np.abs(px - colour).max(1) <= 45.0
+        return np.median(px[near], 0) if near.sum() >= max(8, 0.15 * len(px)) else None
+
+    top = ref(img[:max(int(0.18 * h), 1)], WALL)
+    bot = ref(img[int(0.86 * h):], FLOOR)
+    if top is None or bot is None:
+        return img, False
+    gain = (top - bot) / (WALL - FLOOR)
+    if not np.all((gain > 0.8) & (gain < 1.25)):
+        return img, False
+    off = top - gain * WALL
+    if np.any(np.abs(off) > 40):
+        return img, False
+    return (img - off) / gain, True
+
+
 # --------------------------------------------------------------------------- unmixing
 
 
@@ -106,10 +171,13 @@ class _Mix:
     obj: np.ndarray        # H x W int: index of that object colour, -1 for none
     share: np.ndarray      # H x W x K: share of each background colour
     names: list[str]       # object-colour index -> name it votes for
+    bgcol: np.ndarray      # H x W x 3: the background colour behind the pixel
+    resid: np.ndarray      # H x W: RGB distance left unexplained by the chosen model
 
 
 def _unmix(img: np.ndarray, bgs: list[np.ndarray], objs: list[np.ndarray], names: list[str],
-           pairs: list[tuple[int, int]], pen_obj: float = 2.0, pen_pair: float = 6.0) -> _Mix:
+           pairs: list[tuple[int, int]], pen_obj: float = 2.0, pen_pair: float = 6.0,
+           obj_over: Any = None) -> _Mix:
     """Explain each pixel as bg_i + t (bg_j - bg_i) for an allowed pair (i, j) (an edge between
     two backgrounds), or as bg_i + alpha (obj_k - bg_i) (an object colour over a background).
 
@@ -127,6 +195,8 @@ def _unmix(img: np.ndarray, bgs: list[np.ndarray], objs: list[np.ndarray], names
         kind.append((0, i, j))
     for i in range(k):
         for o in range(len(objs)):
+            if obj_over is not None and not obj_over(i, o):
+                continue
             a_list.append(bgs[i])
             b_list.append(objs[o])
             kind.append((1, i, o))
@@ -148,8 +218,22 @@ def _unmix(img: np.ndarray, bgs: list[np.ndarray], objs: list[np.ndarray], names
     np.add.at(share, (rows[pair], kinds[pair, 1]), 1 - tb[pair])
     np.add.at(share, (rows[pair], kinds[pair, 2]), tb[pair])
     share[rows[~pair], kinds[~pair, 1]] += 1 - tb[~pair]
+    ab = a[0, best]
+    bgcol = np.where(pair[:, None], ab + tb[:, None] * d[0, best], ab)
+    rb = r[np.arange(len(best)), best]
+    lost = rb > UNEXPLAINED              # not a ToyWorld colour: neither object nor background
+    alpha[lost] = 0.0
+    obj[lost] = -1
+    share[lost] = 0.0
     return _Mix(alpha.reshape(h, w).astype(np.float32), obj.reshape(h, w), share.reshape(h, w, k),
-                names)
+                names, bgcol.reshape(h, w, 3).astype(np.float32), rb.reshape(h, w))
+
+
+def _alpha_lin(img: np.ndarray, bgcol: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """Unclipped share of ``colour`` over the background (unbiased under noise, for fitting)."""
+    d = colour - bgcol
+    a = ((img - bgcol) * d).sum(-1) / np.maximum((d * d).sum(-1), 100.0)
+    return np.clip(a, -0.5, 1.5)
 
 
 # --------------------------------------------------------------------------- objects
@@ -214,71 +298,210 @@ def _blobs(mix: _Mix, where: np.ndarray | None = None, min_mass: float = 12.0,
     return out
 
 
+# --------------------------------------------------------------------------- blur
+
+
+def _erf_table(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Blurred unit steps on rows 0..n-1: [sigma, position, row] for a grid of both."""
+    from scipy.special import erf
+    sig = np.arange(0.5, 4.01, 0.1)
+    pos = np.arange(n / 2 - 2.0, n / 2 + 2.01, 0.1)
+    c = np.arange(n) + 0.5
+    tab = 0.5 * (1 + erf((c[None, None] - pos[None, :, None]) /
+                         (sig[:, None, None] * math.sqrt(2))))
+    return sig, tab
+
+
+_ERF_SIGMAS, _ERF_TABLE = _erf_table(12)
+
+
+def _blur_sigma(raw: np.ndarray) -> float | None:
+    """The image's blur, in canonical px, measured on the wall/floor edge (a straight
+    horizontal step across the picture); None if no clean edge is found."""
+    lum = raw.mean(-1)
+    d = 6
+    lo, hi = int(0.25 * CANON), int(0.85 * CANON)
+    rows = lum[lo:hi]
+    prof = np.median(rows, axis=1)
+    grad = prof[:-2 * d] - prof[2 * d:]
+    if len(grad) == 0:
+        return None
+    e = int(np.argmax(grad)) + d + lo
+    step = float(np.max(grad))
+    wall_floor = float(np.mean(WALL) - np.mean(FLOOR))
+    if step < 0.5 * wall_floor:
+        return None
+    top = lum[e - d:e - 2].mean(0)
+    bot = lum[e + 2:e + d].mean(0)
+    cols = np.abs((top - bot) - step) <= 0.35 * step
+    if cols.sum() < 8:
+        return None
+    seg = lum[e - d:e + d, cols].mean(1)
+    a, b = seg[:3].mean(), seg[-3:].mean()
+    if a - b < 0.5 * wall_floor:
+        return None
+    y = (a - seg) / (a - b)
+    e2 = ((y[None, None] - _ERF_TABLE) ** 2).sum(-1)
+    i, _ = np.unravel_index(int(np.argmin(e2)), e2.shape)
+    return float(_ERF_SIGMAS[i])
+
+
 # --------------------------------------------------------------------------- shape
 
 
-_SHAPE_AR = {"ball": 1.0, "cube": 1.0, "cone": 1.1}
+_SHAPE_AR = {"ball": 1.0, "cube": 1.0, "cone": 1.1}      # height / width (csg.layout)
 _SHAPE_AREA = {"ball": math.pi / 4, "cube": 1.0, "cone": 0.5}
-_SIGMAS = (0.6, 0.9, 1.2, 1.5, 1.8, 2.2, 2.6, 3.0)
-_SS = 4
+_SIGMAS = (0.6, 0.9, 1.2, 1.5, 1.8, 2.2, 2.6, 3.0)     # blur grid, canonical px
 
 
-def _coverage(shape: str, box: tuple[float, float, float, float], h: int, w: int) -> np.ndarray:
-    """Area share of ``shape`` (apex up for a cone) in each pixel of an h x w grid."""
+def _coverage(shape: str, box: tuple[float, float, float, float], h: int, w: int,
+              flip: bool = False, split: tuple[float, float] | None = None) -> np.ndarray:
+    """Approximate area share of ``shape`` (apex up for a cone, down if ``flip``) in each pixel
+    of an h x w grid, from its signed distance (pixel units).  ``split=(y, dx)``: the part
+    below row y is drawn shifted right by dx."""
     x0, y0, x1, y1 = box
-    c = (np.arange(_SS * max(h, w)) + 0.5) / _SS
-    yy, xx = c[:h * _SS, None], c[None, :w * _SS]
-    cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    yy = (np.arange(h) + 0.5)[:, None]
+    xx = (np.arange(w) + 0.5)[None, :]
+    if split is not None:
+        xx = np.where(yy >= split[0], xx - split[1], xx)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    rx, ry = max((x1 - x0) / 2, 1e-3), max((y1 - y0) / 2, 1e-3)
     if shape == "ball":
-        m = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+        sd = (np.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2) - 1.0) * min(rx, ry)
     elif shape == "cube":
-        m = (xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)
+        sd = np.maximum(np.abs(xx - cx) - rx, np.abs(yy - cy) - ry)
     else:
-        t = (yy - y0) / (y1 - y0)
-        m = (t >= 0) & (t <= 1) & (np.abs(xx - cx) <= rx * t)
-    return m.reshape(h, _SS, w, _SS).mean(axis=(1, 3))
+        hh = y1 - y0
+        t = (y1 - yy) if flip else (yy - y0)          # distance below the apex
+        side = (np.abs(xx - cx) * hh - rx * t) / math.hypot(hh, rx)
+        sd = np.maximum(side, t - hh)
+    return np.clip(0.5 - sd, 0.0, 1.0)
 
 
-def _shape_of(alpha: np.ndarray, blob: _Blob, shift_below: tuple[int, float] | None = None
-              ) -> tuple[str, dict[str, float]]:
+@dataclass
+class _ShapeModel:
+    """How an object is drawn around its shape: plain, with its reflection below its base
+    (``reflection``), or with its part below the water line shifted (``split``)."""
+
+    reflection: bool = False
+    split: tuple[float, float] | None = None      # (water line row, shift px), canonical
+    sigma: float | None = None                    # the image's blur, if measured
+    clip: np.ndarray | None = None                # where a reflection can show (the mirror)
+
+
+def _shape_of(soft: np.ndarray, blob: _Blob, model: _ShapeModel | None = None,
+              valid: np.ndarray | None = None) -> tuple[str, dict[str, float], Any]:
     """Fit a blurred ball, cube and cone (apex up) to the blob's soft mask; best fit wins.
 
-    Each template has the blob's mass and centroid (both survive blur); the blur sigma is
-    fitted from a grid.  Scores are squared errors relative to the mass.
+    Each template starts from the blob's core box; its centre, size and blur sigma are refined
+    by coordinate descent on a robust squared error (residuals capped at 0.35).  With a
+    reflection or a water line, the template is drawn both with and without that effect and
+    the better one counts, so the shape answer does not depend on the physics answer.  Scores
+    are errors relative to the object's area.
     """
-    region = ndimage.binary_dilation(blob.core, _EIGHT, iterations=4)
-    a = np.where(region, np.clip(alpha, 0, 1), 0.0).astype(np.float64)
-    if shift_below is not None:          # undo a refraction shift of the submerged part
-        row, dx = shift_below
-        if dx and row < a.shape[0]:
-            xs = np.arange(a.shape[1], dtype=np.float64)
-            for r in range(max(row, 0), a.shape[0]):
-                a[r] = np.interp(xs + dx, xs, a[r], left=0.0, right=0.0)
+    model = model or _ShapeModel()
+    region = ndimage.binary_dilation(blob.core, _EIGHT, iterations=SHAPE_RIM)
+    if model.reflection:                 # and its reflection
+        down = int(round(REFLECTION_SQUASH * blob.height)) + 2
+        region |= ndimage.shift(region, (down, 0), order=0, cval=False) & \
+            (np.arange(region.shape[0])[:, None] > blob.y1)
+    if valid is not None:
+        region &= valid
     ys, xs = np.nonzero(region)
-    y0, y1 = max(ys.min() - 1, 0), min(ys.max() + 2, a.shape[0])
-    x0, x1 = max(xs.min() - 1, 0), min(xs.max() + 2, a.shape[1])
-    a = a[y0:y1, x0:x1]
+    if len(ys) < 6:
+        return "?", {}, None
+    y0, y1 = max(ys.min() - 1, 0), min(ys.max() + 2, soft.shape[0])
+    x0, x1 = max(xs.min() - 1, 0), min(xs.max() + 2, soft.shape[1])
+    a = np.where(region, soft, 0.0)[y0:y1, x0:x1].astype(np.float64)
     reg = region[y0:y1, x0:x1]
-    mass = float(a.sum())
-    if mass < 4:
-        return "?", {}
-    gy, gx = np.mgrid[0:a.shape[0], 0:a.shape[1]] + 0.5
-    mx, my = float((a * gx).sum() / mass), float((a * gy).sum() / mass)
-    scores = {}
+    clip = 1.0 if model.clip is None else model.clip[y0:y1, x0:x1]
+    h, w = a.shape
+    split = None if model.split is None else (model.split[0] - y0, model.split[1])
+    bx0, bx1 = blob.x0 - x0, blob.x1 + 1 - x0
+    by0, by1 = blob.y0 - y0, blob.y1 + 1 - y0
+    cap = 0.35 ** 2
+    if model.sigma is None:
+        sig_grid, sig_lo, sig_hi = _SIGMAS, 0.3, 5.0
+    else:
+        sig_grid = [model.sigma * f for f in (0.8, 0.9, 1.0, 1.1, 1.2)]
+        sig_lo, sig_hi = 0.75 * model.sigma, 1.3 * model.sigma
+    # start from the mass and centroid of the object's part above its base (both survive blur)
+    pos = np.clip(a, 0, 1) * (np.arange(h)[:, None] <= by1)
+    mass = max(float(pos.sum()), 1.0)
+    gy, gx = np.mgrid[0:h, 0:w] + 0.5
+    mx, my = float((pos * gx).sum() / mass), float((pos * gy).sum() / mass)
+    init = {}
     for shape in ("ball", "cube", "cone"):
-        best = np.inf
-        for scale in (0.95, 1.0, 1.05):
-            ar = _SHAPE_AR[shape]
-            bw = math.sqrt(mass / (_SHAPE_AREA[shape] * ar)) * scale
+        ar = _SHAPE_AR[shape]
+        bw = math.sqrt(mass / (_SHAPE_AREA[shape] * ar))
+        # the box centre sits 1/6 of the height above a cone's centroid
+        init[shape] = (mx, my - (ar * bw / 6 if shape == "cone" else 0.0), bw,
+                       model.sigma or 1.5)
+    scores: dict[str, float] = {}
+    boxes: dict[str, tuple[tuple[float, float, float, float], float]] = {}
+    # with a water line the object is fitted both as drawn (the part below the line shifted
+    # by refraction) and unshifted; each is its own descent (the two optima lie apart)
+    variants = [False] + ([True] if split is not None else [])
+    below = float(pos[int(max(split[0], 0)):].sum()) / mass if split is not None else 0.0
+    for shape in ("ball", "cube", "cone"):
+        ar = _SHAPE_AR[shape]
+
+        def err(p: tuple[float, float, float, float], shifted: bool, shape=shape,
+                ar=ar) -> float:
+            cx, cy, bw, sg = p
             bh = ar * bw
-            top = my - (2 / 3 if shape == "cone" else 0.5) * bh
-            cov = _coverage(shape, (mx - bw / 2, top, mx + bw / 2, top + bh), *a.shape)
-            for s in _SIGMAS:
-                t = ndimage.gaussian_filter(cov, s, mode="constant")
-                err = float((((a - t) * reg) ** 2).sum())
-                best = min(best, err)
-        scores[shape] = best / mass
-    return min(scores, key=scores.get), scores
+            box = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
+            t = ndimage.gaussian_filter(
+                _coverage(shape, box, h, w, split=split if shifted else None), sg,
+                mode="constant")
+            if model.reflection:
+                # the object plus its reflection at a least-squares amplitude in [0, 1]
+                rbox = (box[0], box[3], box[2], box[3] + REFLECTION_SQUASH * bh)
+                tr = ndimage.gaussian_filter(
+                    REFLECTION_MIX * _coverage(shape, rbox, h, w, flip=True) * clip, sg,
+                    mode="constant") * reg
+                den = float((tr * tr).sum())
+                if den > 0:
+                    amp = float(((a - t) * tr).sum()) / den
+                    t = t + min(max(amp, 0.0), 1.0) * tr
+            e = float(np.minimum(((a - t) * reg) ** 2, cap).sum())
+            return e
+
+        results = []
+        for shifted in variants:
+            best = init[shape]
+            if shifted:
+                best = (best[0] - below * split[1],) + best[1:]
+            best_e = err(best, shifted)
+            for step in (1.0, 0.5, 0.25):
+                for _ in range(4):
+                    improved = False
+                    for i in (3, 2, 0, 1):
+                        if i == 3:
+                            vals = list(sig_grid) if step == 1.0 else \
+                                [best[3] * f for f in (0.85, 1.18)]
+                            vals = [v for v in vals if sig_lo <= v <= sig_hi]
+                        elif i == 2:
+                            vals = [best[2] + f * step for f in (-1.2, 1.2)]
+                        else:
+                            vals = [best[i] + f * step for f in (-0.6, 0.6)]
+                        for v in vals:
+                            q = list(best)
+                            q[i] = v
+                            e = err(tuple(q), shifted)
+                            if e < best_e - 1e-9:
+                                best, best_e, improved = tuple(q), e, True
+                    if not improved:
+                        break
+            results.append((best_e, best, shifted))
+        best_e, best, shifted = min(results, key=lambda r: r[0])
+        scores[shape] = best_e / max(float(np.clip(a, 0, 1).sum()), 1.0)
+        cx, cy, bw, sg = best
+        bh = ar * bw
+        boxes[shape] = ((x0 + cx - bw / 2, y0 + cy - bh / 2, x0 + cx + bw / 2, y0 + cy + bh / 2),
+                        sg)
+    win = min(scores, key=scores.get)
+    return win, scores, boxes[win]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -300,11 +523,17 @@ def _fmt(x: float) -> str:
     return f"{x:.2f}"
 
 
-def _texture_single(g: CausalSceneGraph, mix: _Mix, blob: _Blob | None, n: str,
+def _palette_rgb(name: str) -> np.ndarray:
+    return np.array(COLOURS.get(name) or MATERIALS.get(name) or (0, 0, 0), np.float32)
+
+
+def _texture_single(g: CausalSceneGraph, img: np.ndarray, mix: _Mix, blob: _Blob | None, n: str,
                     key: str, texture: dict[str, bool], per_node: dict[str, str],
-                    meas: dict[str, Any], prefix: str = "", shift_below=None,
-                    ask_shape: bool = True) -> None:
-    """Fill ``texture[prefix+key]`` (colour/material) and ``texture[prefix+'shape']``."""
+                    meas: dict[str, Any], prefix: str = "", soft: np.ndarray | None = None,
+                    model: _ShapeModel | None = None, ask_shape: bool = True,
+                    valid: np.ndarray | None = None) -> Any:
+    """Fill ``texture[prefix+key]`` (colour/material) and ``texture[prefix+'shape']``; return
+    the fitted (box, sigma) of the object (canonical px) when its shape was fitted."""
     want = _obj_colour_name(g, n)
     want_shape = g.attr(n, "shape")
     if blob is None:
@@ -312,19 +541,23 @@ def _texture_single(g: CausalSceneGraph, mix: _Mix, blob: _Blob | None, n: str,
         if ask_shape and want_shape:
             texture[prefix + "shape"] = False
         per_node[n] = f"not found (expected a {want} {want_shape or 'object'})"
-        return
+        return None
     seen = blob.colour
+    box = None
     texture[prefix + key] = seen == want
     parts = [f"{key} {seen}" + ("" if seen == want else f" (expected {want})")]
     meas[prefix + key] = seen
     if ask_shape and want_shape:
-        shape, scores = _shape_of(mix.alpha, blob, shift_below)
+        if soft is None:
+            soft = _alpha_lin(img, mix.bgcol, _palette_rgb(seen))
+        shape, scores, box = _shape_of(soft, blob, model, valid)
         texture[prefix + "shape"] = shape == want_shape
         parts.append(f"shape {shape}" + ("" if shape == want_shape else
                                           f" (expected {want_shape})"))
         meas[prefix + "shape"] = shape
         meas[prefix + "shape_scores"] = scores
     per_node[n] = ", ".join(parts) + f", at x={_fmt(blob.cx / CANON)} y={_fmt(blob.cy / CANON)}"
+    return box
 
 
 def _left_right(g: CausalSceneGraph) -> tuple[str, str]:
@@ -341,81 +574,115 @@ def _left_right(g: CausalSceneGraph) -> tuple[str, str]:
 # --------------------------------------------------------------------------- categories
 
 
-def _verify_reflection(g, img, texture, physics, per_node, meas) -> None:
+def _verify_reflection(g, img, raw, texture, physics, per_node, meas) -> None:
     cols, names = _colour_palette()
     tints = [c * REFLECTION_MIX + MIRROR * (1 - REFLECTION_MIX) for c in cols]
-    bgs = [WALL, FLOOR, MIRROR, MIRROR_RIM] + tints
-    # wall 0, floor 1, mirror 2, rim 3, tints 4..8
-    pairs = [(0, 1), (1, 2), (1, 3), (2, 3)] + [(q, 4 + i) for i in range(5) for q in (1, 2, 3)]
-    mix = _unmix(img, bgs, cols, names, pairs)
+    # the rim is thinner than a pixel at 32 px: it shows as a blend of rim, mirror and floor
+    rim_edge = (MIRROR_RIM + MIRROR + FLOOR) / 3
+    bgs = [WALL, FLOOR, MIRROR, MIRROR_RIM] + tints + [rim_edge]
+    # wall 0, floor 1, mirror 2, rim 3, tints 4..8, rim edge 9
+    pairs = [(0, 1), (1, 2), (1, 3), (2, 3), (9, 1), (9, 2), (9, 3)] + \
+        [(q, 4 + i) for i in range(5) for q in (1, 2, 3)]
+    # an object stands over wall, floor, mirror, rim or its own reflection
+    mix = _unmix(img, bgs, cols, names, pairs,
+                 obj_over=lambda b, o: b in (0, 1, 2, 3) or b == 4 + o)
+    mix.share[..., 3] += mix.share[..., 9]
     o = _objects(g)[0]
     m = g.surface("mirror")
-    blobs = _blobs(mix)
+    # the reflection is the object's colour at REFLECTION_MIX over the mirror: cut the object's
+    # core above that, half-way to the object's own colour
+    blobs = _blobs(mix, thr=(1 + REFLECTION_MIX) / 2) or _blobs(mix)
     blob = blobs[0] if blobs else None
-    _texture_single(g, mix, blob, o, "colour", texture, per_node, meas)
+    soft = None
+    if blob is not None and blob.colour in names:
+        # on the mirror, measure the object's share against the mirror colour: the object is
+        # 1 there and its reflection REFLECTION_MIX (the shape template draws both)
+        c = _palette_rgb(blob.colour)
+        on_mirror = (mix.share[..., 2] + mix.share[..., 4 + names.index(blob.colour)]) >= 0.5
+        soft = np.where(on_mirror, _alpha_lin(raw, MIRROR[None, None], c),
+                        _alpha_lin(raw, mix.bgcol, c))
 
-    # --- the mirror: visible mirror / rim / tint pixels, extent per row
-    tint_share = mix.share[..., 4:].sum(-1)
-    mir = mix.share[..., 2] + mix.share[..., 3] + tint_share
-    mir_mask = mir >= 0.5
-    lab, nlab = ndimage.label(mir_mask, structure=_EIGHT)
-    mirror_found = nlab > 0
+    # --- the mirror: an ellipse (round) or rectangle (square) with ry = MIRROR_ASPECT * rx,
+    # fitted to the visible mirror pixels; the object counts for nothing, its reflection a little
     shape = g.attr(m, "shape", "round")
-    if mirror_found:
-        sizes = ndimage.sum(mir_mask, lab, range(1, nlab + 1))
-        keep = np.zeros(nlab + 1, bool)
-        keep[1:] = sizes >= max(6.0, 0.15 * sizes.max())
-        mir_mask = keep[lab]
-        rows = np.nonzero(mir_mask.any(1))[0]
-        lefts = np.array([np.nonzero(mir_mask[r])[0][0] for r in rows], np.float64)
-        rights = np.array([np.nonzero(mir_mask[r])[0][-1] for r in rows], np.float64)
-        widths = rights - lefts + 1
-        wmax = float(np.sort(widths)[-min(3, len(widths))])
-        wide = widths >= 0.9 * wmax
-        mcx = float(np.median((lefts[wide] + rights[wide]) / 2)) + 0.5
-        rx = wmax / 2
-        if shape == "round":
-            mcy = float(rows[wide].mean()) + 0.5
-            ry = rx * MIRROR_ASPECT
-            bottom = mcy + ry
-        else:
-            full = widths >= 0.8 * wmax
-            bottom = float(rows[full].max()) + 1.0
-            top = float(rows[full].min())
-            mcy = (top + bottom) / 2
-            ry = (bottom - top) / 2
-        meas["mirror"] = {"cx": mcx / CANON, "cy": mcy / CANON, "rx": rx / CANON,
-                          "bottom": bottom / CANON}
+    ci = names.index(blob.colour) if blob is not None and blob.colour in names else None
+    wts = mix.share[..., 2] + mix.share[..., 3] - mix.share[..., 0] - mix.share[..., 1]
+    if ci is not None:       # the reflection lies on the mirror: weak evidence of it
+        wts = wts + TINT_WEIGHT * mix.share[..., 4 + ci]
+    wts = np.where(mix.alpha >= 0.3, 0.0, wts)   # hidden behind the object: unknown
+    fit = None
+    n_mirror = int((mix.share[..., 2] >= 0.5).sum())
+    meas["mirror_px"] = n_mirror
+    if blob is not None and n_mirror >= MIRROR_MIN_PX:
+        rx_said = MIRROR_RX.get(g.attr(m, "size", "large"), 0.4) * CANON
+        # the object stands at the mirror's centre, its base a little above the centre line
+        fit = _fit_mirror(wts, shape == "round", (blob.x0 + blob.x1 + 1) / 2,
+                          blob.y1 + 1 + (MIRROR_CY - OBJECT_BASE_ON_MIRROR) * CANON,
+                          0.85 * rx_said, 1.2 * rx_said, 0.2 * blob.width)
+    clip = None
+    if fit is not None:
+        mcx, mcy, mrx = fit
+        mry = mrx * MIRROR_ASPECT
+        clip = _coverage("ball" if shape == "round" else "cube",
+                         (mcx - mrx, mcy - mry, mcx + mrx, mcy + mry), CANON, CANON)
+        meas["mirror"] = {"cx": mcx / CANON, "cy": mcy / CANON, "rx": mrx / CANON,
+                          "bottom": (mcy + mry) / CANON}
         per_node[m] = (f"{shape} mirror found, centre x={_fmt(mcx / CANON)}, "
-                       f"bottom edge y={_fmt(bottom / CANON)}")
+                       f"bottom edge y={_fmt((mcy + mry) / CANON)}")
     else:
         per_node[m] = "mirror not found"
 
-    # --- the reflection: pixels on the mirror -> object-colour line, at about REFLECTION_MIX
+    # --- the object: colour, and shape fitted together with its reflection (clipped by the
+    # mirror) at a free amplitude
+    fitted = _texture_single(g, raw, mix, blob, o, "colour", texture, per_node, meas,
+                             soft=soft, model=_ShapeModel(reflection=True,
+                                                          sigma=_blur_sigma(raw), clip=clip))
+
+    # --- the reflection: the object's colour at REFLECTION_MIX on the mirror, in the flipped
+    # shape under the object's base; and no such tint outside the mirror
     present = inside = False
     refl = g.effects("reflection")
-    if blob is not None and mirror_found:
-        ci = names.index(blob.colour) if blob.colour in names else 0
-        tinted = mix.share[..., 4 + ci] >= 0.5
-        base = blob.y1 + 1.0                     # first row under the object's core
-        yy, xx = np.mgrid[0:CANON, 0:CANON]
-        under = (xx >= blob.x0) & (xx <= blob.x1) & (yy >= base + 2) & \
-            (yy <= base + 2 + 0.8 * blob.height)
-        below_mass = float((tinted & under).sum())
-        need = 0.9 * blob.width
-        present = below_mass >= need
-        # outside the mirror: tinted pixels under the object beyond the mirror's outline
-        margin = 2.0
-        cand = tinted & (yy >= base + 1) & (np.abs(xx + 0.5 - blob.cx) <= blob.width)
-        if shape == "round":
-            outside = ((xx + 0.5 - mcx) / (rx + margin)) ** 2 + \
-                ((yy + 0.5 - mcy) / (ry + margin)) ** 2 > 1.0
-        else:
-            outside = (yy + 0.5 > bottom + margin) | (np.abs(xx + 0.5 - mcx) > rx + margin)
-        out_mass = float((cand & outside).sum())
-        inside = out_mass < 4.0
-        meas.update(reflection_mass=below_mass, reflection_need=need,
-                    reflection_outside_mass=out_mass)
+    if blob is not None and fit is not None and ci is not None:
+        obox = fitted[0] if fitted else (blob.x0, blob.y0, blob.x1 + 1.0, blob.y1 + 1.0)
+        bx0, by0, bx1, by1 = obox
+        bw, bh = bx1 - bx0, by1 - by0
+        yy, xx = np.mgrid[0:CANON, 0:CANON] + 0.5
+
+        def in_mirror(grow: float) -> np.ndarray:
+            rx, ry = mrx + grow, mry + grow
+            if shape == "round":
+                return ((xx - mcx) / rx) ** 2 + ((yy - mcy) / ry) ** 2 <= 1.0
+            return (np.abs(xx - mcx) <= rx) & (np.abs(yy - mcy) <= ry)
+
+        shp = meas.get("shape") if meas.get("shape") in _SHAPE_AR else "cube"
+        sig = fitted[1] if fitted else 1.5
+        rbox = (bx0, by1, bx1, by1 + REFLECTION_SQUASH * bh)
+        # least-squares amplitude of the expected reflection (1: as drawn, 0: none) in the
+        # object's share against the mirror colour, after the object's own blurred edge
+        t_obj = ndimage.gaussian_filter(_coverage(shp, obox, CANON, CANON), sig, mode="constant")
+        t_ref = ndimage.gaussian_filter(
+            REFLECTION_MIX * _coverage(shp, rbox, CANON, CANON, flip=True) * in_mirror(0.0),
+            sig, mode="constant")
+        zone = (t_ref >= 0.1 * REFLECTION_MIX) & in_mirror(-0.5) & (yy > by1)
+        c = _palette_rgb(blob.colour)
+        a_m = _alpha_lin(raw, MIRROR[None, None], c)
+        den = float((t_ref[zone] ** 2).sum())
+        strength = float(((a_m - t_obj)[zone] * t_ref[zone]).sum() / den) if den > 1.0 else 0.0
+        # and the zone's colours must lie on the mirror -> object line (a dark shadow also has
+        # a positive share there, but far off the line)
+        perp = np.linalg.norm(raw - MIRROR - a_m[..., None] * (c - MIRROR), axis=-1)
+        off_line = float(np.average(perp[zone], weights=t_ref[zone])) if den > 1.0 else 0.0
+        present = strength >= REFLECTION_MIN and off_line <= OFF_LINE_MAX
+        meas["reflection_off_line"] = off_line
+        # leak: predict the colours around the mirror twice, reflection clipped by the mirror
+        # (as it must be) and not clipped, and fit the picture as clipped + amplitude x
+        # (unclipped - clipped) (0: clipped, 1: leaks as far as the object's height takes it),
+        # letting the mirror's outline move a little to absorb the error of its fit
+        leak_amp, clip_px = _leak_fit(raw, mix.alpha < 0.5, shp, rbox, sig, (mcx, mcy, mrx),
+                                    shape == "round", c)
+        inside = leak_amp < LEAK_AMP_MAX or leak_amp * clip_px < LEAK_MIN_PX
+        meas.update(reflection_strength=strength, reflection_leak=leak_amp,
+                    reflection_clipped_px=clip_px)
     physics["reflection_present"] = bool(present)
     physics["reflection_inside_mirror"] = bool(inside)
     msg = ("present under the object" if present else "missing under the object") + \
@@ -426,14 +693,106 @@ def _verify_reflection(g, img, texture, physics, per_node, meas) -> None:
         meas["reflection_note"] = "graph has no reflection node; judged as " + msg
 
 
-def _verify_shadow(g, img, texture, physics, per_node, meas) -> None:
+def _leak_fit(raw: np.ndarray, free: np.ndarray, shp: str, rbox, sig: float,
+              mirror: tuple[float, float, float], round_: bool, colour: np.ndarray
+              ) -> tuple[float, float]:
+    """Least-squares amplitude of a reflection leaking past the mirror's edge (0 when leaking
+    could not show), and the area (canonical px) of reflection the mirror must clip."""
+    mcx, mcy, mrx = mirror
+    h, w = raw.shape[:2]
+    x0, x1 = int(max(mcx - mrx - 6, 0)), int(min(mcx + mrx + 7, w))
+    y0, y1 = int(max(rbox[1] - 2, 0)), h
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return 0.0, 0.0
+    obs = raw[y0:y1, x0:x1]
+    ok = free[y0:y1, x0:x1]
+    floor = np.median(raw[int(0.955 * h):].reshape(-1, 3), 0)
+    tint = colour * REFLECTION_MIX + MIRROR * (1 - REFLECTION_MIX)
+    shift = (rbox[0] - x0, rbox[1] - y0, rbox[2] - x0, rbox[3] - y0)
+    full = _coverage(shp, shift, y1 - y0, x1 - x0, flip=True)
+    cov = "ball" if round_ else "cube"
+    rim = MIRROR_RIM_WIDTH * CANON
+    best = (np.inf, 0.0, 0.0)
+    for dcy in (-1.5, -0.75, 0.0, 0.75, 1.5):
+        for f in (0.94, 1.0, 1.06):
+            cx, cy, rx = mcx - x0, mcy + dcy - y0, mrx * f
+            ry = rx * MIRROR_ASPECT
+            inner = _coverage(cov, (cx - rx, cy - ry, cx + rx, cy + ry), y1 - y0, x1 - x0)
+            outer = _coverage(cov, (cx - rx - rim, cy - ry - rim, cx + rx + rim,
+                                    cy + ry + rim), y1 - y0, x1 - x0)
+            ground = (floor * (1 - outer)[..., None] + MIRROR_RIM * (outer - inner)[..., None]
+                      + MIRROR * inner[..., None])
+            pred = []
+            for r in (full * inner, full):
+                im = ground * (1 - r)[..., None] + tint * r[..., None]
+                pred.append(np.stack([ndimage.gaussian_filter(im[..., k], sig, mode="nearest")
+                                      for k in range(3)], -1))
+            diff = pred[1] - pred[0]
+            lz = (np.abs(diff).sum(-1) >= 10.0) & ok
+            res = (obs - pred[0])[ok]
+            if lz.sum() < LEAK_SUPPORT:
+                amp = 0.0
+                sse = float((res ** 2).sum())
+            else:
+                d = diff[ok]
+                amp = float((res * d).sum() / (d * d).sum())
+                amp_c = min(max(amp, 0.0), 1.5)
+                sse = float(((res - amp_c * d) ** 2).sum())
+            if sse < best[0]:
+                best = (sse, amp, float((full * (1 - inner)).sum()))
+    return best[1], best[2]
+
+
+def _fit_mirror(wts: np.ndarray, round_: bool, cx0: float, cy0: float, rx_lo: float,
+                rx_hi: float, dx: float) -> tuple[float, float, float] | None:
+    """(cx, cy, rx) of the mirror (ry = MIRROR_ASPECT * rx) whose outline, grown by the rim,
+    maximises the sum of ``wts`` inside it (+1 mirror or rim, -1 floor or wall, 0 unknown or
+    occluded).
+
+    The object stands on the mirror, so the centre is searched within ``dx`` of ``cx0`` and
+    a few px of ``cy0``; ties go to the centre nearest (cx0, cy0)."""
+    if (wts > 0.5).sum() < 3:
+        return None
+    rim = MIRROR_RIM_WIDTH * CANON
+    h, w = wts.shape
+    pref = np.concatenate([np.zeros((h, 1)), np.cumsum(wts, 1)], 1)
+    rows = np.arange(h) + 0.5
+
+    def score(cx: np.ndarray, cy: np.ndarray, rx: np.ndarray) -> np.ndarray:
+        ry = rx * MIRROR_ASPECT + rim
+        rx = rx + rim
+        dy = (rows[None] - cy[:, None]) / ry[:, None]
+        inside = np.abs(dy) <= 1.0
+        hw = rx[:, None] * (np.sqrt(np.clip(1 - dy * dy, 0, 1)) if round_ else np.ones_like(dy))
+        xs0 = np.clip(np.ceil(cx[:, None] - hw - 0.5), 0, w).astype(int)
+        xs1 = np.clip(np.floor(cx[:, None] + hw - 0.5) + 1, 0, w).astype(int)
+        xs1 = np.maximum(xs1, xs0)
+        r = np.broadcast_to(np.arange(h)[None], xs0.shape)
+        sums = pref[r, xs1] - pref[r, xs0]
+        return np.where(inside, sums, 0.0).sum(1) - 0.01 * (np.abs(cx - cx0) + np.abs(cy - cy0))
+
+    best = None
+    for step, span in ((1.0, None), (0.25, 1.0)):
+        if span is None:
+            cxs = np.arange(cx0 - dx, cx0 + dx + 0.01, step)
+            cys = np.arange(cy0 - 4, cy0 + 4.01, step)
+            rxs = np.arange(rx_lo, rx_hi + 0.01, step)
+        else:
+            f = np.arange(-span, span + 0.01, step)
+            cxs, cys, rxs = best[0] + f, best[1] + f, np.clip(best[2] + f, rx_lo, rx_hi)
+        g = np.stack(np.meshgrid(cxs, cys, rxs, indexing="ij"), -1).reshape(-1, 3)
+        best = g[int(np.argmax(score(g[:, 0], g[:, 1], g[:, 2])))]
+    return float(best[0]), float(best[1]), float(best[2])
+
+
+def _verify_shadow(g, img, raw, texture, physics, per_node, meas) -> None:
     cols, names = _colour_palette()
     bgs = [WALL, FLOOR, LIGHT, SHADOW_BLEND]
     mix = _unmix(img, bgs, cols, names, pairs=[(0, 1), (1, 3), (0, 2)])
     o = _objects(g)[0]
     blobs = _blobs(mix)
     blob = blobs[0] if blobs else None
-    _texture_single(g, mix, blob, o, "colour", texture, per_node, meas)
+    _texture_single(g, raw, mix, blob, o, "colour", texture, per_node, meas)
     light = g.nodes("light")
     lside = g.attr(light[0], "side") if light else None
     sh = g.effects("shadow")
@@ -449,10 +808,10 @@ def _verify_shadow(g, img, texture, physics, per_node, meas) -> None:
             (np.abs(xx + 0.5 - blob.cx) <= 2.2 * w)
         s = np.where(region, s, 0.0)
         mass = float(s.sum())
-        if mass >= 0.12 * w * w:
+        if mass >= SHADOW_MIN * w * w:
             sx = float((s * (xx + 0.5)).sum() / mass)
             off = (sx - blob.cx) / w
-            seen = "left" if off < -0.35 else "right" if off > 0.35 else "below"
+            seen = "left" if off < -SHADOW_SIDE else "right" if off > SHADOW_SIDE else "below"
             meas["shadow_offset"] = off
         meas["shadow_mass"] = mass / (w * w)
         ok = seen == expected
@@ -468,7 +827,7 @@ def _verify_shadow(g, img, texture, physics, per_node, meas) -> None:
         per_node.setdefault(f, "floor")
 
 
-def _verify_buoyancy(g, img, texture, physics, per_node, meas) -> None:
+def _verify_buoyancy(g, img, raw, texture, physics, per_node, meas) -> None:
     mats = [np.array(c, np.float32) for c in MATERIALS.values()]
     subs = [c * (1 - WATER_TINT) + WATER * WATER_TINT for c in mats]
     names = list(MATERIALS) * 2
@@ -484,7 +843,7 @@ def _verify_buoyancy(g, img, texture, physics, per_node, meas) -> None:
         not g.effects("sinking") and DENSITY.get(g.attr(o, "material"), 1.0) < 1.0)
     ok = False
     state = "unknown"
-    blob = None
+    blob = inside_glass = None
     if n:
         sizes = ndimage.sum(wmask, lab, range(1, n + 1))
         wm = lab == (int(np.argmax(sizes)) + 1)
@@ -499,16 +858,20 @@ def _verify_buoyancy(g, img, texture, physics, per_node, meas) -> None:
             top, bottom = float(wr[0]), float(wr[-1] + 1)
             hgt = bottom - top
             yy, xx = np.mgrid[0:CANON, 0:CANON]
-            where = (xx >= left) & (xx < right) & (yy >= top - 0.6 * hgt) & (yy < bottom)
-            # inside the beaker there is no floor: unmix again against wall, water and glass,
-            # with the materials above the surface and their water-tinted colours below it
-            bg2 = [WALL, WATER, GLASS]
-            pr2 = [(0, 1), (0, 2), (1, 2)]
+            # inside the glass (its walls blur into the water's edge columns)
+            inside_glass = (xx >= left + 3) & (xx < right - 3) & (yy < bottom - 1)
+            where = inside_glass & (yy >= top - 0.6 * hgt)
+            # inside the beaker there is no floor and no glass: unmix again against wall and
+            # water, with the materials above the surface and their water-tinted colours below
+            bg2 = [WALL, WATER]
+            pr2 = [(0, 1)]
             up = _unmix(img, bg2, mats, names[:5], pr2)
             down = _unmix(img, bg2, subs, names[:5], pr2)
             below = (yy >= top)
             mix = _Mix(np.where(below, down.alpha, up.alpha), np.where(below, down.obj, up.obj),
-                       np.where(below[..., None], down.share, up.share), names[:5])
+                       np.where(below[..., None], down.share, up.share), names[:5],
+                       np.where(below[..., None], down.bgcol, up.bgcol),
+                       np.where(below, down.resid, up.resid))
             blobs = _blobs(mix, where)
             blob = blobs[0] if blobs else None
             meas["water"] = {"left": left / CANON, "right": right / CANON, "top": top / CANON,
@@ -517,9 +880,9 @@ def _verify_buoyancy(g, img, texture, physics, per_node, meas) -> None:
             if blob is not None:
                 otop, obot = blob.y0, blob.y1 + 1.0
                 meas.update(object_top=(otop - top) / hgt, object_bottom=(obot - top) / hgt)
-                if otop <= top + 0.1 * hgt and obot <= top + 0.6 * hgt:
+                if otop <= top + FLOAT_TOP_MAX * hgt and obot <= top + FLOAT_BOTTOM_MAX * hgt:
                     state = "floating"
-                elif obot >= bottom - 0.12 * hgt:
+                elif obot >= top + SINK_BOTTOM_MIN * hgt:
                     state = "sinking"
                 else:
                     state = "suspended"
@@ -529,7 +892,14 @@ def _verify_buoyancy(g, img, texture, physics, per_node, meas) -> None:
     shift = None
     if "water" in meas:
         shift = (int(round(meas["water"]["top"] * CANON)), REFRACTION_SHIFT * CANON)
-    _texture_single(g, mix, blob, o, "material", texture, per_node, meas, shift_below=shift)
+    soft = None
+    if blob is not None and shift is not None:
+        k = names.index(blob.colour)
+        below = (np.arange(CANON) >= shift[0])[:, None, None]
+        soft = _alpha_lin(raw, mix.bgcol, np.where(below, subs[k], mats[k]))
+    _texture_single(g, raw, mix, blob, o, "material", texture, per_node, meas, soft=soft,
+                    model=None if shift is None else _ShapeModel(split=shift),
+                    valid=inside_glass)
     physics["float_or_sink"] = bool(ok)
     want = "floating" if floats_exp else "sinking"
     for e in g.effects("floating") + g.effects("sinking"):
@@ -538,7 +908,7 @@ def _verify_buoyancy(g, img, texture, physics, per_node, meas) -> None:
         per_node[e] = "not checked (refraction is drawn as a small sideways shift)"
 
 
-def _verify_balance(g, img, texture, physics, per_node, meas) -> None:
+def _verify_balance(g, img, raw, texture, physics, per_node, meas) -> None:
     mats = [np.array(c, np.float32) for c in MATERIALS.values()]
     names = list(MATERIALS)
     bgs = [WALL, FLOOR, BEAM, FULCRUM]
@@ -549,12 +919,10 @@ def _verify_balance(g, img, texture, physics, per_node, meas) -> None:
     beam = g.surface("beam")
     tilt = g.effects("tilt")
     expected = g.attr(tilt[0], "side") if tilt else None
-    if expected is None:
-        objs = _objects(g)
+    if expected is None:                 # no tilt node: the denser cube goes down
         dl = DENSITY.get(g.attr(left_n, "material"), 1.0)
         dr = DENSITY.get(g.attr(right_n, "material"), 1.0)
         expected = "left" if dl > dr else "right" if dr > dl else "level"
-        del objs
     seen = "unknown"
     ok = False
     yy, xx = np.mgrid[0:CANON, 0:CANON]
@@ -570,7 +938,7 @@ def _verify_balance(g, img, texture, physics, per_node, meas) -> None:
             yl = float(np.average(yy[lm], weights=fg[lm]))
             yr = float(np.average(yy[rm], weights=fg[rm]))
             diff = (yl - yr) / CANON
-            seen = "left" if diff > 0.03 else "right" if diff < -0.03 else "level"
+            seen = "left" if diff > TILT_MIN else "right" if diff < -TILT_MIN else "level"
             meas["left_minus_right_y"] = diff
             ok = seen == expected
         for n, region in ((left_n, xx < cx), (right_n, xx >= cx)):
@@ -580,14 +948,14 @@ def _verify_balance(g, img, texture, physics, per_node, meas) -> None:
     else:
         per_node[beam] = "beam not found"
     for n in (left_n, right_n):
-        _texture_single(g, mix, side_blobs[n], n, "material", texture, per_node, meas,
+        _texture_single(g, raw, mix, side_blobs[n], n, "material", texture, per_node, meas,
                         prefix=f"{n}.", ask_shape=False)
     physics["down_side"] = bool(ok)
     for e in tilt:
         per_node[e] = f"beam down on the {seen}" + ("" if ok else f" (expected {expected})")
 
 
-def _verify_scale(g, img, texture, physics, per_node, meas) -> None:
+def _verify_scale(g, img, raw, texture, physics, per_node, meas) -> None:
     cols, names = _colour_palette()
     mix = _unmix(img, [WALL, FLOOR], cols, names, pairs=[(0, 1)])
     blobs = _blobs(mix)
@@ -596,7 +964,8 @@ def _verify_scale(g, img, texture, physics, per_node, meas) -> None:
         want = g.attr(n, "colour")
         cand = [b for b in blobs if b.colour == want]
         found[n] = cand[0] if cand else None
-        _texture_single(g, mix, found[n], n, "colour", texture, per_node, meas, prefix=f"{n}.")
+        _texture_single(g, raw, mix, found[n], n, "colour", texture, per_node, meas,
+                        prefix=f"{n}.")
     pairs = [(u, v) for u, v, r in g.graph.edges(data="relation") if r == "larger than"]
     if not pairs:
         objs = _objects(g)
@@ -633,7 +1002,9 @@ def verify(image: np.ndarray, graph: CausalSceneGraph) -> Verdict:
         graph.validate()
     except GraphError as exc:
         raise VerifyError(f"graph: {exc}") from None
-    img = canonical(image)
+    raw, balanced = white_balance(canonical(image))
+    img = np.stack([ndimage.gaussian_filter(raw[..., c], DENOISE_SIGMA, mode="nearest")
+                    for c in range(3)], -1)
     cat = graph.category
     need = {"reflection": (1, "mirror"), "shadow": (1, None), "buoyancy": (1, "water"),
             "balance": (2, "beam"), "scale": (2, None)}[cat]
@@ -644,8 +1015,16 @@ def verify(image: np.ndarray, graph: CausalSceneGraph) -> Verdict:
     texture: dict[str, bool] = {}
     physics: dict[str, bool] = {}
     per_node: dict[str, str] = {}
-    meas: dict[str, Any] = {}
-    _CATEGORY[cat](graph, img, texture, physics, per_node, meas)
+    # every ToyWorld picture is mostly wall and floor; without them it is not one
+    ground = _unmix(img, [WALL, FLOOR], [], [], [(0, 1)])
+    bg_frac = float((ground.resid < 25.0).mean())
+    meas: dict[str, Any] = {"white_balanced": balanced, "wall_floor_fraction": bg_frac}
+    _CATEGORY[cat](graph, img, raw, texture, physics, per_node, meas)
+    if bg_frac < BACKGROUND_MIN:
+        texture = {k: False for k in texture}
+        physics = {k: False for k in physics}
+        per_node = {n: "not judged: the picture shows no wall and floor (not a ToyWorld scene)"
+                    for n in graph.graph.nodes}
     for n in graph.graph.nodes:
         per_node.setdefault(n, "not checked")
     return Verdict(cat, texture, physics, {n: per_node[n] for n in graph.graph.nodes}, meas)

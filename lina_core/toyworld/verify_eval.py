@@ -11,7 +11,8 @@ wrong, and should answer False ("rejection of wrong renders"):
   the beam tilted the wrong way / level; the sizes of the two objects swapped.
 * texture: an object drawn in another colour or material, or as another shape.
 
-Run ``python -m lina_core.toyworld.verify_eval --n 500 --size 32``.
+Run ``python -m lina_core.toyworld.verify_eval --n 500 --size 32 --seed 5000`` (seeds 0-299 were
+used to tune the verifier; see docs/VERIFIER.md).
 """
 from __future__ import annotations
 
@@ -147,8 +148,9 @@ def render_reflection_unclipped(g: CausalSceneGraph, size: int) -> np.ndarray:
 # --------------------------------------------------------------------------- counterfactuals
 
 Image = np.ndarray
-#: (question, variant name, image) triples: the verifier should answer False to ``question``
-Counterfactual = tuple[str, str, Image]
+#: (question, variant name, image, graph): verified against ``graph`` (what the picture is meant
+#: to show), the verifier should answer False to ``question``
+Counterfactual = tuple[str, str, Image, CausalSceneGraph]
 
 
 def _remove(g: CausalSceneGraph, nodes: list[str]) -> CausalSceneGraph:
@@ -174,12 +176,12 @@ def _texture_cfs(g: CausalSceneGraph, size: int, rng: np.random.Generator,
         used = {g.attr(x, key) for x in objs}
         h = g.copy()
         h.graph.nodes[n]["attrs"][key] = _other(list(pal), a[key], rng, exclude=used)
-        out.append((pre + key, f"other {key}", render(h, size).image))
+        out.append((pre + key, f"other {key}", render(h, size).image, g))
         if g.category != "balance":
             h = g.copy()
             h.graph.nodes[n]["attrs"]["shape"] = _other(SHAPES, a["shape"], rng)
             relayout(h)
-            out.append((pre + "shape", "other shape", render(h, size).image))
+            out.append((pre + "shape", "other shape", render(h, size).image, g))
     return out
 
 
@@ -190,18 +192,19 @@ def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
     out: list[Counterfactual] = []
     if cat == "reflection":
         out.append(("reflection_present", "no reflection",
-                    render(_remove(g, g.effects("reflection")), size).image))
-        # a large object on a small mirror, its reflection not clipped by the mirror's edge
+                    render(_remove(g, g.effects("reflection")), size).image, g))
+        # a large object on a small mirror, its reflection not clipped by the mirror's edge;
+        # judged against that scene's graph (a large object on a small mirror)
         h = g.copy()
         h.graph.nodes[h.nodes("object")[0]]["attrs"]["size"] = "large"
         h.graph.nodes[h.surface("mirror")]["attrs"]["size"] = "small"
         relayout(h)
         out.append(("reflection_inside_mirror", "reflection leaks past the mirror",
-                    render_reflection_unclipped(h, size)))
+                    render_reflection_unclipped(h, size), h))
         out += _texture_cfs(g, size, rng, per_object=False)
     elif cat == "shadow":
-        out.append(("shadow_side", "no shadow", render(_remove(g, g.effects("shadow")),
-                                                         size).image))
+        out.append(("shadow_side", "no shadow",
+                    render(_remove(g, g.effects("shadow")), size).image, g))
         h = g.copy()
         for e in h.effects("shadow"):
             side = h.attr(e, "side")
@@ -209,15 +212,15 @@ def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
                 ("left" if rng.random() < 0.5 else "right")
             h.graph.nodes[e]["attrs"]["side"] = wrong
         relayout(h)
-        out.append(("shadow_side", "shadow on the wrong side", render(h, size).image))
+        out.append(("shadow_side", "shadow on the wrong side", render(h, size).image, g))
         out += _texture_cfs(g, size, rng, per_object=False)
     elif cat == "buoyancy":
         floats = bool(g.effects("floating"))
         h = relayout(g.copy(), "sinking" if floats else "floating")
         out.append(("float_or_sink", "sinks instead" if floats else "floats instead",
-                    render(h, size).image))
+                    render(h, size).image, g))
         h = relayout(g.copy(), "suspended")
-        out.append(("float_or_sink", "hangs mid-water", render(h, size).image))
+        out.append(("float_or_sink", "hangs mid-water", render(h, size).image, g))
         out += _texture_cfs(g, size, rng, per_object=False)
     elif cat == "balance":
         h = g.copy()
@@ -225,9 +228,9 @@ def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
             h.graph.nodes[e]["attrs"]["side"] = {"left": "right", "right": "left"}[
                 h.attr(e, "side")]
         relayout(h)
-        out.append(("down_side", "tilts the wrong way", render(h, size).image))
+        out.append(("down_side", "tilts the wrong way", render(h, size).image, g))
         h = relayout(_remove(g, g.effects("tilt")))
-        out.append(("down_side", "level beam", render(h, size).image))
+        out.append(("down_side", "level beam", render(h, size).image, g))
         out += _texture_cfs(g, size, rng, per_object=True)
     elif cat == "scale":
         h = g.copy()
@@ -235,7 +238,7 @@ def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
             a = h.graph.nodes[n]["attrs"]
             a["size"] = "small" if a.get("size") == "large" else "large"
         relayout(h)
-        out.append(("larger", "sizes swapped", render(h, size).image))
+        out.append(("larger", "sizes swapped", render(h, size).image, g))
         out += _texture_cfs(g, size, rng, per_object=True)
     return out
 
@@ -313,8 +316,8 @@ def evaluate(n_per_category: int, size: int = 32, seed: int = 0,
                 if not ans and on_failure:
                     on_failure({"category": cat, "index": i, "split": split, "question": q,
                                 "kind": "correct", "verdict": v.to_dict()})
-            for q, variant, img in counterfactuals(g, size, rng):
-                vv = verify(perturb(img, rng), g)
+            for q, variant, img, cg in counterfactuals(g, size, rng):
+                vv = verify(perturb(img, rng), cg)
                 ans = {**vv.texture, **vv.physics}[q]
                 tally(q, "wrong", not ans)
                 var = res[_base_question(q)]["variants"].setdefault(variant, [0, 0])

@@ -1,0 +1,149 @@
+"""ToyWorld verifier: accepts correct renders, rejects wrong physics / texture, clear errors.
+
+Fast (a few seconds): a handful of clean scenes per category, their counterfactuals, and an
+accuracy floor on ~40 perturbed 32 px renders per category (the full measurement, 500 scenes per
+category, is ``python -m lina_core.toyworld.verify_eval``; see docs/VERIFIER.md).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lina_core.csg import CATEGORIES, CausalSceneGraph, from_prompt
+from lina_core.toyworld.data import SPLITS, sample_scene
+from lina_core.toyworld.render import render
+from lina_core.toyworld.verify import Verdict, VerifyError, verify
+from lina_core.toyworld.verify_eval import counterfactuals, perturb, wilson
+
+SIZE = 32          # the size the model is trained and sampled at
+PHYSICS = {"reflection": {"reflection_present", "reflection_inside_mirror"},
+           "shadow": {"shadow_side"}, "buoyancy": {"float_or_sink"}, "balance": {"down_side"},
+           "scale": {"larger"}}
+
+
+def scene(cat: str, i: int) -> CausalSceneGraph:
+    return sample_scene(SPLITS[i % len(SPLITS)], i, cat).graph
+
+
+# --------------------------------------------------------------------------- correct renders
+
+
+@pytest.mark.parametrize("cat", CATEGORIES)
+def test_accepts_clean_renders(cat):
+    for i in range(4):
+        g = scene(cat, i)
+        v = verify(render(g, SIZE).image, g)
+        assert set(v.physics) == PHYSICS[cat]
+        assert v.texture_ok and v.physics_ok, (cat, i, v.to_dict())
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_accepts_larger_renders(size):
+    for cat in CATEGORIES:
+        g = scene(cat, 7)
+        v = verify(render(g, size).image, g)
+        assert v.texture_ok and v.physics_ok, (cat, size, v.to_dict())
+
+
+def test_held_out_large_object_on_small_mirror():
+    g = from_prompt("a large yellow cube on a small round mirror").graph
+    v = verify(render(g, SIZE).image, g)
+    assert v.physics == {"reflection_present": True, "reflection_inside_mirror": True}
+
+
+# --------------------------------------------------------------------------- wrong renders
+
+
+@pytest.mark.parametrize("cat", CATEGORIES)
+def test_rejects_counterfactuals(cat):
+    """Each counterfactual (one thing drawn wrong) is rejected on the question it breaks."""
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        g = scene(cat, i)
+        cfs = counterfactuals(g, SIZE, rng)
+        assert {q.split(".")[-1] for q, *_ in cfs} >= PHYSICS[cat]
+        for q, variant, img, cg in cfs:
+            v = verify(img, cg)
+            assert not {**v.texture, **v.physics}[q], (cat, i, variant, v.to_dict())
+
+
+def test_no_reflection_and_no_shadow_fail_physics_only():
+    g = from_prompt("a small red ball on a large round mirror").graph
+    bare = g.copy()
+    bare.graph.remove_nodes_from(bare.effects("reflection"))
+    v = verify(render(bare, SIZE).image, g)
+    assert v.texture_ok and not v.physics["reflection_present"]
+    g = from_prompt("a green cube on the floor, lit from the left").graph
+    bare = g.copy()
+    bare.graph.remove_nodes_from(bare.effects("shadow"))
+    v = verify(render(bare, SIZE).image, g)
+    assert v.texture_ok and not v.physics["shadow_side"]
+
+
+def test_not_a_toyworld_picture_fails_everything():
+    g = scene("scale", 0)
+    for img in (np.zeros((32, 32, 3), np.uint8), np.full((48, 40, 3), 128, np.uint8),
+                np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)):
+        v = verify(img, g)
+        assert not any(v.texture.values()) and not any(v.physics.values())
+
+
+# --------------------------------------------------------------------------- accuracy floor
+
+
+@pytest.mark.parametrize("cat", CATEGORIES)
+def test_accuracy_floor_on_perturbed_renders(cat):
+    """~40 renders per category made to look generated (blur, noise, shift, colour cast)."""
+    ok: dict[str, list[bool]] = {}
+    for i in range(40):
+        g = scene(cat, 1000 + i)
+        rng = np.random.default_rng([7, i])
+        v = verify(perturb(render(g, SIZE).image, rng), g)
+        for q, a in {**v.texture, **v.physics}.items():
+            ok.setdefault(q.split(".")[-1], []).append(a)
+    for q, answers in ok.items():
+        k, n = sum(answers), len(answers)
+        assert k / n >= 0.9, f"{cat}/{q}: {k}/{n} (95% CI {wilson(k, n)})"
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_verdict_is_json_and_has_a_line_per_node():
+    g = scene("buoyancy", 3)
+    v = verify(render(g, SIZE).image, g)
+    assert isinstance(v, Verdict)
+    d = json.loads(json.dumps(v.to_dict()))
+    assert d["texture_ok"] == v.texture_ok and d["physics_ok"] == v.physics_ok
+    assert set(d["per_node"]) == set(g.graph.nodes)
+    assert all(isinstance(s, str) and s for s in d["per_node"].values())
+
+
+def test_does_not_read_layout_boxes():
+    g = scene("reflection", 5)
+    img = render(g, SIZE).image
+    moved = g.copy()
+    for n in moved.graph.nodes:
+        moved.graph.nodes[n]["box"] = [0.0, 0.0, 0.1, 0.1]
+    assert verify(img, moved).to_dict() == verify(img, g).to_dict()
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.zeros((32, 32), np.uint8), r"shape \(H, W, 3\)"),
+    (np.zeros((32, 32, 4), np.uint8), r"shape \(H, W, 3\)"),
+    (np.zeros((16, 64, 3), np.uint8), "too small"),
+    (np.zeros((32, 32, 3), np.float32), "uint8"),
+    ([[0, 0, 0]], "numpy array"),
+])
+def test_wrong_image_raises_a_clear_error(bad, match):
+    g = scene("shadow", 0)
+    with pytest.raises(VerifyError, match=match):
+        verify(bad, g)
+    assert issubclass(VerifyError, ValueError)
+
+
+def test_wrong_graph_raises_a_clear_error():
+    with pytest.raises(VerifyError, match="CausalSceneGraph"):
+        verify(np.zeros((32, 32, 3), np.uint8), {"category": "shadow"})
