@@ -96,7 +96,8 @@ def cmd_eval(a: argparse.Namespace) -> None:
     pipe = load_model(a.model, a.tiny)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    res = evaluate_model(pipe, a.n, steps=a.steps, batch=a.batch, keep_images=8)
+    res = evaluate_model(pipe, a.n, steps=a.steps, batch=a.batch, keep_images=8, start=a.start,
+                         splits=tuple(a.splits.split(",")))
     write_json(res, out / "eval.json")
     (out / "eval.md").write_text(markdown_table(res["rows"]) + "\n")
     save_grid(res["grids"], out / "samples_grid.png")
@@ -191,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     model_args(q)
     q.add_argument("--n", type=int, default=200, help="samples per (split, category, caption)")
     q.add_argument("--batch", type=int, default=16)
+    q.add_argument("--start", type=int, default=0, help="first scene index (to extend a run)")
+    q.add_argument("--splits", default="test-id,test-ood")
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_eval)
 

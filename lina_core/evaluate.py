@@ -34,17 +34,19 @@ def sample_images(pipe: Any, prompts: list[str], seed: int, steps: int = 25,
 def evaluate_model(pipe: Any, n_per_cell: int = 200, splits=("test-id", "test-ood"),
                    steps: int = 25, seed: int = 0, batch: int = 16,
                    progress: Callable[[str], None] = print,
-                   keep_images: int = 0) -> dict[str, Any]:
+                   keep_images: int = 0, start: int = 0) -> dict[str, Any]:
+    """Scenes ``start .. start + n_per_cell - 1`` of each (split, category); a later run with
+    ``start=n`` adds new scenes (and new seeds) to an earlier one."""
     from .toyworld.verify import verify
     rows, raw, grids = [], [], {}
     t0 = time.perf_counter()
     for split in splits:
         for cat in CATEGORIES:
             samples = [sample_scene(split, i * len(CATEGORIES) + CATEGORIES.index(cat),
-                                    category=cat) for i in range(n_per_cell)]
+                                    category=cat) for i in range(start, start + n_per_cell)]
             for explicit in (False, True):
                 prompts = [s.caption(explicit) for s in samples]
-                ims = sample_images(pipe, prompts, seed, steps, batch=batch)
+                ims = sample_images(pipe, prompts, seed + start, steps, batch=batch)
                 verdicts = [verify(im, s.graph) for im, s in zip(ims, samples)]
                 cell = {"split": split, "category": cat,
                         "caption": "explicit" if explicit else "implicit"}
@@ -59,7 +61,23 @@ def evaluate_model(pipe: Any, n_per_cell: int = 200, splits=("test-id", "test-oo
                          f"{rows[-2]['acc']:.3f} physics {rows[-1]['acc']:.3f} "
                          f"({time.perf_counter() - t0:.0f}s)")
     return {"rows": rows, "raw": raw, "grids": grids, "n_per_cell": n_per_cell,
-            "steps": steps, "seed": seed, "wall_s": time.perf_counter() - t0}
+            "start": start, "steps": steps, "seed": seed, "wall_s": time.perf_counter() - t0}
+
+
+def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pool the raw verdicts of several runs (disjoint ``start`` ranges) into one table."""
+    raw = [r for res in results for r in res["raw"]]
+    rows = []
+    cells = sorted({(r["split"], r["category"], r["caption"]) for r in raw},
+                   key=lambda c: (c[0], CATEGORIES.index(c[1]), c[2]))
+    for split, cat, cap in cells:
+        sel = [r for r in raw if (r["split"], r["category"], r["caption"]) == (split, cat, cap)]
+        cell = {"split": split, "category": cat, "caption": cap}
+        rows.append({**cell, "metric": "texture", **rate(all(r["texture"].values()) for r in sel)})
+        rows.append({**cell, "metric": "physics", **rate(all(r["physics"].values()) for r in sel)})
+    return {"rows": rows, "raw": raw, "n_per_cell": sum(r["n_per_cell"] for r in results),
+            "runs": [{k: v for k, v in r.items() if k not in ("rows", "raw", "grids")}
+                     for r in results]}
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
