@@ -572,6 +572,16 @@ BEAM_HALF = 0.36
 BEAM_TILT = 0.10              # vertical drop of the heavy end
 
 
+def balance_cube_box(cx: float, sgn: int, down: str | None) -> list[float]:
+    """Box of the cube at the left (``sgn=-1``) or right end of a beam centred at ``cx`` that
+    tilts down on ``down`` (None: level)."""
+    w = OBJECT_W["small"]
+    ex = cx + sgn * (BEAM_HALF - w / 2 - 0.01)
+    dy = 0.0 if down is None else (BEAM_TILT if (sgn < 0) == (down == "left")
+                                   else -BEAM_TILT) * (BEAM_HALF - w / 2) / BEAM_HALF
+    return [ex - w / 2, BEAM_Y + dy - w - 0.015, ex + w / 2, BEAM_Y + dy - 0.015]
+
+
 def layout(g: CausalSceneGraph, rng: np.random.Generator | None = None) -> CausalSceneGraph:
     """Assign every node a box in [0, 1]^2; ``rng=None`` gives the canonical layout."""
     jit = (lambda s: float(rng.uniform(-s, s))) if rng is not None else (lambda s: 0.0)
@@ -636,12 +646,8 @@ def layout(g: CausalSceneGraph, rng: np.random.Generator | None = None) -> Causa
                                 BEAM_Y + BEAM_TILT])
         tilt = g.effects("tilt")
         down = g.attr(tilt[0], "side") if tilt else None
-        w = OBJECT_W["small"]
         for n, sgn in zip(objs, (-1, 1)):
-            ex = cx + sgn * (BEAM_HALF - w / 2 - 0.01)
-            dy = 0.0 if down is None else (BEAM_TILT if (sgn < 0) == (down == "left")
-                                           else -BEAM_TILT) * (BEAM_HALF - w / 2) / BEAM_HALF
-            put(n, [ex - w / 2, BEAM_Y + dy - w - 0.015, ex + w / 2, BEAM_Y + dy - 0.015])
+            put(n, balance_cube_box(cx, sgn, down))
         for e in tilt:
             put(e, [cx - BEAM_HALF, BEAM_Y - BEAM_TILT - 0.02, cx + BEAM_HALF,
                     BEAM_Y + BEAM_TILT + 0.02])

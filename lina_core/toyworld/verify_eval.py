@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import ndimage
 
-from ..csg import (BEAM_HALF, BEAM_TILT, BEAM_Y, CATEGORIES, COLOURS, DENSITY, FLOOR_Y,
+from ..csg import (BEAM_HALF, BEAM_TILT, BEAM_Y, CATEGORIES, balance_cube_box, COLOURS, DENSITY, FLOOR_Y,
                    MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RX, OBJECT_W, REFLECTION_SQUASH,
                    SHAPES, CausalSceneGraph)
 from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, object_colour,
@@ -104,12 +104,8 @@ def relayout(g: CausalSceneGraph, buoyancy_state: str | None = None) -> CausalSc
         cx = _centre(box(beam))
         tilt = g.effects("tilt")
         down = g.attr(tilt[0], "side") if tilt else None
-        w = OBJECT_W["small"]
         for n, sgn in zip(objs, (-1, 1)):
-            ex = cx + sgn * (BEAM_HALF - w / 2 - 0.01)
-            dy = 0.0 if down is None else (BEAM_TILT if (sgn < 0) == (down == "left")
-                                           else -BEAM_TILT) * (BEAM_HALF - w / 2) / BEAM_HALF
-            _put(g, n, [ex - w / 2, BEAM_Y + dy - w - 0.015, ex + w / 2, BEAM_Y + dy - 0.015])
+            _put(g, n, balance_cube_box(cx, sgn, down))
         for e in tilt:
             _put(g, e, [cx - BEAM_HALF, BEAM_Y - BEAM_TILT - 0.02, cx + BEAM_HALF,
                         BEAM_Y + BEAM_TILT + 0.02])
