@@ -219,7 +219,8 @@ def render(g: CausalSceneGraph, size: int = 64) -> Render:
 
 # --------------------------------------------------------------------------- clips
 
-CLIP_KINDS = {"reflection": "a ball falling onto a mirror", "buoyancy": "an object dropped into water",
+CLIP_KINDS = {"reflection": "a ball falling onto a mirror",
+              "buoyancy": "an object dropped into water",
               "shadow": "a light moving across the scene"}
 MIN_FRAMES, MAX_FRAMES = 8, 32
 

@@ -25,9 +25,9 @@ from typing import Any, Callable
 import numpy as np
 from scipy import ndimage
 
-from ..csg import (BEAM_HALF, BEAM_TILT, BEAM_Y, CATEGORIES, balance_cube_box, COLOURS, DENSITY, FLOOR_Y,
+from ..csg import (BEAM_HALF, BEAM_TILT, BEAM_Y, CATEGORIES, COLOURS, DENSITY, FLOOR_Y,
                    MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RX, OBJECT_W, REFLECTION_SQUASH,
-                   SHAPES, CausalSceneGraph)
+                   SHAPES, CausalSceneGraph, balance_cube_box)
 from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, object_colour,
                      render)
 from .data import SPLITS, sample_scene
