@@ -18,18 +18,10 @@ from . import engine
 from .csg import CATEGORIES
 from .interventions import InterventionSpec
 from .lina import LinaParams, Predictor, lina_spec, prompt_features
+from .stats import bootstrap
 from .toyworld.data import sample_scene
 
 METHODS = ("baseline", "explicit", "best_fixed", "schedule_only", "lina")
-
-
-def bootstrap(values: list[float], n: int = 1000, seed: int = 0) -> tuple[float, float]:
-    if not values:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    v = np.asarray(values, dtype=np.float64)
-    means = v[rng.integers(0, len(v), (n, len(v)))].mean(1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
 
 
 def work_items(splits: list[str], n_per_category: int, seeds: list[int]) -> list[dict]:

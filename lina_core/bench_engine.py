@@ -106,7 +106,7 @@ def bench(pipe: Any, steps: int = 25, reps: int = 3, overhead_reps: int = 15, se
     def run_pipe() -> None:
         out = pipe(PROMPT, num_inference_steps=steps, guidance_scale=guidance,
                    generator=torch.Generator().manual_seed(seed), output_type="np").images
-        same["pipe"] = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+        same["pipe"] = engine.np_images(out)
 
     t_over, c_over = interleaved({"engine": run_engine, "pipe": run_pipe}, overhead_reps)
     med = {k: statistics.median(v) for k, v in {**t_sweep, **t_over}.items()}

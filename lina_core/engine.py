@@ -300,7 +300,8 @@ def decode_preview(pipe: Any, x0: torch.Tensor) -> np.ndarray | None:
     return None  # VAE models: decoding every step costs a VAE pass each; done on demand
 
 
-def _np_images(images: Any) -> np.ndarray:
+def np_images(images: Any) -> np.ndarray:
+    """Pipeline output (PIL list, tensor, or floats in [0, 1]) -> uint8, channels last."""
     if isinstance(images, list) and images and hasattr(images[0], "convert"):
         return np.stack([np.asarray(im.convert("RGB")) for im in images])
     arr = images.cpu().numpy() if torch.is_tensor(images) else np.asarray(images)
@@ -580,7 +581,7 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
     finally:
         if guided is not None:
             object.__setattr__(pipe, den_name, inner)
-    images = _np_images(out.frames if hasattr(out, "frames") else out.images)
+    images = np_images(out.frames if hasattr(out, "frames") else out.images)
     used = S.used(pipe.scheduler)
     n_steps_run = spec.steps - k
     passes = (2 if cfg and fam != "flux" else 1)

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from .csg import CATEGORIES
-from .probes import rate
+from .engine import np_images
+from .stats import rate
 from .toyworld.data import sample_scene
 
 
@@ -27,7 +28,7 @@ def sample_images(pipe: Any, prompts: list[str], seed: int, steps: int = 25,
         with torch.no_grad():
             ims = pipe(chunk, num_inference_steps=steps, guidance_scale=guidance_scale,
                        generator=gens, output_type="np").images
-        out.append((np.clip(ims, 0, 1) * 255 + 0.5).astype(np.uint8))
+        out.append(np_images(ims))
     return np.concatenate(out)
 
 

@@ -247,9 +247,13 @@ def objective(physics: float, texture_lost: float, drift_weight: float = 1.0) ->
 
 
 def evaluate_params(pipe: Any, graph: CausalSceneGraph, prompt: str, params: LinaParams,
-                    seeds: list[int], base_images: dict[int, Any], steps: int = 25
-                    ) -> dict[str, Any]:
-    """Physics / texture / drift of one parameter set on one prompt, over ``seeds``."""
+                    seeds: list[int], base_images: dict[int, Any],
+                    base_texture_ok: dict[int, bool], steps: int = 25) -> dict[str, Any]:
+    """Physics / texture / drift of one parameter set on one prompt, over ``seeds``.
+
+    ``base_images`` are the baseline runs per seed, ``base_texture_ok`` their texture verdicts
+    (judged once per prompt, not once per candidate).
+    """
     from .toyworld.verify import verify
     phys, tex, lost, drift, calls, wall = [], [], [], [], 0, 0.0
     for s in seeds:
@@ -265,10 +269,10 @@ def evaluate_params(pipe: Any, graph: CausalSceneGraph, prompt: str, params: Lin
                 0 if spec.schedule.kind != "uniform" else
                 r.record["started_at_step"] * (base.model_calls // steps))
         wall += time.perf_counter() - t0
-        v, vb = verify(im, graph), verify(base.images[0], graph)
+        v = verify(im, graph)
         phys.append(v.physics_ok)
         tex.append(v.texture_ok)
-        lost.append(vb.texture_ok and not v.texture_ok)
+        lost.append(base_texture_ok[s] and not v.texture_ok)
         drift.append(float(np.abs(im.astype(np.float32) - base.images[0]).mean() / 255))
         calls += c
     return {"physics": float(np.mean(phys)), "texture": float(np.mean(tex)),
@@ -281,6 +285,7 @@ def fit(pipe: Any, n_per_category: int = 5, n_candidates: int = 12, seeds: tuple
         progress=print) -> tuple[Predictor, dict[str, Any]]:
     """Search parameters per training prompt, then regress the best ones from prompt features."""
     from .probes import scenes
+    from .toyworld.verify import verify
     t0 = time.perf_counter()
     cands = candidates(n_candidates, search_seed)
     train = scenes("train", n_per_category)
@@ -291,9 +296,10 @@ def fit(pipe: Any, n_per_category: int = 5, n_candidates: int = 12, seeds: tuple
         prompt = s.caption(False)
         base = {sd: engine.run(pipe, InterventionSpec(prompt=prompt, steps=steps), seed=sd,
                                previews=False) for sd in seeds}
+        base_tex = {sd: verify(b.images[0], s.graph).texture_ok for sd, b in base.items()}
         row = []
         for j, p in enumerate(cands):
-            r = evaluate_params(pipe, s.graph, prompt, p, list(seeds), base, steps)
+            r = evaluate_params(pipe, s.graph, prompt, p, list(seeds), base, base_tex, steps)
             scores[i, j] = objective(r["physics"], r["texture_lost"])
             row.append(r)
         details.append(row)

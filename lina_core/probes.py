@@ -12,7 +12,6 @@ matplotlib PNG.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -22,28 +21,11 @@ import numpy as np
 from . import engine
 from .csg import CausalSceneGraph, to_prompt
 from .interventions import Inpaint, InterventionSpec, PromptEdit
+from .stats import rate
 from .toyworld.data import Sample, sample_scene
 
 PROBES = ("multihop", "disentangle", "timing", "inpaint")
 Progress = Callable[[float, str], None]
-
-
-def wilson(k: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for k successes in n trials."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
-
-
-def rate(values: Iterable[bool]) -> dict[str, Any]:
-    v = [bool(x) for x in values]
-    k, n = sum(v), len(v)
-    lo, hi = wilson(k, n)
-    return {"acc": k / n if n else float("nan"), "n": n, "lo": lo, "hi": hi}
 
 
 @dataclass
@@ -196,6 +178,9 @@ def disentangle(pipe: Any, n_pairs: int, seeds: list[int], steps: int = 25,
                 "above" if side == "above" else f"the {side}",
                 f"the {new_side}" if new_side != "above" else "above")),
         }
+        base = {sd: engine.run(pipe, InterventionSpec(prompt=prompt, steps=steps), seed=sd,
+                               previews=False).images[0] for sd in seeds}
+        vbase = {sd: _verify(im, g) for sd, im in base.items()}
         for kind, (src, dst, target) in swaps.items():
             tg = from_prompt(target).graph
             src_tok = src
@@ -204,10 +189,8 @@ def disentangle(pipe: Any, n_pairs: int, seeds: list[int], steps: int = 25,
             spec = InterventionSpec(prompt=prompt, steps=steps, edits=[PromptEdit(
                 "swap_tokens", 0, steps, 1.0, target_prompt=target, pairs=[[src_tok, dst]])])
             for sd in seeds:
-                base = engine.run(pipe, InterventionSpec(prompt=prompt, steps=steps), seed=sd,
-                                  previews=False).images[0]
                 im = engine.run(pipe, spec, seed=sd, previews=False).images[0]
-                vb, vs = _verify(base, g), _verify(im, g)
+                vb, vs = vbase[sd], _verify(im, g)
                 vt = _verify(im, tg)
                 rows_raw.append({
                     "swap": kind,
@@ -335,6 +318,7 @@ def inpaint(pipe: Any, samples: list[Sample], seeds: list[int], ks: list[int], s
             base = engine.run(pipe, InterventionSpec(prompt=c, steps=steps), seed=sd,
                               previews=False)
             g = align_layout(s.graph, base.images[0])
+            base_physics = _verify(base.images[0], s.graph).physics_ok
             for k in ks:
                 spec = InterventionSpec(prompt=cp, steps=steps, graph=g.to_dict(),
                                         inpaint=Inpaint(start=k, mask_node=effects[0]))
@@ -343,7 +327,7 @@ def inpaint(pipe: Any, samples: list[Sample], seeds: list[int], ks: list[int], s
                 v = _verify(im, s.graph)
                 rows_raw.append({"k": k, "category": s.category, "physics": v.physics_ok,
                                  "texture": v.texture_ok,
-                                 "base_physics": _verify(base.images[0], s.graph).physics_ok})
+                                 "base_physics": base_physics})
         if progress:
             progress((j + 1) / len(samples), f"inpaint {j + 1}/{len(samples)}")
     rows = []

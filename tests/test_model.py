@@ -10,7 +10,7 @@ import torch
 
 from lina_core.csg import CATEGORIES
 from lina_core.evaluate import sample_images
-from lina_core.probes import wilson
+from lina_core.stats import wilson
 from lina_core.toyworld.data import sample_scene
 from lina_core.toyworld.verify import verify
 

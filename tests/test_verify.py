@@ -15,7 +15,8 @@ from lina_core.csg import CATEGORIES, CausalSceneGraph, from_prompt
 from lina_core.toyworld.data import SPLITS, sample_scene
 from lina_core.toyworld.render import render
 from lina_core.toyworld.verify import Verdict, VerifyError, verify
-from lina_core.toyworld.verify_eval import counterfactuals, perturb, wilson
+from lina_core.stats import wilson
+from lina_core.toyworld.verify_eval import counterfactuals, perturb
 
 SIZE = 32          # the size the model is trained and sampled at
 PHYSICS = {"reflection": {"reflection_present", "reflection_inside_mirror"},

@@ -10,13 +10,11 @@ from __future__ import annotations
 import warnings
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from diffusers import DiffusionPipeline, EulerDiscreteScheduler, UNet2DConditionModel
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import retrieve_timesteps
 from diffusers.utils.torch_utils import randn_tensor
-from PIL import Image
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from ..limits import check_int
@@ -212,9 +210,3 @@ def build_pipeline(tokenizer_dir: str, resolution: int = 32, small: bool = False
     return ToyWorldPipeline(unet=unet, text_encoder=text, tokenizer=tok,
                             scheduler=EulerDiscreteScheduler(**scheduler_config()))
 
-
-def to_uint8(images: np.ndarray | list[Image.Image]) -> np.ndarray:
-    """Pipeline output (np in [0, 1] or PIL) -> N x H x W x 3 uint8."""
-    if isinstance(images, list):
-        return np.stack([np.asarray(im.convert("RGB")) for im in images])
-    return (np.clip(images, 0, 1) * 255 + 0.5).astype(np.uint8)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from typing import Any, Callable
 
@@ -32,6 +31,7 @@ from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, o
                      render)
 from .data import SPLITS, sample_scene
 from .verify import verify
+from ..stats import wilson
 
 # --------------------------------------------------------------------------- geometry
 
@@ -264,16 +264,6 @@ def perturb(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 # --------------------------------------------------------------------------- evaluation
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
-
-
 def _base_question(q: str) -> str:
     return q.split(".", 1)[1] if "." in q else q
 
@@ -326,7 +316,7 @@ def evaluate(n_per_category: int, size: int = 32, seed: int = 0,
             for key in ("correct", "wrong"):
                 n, k = r["n_" + key], r["ok_" + key]
                 r["acc_" + key] = k / n if n else float("nan")
-                r["ci_" + key] = wilson(k, n)
+                r["ci_" + key] = wilson(k, n) if n else (float("nan"), float("nan"))
         results[cat] = res
     return {"size": size, "n_per_category": n_per_category, "seed": seed,
             "seconds": round(time.time() - t0, 1), "results": results}
