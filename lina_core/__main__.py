@@ -42,6 +42,11 @@ def load_model(path: str | None, tiny: bool = False) -> Any:
 
 
 def cmd_data(a: argparse.Namespace) -> None:
+    if a.frames:
+        from .toyworld.video_data import write_video_split
+        out = write_video_split(a.out, a.split, a.n, frames=a.frames, size=a.size, start=a.start)
+        print(f"wrote {a.n} {a.split} clips of {a.frames} frames to {out}")
+        return
     from .toyworld.data import write_split
     out = write_split(a.out, a.split, a.n, size=a.size, start=a.start)
     print(f"wrote {a.n} {a.split} samples to {out}")
@@ -67,7 +72,8 @@ def cmd_train(a: argparse.Namespace) -> None:
     from .train import TrainConfig, train
     cfg = TrainConfig(data=a.data, out=a.out, steps=a.steps, batch=a.batch, lr=a.lr,
                       resolution=a.resolution, seed=a.seed, ckpt_every=a.ckpt_every,
-                      threads=a.threads)
+                      threads=a.threads, warmup=a.warmup, min_lr=a.min_lr,
+                      init_from=a.init_from)
     print(f"model (EMA weights) in {train(cfg)}")
 
 
@@ -158,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--split", default="train", choices=["train", "test-id", "test-ood"])
     q.add_argument("--size", type=int, default=64)
     q.add_argument("--start", type=int, default=0)
+    q.add_argument("--frames", type=int, default=0,
+                   help="write clips of this many frames (8-16) instead of still images")
     q.set_defaults(fn=cmd_data)
 
     q = sub.add_parser("render", help="ground-truth render of a prompt or a graph JSON file")
@@ -177,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--ckpt-every", type=int, default=250)
     q.add_argument("--threads", type=int, default=2)
+    q.add_argument("--warmup", type=int, default=200)
+    q.add_argument("--min-lr", type=float, default=1e-4)
+    q.add_argument("--init-from", help="an image model folder: train the video model inflated "
+                                       "from it on the clips in --data")
     q.set_defaults(fn=cmd_train)
 
     q = sub.add_parser("generate", help="one image from a prompt or a spec JSON")

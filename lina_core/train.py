@@ -1,4 +1,7 @@
-"""Train the ToyWorld model: v-prediction, cosine betas, EMA, checkpoints that resume exactly.
+"""Train the ToyWorld models: v-prediction, cosine betas, EMA, checkpoints that resume exactly.
+
+The image model trains from scratch on an image folder; the video model (``init_from`` an image
+model) is inflated from it and trains its UNet3D on a clip folder (``video_data``).
 
 Everything saved is safetensors or JSON (optimizer state included), so a run can be resumed across
 sittings without pickle.  The text encoder trains jointly; 10% of captions are dropped to "" so
@@ -23,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from .pipelines.tokenizer import MAX_LENGTH, write_tokenizer
 from .pipelines.toyworld import ToyWorldPipeline, build_pipeline, scheduler_config
 from .toyworld.data import read_split
+from .toyworld.video_data import load_clips
 
 
 @dataclass
@@ -40,6 +44,9 @@ class TrainConfig:
     seed: int = 0
     ckpt_every: int = 500
     threads: int = 2
+    #: video: inflate this image model (a folder) into a ToyWorldVideoPipeline and train its
+    #: UNet3D on the clips in ``data``; the text encoder stays the image model's, frozen
+    init_from: str | None = None
 
 
 def load_images(folder: str | Path, resolution: int) -> tuple[torch.Tensor, list[dict]]:
@@ -77,18 +84,27 @@ def train(cfg: TrainConfig, log=print) -> Path:
     out = Path(cfg.out)
     ckpt = out / "checkpoint"
     out.mkdir(parents=True, exist_ok=True)
-    tok_dir = out / "tokenizer_src"
-    if not tok_dir.exists():
-        write_tokenizer(tok_dir)
-    pipe = build_pipeline(str(tok_dir), cfg.resolution, seed=cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if cfg.init_from:
+        from .pipelines.toyworld_video import inflate
+        pipe: ToyWorldPipeline = inflate(ToyWorldPipeline.from_pretrained(
+            cfg.init_from, local_files_only=True))
+        x_all, rows = load_clips(cfg.data)
+    else:
+        tok_dir = out / "tokenizer_src"
+        if not tok_dir.exists():
+            write_tokenizer(tok_dir)
+        pipe = build_pipeline(str(tok_dir), cfg.resolution, seed=cfg.seed)
+        x_all, rows = load_images(cfg.data, cfg.resolution)
     unet, text = pipe.unet, pipe.text_encoder
-    params = list(unet.parameters()) + list(text.parameters())
+    train_text = cfg.init_from is None
+    text.requires_grad_(train_text)
+    params = list(unet.parameters()) + (list(text.parameters()) if train_text else [])
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
     ema = [p.detach().clone() for p in params]
     noise_sched = DDPMScheduler(**{k: v for k, v in scheduler_config().items()
                                    if k != "timestep_spacing"})
     acp = noise_sched.alphas_cumprod
-    x_all, rows = load_images(cfg.data, cfg.resolution)
     caps = [(r["implicit_caption"], r["explicit_caption"]) for r in rows]
     ids_cache: dict[str, torch.Tensor] = {}
 
@@ -105,7 +121,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
         st = json.loads((ckpt / "state.json").read_text())
         step, losses, wall = st["step"], st["losses"], st["wall_s"]
         unet.load_state_dict(load_file(ckpt / "unet.safetensors"))
-        text.load_state_dict(load_file(ckpt / "text_encoder.safetensors"))
+        if train_text:
+            text.load_state_dict(load_file(ckpt / "text_encoder.safetensors"))
         e = load_file(ckpt / "ema.safetensors")
         ema = [e[str(i)] for i in range(len(params))]
         _opt_state_from_tensors(opt, load_file(ckpt / "optimizer.safetensors"))
@@ -113,7 +130,7 @@ def train(cfg: TrainConfig, log=print) -> Path:
     rng = np.random.default_rng(cfg.seed + step)
     gen = torch.Generator().manual_seed(cfg.seed + step)
     unet.train()
-    text.train()
+    text.train(train_text)
     t_start = time.time()
 
     def lr_at(s: int) -> float:
@@ -126,7 +143,8 @@ def train(cfg: TrainConfig, log=print) -> Path:
         tmp = out / "checkpoint.tmp"
         tmp.mkdir(exist_ok=True)
         save_file(unet.state_dict(), tmp / "unet.safetensors")
-        save_file(text.state_dict(), tmp / "text_encoder.safetensors")
+        if train_text:
+            save_file(text.state_dict(), tmp / "text_encoder.safetensors")
         save_file({str(i): p.contiguous() for i, p in enumerate(ema)}, tmp / "ema.safetensors")
         save_file(_opt_state_to_tensors(opt), tmp / "optimizer.safetensors")
         (tmp / "state.json").write_text(json.dumps(
@@ -145,13 +163,15 @@ def train(cfg: TrainConfig, log=print) -> Path:
                  for i in idx]
         noise = torch.randn(x0.shape, generator=gen)
         t = torch.randint(0, 1000, (cfg.batch,), generator=gen)
-        a = acp[t].sqrt().view(-1, 1, 1, 1)
-        s = (1 - acp[t]).sqrt().view(-1, 1, 1, 1)
+        bcast = (-1,) + (1,) * (x0.dim() - 1)     # images B x C x H x W, clips B x C x F x H x W
+        a = acp[t].sqrt().view(bcast)
+        s = (1 - acp[t]).sqrt().view(bcast)
         xt = a * x0 + s * noise
         target = a * noise - s * x0
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        ctx = text(ids(texts))[0]
+        with torch.set_grad_enabled(train_text):
+            ctx = text(ids(texts))[0]
         pred = unet(xt, t, encoder_hidden_states=ctx, return_dict=False)[0]
         loss = F.mse_loss(pred, target)
         opt.zero_grad(set_to_none=True)

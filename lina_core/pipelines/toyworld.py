@@ -91,10 +91,23 @@ class ToyWorldPipeline(DiffusionPipeline):
         return prompt_embeds, negative_prompt_embeds
 
     # ------------------------------------------------------------------ sampling
+    def latent_shape(self, batch: int) -> tuple[int, ...]:
+        return (batch, self.unet.config.in_channels, self.resolution, self.resolution)
+
+    def postprocess(self, latents: torch.Tensor, output_type: str) -> Any:
+        """[-1, 1] pixels -> the requested output type (channels last for np and pil)."""
+        if output_type == "latent":
+            return latents
+        images = (latents / 2 + 0.5).clamp(0, 1)
+        if output_type == "pt":
+            return images
+        images = images.permute(0, 2, 3, 1).float().cpu().numpy()
+        return self.numpy_to_pil(images) if output_type == "pil" else images
+
     def prepare_latents(self, batch: int, dtype: torch.dtype, device: torch.device,
                         generator: torch.Generator | list[torch.Generator] | None,
                         latents: torch.Tensor | None = None) -> torch.Tensor:
-        shape = (batch, self.unet.config.in_channels, self.resolution, self.resolution)
+        shape = self.latent_shape(batch)
         if latents is None:
             latents = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
         else:
@@ -159,14 +172,7 @@ class ToyWorldPipeline(DiffusionPipeline):
                 prompt_embeds = cb.get("prompt_embeds", prompt_embeds)
                 negative_prompt_embeds = cb.get("negative_prompt_embeds", negative_prompt_embeds)
         self.maybe_free_model_hooks()
-        if output_type == "latent":
-            images: Any = latents
-        else:
-            images = (latents / 2 + 0.5).clamp(0, 1)
-            if output_type != "pt":
-                images = images.permute(0, 2, 3, 1).float().cpu().numpy()
-                if output_type == "pil":
-                    images = self.numpy_to_pil(images)
+        images = self.postprocess(latents, output_type)
         if not return_dict:
             return (images,)
         return ImagePipelineOutput(images=images)

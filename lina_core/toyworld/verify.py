@@ -544,6 +544,7 @@ def _texture_single(g: CausalSceneGraph, img: np.ndarray, mix: _Mix, blob: _Blob
         return None
     seen = blob.colour
     box = None
+    meas[prefix + "centre"] = (blob.cx / CANON, blob.cy / CANON)   # tracked across clip frames
     texture[prefix + key] = seen == want
     parts = [f"{key} {seen}" + ("" if seen == want else f" (expected {want})")]
     meas[prefix + key] = seen
@@ -815,6 +816,10 @@ def _verify_shadow(g, img, raw, texture, physics, per_node, meas) -> None:
             meas["shadow_offset"] = off
         meas["shadow_mass"] = mass / (w * w)
         ok = seen == expected
+    lit = mix.share[..., 2] >= 0.5
+    lit[CANON // 2:] = False          # the light hangs on the wall
+    if lit.sum() >= 3:                # where it is: clips move it across the scene
+        meas["light_x"] = float((np.nonzero(lit)[1] + 0.5).mean() / CANON)
     physics["shadow_side"] = bool(ok)
     where = {"left": "to the left", "right": "to the right", "below": "beneath the object",
              "none": "not found"}
