@@ -1,0 +1,148 @@
+"""Judge a ToyWorld clip: every frame's texture, and the motion's physics.
+
+Each frame is judged by :func:`verify.verify` against that frame's graph
+(:func:`render.clip_frames`), so a frame's texture questions are the still scene's.  A still
+physics question only makes sense where the scene is at rest (the ball on the mirror, the object
+settled in the water, the light at either end of its path), so per-frame physics is asked on
+those frames and left ``None`` on the others.  The clip's physics is one temporal question per
+clip kind, measured from the pixels of every frame (object centre, light position, shadow offset,
+water line: never the layout):
+
+* ``reflection`` - *does the reflection meet the ball at contact?*  The ball falls (its centre
+  drops by at least ``FALL_MIN`` of the frame, and never rises by more than ``RISE_TOL``) and in
+  the last frame its reflection is under it, inside the mirror.
+* ``buoyancy`` - *does the object end up floating or sunk as its material says?*  It starts
+  above the water line and, in the last frame, floats or lies on the bottom as its material says.
+* ``shadow`` - *does the shadow move opposite the light?*  The light moves by at least
+  ``LIGHT_MOVE_MIN`` of the frame and the shadow's offset from the object moves the other way by
+  at least ``SHADOW_MOVE_MIN`` object widths.
+
+Accuracy on rendered clips and on counterfactual clips with the wrong motion: ``docs/MODEL.md``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..csg import CausalSceneGraph
+from .render import CLIP_KINDS, clip_frames
+from .verify import Verdict, VerifyError, verify
+
+FALL_MIN = 0.1           #: the ball's centre must drop this much (fraction of frame height)
+RISE_TOL = 0.05          #: ... and never rise more than this between frames
+LIGHT_MOVE_MIN = 0.2     #: the light must move this much (fraction of frame width)
+SHADOW_MOVE_MIN = 0.4    #: the shadow must move the other way this much (object widths)
+
+TEMPORAL_QUESTION = {
+    "reflection": "reflection_meets_ball_at_contact",
+    "buoyancy": "settles_as_material_says",
+    "shadow": "shadow_moves_opposite_light",
+}
+
+
+@dataclass
+class ClipVerdict:
+    category: str
+    frames: list[Verdict]
+    physics_frames: list[int]            #: frames at rest, where the still physics is asked
+    temporal: dict[str, bool]
+    tracks: dict[str, list[float | None]]
+    reason: str
+
+    @property
+    def frame_texture(self) -> list[bool]:
+        return [v.texture_ok for v in self.frames]
+
+    @property
+    def frame_physics(self) -> list[bool | None]:
+        return [v.physics_ok if f in self.physics_frames else None
+                for f, v in enumerate(self.frames)]
+
+    @property
+    def texture_ok(self) -> bool:
+        return all(self.frame_texture)
+
+    @property
+    def physics_ok(self) -> bool:
+        return all(self.temporal.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "texture_ok": self.texture_ok,
+                "physics_ok": self.physics_ok, "temporal": dict(self.temporal),
+                "reason": self.reason, "frame_texture": self.frame_texture,
+                "frame_physics": self.frame_physics, "physics_frames": self.physics_frames,
+                "tracks": self.tracks, "frames": [v.to_dict() for v in self.frames]}
+
+
+def physics_frames(category: str, frames: int) -> list[int]:
+    """The frames of a clip at which the still scene's physics holds (see ``clip_frames``)."""
+    last = frames - 1
+    if category == "reflection":
+        return [last]
+    if category == "buoyancy":   # the object has settled from t = 0.8 on
+        return [f for f in range(frames) if f / last * 1.25 >= 1.0]
+    return [0, last]
+
+
+def _track(verdicts: list[Verdict], key: str, index: int | None = None) -> list[float | None]:
+    out: list[float | None] = []
+    for v in verdicts:
+        x = v.measurements.get(key)
+        if x is not None and index is not None:
+            x = x[index]
+        out.append(None if x is None else float(x))
+    return out
+
+
+def verify_clip(frames: np.ndarray | list[np.ndarray], graph: CausalSceneGraph) -> ClipVerdict:
+    """Judge ``frames`` (F x H x W x 3 uint8) as the clip of ``graph``'s category."""
+    frames = list(frames)
+    if graph.category not in CLIP_KINDS:
+        raise VerifyError(f"graph: category {graph.category!r} has no clip; clips exist for "
+                          f"{sorted(CLIP_KINDS)}")
+    try:
+        graphs = clip_frames(graph, len(frames))
+    except ValueError as exc:
+        raise VerifyError(str(exc)) from None
+    verdicts = [verify(np.asarray(im), g) for im, g in zip(frames, graphs)]
+    cat, last = graph.category, len(frames) - 1
+    phys = physics_frames(cat, len(frames))
+    tracks: dict[str, list[float | None]] = {"object_x": _track(verdicts, "centre", 0),
+                                             "object_y": _track(verdicts, "centre", 1)}
+    ok, reason = False, ""
+    if cat == "reflection":
+        ys = tracks["object_y"]
+        if ys[0] is None or ys[last] is None:
+            reason = "ball not found in the first or last frame"
+        else:
+            seen = [y for y in ys if y is not None]
+            fall = ys[last] - ys[0]
+            rise = max([0.0] + [y0 - y1 for y0, y1 in zip(seen, seen[1:])])
+            at_contact = verdicts[last].physics_ok
+            ok = fall >= FALL_MIN and rise <= RISE_TOL and at_contact
+            reason = (f"ball falls {fall:.2f} of the frame (needs {FALL_MIN}), rises at most "
+                      f"{rise:.2f} (allowed {RISE_TOL}); at contact the reflection is "
+                      + ("under it" if at_contact else "missing or outside the mirror"))
+    elif cat == "buoyancy":
+        water = verdicts[0].measurements.get("water")
+        ys = tracks["object_y"]
+        above = water is not None and ys[0] is not None and ys[0] < water["top"]
+        settles = verdicts[last].physics_ok
+        ok = above and settles
+        state = [p for p in verdicts[last].per_node.values() if p.startswith("object ")]
+        reason = ("starts above the water" if above else "does not start above the water") + \
+            "; at the end " + (state[0] if state else "object not found")
+    else:
+        tracks["light_x"] = _track(verdicts, "light_x")
+        tracks["shadow_offset"] = _track(verdicts, "shadow_offset")
+        lx, so = tracks["light_x"], tracks["shadow_offset"]
+        if None in (lx[0], lx[last], so[0], so[last]):
+            reason = "light or shadow not found in the first or last frame"
+        else:
+            dl, ds = lx[last] - lx[0], so[last] - so[0]
+            ok = abs(dl) >= LIGHT_MOVE_MIN and ds * np.sign(dl) <= -SHADOW_MOVE_MIN
+            reason = (f"light moves {dl:+.2f} of the frame (needs {LIGHT_MOVE_MIN}), shadow "
+                      f"{ds:+.2f} object widths (needs {SHADOW_MOVE_MIN} the other way)")
+    return ClipVerdict(cat, verdicts, phys, {TEMPORAL_QUESTION[cat]: bool(ok)}, tracks, reason)
