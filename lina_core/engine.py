@@ -1,13 +1,15 @@
 """Run an intervention spec on any diffusers pipeline, through its public API only.
 
 The engine owns the initial noise (so a branch can start from a cached step), switches prompt
-embeddings with ``callback_on_step_end``, passes schedules as ``timesteps``/``sigmas``, and reads
-back what the scheduler used.  Latent guidance wraps the denoiser module for the duration of one
-call (a forward wrapper, not an attention patch); it adds ``w * M * (eps(x, c+) - eps(x, c))`` to
-the conditional branch.  No code here assumes 4-D latents.
+embeddings with ``callback_on_step_end``, passes schedules as ``timesteps``/``sigmas`` (or, where
+``__call__`` takes neither, as WanPipeline's, runs the call with a scheduler pinned to the
+schedule), and reads back what the scheduler used.  Latent guidance wraps the denoiser module for
+the duration of one call (a forward wrapper, not an attention patch); it adds
+``w * M * (eps(x, c+) - eps(x, c))`` to the conditional branch.  No code here assumes 4-D latents.
 """
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -61,9 +63,41 @@ def default_encoder(pipe: Any) -> Encoder:
             if fam == "flux":
                 pe, pooled, _ = pipe.encode_prompt(texts, texts, device=dev)
                 return {"prompt_embeds": pe, "pooled_prompt_embeds": pooled}
-            pe, _ = pipe.encode_prompt(texts, do_classifier_free_guidance=False, device=dev)
+            pe, _ = pipe.encode_prompt(texts, do_classifier_free_guidance=False, device=dev,
+                                       max_sequence_length=_text_length(pipe))
             return {"prompt_embeds": pe}
     return enc
+
+
+def _text_length(pipe: Any) -> int:
+    """The T5 length the pipeline's own call pads prompts to (Wan, CogVideoX), so the engine's
+    embeddings are the ones the plain call makes: CogVideoX's transformer has a fixed text length
+    (``max_text_seq_length``, 226 on the released models); Wan pads to its ``__call__`` default
+    (512), not to ``encode_prompt``'s (226)."""
+    n = getattr(pipe.transformer.config, "max_text_seq_length", None)
+    return int(n or inspect.signature(pipe.__call__).parameters["max_sequence_length"].default)
+
+
+def video_size(pipe: Any, height: int | None, width: int | None, frames: int | None,
+               ) -> tuple[int, int, int]:
+    """Wan/CogVideoX: the pipeline's own defaults for what the caller left out (the app passes
+    no frame count), checked against what the latents need before any model work."""
+    fam = family(pipe)
+    params = inspect.signature(pipe.__call__).parameters
+    cfg, s = pipe.transformer.config, pipe.vae_scale_factor_spatial
+    height = height or params["height"].default or cfg.sample_height * s
+    width = width or params["width"].default or cfg.sample_width * s
+    frames = frames or params["num_frames"].default or cfg.sample_frames
+    p = cfg.patch_size
+    m = s * int(p[-1] if isinstance(p, (tuple, list)) else p)
+    if height % m or width % m:
+        raise SpecError(f"height/width: {height}x{width} must both be multiples of {m} for "
+                        f"{type(pipe).__name__}")
+    t = pipe.vae_scale_factor_temporal
+    if fam == "wan" and (frames - 1) % t:   # WanPipeline would round it, and the latents with it
+        raise SpecError(f"frames: {frames} must be {t}k + 1 for WanPipeline (e.g. "
+                        f"{(frames - 1) // t * t + 1})")
+    return height, width, frames
 
 
 def latent_shape(pipe: Any, batch: int, height: int | None, width: int | None,
@@ -83,10 +117,14 @@ def latent_shape(pipe: Any, batch: int, height: int | None, width: int | None,
     if fam == "flux":
         h, w = 2 * (height // (vsf * 2)), 2 * (width // (vsf * 2))
         return (batch, (h // 2) * (w // 2), pipe.transformer.config.in_channels)
-    if fam == "wan":
+    if fam in ("wan", "cogvideox"):
         t = (frames - 1) // pipe.vae_scale_factor_temporal + 1
-        return (batch, pipe.transformer.config.in_channels, t,
-                height // pipe.vae_scale_factor_spatial, width // pipe.vae_scale_factor_spatial)
+        c, s = pipe.transformer.config.in_channels, pipe.vae_scale_factor_spatial
+        if fam == "wan":
+            return (batch, c, t, height // s, width // s)
+        pt = pipe.transformer.config.patch_size_t   # CogVideoX 1.5 pads frames to a multiple
+        t += -t % pt if pt else 0
+        return (batch, t, c, height // s, width // s)          # CogVideoX: B x F x C x H x W
     raise SpecError(f"model: latent shape of {fam} is not known")
 
 
@@ -209,12 +247,21 @@ class GuidedDenoiser(torch.nn.Module):
     """Wraps a UNet/transformer; in the active window adds masked target-prompt guidance."""
 
     def __init__(self, inner: torch.nn.Module, target: torch.Tensor, weight: float,
-                 mask: torch.Tensor | None, batch: int):
+                 mask: torch.Tensor | None, batch: int, negative: torch.Tensor | None = None):
         super().__init__()
         self.inner = inner
         self.target, self.weight, self.mask, self.batch = target, weight, mask, batch
+        #: pipelines that run the unconditional pass as a call of its own (Wan) pass this
+        #: embedding to it: such a call is left unguided
+        self.negative = negative
         self.active = False
         self.extra_calls = 0
+
+    def _unconditional(self, kwargs: dict[str, Any]) -> bool:
+        ehs = kwargs.get("encoder_hidden_states")
+        n = self.negative
+        return (n is not None and torch.is_tensor(ehs) and ehs.shape == n.shape
+                and torch.equal(ehs, n.to(ehs)))
 
     @property
     def config(self):
@@ -236,7 +283,7 @@ class GuidedDenoiser(torch.nn.Module):
 
     def forward(self, *args, **kwargs):
         out = self.inner(*args, **kwargs)
-        if not self.active or self.weight == 0:
+        if not self.active or self.weight == 0 or self._unconditional(kwargs):
             return out
         tensor_out = out[0] if isinstance(out, tuple) else out.sample
         full = tensor_out.shape[0]
@@ -328,7 +375,8 @@ def ensure_sampler(pipe: Any) -> str | None:
     restore; ancestral/stochastic ones draw noise the seed does not control.  Those are replaced
     by Euler built from the same config (flow-matching Euler for flow models), and the run record
     names both.  Euler with karras/exponential/beta sigmas is rebuilt without them (they would
-    rewrite a given schedule).
+    rewrite a given schedule).  Where the replaced scheduler's noise levels are not what its config
+    gives Euler (CogVideoX's DDIM/DPM shift the SNR), Euler is built on its ``alphas_cumprod``.
     """
     sch = pipe.scheduler
     name = type(sch).__name__
@@ -346,8 +394,42 @@ def ensure_sampler(pipe: Any) -> str | None:
         new = FlowMatchEulerDiscreteScheduler.from_config(cfg, shift=shift, **off)
     else:
         new = EulerDiscreteScheduler.from_config(cfg, **off)
+        acp = getattr(sch, "alphas_cumprod", None)
+        if acp is not None and not torch.allclose(new.alphas_cumprod.double(), acp.double(),
+                                                  rtol=1e-4, atol=1e-6):
+            a = acp.double().clamp(min=2 ** -24)   # zero terminal SNR: Euler's own floor
+            betas = 1 - a / torch.cat([a.new_ones(1), a[:-1]])
+            new = EulerDiscreteScheduler.from_config(cfg, **off, trained_betas=betas.tolist(),
+                                                     rescale_betas_zero_snr=False)
     pipe.scheduler = new
     return name
+
+
+class _Pinned:
+    """Scheduler mixin: ``set_timesteps`` sets the pinned schedule, whatever step count it gets."""
+    pinned: dict[str, Any]
+
+    def set_timesteps(self, num_inference_steps: int | None = None, device: Any = None,
+                      **_: Any) -> None:
+        super().set_timesteps(device=device, **self.pinned)
+
+
+def schedule_call(pipe: Any, sched: S.Schedule, mu: float | None) -> tuple[dict[str, Any], Any]:
+    """The call arguments that select ``sched``, and the scheduler to run the call with.
+
+    A pipeline whose ``__call__`` takes ``sigmas``/``timesteps`` gets them.  One that takes
+    neither (WanPipeline asks its scheduler for ``num_inference_steps`` steps) gets the step count
+    and, for that call, a copy of its scheduler pinned to ``sched``: a component swap, read back
+    like any other.
+    """
+    if sched.kind in inspect.signature(pipe.__call__).parameters:
+        return sched.kwargs(), pipe.scheduler
+    base = type(pipe.scheduler)
+    keys = inspect.signature(base.__init__).parameters
+    cfg = {k: v for k, v in pipe.scheduler.config.items() if k in keys}
+    pinned = type(f"Pinned{base.__name__}", (_Pinned, base), {}).from_config(cfg)
+    pinned.pinned = dict(sched.kwargs(), **({"mu": mu} if mu is not None else {}))
+    return {"num_inference_steps": len(sched)}, pinned
 
 
 def _mu(pipe: Any, shape: tuple[int, ...]) -> float | None:
@@ -431,6 +513,8 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
     seed = spec.seed if seed is None else seed
     t_all = time.perf_counter()
     fam = family(pipe)
+    if fam in ("wan", "cogvideox"):
+        height, width, frames = video_size(pipe, height, width, frames)
     replaced = ensure_sampler(pipe)
     encode = _memo(encoder or default_encoder(pipe))
     device = pipe._execution_device
@@ -496,9 +580,10 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
             init_sigma = float(getattr(pipe.scheduler, "init_noise_sigma", 1.0))
         start_latents = (float(a_full[k]) * ref + float(b_full[k]) * noise).to(noise.dtype)
 
-    guided = None
+    guides: dict[str, GuidedDenoiser] = {}
     den_name = denoiser_name(pipe)
-    inner = getattr(pipe, den_name)
+    # Wan 2.2 hands the low-noise steps to a second transformer: guide both
+    den_names = [n for n in (den_name, "transformer_2") if getattr(pipe, n, None) is not None]
     lg = spec.latent_guidance
     if lg is not None and lg.weight != 0:
         if lg.mask_node:
@@ -507,7 +592,11 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
         else:
             lmask = None
         target = encode([lg.target_prompt])["prompt_embeds"]
-        guided = GuidedDenoiser(inner, target, lg.weight, lmask, batch)
+        negative = None
+        if fam == "wan" and neg:   # separate unconditional calls, with these embeddings
+            negative = neg["prompt_embeds"].repeat_interleave(batch, 0)
+        guides = {n: GuidedDenoiser(getattr(pipe, n), target, lg.weight, lmask, batch, negative)
+                  for n in den_names}
 
     # trajectory.latents[i] is always the latent entering step i, whichever step the run starts
     # at: the cached steps before k, or (inpainting without a cache) the re-noised reference
@@ -524,7 +613,7 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
     timing: dict[str, float] = {}
 
     def set_step(step: int) -> None:
-        if guided is not None:
+        for guided in guides.values():
             guided.active = lg.start <= step < lg.end
 
     def swap_positive(emb_in: torch.Tensor, new_pos: torch.Tensor) -> torch.Tensor:
@@ -553,12 +642,13 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
         return out
 
     set_step(k)
+    sched_kw, scheduler = schedule_call(pipe, run_sched, mu)
     call = dict(prompt_embeds=embeds_at[k], guidance_scale=spec.guidance_scale,
                 latents=noise if (k == 0 and inpaint_mask is None) else start_latents / init_sigma,
                 output_type="np",
                 callback_on_step_end=callback,
                 callback_on_step_end_tensor_inputs=["latents", "prompt_embeds"],
-                **run_sched.kwargs())
+                **sched_kw)
     for key, v in pos.items():
         if key != "prompt_embeds":
             call[key] = v.repeat_interleave(batch, 0)
@@ -572,26 +662,31 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
     if frames is not None and fam not in ("toyworld",):
         call["num_frames"] = frames
     call.update(extra_call_kwargs or {})
-    if guided is not None:
-        object.__setattr__(pipe, den_name, guided)
+    for n, guided in guides.items():
+        object.__setattr__(pipe, n, guided)
+    own_scheduler = pipe.scheduler
+    object.__setattr__(pipe, "scheduler", scheduler)
     try:
         t0 = time.perf_counter()
         out = pipe(**call)
         timing["pipeline_s"] = time.perf_counter() - t0
     finally:
-        if guided is not None:
-            object.__setattr__(pipe, den_name, inner)
+        for n, guided in guides.items():
+            object.__setattr__(pipe, n, guided.inner)
+        object.__setattr__(pipe, "scheduler", own_scheduler)
     images = np_images(out.frames if hasattr(out, "frames") else out.images)
-    used = S.used(pipe.scheduler)
+    used = S.used(scheduler)
     n_steps_run = spec.steps - k
     passes = (2 if cfg and fam != "flux" else 1)
-    model_calls = n_steps_run * passes * batch + (guided.extra_calls * batch if guided else 0)
+    extra = sum(g.extra_calls for g in guides.values())
+    model_calls = n_steps_run * passes * batch + extra * batch
     timing["total_s"] = time.perf_counter() - t_all
     record = {
         "schema_version": 1, "spec": spec.to_dict(), "seed": seed, "batch": batch,
         "model": type(pipe).__name__, "model_path": str(getattr(pipe, "name_or_path", "") or
                                                         pipe.config.get("_name_or_path", "")),
         "schedule_requested": sched.to_dict(), "schedule_used": used.to_dict(),
+        "schedule_passed_as": next(iter(sched_kw)) if scheduler is own_scheduler else "scheduler",
         "started_at_step": k, "model_calls": model_calls,
         "scheduler": {"class": type(pipe.scheduler).__name__, "replaced": replaced, "mu": mu},
         "versions": _versions(),

@@ -195,8 +195,9 @@ class LinaSampler:
         return self.predictor.predict(feats), dict(why, source="predictor")
 
     def __call__(self, prompt: str | None = None, graph: CausalSceneGraph | None = None,
-                 seed: int = 0, params: LinaParams | None = None, batch: int = 1
-                 ) -> LinaResult:
+                 seed: int = 0, params: LinaParams | None = None, batch: int = 1,
+                 frames: int | None = None) -> LinaResult:
+        """Baseline and LINA (``frames``: clip length, for video pipelines)."""
         if graph is None:
             if prompt is None:
                 raise ValueError("prompt / graph: give at least one")
@@ -211,7 +212,8 @@ class LinaSampler:
         base_spec = InterventionSpec(prompt=prompt, steps=self.steps, seed=seed,
                                      guidance_scale=self.guidance_scale, graph=graph.to_dict())
         t0 = time.perf_counter()
-        base = engine.run(self.pipe, base_spec, seed=seed, batch=batch, previews=False)
+        base = engine.run(self.pipe, base_spec, seed=seed, batch=batch, previews=False,
+                          frames=frames)
         t1 = time.perf_counter()
         # the same noise; the trajectory cache applies when the schedule is the baseline's
         cache = base.trajectory if spec.schedule.kind == "uniform" else None
@@ -219,7 +221,7 @@ class LinaSampler:
             lina = base
         else:
             lina = engine.run(self.pipe, spec, seed=seed, batch=batch, cache=cache,
-                              previews=False)
+                              previews=False, frames=frames)
         t2 = time.perf_counter()
         return LinaResult(base.images, lina.images, params, why, spec, base.record, lina.record,
                           {"baseline_s": t1 - t0, "lina_s": t2 - t1})

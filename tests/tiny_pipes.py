@@ -5,7 +5,10 @@ The component sizes follow diffusers' own ``get_dummy_components`` in
 one (:func:`lina_core.pipelines.tokenizer.write_tokenizer`), so nothing comes from a model hub.
 T5 cannot be tokenized offline, so FLUX's T5 side is a deterministic stand-in encoder
 (:func:`flux_encoder`) passed to ``engine.run(..., encoder=...)``, or (:func:`flux_pipeline` with
-``t5=True``) a tiny random ``T5EncoderModel`` behind the CLIP tokenizer.
+``t5=True``) a tiny random ``T5EncoderModel`` behind the CLIP tokenizer.  The video pipelines
+(:func:`wan_pipeline`, :func:`cogvideox_pipeline`, after ``tests/pipelines/{wan,cogvideo}``) use
+the same tiny T5 behind the CLIP tokenizer, and the released models' default schedulers (UniPC
+with flow sigmas for Wan, CogVideoX's DDIM), so the engine swaps samplers as on real weights.
 """
 from __future__ import annotations
 
@@ -23,7 +26,9 @@ TARGET = "a small blue cube on a large square mirror"
 
 #: per family: engine.run keyword arguments besides the encoder (image size in pixels)
 SIZES = {"toyworld": {}, "sd": dict(height=32, width=32), "sd3": dict(height=16, width=16),
-         "flux": dict(height=8, width=8)}
+         "flux": dict(height=8, width=8), "wan": dict(height=16, width=16, frames=9),
+         "wan22": dict(height=16, width=16, frames=9),
+         "cogvideox": dict(height=16, width=16, frames=9)}
 
 
 def tokenizer(folder: str | Path):
@@ -36,6 +41,15 @@ def _clip_config(vocab: int):
                           intermediate_size=37, layer_norm_eps=1e-5, num_attention_heads=4,
                           num_hidden_layers=2, vocab_size=vocab, hidden_act="gelu",
                           projection_dim=32, max_position_embeddings=40)
+
+
+def _t5(vocab: int):
+    """A tiny random T5 encoder (d_model 32); its tokenizer is the offline CLIP one.  In eval mode,
+    as ``from_pretrained`` leaves it: T5's dropout would make every encoding different."""
+    from transformers import T5Config, T5EncoderModel
+    return T5EncoderModel(T5Config(vocab_size=vocab, d_model=32, d_kv=8, d_ff=37, num_layers=2,
+                                   num_heads=4, relative_attention_num_buckets=8, pad_token_id=1,
+                                   eos_token_id=1, decoder_start_token_id=0)).eval()
 
 
 def _vae(block_out_channels, latent_channels: int, **kw):
@@ -100,7 +114,7 @@ def sd3_pipeline(folder: str | Path, shift: float = 3.0):
 def flux_pipeline(folder: str | Path, dynamic_shift: bool = False, t5: bool = False):
     """``dynamic_shift``: FLUX.1-dev's scheduler (resolution-dependent ``mu``), else schnell's."""
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
-    from transformers import CLIPTextModel, T5Config, T5EncoderModel
+    from transformers import CLIPTextModel
     tok = tokenizer(folder)
     torch.manual_seed(0)
     transformer = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1,
@@ -115,13 +129,72 @@ def flux_pipeline(folder: str | Path, dynamic_shift: bool = False, t5: bool = Fa
              if dynamic_shift else FlowMatchEulerDiscreteScheduler())
     te2 = tok2 = None
     if t5:
-        te2 = T5EncoderModel(T5Config(vocab_size=len(tok), d_model=32, d_kv=8, d_ff=37,
-                                      num_layers=2, num_heads=4, relative_attention_num_buckets=8,
-                                      pad_token_id=1, eos_token_id=1, decoder_start_token_id=0))
-        tok2 = tok
+        te2, tok2 = _t5(len(tok)), tok
     pipe = FluxPipeline(transformer=transformer, vae=vae,
                         text_encoder=CLIPTextModel(_clip_config(len(tok))), tokenizer=tok,
                         text_encoder_2=te2, tokenizer_2=tok2, scheduler=sched)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _wan_transformer():
+    from diffusers import WanTransformer3DModel
+    return WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
+                                 in_channels=16, out_channels=16, text_dim=32, freq_dim=256,
+                                 ffn_dim=32, num_layers=2, cross_attn_norm=True,
+                                 qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
+
+
+def wan_pipeline(folder: str | Path, two_stage: bool = False):
+    """Wan 2.1 T2V (``two_stage``: Wan 2.2 A14B, a second transformer for the low-noise steps
+    below ``boundary_ratio``), with Wan's own UniPC flow-sigma scheduler."""
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline
+    tok = tokenizer(folder)
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    torch.manual_seed(0)
+    text_encoder = _t5(len(tok))
+    torch.manual_seed(0)
+    transformer = _wan_transformer()
+    transformer_2 = _wan_transformer() if two_stage else None
+    sched = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                    flow_shift=3.0)
+    pipe = WanPipeline(tokenizer=tok, text_encoder=text_encoder, vae=vae, scheduler=sched,
+                       transformer=transformer, transformer_2=transformer_2,
+                       boundary_ratio=0.875 if two_stage else None)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def cogvideox_pipeline(folder: str | Path):
+    """CogVideoX-2b's layout (latents B x F x C x H x W) with its own DDIM scheduler config
+    (v-prediction, zero terminal SNR, SNR shift 3, trailing spacing)."""
+    from diffusers import (AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXPipeline,
+                           CogVideoXTransformer3DModel)
+    tok = tokenizer(folder)
+    torch.manual_seed(0)
+    transformer = CogVideoXTransformer3DModel(num_attention_heads=4, attention_head_dim=8,
+                                              in_channels=4, out_channels=4, time_embed_dim=2,
+                                              text_embed_dim=32, num_layers=1, sample_width=2,
+                                              sample_height=2, sample_frames=9, patch_size=2,
+                                              temporal_compression_ratio=4,
+                                              max_text_seq_length=16)
+    torch.manual_seed(0)
+    vae = AutoencoderKLCogVideoX(in_channels=3, out_channels=3,
+                                 down_block_types=("CogVideoXDownBlock3D",) * 4,
+                                 up_block_types=("CogVideoXUpBlock3D",) * 4,
+                                 block_out_channels=(8, 8, 8, 8), latent_channels=4,
+                                 layers_per_block=1, norm_num_groups=2,
+                                 temporal_compression_ratio=4)
+    torch.manual_seed(0)
+    sched = CogVideoXDDIMScheduler(beta_start=0.00085, beta_end=0.012,
+                                   beta_schedule="scaled_linear", clip_sample=False,
+                                   prediction_type="v_prediction", rescale_betas_zero_snr=True,
+                                   set_alpha_to_one=True, snr_shift_scale=3.0,
+                                   timestep_spacing="trailing")
+    pipe = CogVideoXPipeline(tokenizer=tok, text_encoder=_t5(len(tok)), vae=vae,
+                             transformer=transformer, scheduler=sched)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -149,4 +222,8 @@ def build(family: str, folder: str | Path) -> tuple[Any, dict[str, Any]]:
     if family == "flux":
         kw["encoder"] = flux_encoder
         return flux_pipeline(folder), kw
+    if family in ("wan", "wan22"):
+        return wan_pipeline(folder, two_stage=family == "wan22"), kw
+    if family == "cogvideox":
+        return cogvideox_pipeline(folder), kw
     raise ValueError(family)

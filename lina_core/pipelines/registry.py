@@ -13,6 +13,7 @@ import torch
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 TOYWORLD_DIR = ASSETS / "toyworld"
+TOYWORLD_VIDEO_DIR = ASSETS / "toyworld_video"
 
 
 class ModelUnavailable(RuntimeError):
@@ -23,13 +24,15 @@ class ModelUnavailable(RuntimeError):
 class ModelEntry:
     key: str
     label: str
-    kind: str           # "toyworld", "sd", "sdxl", "sd3", "flux", "wan", "cogvideox"
+    kind: str           # "toyworld", "toyworld_video", "sd", "sdxl", "sd3", "flux", "wan", ...
     source: str         # a Hub id (looked up in the local cache only) or a local folder
     video: bool = False
 
 
 ALLOWLIST: dict[str, ModelEntry] = {e.key: e for e in [
     ModelEntry("toyworld", "ToyWorld (built in, CPU)", "toyworld", str(TOYWORLD_DIR)),
+    ModelEntry("toyworld-video", "ToyWorld video (built in, CPU)", "toyworld_video",
+               str(TOYWORLD_VIDEO_DIR), video=True),
     ModelEntry("sd15", "Stable Diffusion 1.5", "sd",
                "stable-diffusion-v1-5/stable-diffusion-v1-5"),
     ModelEntry("sdxl", "Stable Diffusion XL base 1.0", "sdxl",
@@ -39,6 +42,7 @@ ALLOWLIST: dict[str, ModelEntry] = {e.key: e for e in [
     ModelEntry("flux-schnell", "FLUX.1 schnell", "flux", "black-forest-labs/FLUX.1-schnell"),
     ModelEntry("wan21-1.3b", "Wan 2.1 T2V 1.3B", "wan", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
                video=True),
+    ModelEntry("cogvideox-2b", "CogVideoX 2B", "cogvideox", "THUDM/CogVideoX-2b", video=True),
 ]}
 
 
@@ -63,7 +67,9 @@ def register_local(path: str, kind: str) -> ModelEntry:
 def _pipeline_class(kind: str):
     import diffusers
     from .toyworld import ToyWorldPipeline
-    return {"toyworld": ToyWorldPipeline, "sd": diffusers.StableDiffusionPipeline,
+    from .toyworld_video import ToyWorldVideoPipeline
+    return {"toyworld": ToyWorldPipeline, "toyworld_video": ToyWorldVideoPipeline,
+            "sd": diffusers.StableDiffusionPipeline,
             "sdxl": diffusers.StableDiffusionXLPipeline,
             "sd3": diffusers.StableDiffusion3Pipeline, "flux": diffusers.FluxPipeline,
             "wan": diffusers.WanPipeline, "cogvideox": diffusers.CogVideoXPipeline}[kind]
@@ -78,7 +84,7 @@ def load(key: str = "toyworld", device: torch.device | None = None) -> Any:
     dev = device or dev
     cls = _pipeline_class(e.kind)
     kwargs: dict[str, Any] = dict(local_files_only=True, use_safetensors=True)
-    if e.kind != "toyworld":
+    if not e.kind.startswith("toyworld"):
         kwargs["torch_dtype"] = dtype
     try:
         pipe = cls.from_pretrained(e.source, **kwargs)
