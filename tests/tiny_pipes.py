@@ -68,6 +68,28 @@ def toyworld_pipeline(folder: str | Path):
     return pipe
 
 
+def toyworld_video_pipeline(folder: str | Path, trained_motion: bool = True):
+    """The tiny ToyWorld pipeline inflated to video.  ``trained_motion``: give the temporal
+    layers (the identity after inflation) random output weights, as training does, so frames are
+    not denoised independently and their order matters."""
+    from diffusers.models.resnet import TemporalConvLayer
+    from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
+
+    from lina_core.pipelines.toyworld_video import inflate
+    pipe = inflate(toyworld_pipeline(folder))
+    if trained_motion:
+        g = torch.Generator().manual_seed(1)
+        with torch.no_grad():
+            for m in pipe.unet.modules():
+                # temporal attention has no position encoding; the temporal convs order frames
+                out = m.proj_out if isinstance(m, TransformerTemporalModel) else \
+                    m.conv4[-1] if isinstance(m, TemporalConvLayer) else None
+                if out is not None:
+                    out.weight.copy_(torch.randn(out.weight.shape, generator=g) * 0.1)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def sd_pipeline(folder: str | Path):
     from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel

@@ -132,7 +132,7 @@ def inflate_unet(unet2d: UNet2DConditionModel) -> UNet3DConditionModel:
         t in k for t in ("temp_", "transformer_in", "mid_block.temp"))]
     if spatial_missing:
         raise ValueError(f"inflate: video UNet weights left random: {spatial_missing[:5]}")
-    return unet
+    return unet.eval()   # as from_pretrained gives it: the temporal convs' dropout off
 
 
 def inflate(image_pipe: ToyWorldPipeline) -> ToyWorldVideoPipeline:
