@@ -18,9 +18,10 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
 
 
-def load_model(path: str | None, tiny: bool = False) -> Any:
-    """The shipped ToyWorld model, a ToyWorld folder given on the command line, or a tiny
-    random-weight one (``--tiny``, for tests and smoke runs)."""
+def load_model(path: str | None, tiny: bool = False, video: bool = False) -> Any:
+    """The shipped ToyWorld model (``video``: the video one), a ToyWorld folder given on the
+    command line (image or video, as its model_index.json says), or a tiny random-weight one
+    (``--tiny``, for tests and smoke runs)."""
     if tiny:
         import tempfile
         from .pipelines.tokenizer import write_tokenizer
@@ -28,15 +29,24 @@ def load_model(path: str | None, tiny: bool = False) -> Any:
         d = tempfile.mkdtemp(prefix="lina-tok-")
         write_tokenizer(d)
         pipe = build_pipeline(d, 32, small=True, seed=0)
+        if video:
+            from .pipelines.toyworld_video import inflate
+            pipe = inflate(pipe)
     elif path:
         from .pipelines.toyworld import ToyWorldPipeline
-        if not (Path(path) / "model_index.json").is_file():
+        from .pipelines.toyworld_video import ToyWorldVideoPipeline
+        index = Path(path) / "model_index.json"
+        if not index.is_file():
             raise FileNotFoundError(f"--model: {path} is not a ToyWorld model folder "
                                     f"(no model_index.json)")
-        pipe = ToyWorldPipeline.from_pretrained(path, local_files_only=True)
+        cls = {c.__name__: c for c in (ToyWorldPipeline, ToyWorldVideoPipeline)}.get(
+            json.loads(index.read_text()).get("_class_name"))
+        if cls is None:
+            raise ValueError(f"--model: {path} is not a ToyWorld or ToyWorld video model")
+        pipe = cls.from_pretrained(path, local_files_only=True)
     else:
         from .pipelines.registry import load
-        pipe = load("toyworld")
+        pipe = load("toyworld-video" if video else "toyworld")
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -88,22 +98,32 @@ def cmd_generate(a: argparse.Namespace) -> None:
         check_int("steps", a.steps, 2, 100)
         spec = InterventionSpec(prompt=a.prompt, steps=a.steps, seed=a.seed,
                                 guidance_scale=a.guidance).validate()
-    pipe = load_model(a.model, a.tiny)   # limits are checked before any model work
-    r = engine.run(pipe, spec)
-    Image.fromarray(r.images[0]).save(a.out)
-    Path(a.out).with_suffix(".json").write_text(json.dumps(r.record, indent=1))
-    print(f"wrote {a.out} and its run record {Path(a.out).with_suffix('.json')}")
+    out = Path(a.out)
+    if a.video:
+        from .toyworld.video_data import check_frames
+        check_frames(a.frames)
+        if out.suffix.lower() not in (".mp4", ".webm", ".gif"):
+            raise ValueError(f"--out: {out.name!r} must end in .mp4, .webm or .gif for a clip")
+    pipe = load_model(a.model, a.tiny, a.video)   # limits are checked before any model work
+    r = engine.run(pipe, spec, frames=a.frames if a.video else None)
+    if a.video:
+        from .video_io import write_video
+        write_video(r.images[0], out)
+    else:
+        Image.fromarray(r.images[0]).save(out)
+    out.with_suffix(".json").write_text(json.dumps(r.record, indent=1))
+    print(f"wrote {out} and its run record {out.with_suffix('.json')}")
 
 
 def cmd_eval(a: argparse.Namespace) -> None:
     import torch
     from .evaluate import evaluate_model, markdown_table, save_grid, write_json
     torch.set_num_threads(a.threads)
-    pipe = load_model(a.model, a.tiny)
+    pipe = load_model(a.model, a.tiny, a.video)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     res = evaluate_model(pipe, a.n, steps=a.steps, batch=a.batch, keep_images=8, start=a.start,
-                         splits=tuple(a.splits.split(",")))
+                         splits=tuple(a.splits.split(",")), frames=a.frames)
     write_json(res, out / "eval.json")
     (out / "eval.md").write_text(markdown_table(res["rows"]) + "\n")
     save_grid(res["grids"], out / "samples_grid.png")
@@ -115,7 +135,7 @@ def cmd_probe(a: argparse.Namespace) -> None:
     import torch
     from .probes import run_probe
     torch.set_num_threads(a.threads)
-    pipe = load_model(a.model, a.tiny)
+    pipe = load_model(a.model, a.tiny, a.video)
     r = run_probe(a.name, pipe, a.split, a.n, a.seeds, a.ks, a.steps,
                   progress=lambda f, m: print(m, flush=True))
     paths = r.save(a.out)
@@ -127,7 +147,7 @@ def cmd_fit(a: argparse.Namespace) -> None:
     import torch
     from .lina import fit
     torch.set_num_threads(a.threads)
-    pipe = load_model(a.model, a.tiny)
+    pipe = load_model(a.model, a.tiny, a.video)
     _, rep = fit(pipe, a.n, a.candidates, tuple(a.seeds), a.steps, a.out,
                  progress=lambda m: print(m, flush=True))
     print(f"best fixed {rep['best_fixed']} objective {rep['best_fixed_mean_objective']:.3f}; "
@@ -140,7 +160,7 @@ def cmd_bench(a: argparse.Namespace) -> None:
     from .bench import markdown, run_bench
     from .lina import Predictor
     torch.set_num_threads(a.threads)
-    pipe = load_model(a.model, a.tiny)
+    pipe = load_model(a.model, a.tiny, a.video)
     pred = Predictor.load(a.predictor)
     res = run_bench(pipe, pred, a.splits.split(","), a.n, a.seeds, a.out, a.steps,
                     progress=lambda m: print(m, flush=True))
@@ -157,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--tiny", action="store_true", help="a tiny random-weight model")
         q.add_argument("--steps", type=int, default=25)
         q.add_argument("--threads", type=int, default=2)
+        q.add_argument("--video", action="store_true",
+                       help="the ToyWorld video model (clips of --frames frames)")
+        q.add_argument("--frames", type=int, default=8, help="clip length, 8-16 (video)")
 
     q = sub.add_parser("data", help="write a PAP-Toy split as an imagefolder")
     q.add_argument("--out", required=True)

@@ -1,5 +1,8 @@
 """The LINA benchmark: five methods on test-id and test-ood, implicit captions, per category.
 
+A video pipeline runs the same benchmark on clips (the clip categories; a clip passes physics
+when its temporal question does, texture when every frame does).
+
 Work items (split, scene index, seed) are sharded with accelerate's
 ``PartialState.split_between_processes``; every item is computed from its own seed alone and the
 merged table is sorted by item, so results do not depend on the number of processes.  Each method
@@ -24,10 +27,16 @@ from .toyworld.data import sample_scene
 METHODS = ("baseline", "explicit", "best_fixed", "schedule_only", "lina")
 
 
-def work_items(splits: list[str], n_per_category: int, seeds: list[int]) -> list[dict]:
+def categories(pipe: Any) -> tuple[str, ...]:
+    from .toyworld.video_data import CLIP_CATEGORIES
+    return CLIP_CATEGORIES if engine.family(pipe) == "toyworld_video" else CATEGORIES
+
+
+def work_items(splits: list[str], n_per_category: int, seeds: list[int],
+               cats: tuple[str, ...] = CATEGORIES) -> list[dict]:
     items = []
     for split in splits:
-        for cat in CATEGORIES:
+        for cat in cats:
             for i in range(n_per_category):
                 for s in seeds:
                     items.append({"split": split, "category": cat, "index": i, "seed": s})
@@ -36,10 +45,9 @@ def work_items(splits: list[str], n_per_category: int, seeds: list[int]) -> list
 
 def run_item(pipe: Any, item: dict, predictor: Predictor, fixed: LinaParams, rho_only: float,
              steps: int = 25) -> list[dict[str, Any]]:
-    from .toyworld.verify import verify
-    cat = item["category"]
-    s = sample_scene(item["split"], item["index"] * len(CATEGORIES) + CATEGORIES.index(cat),
-                     category=cat)
+    from .toyworld.verify_video import judge
+    cat, cats = item["category"], categories(pipe)
+    s = sample_scene(item["split"], item["index"] * len(cats) + cats.index(cat), category=cat)
     prompt, graph, seed = s.caption(False), s.graph, item["seed"]
     specs = {
         "baseline": InterventionSpec(prompt=prompt, steps=steps, seed=seed),
@@ -57,7 +65,7 @@ def run_item(pipe: Any, item: dict, predictor: Predictor, fixed: LinaParams, rho
         im = r.images[0]
         if m == "baseline":
             base_img = im
-        v = verify(im, graph)
+        v = judge(im, graph)
         out.append({**item, "method": m, "physics": bool(v.physics_ok),
                     "texture": bool(v.texture_ok),
                     "drift": float(np.abs(im.astype(np.float32) - base_img).mean() / 255),
@@ -79,7 +87,7 @@ def run_bench(pipe: Any, predictor: Predictor, splits: list[str], n_per_category
     out.mkdir(parents=True, exist_ok=True)
     fixed = LinaParams(**predictor.meta.get("training", {}).get("best_fixed", {}))
     rho_only = fixed.rho if fixed.rho > 0 else 0.6
-    items = work_items(splits, n_per_category, seeds)
+    items = work_items(splits, n_per_category, seeds, categories(pipe))
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     with state.split_between_processes(items) as mine:

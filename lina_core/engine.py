@@ -107,8 +107,8 @@ def latent_shape(pipe: Any, batch: int, height: int | None, width: int | None,
         r = pipe.resolution
         return (batch, pipe.unet.config.in_channels, r, r)
     if fam == "toyworld_video":
-        return (batch, pipe.unet.config.in_channels, frames or pipe.num_frames, pipe.resolution,
-                pipe.resolution)
+        return (batch, pipe.unet.config.in_channels, frames or pipe.default_frames,
+                pipe.resolution, pipe.resolution)
     vsf = getattr(pipe, "vae_scale_factor", 8)
     if fam in ("sd", "sdxl"):
         return (batch, pipe.unet.config.in_channels, height // vsf, width // vsf)

@@ -20,49 +20,79 @@ from .toyworld.data import sample_scene
 
 
 def sample_images(pipe: Any, prompts: list[str], seed: int, steps: int = 25,
-                  guidance_scale: float = 3.0, batch: int = 16) -> np.ndarray:
+                  guidance_scale: float = 3.0, batch: int = 16,
+                  frames: int | None = None) -> np.ndarray:
+    """N x H x W x 3 uint8 images, or N x F x H x W x 3 clips from a video pipeline."""
     out = []
+    video = {"num_frames": frames} if frames else {}
     for i in range(0, len(prompts), batch):
         chunk = prompts[i:i + batch]
         gens = [torch.Generator().manual_seed(seed + i + j) for j in range(len(chunk))]
         with torch.no_grad():
-            ims = pipe(chunk, num_inference_steps=steps, guidance_scale=guidance_scale,
-                       generator=gens, output_type="np").images
-        out.append(np_images(ims))
+            r = pipe(chunk, num_inference_steps=steps, guidance_scale=guidance_scale,
+                     generator=gens, output_type="np", **video)
+        out.append(np_images(r.frames if frames else r.images))
     return np.concatenate(out)
 
 
 def evaluate_model(pipe: Any, n_per_cell: int = 200, splits=("test-id", "test-ood"),
                    steps: int = 25, seed: int = 0, batch: int = 16,
                    progress: Callable[[str], None] = print,
-                   keep_images: int = 0, start: int = 0) -> dict[str, Any]:
+                   keep_images: int = 0, start: int = 0, frames: int = 8) -> dict[str, Any]:
     """Scenes ``start .. start + n_per_cell - 1`` of each (split, category); a later run with
-    ``start=n`` adds new scenes (and new seeds) to an earlier one."""
+    ``start=n`` adds new scenes (and new seeds) to an earlier one.
+
+    A video pipeline is judged on clips of ``frames`` frames (the clip categories only):
+    ``texture`` is every frame's texture, ``physics`` the clip's temporal question, and the
+    per-frame rates ``frame_texture`` and ``rest_physics`` (still physics on the frames at rest)
+    pool frames over clips (frames of one clip are not independent: their intervals are too
+    narrow)."""
+    from .engine import family
     from .toyworld.verify import verify
+    from .toyworld.verify_video import verify_clip
+    from .toyworld.video_data import CLIP_CATEGORIES
+    video = family(pipe) == "toyworld_video"
+    cats = CLIP_CATEGORIES if video else CATEGORIES
+    judge = verify_clip if video else verify
     rows, raw, grids = [], [], {}
     t0 = time.perf_counter()
     for split in splits:
-        for cat in CATEGORIES:
-            samples = [sample_scene(split, i * len(CATEGORIES) + CATEGORIES.index(cat),
-                                    category=cat) for i in range(start, start + n_per_cell)]
+        for cat in cats:
+            samples = [sample_scene(split, i * len(cats) + cats.index(cat), category=cat)
+                       for i in range(start, start + n_per_cell)]
             for explicit in (False, True):
                 prompts = [s.caption(explicit) for s in samples]
-                ims = sample_images(pipe, prompts, seed + start, steps, batch=batch)
-                verdicts = [verify(im, s.graph) for im, s in zip(ims, samples)]
+                ims = sample_images(pipe, prompts, seed + start, steps, batch=batch,
+                                    frames=frames if video else None)
+                verdicts = [judge(im, s.graph) for im, s in zip(ims, samples)]
                 cell = {"split": split, "category": cat,
                         "caption": "explicit" if explicit else "implicit"}
                 rows.append({**cell, "metric": "texture", **rate(v.texture_ok for v in verdicts)})
                 rows.append({**cell, "metric": "physics", **rate(v.physics_ok for v in verdicts)})
+                if video:
+                    rows.append({**cell, "metric": "frame_texture",
+                                 **rate(t for v in verdicts for t in v.frame_texture)})
+                    rows.append({**cell, "metric": "rest_physics",
+                                 **rate(p for v in verdicts for p in v.frame_physics
+                                        if p is not None)})
                 for v, s in zip(verdicts, samples):
-                    raw.append({**cell, "combo": list(s.combo), "texture": v.texture,
-                                "physics": v.physics})
-                if keep_images:
-                    grids[f"{split}/{cat}/{cell['caption']}"] = ims[:keep_images]
+                    if video:
+                        raw.append({**cell, "combo": list(s.combo), "reason": v.reason,
+                                    "texture": {f"frame{f}": t for f, t in
+                                                enumerate(v.frame_texture)},
+                                    "physics": dict(v.temporal)})
+                    else:
+                        raw.append({**cell, "combo": list(s.combo), "texture": v.texture,
+                                    "physics": v.physics})
+                if keep_images:   # video: the first clip's frames as a filmstrip row
+                    grids[f"{split}/{cat}/{cell['caption']}"] = ims[0] if video else \
+                        ims[:keep_images]
                 progress(f"{split} {cat} {cell['caption']}: texture "
                          f"{rows[-2]['acc']:.3f} physics {rows[-1]['acc']:.3f} "
                          f"({time.perf_counter() - t0:.0f}s)")
     return {"rows": rows, "raw": raw, "grids": grids, "n_per_cell": n_per_cell,
-            "start": start, "steps": steps, "seed": seed, "wall_s": time.perf_counter() - t0}
+            "start": start, "steps": steps, "seed": seed, "wall_s": time.perf_counter() - t0,
+            **({"frames": frames} if video else {})}
 
 
 def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -82,16 +112,24 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """One line per (split, category); video rows add the per-frame columns."""
     cells = {}
     for r in rows:
         cells.setdefault((r["split"], r["category"]), {})[(r["caption"], r["metric"])] = r
     f = lambda r: f"{100 * r['acc']:.1f} [{100 * r['lo']:.1f}, {100 * r['hi']:.1f}]"  # noqa
-    out = ["| split | category | n | texture (implicit) | texture (explicit) | physics (implicit) "
-           "| physics (explicit) |", "|---|---|---|---|---|---|---|"]
+    metrics = ["texture", "physics"]
+    if any(r["metric"] == "frame_texture" for r in rows):
+        metrics = ["frame_texture", "texture", "rest_physics", "physics"]
+    names = {"texture": "texture", "physics": "physics", "frame_texture": "per-frame texture",
+             "rest_physics": "at-rest physics"}
+    if len(metrics) == 4:
+        names.update(texture="clip texture", physics="temporal physics")
+    cols = [(m, c) for m in metrics for c in ("implicit", "explicit")]
+    out = ["| split | category | n | " + " | ".join(f"{names[m]} ({c})" for m, c in cols) + " |",
+           "|---|---|---|" + "---|" * len(cols)]
     for (split, cat), d in cells.items():
         out.append(f"| {split} | {cat} | {d[('implicit', 'physics')]['n']} | "
-                   f"{f(d[('implicit', 'texture')])} | {f(d[('explicit', 'texture')])} | "
-                   f"{f(d[('implicit', 'physics')])} | {f(d[('explicit', 'physics')])} |")
+                   + " | ".join(f(d[(c, m)]) for m, c in cols) + " |")
     return "\n".join(out)
 
 

@@ -256,7 +256,7 @@ def evaluate_params(pipe: Any, graph: CausalSceneGraph, prompt: str, params: Lin
     ``base_images`` are the baseline runs per seed, ``base_texture_ok`` their texture verdicts
     (judged once per prompt, not once per candidate).
     """
-    from .toyworld.verify import verify
+    from .toyworld.verify_video import judge
     phys, tex, lost, drift, calls, wall = [], [], [], [], 0, 0.0
     for s in seeds:
         base = base_images[s]
@@ -271,7 +271,7 @@ def evaluate_params(pipe: Any, graph: CausalSceneGraph, prompt: str, params: Lin
                 0 if spec.schedule.kind != "uniform" else
                 r.record["started_at_step"] * (base.model_calls // steps))
         wall += time.perf_counter() - t0
-        v = verify(im, graph)
+        v = judge(im, graph)
         phys.append(v.physics_ok)
         tex.append(v.texture_ok)
         lost.append(base_texture_ok[s] and not v.texture_ok)
@@ -287,7 +287,7 @@ def fit(pipe: Any, n_per_category: int = 5, n_candidates: int = 12, seeds: tuple
         progress=print) -> tuple[Predictor, dict[str, Any]]:
     """Search parameters per training prompt, then regress the best ones from prompt features."""
     from .probes import scenes
-    from .toyworld.verify import verify
+    from .toyworld.verify_video import judge
     t0 = time.perf_counter()
     cands = candidates(n_candidates, search_seed)
     train = scenes("train", n_per_category)
@@ -298,7 +298,7 @@ def fit(pipe: Any, n_per_category: int = 5, n_candidates: int = 12, seeds: tuple
         prompt = s.caption(False)
         base = {sd: engine.run(pipe, InterventionSpec(prompt=prompt, steps=steps), seed=sd,
                                previews=False) for sd in seeds}
-        base_tex = {sd: verify(b.images[0], s.graph).texture_ok for sd, b in base.items()}
+        base_tex = {sd: judge(b.images[0], s.graph).texture_ok for sd, b in base.items()}
         row = []
         for j, p in enumerate(cands):
             r = evaluate_params(pipe, s.graph, prompt, p, list(seeds), base, base_tex, steps)

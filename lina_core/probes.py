@@ -87,16 +87,21 @@ class ProbeResult:
 
 
 def _verify(image: np.ndarray, graph: CausalSceneGraph):
-    from .toyworld.verify import verify
-    return verify(image, graph)
+    """An image or a clip, judged (clips: every frame's texture, the temporal physics)."""
+    from .toyworld.verify_video import judge
+    return judge(image, graph)
 
 
-def scenes(split: str, n_per_category: int, start: int = 0) -> list[Sample]:
+def scenes(split: str, n_per_category: int, start: int = 0,
+           video: bool = False) -> list[Sample]:
+    """``n_per_category`` scenes per category (``video``: the clip categories only)."""
     from .csg import CATEGORIES
+    from .toyworld.video_data import CLIP_CATEGORIES
+    cats = CLIP_CATEGORIES if video else CATEGORIES
     out = []
-    for cat in CATEGORIES:
+    for cat in cats:
         for i in range(n_per_category):
-            out.append(sample_scene(split, start + i * len(CATEGORIES) + CATEGORIES.index(cat),
+            out.append(sample_scene(split, start + i * len(cats) + cats.index(cat),
                                     category=cat))
     return out
 
@@ -353,7 +358,7 @@ def run_probe(name: str, pipe: Any, split: str = "test-ood", n_per_category: int
         raise ValueError(f"probe: {name!r} is not one of {list(PROBES)}")
     if name == "disentangle":
         return disentangle(pipe, n_per_category, seeds, steps, progress, split)
-    samples = scenes(split, n_per_category)
+    samples = scenes(split, n_per_category, video=engine.family(pipe) == "toyworld_video")
     if name == "multihop":
         return multihop(pipe, samples, seeds, steps, progress)
     if name == "timing":

@@ -20,7 +20,7 @@ from tiny_pipes import PROMPT, TARGET, build, flux_encoder, flux_pipeline, sd_pi
 
 STEPS = 6
 K = 3
-FAMILIES = ["toyworld", "sd", "sd3", "flux"]
+FAMILIES = ["toyworld", "toyworld_video", "sd", "sd3", "flux"]   # 4-D, 5-D, packed latents
 GRAPH = from_prompt(PROMPT).graph          # nodes obj0, mirror, reflection, each with a box
 
 
@@ -72,14 +72,18 @@ def test_baseline_equals_plain_pipeline_call(model, baselines):
             "pooled_prompt_embeds"])
     else:
         call["prompt"] = PROMPT
-    if fam != "toyworld":
+    if "height" in kw:
         call.update(height=kw["height"], width=kw["width"])
-    plain = pipe(**call).images
+    if "frames" in kw:
+        call["num_frames"] = kw["frames"]
+    out = pipe(**call)
+    plain = out.frames if fam == "toyworld_video" else out.images
     plain8 = (np.clip(plain, 0, 1) * 255 + 0.5).astype(np.uint8)
     assert base.images.shape == plain8.shape
     # flow models: the engine passes the unshifted default sigmas, which the scheduler shifts
     # back in float32; allow one grey level for that rounding
-    assert maxdiff(base.images, plain8) <= (0 if fam in ("toyworld", "sd") else 1)
+    assert maxdiff(base.images, plain8) <= (0 if fam.startswith("toyworld") or fam == "sd"
+                                            else 1)
     assert len(base.trajectory.latents) == STEPS + 1
     assert base.record["started_at_step"] == 0
 

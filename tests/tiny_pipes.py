@@ -25,7 +25,7 @@ PROMPT = "a large red ball on a small round mirror"
 TARGET = "a small blue cube on a large square mirror"
 
 #: per family: engine.run keyword arguments besides the encoder (image size in pixels)
-SIZES = {"toyworld": {}, "sd": dict(height=32, width=32), "sd3": dict(height=16, width=16),
+SIZES = {"toyworld": {}, "toyworld_video": dict(frames=8), "sd": dict(height=32, width=32), "sd3": dict(height=16, width=16),
          "flux": dict(height=8, width=8), "wan": dict(height=16, width=16, frames=9),
          "wan22": dict(height=16, width=16, frames=9),
          "cogvideox": dict(height=16, width=16, frames=9)}
@@ -237,6 +237,8 @@ def build(family: str, folder: str | Path) -> tuple[Any, dict[str, Any]]:
     kw: dict[str, Any] = dict(SIZES[family])
     if family == "toyworld":
         return toyworld_pipeline(folder), kw
+    if family == "toyworld_video":
+        return toyworld_video_pipeline(folder), kw
     if family == "sd":
         return sd_pipeline(folder), kw
     if family == "sd3":

@@ -49,10 +49,14 @@ class ToyWorldVideoPipeline(ToyWorldPipeline):
                  tokenizer: CLIPTokenizer, scheduler: Any):
         super().__init__(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
                          scheduler=scheduler)
-        self.num_frames = 8
+        self._frames = self.default_frames
+
+    #: ``num_frames`` when a call gives none (the length the model was trained on)
+    default_frames = 8
 
     def latent_shape(self, batch: int) -> tuple[int, ...]:
-        return (batch, self.unet.config.in_channels, self.num_frames, self.resolution,
+        """The latents of the current call (``num_frames`` frames)."""
+        return (batch, self.unet.config.in_channels, self._frames, self.resolution,
                 self.resolution)
 
     def postprocess(self, latents: torch.Tensor, output_type: str) -> Any:
@@ -66,7 +70,7 @@ class ToyWorldVideoPipeline(ToyWorldPipeline):
         return [self.numpy_to_pil(v) for v in video] if output_type == "pil" else video
 
     @torch.no_grad()
-    def __call__(self, prompt: str | list[str] | None = None, num_frames: int = 8,
+    def __call__(self, prompt: str | list[str] | None = None, num_frames: int | None = None,
                  height: int | None = None, width: int | None = None,
                  num_inference_steps: int = 25, timesteps: list[int] | None = None,
                  sigmas: list[float] | None = None, guidance_scale: float = 3.0,
@@ -80,7 +84,8 @@ class ToyWorldVideoPipeline(ToyWorldPipeline):
                  callback_on_step_end_tensor_inputs: list[str] | None = None,
                  ) -> ToyWorldVideoOutput | tuple:
         try:
-            self.num_frames = check_frames(num_frames)
+            self._frames = check_frames(self.default_frames if num_frames is None
+                                        else num_frames)
         except ValueError as exc:
             raise ValueError(f"num_frames: {exc}".replace("num_frames: frames: ", "num_frames: ")
                              ) from None

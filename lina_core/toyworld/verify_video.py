@@ -60,6 +60,19 @@ class ClipVerdict:
         return [v.physics_ok if f in self.physics_frames else None
                 for f, v in enumerate(self.frames)]
 
+    # the same questions a still Verdict answers, so probes and LINA judge clips unchanged
+    @property
+    def texture(self) -> dict[str, bool]:
+        return {f"frame{f}": ok for f, ok in enumerate(self.frame_texture)}
+
+    @property
+    def physics(self) -> dict[str, bool]:
+        return dict(self.temporal)
+
+    @property
+    def per_node(self) -> dict[str, str]:
+        return self.frames[-1].per_node
+
     @property
     def texture_ok(self) -> bool:
         return all(self.frame_texture)
@@ -146,3 +159,10 @@ def verify_clip(frames: np.ndarray | list[np.ndarray], graph: CausalSceneGraph) 
             reason = (f"light moves {dl:+.2f} of the frame (needs {LIGHT_MOVE_MIN}), shadow "
                       f"{ds:+.2f} object widths (needs {SHADOW_MOVE_MIN} the other way)")
     return ClipVerdict(cat, verdicts, phys, {TEMPORAL_QUESTION[cat]: bool(ok)}, tracks, reason)
+
+
+def judge(image_or_clip: np.ndarray, graph: CausalSceneGraph) -> Verdict | ClipVerdict:
+    """The one entry point: an H x W x 3 image gets :func:`verify`, an F x H x W x 3 clip
+    :func:`verify_clip`."""
+    return verify_clip(image_or_clip, graph) if np.ndim(image_or_clip) == 4 else \
+        verify(image_or_clip, graph)
