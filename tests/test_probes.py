@@ -47,6 +47,20 @@ def test_timing_probe_rows_and_files(pipe, tmp_path):
     assert paths["png"].stat().st_size > 1000 and paths["html"].stat().st_size > 1000
 
 
+def test_timing_probe_runs_unchanged_on_the_video_pipeline(tmp_path):
+    """The same probe on clips: the clip categories, each clip judged by its temporal
+    question, the trajectory cache on 5-D latents (a switch at k == steps is the base clip)."""
+    video = load_model(None, tiny=True, video=True)
+    r = run_probe("timing", video, "test-ood", 1, seeds=[0], ks=[0, 3], steps=3)
+    raw = r.meta["raw"]
+    assert {x["category"] for x in raw} == {"reflection", "buoyancy", "shadow"}
+    assert all(row["n"] == 3 for row in r.rows)
+    for cat in {x["category"] for x in raw}:
+        a = [x for x in raw if x["category"] == cat and x["direction"] == "c->c+" and x["k"] == 0]
+        b = [x for x in raw if x["category"] == cat and x["direction"] == "c+->c" and x["k"] == 3]
+        assert a[0]["physics"] == b[0]["physics"] and a[0]["texture"] == b[0]["texture"]
+
+
 def test_multihop_and_inpaint_probes_run(pipe):
     m = run_probe("multihop", pipe, "test-ood", 1, seeds=[0], steps=3)
     assert {row["caption"] for row in m.rows} == {"implicit", "explicit"}
