@@ -8,9 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from lina_core.csg import DENSITY, GraphError, from_prompt, layout, to_prompt
+from lina_core.csg import GraphError
 from lina_core.toyworld.data import is_held_out, sample_scene
 from lina_core.toyworld.render import clip_frames, render, render_clip
+from lina_core.toyworld.verify_eval import wrong_motion
 from lina_core.toyworld.verify_video import (TEMPORAL_QUESTION, ClipVerdict, judge,
                                              physics_frames, verify_clip)
 from lina_core.toyworld.video_data import (CLIP_CATEGORIES, check_frames, from_strip, load_clips,
@@ -67,30 +68,6 @@ def test_strip_round_trip_and_bad_frames():
 # ---------------------------------------------------------------------- verifier
 
 
-def counterfactual_frames(g, frames: int):
-    """The clip with the wrong motion: played backwards (the ball rises off the mirror), the
-    shadow mirrored about the object (it moves with the light), the other material's ending."""
-    fgs = clip_frames(g, frames)
-    if g.category == "reflection":
-        return fgs[::-1]
-    if g.category == "shadow":
-        for fg in fgs:
-            ob = fg.node(fg.nodes("object")[0])["box"]
-            cx = (ob[0] + ob[2]) / 2
-            for e in fg.effects("shadow"):
-                b = fg.node(e)["box"]
-                fg.graph.nodes[e]["box"] = [2 * cx - b[2], b[1], 2 * cx - b[0], b[3]]
-        return fgs
-    o = g.nodes("object")[0]
-    floats = DENSITY[g.attr(o, "material")] < 1
-    other = next(m for m in DENSITY if (DENSITY[m] < 1) != floats)
-    g2 = g.copy()
-    g2.graph.nodes[o]["attrs"]["material"] = other
-    g2 = from_prompt(to_prompt(g2)).graph
-    layout(g2, np.random.default_rng(0))
-    return clip_frames(g2, frames)
-
-
 @pytest.mark.parametrize("cat", CLIP_CATEGORIES)
 def test_clip_verifier_passes_true_clips_and_rejects_wrong_motion(cat):
     """Rendered clips pass their temporal question and every frame's texture; the same scenes
@@ -105,7 +82,7 @@ def test_clip_verifier_passes_true_clips_and_rejects_wrong_motion(cat):
             assert [p is not None for p in v.frame_physics] == \
                 [f in physics_frames(cat, frames) for f in range(frames)]
             assert all(p for p in v.frame_physics if p is not None)
-        wrong = [render(fg, SIZE).image for fg in counterfactual_frames(s.graph, 8)]
+        wrong = [render(fg, SIZE).image for fg in wrong_motion(s.graph, 8)]
         vw = verify_clip(wrong, s.graph)
         assert not vw.physics_ok, vw.reason
 

@@ -26,9 +26,9 @@ from scipy import ndimage
 
 from ..csg import (BEAM_HALF, BEAM_TILT, BEAM_Y, CATEGORIES, COLOURS, DENSITY, FLOOR_Y,
                    MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RX, OBJECT_W, REFLECTION_SQUASH,
-                   SHAPES, CausalSceneGraph, balance_cube_box)
-from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, object_colour,
-                     render)
+                   SHAPES, CausalSceneGraph, balance_cube_box, from_prompt, layout, to_prompt)
+from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, clip_frames,
+                     object_colour, render)
 from .data import SPLITS, sample_scene
 from .verify import verify
 from ..stats import wilson
@@ -346,16 +346,86 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- clips
+
+
+def wrong_motion(g: CausalSceneGraph, frames: int) -> list[CausalSceneGraph]:
+    """Per-frame graphs of the clip with the wrong motion: played backwards (the ball rises off
+    the mirror), the shadow mirrored about the object (it moves with the light), or the other
+    material's ending (a sinker floats, a floater sinks)."""
+    fgs = clip_frames(g, frames)
+    if g.category == "reflection":
+        return fgs[::-1]
+    if g.category == "shadow":
+        for fg in fgs:
+            ob = fg.node(fg.nodes("object")[0])["box"]
+            cx = (ob[0] + ob[2]) / 2
+            for e in fg.effects("shadow"):
+                b = fg.node(e)["box"]
+                _put(fg, e, [2 * cx - b[2], b[1], 2 * cx - b[0], b[3]])
+        return fgs
+    o = g.nodes("object")[0]
+    floats = DENSITY[g.attr(o, "material")] < 1
+    g2 = g.copy()
+    g2.graph.nodes[o]["attrs"]["material"] = next(m for m in DENSITY
+                                                  if (DENSITY[m] < 1) != floats)
+    g2 = from_prompt(to_prompt(g2)).graph
+    layout(g2, np.random.default_rng(0))
+    return clip_frames(g2, frames)
+
+
+def evaluate_clips(n: int, frames: int = 8, size: int = 32, seed: int = 0) -> dict[str, Any]:
+    """The clip verifier on test-id clips per kind: true clips (clean and perturbed frame by
+    frame) should pass, clips with the wrong motion and still clips should fail."""
+    from .verify_video import verify_clip
+    from .video_data import CLIP_CATEGORIES
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {"n": n, "frames": frames, "size": size, "rows": {}}
+    for cat in CLIP_CATEGORIES:
+        counts = dict(true=0, true_texture=0, perturbed=0, wrong_rejected=0, still_rejected=0)
+        for i in range(n):
+            g = sample_scene("test-id", i * 3 + CLIP_CATEGORIES.index(cat), cat).graph
+            truth = [render(fg, size).image for fg in clip_frames(g, frames)]
+            v = verify_clip(truth, g)
+            counts["true"] += v.physics_ok
+            counts["true_texture"] += v.texture_ok
+            counts["perturbed"] += verify_clip([perturb(f, rng) for f in truth], g).physics_ok
+            wrong = [render(fg, size).image for fg in wrong_motion(g, frames)]
+            counts["wrong_rejected"] += not verify_clip(wrong, g).physics_ok
+            counts["still_rejected"] += not verify_clip([render(g, size).image] * frames,
+                                                        g).physics_ok
+        out["rows"][cat] = {k: c / n for k, c in counts.items()}
+    return out
+
+
+def clip_table(report: dict[str, Any]) -> str:
+    lines = [f"Clip verifier, {report['n']} test-id clips per kind, {report['frames']} frames "
+             f"at {report['size']} px", "",
+             "| clip | true clip passes | every frame's texture | perturbed clip passes "
+             "| wrong motion rejected | still frames rejected |", "|---|---|---|---|---|---|"]
+    for cat, r in report["rows"].items():
+        lines.append(f"| {cat} | {100 * r['true']:.1f}% | {100 * r['true_texture']:.1f}% | "
+                     f"{100 * r['perturbed']:.1f}% | {100 * r['wrong_rejected']:.1f}% | "
+                     f"{100 * r['still_rejected']:.1f}% |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=500, help="scenes per category")
     ap.add_argument("--size", type=int, default=32, help="render size in px")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--categories", default=",".join(CATEGORIES))
+    ap.add_argument("--clips", type=int, default=0,
+                    help="judge the clip verifier instead, on clips of this many frames")
     ap.add_argument("--json", default=None, help="also write the report as JSON here")
     args = ap.parse_args(argv)
-    report = evaluate(args.n, args.size, args.seed, tuple(args.categories.split(",")))
-    print(table(report))
+    if args.clips:
+        report = evaluate_clips(args.n, args.clips, args.size, args.seed)
+        print(clip_table(report))
+    else:
+        report = evaluate(args.n, args.size, args.seed, tuple(args.categories.split(",")))
+        print(table(report))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)

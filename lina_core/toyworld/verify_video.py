@@ -12,7 +12,8 @@ water line: never the layout):
   drops by at least ``FALL_MIN`` of the frame, and never rises by more than ``RISE_TOL``) and in
   the last frame its reflection is under it, inside the mirror.
 * ``buoyancy`` - *does the object end up floating or sunk as its material says?*  It starts
-  above the water line and, in the last frame, floats or lies on the bottom as its material says.
+  above the water line, goes down (its deepest point at least ``FALL_MIN`` below its start) and,
+  in the last frame, floats or lies on the bottom as its material says.
 * ``shadow`` - *does the shadow move opposite the light?*  The light moves by at least
   ``LIGHT_MOVE_MIN`` of the frame and the shadow's offset from the object moves the other way by
   at least ``SHADOW_MOVE_MIN`` object widths.
@@ -142,11 +143,15 @@ def verify_clip(frames: np.ndarray | list[np.ndarray], graph: CausalSceneGraph) 
         water = verdicts[0].measurements.get("water")
         ys = tracks["object_y"]
         above = water is not None and ys[0] is not None and ys[0] < water["top"]
+        seen = [y for y in ys if y is not None]
+        # the deepest point reached: a floater ends barely below where it fell to
+        drop = max(seen) - ys[0] if ys[0] is not None else 0.0
         settles = verdicts[last].physics_ok
-        ok = above and settles
+        ok = above and drop >= FALL_MIN and settles
         state = [p for p in verdicts[last].per_node.values() if p.startswith("object ")]
         reason = ("starts above the water" if above else "does not start above the water") + \
-            "; at the end " + (state[0] if state else "object not found")
+            f", drops {drop:.2f} of the frame (needs {FALL_MIN}); at the end " + \
+            (state[0] if state else "object not found")
     else:
         tracks["light_x"] = _track(verdicts, "light_x")
         tracks["shadow_offset"] = _track(verdicts, "shadow_offset")
