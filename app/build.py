@@ -8,10 +8,11 @@ from typing import Any
 
 import gradio as gr
 
-from . import picker, state, tab_intervene, tab_lina, tab_probe, tab_runs, tab_scene
+from . import (picker, state, tab_intervene, tab_lina, tab_probe, tab_runs, tab_scene,
+               tab_video)
 from .context import MODEL_QUEUE, Ctx
 from .runstore import RunStore
-from .state import ModelHandle
+from .state import ModelHandle, VideoHandle
 
 TITLE = "LINA explorer"
 CSS = """
@@ -33,23 +34,28 @@ def _source_hash() -> str:
 
 
 def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path = "runs",
-               cache_presets: bool = False, threads: int | None = None) -> gr.Blocks:
+               cache_presets: bool = False, threads: int | None = None,
+               video_pipe: Any = None) -> gr.Blocks:
     """Build the app.
 
     model: the allowlist key of the default model; pipe: a ready pipeline for that key (tests
-    pass a tiny one); runs_dir: where runs are saved; cache_presets: lazily cache the LINA talk
-    presets (per model weights and app version, under ``<runs_dir>/.preset_cache``).
+    pass a tiny one); runs_dir: where runs are saved; cache_presets: lazily cache the LINA and
+    Video talk presets (per model weights and app version, under ``<runs_dir>/.preset_cache``);
+    video_pipe: a ready ToyWorld video pipeline for the Video tab (else assets/toyworld_video,
+    loaded on first use).
     """
     handle = state.set_handle(ModelHandle(model, pipe=pipe, threads=threads))
+    video = state.set_video_handle(VideoHandle(video_pipe, threads=threads))
     store = RunStore(runs_dir)
     if cache_presets:
         # a cache per (weights, app code): a stale cache can never show another model's images
-        folder = store.root / ".preset_cache" / f"{handle.fingerprint()}-{_source_hash()}"
+        weights = hashlib.sha256(f"{handle.fingerprint()}{video.fingerprint()}".encode())
+        folder = store.root / ".preset_cache" / f"{weights.hexdigest()[:16]}-{_source_hash()}"
         os.environ["GRADIO_EXAMPLES_CACHE"] = str(folder)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         model_key = gr.State(model)
         scene = gr.State(tab_scene.initial_scene())
-        ctx = Ctx(handle, store, model_key, scene, cache_presets)
+        ctx = Ctx(handle, store, model_key, scene, cache_presets, video=video)
         gr.Markdown(HEADER)
         _, status = picker.build(ctx)
         with gr.Tabs():
@@ -61,6 +67,8 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
                 tab_probe.build(ctx)
             with gr.Tab("LINA", id="lina"):
                 tab_lina.build(ctx)
+            with gr.Tab("Video", id="video"):
+                tab_video.build(ctx)
             with gr.Tab("Runs", id="runs") as runs_tab:
                 tab_runs.build(ctx)
         runs_tab.select(ctx.parts["runs_refresh"], [ctx.parts["runs_id"]],

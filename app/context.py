@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 
 from .runstore import RunStore
-from .state import ModelHandle
+from .state import ModelHandle, VideoHandle
 
 #: every function that runs a model shares this queue slot (one at a time)
 MODEL_QUEUE = dict(concurrency_id="model", concurrency_limit=1)
@@ -20,4 +20,5 @@ class Ctx:
     model_key: gr.State          # the session's model (last one that loaded)
     scene: gr.State              # {"prompt": str, "graph": dict} shared by all tabs
     cache_presets: bool = False
+    video: VideoHandle | None = None   # the Video tab's model (not the picker's)
     parts: dict[str, Any] = field(default_factory=dict)   # components other tabs may wire to

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from lina_core.pipelines.registry import ALLOWLIST, ModelUnavailable
+from lina_core.pipelines.registry import ModelUnavailable
 
 from .context import MODEL_QUEUE, Ctx
 from .widgets import log
@@ -13,8 +13,9 @@ from .widgets import log
 def select(key: str, current: str, ctx: Ctx) -> tuple:
     """Load ``key``; on failure warn and keep ``current``. Returns (dropdown, state, status)."""
     h = ctx.handle
-    if key not in ALLOWLIST:
-        gr.Warning(f"model: {key!r} is not one of {sorted(ALLOWLIST)}")
+    keys = [k for _, k in h.choices()]
+    if key not in keys:
+        gr.Warning(f"model: {key!r} is not one of {keys} (video models: the Video tab)")
         return current, current, h.describe(current)
     try:
         h.get(key)

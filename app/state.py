@@ -56,6 +56,35 @@ class Loaded:
     predictor_note: str = ""
 
 
+def attach_predictor(loaded: Loaded) -> None:
+    """Give ``loaded`` the learned predictor if its features fit this model's text encoder;
+    else leave it None and say why in ``predictor_note`` (LINA then uses DEFAULT_PARAMS)."""
+    from lina_core.lina import Predictor, prompt_features
+    from lina_core.csg import from_prompt
+    folder = PREDICTOR_DIR if (PREDICTOR_DIR / "predictor.json").is_file() else None
+    env = os.environ.get("LINA_PREDICTOR_DIR", "").strip()
+    if folder is None and env:
+        folder = Path(env)
+    if folder is None or not (folder / "predictor.json").is_file():
+        loaded.predictor_note = ("no learned predictor found (assets/lina_predictor); "
+                                 "LINA uses fixed default parameters")
+        return
+    try:
+        pred = Predictor.load(folder)
+        probe = "a red ball on a large round mirror"
+        feats = prompt_features(loaded.pipe, probe, from_prompt(probe).graph)
+        if feats.shape[0] != pred.mu.numel():
+            loaded.predictor_note = (f"predictor in {folder} expects {pred.mu.numel()} "
+                                     f"features, this model gives {feats.shape[0]}; LINA "
+                                     f"uses fixed default parameters")
+            return
+        loaded.predictor = pred
+        loaded.predictor_note = f"learned predictor ({folder.name})"
+    except Exception as exc:  # noqa: BLE001 - a bad predictor must not stop the app
+        loaded.predictor_note = f"predictor in {folder} could not be used ({exc}); " \
+                                f"LINA uses fixed default parameters"
+
+
 class ModelHandle:
     """Loads allowlisted models on first use and keeps them (ToyWorld always, one other)."""
 
@@ -73,7 +102,8 @@ class ModelHandle:
 
     # ------------------------------------------------------------------ which model
     def choices(self) -> list[tuple[str, str]]:
-        return [(e.label, e.key) for e in ALLOWLIST.values()]
+        """Image models: the picker drives the image tabs (the Video tab has its own model)."""
+        return [(e.label, e.key) for e in ALLOWLIST.values() if not e.video]
 
     def label(self, key: str) -> str:
         e = ALLOWLIST.get(key)
@@ -125,30 +155,7 @@ class ModelHandle:
             return loaded
 
     def _attach_predictor(self, loaded: Loaded) -> None:
-        from lina_core.lina import Predictor, prompt_features
-        from lina_core.csg import from_prompt
-        folder = PREDICTOR_DIR if (PREDICTOR_DIR / "predictor.json").is_file() else None
-        env = os.environ.get("LINA_PREDICTOR_DIR", "").strip()
-        if folder is None and env:
-            folder = Path(env)
-        if folder is None or not (folder / "predictor.json").is_file():
-            loaded.predictor_note = ("no learned predictor found (assets/lina_predictor); "
-                                     "LINA uses fixed default parameters")
-            return
-        try:
-            pred = Predictor.load(folder)
-            probe = "a red ball on a large round mirror"
-            feats = prompt_features(loaded.pipe, probe, from_prompt(probe).graph)
-            if feats.shape[0] != pred.mu.numel():
-                loaded.predictor_note = (f"predictor in {folder} expects {pred.mu.numel()} "
-                                         f"features, this model gives {feats.shape[0]}; LINA "
-                                         f"uses fixed default parameters")
-                return
-            loaded.predictor = pred
-            loaded.predictor_note = f"learned predictor ({folder.name})"
-        except Exception as exc:  # noqa: BLE001 - a bad predictor must not stop the app
-            loaded.predictor_note = f"predictor in {folder} could not be used ({exc}); " \
-                                    f"LINA uses fixed default parameters"
+        attach_predictor(loaded)
 
     def describe(self, key: str | None = None) -> str:
         key = key or self.default_key
@@ -178,13 +185,7 @@ class ModelHandle:
             folders.append(Path(os.environ["LINA_MODEL_DIR"]))
         else:
             h.update(b"tiny")
-        for base in folders:
-            h.update(str(base).encode())
-            if base.is_dir():
-                for p in sorted(base.rglob("*")):
-                    if p.suffix in (".safetensors", ".json"):
-                        st = p.stat()
-                        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())
+        _hash_files(h, folders)
         return h.hexdigest()[:16]
 
     # ------------------------------------------------------------------ trajectory cache
@@ -202,7 +203,61 @@ class ModelHandle:
                 self._cache.popitem(last=False)
 
 
+def _hash_files(h: Any, folders: list[Path]) -> None:
+    """Feed the path, size and mtime of every weight/config file under ``folders`` to ``h``."""
+    for base in folders:
+        h.update(str(base).encode())
+        if base.is_dir():
+            for p in sorted(base.rglob("*")):
+                if p.suffix in (".safetensors", ".json"):
+                    st = p.stat()
+                    h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())
+
+
+class VideoHandle:
+    """The ToyWorld video model, apart from the picker's image model (the Video tab always uses
+    it): loaded on first use, once, under a lock; a pipeline given to ``build_demo`` wins."""
+
+    key = "toyworld-video"
+
+    def __init__(self, pipe: Any = None, threads: int | None = None):
+        self._given = pipe
+        self._loaded: Loaded | None = None
+        self._lock = threading.RLock()
+        self.threads = threads
+
+    def get(self) -> Loaded:
+        with self._lock:
+            if self._loaded is None:
+                if self.threads:
+                    import torch
+                    torch.set_num_threads(self.threads)
+                if self._given is not None:
+                    pipe, source = self._given, "given to build_demo"
+                else:   # ModelUnavailable when assets/toyworld_video is missing
+                    pipe, source = registry.load(self.key), f"{registry.TOYWORLD_VIDEO_DIR}"
+                pipe.set_progress_bar_config(disable=True)
+                loaded = Loaded(self.key, pipe, source, True)
+                attach_predictor(loaded)
+                self._loaded = loaded
+            return self._loaded
+
+    def fingerprint(self) -> str:
+        """Identifies the video weights and predictor without loading them (preset cache)."""
+        h = hashlib.sha256(self.key.encode())
+        folders = [PREDICTOR_DIR]
+        if os.environ.get("LINA_PREDICTOR_DIR"):
+            folders.append(Path(os.environ["LINA_PREDICTOR_DIR"]))
+        if self._given is not None:
+            h.update(f"given:{id(self._given)}".encode())
+        else:
+            folders.append(registry.TOYWORLD_VIDEO_DIR)
+        _hash_files(h, folders)
+        return h.hexdigest()[:16]
+
+
 HANDLE: ModelHandle | None = None
+VIDEO: VideoHandle | None = None
 
 
 def handle() -> ModelHandle:
@@ -214,6 +269,18 @@ def handle() -> ModelHandle:
 def set_handle(h: ModelHandle) -> ModelHandle:
     global HANDLE
     HANDLE = h
+    return h
+
+
+def video_handle() -> VideoHandle:
+    if VIDEO is None:
+        raise RuntimeError("video handle: build_demo() sets it up first")
+    return VIDEO
+
+
+def set_video_handle(h: VideoHandle) -> VideoHandle:
+    global VIDEO
+    VIDEO = h
     return h
 
 
@@ -353,3 +420,32 @@ def probe(model_key: str, name: str, split: str, n: int, seeds: list[int], ks: l
     from lina_core.probes import run_probe
     m = handle().get(model_key)
     return run_probe(name, m.pipe, split, n, seeds, ks, steps, progress=progress)
+
+
+@gpu
+def lina_video(prompt: str, graph: dict[str, Any], seed: int, steps: int, guidance: float,
+               frames: int, params: dict[str, float] | None) -> dict[str, Any]:
+    """Baseline and LINA clips of the video model from the same noise (``frames`` long), in one
+    call; ``params`` None means predicted (or the labelled defaults when there is no predictor).
+    Returns F x H x W x 3 uint8 clips and plain data only."""
+    from lina_core.lina import LinaParams, LinaSampler
+    m = video_handle().get()
+    g = _graph(graph)
+    t0 = time.perf_counter()
+    sampler = LinaSampler(m.pipe, m.predictor, steps=steps, guidance_scale=guidance)
+    if params is not None:
+        chosen, why = LinaParams(**params), {"source": "given in the fields"}
+    elif m.predictor is None:
+        chosen, why = LinaParams(**DEFAULT_PARAMS).clipped(), {"source": m.predictor_note}
+    else:
+        chosen, why = sampler.params_for(prompt, g)
+        why["source"] = ("learned predictor (fitted on the image model's stills; its text "
+                         "encoder is the video model's)")
+    res = sampler(prompt, g, seed=seed, params=chosen, frames=frames)
+    return {"baseline": np.ascontiguousarray(res.baseline[0]),
+            "lina": np.ascontiguousarray(res.lina[0]),
+            "params": res.params.to_dict(), "spec": res.spec.to_dict(),
+            "baseline_record": res.baseline_record, "lina_record": res.lina_record,
+            "timings": dict(res.timings, total_s=time.perf_counter() - t0),
+            "why": json.loads(json.dumps(dict(res.features, **why), default=str)),
+            "model_source": m.source}

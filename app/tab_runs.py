@@ -81,6 +81,9 @@ def build(ctx: Ctx) -> None:
         r = store.load(rid)
         if not r["spec"]:
             raise error(f"run {rid}: has no spec.json to re-run")
+        if (r["record"] or {}).get("kind") == "video":
+            raise error(f"run {rid}: a video run; re-run it in the Video tab (same prompt, "
+                        f"frames, steps and seed)")
         progress(0.1, desc="re-running the spec")
         out = state.generate(model_key or state.handle().default_key, r["spec"])
         img = out["image"]

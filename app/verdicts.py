@@ -1,4 +1,5 @@
-"""Running the ToyWorld verifier for display (it is CPU-only and fast, so no queue slot)."""
+"""Running the ToyWorld verifiers (still and clip) for display: CPU-only and fast, so no queue
+slot."""
 from __future__ import annotations
 
 from typing import Any
@@ -26,4 +27,18 @@ def verdict(image: np.ndarray, graph: CausalSceneGraph | dict[str, Any] | None) 
         return {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a verifier bug must not lose the images
         log.exception("verifier failed")
+        return {"error": f"verifier failed ({type(exc).__name__}: {exc})"}
+
+
+def clip_verdict(frames: np.ndarray, graph: CausalSceneGraph | dict[str, Any]) -> dict[str, Any]:
+    """``ClipVerdict.to_dict()`` of a clip (F x H x W x 3 uint8) against ``graph``; ``{"error":
+    ...}`` when it cannot be judged, so a verifier failure never loses the clips."""
+    try:
+        from lina_core.toyworld.verify_video import verify_clip
+        g = graph if isinstance(graph, CausalSceneGraph) else CausalSceneGraph.from_dict(graph)
+        return verify_clip(np.ascontiguousarray(frames), g).to_dict()
+    except ValueError as exc:      # VerifyError and GraphError are ValueErrors
+        return {"error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a verifier bug must not lose the clips
+        log.exception("clip verifier failed")
         return {"error": f"verifier failed ({type(exc).__name__}: {exc})"}

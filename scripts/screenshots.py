@@ -1,6 +1,7 @@
-"""Save a screenshot of each tab of the app into docs/screenshots/ (tab_scene.png, ...).
+"""Save a screenshot of each tab of the app into docs/screenshots/ (tab_scene.png, ...,
+video_tab.png).
 
-    PYTHONPATH=. .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+    PYTHONPATH=. .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--only video]
 
 Uses the real ToyWorld model when there is one (assets/toyworld, or $LINA_MODEL_DIR), else the
 tiny random-weight model (the images then look like noise; the layout is what is shown). Drives
@@ -27,15 +28,22 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 
 
+#: tab -> screenshot file (the runs tab is shot last: it loads the latest run)
+SHOTS = {"scene": "tab_scene.png", "intervene": "tab_intervene.png", "probe": "tab_probe.png",
+         "lina": "tab_lina.png", "video": "video_tab.png", "runs": "tab_runs.png"}
+
+
 def start_app(runs_dir: str, tiny: bool = False):
     import torch
     torch.set_num_threads(2)
     from app import build_demo, launch_kwargs
-    pipe = None
+    pipe = video_pipe = None
     if tiny:
         from lina_core.__main__ import load_model
+        from lina_core.pipelines.toyworld_video import inflate
         pipe = load_model(None, tiny=True)
-    demo = build_demo(pipe=pipe, runs_dir=runs_dir)
+        video_pipe = inflate(pipe)
+    demo = build_demo(pipe=pipe, runs_dir=runs_dir, video_pipe=video_pipe)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **launch_kwargs())
@@ -56,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     ap.add_argument("--tiny", action="store_true", help="use the tiny random-weight model")
+    ap.add_argument("--only", nargs="+", choices=list(SHOTS), help="just these tabs")
     a = ap.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"error: {CHROMIUM} not found (apt-get install chromium)", file=sys.stderr)
@@ -81,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     fn()
                     time.sleep(1.5)   # let images fade in
-                    page.screenshot(path=str(out / f"tab_{name}.png"), full_page=True)
+                    page.screenshot(path=str(out / SHOTS[name]), full_page=True)
                 except Exception as exc:  # noqa: BLE001 - keep going; report at the end
                     failed.append(name)
                     page.screenshot(path=str(out / f"debug_{name}.png"), full_page=True)
@@ -124,15 +133,33 @@ def main(argv: list[str] | None = None) -> int:
                     "document.querySelector('#runs-md').innerText.includes('run, model')",
                     timeout=60_000)
 
-            for name, fn in (("scene", scene), ("intervene", intervene), ("probe", probe),
-                             ("lina", lina), ("runs", runs_tab)):
-                step(name, fn)
+            def video():       # the reflection preset (held out), scrubbed to its last frame
+                page.get_by_role("tab", name="Video").click()
+                page.locator("#video-presets").get_by_text("reflection", exact=True).click()
+                page.locator("#video-run").click()
+                page.wait_for_function(
+                    "document.querySelector('#video-md') && "
+                    "document.querySelector('#video-md').innerText.includes('saved')",
+                    timeout=600_000)
+                n = int(page.locator("#video-frames input[type=number]").input_value()) - 1
+                page.wait_for_function("document.querySelector('#video-scrub input[type=range]')"
+                                       f".max === '{n}'", timeout=60_000)
+                last = page.locator("#video-scrub input[type=number]")
+                last.fill(str(n))
+                last.press("Enter")
+                page.wait_for_function("document.querySelector('#video-frame-md').innerText"
+                                       f".includes('Frame {n}')", timeout=60_000)
+
+            steps = {"scene": scene, "intervene": intervene, "probe": probe, "lina": lina,
+                     "runs": runs_tab, "video": video}
+            for name in a.only or SHOTS:
+                step(name, steps[name])
             ctx.close()
     finally:
         demo.close()
-    for name in ("scene", "intervene", "probe", "lina", "runs"):
+    for name in a.only or SHOTS:
         if name not in failed:
-            print(out / f"tab_{name}.png")
+            print(out / SHOTS[name])
     return 1 if failed else 0
 
 

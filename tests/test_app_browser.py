@@ -1,6 +1,8 @@
 """The app in a real browser: headless Debian chromium through playwright. Loads the page, runs
 the mirror talk preset baseline vs LINA on the LINA tab, and checks the screenshot is not blank
-and the two output images differ. Skips (saying why) when chromium or playwright is missing."""
+and the two output images differ; runs a Video-tab preset and checks both clips load, play
+together with "Play both", and seek to the scrubbed frame. Skips (saying why) when chromium or
+playwright is missing."""
 from __future__ import annotations
 
 import io
@@ -96,3 +98,85 @@ def test_lina_mirror_preset_in_the_browser(url, page, tmp_path):
         page.locator("#lina-lina img").screenshot())).convert("RGB"))
     assert crop_b.shape == crop_l.shape and not np.array_equal(crop_b, crop_l)
     assert "LINA" in page.locator("#lina-md").inner_text()
+
+
+#: per player: loaded enough to show a frame, its length, and whether / where it plays
+_VIDEOS = ("() => ['video-baseline', 'video-lina'].map(id => { const v = document"
+           ".querySelector(`#${id} video`); return v && {ready: v.readyState, duration: "
+           "v.duration, paused: v.paused, t: v.currentTime, src: v.currentSrc}; })")
+
+
+def _open_video_tab(url, page) -> None:
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    page.wait_for_function("document.querySelector('#model-status') && document.querySelector("
+                           "'#model-status').innerText.includes('Model:')", timeout=120_000)
+    page.get_by_role("tab", name="Video").click()
+
+
+@pytest.fixture(scope="module")
+def cached_url(tmp_path_factory):
+    """The app as ``app.py`` serves it: talk presets cached lazily (here with 3-step presets)."""
+    import torch
+    torch.set_num_threads(1)
+    from app import build_demo, launch_kwargs, tab_video
+    from lina_core.__main__ import load_model
+    from test_app_video import tiny_video_pipe
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tab_video, "DEFAULT_STEPS", 3)          # the presets' steps (tiny model)
+        demo = build_demo(pipe=load_model(None, tiny=True), cache_presets=True,
+                          runs_dir=tmp_path_factory.mktemp("runs"), threads=1,
+                          video_pipe=tiny_video_pipe(tmp_path_factory.mktemp("tok")))
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **launch_kwargs())
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def _run_id(page) -> str:
+    page.wait_for_function("document.querySelector('#video-md') && document.querySelector("
+                           "'#video-md').innerText.includes('saved')", timeout=180_000)
+    return page.locator("#video-md code").first.inner_text()
+
+
+def test_video_preset_plays_both_clips_in_sync(cached_url, page):
+    _open_video_tab(cached_url, page)
+    # the shadow talk preset fills the prompt, frames, steps, seed and guidance, and shows its
+    # clips (computed on this first click, then served from the preset cache)
+    page.locator("#video-presets").get_by_text("shadow", exact=True).click()
+    page.wait_for_function("document.querySelector('#video-prompt textarea').value"
+                           ".includes('lit from')", timeout=30_000)
+    preset_run = _run_id(page)
+    page.wait_for_function(f"({_VIDEOS})().every(v => v && v.ready >= 2 && v.duration > 0)",
+                           timeout=60_000)
+    page.wait_for_function("document.querySelector('#video-scrub input[type=range]')"
+                           ".max === '7'", timeout=30_000)      # the scrubber spans 8 frames
+    vids = page.evaluate(_VIDEOS)
+    assert all(v["src"].endswith(".mp4") for v in vids)          # H.264 plays in chromium
+    assert vids[0]["src"] != vids[1]["src"] and all(v["paused"] for v in vids)
+    assert abs(vids[0]["duration"] - 8 / 4) < 0.2               # 8 frames at 4 fps
+    # "Play both": both run, from the start, on one clock
+    play = page.locator("#video-play")
+    play.click()
+    page.wait_for_function(f"({_VIDEOS})().every(v => !v.paused && v.t > 0.3)", timeout=10_000)
+    vids = page.evaluate(_VIDEOS)
+    assert abs(vids[0]["t"] - vids[1]["t"]) < 0.25, vids
+    assert play.inner_text() == "Pause both"
+    play.click()
+    page.wait_for_function(f"({_VIDEOS})().every(v => v.paused)", timeout=10_000)
+    assert play.inner_text() == "Play both"
+    # the scrubber: frame 5 in both players (its middle, 5.5 / 4 s) and in the frame images
+    frame = page.locator("#video-scrub input[type=number]")
+    frame.fill("5")
+    frame.press("Enter")
+    page.wait_for_function(f"({_VIDEOS})().every(v => Math.abs(v.t - 5.5 / 4) < 0.05)",
+                           timeout=10_000)
+    page.wait_for_function("document.querySelector('#video-frame-md').innerText"
+                           ".includes('Frame 5')", timeout=30_000)
+    # the Run button computes the same inputs afresh (a new run, not the cached one)
+    page.locator("#video-run").click()
+    page.wait_for_function(f"document.querySelector('#video-md code').innerText !== "
+                           f"'{preset_run}'", timeout=180_000)
+    assert "3 steps" in page.locator("#video-md").inner_text()
+    page.wait_for_function(f"({_VIDEOS})().every(v => v && v.ready >= 2 && v.duration > 0)",
+                           timeout=60_000)
