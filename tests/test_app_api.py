@@ -17,6 +17,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
+from tiny_pipes import api_error as _error  # noqa: E402
+
 MIRROR = "a large red ball on a small round mirror"
 STEPS = 6          # the tiny model: a few steps are enough to exercise every path
 
@@ -64,12 +66,6 @@ def _lina_kwargs(**over):
               wl=0.0, kf=0.0, rho=0.0)
     kw.update(over)
     return kw
-
-
-def _error(client, api_name, **kw) -> str:
-    with pytest.raises(Exception) as info:
-        client.predict(api_name=api_name, **kw)
-    return str(info.value)
 
 
 # --------------------------------------------------------------------------- main actions

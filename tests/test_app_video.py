@@ -26,22 +26,12 @@ from lina_core.csg import from_prompt  # noqa: E402
 from lina_core.toyworld.data import is_held_out  # noqa: E402
 from lina_core.toyworld.render import render_clip  # noqa: E402
 from lina_core.toyworld.verify_video import physics_frames  # noqa: E402
+from tiny_pipes import api_error as _error, toyworld_video_pipeline  # noqa: E402
 
 MIRROR = "a large yellow cube on a small round mirror"
 WATER = "a metal cube in a beaker of water"
 STEPS = 3          # the tiny model: a few steps exercise every path
 SCALE = 8          # tab_video.FILE_SCALE: 32 px frames are 256 px in the files
-
-
-def tiny_video_pipe(folder):
-    """A random-weight ToyWorld video pipeline, built offline (no weights read)."""
-    from lina_core.pipelines.tokenizer import write_tokenizer
-    from lina_core.pipelines.toyworld import build_pipeline
-    from lina_core.pipelines.toyworld_video import inflate
-    write_tokenizer(folder)
-    pipe = inflate(build_pipeline(str(folder), 32, small=True))
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +42,8 @@ def app(tmp_path_factory):
     from lina_core.__main__ import load_model
     runs = tmp_path_factory.mktemp("runs")
     demo = build_demo(pipe=load_model(None, tiny=True), runs_dir=runs, threads=1,
-                      video_pipe=tiny_video_pipe(tmp_path_factory.mktemp("tok")))
+                      video_pipe=toyworld_video_pipeline(tmp_path_factory.mktemp("tok"),
+                                                      trained_motion=False))
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **launch_kwargs())
@@ -81,12 +72,6 @@ def _video_kwargs(**over):
               lp=0.0, wl=0.0, kf=0.0, rho=0.0)
     kw.update(over)
     return kw
-
-
-def _error(client, api_name, **kw) -> str:
-    with pytest.raises(Exception) as info:
-        client.predict(api_name=api_name, **kw)
-    return str(info.value)
 
 
 def _truth(prompt: str, frames: int) -> np.ndarray:
@@ -250,7 +235,8 @@ def test_cached_preset_outputs_survive_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(tab_video, "DEFAULT_STEPS", STEPS)
     old = state.VIDEO
-    state.set_video_handle(state.VideoHandle(tiny_video_pipe(tmp_path / "tok"), threads=1))
+    state.set_video_handle(state.VideoHandle(
+        toyworld_video_pipeline(tmp_path / "tok", trained_motion=False), threads=1))
     try:
         with gr.Blocks():
             ctx = context.Ctx(state.HANDLE, RunStore(tmp_path / "runs"), gr.State("toyworld"),

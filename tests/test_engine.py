@@ -16,7 +16,8 @@ from lina_core import engine
 from lina_core.csg import from_prompt
 from lina_core.interventions import (Inpaint, InterventionSpec, LatentGuidance, PromptEdit,
                                      ScheduleSpec, SpecError)
-from tiny_pipes import PROMPT, TARGET, build, flux_encoder, flux_pipeline, sd_pipeline
+from tiny_pipes import (PROMPT, TARGET, build, cached_baseline, engine_spec, flux_encoder,
+                        flux_pipeline, sd_pipeline)
 
 STEPS = 6
 K = 3
@@ -39,16 +40,11 @@ def baselines():
 
 
 def spec(**kw) -> InterventionSpec:
-    d = dict(prompt=PROMPT, steps=STEPS, seed=3, guidance_scale=3.0)
-    d.update(kw)
-    return InterventionSpec(**d)
+    return engine_spec(STEPS, **kw)
 
 
 def baseline(model, baselines) -> engine.RunResult:
-    fam, pipe, kw = model
-    if fam not in baselines:
-        baselines[fam] = engine.run(pipe, spec(), **kw)
-    return baselines[fam]
+    return cached_baseline(model, baselines, STEPS)
 
 
 def maxdiff(a, b) -> float:

@@ -17,7 +17,7 @@ import torch
 
 from lina_core import engine
 from lina_core.interventions import InterventionSpec, PromptEdit, ScheduleSpec, SpecError
-from tiny_pipes import PROMPT, TARGET, build, cogvideox_pipeline
+from tiny_pipes import PROMPT, TARGET, build, cached_baseline, cogvideox_pipeline, engine_spec
 
 STEPS = 6
 K = 3
@@ -41,16 +41,11 @@ def baselines() -> dict[str, engine.RunResult]:
 
 
 def spec(**kw) -> InterventionSpec:
-    d = dict(prompt=PROMPT, steps=STEPS, seed=3, guidance_scale=3.0)
-    d.update(kw)
-    return InterventionSpec(**d)
+    return engine_spec(STEPS, **kw)
 
 
 def baseline(model, baselines) -> engine.RunResult:
-    fam, pipe, kw = model
-    if fam not in baselines:
-        baselines[fam] = engine.run(pipe, spec(), **kw)
-    return baselines[fam]
+    return cached_baseline(model, baselines, STEPS)
 
 
 def plain_call(fam: str, pipe: Any, kw: dict[str, Any], output_type: str, **extra) -> Any:

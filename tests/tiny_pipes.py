@@ -25,7 +25,8 @@ PROMPT = "a large red ball on a small round mirror"
 TARGET = "a small blue cube on a large square mirror"
 
 #: per family: engine.run keyword arguments besides the encoder (image size in pixels)
-SIZES = {"toyworld": {}, "toyworld_video": dict(frames=8), "sd": dict(height=32, width=32), "sd3": dict(height=16, width=16),
+SIZES = {"toyworld": {}, "toyworld_video": dict(frames=8), "sd": dict(height=32, width=32),
+         "sd3": dict(height=16, width=16),
          "flux": dict(height=8, width=8), "wan": dict(height=16, width=16, frames=9),
          "wan22": dict(height=16, width=16, frames=9),
          "cogvideox": dict(height=16, width=16, frames=9)}
@@ -251,3 +252,31 @@ def build(family: str, folder: str | Path) -> tuple[Any, dict[str, Any]]:
     if family == "cogvideox":
         return cogvideox_pipeline(folder), kw
     raise ValueError(family)
+
+
+# ---------------------------------------------------------------------- shared test helpers
+
+
+def engine_spec(steps: int, **kw: Any):
+    """The engine tests' spec: PROMPT, seed 3, guidance 3, ``steps`` steps, plus ``kw``."""
+    from lina_core.interventions import InterventionSpec
+    d = dict(prompt=PROMPT, steps=steps, seed=3, guidance_scale=3.0)
+    d.update(kw)
+    return InterventionSpec(**d)
+
+
+def cached_baseline(model: tuple, baselines: dict, steps: int):
+    """The baseline run of a (family, pipe, run kwargs) model, computed once per module."""
+    from lina_core import engine
+    fam, pipe, kw = model
+    if fam not in baselines:
+        baselines[fam] = engine.run(pipe, engine_spec(steps), **kw)
+    return baselines[fam]
+
+
+def api_error(client: Any, api_name: str, **kw: Any) -> str:
+    """The error message an app endpoint answers with (it must raise)."""
+    import pytest
+    with pytest.raises(Exception) as info:
+        client.predict(api_name=api_name, **kw)
+    return str(info.value)

@@ -10,9 +10,10 @@ The denoiser is diffusers' ``UNet3DConditionModel``, *inflated* from the image m
 as the identity, so before training the video model draws every frame independently, much as the
 image model would, and training mostly has to teach it motion.  (Not exactly as the image model:
 diffusers' UNet3D gives every block the same number of attention heads, 8, so the 128-channel
-attention runs as 8 heads of 16 where the image UNet had 16 heads of 8.)  The text encoder and tokenizer are the image model's,
-frozen, so both models share one embedding space (an intervention written for one reads the same
-on the other).
+attention runs as 8 heads of 16 where the image UNet had 16 heads of 8.)
+
+The text encoder and tokenizer are the image model's, frozen, so both models share one embedding
+space (an intervention written for one reads the same on the other).
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-
 import torch
 from diffusers import EulerDiscreteScheduler, UNet2DConditionModel, UNet3DConditionModel
 from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
