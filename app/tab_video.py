@@ -28,7 +28,7 @@ from . import state
 from .context import MODEL_QUEUE, Ctx
 from .presets import VIDEO_PRESET_INDEX, VIDEO_PRESET_SPLIT, VIDEO_PRESETS
 from .runstore import RunStore
-from .verdicts import clip_verdict
+from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, FieldNumber, FieldSlider, error, guard, number,
                       steps_slider, upscale)
 
@@ -146,8 +146,8 @@ def run_clips(inp: VideoInputs, store: RunStore, progress: Any = None) -> ClipRu
     base, lina = out["baseline"], out["lina"]
     say(0.85, desc="verifying and writing the clips")
     truth = ground_truth(inp.graph, inp.frames, base.shape[1])
-    verdicts = {"truth": clip_verdict(truth, inp.graph), "baseline": clip_verdict(base, inp.graph),
-                "lina": clip_verdict(lina, inp.graph)}
+    verdicts = {"truth": verdict(truth, inp.graph), "baseline": verdict(base, inp.graph),
+                "lina": verdict(lina, inp.graph)}
     # files Gradio may serve live in the temp dir; the run folder keeps copies
     files = write_files(base, lina, work_dir())
     run_id = store.save("video", out["spec"], {

@@ -12,33 +12,17 @@ from .widgets import log
 
 
 def verdict(image: np.ndarray, graph: CausalSceneGraph | dict[str, Any] | None) -> dict[str, Any]:
-    """``Verdict.to_dict()`` of ``image`` against ``graph``; ``{"error": ...}`` when it cannot
-    be judged (no graph, a graph the verifier has no questions for, an odd image)."""
+    """The verifier's ``to_dict()`` for an image (H x W x 3) or a clip (F x H x W x 3) against
+    ``graph``; ``{"error": ...}`` when it cannot be judged (no graph, a graph the verifier has no
+    questions for, an odd image), so a verifier failure never loses the pictures."""
     if graph is None:
         return {"error": "no scene graph (the prompt did not parse)"}
     try:
-        from lina_core.toyworld.verify import verify
-    except ImportError as exc:  # pragma: no cover - the verifier ships with lina_core
-        return {"error": f"verifier not available ({exc})"}
-    try:
+        from lina_core.toyworld.verify_video import judge
         g = graph if isinstance(graph, CausalSceneGraph) else CausalSceneGraph.from_dict(graph)
-        return verify(np.ascontiguousarray(image), g).to_dict()
+        return judge(np.ascontiguousarray(image), g).to_dict()
     except ValueError as exc:      # VerifyError and GraphError are ValueErrors
         return {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a verifier bug must not lose the images
         log.exception("verifier failed")
-        return {"error": f"verifier failed ({type(exc).__name__}: {exc})"}
-
-
-def clip_verdict(frames: np.ndarray, graph: CausalSceneGraph | dict[str, Any]) -> dict[str, Any]:
-    """``ClipVerdict.to_dict()`` of a clip (F x H x W x 3 uint8) against ``graph``; ``{"error":
-    ...}`` when it cannot be judged, so a verifier failure never loses the clips."""
-    try:
-        from lina_core.toyworld.verify_video import verify_clip
-        g = graph if isinstance(graph, CausalSceneGraph) else CausalSceneGraph.from_dict(graph)
-        return verify_clip(np.ascontiguousarray(frames), g).to_dict()
-    except ValueError as exc:      # VerifyError and GraphError are ValueErrors
-        return {"error": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - a verifier bug must not lose the clips
-        log.exception("clip verifier failed")
         return {"error": f"verifier failed ({type(exc).__name__}: {exc})"}
