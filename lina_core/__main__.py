@@ -119,9 +119,16 @@ def cmd_eval(a: argparse.Namespace) -> None:
     import torch
     from .evaluate import evaluate_model, markdown_table, save_grid, write_json
     torch.set_num_threads(a.threads)
-    pipe = load_model(a.model, a.tiny, a.video)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    if a.merge:     # pool earlier runs over disjoint scene ranges (--start) into one table
+        from .evaluate import merge
+        res = merge([json.loads(Path(p).read_text()) for p in a.merge.split(",")])
+        write_json(res, out / "eval.json")
+        (out / "eval.md").write_text(markdown_table(res["rows"]) + "\n")
+        print(markdown_table(res["rows"]))
+        return
+    pipe = load_model(a.model, a.tiny, a.video)
     res = evaluate_model(pipe, a.n, steps=a.steps, batch=a.batch, keep_images=8, start=a.start,
                          splits=tuple(a.splits.split(",")), frames=a.frames)
     write_json(res, out / "eval.json")
@@ -229,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--batch", type=int, default=16)
     q.add_argument("--start", type=int, default=0, help="first scene index (to extend a run)")
     q.add_argument("--splits", default="test-id,test-ood")
+    q.add_argument("--merge", help="comma-separated eval.json files of earlier runs to pool "
+                                   "(no sampling)")
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_eval)
 

@@ -78,9 +78,9 @@ def evaluate_model(pipe: Any, n_per_cell: int = 200, splits=("test-id", "test-oo
                 for v, s in zip(verdicts, samples):
                     if video:
                         raw.append({**cell, "combo": list(s.combo), "reason": v.reason,
-                                    "texture": {f"frame{f}": t for f, t in
-                                                enumerate(v.frame_texture)},
-                                    "physics": dict(v.temporal)})
+                                    "texture": v.texture, "physics": v.physics,
+                                    "rest_physics": [p for p in v.frame_physics
+                                                     if p is not None]})
                     else:
                         raw.append({**cell, "combo": list(s.combo), "texture": v.texture,
                                     "physics": v.physics})
@@ -106,6 +106,11 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
         cell = {"split": split, "category": cat, "caption": cap}
         rows.append({**cell, "metric": "texture", **rate(all(r["texture"].values()) for r in sel)})
         rows.append({**cell, "metric": "physics", **rate(all(r["physics"].values()) for r in sel)})
+        if "rest_physics" in sel[0]:      # clips: the per-frame rates too
+            rows.append({**cell, "metric": "frame_texture",
+                         **rate(t for r in sel for t in r["texture"].values())})
+            rows.append({**cell, "metric": "rest_physics",
+                         **rate(p for r in sel for p in r["rest_physics"])})
     return {"rows": rows, "raw": raw, "n_per_cell": sum(r["n_per_cell"] for r in results),
             "runs": [{k: v for k, v in r.items() if k not in ("rows", "raw", "grids")}
                      for r in results]}
