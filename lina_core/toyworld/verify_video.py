@@ -32,7 +32,7 @@ from .render import CLIP_KINDS, clip_frames
 from .verify import Verdict, VerifyError, verify
 
 FALL_MIN = 0.1           #: the ball's centre must drop this much (fraction of frame height)
-RISE_TOL = 0.05          #: ... and never rise more than this between frames
+RISE_TOL = 0.1           #: ... and never rise more than this between frames (3 px at 32)
 LIGHT_MOVE_MIN = 0.2     #: the light must move this much (fraction of frame width)
 SHADOW_MOVE_MIN = 0.4    #: the shadow must move the other way this much (object widths)
 
