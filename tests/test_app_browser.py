@@ -120,12 +120,13 @@ def cached_url(tmp_path_factory):
     torch.set_num_threads(1)
     from app import build_demo, launch_kwargs, tab_video
     from lina_core.__main__ import load_model
-    from test_app_video import tiny_video_pipe
+    from tiny_pipes import toyworld_video_pipeline
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(tab_video, "DEFAULT_STEPS", 3)          # the presets' steps (tiny model)
         demo = build_demo(pipe=load_model(None, tiny=True), cache_presets=True,
                           runs_dir=tmp_path_factory.mktemp("runs"), threads=1,
-                          video_pipe=tiny_video_pipe(tmp_path_factory.mktemp("tok")))
+                          video_pipe=toyworld_video_pipeline(tmp_path_factory.mktemp("tok"),
+                                                            trained_motion=False))
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 **launch_kwargs())

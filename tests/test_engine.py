@@ -40,7 +40,7 @@ def baselines():
 
 
 def spec(**kw) -> InterventionSpec:
-    return engine_spec(STEPS, **kw)
+    return engine_spec(**{"steps": STEPS, **kw})
 
 
 def baseline(model, baselines) -> engine.RunResult:

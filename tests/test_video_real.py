@@ -41,7 +41,7 @@ def baselines() -> dict[str, engine.RunResult]:
 
 
 def spec(**kw) -> InterventionSpec:
-    return engine_spec(STEPS, **kw)
+    return engine_spec(**{"steps": STEPS, **kw})
 
 
 def baseline(model, baselines) -> engine.RunResult:

@@ -257,10 +257,10 @@ def build(family: str, folder: str | Path) -> tuple[Any, dict[str, Any]]:
 # ---------------------------------------------------------------------- shared test helpers
 
 
-def engine_spec(steps: int, **kw: Any):
-    """The engine tests' spec: PROMPT, seed 3, guidance 3, ``steps`` steps, plus ``kw``."""
+def engine_spec(**kw: Any):
+    """The engine tests' spec: PROMPT, seed 3, guidance 3, plus ``kw`` (``steps`` included)."""
     from lina_core.interventions import InterventionSpec
-    d = dict(prompt=PROMPT, steps=steps, seed=3, guidance_scale=3.0)
+    d = dict(prompt=PROMPT, seed=3, guidance_scale=3.0)
     d.update(kw)
     return InterventionSpec(**d)
 
@@ -270,7 +270,7 @@ def cached_baseline(model: tuple, baselines: dict, steps: int):
     from lina_core import engine
     fam, pipe, kw = model
     if fam not in baselines:
-        baselines[fam] = engine.run(pipe, engine_spec(steps), **kw)
+        baselines[fam] = engine.run(pipe, engine_spec(steps=steps), **kw)
     return baselines[fam]
 
 
