@@ -290,7 +290,7 @@ def fit(pipe: Any, n_per_category: int = 5, n_candidates: int = 12, seeds: tuple
     from .toyworld.verify_video import judge
     t0 = time.perf_counter()
     cands = candidates(n_candidates, search_seed)
-    train = scenes("train", n_per_category)
+    train = scenes("train", n_per_category, video=engine.family(pipe) == "toyworld_video")
     scores = np.zeros((len(train), len(cands)))
     details: list[list[dict[str, Any]]] = []
     feats = []
