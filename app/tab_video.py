@@ -22,7 +22,7 @@ from lina_core import csg, video_io
 from lina_core.lina import RANGES
 from lina_core.limits import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MIN_STEPS
 from lina_core.toyworld.render import CLIP_KINDS, render_clip
-from lina_core.toyworld.video_data import MAX_CLIP_FRAMES, MIN_CLIP_FRAMES
+from lina_core.toyworld.video_data import MAX_CLIP_FRAMES, MIN_CLIP_FRAMES, to_strip
 
 from . import state
 from .context import MODEL_QUEUE, Ctx
@@ -132,11 +132,6 @@ def work_dir(keep: int = KEEP_WORK_DIRS) -> Path:
     return Path(tempfile.mkdtemp(dir=root))
 
 
-def strip(clip: np.ndarray) -> np.ndarray:
-    """F frames left to right in one image (the exact pixels, saved as PNG in the run)."""
-    return np.concatenate(list(clip), axis=1)
-
-
 def run_clips(inp: VideoInputs, store: RunStore, progress: Any = None) -> ClipRun:
     """Baseline and LINA (one model call), the ground truth, verdicts, files and the saved run."""
     say = progress or (lambda *a, **k: None)
@@ -157,7 +152,7 @@ def run_clips(inp: VideoInputs, store: RunStore, progress: Any = None) -> ClipRu
         "params_source": out["why"].get("source"), "timings": out["timings"],
         "verdicts": verdicts, "images_are": "filmstrips: frames left to right",
         "engine_records": {"baseline": out["baseline_record"], "lina": out["lina_record"]}},
-        {"truth": strip(truth), "baseline": strip(base), "lina": strip(lina)})
+        {"truth": to_strip(truth), "baseline": to_strip(base), "lina": to_strip(lina)})
     for key in ("mp4", "gif"):
         shutil.copy2(files[key], store.folder(run_id) / files[key].name)
     return ClipRun(inp, truth, base, lina, verdicts, files, run_id, out)
