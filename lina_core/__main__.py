@@ -1,4 +1,4 @@
-"""Command line: ``python -m lina_core {data,train,generate,eval,probe,fit,bench} ...``.
+"""Command line: ``python -m lina_core {data,train,generate,eval,probe,grid,fit,bench} ...``.
 
 Bad input exits with status 2 and one line naming the field and the allowed range.
 """
@@ -150,16 +150,27 @@ def cmd_probe(a: argparse.Namespace) -> None:
     print("wrote", ", ".join(str(p) for p in paths.values()))
 
 
+def _grid_rows(folders: str, splits: set[str] | None = None) -> list[dict[str, Any]]:
+    from .grid import read_rows
+    rows = []
+    for f in folders.split(","):
+        if not Path(f).is_dir():
+            raise FileNotFoundError(f"--grid: {f} is not a folder; make it with "
+                                    f"`python -m lina_core grid --out {f}`")
+        rows.extend(r for r in read_rows(f) if splits is None or r["split"] in splits)
+    if not rows:
+        raise ValueError(f"--grid: no rows of {sorted(splits or [])} in {folders}")
+    return rows
+
+
 def cmd_fit(a: argparse.Namespace) -> None:
     import torch
     from .lina import fit
     torch.set_num_threads(a.threads)
     pipe = load_model(a.model, a.tiny, a.video)
-    _, rep = fit(pipe, a.n, a.candidates, tuple(a.seeds), a.steps, a.out,
-                 progress=lambda m: print(m, flush=True))
-    print(f"best fixed {rep['best_fixed']} objective {rep['best_fixed_mean_objective']:.3f}; "
-          f"zero {rep['zero_mean_objective']:.3f}; oracle {rep['oracle_mean_objective']:.3f}; "
-          f"fit {rep['fit_seconds']:.0f}s")
+    _, rep = fit(pipe, _grid_rows(a.grid, {"dev-ood", "train", "test-id"}), a.out)
+    print(f"{rep['n_prompts']} prompts, alpha {rep['alpha']}, threshold {rep['threshold']}, "
+          f"best fixed {rep['best_fixed']}; fit {rep['fit_seconds']:.0f}s")
 
 
 def cmd_bench(a: argparse.Namespace) -> None:
@@ -169,10 +180,23 @@ def cmd_bench(a: argparse.Namespace) -> None:
     torch.set_num_threads(a.threads)
     pipe = load_model(a.model, a.tiny, a.video)
     pred = Predictor.load(a.predictor)
-    res = run_bench(pipe, pred, a.splits.split(","), a.n, a.seeds, a.out, a.steps,
+    res = run_bench(pipe, pred, _grid_rows(a.grid, set(a.splits.split(","))), a.out)
+    print(markdown(res["summary"], categories=False))
+    print("share of the oracle's gain LINA recovers:", res["oracle_share"])
+
+
+def cmd_grid(a: argparse.Namespace) -> None:
+    import torch
+    from .candidates import FAMILY
+    from .grid import categories, run_grid, work_items
+    torch.set_num_threads(a.threads)
+    pipe = load_model(a.model, a.tiny, a.video)
+    items = work_items(a.splits.split(","), a.n, a.seeds, categories(pipe), a.start)
+    rows = run_grid(pipe, items, a.out, a.steps, FAMILY,
+                    frames=a.frames if a.video else None,
                     progress=lambda m: print(m, flush=True))
-    if res is not None:
-        print(markdown(res["summary"], categories=False))
+    if rows is not None:
+        print(f"{len(rows)} rows in {a.out}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("data", help="write a PAP-Toy split as an imagefolder")
     q.add_argument("--out", required=True)
     q.add_argument("--n", type=int, required=True)
-    q.add_argument("--split", default="train", choices=["train", "test-id", "test-ood"])
+    q.add_argument("--split", default="train", choices=["train", "test-id", "dev-ood", "test-ood"])
     q.add_argument("--size", type=int, default=64)
     q.add_argument("--start", type=int, default=0)
     q.add_argument("--frames", type=int, default=0,
@@ -244,28 +268,36 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("probe", help="run one probe: multihop, disentangle, timing, inpaint")
     model_args(q)
     q.add_argument("name", choices=["multihop", "disentangle", "timing", "inpaint"])
-    q.add_argument("--split", default="test-ood", choices=["train", "test-id", "test-ood"])
+    q.add_argument("--split", default="test-ood", choices=["train", "test-id", "dev-ood", "test-ood"])
     q.add_argument("--n", type=int, default=4, help="prompts per category")
     q.add_argument("--seeds", type=_ints, default=[0, 1])
     q.add_argument("--ks", type=_ints, default=[0, 3, 6, 9, 12, 18, 25])
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_probe)
 
-    q = sub.add_parser("fit", help="search interventions on train prompts, fit the predictor")
+    q = sub.add_parser("fit", help="fit LINA's predictor on candidate grids of dev-ood and "
+                       "train (never test-ood)")
     model_args(q)
-    q.add_argument("--n", type=int, default=5, help="train prompts per category")
-    q.add_argument("--candidates", type=int, default=12)
-    q.add_argument("--seeds", type=_ints, default=[0, 1, 2])
+    q.add_argument("--grid", required=True, help="comma-separated grid folders")
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_fit)
 
-    q = sub.add_parser("bench", help="baseline vs explicit vs fixed vs schedule vs LINA")
+    q = sub.add_parser("grid", help="every candidate intervention on every item, judged "
+                       "(resumable; shards over accelerate processes)")
+    model_args(q)
+    q.add_argument("--splits", default="dev-ood,train")
+    q.add_argument("--n", type=int, default=12, help="scenes per category and split")
+    q.add_argument("--start", type=int, default=0, help="first scene index (to extend a run)")
+    q.add_argument("--seeds", type=_ints, default=[0, 1])
+    q.add_argument("--out", required=True)
+    q.set_defaults(fn=cmd_grid)
+    q = sub.add_parser("bench", help="baseline, explicit, fixed, LINA, oracle on the grids of "
+                       "the reported splits")
     model_args(q)
     q.add_argument("--predictor", default=str(Path(__file__).resolve().parents[1] / "assets" /
                                                "lina_predictor"))
+    q.add_argument("--grid", required=True, help="comma-separated grid folders")
     q.add_argument("--splits", default="test-id,test-ood")
-    q.add_argument("--n", type=int, default=8, help="prompts per category")
-    q.add_argument("--seeds", type=_ints, default=[0, 1])
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_bench)
     return p

@@ -1,12 +1,18 @@
-"""The LINA benchmark: five methods on test-id and test-ood, implicit captions, per category.
+"""The LINA benchmark, read off the candidate grid (:mod:`lina_core.grid`) of the reported splits.
 
-A video pipeline runs the same benchmark on clips (the clip categories; a clip passes physics
-when its temporal question does, texture when every frame does).
+Methods, each a cell of the grid (a standalone run) or a choice among cells:
 
-Work items (split, scene index, seed) are sharded with accelerate's
-``PartialState.split_between_processes``; every item is computed from its own seed alone and the
-merged table is sorted by item, so results do not depend on the number of processes.  Each method
-runs standalone (no trajectory cache) so wall times are honest.
+* ``baseline``: the ``none`` cell; ``explicit``: the ``cplus_all`` cell (the explicit caption);
+* ``schedule_only``: the reallocated schedule alone;
+* ``best_fixed``: the one candidate with the best joint success on dev-ood, for every prompt;
+* ``lina``: the predictor's choice per prompt (its wall time includes choosing);
+* ``oracle``: per sample, the candidate best on the *other* samples of the same prompt (other
+  seeds and scenes; the ceiling for a per-prompt choice);
+* ``best_of_grid``: right if any candidate is right for this very sample: selection by the
+  verifier, an upper bound that LINA is not allowed to be.
+
+The headline is joint success (physics and texture right in the same sample).  Physics verdicts
+are three-valued; the undetermined rate is reported per method.
 """
 from __future__ import annotations
 
@@ -17,140 +23,157 @@ from typing import Any
 
 import numpy as np
 
-from . import engine
-from .csg import CATEGORIES
-from .interventions import InterventionSpec
-from .lina import LinaParams, Predictor, lina_spec, prompt_features
+from .csg import from_prompt
+from .grid import key
+from .lina import MARGIN_WEIGHT, Predictor, prompt_features
 from .stats import bootstrap
-from .toyworld.data import sample_scene
 
-METHODS = ("baseline", "explicit", "best_fixed", "schedule_only", "lina")
-
-
-def categories(pipe: Any) -> tuple[str, ...]:
-    from .toyworld.video_data import CLIP_CATEGORIES
-    return CLIP_CATEGORIES if engine.family(pipe) == "toyworld_video" else CATEGORIES
+METHODS = ("baseline", "explicit", "schedule_only", "best_fixed", "lina", "oracle",
+           "best_of_grid")
+FIXED_CELLS = {"baseline": "none", "explicit": "cplus_all", "schedule_only": "schedule"}
 
 
-def work_items(splits: list[str], n_per_category: int, seeds: list[int],
-               cats: tuple[str, ...] = CATEGORIES) -> list[dict]:
-    items = []
-    for split in splits:
-        for cat in cats:
-            for i in range(n_per_category):
-                for s in seeds:
-                    items.append({"split": split, "category": cat, "index": i, "seed": s})
-    return items
+def _joint(r: dict[str, Any]) -> bool:
+    return bool(r["physics"] and r["texture"])
 
 
-def run_item(pipe: Any, item: dict, predictor: Predictor, fixed: LinaParams, rho_only: float,
-             steps: int = 25) -> list[dict[str, Any]]:
-    from .toyworld.verify_video import judge
-    cat, cats = item["category"], categories(pipe)
-    s = sample_scene(item["split"], item["index"] * len(cats) + cats.index(cat), category=cat)
-    prompt, graph, seed = s.caption(False), s.graph, item["seed"]
-    specs = {
-        "baseline": InterventionSpec(prompt=prompt, steps=steps, seed=seed),
-        "explicit": InterventionSpec(prompt=s.caption(True), steps=steps, seed=seed),
-        "best_fixed": lina_spec(prompt, graph, fixed, steps, seed),
-        "schedule_only": lina_spec(prompt, graph, LinaParams(rho=rho_only), steps, seed),
-    }
-    params = predictor.predict(prompt_features(pipe, prompt, graph))
-    specs["lina"] = lina_spec(prompt, graph, params, steps, seed)
-    out, base_img = [], None
-    for m in METHODS:
+def _score(r: dict[str, Any]) -> float:
+    return float(_joint(r)) + MARGIN_WEIGHT * r["margin"]
+
+
+def lina_choices(pipe: Any, predictor: Predictor, prompts: list[str],
+                 allowed: dict[str, list[str]]) -> dict[str, tuple[str, float]]:
+    """The predictor's candidate per prompt and the seconds it took to choose."""
+    out = {}
+    for p in prompts:
         t0 = time.perf_counter()
-        r = engine.run(pipe, specs[m], seed=seed, previews=False)
-        wall = time.perf_counter() - t0
-        im = r.images[0]
-        if m == "baseline":
-            base_img = im
-        v = judge(im, graph)
-        out.append({**item, "method": m, "physics": bool(v.physics_ok),
-                    "texture": bool(v.texture_ok),
-                    "drift": float(np.abs(im.astype(np.float32) - base_img).mean() / 255),
-                    "model_calls": int(r.model_calls), "wall_s": wall,
-                    "params": params.to_dict() if m == "lina" else None})
+        c, _ = predictor.choose(prompt_features(pipe, p, from_prompt(p).graph), allowed[p])
+        out[p] = (c, time.perf_counter() - t0)
     return out
 
 
-def run_bench(pipe: Any, predictor: Predictor, splits: list[str], n_per_category: int,
-              seeds: list[int], out: str | Path, steps: int = 25, progress=print
-              ) -> dict[str, Any] | None:
-    """Shard, run, gather; the main process returns the merged summary (others: None)."""
-    import torch
-    from accelerate import PartialState
-    # on machines without CUDA, processes started by `accelerate launch --multi_gpu` (torchrun)
-    # form a gloo group only if the state is told it is on CPU
-    state = PartialState(cpu=not torch.cuda.is_available())
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    fixed = LinaParams(**predictor.meta.get("training", {}).get("best_fixed", {}))
-    rho_only = fixed.rho if fixed.rho > 0 else 0.6
-    items = work_items(splits, n_per_category, seeds, categories(pipe))
-    rows: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
-    with state.split_between_processes(items) as mine:
-        for j, it in enumerate(mine):
-            rows.extend(run_item(pipe, it, predictor, fixed, rho_only, steps))
-            if (j + 1) % 5 == 0:
-                progress(f"[proc {state.process_index}] {j + 1}/{len(mine)} items "
-                         f"{time.perf_counter() - t0:.0f}s")
-    (out / f"rows.{state.process_index}.json").write_text(json.dumps(rows))
-    state.wait_for_everyone()
-    if not state.is_main_process:
-        return None
-    merged: list[dict[str, Any]] = []
-    for i in range(state.num_processes):
-        merged.extend(json.loads((out / f"rows.{i}.json").read_text()))
-        (out / f"rows.{i}.json").unlink()
-    key = lambda r: (r["split"], r["category"], r["index"], r["seed"],  # noqa: E731
-                     METHODS.index(r["method"]))
-    merged.sort(key=key)
-    summary = summarise(merged)
-    result = {"schema_version": 1, "splits": splits, "n_per_category": n_per_category,
-              "seeds": seeds, "steps": steps, "num_processes": state.num_processes,
-              "best_fixed": fixed.to_dict(), "schedule_only_rho": rho_only,
-              "summary": summary, "rows": merged}
-    (out / "bench.json").write_text(json.dumps(result, indent=1))
-    (out / "bench.md").write_text(markdown(summary))
-    return result
+def method_rows(rows: list[dict[str, Any]], choices: dict[str, tuple[str, float]],
+                fixed: str) -> list[dict[str, Any]]:
+    """One row per sample and method, from the grid rows of one or more splits."""
+    cells: dict[tuple, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        cells.setdefault(key(r), {})[r["candidate"]] = r
+    by_prompt: dict[str, list[tuple]] = {}
+    for k, cs in cells.items():
+        by_prompt.setdefault(cs["none"]["prompt"], []).append(k)
+    out = []
+    for k, cs in sorted(cells.items()):
+        prompt = cs["none"]["prompt"]
+        others = [o for o in by_prompt[prompt] if o != k]
+        pick = {m: c for m, c in FIXED_CELLS.items() if c in cs}
+        pick["best_fixed"] = fixed if fixed in cs else "none"
+        pick["lina"] = choices[prompt][0]
+        if others:
+            mean = {c: np.mean([_score(cells[o][c]) for o in others if c in cells[o]])
+                    for c in cs}
+            pick["oracle"] = max(cs, key=lambda c: (mean[c], c == "none"))
+        for m in METHODS:
+            if m == "best_of_grid":
+                any_ok = [c for c in cs if _joint(cs[c])]
+                r = cs[any_ok[0]] if any_ok else cs["none"]
+                extra = {"candidate": "+".join(sorted(cs)) if any_ok else "none",
+                         "wall_s": sum(x["wall_s"] for x in cs.values())}
+            elif m in pick:
+                r = cs[pick[m]]
+                extra = {"candidate": pick[m]}
+                if m == "lina":
+                    extra["wall_s"] = r["wall_s"] + choices[prompt][1]
+            else:
+                continue
+            out.append({"split": r["split"], "category": r["category"], "index": r["index"],
+                        "seed": r["seed"], "prompt": prompt, "method": m,
+                        "physics": bool(r["physics"]), "texture": bool(r["texture"]),
+                        "joint": _joint(r), "verdict": r["verdict"], "drift": r["drift"],
+                        "model_calls": r["model_calls"], "wall_s": r["wall_s"], **extra})
+    return out
 
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    groups = sorted({(r["split"], c) for r in rows for c in (r["category"], "all")})
-    for split, cat in groups:
-        sel = [r for r in rows if r["split"] == split and (cat == "all" or r["category"] == cat)]
-        base_wall = sum(r["wall_s"] for r in sel if r["method"] == "baseline")
-        base_calls = sum(r["model_calls"] for r in sel if r["method"] == "baseline")
+    for split, cat in sorted({(r["split"], c) for r in rows for c in (r["category"], "all")}):
+        sel = [r for r in rows if r["split"] == split and cat in ("all", r["category"])]
+        base = {key(r): r for r in sel if r["method"] == "baseline"}
+        base_wall = sum(r["wall_s"] for r in base.values())
+        base_calls = sum(r["model_calls"] for r in base.values())
         for m in METHODS:
             ms = [r for r in sel if r["method"] == m]
             if not ms:
                 continue
-            phys = [float(r["physics"]) for r in ms]
-            tex = [float(r["texture"]) for r in ms]
-            drift = [r["drift"] for r in ms]
+            j = [float(r["joint"]) for r in ms]
+            gain = [float(r["joint"]) - float(base[key(r)]["joint"]) for r in ms]
             out.append({
                 "split": split, "category": cat, "method": m, "n": len(ms),
-                "physics": float(np.mean(phys)), "physics_ci": bootstrap(phys),
-                "texture": float(np.mean(tex)), "texture_ci": bootstrap(tex),
-                "drift": float(np.mean(drift)), "drift_ci": bootstrap(drift),
+                "prompts": len({r["prompt"] for r in ms}),
+                "joint": float(np.mean(j)), "joint_ci": bootstrap(j),
+                "gain": float(np.mean(gain)), "gain_ci": bootstrap(gain),
+                "physics": float(np.mean([r["physics"] for r in ms])),
+                "texture": float(np.mean([r["texture"] for r in ms])),
+                "texture_ci": bootstrap([float(r["texture"]) for r in ms]),
+                "undetermined": float(np.mean([r["verdict"] == "undetermined" for r in ms])),
+                "drift": float(np.mean([r["drift"] for r in ms])),
                 "model_calls_ratio": sum(r["model_calls"] for r in ms) / max(base_calls, 1),
                 "wall_ratio": sum(r["wall_s"] for r in ms) / max(base_wall, 1e-9)})
     return out
 
 
+def oracle_share(summary: list[dict[str, Any]], split: str) -> float | None:
+    """How much of the oracle's gain over the baseline LINA recovers (all categories)."""
+    s = {r["method"]: r for r in summary if r["split"] == split and r["category"] == "all"}
+    if "oracle" not in s or s["oracle"]["gain"] <= 0:
+        return None
+    return s["lina"]["gain"] / s["oracle"]["gain"]
+
+
+def choice_counts(rows: list[dict[str, Any]], method: str = "lina") -> dict[str, dict]:
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        if r["method"] == method:
+            c = out.setdefault(f"{r['split']}/{r['category']}", {})
+            c[r["candidate"]] = c.get(r["candidate"], 0) + 1
+    return out
+
+
+def run_bench(pipe: Any, predictor: Predictor, grid_rows: list[dict[str, Any]],
+              out: str | Path | None = None) -> dict[str, Any]:
+    """Methods, summary and the share of the oracle's gain, written to ``out``."""
+    allowed: dict[str, list[str]] = {}
+    for r in grid_rows:
+        allowed.setdefault(r["prompt"], []).append(r["candidate"])
+    allowed = {p: sorted(set(v)) for p, v in allowed.items()}
+    choices = lina_choices(pipe, predictor, sorted(allowed), allowed)
+    fixed = predictor.meta.get("training", {}).get("best_fixed", "none")
+    rows = method_rows(grid_rows, choices, fixed)
+    summary = summarise(rows)
+    splits = sorted({r["split"] for r in rows})
+    result = {"schema_version": 2, "splits": splits, "best_fixed": fixed,
+              "predictor": {k: predictor.meta.get("training", {}).get(k)
+                            for k in ("alpha", "threshold", "splits", "n_prompts")},
+              "oracle_share": {s: oracle_share(summary, s) for s in splits},
+              "lina_choices": choice_counts(rows), "summary": summary, "rows": rows}
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench.json").write_text(json.dumps(result, indent=0))
+        (out / "bench.md").write_text(markdown(summary))
+    return result
+
+
 def markdown(summary: list[dict[str, Any]], categories: bool = True) -> str:
     pct = lambda v, ci: f"{100 * v:.1f} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"  # noqa: E731
-    lines = ["| split | category | method | n | physics % | texture % | drift (mean abs, /255) "
-             "| model evals / baseline | wall time / baseline |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| split | category | method | n (prompts) | joint success % | gain vs baseline "
+             "(points) | physics % | texture % | undetermined % | wall / baseline |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary:
         if not categories and r["category"] != "all":
             continue
-        lines.append(f"| {r['split']} | {r['category']} | {r['method']} | {r['n']} | "
-                     f"{pct(r['physics'], r['physics_ci'])} | {pct(r['texture'], r['texture_ci'])}"
-                     f" | {r['drift']:.3f} | {r['model_calls_ratio']:.2f} | "
-                     f"{r['wall_ratio']:.2f} |")
+        lines.append(
+            f"| {r['split']} | {r['category']} | {r['method']} | {r['n']} ({r['prompts']}) | "
+            f"{pct(r['joint'], r['joint_ci'])} | {pct(r['gain'], r['gain_ci'])} | "
+            f"{100 * r['physics']:.1f} | {pct(r['texture'], r['texture_ci'])} | "
+            f"{100 * r['undetermined']:.1f} | {r['wall_ratio']:.2f} |")
     return "\n".join(lines)

@@ -585,7 +585,13 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
     # Wan 2.2 hands the low-noise steps to a second transformer: guide both
     den_names = [n for n in (den_name, "transformer_2") if getattr(pipe, n, None) is not None]
     lg = spec.latent_guidance
+    run_mask: dict[str, Any] = {}
     if lg is not None and lg.weight != 0:
+        if lg.mask_from == "run" and fam not in ("toyworld", "toyworld_video"):
+            raise SpecError("latent_guidance.mask_from: 'run' needs a model whose latents are "
+                            "pixels (ToyWorld); use mask_from 'graph' on this model")
+        if lg.mask_node and g.node(lg.mask_node)["box"] is None:
+            raise SpecError(f"latent_guidance.mask_node: node {lg.mask_node!r} has no box")
         if lg.mask_node:
             box = g.node(lg.mask_node)["box"]
             lmask = box_mask(box, _spatial(shape, fam, pipe, height, width), lg.mask_softness)
@@ -611,6 +617,15 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
             d = decode_preview(pipe, ref)
             pv = [d] * k if d is not None else []
     timing: dict[str, float] = {}
+    if lg is not None and lg.mask_from == "run" and guides and k >= lg.start:
+        # the run starts at or after the mask step (from a cache): place the mask from there
+        x0 = predicted_x0(traj_latents[lg.start - 1], traj_latents[lg.start], a_full, b_full,
+                          lg.start - 1)
+        run_mask.update(mask_from_run(g, lg, x0, _spatial(shape, fam, pipe, height, width),
+                                      lg.start))
+        for guided in guides.values():
+            guided.mask = run_mask["mask"]
+        run_mask.pop("mask")
 
     def set_step(step: int) -> None:
         for guided in guides.values():
@@ -634,6 +649,12 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
             if d is not None:
                 pv.append(d)
         traj_latents.append(x.detach().clone())
+        if lg is not None and lg.mask_from == "run" and step + 1 == lg.start and guides:
+            x0 = predicted_x0(traj_latents[-2], x, a_full, b_full, step)
+            run_mask.update(mask_from_run(g, lg, x0, _spatial(shape, fam, pipe, height, width),
+                                          step + 1))
+            for guided in guides.values():
+                guided.mask = run_mask.pop("mask")
         out = {"latents": x}
         if step + 1 < spec.steps:
             set_step(step + 1)
@@ -687,12 +708,27 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
                                                         pipe.config.get("_name_or_path", "")),
         "schedule_requested": sched.to_dict(), "schedule_used": used.to_dict(),
         "schedule_passed_as": next(iter(sched_kw)) if scheduler is own_scheduler else "scheduler",
-        "started_at_step": k, "model_calls": model_calls,
+        "started_at_step": k, "model_calls": model_calls, "run_mask": run_mask or None,
         "scheduler": {"class": type(pipe.scheduler).__name__, "replaced": replaced, "mu": mu},
         "versions": _versions(),
     }
     traj = Trajectory(traj_latents, sched, noise, pv)
     return RunResult(images, pv, used, traj, timing, record, model_calls)
+
+
+def mask_from_run(g: Any, lg: Any, x0: torch.Tensor, spatial: tuple[int, int],
+                  step: int) -> dict[str, Any]:
+    """The guidance mask of ``lg.mask_node`` from the run's predicted clean image: the graph's
+    layout moved to where the model drew the first object (``toyworld.align``)."""
+    from .toyworld.align import align_layout
+    img = to_uint8_images(x0[:1])[0]
+    if img.ndim == 4:                      # a clip: align on its first frame
+        img = img[0]
+    aligned = align_layout(g, img)
+    box = aligned.node(lg.mask_node)["box"]
+    return {"mask": box_mask(box, spatial, lg.mask_softness), "node": lg.mask_node,
+            "box": [round(float(v), 4) for v in box], "step": step,
+            "moved": box != g.node(lg.mask_node)["box"]}
 
 
 def _spatial(shape: tuple[int, ...], fam: str, pipe: Any, height: int | None,

@@ -16,6 +16,7 @@ from .limits import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MAX_STRENGTH, MIN_STEPS
 SCHEMA_VERSION = 1
 EDIT_TYPES = ("replace", "interpolate", "add_direction", "scale_tokens", "swap_tokens")
 SCHEDULE_KINDS = ("uniform", "reallocated")
+MASK_SOURCES = ("graph", "run")
 
 
 class SpecError(ValueError):
@@ -97,6 +98,9 @@ class LatentGuidance:
     """Add ``weight * M * (eps(x, c_target) - eps(x, c))`` to the model output in the window.
 
     ``mask_node`` names a scene-graph node whose box gives a soft mask ``M`` (empty: all ones).
+    ``mask_from``: ``"graph"`` takes the box as the graph lays it out; ``"run"`` first aligns the
+    graph to the run's own predicted clean image at step ``start`` (where the model actually put
+    the object), so the mask follows the picture; it needs ``start >= 1``.
     """
     target_prompt: str
     weight: float = 1.0
@@ -104,6 +108,7 @@ class LatentGuidance:
     end: int = 8
     mask_node: str = ""
     mask_softness: float = 0.08
+    mask_from: str = "graph"
 
     def validate(self, steps: int) -> None:
         if not isinstance(self.target_prompt, str) or not self.target_prompt:
@@ -112,6 +117,15 @@ class LatentGuidance:
         _num("latent_guidance.weight", self.weight, -MAX_STRENGTH, MAX_STRENGTH)
         _window("latent_guidance", self.start, self.end, steps)
         _num("latent_guidance.mask_softness", self.mask_softness, 0.0, 0.5)
+        if self.mask_from not in MASK_SOURCES:
+            raise SpecError(f"latent_guidance.mask_from: {self.mask_from!r} is not one of "
+                            f"{list(MASK_SOURCES)}")
+        if self.mask_from == "run" and not self.mask_node:
+            raise SpecError("latent_guidance.mask_node: mask_from 'run' needs a node to mask")
+        if self.mask_from == "run" and self.start < 1:
+            raise SpecError(f"latent_guidance.start: {self.start} is out of range for "
+                            f"mask_from 'run'; allowed [1, {steps - 1}] (the run has a "
+                            f"predicted clean image only after its first step)")
 
 
 @dataclass

@@ -1,19 +1,24 @@
-"""LINA, as this project defines it (DESIGN.md section 2): learned prompt-specific interventions.
+"""LINA, as this project defines it (DESIGN.md section 2): a learned, prompt-specific choice of
+intervention.
 
-For a prompt ``c`` and its causal completion ``c+`` (the scene graph's implicit effects stated):
+For a prompt and its scene graph, LINA picks one candidate of the intervention family
+(:mod:`lina_core.candidates`: none, the causal completion ``c+`` for a window, a structure donor
+for a window, latent guidance masked to the effect's region as the run drew it, the reallocated
+schedule) or none at all.  The predictor is a ridge regression per candidate from scene-graph
+features (category, hop depths, whether the attribute combination is novel, whether a donor
+exists) and the pooled prompt embedding to the candidate's expected gain in joint success over
+the baseline; it picks the best candidate whose predicted gain clears a threshold.
 
-* prompt-space guidance: condition on ``c + lambda_p (c+ - c)`` for steps ``[0, k)``, then on ``c``;
-* latent-space guidance: add ``w_l * M * (eps(x, c+) - eps(x, c))`` in the same window;
-* a reallocated schedule with a share ``rho`` of the steps in the high-noise phase (``rho = 0``
-  keeps the scheduler's own schedule);
-* a small MLP predicts ``(lambda_p, w_l, k, rho)`` from the pooled prompt embedding and scene-graph
-  features, fitted on the best parameters found per training prompt against the verifier.
+It is fitted on the candidate grid (:mod:`lina_core.grid`) of the dev-ood split (held-out
+combinations disjoint from test-ood) and of train prompts (where it should learn to do nothing).
+LINA sees the prompt, its graph, what the training data contained and the run's own states; never
+a verdict or a ground-truth render.
 """
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,181 +26,315 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from . import candidates as C
 from . import engine
 from .csg import CATEGORIES, CausalSceneGraph, from_prompt, to_prompt
-from .interventions import InterventionSpec, LatentGuidance, PromptEdit, ScheduleSpec
+from .donors import DonorError, structure_donor
+from .interventions import InterventionSpec
 
-#: search ranges; k is a fraction of the steps (so parameters transfer across step counts)
-RANGES: dict[str, tuple[float, float]] = {
-    "lambda_p": (0.0, 1.5), "w_l": (0.0, 3.0), "k_frac": (0.0, 0.6), "rho": (0.0, 0.8)}
-PARAM_NAMES = tuple(RANGES)
-
-
-@dataclass
-class LinaParams:
-    lambda_p: float = 0.0
-    w_l: float = 0.0
-    k_frac: float = 0.0
-    rho: float = 0.0
-
-    def k(self, steps: int) -> int:
-        return int(round(self.k_frac * steps))
-
-    def clipped(self) -> "LinaParams":
-        return LinaParams(**{n: float(np.clip(getattr(self, n), *RANGES[n]))
-                             for n in PARAM_NAMES})
-
-    def vector(self) -> np.ndarray:
-        return np.array([getattr(self, n) for n in PARAM_NAMES], np.float32)
-
-    @classmethod
-    def from_vector(cls, v: Any) -> "LinaParams":
-        return cls(*[float(x) for x in v]).clipped()
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-def causal_completion(graph: CausalSceneGraph) -> str:
-    """``c+``: the prompt with every implicit effect stated."""
-    return to_prompt(graph, explicit=True)
-
-
-def lina_spec(prompt: str, graph: CausalSceneGraph, params: LinaParams, steps: int = 25,
-              seed: int = 0, guidance_scale: float = 3.0, use_mask: bool = False
-              ) -> InterventionSpec:
-    """The intervention spec that realises ``params`` for ``prompt``."""
-    p = params.clipped()
-    k = p.k(steps)
-    c_plus = causal_completion(graph)
-    edits, lg = [], None
-    if k > 0 and p.lambda_p > 0:
-        edits.append(PromptEdit("interpolate", start=0, end=k, strength=p.lambda_p,
-                                target_prompt=c_plus))
-    if k > 0 and p.w_l > 0:
-        implicit = [n for n in graph.implicit_nodes() if graph.node(n)["box"] is not None]
-        lg = LatentGuidance(target_prompt=c_plus, weight=p.w_l, start=0, end=k,
-                            mask_node=implicit[0] if (use_mask and implicit) else "")
-    sched = ScheduleSpec("reallocated", rho=p.rho) if p.rho > 0 else ScheduleSpec()
-    return InterventionSpec(prompt=prompt, steps=steps, guidance_scale=guidance_scale,
-                            seed=seed, edits=edits, latent_guidance=lg, schedule=sched,
-                            graph=graph.to_dict())
-
-
-# ---------------------------------------------------------------------- features and predictor
+causal_completion = C.causal_completion
+GRAPH_FEATURES = (*[f"category={c}" for c in CATEGORIES], "novel",
+                  *[f"novel*{c}" for c in CATEGORIES], "donor", "max_hop", "mean_hop",
+                  "n_implicit")
+#: weight of a candidate's continuous physics margin in the fit target (joint success is 1)
+MARGIN_WEIGHT = 0.25
 
 
 def graph_features(graph: CausalSceneGraph) -> np.ndarray:
+    """Scene-graph features, named in ``GRAPH_FEATURES``."""
+    from .toyworld.data import is_held_out
+    cat = [1.0 if graph.category == c else 0.0 for c in CATEGORIES]
+    try:
+        novel = float(is_held_out(graph))
+    except Exception:  # noqa: BLE001 - an open-world graph has no ToyWorld combination
+        novel = 0.0
+    try:
+        structure_donor(graph)
+        donor = 1.0
+    except (DonorError, Exception):  # noqa: BLE001
+        donor = 0.0
     depth = graph.hop_depths()
-    implicit = graph.implicit_nodes()
-    onehot = [1.0 if graph.category == c else 0.0 for c in CATEGORIES]
-    deps = [depth[n] for n in implicit] or [0]
-    return np.array(onehot + [max(deps), float(np.mean(deps)), len(implicit)], np.float32)
+    deps = [depth[n] for n in graph.implicit_nodes()] or [0]
+    return np.array(cat + [novel] + [novel * c for c in cat] +
+                    [donor, max(deps), float(np.mean(deps)), len(graph.implicit_nodes())],
+                    np.float32)
 
 
 def prompt_features(pipe: Any, prompt: str, graph: CausalSceneGraph) -> np.ndarray:
-    """Pooled prompt embedding (mean over tokens) + scene-graph features."""
+    """Scene-graph features, then the pooled prompt embedding (mean over tokens)."""
     enc = engine.default_encoder(pipe)([prompt])["prompt_embeds"]
     pooled = enc.float().mean(dim=1)[0].cpu().numpy()
-    return np.concatenate([pooled, graph_features(graph)]).astype(np.float32)
+    return np.concatenate([graph_features(graph), pooled]).astype(np.float32)
 
 
-class Predictor(torch.nn.Module):
-    """An MLP from prompt features to LINA parameters (outputs squashed into RANGES)."""
+# ---------------------------------------------------------------------- the predictor
 
-    def __init__(self, n_in: int, hidden: int = 64):
-        super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(n_in, hidden), torch.nn.SiLU(),
-                                       torch.nn.Linear(hidden, hidden), torch.nn.SiLU(),
-                                       torch.nn.Linear(hidden, len(PARAM_NAMES)))
-        self.register_buffer("mu", torch.zeros(n_in))
-        self.register_buffer("sd", torch.ones(n_in))
-        self.register_buffer("lo", torch.tensor([RANGES[n][0] for n in PARAM_NAMES]))
-        self.register_buffer("hi", torch.tensor([RANGES[n][1] for n in PARAM_NAMES]))
-        self.meta: dict[str, Any] = {}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = torch.sigmoid(self.net((x - self.mu) / self.sd))
-        return self.lo + (self.hi - self.lo) * z
+class Predictor:
+    """Ridge regression per candidate: features -> expected gain over ``none``."""
 
-    def predict(self, feats: np.ndarray) -> LinaParams:
-        with torch.no_grad():
-            return LinaParams.from_vector(self(torch.from_numpy(feats)[None])[0].numpy())
+    def __init__(self, names: list[str], weights: np.ndarray, bias: np.ndarray, mu: np.ndarray,
+                 sd: np.ndarray, threshold: float, meta: dict[str, Any] | None = None):
+        f32 = lambda v: np.asarray(v, np.float32)  # noqa: E731  (as saved: save/load identity)
+        self.names, self.weights, self.bias = list(names), f32(weights), f32(bias)
+        self.mu, self.sd, self.threshold = f32(mu), f32(sd), float(threshold)
+        self.meta = dict(meta or {})
+
+    @property
+    def n_features(self) -> int:
+        return int(self.mu.shape[0])
+
+    def gains(self, feats: np.ndarray) -> dict[str, float]:
+        z = (feats - self.mu) / self.sd
+        return {n: float(z @ self.weights[i] + self.bias[i]) for i, n in enumerate(self.names)}
+
+    def choose(self, feats: np.ndarray, allowed: list[str]) -> tuple[str, dict[str, float]]:
+        """The allowed candidate with the highest predicted gain, or ``none`` below threshold."""
+        g = self.gains(feats)
+        options = [n for n in self.names if n in allowed and n != "none"]
+        best = max(options, key=lambda n: g[n], default="none")
+        return (best if best != "none" and g[best] > self.threshold else "none"), g
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()},
-                  folder / "predictor.safetensors")
-        meta = dict(self.meta, n_in=int(self.mu.numel()), hidden=self.net[0].out_features,
-                    params=list(PARAM_NAMES), ranges=RANGES)
-        (folder / "predictor.json").write_text(json.dumps(meta, indent=2))
+        t = {k: torch.from_numpy(np.ascontiguousarray(v, np.float32)) for k, v in
+             (("weights", self.weights), ("bias", self.bias), ("mu", self.mu), ("sd", self.sd))}
+        save_file(t, folder / "predictor.safetensors")
+        meta = dict(self.meta, kind="candidate-choice", candidates=self.names,
+                    threshold=self.threshold, n_features=self.n_features,
+                    graph_features=list(GRAPH_FEATURES))
+        (folder / "predictor.json").write_text(json.dumps(meta, indent=1))
 
     @classmethod
     def load(cls, folder: str | Path) -> "Predictor":
         folder = Path(folder)
         meta = json.loads((folder / "predictor.json").read_text())
-        p = cls(meta["n_in"], meta["hidden"])
-        p.load_state_dict(load_file(folder / "predictor.safetensors"))
-        p.meta = meta
-        return p.eval()
+        if meta.get("kind") != "candidate-choice":
+            raise ValueError(f"predictor: {folder} holds an older kind of predictor; refit it "
+                             f"with `python -m lina_core fit`")
+        t = {k: v.numpy() for k, v in load_file(folder / "predictor.safetensors").items()}
+        return cls(meta["candidates"], t["weights"], t["bias"], t["mu"], t["sd"],
+                   meta["threshold"], meta)
 
 
-def train_predictor(feats: np.ndarray, targets: np.ndarray, epochs: int = 600, seed: int = 0,
-                    weight_decay: float = 1e-3) -> Predictor:
-    torch.manual_seed(seed)
-    x = torch.from_numpy(feats).float()
-    y = torch.from_numpy(targets).float()
-    p = Predictor(x.shape[1])
-    p.mu.copy_(x.mean(0))
-    p.sd.copy_(x.std(0).clamp_min(1e-3))
-    opt = torch.optim.AdamW(p.net.parameters(), lr=3e-3, weight_decay=weight_decay)
-    scale = (p.hi - p.lo).clamp_min(1e-6)
-    for _ in range(epochs):
-        loss = (((p(x) - y) / scale) ** 2).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    p.meta["train_loss"] = loss.item()
-    return p.eval()
+def ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
+    """Weights and bias minimising ``|x w + b - y|^2 + alpha |w|^2`` (x standardised)."""
+    if len(y) == 0:
+        return np.zeros(x.shape[1]), 0.0
+    xm, ym = x.mean(0), float(y.mean())
+    xc = x - xm
+    w = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ (y - ym))
+    return w, ym - float(xm @ w)
+
+
+def train_predictor(feats: np.ndarray, gains: np.ndarray, avail: np.ndarray, names: list[str],
+                    alpha: float, threshold: float, embed_scale: float = 0.1,
+                    meta: dict[str, Any] | None = None) -> Predictor:
+    """One ridge per candidate on the prompts where it applies.  The prompt-embedding features
+    are scaled by ``embed_scale`` after standardising, so they refine rather than dominate."""
+    mu = feats.mean(0)
+    sd = feats.std(0)
+    sd = np.where(sd < 1e-6, 1.0, sd)
+    ng = len(GRAPH_FEATURES)
+    sd[ng:] = sd[ng:] / embed_scale
+    z = (feats - mu) / sd
+    w = np.zeros((len(names), feats.shape[1]))
+    b = np.zeros(len(names))
+    for i in range(len(names)):
+        m = avail[:, i]
+        w[i], b[i] = ridge(z[m], gains[m, i], alpha)
+    return Predictor(names, w, b, mu, sd, threshold, meta)
+
+
+# ---------------------------------------------------------------------- fitting
+
+
+def fit_table(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """Group grid rows by prompt: per prompt and candidate the mean joint success, margin, and
+    the fit target (gain over ``none``)."""
+    by: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for r in rows:
+        by.setdefault(r["prompt"], {}).setdefault(r["candidate"], []).append(r)
+    prompts = sorted(by)
+    joint = np.full((len(prompts), len(names)), np.nan)
+    target = np.zeros_like(joint)
+    for i, p in enumerate(prompts):
+        for j, n in enumerate(names):
+            rs = by[p].get(n)
+            if rs:
+                joint[i, j] = np.mean([r["physics"] and r["texture"] for r in rs])
+                target[i, j] = joint[i, j] + MARGIN_WEIGHT * np.mean([r["margin"] for r in rs])
+    target = target - target[:, [names.index("none")]]
+    cats = {p: by[p]["none"][0]["category"] for p in prompts}
+    splits = {p: by[p]["none"][0]["split"] for p in prompts}
+    return {"prompts": prompts, "joint": joint, "target": target, "avail": ~np.isnan(joint),
+            "category": [cats[p] for p in prompts], "split": [splits[p] for p in prompts]}
+
+
+def _groups(table: dict[str, Any]) -> list[str]:
+    """Cross-validation groups: a prompt's category and split (so a fold holds out whole
+    held-out parts, as test-ood holds out combinations the fit never saw)."""
+    return [f"{c}/{s}" for c, s in zip(table["category"], table["split"])]
+
+
+def choose_hyper(feats: np.ndarray, table: dict[str, Any], names: list[str],
+                 alphas=(1.0, 10.0, 100.0), thresholds=(0.0, 0.05, 0.1, 0.2)
+                 ) -> tuple[float, float, dict[str, float]]:
+    """Ridge strength and threshold by leave-one-group-out joint success on the fit set."""
+    groups = np.array(_groups(table))
+    scores = {}
+    for a in alphas:
+        for t in thresholds:
+            got = []
+            for gname in sorted(set(groups)):
+                tr, te = groups != gname, groups == gname
+                pred = train_predictor(feats[tr], table["target"][tr], table["avail"][tr],
+                                       names, a, t)
+                for i in np.nonzero(te)[0]:
+                    ok = [n for j, n in enumerate(names) if table["avail"][i, j]]
+                    c, _ = pred.choose(feats[i], ok)
+                    got.append(table["joint"][i, names.index(c)])
+            scores[f"alpha={a},threshold={t}"] = float(np.mean(got))
+    best = max(scores, key=scores.get)
+    a, t = (float(kv.split("=")[1]) for kv in best.split(","))
+    return a, t, scores
+
+
+def fit(pipe: Any, rows: list[dict[str, Any]], out: str | Path | None = None
+        ) -> tuple[Predictor, dict[str, Any]]:
+    """Fit the predictor on grid rows of dev-ood and train (never test-ood)."""
+    from .toyworld.data import sample_scene  # noqa: F401  (the grid's scenes)
+    if any(r["split"] == "test-ood" for r in rows):
+        raise ValueError("fit: rows from test-ood are reported only, never fitted on")
+    t0 = time.perf_counter()
+    names = [c.name for c in C.FAMILY if any(r["candidate"] == c.name for r in rows)]
+    table = fit_table(rows, names)
+    feats = np.stack([prompt_features(pipe, p, from_prompt(p).graph)
+                      for p in table["prompts"]])
+    alpha, thr, cv = choose_hyper(feats, table, names)
+    mean_joint = np.nanmean(np.where(table["avail"], table["joint"], np.nan), 0)
+    report = {
+        "fit_seconds": 0.0, "n_prompts": len(table["prompts"]), "n_rows": len(rows),
+        "splits": sorted(set(table["split"])), "candidates": names,
+        "alpha": alpha, "threshold": thr, "cv_joint_success": cv,
+        "mean_joint_by_candidate": dict(zip(names, [float(x) for x in mean_joint])),
+        "best_fixed": best_fixed(rows, names),
+        "prompts": table["prompts"], "categories": table["category"],
+    }
+    pred = train_predictor(feats, table["target"], table["avail"], names, alpha, thr,
+                           meta={"training": {k: report[k] for k in (
+                               "n_prompts", "n_rows", "splits", "alpha", "threshold",
+                               "best_fixed")}})
+    report["fit_seconds"] = time.perf_counter() - t0
+    if out is not None:
+        pred.save(out)
+        (Path(out) / "fit_report.json").write_text(json.dumps(report, indent=1))
+    return pred, report
+
+
+def best_fixed(rows: list[dict[str, Any]], names: list[str]) -> str:
+    """The one candidate with the best mean joint success over the dev-ood rows (a candidate
+    that does not apply to a prompt counts as ``none`` there)."""
+    dev = [r for r in rows if r["split"] == "dev-ood"] or rows
+    base = {(r["prompt"], r["index"], r["seed"]): r for r in dev if r["candidate"] == "none"}
+    best, score = "none", -1.0
+    for n in names:
+        cell = {(r["prompt"], r["index"], r["seed"]): r for r in dev if r["candidate"] == n}
+        s = np.mean([(cell.get(k) or b)["physics"] and (cell.get(k) or b)["texture"]
+                     for k, b in base.items()])
+        if s > score + 1e-12:
+            best, score = n, float(s)
+    return best
 
 
 # ---------------------------------------------------------------------- the sampler
 
 
 @dataclass
+class Choice:
+    """What LINA runs for a prompt, and why."""
+    candidate: str
+    spec: InterventionSpec
+    why: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"candidate": self.candidate, "spec": self.spec.to_dict(), "why": self.why}
+
+
+@dataclass
 class LinaResult:
     baseline: np.ndarray
     lina: np.ndarray
-    params: LinaParams
-    features: dict[str, Any]
-    spec: InterventionSpec
+    choice: Choice
     baseline_record: dict[str, Any]
     lina_record: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    #: per step, the predicted clean image of each run (ToyWorld; empty for VAE models)
+    baseline_previews: list[np.ndarray] = field(default_factory=list)
+    lina_previews: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def spec(self) -> InterventionSpec:
+        return self.choice.spec
+
+
+def explain(cand: C.Candidate, graph: CausalSceneGraph, steps: int) -> dict[str, Any]:
+    """The human-readable part of a choice: the donor, the window, the mask node."""
+    out: dict[str, Any] = {"op": cand.op}
+    if cand.op == "none":
+        return out
+    if cand.op in ("donor", "donor_cplus", "donor_guided"):
+        out["donor"] = structure_donor(graph).to_dict()
+    if cand.op in ("cplus", "donor_cplus", "cplus_guided"):
+        out["causal_completion"] = causal_completion(graph)
+    if cand.op in ("donor_guided", "cplus_guided"):
+        g = C.guidance_for(cand, graph, steps)
+        out["window"] = [g.start, g.end]
+        out["mask_node"] = g.mask_node
+    elif cand.op != "schedule":
+        out["window"] = [0, cand.k(steps)]
+    else:
+        out["rho"] = cand.k_frac
+    return out
 
 
 class LinaSampler:
-    """Baseline and LINA from the same initial noise, with the parameters used and why."""
+    """Baseline and LINA from the same initial noise, with the choice made and why."""
 
     def __init__(self, pipe: Any, predictor: Predictor | None = None, steps: int = 25,
                  guidance_scale: float = 3.0):
         self.pipe, self.predictor = pipe, predictor
         self.steps, self.guidance_scale = steps, guidance_scale
 
-    def params_for(self, prompt: str, graph: CausalSceneGraph) -> tuple[LinaParams,
-                                                                         dict[str, Any]]:
-        feats = prompt_features(self.pipe, prompt, graph)
-        why = {"category": graph.category, "hop_depths": graph.hop_depths(),
-               "implicit_nodes": graph.implicit_nodes(),
-               "graph_features": graph_features(graph).tolist(),
-               "causal_completion": causal_completion(graph)}
-        if self.predictor is None:
-            return LinaParams(), dict(why, source="no predictor: zero intervention")
-        return self.predictor.predict(feats), dict(why, source="predictor")
+    def choose(self, prompt: str, graph: CausalSceneGraph, candidate: str | None = None
+               ) -> Choice:
+        """The predictor's choice for ``prompt`` (or ``candidate``, if given)."""
+        allowed = [c.name for c in C.available(graph)]
+        why: dict[str, Any] = {"category": graph.category, "hop_depths": graph.hop_depths(),
+                               "implicit_nodes": graph.implicit_nodes(), "available": allowed,
+                               "graph_features": dict(zip(GRAPH_FEATURES,
+                                                          graph_features(graph).tolist()))}
+        if candidate is not None:
+            C.get(candidate)
+            if candidate not in allowed:
+                raise DonorError(f"candidate: {candidate!r} does not apply to this scene; "
+                                 f"allowed here: {allowed}")
+            why["source"] = "chosen by hand"
+        elif self.predictor is None:
+            candidate, why["source"] = "none", "no predictor: no intervention"
+        else:
+            feats = prompt_features(self.pipe, prompt, graph)
+            candidate, gains = self.predictor.choose(feats, allowed)
+            why.update(source="predictor", threshold=self.predictor.threshold,
+                       predicted_gain={k: round(v, 4) for k, v in gains.items() if k in allowed})
+        cand = C.get(candidate)
+        why["intervention"] = explain(cand, graph, self.steps)
+        spec = C.spec_for(cand, prompt, graph, self.steps, 0, self.guidance_scale)
+        return Choice(candidate, spec, why)
 
     def __call__(self, prompt: str | None = None, graph: CausalSceneGraph | None = None,
-                 seed: int = 0, params: LinaParams | None = None, batch: int = 1,
+                 seed: int = 0, candidate: str | None = None, batch: int = 1,
                  frames: int | None = None) -> LinaResult:
         """Baseline and LINA (``frames``: clip length, for video pipelines)."""
         if graph is None:
@@ -203,137 +342,24 @@ class LinaSampler:
                 raise ValueError("prompt / graph: give at least one")
             graph = from_prompt(prompt).graph
         prompt = prompt or to_prompt(graph)
-        why: dict[str, Any]
-        if params is None:
-            params, why = self.params_for(prompt, graph)
-        else:
-            why = {"source": "given", "causal_completion": causal_completion(graph)}
-        spec = lina_spec(prompt, graph, params, self.steps, seed, self.guidance_scale)
+        t0 = time.perf_counter()
+        choice = self.choose(prompt, graph, candidate)
+        choice.spec.seed = seed
+        t1 = time.perf_counter()
         base_spec = InterventionSpec(prompt=prompt, steps=self.steps, seed=seed,
                                      guidance_scale=self.guidance_scale, graph=graph.to_dict())
-        t0 = time.perf_counter()
-        base = engine.run(self.pipe, base_spec, seed=seed, batch=batch, previews=False,
+        base = engine.run(self.pipe, base_spec, seed=seed, batch=batch, previews=True,
                           frames=frames)
-        t1 = time.perf_counter()
-        # the same noise; the trajectory cache applies when the schedule is the baseline's
-        cache = base.trajectory if spec.schedule.kind == "uniform" else None
-        if spec.is_baseline():
+        t2 = time.perf_counter()
+        if choice.spec.is_baseline():
             lina = base
         else:
-            lina = engine.run(self.pipe, spec, seed=seed, batch=batch, cache=cache,
-                              previews=False, frames=frames)
-        t2 = time.perf_counter()
-        return LinaResult(base.images, lina.images, params, why, spec, base.record, lina.record,
-                          {"baseline_s": t1 - t0, "lina_s": t2 - t1})
-
-
-# ---------------------------------------------------------------------- fitting
-
-
-def candidates(n: int, seed: int = 0) -> list[LinaParams]:
-    """The zero intervention plus ``n`` random parameter sets drawn uniformly from RANGES."""
-    rng = np.random.default_rng(seed)
-    out = [LinaParams()]
-    for _ in range(n):
-        lam, w, kf = (float(rng.uniform(*RANGES[k])) for k in ("lambda_p", "w_l", "k_frac"))
-        # half the candidates keep the scheduler's schedule (rho = 0: uniform, and the trajectory
-        # cache applies); the rest move 40-80% of the steps above the structure split
-        rho = 0.0 if rng.random() < 0.5 else float(rng.uniform(0.4, RANGES["rho"][1]))
-        out.append(LinaParams(lam, w, kf, rho))
-    return out
-
-
-def objective(physics: float, texture_lost: float, drift_weight: float = 1.0) -> float:
-    """Physics accuracy minus a penalty for texture the baseline had and the variant lost."""
-    return physics - drift_weight * texture_lost
-
-
-def evaluate_params(pipe: Any, graph: CausalSceneGraph, prompt: str, params: LinaParams,
-                    seeds: list[int], base_images: dict[int, Any],
-                    base_texture_ok: dict[int, bool], steps: int = 25) -> dict[str, Any]:
-    """Physics / texture / drift of one parameter set on one prompt, over ``seeds``.
-
-    ``base_images`` are the baseline runs per seed, ``base_texture_ok`` their texture verdicts
-    (judged once per prompt, not once per candidate).
-    """
-    from .toyworld.verify_video import judge
-    phys, tex, lost, drift, calls, wall = [], [], [], [], 0, 0.0
-    for s in seeds:
-        base = base_images[s]
-        spec = lina_spec(prompt, graph, params, steps, s)
-        t0 = time.perf_counter()
-        if spec.is_baseline():
-            im, c = base.images[0], base.model_calls
-        else:
-            r = engine.run(pipe, spec, seed=s, previews=False,
-                           cache=base.trajectory if spec.schedule.kind == "uniform" else None)
-            im, c = r.images[0], r.model_calls + (
-                0 if spec.schedule.kind != "uniform" else
-                r.record["started_at_step"] * (base.model_calls // steps))
-        wall += time.perf_counter() - t0
-        v = judge(im, graph)
-        phys.append(v.physics_ok)
-        tex.append(v.texture_ok)
-        lost.append(base_texture_ok[s] and not v.texture_ok)
-        drift.append(float(np.abs(im.astype(np.float32) - base.images[0]).mean() / 255))
-        calls += c
-    return {"physics": float(np.mean(phys)), "texture": float(np.mean(tex)),
-            "texture_lost": float(np.mean(lost)), "drift": float(np.mean(drift)),
-            "model_calls": calls, "wall_s": wall}
-
-
-def fit(pipe: Any, n_per_category: int = 5, n_candidates: int = 12, seeds: tuple = (0, 1, 2),
-        steps: int = 25, out: str | Path | None = None, search_seed: int = 0,
-        progress=print) -> tuple[Predictor, dict[str, Any]]:
-    """Search parameters per training prompt, then regress the best ones from prompt features."""
-    from .probes import scenes
-    from .toyworld.verify_video import judge
-    t0 = time.perf_counter()
-    cands = candidates(n_candidates, search_seed)
-    train = scenes("train", n_per_category, video=engine.family(pipe) == "toyworld_video")
-    scores = np.zeros((len(train), len(cands)))
-    details: list[list[dict[str, Any]]] = []
-    feats = []
-    for i, s in enumerate(train):
-        prompt = s.caption(False)
-        base = {sd: engine.run(pipe, InterventionSpec(prompt=prompt, steps=steps), seed=sd,
-                               previews=False) for sd in seeds}
-        base_tex = {sd: judge(b.images[0], s.graph).texture_ok for sd, b in base.items()}
-        row = []
-        for j, p in enumerate(cands):
-            r = evaluate_params(pipe, s.graph, prompt, p, list(seeds), base, base_tex, steps)
-            scores[i, j] = objective(r["physics"], r["texture_lost"])
-            row.append(r)
-        details.append(row)
-        feats.append(prompt_features(pipe, prompt, s.graph))
-        progress(f"fit {i + 1}/{len(train)} [{s.category}] best "
-                 f"{scores[i].max():.2f} (zero {scores[i, 0]:.2f}) "
-                 f"{time.perf_counter() - t0:.0f}s")
-    # ties go to the weakest intervention: sort candidates by total strength
-    strength = np.array([p.lambda_p + p.w_l + p.rho for p in cands])
-    best = [int(np.lexsort((strength, -scores[i]))[0]) for i in range(len(train))]
-    mean = scores.mean(0)
-    best_fixed = int(np.lexsort((strength, -mean))[0])
-    targets = np.stack([cands[b].vector() for b in best])
-    pred = train_predictor(np.stack(feats), targets)
-    fit_s = time.perf_counter() - t0
-    report = {
-        "fit_seconds": fit_s, "n_prompts": len(train), "seeds": list(seeds), "steps": steps,
-        "candidates": [c.to_dict() for c in cands], "scores": scores.tolist(),
-        "best_per_prompt": best, "best_fixed": cands[best_fixed].to_dict(),
-        "best_fixed_mean_objective": float(mean[best_fixed]),
-        "zero_mean_objective": float(mean[0]),
-        "oracle_mean_objective": float(scores.max(1).mean()),
-        "prompts": [s.caption(False) for s in train],
-        "categories": [s.category for s in train],
-    }
-    pred.meta.update({"inputs": "mean-pooled prompt_embeds (dim "
-                      f"{feats[0].shape[0] - 8}) + category one-hot (5) + max hop, mean hop, "
-                      "number of implicit nodes", "training": {k: report[k] for k in (
-                          "fit_seconds", "n_prompts", "seeds", "steps", "prompts",
-                          "best_per_prompt", "best_fixed")},
-                      "candidates": report["candidates"]})
-    if out is not None:
-        pred.save(out)
-        (Path(out) / "fit_report.json").write_text(json.dumps(report, indent=1))
-    return pred, report
+            # the same noise; LINA's run is standalone (its first step differs at step 0 for
+            # prompt-space candidates; guided ones start from the baseline's cached steps)
+            cache = base.trajectory if choice.spec.schedule.kind == "uniform" else None
+            lina = engine.run(self.pipe, choice.spec, seed=seed, batch=batch, cache=cache,
+                              previews=True, frames=frames)
+        t3 = time.perf_counter()
+        return LinaResult(base.images, lina.images, choice, base.record, lina.record,
+                          {"choose_s": t1 - t0, "baseline_s": t2 - t1, "lina_s": t3 - t2},
+                          base.previews, lina.previews)

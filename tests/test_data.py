@@ -67,9 +67,12 @@ def test_every_test_ood_sample_is_held_out(splits):
         assert is_held_out(s.graph), (s.seed, s.combo)
         assert list(s.combo) in HELD_OUT[s.category]["combos"]
         seen.add((s.category, s.combo))
-    # and every held-out combination actually occurs
+    # every held-out combination occurs in test-ood or dev-ood, and the two parts are disjoint
+    dev = {(s.category, s.combo) for s in iter_split("dev-ood", N)}
     expected = {(c, tuple(k)) for c in CATEGORIES for k in HELD_OUT[c]["combos"]}
-    assert seen == expected
+    assert seen | dev == expected
+    shared = {c for c, _ in seen & dev}
+    assert shared == {c for c in CATEGORIES if "dev_by" in HELD_OUT[c]}   # split by attribute
 
 
 def test_combo_matches_the_graph(splits):

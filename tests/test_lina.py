@@ -1,4 +1,5 @@
-"""LINA sampler, predictor and benchmark contracts, on a tiny random-weight ToyWorld pipeline."""
+"""LINA's choice: the candidate family, the predictor, the sampler, the fit protocol and the
+benchmark read off the grid; on a tiny random-weight ToyWorld pipeline."""
 from __future__ import annotations
 
 import json
@@ -11,13 +12,22 @@ import numpy as np
 import pytest
 import torch
 
+from lina_core import candidates as C
+from lina_core import engine
 from lina_core.__main__ import load_model
+from lina_core.bench import method_rows, oracle_share, summarise
 from lina_core.csg import from_prompt
-from lina_core.lina import (LinaParams, LinaSampler, Predictor, causal_completion, lina_spec,
-                            prompt_features, train_predictor)
+from lina_core.donors import DonorError
+from lina_core.grid import read_rows, run_item
+from lina_core.interventions import InterventionSpec, SpecError
+from lina_core.lina import (GRAPH_FEATURES, LinaSampler, Predictor, best_fixed,
+                            causal_completion, fit, graph_features, prompt_features,
+                            train_predictor)
+from lina_core.toyworld.data import sample_scene
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT = "a large red ball on a small round mirror"
+SHADOW = "a red cone on the floor, lit from the left"       # a held-out (shape, side) pair
 
 
 @pytest.fixture(scope="module")
@@ -31,67 +41,192 @@ def test_causal_completion_states_the_implicit_effect():
     assert "reflection" not in PROMPT
 
 
+def test_family_applies_by_scene():
+    names = lambda p: [c.name for c in C.available(from_prompt(p).graph)]  # noqa: E731
+    held = names(SHADOW)
+    assert "donor_k10" in held and "donor_guided_k12" in held and "none" in held
+    seen = names("a red ball on the floor, lit from the left")   # a seen combination
+    assert not any(n.startswith("donor") for n in seen) and "cplus_guided_k12" in seen
+    scale = names("a red cube larger than a blue ball")           # no implicit effect
+    assert not any("guided" in n or n.startswith("donor") for n in scale)
+
+
+def test_candidate_specs_are_plain_serialisable_specs():
+    g = from_prompt(SHADOW).graph
+    for cand in C.available(g):
+        spec = C.spec_for(cand, SHADOW, g, steps=25, seed=3)
+        back = InterventionSpec.from_json(spec.to_json())
+        assert back.to_dict() == spec.to_dict()
+        assert spec.is_baseline() == (cand.name == "none")
+    donor = C.spec_for(C.get("donor_k10"), SHADOW, g)
+    assert [(e.type, e.start, e.end) for e in donor.edits] == [("replace", 0, 10)]
+    assert "ball" in donor.edits[0].target_prompt and "left" in donor.edits[0].target_prompt
+    guided = C.spec_for(C.get("donor_guided_k12"), SHADOW, g).latent_guidance
+    assert guided.mask_from == "run" and guided.mask_node == "shadow"
+
+
+def test_bad_candidates_name_the_field():
+    with pytest.raises(SpecError, match="candidate"):
+        C.get("donor_k99")
+    sampler = LinaSampler(object())
+    with pytest.raises(DonorError, match="candidate"):
+        sampler.choose("a red cube larger than a blue ball",
+                       from_prompt("a red cube larger than a blue ball").graph, "donor_k10")
+
+
+def test_explicit_cell_equals_the_explicit_caption(pipe):
+    """The benchmark's ``explicit`` method is the ``cplus_all`` cell: the same pixels."""
+    g = from_prompt(SHADOW).graph
+    a = engine.run(pipe, C.spec_for(C.get("cplus_all"), SHADOW, g, steps=4, seed=1),
+                   previews=False).images
+    b = engine.run(pipe, InterventionSpec(prompt=causal_completion(g), steps=4, seed=1),
+                   previews=False).images
+    assert np.array_equal(a, b)
+
+
+def test_mask_from_the_run_is_placed_from_the_predicted_image(pipe):
+    g = from_prompt(SHADOW).graph
+    from lina_core.csg import layout
+    layout(g, np.random.default_rng(0))
+    spec = C.spec_for(C.get("donor_guided_k12"), SHADOW, g, steps=6, seed=0)
+    r = engine.run(pipe, spec, previews=False)
+    m = r.record["run_mask"]
+    assert m["node"] == "shadow" and m["step"] == spec.latent_guidance.start
+    assert len(m["box"]) == 4 and all(0 <= v <= 1 for v in m["box"])
+    # from a cached baseline the run starts at the mask step and places the same mask
+    base = engine.run(pipe, InterventionSpec(prompt=SHADOW, steps=6, seed=0), previews=False)
+    r2 = engine.run(pipe, spec, cache=base.trajectory, previews=False)
+    assert r2.record["run_mask"] == m and np.array_equal(r2.images, r.images)
+
+
+def test_mask_from_run_needs_a_start_and_a_node():
+    from lina_core.interventions import LatentGuidance
+    with pytest.raises(SpecError, match="latent_guidance.start"):
+        LatentGuidance("x", mask_node="shadow", start=0, mask_from="run").validate(25)
+    with pytest.raises(SpecError, match="latent_guidance.mask_from"):
+        LatentGuidance("x", mask_node="shadow", start=2, mask_from="attention").validate(25)
+
+
+def test_graph_features_name_novelty_and_donors():
+    f = dict(zip(GRAPH_FEATURES, graph_features(from_prompt(SHADOW).graph)))
+    assert f["category=shadow"] == 1 and f["novel"] == 1 and f["donor"] == 1
+    f = dict(zip(GRAPH_FEATURES, graph_features(
+        from_prompt("a red ball on the floor, lit from the left").graph)))
+    assert f["novel"] == 0 and f["donor"] == 0
+
+
+def _toy_table(n: int = 12, d: int = 4, seed: int = 0):
+    """Features whose first column says whether candidate 1 helps."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(GRAPH_FEATURES) + d)).astype(np.float32)
+    helps = x[:, 0] > 0
+    gains = np.stack([np.zeros(n), np.where(helps, 0.8, -0.5), np.full(n, -0.3)], 1)
+    return x, gains, np.ones_like(gains, bool), helps
+
+
+def test_predictor_learns_when_to_intervene_and_round_trips(tmp_path):
+    x, gains, avail, helps = _toy_table()
+    pred = train_predictor(x, gains, avail, ["none", "a", "b"], alpha=1.0, threshold=0.1)
+    picks = [pred.choose(f, ["none", "a", "b"])[0] for f in x]
+    assert picks == ["a" if h else "none" for h in helps]
+    assert pred.choose(x[int(np.argmax(helps))], ["none", "b"])[0] == "none"   # a not allowed
+    pred.save(tmp_path)
+    back = Predictor.load(tmp_path)
+    assert [back.choose(f, ["none", "a", "b"]) for f in x] == \
+        [pred.choose(f, ["none", "a", "b"]) for f in x]
+    assert json.loads((tmp_path / "predictor.json").read_text())["candidates"] == [
+        "none", "a", "b"]
+
+
+def test_old_predictor_folders_are_refused_with_a_message(tmp_path):
+    (tmp_path / "predictor.json").write_text(json.dumps({"params": ["lambda_p"]}))
+    with pytest.raises(ValueError, match="refit"):
+        Predictor.load(tmp_path)
+
+
 def test_sampler_baseline_equals_plain_pipeline_call(pipe):
-    res = LinaSampler(pipe, steps=6)(PROMPT, seed=5, params=LinaParams(1.0, 1.0, 0.5, 0.0))
-    plain = pipe(PROMPT, num_inference_steps=6, guidance_scale=3.0,
+    res = LinaSampler(pipe, steps=6)(SHADOW, seed=5, candidate="donor_k6")
+    plain = pipe(SHADOW, num_inference_steps=6, guidance_scale=3.0,
                  generator=torch.Generator().manual_seed(5), output_type="np").images
     plain8 = (np.clip(plain, 0, 1) * 255 + 0.5).astype(np.uint8)
     assert np.array_equal(res.baseline, plain8)
     assert not np.array_equal(res.lina, res.baseline)
+    why = res.choice.why
+    assert why["source"] == "chosen by hand" and why["intervention"]["window"] == [0, 1]
+    assert why["intervention"]["donor"]["causal_parents_kept"] == ["light.side"]
+    assert len(res.baseline_previews) == len(res.lina_previews) == 6
 
 
-def test_zero_strength_uniform_schedule_equals_baseline(pipe):
-    res = LinaSampler(pipe, steps=6)(PROMPT, seed=2, params=LinaParams(0.0, 0.0, 0.5, 0.0))
-    assert np.array_equal(res.lina, res.baseline)
-    spec = lina_spec(PROMPT, from_prompt(PROMPT).graph, LinaParams(0.0, 0.0, 0.4, 0.0), 6)
-    assert spec.is_baseline()
+def test_sampler_without_predictor_runs_no_intervention(pipe):
+    res = LinaSampler(pipe, steps=4)(SHADOW, seed=2)
+    assert res.choice.candidate == "none" and np.array_equal(res.lina, res.baseline)
+    assert "no predictor" in res.choice.why["source"]
 
 
-def test_params_are_clipped_to_ranges():
-    p = LinaParams(99.0, -5.0, 2.0, float("inf")).clipped()
-    assert p.lambda_p == 1.5 and p.w_l == 0.0 and p.k_frac == 0.6 and p.rho == 0.8
+def _grid_rows(pipe, split: str, idx: int, steps: int = 3) -> list[dict]:
+    rows = []
+    for cat in ("shadow", "scale"):
+        for seed in (0, 1):
+            rows += run_item(pipe, {"split": split, "category": cat, "index": idx, "seed": seed},
+                             steps, tuple(C.available(sample_scene(
+                                 split, idx * 5 + ("reflection", "shadow", "buoyancy", "balance",
+                                                   "scale").index(cat), cat).graph)))
+    return rows
 
 
-def test_predictor_round_trip(tmp_path, pipe):
-    g = from_prompt(PROMPT).graph
-    f = prompt_features(pipe, PROMPT, g)
-    feats = np.stack([f, f + 0.1, f - 0.1])
-    targets = np.array([[1.0, 1.0, 0.3, 0.5], [0.5, 0.0, 0.2, 0.0], [0.0, 2.0, 0.4, 0.6]],
-                       np.float32)
-    pred = train_predictor(feats, targets, epochs=50)
-    pred.save(tmp_path)
-    back = Predictor.load(tmp_path)
-    assert pred.predict(f) == back.predict(f)
-    assert json.loads((tmp_path / "predictor.json").read_text())["params"] == [
-        "lambda_p", "w_l", "k_frac", "rho"]
+def test_fit_refuses_test_ood_and_bench_reads_the_grid(pipe, tmp_path):
+    dev = _grid_rows(pipe, "dev-ood", 0)
+    assert {r["verdict"] for r in dev} <= {"ok", "wrong", "undetermined"}
+    with pytest.raises(ValueError, match="test-ood"):
+        fit(pipe, dev + [dict(dev[0], split="test-ood")])
+    pred, rep = fit(pipe, dev, tmp_path / "pred")
+    assert rep["best_fixed"] == best_fixed(dev, rep["candidates"])
+    test = _grid_rows(pipe, "test-ood", 0)
+    choices = {r["prompt"]: (pred.choose(prompt_features(pipe, r["prompt"],
+                                                         from_prompt(r["prompt"]).graph),
+                                         [x["candidate"] for x in test
+                                          if x["prompt"] == r["prompt"]])[0], 0.0)
+               for r in test}
+    rows = method_rows(test, choices, rep["best_fixed"])
+    by = {(r["category"], r["seed"], r["method"]): r for r in rows}
+    for (cat, seed, m), r in by.items():
+        cell = [x for x in test if x["category"] == cat and x["seed"] == seed and
+                x["candidate"] == r["candidate"]] if m != "best_of_grid" else None
+        if cell:
+            assert r["joint"] == (cell[0]["physics"] and cell[0]["texture"])
+        if m == "oracle":      # chosen on the other seed of the same prompt only
+            other = [x for x in test if x["category"] == cat and x["seed"] != seed]
+            assert r["candidate"] in {x["candidate"] for x in other}
+    summary = summarise(rows)
+    assert {s["method"] for s in summary} >= {"baseline", "lina", "oracle", "best_of_grid"}
+    base = next(s for s in summary if s["method"] == "baseline" and s["category"] == "all")
+    assert base["gain"] == 0 and base["wall_ratio"] == pytest.approx(1.0)
+    assert oracle_share(summary, "test-ood") is None or np.isfinite(
+        oracle_share(summary, "test-ood"))
 
 
-def _run_bench(n_proc: int, predictor: Path, out: Path) -> dict:
+def _run_grid_cli(n_proc: int, out: Path) -> list[dict]:
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
     multi = ["--multi_gpu"] if n_proc > 1 else []   # torchrun launcher; gloo group on CPU
     cmd = [sys.executable, "-m", "accelerate.commands.launch", *multi, "--num_processes",
            str(n_proc), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend",
-           "no", "-m", "lina_core", "bench", "--tiny", "--predictor", str(predictor),
-           "--splits", "test-id,test-ood", "--n", "1", "--seeds", "0,1", "--steps", "3",
-           "--threads", "1", "--out", str(out)]
+           "no", "-m", "lina_core", "grid", "--tiny", "--splits", "dev-ood", "--n", "1",
+           "--seeds", "0,1", "--steps", "3", "--threads", "1", "--out", str(out)]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
-    return json.loads((out / "bench.json").read_text())
+    return read_rows(out)
 
 
 @pytest.mark.slow
-def test_bench_merged_results_do_not_depend_on_process_count(tmp_path, pipe):
+def test_grid_does_not_depend_on_process_count_and_resumes(tmp_path):
     pytest.importorskip("accelerate")
-    g = from_prompt(PROMPT).graph
-    f = prompt_features(pipe, PROMPT, g)
-    pred = train_predictor(np.stack([f, f + 1]), np.array([[1.0, 1.0, 0.4, 0.0],
-                                                           [0.2, 0.5, 0.2, 0.5]], np.float32),
-                           epochs=20)
-    pred.meta["training"] = {"best_fixed": LinaParams(0.5, 0.5, 0.4, 0.0).to_dict()}
-    pred.save(tmp_path / "pred")
-    one = _run_bench(1, tmp_path / "pred", tmp_path / "one")
-    two = _run_bench(2, tmp_path / "pred", tmp_path / "two")
-    assert one["num_processes"] == 1 and two["num_processes"] == 2
+    one = _run_grid_cli(1, tmp_path / "one")
+    two = _run_grid_cli(2, tmp_path / "two")
     strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]  # noqa
-    assert len(one["rows"]) == 2 * 5 * 2 * 5   # splits x categories x seeds x methods
-    assert strip(one["rows"]) == strip(two["rows"])
+    assert len({(r["category"], r["seed"]) for r in one}) == 5 * 2
+    assert strip(one) == strip(two)
+    # a rerun finds every cell done and adds nothing
+    again = _run_grid_cli(1, tmp_path / "one")
+    assert strip(again) == strip(one)
+    n_lines = sum(len(f.read_text().splitlines()) for f in (tmp_path / "one").glob("rows.*"))
+    assert n_lines == len(one)

@@ -148,3 +148,23 @@ def test_wrong_image_raises_a_clear_error(bad, match):
 def test_wrong_graph_raises_a_clear_error():
     with pytest.raises(VerifyError, match="CausalSceneGraph"):
         verify(np.zeros((32, 32, 3), np.uint8), {"category": "shadow"})
+
+
+# --------------------------------------------------------------------------- three-valued verdicts
+
+
+def test_verdicts_are_three_valued_with_signed_margins():
+    from lina_core.csg import layout
+    g = layout(from_prompt("a red cube on the floor, lit from the left").graph,
+               np.random.default_rng(1))
+    right = render(g, 32).image
+    v = verify(right, g)
+    assert v.physics_verdict == "ok" and v.physics_margin > 0
+    flipped = g.copy()
+    flipped.node("light")["attrs"]["side"] = "right"
+    flipped.node("shadow")["attrs"]["side"] = "left"
+    w = verify(right, flipped)               # the shadow is on the other side
+    assert w.physics_verdict == "wrong" and w.physics_margin < 0
+    grey = verify(np.full_like(right, 200), g)   # nothing to find
+    assert grey.physics_verdict == "undetermined" and grey.physics_margin == 0
+    assert grey.to_dict()["physics_verdict"] == "undetermined"

@@ -1,7 +1,8 @@
 """PAP-Toy: random ToyWorld scenes in three splits, written as a ``datasets`` imagefolder.
 
-Splits: ``train``; ``test-id`` (same distribution, disjoint seeds); ``test-ood`` (only the attribute
-combinations listed in ``held_out.json``, which ``train`` never contains).
+Splits: ``train``; ``test-id`` (same distribution, disjoint seeds); ``dev-ood`` and ``test-ood``
+(only the attribute combinations listed in ``held_out.json``, which ``train`` never contains, split in
+two disjoint parts: ``dev-ood`` is for fitting and choosing, ``test-ood`` is only reported).
 """
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from ..csg import (CATEGORIES, COLOURS, LIGHT_SIDES, MATERIALS, MIRROR_SHAPES, S
 from .render import render
 
 SPLITS = ("train", "test-id", "test-ood")
-SPLIT_SEED_BASE = {"train": 0, "test-id": 10_000_000, "test-ood": 20_000_000}
+#: every split ``sample_scene`` draws from; ``dev-ood`` holds the held-out part used for fitting
+ALL_SPLITS = SPLITS + ("dev-ood",)
+SPLIT_SEED_BASE = {"train": 0, "test-id": 10_000_000, "test-ood": 20_000_000,
+                   "dev-ood": 30_000_000}
 SPLIT_SPAN = 10_000_000
 HELD_OUT: dict[str, Any] = json.loads((Path(__file__).with_name("held_out.json")).read_text())
 MAX_N = 1_000_000
@@ -58,6 +62,23 @@ def is_held_out(g: CausalSceneGraph) -> bool:
     return list(combo_of(g)) in HELD_OUT[g.category]["combos"]
 
 
+def ood_part(g: CausalSceneGraph) -> str | None:
+    """``"dev-ood"`` or ``"test-ood"`` for a held-out scene (``held_out.json``), else ``None``."""
+    if not is_held_out(g):
+        return None
+    spec = HELD_OUT[g.category]
+    if "dev_by" in spec:
+        dev = g.attr(g.nodes("object")[0], spec["dev_by"]) in spec["dev"]
+    else:
+        dev = list(combo_of(g)) in spec["dev"]
+    return "dev-ood" if dev else "test-ood"
+
+
+def split_of(g: CausalSceneGraph) -> str:
+    """The split a scene's combination belongs to (``train`` for any seen combination)."""
+    return ood_part(g) or "train"
+
+
 def _random_prompt(category: str, rng: np.random.Generator) -> str:
     pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
     colours, mats = list(COLOURS), list(MATERIALS)
@@ -80,8 +101,8 @@ def _random_prompt(category: str, rng: np.random.Generator) -> str:
 
 def sample_scene(split: str, index: int, category: str | None = None) -> Sample:
     """The ``index``-th scene of ``split``: deterministic, and disjoint across splits."""
-    if split not in SPLITS:
-        raise GraphError(f"split: {split!r} is not one of {list(SPLITS)}")
+    if split not in ALL_SPLITS:
+        raise GraphError(f"split: {split!r} is not one of {list(ALL_SPLITS)}")
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or \
             not 0 <= index < SPLIT_SPAN:
         raise GraphError(f"index: {index!r} must be an integer in [0, {SPLIT_SPAN}) so that "
@@ -91,7 +112,8 @@ def sample_scene(split: str, index: int, category: str | None = None) -> Sample:
     cat = category or CATEGORIES[index % len(CATEGORIES)]
     for _ in range(1000):
         g = from_prompt(_random_prompt(cat, rng)).graph
-        if is_held_out(g) == (split == "test-ood"):
+        part = ood_part(g)
+        if part == split or (part is None and split in ("train", "test-id")):
             layout(g, rng)
             return Sample(g, combo_of(g), seed)
     raise RuntimeError(f"could not draw a {split} scene for {cat}")  # pragma: no cover

@@ -94,6 +94,23 @@ class Verdict:
     def physics_ok(self) -> bool:
         return all(self.physics.values())
 
+    @property
+    def physics_verdict(self) -> str:
+        """``ok``, ``wrong`` (a question judged and failed) or ``undetermined`` (the verifier
+        could not find what a failed question is about: the object, the mirror, the water...)."""
+        if self.physics_ok:
+            return "ok"
+        unsure = set(self.measurements.get("undetermined", ()))
+        failed = [q for q, ok in self.physics.items() if not ok]
+        return "undetermined" if failed and all(q in unsure for q in failed) else "wrong"
+
+    @property
+    def physics_margin(self) -> float:
+        """How clearly the physics is right (> 0) or wrong (< 0), in [-1, 1]; 0 when
+        undetermined.  For fitting: it breaks the ties a binary verdict leaves."""
+        m = self.measurements.get("physics_margin")
+        return 0.0 if m is None or not math.isfinite(m) else float(np.clip(m, -1.0, 1.0))
+
     def to_dict(self) -> dict[str, Any]:
         def clean(v: Any) -> Any:
             if isinstance(v, (bool, np.bool_)):
@@ -109,7 +126,9 @@ class Verdict:
             return v if v is None or isinstance(v, str) else str(v)
         return {"category": self.category, "texture": clean(self.texture),
                 "physics": clean(self.physics), "texture_ok": self.texture_ok,
-                "physics_ok": self.physics_ok, "per_node": dict(self.per_node),
+                "physics_ok": self.physics_ok, "physics_verdict": self.physics_verdict,
+                "physics_margin": round(self.physics_margin, 4),
+                "per_node": dict(self.per_node),
                 "measurements": clean(self.measurements)}
 
 
@@ -686,6 +705,13 @@ def _verify_reflection(g, img, raw, texture, physics, per_node, meas) -> None:
                     reflection_clipped_px=clip_px)
     physics["reflection_present"] = bool(present)
     physics["reflection_inside_mirror"] = bool(inside)
+    if blob is None or fit is None or ci is None:
+        meas["undetermined"] = ["reflection_present", "reflection_inside_mirror"]
+    else:
+        meas["physics_margin"] = min(
+            (meas["reflection_strength"] - REFLECTION_MIN) / REFLECTION_MIN,
+            (LEAK_AMP_MAX - meas["reflection_leak"]) / LEAK_AMP_MAX if not inside or
+            meas["reflection_leak"] * meas["reflection_clipped_px"] >= LEAK_MIN_PX else 1.0)
     msg = ("present under the object" if present else "missing under the object") + \
         (", inside the mirror" if inside else ", extends beyond the mirror's edge")
     for e in refl:
@@ -816,6 +842,15 @@ def _verify_shadow(g, img, raw, texture, physics, per_node, meas) -> None:
             meas["shadow_offset"] = off
         meas["shadow_mass"] = mass / (w * w)
         ok = seen == expected
+        if "shadow_offset" in meas:
+            off = meas["shadow_offset"]
+            signed = {"left": -off - SHADOW_SIDE, "right": off - SHADOW_SIDE,
+                      "below": SHADOW_SIDE - abs(off)}.get(expected, 0.0)
+            meas["physics_margin"] = signed / SHADOW_SIDE
+        else:
+            meas["physics_margin"] = -1.0      # an object with no shadow at all
+    else:
+        meas["undetermined"] = ["shadow_side"]
     lit = mix.share[..., 2] >= 0.5
     lit[CANON // 2:] = False          # the light hangs on the wall
     if lit.sum() >= 3:                # where it is: clips move it across the scene
@@ -892,6 +927,11 @@ def _verify_buoyancy(g, img, raw, texture, physics, per_node, meas) -> None:
                 else:
                     state = "suspended"
                 ok = state == ("floating" if floats_exp else "sinking")
+                bot = meas["object_bottom"]
+                meas["physics_margin"] = (FLOAT_BOTTOM_MAX - bot) / FLOAT_BOTTOM_MAX \
+                    if floats_exp else (bot - SINK_BOTTOM_MIN) / (1 - SINK_BOTTOM_MIN)
+    if blob is None:
+        meas["undetermined"] = ["float_or_sink"]
     if water not in per_node:
         per_node[water] = "water not found"
     shift = None
@@ -946,6 +986,9 @@ def _verify_balance(g, img, raw, texture, physics, per_node, meas) -> None:
             seen = "left" if diff > TILT_MIN else "right" if diff < -TILT_MIN else "level"
             meas["left_minus_right_y"] = diff
             ok = seen == expected
+            signed = {"left": diff - TILT_MIN, "right": -diff - TILT_MIN,
+                      "level": TILT_MIN - abs(diff)}[expected]
+            meas["physics_margin"] = signed / (3 * TILT_MIN)
         for n, region in ((left_n, xx < cx), (right_n, xx >= cx)):
             bl = _blobs(mix, region)
             side_blobs[n] = bl[0] if bl else None
@@ -956,6 +999,8 @@ def _verify_balance(g, img, raw, texture, physics, per_node, meas) -> None:
         _texture_single(g, raw, mix, side_blobs[n], n, "material", texture, per_node, meas,
                         prefix=f"{n}.", ask_shape=False)
     physics["down_side"] = bool(ok)
+    if seen == "unknown":
+        meas["undetermined"] = ["down_side"]
     for e in tilt:
         per_node[e] = f"beam down on the {seen}" + ("" if ok else f" (expected {expected})")
 
@@ -978,14 +1023,19 @@ def _verify_scale(g, img, raw, texture, physics, per_node, meas) -> None:
         small = [n for n in objs if g.attr(n, "size") != "large"]
         pairs = [(big[0], small[0])] if big and small else []
     ok = bool(pairs)
+    margins = []
     for u, v in pairs:
         bu, bv = found.get(u), found.get(v)
         if bu is None or bv is None:
             ok = False
+            meas["undetermined"] = ["larger"]
             continue
         ratio = bu.mass / max(bv.mass, 1e-6)
         meas[f"area_ratio_{u}_{v}"] = ratio
         ok = ok and ratio > 1.0
+        margins.append(math.log(max(ratio, 1e-6)) / math.log(4.0))
+    if margins and "undetermined" not in meas:
+        meas["physics_margin"] = min(margins)
     physics["larger"] = bool(ok)
     for f in g.nodes("surface"):
         per_node.setdefault(f, "floor")
@@ -1028,6 +1078,8 @@ def verify(image: np.ndarray, graph: CausalSceneGraph) -> Verdict:
     if bg_frac < BACKGROUND_MIN:
         texture = {k: False for k in texture}
         physics = {k: False for k in physics}
+        meas["undetermined"] = list(physics)
+        meas.pop("physics_margin", None)
         per_node = {n: "not judged: the picture shows no wall and floor (not a ToyWorld scene)"
                     for n in graph.graph.nodes}
     for n in graph.graph.nodes:

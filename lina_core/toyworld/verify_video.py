@@ -82,9 +82,25 @@ class ClipVerdict:
     def physics_ok(self) -> bool:
         return all(self.temporal.values())
 
+    @property
+    def physics_verdict(self) -> str:
+        """``ok``, ``wrong``, or ``undetermined`` when the temporal question failed and the
+        last frame's object could not be found."""
+        if self.physics_ok:
+            return "ok"
+        return "undetermined" if self.frames[-1].physics_verdict == "undetermined" else "wrong"
+
+    @property
+    def physics_margin(self) -> float:
+        """The still margin of the frames at rest (their mean), signed by the clip's verdict."""
+        ms = [abs(self.frames[f].physics_margin) for f in self.physics_frames]
+        m = float(np.mean(ms)) if ms else 0.0
+        return m if self.physics_ok else -m
+
     def to_dict(self) -> dict[str, Any]:
         return {"category": self.category, "texture_ok": self.texture_ok,
-                "physics_ok": self.physics_ok, "temporal": dict(self.temporal),
+                "physics_ok": self.physics_ok, "physics_verdict": self.physics_verdict,
+                "temporal": dict(self.temporal),
                 "reason": self.reason, "frame_texture": self.frame_texture,
                 "frame_physics": self.frame_physics, "physics_frames": self.physics_frames,
                 "tracks": self.tracks, "frames": [v.to_dict() for v in self.frames]}

@@ -1,0 +1,117 @@
+"""Counterfactual structure donors (DESIGN.md section 2): the lever that fixes held-out structure.
+
+A *donor* for a scene graph is the same scene with the attributes that make its combination novel
+swapped for values the model saw in training, while every implicit effect keeps its type and its
+attributes and every attribute that is an effect's **causal parent** stays as the user wrote it.
+The donor's caption conditions the structure window ``[0, k)``; the run then returns to the user's
+prompt so textures follow it.  Example: "a red cone, lit from the left" (cone + left never seen) ->
+"a red ball, lit from the left": the light side (the shadow's parent) stays, the shape changes.
+
+"Seen in training" is a lookup: ToyWorld's train split contains every combination except those in
+``toyworld/held_out.json`` (the generator draws the rest uniformly), so no guess is involved.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from .csg import (ATTRIBUTES, CausalSceneGraph, GraphError, add_implicit_effects, to_prompt)
+
+#: causal parents per effect type, as ``(node kind or surface type, attribute)`` pairs: the
+#: attributes that decide the effect and must never change in a donor.  Relational parents (the
+#: density order of a balance's two cubes, a floating or sinking fate) are kept by requiring the
+#: donor's effects to equal the original's, type and attributes.
+CAUSAL_PARENTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "shadow": (("light", "side"),),
+    "floating": (("object", "material"),),
+    "sinking": (("object", "material"),),
+    "refraction": (),
+    "reflection": (("object", "size"), ("mirror", "size")),
+    "tilt": (),
+}
+#: attributes a donor may swap, per node kind (a surface's or light's attributes are scene
+#: structure; colour never makes a combination novel, so it is never swapped)
+SWAPPABLE: dict[str, tuple[str, ...]] = {"object": ("shape", "material", "size")}
+MAX_CHANGES = 2
+
+
+class DonorError(GraphError):
+    """No donor exists for this graph; the message says why."""
+
+
+@dataclass(frozen=True)
+class Donor:
+    """A donor graph, its caption, and what was swapped (node, attribute, old, new)."""
+    graph: CausalSceneGraph
+    caption: str
+    swaps: tuple[tuple[str, str, str, str], ...]
+    parents: tuple[tuple[str, str], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"caption": self.caption,
+                "swaps": [{"node": n, "attribute": a, "from": o, "to": v}
+                          for n, a, o, v in self.swaps],
+                "causal_parents_kept": [f"{n}.{a}" for n, a in self.parents]}
+
+
+def _parent_slots(g: CausalSceneGraph) -> set[tuple[str, str]]:
+    """``(node id, attribute)`` pairs that are causal parents of one of ``g``'s implicit effects."""
+    slots: set[tuple[str, str]] = set()
+    for e in g.implicit_nodes():
+        for kind, attr in CAUSAL_PARENTS.get(g.attr(e, "type"), ()):
+            for u in g.graph.predecessors(e):
+                d = g.node(u)
+                if d["kind"] == kind or d["attrs"].get("type") == kind:
+                    slots.add((u, attr))
+    return slots
+
+
+def _effects(g: CausalSceneGraph) -> list[tuple[str, tuple]]:
+    return sorted((g.attr(e, "type"), tuple(sorted(g.node(e)["attrs"].items())))
+                  for e in g.effects())
+
+
+def _rederived(g: CausalSceneGraph) -> CausalSceneGraph:
+    """``g`` with its implicit effects derived again from its (changed) attributes."""
+    h = g.copy()
+    for e in list(h.implicit_nodes()):
+        h.graph.remove_node(e)
+    return add_implicit_effects(h)
+
+
+def structure_donor(graph: CausalSceneGraph) -> Donor:
+    """The donor with the fewest swaps (ties: attribute order in the lexicon) for ``graph``.
+
+    Raises :class:`DonorError` when the graph has no implicit effect, when its combination was
+    seen in training (nothing to donate), or when every swap that makes it familiar would change
+    an effect or one of its causal parents.
+    """
+    from .toyworld.data import is_held_out
+    if not graph.implicit_nodes():
+        raise DonorError("graph: a structure donor needs an implicit effect node; this "
+                         f"{graph.category} scene has none")
+    if not is_held_out(graph):
+        raise DonorError("graph: its attribute combination was seen in training; a donor "
+                         "replaces only novel combinations")
+    parents = _parent_slots(graph)
+    slots = [(n, a) for n in graph.nodes() for a in SWAPPABLE.get(graph.node(n)["kind"], ())
+             if graph.attr(n, a) is not None and (n, a) not in parents]
+    want = _effects(graph)
+    for n_changes in range(1, MAX_CHANGES + 1):
+        for combo in itertools.combinations(slots, n_changes):
+            choices = [[v for v in ATTRIBUTES[graph.node(n)["kind"]][a] if v != graph.attr(n, a)]
+                       for n, a in combo]
+            for values in itertools.product(*choices):
+                h = graph.copy()
+                for (n, a), v in zip(combo, values):
+                    h.node(n)["attrs"][a] = v
+                h = _rederived(h)
+                if is_held_out(h) or _effects(h) != want:
+                    continue
+                swaps = tuple((n, a, graph.attr(n, a), v) for (n, a), v in zip(combo, values))
+                return Donor(h, to_prompt(h, explicit=False), swaps,
+                             tuple(sorted(parents)))
+    kept = ", ".join(f"{n}.{a}" for n, a in sorted(parents)) or "none"
+    raise DonorError(f"graph: no donor for this {graph.category} scene: every familiar "
+                     f"combination changes an effect or a causal parent (parents kept: {kept})")

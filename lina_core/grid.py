@@ -1,0 +1,130 @@
+"""The candidate grid: every candidate of the family on every work item, judged, resumable.
+
+Both the fit (on dev-ood and train) and the benchmark (on test-id and test-ood) read this grid, so
+the methods they compare are the same runs: ``baseline`` is the ``none`` cell, ``explicit`` the
+``cplus_all`` cell (bit-identical to sampling the explicit caption; a test pins it), ``lina`` the
+predictor's cell, ``oracle`` the best cell on the prompt's other seeds.  Each cell is a standalone
+:func:`engine.run` without the trajectory cache, so its wall time is honest.
+
+Work items (split, category, index, seed) are sharded with accelerate's
+``PartialState.split_between_processes``; every cell depends on its own seed alone, so results do
+not depend on the number of processes.  Each process appends finished items to
+``rows.<process>.jsonl`` and their images to ``images/``; a rerun skips items already in any rows
+file, so a long run resumes where it stopped, and :func:`read_rows` merges what is there.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import engine
+from .candidates import FAMILY, Candidate, available, spec_for
+from .csg import CATEGORIES
+
+ItemKey = tuple[str, str, int, int]
+
+
+def categories(pipe: Any) -> tuple[str, ...]:
+    from .toyworld.video_data import CLIP_CATEGORIES
+    return CLIP_CATEGORIES if engine.family(pipe) == "toyworld_video" else CATEGORIES
+
+
+def work_items(splits: Iterable[str], n_per_category: int, seeds: Iterable[int],
+               cats: tuple[str, ...] = CATEGORIES, start: int = 0) -> list[dict[str, Any]]:
+    return [{"split": sp, "category": c, "index": i, "seed": s}
+            for sp in splits for c in cats for i in range(start, start + n_per_category)
+            for s in seeds]
+
+
+def key(row: dict[str, Any]) -> ItemKey:
+    return (row["split"], row["category"], int(row["index"]), int(row["seed"]))
+
+
+def scene(item: dict[str, Any], cats: tuple[str, ...]):
+    from .toyworld.data import sample_scene
+    from .toyworld.video_data import sample_clip
+    cat = item["category"]
+    draw = sample_clip if cats != CATEGORIES else sample_scene
+    return draw(item["split"], item["index"] * len(cats) + cats.index(cat), category=cat)
+
+
+def todo(item: dict[str, Any], family: tuple[Candidate, ...], cats: tuple[str, ...],
+         done: set[tuple]) -> list[Candidate]:
+    """The candidates of ``family`` that apply to ``item``'s scene and are not in ``done``."""
+    return [c for c in available(scene(item, cats).graph, family)
+            if key(item) + (c.name,) not in done]
+
+
+def run_item(pipe: Any, item: dict[str, Any], steps: int, family: tuple[Candidate, ...],
+             images: Path | None = None, frames: int | None = None) -> list[dict[str, Any]]:
+    """The given candidates on one item: one judged row per candidate.  Images are kept in
+    ``images`` (one ``.npz`` per item, merged with what an earlier run left there)."""
+    from .toyworld.verify_video import judge
+    s = scene(item, categories(pipe))
+    prompt, graph, seed = s.caption(False), s.graph, int(item["seed"])
+    path = images / ("%s_%s_%d_%d.npz" % key(item)) if images is not None else None
+    pics: dict[str, np.ndarray] = dict(np.load(path)) if path and path.is_file() else {}
+    rows = []
+    for cand in family:
+        spec = spec_for(cand, prompt, graph, steps, seed)
+        t0 = time.perf_counter()
+        r = engine.run(pipe, spec, seed=seed, previews=False, frames=frames)
+        wall = time.perf_counter() - t0
+        im = r.images[0]
+        pics[cand.name] = im
+        base = pics.get("none", im)
+        v = judge(im, graph)
+        rows.append({**item, "prompt": prompt, "candidate": cand.name,
+                     "physics": bool(v.physics_ok), "texture": bool(v.texture_ok),
+                     "verdict": v.physics_verdict, "margin": v.physics_margin,
+                     "drift": float(np.abs(im.astype(np.float32) - base).mean() / 255),
+                     "model_calls": int(r.model_calls), "wall_s": wall,
+                     "run_mask": (r.record.get("run_mask") or {}).get("box")})
+    if path is not None:
+        images.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **pics)
+    return rows
+
+
+def read_rows(out: str | Path) -> list[dict[str, Any]]:
+    """All rows under ``out`` (every process's file, every resumed run), one per item and
+    candidate, sorted so the result does not depend on how the work was split."""
+    seen: dict[tuple, dict[str, Any]] = {}
+    for f in sorted(Path(out).glob("rows.*.jsonl")):
+        for line in f.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                seen[key(r) + (r["candidate"],)] = r
+    order = {c.name: i for i, c in enumerate(FAMILY)}
+    return sorted(seen.values(), key=lambda r: key(r) + (order.get(r["candidate"], 99),))
+
+
+def run_grid(pipe: Any, items: list[dict[str, Any]], out: str | Path, steps: int = 25,
+             family: tuple[Candidate, ...] = FAMILY, frames: int | None = None,
+             progress=print) -> list[dict[str, Any]] | None:
+    """Run the items not yet in ``out``; the main process returns the merged rows."""
+    import torch
+    from accelerate import PartialState
+    state = PartialState(cpu=not torch.cuda.is_available())
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = {key(r) + (r["candidate"],) for r in read_rows(out)}
+    cats = categories(pipe)
+    work = [(it, c) for it in items for c in [todo(it, family, cats, done)] if c]
+    state.wait_for_everyone()
+    t0 = time.perf_counter()
+    with state.split_between_processes(work) as mine:
+        with open(out / f"rows.{state.process_index}.jsonl", "a") as f:
+            for j, (it, cands) in enumerate(mine):
+                for row in run_item(pipe, it, steps, tuple(cands), out / "images", frames):
+                    f.write(json.dumps(row) + "\n")
+                f.flush()
+                if (j + 1) % 5 == 0 or j + 1 == len(mine):
+                    progress(f"[proc {state.process_index}] {j + 1}/{len(mine)} items "
+                             f"({len(done)} cells done before) {time.perf_counter() - t0:.0f}s")
+    state.wait_for_everyone()
+    return read_rows(out) if state.is_main_process else None
