@@ -187,12 +187,13 @@ def cmd_bench(a: argparse.Namespace) -> None:
 
 def cmd_grid(a: argparse.Namespace) -> None:
     import torch
-    from .candidates import FAMILY
+    from .candidates import FAMILY, get
     from .grid import categories, run_grid, work_items
     torch.set_num_threads(a.threads)
     pipe = load_model(a.model, a.tiny, a.video)
     items = work_items(a.splits.split(","), a.n, a.seeds, categories(pipe), a.start)
-    rows = run_grid(pipe, items, a.out, a.steps, FAMILY,
+    family = FAMILY if not a.candidates else tuple(get(n) for n in a.candidates.split(","))
+    rows = run_grid(pipe, items, a.out, a.steps, family,
                     frames=a.frames if a.video else None,
                     progress=lambda m: print(m, flush=True))
     if rows is not None:
@@ -289,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--n", type=int, default=12, help="scenes per category and split")
     q.add_argument("--start", type=int, default=0, help="first scene index (to extend a run)")
     q.add_argument("--seeds", type=_ints, default=[0, 1])
+    q.add_argument("--candidates", default="",
+                   help="comma-separated candidate names (default: the whole family)")
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_grid)
     q = sub.add_parser("bench", help="baseline, explicit, fixed, LINA, oracle on the grids of "

@@ -11,6 +11,9 @@ Methods, each a cell of the grid (a standalone run) or a choice among cells:
 * ``best_of_grid``: right if any candidate is right for this very sample: selection by the
   verifier, an upper bound that LINA is not allowed to be.
 
+``oracle`` and ``best_of_grid`` need every applicable candidate on the prompt's samples; a split
+whose grid ran only some candidates (``grid --candidates``) reports the other methods only.
+
 The headline is joint success (physics and texture right in the same sample).  Physics verdicts
 are three-valued; the undetermined rate is reported per method.
 """
@@ -23,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .candidates import available
 from .csg import from_prompt
 from .grid import key
 from .lina import MARGIN_WEIGHT, Predictor, prompt_features
@@ -62,23 +66,30 @@ def method_rows(rows: list[dict[str, Any]], choices: dict[str, tuple[str, float]
     for k, cs in cells.items():
         by_prompt.setdefault(cs["none"]["prompt"], []).append(k)
     out = []
+    applies = {p: {c.name for c in available(from_prompt(p).graph)} for p in by_prompt}
     for k, cs in sorted(cells.items()):
         prompt = cs["none"]["prompt"]
         others = [o for o in by_prompt[prompt] if o != k]
-        pick = {m: c for m, c in FIXED_CELLS.items() if c in cs}
-        pick["best_fixed"] = fixed if fixed in cs else "none"
+        pick = {m: c for m, c in FIXED_CELLS.items() if c in applies[prompt]}
+        pick["best_fixed"] = fixed if fixed in applies[prompt] else "none"
         pick["lina"] = choices[prompt][0]
-        if others:
+        missing = sorted({c for c in pick.values() if c not in cs})
+        if missing:
+            raise ValueError(f"grid: sample {k} has no cell for {missing}; run `python -m "
+                             f"lina_core grid --candidates {','.join(missing)}` on it")
+        complete = applies[prompt] <= set(cs) and all(applies[prompt] <= set(cells[o])
+                                                      for o in others)
+        if others and complete:
             mean = {c: np.mean([_score(cells[o][c]) for o in others if c in cells[o]])
                     for c in cs}
             pick["oracle"] = max(cs, key=lambda c: (mean[c], c == "none"))
         for m in METHODS:
-            if m == "best_of_grid":
+            if m == "best_of_grid" and complete:
                 any_ok = [c for c in cs if _joint(cs[c])]
                 r = cs[any_ok[0]] if any_ok else cs["none"]
                 extra = {"candidate": "+".join(sorted(cs)) if any_ok else "none",
                          "wall_s": sum(x["wall_s"] for x in cs.values())}
-            elif m in pick:
+            elif m in pick and m != "best_of_grid":
                 r = cs[pick[m]]
                 extra = {"candidate": pick[m]}
                 if m == "lina":

@@ -7,6 +7,9 @@ Every candidate is one :class:`InterventionSpec` built from the prompt and its s
   (``cplus_all`` for every step: the explicit caption);
 * ``donor_*``: the structure donor (:mod:`lina_core.donors`) for ``[0, k)``, then the user's
   prompt; ``donor_cplus`` hands over to ``c+`` instead;
+* ``texture_*``: the user's prompt for the structure window ``[0, k)``, then the texture donor
+  (the same shape and colour with the causal parents swapped for familiar values) for the rest,
+  so the model draws a shape it never saw in this combination;
 * ``*_guided``: latent guidance toward the donor or ``c+`` in ``[GUIDE_START, k)``, masked to the
   implicit effect's region as the run itself drew it (the graph aligned to the predicted clean
   image at ``GUIDE_START``), so the rest of the picture keeps the user's prompt;
@@ -22,10 +25,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .csg import CausalSceneGraph, to_prompt
-from .donors import DonorError, structure_donor
+from .donors import DonorError, structure_donor, texture_donor
 from .interventions import InterventionSpec, LatentGuidance, PromptEdit, ScheduleSpec, SpecError
 
-OPS = ("none", "cplus", "donor", "donor_cplus", "donor_guided", "cplus_guided", "schedule")
+OPS = ("none", "cplus", "donor", "donor_cplus", "texture", "donor_guided", "cplus_guided",
+       "schedule")
 GUIDE_START = 3          #: the step whose predicted clean image places the guidance mask
 GUIDE_WEIGHT = 2.0
 
@@ -51,6 +55,7 @@ FAMILY: tuple[Candidate, ...] = (
     Candidate("donor_k10", "donor", 0.4),
     Candidate("donor_k14", "donor", 0.56),
     Candidate("donor_cplus_k10", "donor_cplus", 0.4),
+    Candidate("texture_k14", "texture", 0.56),
     Candidate("donor_guided_k12", "donor_guided", 0.48),
     Candidate("cplus_guided_k12", "cplus_guided", 0.48),
     Candidate("schedule", "schedule", 0.6),
@@ -91,9 +96,12 @@ def guidance_for(cand: Candidate, graph: CausalSceneGraph, steps: int) -> Latent
 
 def edits_for(cand: Candidate, graph: CausalSceneGraph, steps: int) -> list[PromptEdit]:
     """The prompt edits that realise ``cand`` (raises ``DonorError`` where it does not apply)."""
-    if cand.op not in ("cplus", "donor", "donor_cplus"):
+    if cand.op not in ("cplus", "donor", "donor_cplus", "texture"):
         return []
     k = cand.k(steps)
+    if cand.op == "texture":
+        return [PromptEdit("replace", start=k, end=steps,
+                           target_prompt=texture_donor(graph).caption)] if k < steps else []
     if cand.op == "cplus":
         return [PromptEdit("replace", start=0, end=k, target_prompt=causal_completion(graph))]
     donor = structure_donor(graph).caption

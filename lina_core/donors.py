@@ -42,17 +42,23 @@ class DonorError(GraphError):
 
 @dataclass(frozen=True)
 class Donor:
-    """A donor graph, its caption, and what was swapped (node, attribute, old, new)."""
+    """A donor graph, its caption, what was swapped (node, attribute, old, new) and what was
+    kept as the user wrote it (a structure donor keeps the causal parents, a texture donor the
+    rest)."""
     graph: CausalSceneGraph
     caption: str
     swaps: tuple[tuple[str, str, str, str], ...]
     parents: tuple[tuple[str, str], ...]
+    kind: str = "structure"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"caption": self.caption,
-                "swaps": [{"node": n, "attribute": a, "from": o, "to": v}
-                          for n, a, o, v in self.swaps],
-                "causal_parents_kept": [f"{n}.{a}" for n, a in self.parents]}
+        kept = [f"{n}.{a}" for n, a in self.parents]
+        out = {"kind": self.kind, "caption": self.caption,
+               "swaps": [{"node": n, "attribute": a, "from": o, "to": v}
+                         for n, a, o, v in self.swaps], "kept": kept}
+        if self.kind == "structure":
+            out["causal_parents_kept"] = kept
+        return out
 
 
 def _parent_slots(g: CausalSceneGraph) -> set[tuple[str, str]]:
@@ -80,6 +86,42 @@ def _rederived(g: CausalSceneGraph) -> CausalSceneGraph:
     return add_implicit_effects(h)
 
 
+def _check_novel(graph: CausalSceneGraph, what: str) -> None:
+    from .toyworld.data import is_held_out
+    if not graph.implicit_nodes():
+        raise DonorError(f"graph: a {what} donor needs an implicit effect node; this "
+                         f"{graph.category} scene has none")
+    if not is_held_out(graph):
+        raise DonorError("graph: its attribute combination was seen in training; a donor "
+                         "replaces only novel combinations")
+
+
+def _search(graph: CausalSceneGraph, slots: list[tuple[str, str]], same_effects: bool,
+            kept: tuple[tuple[str, str], ...], kind: str = "structure") -> Donor | None:
+    """The familiar variant of ``graph`` with the fewest changes among ``slots`` (ties: lexicon
+    order); with ``same_effects`` only variants whose effects equal the original's."""
+    from .toyworld.data import is_held_out
+    want = _effects(graph)
+    for n_changes in range(1, MAX_CHANGES + 1):
+        for combo in itertools.combinations(slots, n_changes):
+            choices = [[v for v in ATTRIBUTES[_kind(graph, n)][a] if v != graph.attr(n, a)]
+                       for n, a in combo]
+            for values in itertools.product(*choices):
+                h = graph.copy()
+                for (n, a), v in zip(combo, values):
+                    h.node(n)["attrs"][a] = v
+                h = _rederived(h)
+                if is_held_out(h) or (same_effects and _effects(h) != want):
+                    continue
+                swaps = tuple((n, a, graph.attr(n, a), v) for (n, a), v in zip(combo, values))
+                return Donor(h, to_prompt(h, explicit=False), swaps, kept, kind)
+    return None
+
+
+def _kind(graph: CausalSceneGraph, n: str) -> str:
+    return graph.node(n)["kind"]
+
+
 def structure_donor(graph: CausalSceneGraph) -> Donor:
     """The donor with the fewest swaps (ties: attribute order in the lexicon) for ``graph``.
 
@@ -87,31 +129,33 @@ def structure_donor(graph: CausalSceneGraph) -> Donor:
     seen in training (nothing to donate), or when every swap that makes it familiar would change
     an effect or one of its causal parents.
     """
-    from .toyworld.data import is_held_out
-    if not graph.implicit_nodes():
-        raise DonorError("graph: a structure donor needs an implicit effect node; this "
-                         f"{graph.category} scene has none")
-    if not is_held_out(graph):
-        raise DonorError("graph: its attribute combination was seen in training; a donor "
-                         "replaces only novel combinations")
+    _check_novel(graph, "structure")
     parents = _parent_slots(graph)
-    slots = [(n, a) for n in graph.nodes() for a in SWAPPABLE.get(graph.node(n)["kind"], ())
+    slots = [(n, a) for n in graph.nodes() for a in SWAPPABLE.get(_kind(graph, n), ())
              if graph.attr(n, a) is not None and (n, a) not in parents]
-    want = _effects(graph)
-    for n_changes in range(1, MAX_CHANGES + 1):
-        for combo in itertools.combinations(slots, n_changes):
-            choices = [[v for v in ATTRIBUTES[graph.node(n)["kind"]][a] if v != graph.attr(n, a)]
-                       for n, a in combo]
-            for values in itertools.product(*choices):
-                h = graph.copy()
-                for (n, a), v in zip(combo, values):
-                    h.node(n)["attrs"][a] = v
-                h = _rederived(h)
-                if is_held_out(h) or _effects(h) != want:
-                    continue
-                swaps = tuple((n, a, graph.attr(n, a), v) for (n, a), v in zip(combo, values))
-                return Donor(h, to_prompt(h, explicit=False), swaps,
-                             tuple(sorted(parents)))
-    kept = ", ".join(f"{n}.{a}" for n, a in sorted(parents)) or "none"
-    raise DonorError(f"graph: no donor for this {graph.category} scene: every familiar "
-                     f"combination changes an effect or a causal parent (parents kept: {kept})")
+    donor = _search(graph, slots, True, tuple(sorted(parents)))
+    if donor is None:
+        kept = ", ".join(f"{n}.{a}" for n, a in sorted(parents)) or "none"
+        raise DonorError(f"graph: no donor for this {graph.category} scene: every familiar "
+                         f"combination changes an effect or a causal parent (parents kept: "
+                         f"{kept})")
+    return donor
+
+
+def texture_donor(graph: CausalSceneGraph) -> Donor:
+    """The mirror image of :func:`structure_donor`, for the late, texture window: keep what
+    the user asked to see (the non-parent attributes: shape, colour) and swap the causal
+    parents for values seen with them (a floating material for another floating one where one
+    exists; a shadow's light side for another side).  Used after the structure window, when the
+    user's prompt has fixed the layout and the model must still draw a shape it never saw in
+    this combination."""
+    _check_novel(graph, "texture")
+    parents = sorted(_parent_slots(graph))
+    kept = tuple(sorted((n, a) for n in graph.nodes() for a in SWAPPABLE.get(_kind(graph, n), ())
+                        if graph.attr(n, a) is not None and (n, a) not in parents))
+    donor = _search(graph, parents, True, kept, "texture") or \
+        _search(graph, parents, False, kept, "texture")
+    if donor is None:
+        raise DonorError(f"graph: no texture donor for this {graph.category} scene: no causal "
+                         f"parent can be swapped for a familiar combination")
+    return donor

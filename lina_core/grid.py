@@ -26,6 +26,7 @@ from .candidates import FAMILY, Candidate, available, spec_for
 from .csg import CATEGORIES
 
 ItemKey = tuple[str, str, int, int]
+SEED_STRIDE = 100_000_000      #: replicate r of a scene draws noise seed scene_seed + r * stride
 
 
 def categories(pipe: Any) -> tuple[str, ...]:
@@ -52,6 +53,12 @@ def scene(item: dict[str, Any], cats: tuple[str, ...]):
     return draw(item["split"], item["index"] * len(cats) + cats.index(cat), category=cat)
 
 
+def noise_seed(item: dict[str, Any], scene_seed: int) -> int:
+    """The initial noise of an item: its scene's seed (unique across splits and scenes) and its
+    replicate, so two scenes with the same caption are two samples, not one sample twice."""
+    return int(scene_seed) + SEED_STRIDE * int(item["seed"])
+
+
 def todo(item: dict[str, Any], family: tuple[Candidate, ...], cats: tuple[str, ...],
          done: set[tuple]) -> list[Candidate]:
     """The candidates of ``family`` that apply to ``item``'s scene and are not in ``done``."""
@@ -65,7 +72,7 @@ def run_item(pipe: Any, item: dict[str, Any], steps: int, family: tuple[Candidat
     ``images`` (one ``.npz`` per item, merged with what an earlier run left there)."""
     from .toyworld.verify_video import judge
     s = scene(item, categories(pipe))
-    prompt, graph, seed = s.caption(False), s.graph, int(item["seed"])
+    prompt, graph, seed = s.caption(False), s.graph, noise_seed(item, s.seed)
     path = images / ("%s_%s_%d_%d.npz" % key(item)) if images is not None else None
     pics: dict[str, np.ndarray] = dict(np.load(path)) if path and path.is_file() else {}
     rows = []
@@ -78,7 +85,7 @@ def run_item(pipe: Any, item: dict[str, Any], steps: int, family: tuple[Candidat
         pics[cand.name] = im
         base = pics.get("none", im)
         v = judge(im, graph)
-        rows.append({**item, "prompt": prompt, "candidate": cand.name,
+        rows.append({**item, "prompt": prompt, "candidate": cand.name, "noise_seed": seed,
                      "physics": bool(v.physics_ok), "texture": bool(v.texture_ok),
                      "verdict": v.physics_verdict, "margin": v.physics_margin,
                      "drift": float(np.abs(im.astype(np.float32) - base).mean() / 255),

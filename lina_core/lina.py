@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from . import candidates as C
 from . import engine
 from .csg import CATEGORIES, CausalSceneGraph, from_prompt, to_prompt
-from .donors import DonorError, structure_donor
+from .donors import DonorError, structure_donor, texture_donor
 from .interventions import InterventionSpec
 
 causal_completion = C.causal_completion
@@ -286,6 +286,10 @@ def explain(cand: C.Candidate, graph: CausalSceneGraph, steps: int) -> dict[str,
         return out
     if cand.op in ("donor", "donor_cplus", "donor_guided"):
         out["donor"] = structure_donor(graph).to_dict()
+    if cand.op == "texture":
+        out["donor"] = texture_donor(graph).to_dict()
+        out["window"] = [cand.k(steps), steps]
+        return out
     if cand.op in ("cplus", "donor_cplus", "cplus_guided"):
         out["causal_completion"] = causal_completion(graph)
     if cand.op in ("donor_guided", "cplus_guided"):

@@ -78,3 +78,14 @@ def test_dev_and_test_ood_are_disjoint_held_out_parts():
             assert split_of(sample_scene(split, i).graph) == (
                 split if split.endswith("ood") else "train")
             assert ood_part(sample_scene(split, i).graph) in (None, "dev-ood", "test-ood")
+
+
+def test_texture_donor_keeps_the_shape_and_swaps_the_parent():
+    from lina_core.donors import texture_donor
+    d = texture_donor(from_prompt("a red cone on the floor, lit from the left").graph)
+    assert d.kind == "texture" and d.swaps[0][:2] == ("light", "side")
+    assert "cone" in d.caption and not is_held_out(d.graph)
+    d = texture_donor(from_prompt("a metal cube in a beaker of water").graph)
+    assert "cube" in d.caption and d.graph.effects("sinking")      # the same fate kept
+    with pytest.raises(DonorError, match="texture donor"):
+        texture_donor(from_prompt("a cork cube and a metal cube on a balance").graph)

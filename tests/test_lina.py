@@ -41,6 +41,14 @@ def test_causal_completion_states_the_implicit_effect():
     assert "reflection" not in PROMPT
 
 
+def test_replicates_of_one_caption_are_distinct_samples():
+    from lina_core.grid import noise_seed
+    a = sample_scene("test-ood", 5 * 0 + 2, "buoyancy")
+    b = sample_scene("test-ood", 5 * 1 + 2, "buoyancy")
+    seeds = {noise_seed({"seed": r}, s.seed) for s in (a, b) for r in (0, 1, 2)}
+    assert len(seeds) == 6
+
+
 def test_family_applies_by_scene():
     names = lambda p: [c.name for c in C.available(from_prompt(p).graph)]  # noqa: E731
     held = names(SHADOW)
