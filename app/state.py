@@ -26,9 +26,13 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
 PREDICTOR_DIR = ASSETS / "lina_predictor"
 
-#: shown (and used) when no learned predictor is available: a fixed, moderate intervention,
-#: labelled as such in the UI, so "LINA" is never silently the baseline
-DEFAULT_PARAMS = {"lambda_p": 1.0, "w_l": 1.0, "k_frac": 0.4, "rho": 0.4}
+#: what LINA does without a usable predictor: it picks the candidate "none" (no intervention),
+#: and the UI says so, so "LINA" is never silently something else
+NO_PREDICTOR = "LINA then runs no intervention (it picks 'none')"
+#: the value of the intervention dropdowns meaning "let LINA choose"
+PREDICTED = "predicted"
+#: the per-step previews strip: cell size (px, nearest-neighbour), white gap, most columns
+PREVIEW_CELL, PREVIEW_GAP, PREVIEW_MAX_COLS = 96, 4, 13
 
 #: image size passed to non-ToyWorld pipelines (ToyWorld draws at its own resolution)
 DEFAULT_SIZE = {"sd": 512, "sdxl": 1024, "sd3": 1024, "flux": 1024, "wan": 480,
@@ -56,33 +60,40 @@ class Loaded:
     predictor_note: str = ""
 
 
-def attach_predictor(loaded: Loaded) -> None:
-    """Give ``loaded`` the learned predictor if its features fit this model's text encoder;
-    else leave it None and say why in ``predictor_note`` (LINA then uses DEFAULT_PARAMS)."""
-    from lina_core.lina import Predictor, prompt_features
-    from lina_core.csg import from_prompt
-    folder = PREDICTOR_DIR if (PREDICTOR_DIR / "predictor.json").is_file() else None
+def predictor_dir() -> Path:
+    """Where the predictor is looked for: ``$LINA_PREDICTOR_DIR`` if set, else
+    assets/lina_predictor."""
     env = os.environ.get("LINA_PREDICTOR_DIR", "").strip()
-    if folder is None and env:
-        folder = Path(env)
-    if folder is None or not (folder / "predictor.json").is_file():
-        loaded.predictor_note = ("no learned predictor found (assets/lina_predictor); "
-                                 "LINA uses fixed default parameters")
+    return Path(env) if env else PREDICTOR_DIR
+
+
+def attach_predictor(loaded: Loaded) -> None:
+    """Give ``loaded`` the learned predictor if it loads and its features fit this model's text
+    encoder; else leave it None and say why in ``predictor_note`` (LINA then picks ``none``)."""
+    from lina_core.csg import from_prompt
+    from lina_core.lina import Predictor, prompt_features
+    folder = predictor_dir()
+    loaded.predictor = None
+    if not (folder / "predictor.json").is_file():
+        loaded.predictor_note = f"no learned predictor found ({folder}); {NO_PREDICTOR}"
         return
     try:
-        pred = Predictor.load(folder)
+        pred = Predictor.load(folder)       # ValueError for an older kind of predictor
         probe = "a red ball on a large round mirror"
-        feats = prompt_features(loaded.pipe, probe, from_prompt(probe).graph)
-        if feats.shape[0] != pred.mu.numel():
-            loaded.predictor_note = (f"predictor in {folder} expects {pred.mu.numel()} "
-                                     f"features, this model gives {feats.shape[0]}; LINA "
-                                     f"uses fixed default parameters")
+        n = int(prompt_features(loaded.pipe, probe, from_prompt(probe).graph).shape[0])
+        if n != pred.n_features:
+            loaded.predictor_note = (f"the predictor in {folder} expects {pred.n_features} "
+                                     f"features, this model gives {n} (it was fitted for "
+                                     f"another text encoder); {NO_PREDICTOR}")
             return
-        loaded.predictor = pred
-        loaded.predictor_note = f"learned predictor ({folder.name})"
     except Exception as exc:  # noqa: BLE001 - a bad predictor must not stop the app
-        loaded.predictor_note = f"predictor in {folder} could not be used ({exc}); " \
-                                f"LINA uses fixed default parameters"
+        first = (str(exc).splitlines() or [""])[0][:300]
+        loaded.predictor_note = (f"the predictor in {folder} could not be used "
+                                 f"({type(exc).__name__}: {first}); {NO_PREDICTOR}")
+        return
+    loaded.predictor = pred
+    loaded.predictor_note = (f"learned predictor ({folder.name}: {len(pred.names)} candidates, "
+                             f"threshold {pred.threshold:g})")
 
 
 class ModelHandle:
@@ -165,16 +176,14 @@ class ModelHandle:
             return f"**{self.label(key)}**: unavailable. {exc}"
         warn = "" if m.trained else " **(untrained: for testing the app only)**"
         return (f"**Model:** {self.label(key)} from {m.source}{warn}. "
-                f"**LINA parameters:** {m.predictor_note}.")
+                f"**LINA predictor:** {m.predictor_note}.")
 
     def fingerprint(self, key: str | None = None) -> str:
         """Identifies the default weights and predictor without loading them (for caches of
         precomputed outputs): where they come from, and the size and mtime of their files."""
         key = key or self.default_key
         h = hashlib.sha256(key.encode())
-        folders: list[Path] = [PREDICTOR_DIR]
-        if os.environ.get("LINA_PREDICTOR_DIR"):
-            folders.append(Path(os.environ["LINA_PREDICTOR_DIR"]))
+        folders: list[Path] = [predictor_dir()]
         if key != "toyworld":
             folders.append(Path(ALLOWLIST[key].source))
         elif self._given is not None:
@@ -245,9 +254,7 @@ class VideoHandle:
     def fingerprint(self) -> str:
         """Identifies the video weights and predictor without loading them (preset cache)."""
         h = hashlib.sha256(self.key.encode())
-        folders = [PREDICTOR_DIR]
-        if os.environ.get("LINA_PREDICTOR_DIR"):
-            folders.append(Path(os.environ["LINA_PREDICTOR_DIR"]))
+        folders = [predictor_dir()]
         if self._given is not None:
             h.update(f"given:{id(self._given)}".encode())
         else:
@@ -303,6 +310,57 @@ def _first(images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def _plain(obj: Any) -> Any:
+    """JSON-able plain data (numpy scalars, tuples and the like become str / lists)."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _candidate(candidate: str | None) -> str | None:
+    """The dropdown's "predicted" (or None / empty) means: let LINA choose."""
+    return None if candidate in (None, "", PREDICTED) else candidate
+
+
+def _choice(m: Loaded, choice: Any) -> dict[str, Any]:
+    """A ``Choice`` as plain data, with the predictor note when there was no predictor."""
+    d = _plain(choice.to_dict())
+    if m.predictor is None and d["why"].get("source") != "chosen by hand":
+        d["why"]["predictor_note"] = m.predictor_note
+    return d
+
+
+def previews_strip(base: list[np.ndarray], lina: list[np.ndarray],
+                   max_cols: int = PREVIEW_MAX_COLS, cell: int = PREVIEW_CELL,
+                   gap: int = PREVIEW_GAP) -> tuple[np.ndarray | None, list[int]]:
+    """Both runs' per-step predicted clean images as one picture: two rows (baseline on top,
+    LINA below), one column per shown step (every step, or every other one or more so at most
+    ``max_cols`` columns; the last step always), each enlarged by nearest neighbour to about
+    ``cell`` px, white gaps.  Returns the image (None when the model gives no previews) and the
+    steps shown."""
+    n = min(len(base), len(lina))
+    if n == 0:
+        return None, []
+    every = max(1, -(-n // max_cols))
+    steps = list(range(0, n, every))
+    if steps[-1] != n - 1:
+        steps.append(n - 1)
+    rows = [[_first(r[i]) for i in steps] for r in (base, lina)]
+    h, w = rows[0][0].shape[:2]
+    f = max(1, cell // max(h, w))
+    ch, cw = h * f, w * f
+    out = np.full((2 * ch + gap, len(steps) * cw + (len(steps) - 1) * gap, 3), 255, np.uint8)
+    for r, row in enumerate(rows):
+        for c, img in enumerate(row):
+            a = np.asarray(img)
+            if a.dtype != np.uint8:
+                a = (np.clip(a.astype(np.float32), 0, 1) * 255 + 0.5).astype(np.uint8)
+            if a.ndim == 2:
+                a = np.repeat(a[..., None], 3, axis=-1)
+            big = np.repeat(np.repeat(a[..., :3], f, axis=0), f, axis=1)
+            y, x = r * (ch + gap), c * (cw + gap)
+            out[y:y + ch, x:x + cw] = big
+    return out, steps
+
+
 def _graph(graph: dict[str, Any] | None):
     from lina_core.csg import CausalSceneGraph
     return None if graph is None else CausalSceneGraph.from_dict(graph)
@@ -313,33 +371,38 @@ def _graph(graph: dict[str, Any] | None):
 
 
 @gpu
-def predict_params(model_key: str, prompt: str, graph: dict[str, Any]) -> tuple[dict, dict]:
-    """LINA parameters for a prompt and its graph: learned if a predictor is loaded."""
-    from lina_core.lina import LinaParams, LinaSampler
+def predict_choice(model_key: str, prompt: str, graph: dict[str, Any],
+                   candidate: str | None = None, steps: int = 25) -> dict[str, Any]:
+    """LINA's choice for a prompt and its graph (``Choice.to_dict()`` as plain JSON): the
+    predictor's, ``none`` without a predictor, or ``candidate`` when given (a candidate that
+    does not apply to the scene raises ``DonorError``, naming the field "candidate")."""
+    from lina_core.lina import LinaSampler
     m = handle().get(model_key)
-    g = _graph(graph)
-    params, why = LinaSampler(m.pipe, m.predictor).params_for(prompt, g)
-    if m.predictor is None:
-        params = LinaParams(**DEFAULT_PARAMS).clipped()
-        why = dict(why, source=m.predictor_note)
-    return params.to_dict(), json.loads(json.dumps(why, default=str))
+    choice = LinaSampler(m.pipe, m.predictor, steps=steps).choose(prompt, _graph(graph),
+                                                                   _candidate(candidate))
+    return _choice(m, choice)
 
 
 @gpu
 def lina_pair(model_key: str, prompt: str, graph: dict[str, Any], seed: int, steps: int,
-              params: dict[str, float]) -> dict[str, Any]:
-    """Baseline and LINA from the same noise, with the given parameters."""
-    from lina_core.lina import LinaParams, LinaSampler
+              candidate: str | None = None) -> dict[str, Any]:
+    """Baseline and LINA from the same noise; ``candidate`` None (or "predicted") lets LINA
+    choose.  Returns the first image of each, the candidate, the choice (with why), the spec,
+    both engine records, timings, and the per-step previews strip (see
+    :func:`previews_strip`)."""
+    from lina_core.lina import LinaSampler
     m = handle().get(model_key)
     t0 = time.perf_counter()
-    g = _graph(graph)
     sampler = LinaSampler(m.pipe, m.predictor, steps=steps)
-    res = sampler(prompt, g, seed=seed, params=LinaParams(**params))
+    res = sampler(prompt, _graph(graph), seed=seed, candidate=_candidate(candidate))
+    strip, shown = previews_strip(res.baseline_previews, res.lina_previews)
     return {"baseline": _first(res.baseline), "lina": _first(res.lina),
-            "params": res.params.to_dict(), "spec": res.spec.to_dict(),
-            "baseline_record": res.baseline_record, "lina_record": res.lina_record,
+            "candidate": res.choice.candidate, "choice": _choice(m, res.choice),
+            "spec": _plain(res.spec.to_dict()),
+            "baseline_record": _plain(res.baseline_record),
+            "lina_record": _plain(res.lina_record),
             "timings": dict(res.timings, total_s=time.perf_counter() - t0),
-            "why": json.loads(json.dumps(res.features, default=str))}
+            "previews": {"image": strip, "steps": shown, "rows": ["baseline", "LINA"]}}
 
 
 def _baseline(m: Loaded, spec, seed: int):
@@ -424,28 +487,25 @@ def probe(model_key: str, name: str, split: str, n: int, seeds: list[int], ks: l
 
 @gpu
 def lina_video(prompt: str, graph: dict[str, Any], seed: int, steps: int, guidance: float,
-               frames: int, params: dict[str, float] | None) -> dict[str, Any]:
+               frames: int, candidate: str | None = None) -> dict[str, Any]:
     """Baseline and LINA clips of the video model from the same noise (``frames`` long), in one
-    call; ``params`` None means predicted (or the labelled defaults when there is no predictor).
+    call; ``candidate`` None (or "predicted") lets LINA choose (``none`` without a predictor).
     Returns F x H x W x 3 uint8 clips and plain data only."""
-    from lina_core.lina import LinaParams, LinaSampler
+    from lina_core.lina import LinaSampler
     m = video_handle().get()
-    g = _graph(graph)
     t0 = time.perf_counter()
     sampler = LinaSampler(m.pipe, m.predictor, steps=steps, guidance_scale=guidance)
-    if params is not None:
-        chosen, why = LinaParams(**params), {"source": "given in the fields"}
-    elif m.predictor is None:
-        chosen, why = LinaParams(**DEFAULT_PARAMS).clipped(), {"source": m.predictor_note}
-    else:
-        chosen, why = sampler.params_for(prompt, g)
-        why["source"] = ("learned predictor (fitted on the image model's stills; its text "
-                         "encoder is the video model's)")
-    res = sampler(prompt, g, seed=seed, params=chosen, frames=frames)
+    res = sampler(prompt, _graph(graph), seed=seed, candidate=_candidate(candidate),
+                  frames=frames)
+    choice = _choice(m, res.choice)
+    if choice["why"].get("source") == "predictor":
+        choice["why"]["predictor_note"] = ("fitted on the image model's stills; its text "
+                                           "encoder is the video model's")
     return {"baseline": np.ascontiguousarray(res.baseline[0]),
             "lina": np.ascontiguousarray(res.lina[0]),
-            "params": res.params.to_dict(), "spec": res.spec.to_dict(),
-            "baseline_record": res.baseline_record, "lina_record": res.lina_record,
+            "candidate": res.choice.candidate, "choice": choice,
+            "spec": _plain(res.spec.to_dict()),
+            "baseline_record": _plain(res.baseline_record),
+            "lina_record": _plain(res.lina_record),
             "timings": dict(res.timings, total_s=time.perf_counter() - t0),
-            "why": json.loads(json.dumps(dict(res.features, **why), default=str)),
             "model_source": m.source}

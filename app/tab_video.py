@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from lina_core import csg, video_io
-from lina_core.lina import RANGES
 from lina_core.limits import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MIN_STEPS
 from lina_core.toyworld.render import CLIP_KINDS, render_clip
 from lina_core.toyworld.video_data import MAX_CLIP_FRAMES, MIN_CLIP_FRAMES, to_strip
@@ -29,8 +28,9 @@ from .context import MODEL_QUEUE, Ctx
 from .presets import VIDEO_PRESET_INDEX, VIDEO_PRESET_SPLIT, VIDEO_PRESETS
 from .runstore import RunStore
 from .verdicts import verdict
-from .widgets import (DEFAULT_STEPS, DISPLAY, FieldNumber, FieldSlider, error, guard, number,
-                      steps_slider, upscale)
+from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, FieldNumber, FieldSlider,
+                      check_candidate, choice_markdown, error, guard, intervention_dropdown,
+                      number, steps_slider, upscale)
 
 FPS = 4                    #: playback rate of every clip file (ToyWorld clips are short)
 FILE_SCALE = 8             #: 32 px frames -> 256 px in the files (nearest neighbour)
@@ -40,8 +40,6 @@ KEEP_WORK_DIRS = 16        #: recent runs whose temp files are kept (Gradio has 
 DEFAULT_GUIDANCE = 3.0
 ROWS = ("ground truth", "baseline", "LINA")      #: the filmstrip's rows, top to bottom
 VIDEO_IDS = ("video-baseline", "video-lina")    #: elem_ids of the two players
-PARAM_LABELS = {"lambda_p": "lambda_p (prompt guidance)", "w_l": "w_l (latent guidance)",
-                "k_frac": "k_frac (structure window)", "rho": "rho (schedule reallocation)"}
 FRAME_HEADERS = ["frame", "time (s)", "state", "baseline texture", "baseline physics",
                  "LINA texture", "LINA physics"]
 TEMPORAL_HEADERS = ["clip", "question", "answer", "reason"]
@@ -58,7 +56,7 @@ class VideoInputs:
     steps: int
     seed: int
     guidance: float
-    params: dict[str, float] | None      # None: predicted
+    candidate: str | None                # None: LINA chooses
 
 
 def clip_graph(prompt: Any) -> tuple[str, dict[str, Any]]:
@@ -74,18 +72,16 @@ def clip_graph(prompt: Any) -> tuple[str, dict[str, Any]]:
 
 
 def check_inputs(prompt: Any, frames: Any, steps: Any, seed: Any, guidance: Any,
-                 use_predicted: Any = True, lp: Any = 0.0, wl: Any = 0.0, kf: Any = 0.0,
-                 rho: Any = 0.0) -> VideoInputs:
-    """All inputs checked before any model work; every error names its field and range."""
+                 candidate: Any = PREDICTED) -> VideoInputs:
+    """All inputs checked before any model work; every error names its field and range (a
+    candidate that does not apply to the scene names "candidate" and lists those that do)."""
     frames = number("frames", frames, MIN_CLIP_FRAMES, MAX_CLIP_FRAMES, integer=True)
     steps = number("steps", steps, MIN_STEPS, MAX_STEPS, integer=True)
     seed = number("seed", seed, 0, MAX_SEED, integer=True)
     guidance = number("guidance_scale", guidance, 0.0, MAX_GUIDANCE)
-    params = None
-    if not use_predicted:
-        params = {k: number(k, v, *RANGES[k]) for k, v in zip(RANGES, (lp, wl, kf, rho))}
     text, graph = clip_graph(prompt)
-    return VideoInputs(text, graph, frames, steps, seed, guidance, params)
+    return VideoInputs(text, graph, frames, steps, seed, guidance,
+                       check_candidate(candidate, graph))
 
 
 # --------------------------------------------------------------------------- one run
@@ -137,7 +133,7 @@ def run_clips(inp: VideoInputs, store: RunStore, progress: Any = None) -> ClipRu
     say = progress or (lambda *a, **k: None)
     say(0.05, desc=f"baseline and LINA clips ({inp.frames} frames, same noise)")
     out = state.lina_video(inp.prompt, inp.graph, inp.seed, inp.steps, inp.guidance,
-                           inp.frames, inp.params)
+                           inp.frames, inp.candidate)
     base, lina = out["baseline"], out["lina"]
     say(0.85, desc="verifying and writing the clips")
     truth = ground_truth(inp.graph, inp.frames, base.shape[1])
@@ -148,8 +144,8 @@ def run_clips(inp: VideoInputs, store: RunStore, progress: Any = None) -> ClipRu
     run_id = store.save("video", out["spec"], {
         "model": state.VideoHandle.key, "model_source": out["model_source"], "seed": inp.seed,
         "prompt": inp.prompt, "frames": inp.frames, "steps": inp.steps, "fps": FPS,
-        "guidance_scale": inp.guidance, "params": out["params"], "why": out["why"],
-        "params_source": out["why"].get("source"), "timings": out["timings"],
+        "guidance_scale": inp.guidance, "candidate": out["candidate"], "choice": out["choice"],
+        "intervention_source": out["choice"]["why"].get("source"), "timings": out["timings"],
         "verdicts": verdicts, "images_are": "filmstrips: frames left to right",
         "engine_records": {"baseline": out["baseline_record"], "lina": out["lina_record"]}},
         {"truth": to_strip(truth), "baseline": to_strip(base), "lina": to_strip(lina)})
@@ -270,7 +266,8 @@ def scrub_range(strip_image: Any) -> dict[str, Any]:
 
 
 def summary(run: ClipRun) -> str:
-    """One paragraph: the run id, timings, and each clip's physics and texture verdicts."""
+    """The run id, timings, and each clip's physics and texture verdicts; then what LINA chose
+    and why (:func:`app.widgets.choice_markdown`)."""
     t, inp, out = run.out["timings"], run.inputs, run.out
 
     def line(v: dict[str, Any]) -> str:
@@ -279,19 +276,21 @@ def summary(run: ClipRun) -> str:
         tex = sum(bool(x) for x in v.get("frame_texture", []))
         return (f"physics {'ok' if v.get('physics_ok') else 'WRONG'}, texture ok in "
                 f"{tex}/{inp.frames} frames")
-    same = (" **LINA = baseline:** these parameters make no intervention."
-            if np.array_equal(run.baseline, run.lina) else "")
+    same = ""
+    if np.array_equal(run.baseline, run.lina):
+        same = (" **LINA = baseline:** " + ("no intervention was chosen."
+                                           if out["candidate"] == "none" else
+                                           "this intervention changed no pixel."))
     return (f"**Run** `{run.run_id}` saved ({inp.frames} frames, {inp.steps} steps, "
             f"seed {inp.seed}). Baseline {t['baseline_s']:.1f} s, LINA {t['lina_s']:.1f} s. "
             f"**Baseline:** {line(run.verdicts['baseline'])}. "
             f"**LINA:** {line(run.verdicts['lina'])}. "
-            f"**Ground truth:** {line(run.verdicts['truth'])}. "
-            f"Parameters: {out['why'].get('source', '')}.{same}")
+            f"**Ground truth:** {line(run.verdicts['truth'])}.{same}  \n"
+            + choice_markdown(out["choice"], out["lina_record"].get("run_mask"), inp.steps))
 
 
 def outputs(run: ClipRun) -> tuple:
     """The UI's outputs for a run, in the order of :func:`build`'s ``run_outs``."""
-    p = run.out["params"]
     first = [upscale(x[0], DISPLAY) for x in (run.truth, run.baseline, run.lina)]
     vjson = json.dumps(run.verdicts, indent=1, default=str)
     return (str(run.files["baseline"]), str(run.files["lina"]),
@@ -299,14 +298,14 @@ def outputs(run: ClipRun) -> tuple:
             pd.DataFrame(frame_rows(run.verdicts, run.inputs.frames), columns=FRAME_HEADERS),
             pd.DataFrame(temporal_rows(run.verdicts), columns=TEMPORAL_HEADERS),
             str(run.files["mp4"]), str(run.files["gif"]), vjson,
-            json.dumps({"params": p, "why": run.out["why"], "spec": run.out["spec"]},
-                       indent=2, default=str), summary(run))
+            json.dumps({"candidate": run.out["candidate"], "choice": run.out["choice"],
+                        "spec": run.out["spec"]}, indent=2, default=str), summary(run))
 
 
-def run(prompt: Any, frames: Any, steps: Any, seed: Any, guidance: Any, use_predicted: Any,
-        lp: Any, wl: Any, kf: Any, rho: Any, store: RunStore, progress: Any = None) -> tuple:
+def run(prompt: Any, frames: Any, steps: Any, seed: Any, guidance: Any, candidate: Any,
+        store: RunStore, progress: Any = None) -> tuple:
     """The Run button: check, run the clips (one queued model call), and display them."""
-    inp = check_inputs(prompt, frames, steps, seed, guidance, use_predicted, lp, wl, kf, rho)
+    inp = check_inputs(prompt, frames, steps, seed, guidance, candidate)
     return outputs(run_clips(inp, store, progress))
 
 
@@ -358,8 +357,9 @@ def build(ctx: Ctx) -> None:
     store = ctx.store
     gr.Markdown("**Video** (ToyWorld video model, separate from the model picker): baseline and "
                 "LINA clips from the same noise, judged frame by frame and over time by the "
-                "clip verifier against the scene's ground-truth motion. The LINA parameters "
-                "come from the image model's predictor (the two models share a text encoder).")
+                "clip verifier against the scene's ground-truth motion. LINA's choice of "
+                "intervention comes from the image model's predictor (the two models share a "
+                "text encoder), or pick one by hand.")
     with gr.Row():
         prompt = gr.Textbox(VIDEO_PRESETS[0][1], label="prompt (a reflection, buoyancy or "
                             "shadow scene)", scale=4, elem_id="video-prompt")
@@ -372,11 +372,7 @@ def build(ctx: Ctx) -> None:
                            field="seed")
         guidance = FieldSlider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5,
                                label="guidance scale", field="guidance_scale")
-    with gr.Accordion("LINA parameters", open=False):
-        with gr.Row():
-            use_pred = gr.Checkbox(True, label="use predicted parameters")
-            fields = [FieldNumber(0.0, label=PARAM_LABELS[k], minimum=lo, maximum=hi,
-                                  step=0.05, field=k) for k, (lo, hi) in RANGES.items()]
+        candidate = intervention_dropdown(elem_id="video-candidate")
     go = gr.Button("Run baseline vs LINA clips", variant="primary", elem_id="video-run")
     md = gr.Markdown(elem_id="video-md")
     with gr.Row():
@@ -408,22 +404,20 @@ def build(ctx: Ctx) -> None:
                       elem_id="video-mp4")
         gif = gr.File(label="export: baseline | LINA, GIF", interactive=False,
                       elem_id="video-gif")
-    with gr.Accordion("verdicts (JSON), parameters and the spec that ran", open=False):
+    with gr.Accordion("verdicts (JSON), LINA's choice and the spec that ran", open=False):
         with gr.Row():
             vjson = gr.Code(language="json", label="clip verdicts", lines=10,
                             interactive=False)
-            why = gr.Code(language="json", label="parameters, why, LINA spec", lines=10,
+            why = gr.Code(language="json", label="candidate, why, LINA spec", lines=10,
                           interactive=False, buttons=["copy", "download"])
 
     run_outs = [base_vid, lina_vid, strip_img, scrubber, f_truth, f_base, f_lina, frame_md,
                 table, temporal, mp4, gif, vjson, why, md]
 
-    def run_ui(prompt, frames, steps, seed, guidance, use_pred, lp, wl, kf, rho,
-               progress=gr.Progress()):
-        return run(prompt, frames, steps, seed, guidance, use_pred, lp, wl, kf, rho, store,
-                   progress)
+    def run_ui(prompt, frames, steps, seed, guidance, candidate, progress=gr.Progress()):
+        return run(prompt, frames, steps, seed, guidance, candidate, store, progress)
 
-    go.click(guard(run_ui), [prompt, frames, steps, seed, guidance, use_pred, *fields],
+    go.click(guard(run_ui), [prompt, frames, steps, seed, guidance, candidate],
              run_outs, api_name="video", **MODEL_QUEUE)
     play.click(None, [play], [play], js=PLAY_JS, api_visibility="private")
     base_vid.change(None, None, [play], js="() => 'Play both'", api_visibility="private")
@@ -448,11 +442,11 @@ def _presets(ctx: Ctx, inputs: list, run_outs: list, run_ui: Any) -> gr.Examples
              f"(index {VIDEO_PRESET_INDEX}), attribute combinations never trained on")
     if ctx.cache_presets:
         def preset(prompt, frames, steps, seed, guidance):
-            return run_ui(prompt, frames, steps, seed, guidance, True, 0, 0, 0, 0,
+            return run_ui(prompt, frames, steps, seed, guidance, PREDICTED,
                           progress=_NoProgress())
         return gr.Examples(rows, inputs=inputs, outputs=run_outs, fn=guard(preset),
                            cache_examples=True, cache_mode="lazy", example_labels=labels,
-                           label=f"talk presets: {where}; predicted parameters, cached after "
+                           label=f"talk presets: {where}; LINA's predicted choice, cached after "
                            "first use", elem_id="video-presets")
     return gr.Examples(rows, inputs=inputs, example_labels=labels,
                        label=f"talk presets: {where}", elem_id="video-presets")

@@ -20,6 +20,8 @@ from lina_core.interventions import SpecError
 from lina_core.limits import MAX_BATCH, MAX_STEPS, MIN_STEPS, LimitError
 from lina_core.pipelines.registry import ModelUnavailable
 
+from .state import PREDICTED
+
 log = logging.getLogger("lina.app")
 
 #: display size of model images (nearest-neighbour upscaling keeps the pixels honest)
@@ -169,9 +171,148 @@ class FieldNumber(gr.Number):
         return super().get_config(cls or gr.Number)
 
 
+class FieldDropdown(gr.Dropdown):
+    """``gr.Dropdown`` whose "not one of the choices" error names the field and the allowed
+    values; rendered by the stock dropdown."""
+    is_template = True
+
+    def __init__(self, choices: Any = None, *, field: str = "value", **kwargs):
+        super().__init__(choices=choices, **kwargs)
+        self._field = field
+
+    def preprocess(self, payload):  # type: ignore[override]
+        allowed = [v for _, v in self.choices]
+        if payload is None or payload not in allowed:
+            raise error(f"{self._field}: {payload!r} is not one of {allowed}")
+        return super().preprocess(payload)
+
+    def get_config(self, cls=None):  # the stock dropdown's props
+        return super().get_config(cls or gr.Dropdown)
+
+
 def steps_slider(value: int = DEFAULT_STEPS, **kw) -> FieldSlider:
     return FieldSlider(MIN_STEPS, MAX_STEPS, value=value, step=1, label="steps",
                        field="steps", **kw)
+
+
+# --------------------------------------------------------------------------- LINA's choice
+
+#: the intervention dropdowns' "let LINA choose" entry (its value is state.PREDICTED)
+PREDICTED_LABEL = "predicted (LINA chooses)"
+
+
+def candidate_choices() -> list[tuple[str, str]]:
+    """The intervention dropdown's entries: "predicted", then every candidate of the family."""
+    from lina_core.candidates import FAMILY
+    return [(PREDICTED_LABEL, PREDICTED)] + [(c.name, c.name) for c in FAMILY]
+
+
+def intervention_dropdown(**kw) -> FieldDropdown:
+    return FieldDropdown(candidate_choices(), value=PREDICTED, label="intervention",
+                         field="candidate", **kw)
+
+
+def check_candidate(value: Any, graph: dict[str, Any]) -> str | None:
+    """The dropdown's value checked against the scene before any model work: None for
+    "predicted", else a candidate that applies to ``graph``.  Errors name the field
+    "candidate", say why it does not apply, and list the candidates that do."""
+    from lina_core import candidates as C
+    from lina_core.csg import CausalSceneGraph
+    from lina_core.donors import DonorError
+    if value in (None, "", PREDICTED):
+        return None
+    if not isinstance(value, str) or value not in C.BY_NAME:
+        raise error(f"candidate: {value!r} is not one of {[v for _, v in candidate_choices()]}")
+    g = CausalSceneGraph.from_dict(graph)
+    try:
+        C.spec_for(C.get(value), "-", g)
+    except DonorError as exc:
+        allowed = [c.name for c in C.available(g)]
+        raise error(f"candidate: {value!r} does not apply to this {g.category} scene ({exc}); "
+                    f"allowed here: {', '.join(allowed)}") from None
+    return value
+
+
+def _fmt_box(box: Sequence[float]) -> str:
+    return "[" + ", ".join(f"{float(v):.2f}" for v in box) + "]"
+
+
+#: what happens in (and after) a candidate's window, by op
+_WINDOW_SAYS = {
+    "cplus": ": conditioned on c+, then on the prompt",
+    "donor": ": conditioned on the donor, then on the prompt",
+    "donor_cplus": ": conditioned on the donor, then on c+",
+    "texture": ": the prompt first, the texture donor in this window",
+    "donor_guided": ": latent guidance toward the donor, in the masked region",
+    "cplus_guided": ": latent guidance toward c+, in the masked region",
+}
+
+
+def choice_markdown(choice: dict[str, Any], run_mask: dict[str, Any] | None = None,
+                    steps: int | None = None) -> str:
+    """What LINA chose and why, for reading: the candidate and who chose it, the donor (its
+    caption, what was swapped, which causal parents were kept), c+, the window of steps, the
+    guidance mask (node and box, as placed from the run), the schedule, predicted gains."""
+    why = choice.get("why") or {}
+    iv = why.get("intervention") or {}
+    name, op = choice.get("candidate", "?"), iv.get("op", "?")
+    source = why.get("source", "")
+    lines = [f"**Intervention:** `{name}` (op `{op}`), {source}."]
+    if why.get("predictor_note"):
+        lines.append(f"Predictor: {why['predictor_note']}.")
+    if op == "none":
+        lines.append("No intervention: LINA's image is the baseline's.")
+    donor = iv.get("donor")
+    if donor:
+        swaps = "; ".join(f"{s['node']}.{s['attribute']}: {s['from']} -> {s['to']}"
+                          for s in donor.get("swaps") or []) or "nothing"
+        kept = ", ".join(donor.get("causal_parents_kept") or []) or "none"
+        if op == "texture":      # the late window: the parents swapped, what is seen kept
+            lines.append(f"**Texture donor:** _{donor.get('caption', '')}_ (swapped {swaps}; "
+                         f"kept as written: {kept}).")
+        else:
+            lines.append(f"**Structure donor:** _{donor.get('caption', '')}_ (swapped "
+                         f"{swaps}; causal parents kept: {kept}).")
+    if iv.get("causal_completion"):
+        lines.append(f"**Causal completion c+:** _{iv['causal_completion']}_.")
+    if iv.get("window"):
+        s0, s1 = iv["window"]
+        of = f" of {steps}" if steps else ""
+        says = _WINDOW_SAYS.get(op, "")
+        if steps and s1 >= steps and op in ("cplus", "donor"):
+            says = says.split(", then")[0] + " throughout"
+        lines.append(f"**Window:** steps [{s0}, {s1}){of}{says}.")
+    if iv.get("mask_node"):
+        text = f"**Guidance mask:** node `{iv['mask_node']}`"
+        if run_mask and run_mask.get("box"):
+            moved = ("moved from the graph's layout to where the run drew the scene"
+                     if run_mask.get("moved") else "where the graph's layout puts it")
+            text += (f", box {_fmt_box(run_mask['box'])} (x0, y0, x1, y1, as a share of the "
+                     f"image), placed from the run's predicted clean image at step "
+                     f"{run_mask.get('step')} ({moved}); outlined on the copy of LINA's image")
+        else:
+            text += ", its box placed when LINA runs, from the run's own predicted clean image"
+        lines.append(text + ".")
+    if iv.get("rho") is not None:
+        lines.append(f"**Schedule:** reallocated, a share rho = {iv['rho']:g} of the steps at "
+                     f"high noise.")
+    known = {"op", "donor", "causal_completion", "window", "mask_node", "rho"}
+    for k, v in iv.items():          # anything else the library explains, as it says it
+        if k not in known and v not in (None, "", [], {}):
+            lines.append(f"**{k.replace('_', ' ')}:** {json.dumps(v, default=str)}")
+    gains = why.get("predicted_gain")
+    if gains:
+        order = sorted(gains.items(), key=lambda kv: -kv[1])
+        cells = ", ".join((f"**{k} {v:+.3f}**" if k == name else f"{k} {v:+.3f}")
+                          for k, v in order)
+        thr = why.get("threshold")
+        lines.append("**Predicted gain** over no intervention"
+                     + (f" (chosen only above {thr:g})" if thr is not None else "")
+                     + f": {cells}.")
+    if why.get("available"):
+        lines.append(f"Candidates that apply to this {why.get('category', '')} scene: "
+                     f"{', '.join(why['available'])}.")
+    return "  \n".join(lines)
 
 
 # --------------------------------------------------------------------------- images
@@ -221,6 +362,37 @@ def diff_heatmap(a: Any, b: Any, size: int = DISPLAY) -> tuple[np.ndarray, str]:
     text = (f"mean |diff| {d.mean():.2f}, max {peak:.0f} (0-255); {share:.0%} of pixels differ "
             f"by more than 8" if peak > 0 else "identical images")
     return upscale(img, size), text
+
+
+def _frame(a: np.ndarray, r0: int, c0: int, r1: int, c1: int, width: int, col) -> None:
+    """Draw a rectangle outline (rows r0..r1, columns c0..c1 inclusive) into ``a``, in place."""
+    h, w = a.shape[:2]
+    r0, r1 = max(0, r0), min(h - 1, r1)
+    c0, c1 = max(0, c0), min(w - 1, c1)
+    if r0 > r1 or c0 > c1:
+        return
+    col = np.asarray(col, np.uint8)
+    a[r0:min(r0 + width, r1 + 1), c0:c1 + 1] = col
+    a[max(r1 - width + 1, r0):r1 + 1, c0:c1 + 1] = col
+    a[r0:r1 + 1, c0:min(c0 + width, c1 + 1)] = col
+    a[r0:r1 + 1, max(c1 - width + 1, c0):c1 + 1] = col
+
+
+def box_outline(image: Any, box: Sequence[float] | None, colour=(0, 255, 255),
+                width: int = 2, size: int = DISPLAY) -> np.ndarray:
+    """An upscaled copy of ``image`` with ``box`` (x0, y0, x1, y1 as shares of the image)
+    outlined in ``colour``, edged in black so it shows on any picture; the plain upscaled copy
+    when there is no box."""
+    a = upscale(image, size).copy()
+    if not box:
+        return a
+    h, w = a.shape[:2]
+    x0, y0, x1, y1 = (float(v) for v in box)
+    c0, c1 = int(round(x0 * w)), int(round(x1 * w)) - 1
+    r0, r1 = int(round(y0 * h)), int(round(y1 * h)) - 1
+    _frame(a, r0 - 1, c0 - 1, r1 + 1, c1 + 1, width + 2, (0, 0, 0))
+    _frame(a, r0, c0, r1, c1, width, colour)
+    return a
 
 
 def mask_overlay(image: np.ndarray, mask: np.ndarray, colour=(255, 0, 200)) -> np.ndarray:

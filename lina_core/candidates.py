@@ -88,7 +88,7 @@ def guidance_for(cand: Candidate, graph: CausalSceneGraph, steps: int) -> Latent
         return None
     target = structure_donor(graph).caption if cand.op == "donor_guided" else \
         causal_completion(graph)
-    start = min(GUIDE_START, steps - 2)
+    start = max(1, min(GUIDE_START, steps - 2))
     return LatentGuidance(target_prompt=target, weight=GUIDE_WEIGHT, start=start,
                           end=max(start + 1, cand.k(steps)), mask_node=mask_node(graph),
                           mask_from="run")
@@ -100,12 +100,12 @@ def edits_for(cand: Candidate, graph: CausalSceneGraph, steps: int) -> list[Prom
         return []
     k = cand.k(steps)
     if cand.op == "texture":
-        return [PromptEdit("replace", start=k, end=steps,
-                           target_prompt=texture_donor(graph).caption)] if k < steps else []
+        texture_donor(graph)            # raises DonorError where there is none
+        return [PromptEdit("donor", start=k, end=steps, donor="texture")] if k < steps else []
     if cand.op == "cplus":
         return [PromptEdit("replace", start=0, end=k, target_prompt=causal_completion(graph))]
-    donor = structure_donor(graph).caption
-    edits = [PromptEdit("replace", start=0, end=k, target_prompt=donor)]
+    structure_donor(graph)              # raises DonorError where there is none
+    edits = [PromptEdit("donor", start=0, end=k)]
     if cand.op == "donor_cplus" and k < steps:
         edits.append(PromptEdit("replace", start=k, end=steps,
                                 target_prompt=causal_completion(graph)))

@@ -159,3 +159,29 @@ def texture_donor(graph: CausalSceneGraph) -> Donor:
         raise DonorError(f"graph: no texture donor for this {graph.category} scene: no causal "
                          f"parent can be swapped for a familiar combination")
     return donor
+
+
+def donor_for(graph: CausalSceneGraph, kind: str = "structure",
+              swaps: dict[str, str] | None = None) -> Donor:
+    """The donor a ``donor`` prompt edit names: automatic (``swaps`` empty) or by hand.
+
+    Hand swaps (``{"node.attribute": value}``) must name a node of the graph, an attribute of
+    its kind and one of that attribute's values; the effects are derived again from them."""
+    if not swaps:
+        return texture_donor(graph) if kind == "texture" else structure_donor(graph)
+    h = graph.copy()
+    done = []
+    for slot, value in swaps.items():
+        node, attr = slot.split(".", 1)
+        if node not in graph.graph:
+            raise DonorError(f"{slot!r}: no node {node!r}; nodes: {sorted(graph.graph.nodes)}")
+        allowed = ATTRIBUTES.get(_kind(graph, node), {})
+        if attr not in allowed:
+            raise DonorError(f"{slot!r}: a {_kind(graph, node)} has no attribute {attr!r}; "
+                             f"allowed: {sorted(allowed)}")
+        if value not in allowed[attr]:
+            raise DonorError(f"{slot!r}: {value!r} is not one of {list(allowed[attr])}")
+        done.append((node, attr, graph.attr(node, attr), value))
+        h.node(node)["attrs"][attr] = value
+    h = _rederived(h)
+    return Donor(h, to_prompt(h, explicit=False), tuple(done), (), kind)

@@ -179,6 +179,24 @@ def _token_positions(pipe: Any, prompt: str, word: str) -> list[int]:
     return out
 
 
+def resolve_donors(spec: InterventionSpec) -> tuple[list[PromptEdit], dict[int, str]]:
+    """The spec's edits with each ``donor`` edit turned into a ``replace`` of its caption
+    (computed once per run from the spec's graph), and those captions by edit index."""
+    from dataclasses import replace
+    if not any(e.type == "donor" for e in spec.edits):
+        return list(spec.edits), {}
+    from .csg import CausalSceneGraph
+    from .donors import donor_for
+    g = CausalSceneGraph.from_dict(spec.graph)
+    out, captions = [], {}
+    for i, e in enumerate(spec.edits):
+        if e.type == "donor":
+            captions[i] = donor_for(g, e.donor, e.swaps).caption
+            e = replace(e, type="replace", target_prompt=captions[i])
+        out.append(e)
+    return out, captions
+
+
 def apply_edit(pipe: Any, edit: PromptEdit, prompt: str, c: torch.Tensor, encode: Encoder,
                ) -> torch.Tensor:
     """The edited ``prompt_embeds`` (batch x tokens x dim) for one edit."""
@@ -524,10 +542,11 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
     pos = encode([spec.prompt])
     c = pos["prompt_embeds"].repeat_interleave(batch, 0)
     neg = encode([spec.negative_prompt]) if cfg and fam not in ("flux",) else {}
+    edits, donor_captions = resolve_donors(spec)
     embeds_at: list[torch.Tensor] = []
     for i in range(spec.steps):
         e = c
-        for ed in spec.edits:
+        for ed in edits:
             if ed.start <= i < ed.end:
                 e = apply_edit(pipe, ed, spec.prompt, e, encode)
         embeds_at.append(e)
@@ -709,6 +728,7 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
         "schedule_requested": sched.to_dict(), "schedule_used": used.to_dict(),
         "schedule_passed_as": next(iter(sched_kw)) if scheduler is own_scheduler else "scheduler",
         "started_at_step": k, "model_calls": model_calls, "run_mask": run_mask or None,
+        "donor_captions": donor_captions or None,
         "scheduler": {"class": type(pipe.scheduler).__name__, "replaced": replaced, "mu": mu},
         "versions": _versions(),
     }

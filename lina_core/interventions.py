@@ -14,7 +14,8 @@ from typing import Any
 from .limits import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MAX_STRENGTH, MIN_STEPS
 
 SCHEMA_VERSION = 1
-EDIT_TYPES = ("replace", "interpolate", "add_direction", "scale_tokens", "swap_tokens")
+EDIT_TYPES = ("replace", "interpolate", "add_direction", "scale_tokens", "swap_tokens", "donor")
+DONOR_KINDS = ("structure", "texture")
 SCHEDULE_KINDS = ("uniform", "reallocated")
 MASK_SOURCES = ("graph", "run")
 
@@ -61,6 +62,10 @@ class PromptEdit:
     add_direction: c + strength * (e(direction_to) - e(direction_from))
     scale_tokens:  multiply the embedding of ``words``' tokens by ``strength``
     swap_tokens:   put ``target_prompt``'s embedding of ``pairs[i][1]`` at ``pairs[i][0]``
+    donor:         use a donor caption computed from the spec's graph (``lina_core.donors``):
+                   ``donor`` "structure" keeps the effects' causal parents, "texture" keeps the
+                   rest; ``swaps`` ({"node.attribute": value}) names the swaps by hand, else the
+                   donor with the fewest swaps is used
     """
     type: str
     start: int = 0
@@ -71,6 +76,8 @@ class PromptEdit:
     direction_to: str = ""
     words: list[str] = field(default_factory=list)
     pairs: list[list[str]] = field(default_factory=list)
+    donor: str = "structure"
+    swaps: dict[str, str] = field(default_factory=dict)
 
     def validate(self, steps: int, i: int = 0) -> None:
         name = f"edits[{i}]"
@@ -91,6 +98,13 @@ class PromptEdit:
         if self.type == "swap_tokens" and (not self.pairs or any(
                 not isinstance(p, (list, tuple)) or len(p) != 2 for p in self.pairs)):
             raise SpecError(f"{name}.pairs: a list of [source_word, target_word] pairs")
+        if self.donor not in DONOR_KINDS:
+            raise SpecError(f"{name}.donor: {self.donor!r} is not one of {list(DONOR_KINDS)}")
+        if not isinstance(self.swaps, dict) or not all(
+                isinstance(k, str) and k.count(".") == 1 and isinstance(v, str)
+                for k, v in self.swaps.items()):
+            raise SpecError(f"{name}.swaps: must map 'node.attribute' to a value, e.g. "
+                            f"{{\"obj0.shape\": \"ball\"}}")
 
 
 @dataclass
@@ -197,6 +211,9 @@ class InterventionSpec:
                 not isinstance(n, dict) or "id" not in n for n in graph.get("nodes", [])):
             raise SpecError("graph: must be a scene graph object whose nodes each have an id")
         nodes = {n["id"] for n in graph.get("nodes", [])}
+        donors = [(i, e) for i, e in enumerate(self.edits) if e.type == "donor"]
+        if donors:
+            self._check_donors(donors)
         for name, node in (("latent_guidance.mask_node", getattr(self.latent_guidance,
                                                                  "mask_node", "")),
                            ("inpaint.mask_node", getattr(self.inpaint, "mask_node", ""))):
@@ -204,6 +221,23 @@ class InterventionSpec:
                 raise SpecError(f"{name}: {node!r} is not a node of the spec's graph; "
                                 f"known: {sorted(nodes)}")
         return self
+
+    def _check_donors(self, donors: list[tuple[int, "PromptEdit"]]) -> None:
+        """A donor edit needs the spec's graph, and a donor that exists for it."""
+        from .csg import CausalSceneGraph, GraphError
+        from .donors import donor_for
+        if not self.graph or not self.graph.get("nodes"):
+            raise SpecError(f"edits[{donors[0][0]}]: a donor edit needs the spec's graph")
+        try:
+            g = CausalSceneGraph.from_dict(self.graph)
+        except GraphError as exc:
+            raise SpecError(f"graph: {exc}") from None
+        for i, e in donors:
+            try:
+                donor_for(g, e.donor, e.swaps)
+            except GraphError as exc:
+                raise SpecError(f"edits[{i}].swaps: {exc}" if e.swaps else
+                                f"edits[{i}]: {exc}") from None
 
     def is_baseline(self) -> bool:
         return (not self.edits and self.latent_guidance is None and self.inpaint is None

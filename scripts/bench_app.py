@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         ready = wait_ready(url, proc)
         from gradio_client import Client
         client = Client(url, verbose=False, download_files=False)
-        kw = dict(prompt=a.prompt, use_scene=False, seed=0, steps=a.steps, use_pred=True,
-                  lp=0.0, wl=0.0, kf=0.0, rho=0.0, api_name="/lina")
+        kw = dict(prompt=a.prompt, use_scene=False, seed=0, steps=a.steps,
+                  candidate="predicted", api_name="/lina")
         times = []
         for i in range(a.repeats + 1):
             kw["seed"] = i

@@ -1,6 +1,7 @@
 """The app in a real browser: headless Debian chromium through playwright. Loads the page, runs
-the mirror talk preset baseline vs LINA on the LINA tab, and checks the screenshot is not blank
-and the two output images differ; runs a Video-tab preset and checks both clips load, play
+the mirror talk preset baseline vs LINA on the LINA tab (an intervention picked in the dropdown),
+and checks the screenshot is not blank, the two output images differ and the per-step previews
+show two rows; runs a Video-tab preset and checks both clips load, play
 together with "Play both", and seek to the scrubbed frame. Skips (saying why) when chromium or
 playwright is missing."""
 from __future__ import annotations
@@ -74,6 +75,11 @@ def test_lina_mirror_preset_in_the_browser(url, page, tmp_path):
     page.locator("#lina-presets").get_by_text("mirror", exact=True).click()
     page.wait_for_function("document.querySelector('#lina-prompt textarea').value"
                            ".includes('mirror')", timeout=30_000)
+    # no predictor here (LINA would choose "none"): pick an intervention by hand ...
+    page.locator("#lina-candidate input").click()
+    page.locator("li[data-testid=dropdown-option]", has_text="cplus_all").first.click()
+    page.wait_for_function("document.querySelector('#lina-candidate input').value"
+                           " === 'cplus_all'", timeout=30_000)
     # ... and "Run" gives baseline and LINA from the same noise
     page.locator("#lina-run").click()
     page.wait_for_function("document.querySelector('#lina-md') && document.querySelector("
@@ -98,6 +104,12 @@ def test_lina_mirror_preset_in_the_browser(url, page, tmp_path):
         page.locator("#lina-lina img").screenshot())).convert("RGB"))
     assert crop_b.shape == crop_l.shape and not np.array_equal(crop_b, crop_l)
     assert "LINA" in page.locator("#lina-md").inner_text()
+    # the choice is explained, and both runs' per-step previews are shown: two rows
+    assert "cplus_all" in page.locator("#lina-md").inner_text()
+    assert "chosen by hand" in page.locator("#lina-why").inner_text()
+    page.wait_for_selector("#lina-previews img[src]", timeout=60_000)
+    strip = _fetch(page.locator("#lina-previews img").get_attribute("src"))
+    assert strip.shape[0] == 2 * 96 + 4 and (strip[96:100] == 255).all()
 
 
 #: per player: loaded enough to show a frame, its length, and whether / where it plays

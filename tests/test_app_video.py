@@ -41,16 +41,19 @@ def app(tmp_path_factory):
     from app import build_demo, launch_kwargs
     from lina_core.__main__ import load_model
     runs = tmp_path_factory.mktemp("runs")
-    demo = build_demo(pipe=load_model(None, tiny=True), runs_dir=runs, threads=1,
-                      video_pipe=toyworld_video_pipeline(tmp_path_factory.mktemp("tok"),
-                                                      trained_motion=False))
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_kwargs())
-    client = Client(f"http://127.0.0.1:{port}/", verbose=False,
-                    download_files=str(tmp_path_factory.mktemp("downloads")))
-    yield client, runs, demo
-    demo.close()
+    with pytest.MonkeyPatch.context() as mp:
+        # no predictor here, whatever assets/lina_predictor holds: LINA chooses "none"
+        mp.setenv("LINA_PREDICTOR_DIR", str(tmp_path_factory.mktemp("no-predictor")))
+        demo = build_demo(pipe=load_model(None, tiny=True), runs_dir=runs, threads=1,
+                          video_pipe=toyworld_video_pipeline(tmp_path_factory.mktemp("tok"),
+                                                          trained_motion=False))
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                    quiet=True, **launch_kwargs())
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False,
+                        download_files=str(tmp_path_factory.mktemp("downloads")))
+        yield client, runs, demo
+        demo.close()
 
 
 def _path(x) -> str:
@@ -68,8 +71,8 @@ def _img(x) -> np.ndarray:
 
 
 def _video_kwargs(**over):
-    kw = dict(prompt=MIRROR, frames=8, steps=STEPS, seed=0, guidance=3.0, use_pred=True,
-              lp=0.0, wl=0.0, kf=0.0, rho=0.0)
+    kw = dict(prompt=MIRROR, frames=8, steps=STEPS, seed=0, guidance=3.0,
+              candidate="predicted")
     kw.update(over)
     return kw
 
@@ -132,6 +135,29 @@ def test_video_run_through_the_api(app):
     assert _img(b5).shape == _img(l5).shape == (256, 256, 3) and "Frame 5" in text
     # a video run cannot be re-run in the Runs tab (that would use the image model)
     assert "Video tab" in _error(client, "/runs_rerun", rid=run_id)
+    # no predictor: LINA chose "none" (the clips are the same) and says why
+    assert rec["candidate"] == "none"
+    assert rec["intervention_source"] == "no predictor: no intervention"
+    assert "no learned predictor found" in rec["choice"]["why"]["predictor_note"]
+    assert "`none`" in md and "no intervention was chosen" in md
+    assert json.loads(why)["candidate"] == "none"
+    assert np.array_equal(video_io.read_video(_path(base_v)), video_io.read_video(_path(lina_v)))
+
+
+def test_video_candidate_by_hand_is_explained(app):
+    client, runs, _ = app
+    out = client.predict(api_name="/video", **_video_kwargs(candidate="cplus_guided_k12"))
+    why, md = json.loads(out[-2]), out[-1]
+    assert why["candidate"] == "cplus_guided_k12" and why["choice"]["why"]["source"] == \
+        "chosen by hand"
+    assert why["spec"]["latent_guidance"]["mask_node"] == "reflection"
+    assert "`cplus_guided_k12`" in md and "chosen by hand" in md and "Guidance mask" in md
+    assert "node `reflection`, box [" in md                  # as the run placed it
+    rec = json.loads((runs / md.split("`")[1] / "record.json").read_text())
+    assert rec["candidate"] == "cplus_guided_k12"
+    assert rec["engine_records"]["lina"]["run_mask"]["node"] == "reflection"
+    assert not np.array_equal(video_io.read_video(_path(out[0])),
+                              video_io.read_video(_path(out[1])))
 
 
 def test_bad_inputs_name_the_field(app):
@@ -146,7 +172,10 @@ def test_bad_inputs_name_the_field(app):
         prompt="a cork cube and a metal cube on a balance"))
     assert "category" in msg and "balance" in msg and "reflection, buoyancy, shadow" in msg
     assert "prompt" in _error(client, "/video", **_video_kwargs(prompt="  "))
-    assert "lambda_p" in _error(client, "/video", **_video_kwargs(use_pred=False, lp=9.0))
+    # a donor for a scene without one: the field, why, and what applies instead
+    msg = _error(client, "/video", **_video_kwargs(candidate="donor_k10"))
+    assert "candidate" in msg and "does not apply" in msg and "allowed here" in msg
+    assert "candidate" in _error(client, "/video", **_video_kwargs(candidate="bogus"))
     assert "frame" in _error(client, "/video_frame", strip_image=None, f=99, verdicts_json="")
     assert "frame" in _error(client, "/video_frame", strip_image=None, f=0, verdicts_json="")
 
@@ -174,6 +203,10 @@ def test_nan_and_range_checks_name_the_field():
             check_inputs(*args)
     with pytest.raises(gr.Error, match="scale"):   # a scale scene has no clip
         check_inputs("a blue cube larger than a red ball", 8, STEPS, 0, 3.0)
+    with pytest.raises(gr.Error, match="candidate"):
+        check_inputs(MIRROR, 8, STEPS, 0, 3.0, "donor_k6")
+    assert check_inputs(MIRROR, 8, STEPS, 0, 3.0).candidate is None       # predicted
+    assert check_inputs(MIRROR, 8, STEPS, 0, 3.0, "cplus_all").candidate == "cplus_all"
 
 
 def test_clips_files_and_scrubber_frame_by_frame(app, tmp_path):
@@ -181,10 +214,11 @@ def test_clips_files_and_scrubber_frame_by_frame(app, tmp_path):
     from app.tab_video import (check_inputs, filmstrip, frame_from_strip, frame_rows, run_clips,
                                scrub, scrub_range)
     from app.widgets import upscale
-    run = run_clips(check_inputs(WATER, 12, STEPS, 1, 3.0), RunStore(tmp_path))
+    run = run_clips(check_inputs(WATER, 12, STEPS, 1, 3.0, "cplus_all"), RunStore(tmp_path))
     assert run.baseline.shape == run.lina.shape == run.truth.shape == (12, 32, 32, 3)
     assert run.baseline.dtype == np.uint8
-    assert not np.array_equal(run.baseline, run.lina)   # default parameters intervene
+    assert not np.array_equal(run.baseline, run.lina)   # c+ for every step intervenes
+    assert run.out["candidate"] == "cplus_all"
     assert np.array_equal(run.truth, _truth(WATER, 12))
     # files: 12 frames each, in order, near the source pixels (H.264 crf 12, GIF palette)
     _assert_in_order(video_io.read_video(run.files["baseline"]), run.baseline, tol=12)

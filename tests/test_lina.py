@@ -67,10 +67,36 @@ def test_candidate_specs_are_plain_serialisable_specs():
         assert back.to_dict() == spec.to_dict()
         assert spec.is_baseline() == (cand.name == "none")
     donor = C.spec_for(C.get("donor_k10"), SHADOW, g)
-    assert [(e.type, e.start, e.end) for e in donor.edits] == [("replace", 0, 10)]
-    assert "ball" in donor.edits[0].target_prompt and "left" in donor.edits[0].target_prompt
+    assert [(e.type, e.donor, e.start, e.end) for e in donor.edits] == [
+        ("donor", "structure", 0, 10)]
+    edits, captions = engine.resolve_donors(donor)
+    assert edits[0].type == "replace" and captions[0] == edits[0].target_prompt
+    assert "ball" in captions[0] and "left" in captions[0]
     guided = C.spec_for(C.get("donor_guided_k12"), SHADOW, g).latent_guidance
     assert guided.mask_from == "run" and guided.mask_node == "shadow"
+
+
+def test_donor_edits_are_checked_against_the_graph():
+    g = from_prompt(SHADOW).graph.to_dict()
+    from lina_core.interventions import PromptEdit
+    ok = InterventionSpec(prompt=SHADOW, graph=g, edits=[PromptEdit(
+        "donor", end=8, swaps={"obj0.shape": "cube"})]).validate()
+    assert InterventionSpec.from_json(ok.to_json()).edits[0].swaps == {"obj0.shape": "cube"}
+    for swaps, field in (({"obj0.hue": "red"}, "no attribute 'hue'"),
+                         ({"obj9.shape": "cube"}, "no node 'obj9'"),
+                         ({"obj0.shape": "star"}, "'star' is not one of")):
+        with pytest.raises(SpecError, match=r"edits\[0\]\.swaps.*" + field):
+            InterventionSpec(prompt=SHADOW, graph=g, edits=[PromptEdit(
+                "donor", end=8, swaps=swaps)]).validate()
+    with pytest.raises(SpecError, match=r"edits\[0\]\.donor"):
+        PromptEdit("donor", end=8, donor="colour").validate(25)
+    with pytest.raises(SpecError, match=r"edits\[0\]\.end"):
+        PromptEdit("donor", end=40).validate(25)
+    with pytest.raises(SpecError, match=r"edits\[0\]: graph: a structure donor needs"):
+        scale = from_prompt("a red cube larger than a blue ball").graph.to_dict()
+        InterventionSpec(prompt="x", graph=scale, edits=[PromptEdit("donor", end=8)]).validate()
+    with pytest.raises(SpecError, match="needs the spec's graph"):
+        InterventionSpec(prompt="x", edits=[PromptEdit("donor", end=8)]).validate()
 
 
 def test_bad_candidates_name_the_field():
