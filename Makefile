@@ -9,11 +9,12 @@ HOST   ?= 127.0.0.1
 PORT   ?= 7860
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test chromium clean distclean
+.PHONY: help venv run test test-fast chromium clean distclean
 
 help:
 	@echo "make run        start the app on http://$(HOST):$(PORT)"
 	@echo "make test       run the tests (CPU, offline)"
+	@echo "make test-fast  the fast lane: every test not marked slow, stop at the first failure"
 	@echo "make venv       create .venv with the run and test requirements"
 	@echo "make clean      remove caches and test output (keeps .venv)"
 	@echo "make distclean  clean, and remove .venv"
@@ -52,6 +53,9 @@ chromium:
 
 test: $(VENV)/.stamp-test chromium
 	HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q tests
+
+test-fast: $(VENV)/.stamp-test
+	HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False $(PY) -m pytest -q -x -m "not slow" tests
 
 clean:
 	rm -rf .pytest_cache .hypothesis .gradio flagged build *.egg-info

@@ -193,6 +193,12 @@ def cmd_grid(a: argparse.Namespace) -> None:
     pipe = load_model(a.model, a.tiny, a.video)
     items = work_items(a.splits.split(","), a.n, a.seeds, categories(pipe), a.start)
     family = FAMILY if not a.candidates else tuple(get(n) for n in a.candidates.split(","))
+    if a.for_bench:
+        from .bench import cells_needed
+        from .lina import Predictor
+        names = cells_needed(pipe, Predictor.load(a.for_bench), items, categories(pipe))
+        family = tuple(c for c in family if c.name in names)
+        print("cells the benchmark's methods need:", [c.name for c in family], flush=True)
     rows = run_grid(pipe, items, a.out, a.steps, family,
                     frames=a.frames if a.video else None,
                     progress=lambda m: print(m, flush=True))
@@ -292,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seeds", type=_ints, default=[0, 1])
     q.add_argument("--candidates", default="",
                    help="comma-separated candidate names (default: the whole family)")
+    q.add_argument("--for-bench", default="", metavar="PREDICTOR",
+                   help="only the cells the benchmark's methods need with this predictor "
+                        "(baseline, explicit, schedule, best fixed, LINA's choices; no oracle)")
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_grid)
     q = sub.add_parser("bench", help="baseline, explicit, fixed, LINA, oracle on the grids of "

@@ -56,6 +56,19 @@ def lina_choices(pipe: Any, predictor: Predictor, prompts: list[str],
     return out
 
 
+def cells_needed(pipe: Any, predictor: Predictor, items: list[dict[str, Any]],
+                 cats: tuple[str, ...]) -> set[str]:
+    """The candidates the methods need on ``items`` (every method but the oracles)."""
+    from .grid import scene
+    prompts = {}
+    for it in items:
+        s = scene(it, cats)
+        prompts[s.caption(False)] = [c.name for c in available(s.graph)]
+    picks = lina_choices(pipe, predictor, sorted(prompts), prompts)
+    fixed = predictor.meta.get("training", {}).get("best_fixed", "none")
+    return set(FIXED_CELLS.values()) | {fixed} | {c for c, _ in picks.values()}
+
+
 def method_rows(rows: list[dict[str, Any]], choices: dict[str, tuple[str, float]],
                 fixed: str) -> list[dict[str, Any]]:
     """One row per sample and method, from the grid rows of one or more splits."""
@@ -97,7 +110,8 @@ def method_rows(rows: list[dict[str, Any]], choices: dict[str, tuple[str, float]
             else:
                 continue
             out.append({"split": r["split"], "category": r["category"], "index": r["index"],
-                        "seed": r["seed"], "prompt": prompt, "method": m,
+                        "seed": r["seed"], "noise_seed": r.get("noise_seed", r["seed"]),
+                        "prompt": prompt, "method": m,
                         "physics": bool(r["physics"]), "texture": bool(r["texture"]),
                         "joint": _joint(r), "verdict": r["verdict"], "drift": r["drift"],
                         "model_calls": r["model_calls"], "wall_s": r["wall_s"], **extra})

@@ -222,6 +222,13 @@ def test_fit_refuses_test_ood_and_bench_reads_the_grid(pipe, tmp_path):
                                           if x["prompt"] == r["prompt"]])[0], 0.0)
                for r in test}
     rows = method_rows(test, choices, rep["best_fixed"])
+    from lina_core.bench import cells_needed
+    from lina_core.csg import CATEGORIES
+    items = [{"split": "test-ood", "category": c, "index": 0, "seed": 0}
+             for c in ("shadow", "scale")]
+    need = cells_needed(pipe, pred, items, CATEGORIES)
+    assert {"none", "cplus_all", "schedule", rep["best_fixed"]} <= need
+    assert {c for c, _ in choices.values()} <= need
     by = {(r["category"], r["seed"], r["method"]): r for r in rows}
     for (cat, seed, m), r in by.items():
         cell = [x for x in test if x["category"] == cat and x["seed"] == seed and
