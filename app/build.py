@@ -22,8 +22,9 @@ CSS = """
 HEADER = (f"# {TITLE}\nAn interactive diagnostic for **physical alignment** in diffusion models, "
           "after *LINA: Learning INterventions Adaptively for Physical Alignment and "
           "Generalization in Diffusion Models* (arXiv 2512.13290). The operational definitions "
-          "(causal completion c+, prompt and latent guidance, reallocated schedule) are this "
-          "project's; see DESIGN.md.")
+          "(causal completion c+, structure and texture donors, latent guidance masked where "
+          "the run drew the effect, reallocated schedule, and LINA as a learned choice among "
+          "them) are this project's; see docs/DESIGN.md in the repository.")
 
 
 def _source_hash() -> str:

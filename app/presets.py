@@ -12,6 +12,18 @@ PRESETS: list[tuple[str, str, int]] = [
     ("scale", "a blue cube larger than a red ball", 0),
 ]
 
+#: the LINA tab's talk presets, chosen by measurement on dev-ood (the split LINA was fitted on;
+#: never test-ood) with ``scripts/choose_presets.py``; each label says its measured rate, and
+#: the seed is a sample that shows it
+MEASURED_PRESETS: list[tuple[str, str, int]] = [
+    ("LINA fixes this (dev-ood: joint success 86% -> 100%, 21 samples; donor for 6 steps)",
+     "a stone cube and a ice cube on a balance", 230000013),
+    ("LINA does not fix this (dev-ood: 0% -> 0%, 30 samples; the ball is drawn as a cube)",
+     "a wood ball in a beaker of water", 30000007),
+]
+LINA_PRESETS = MEASURED_PRESETS + [(f"{label} (example, not measured)", prompt, seed)
+                                   for label, prompt, seed in PRESETS]
+
 LABELS = [p[0] for p in PRESETS]
 PROMPTS = [p[1] for p in PRESETS]
 DEFAULT_PROMPT = PROMPTS[0]

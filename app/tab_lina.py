@@ -15,7 +15,7 @@ from lina_core.limits import MAX_SEED, MAX_STEPS, MIN_STEPS
 
 from . import state
 from .context import MODEL_QUEUE, Ctx
-from .presets import DEFAULT_PROMPT, PRESETS
+from .presets import DEFAULT_PROMPT, LINA_PRESETS
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, UI_MAX_SEEDS, VERDICT_HEADERS,
                       VERDICT_WIDTHS, FieldNumber, box_outline, check_candidate, choice_markdown,
@@ -194,15 +194,15 @@ def build(ctx: Ctx) -> None:
                 return run_pair(prompt, False, None, seed, DEFAULT_STEPS, PREDICTED, None,
                                 progress=_NoProgress())
             ctx.parts["lina_presets"] = gr.Examples(
-                [[p[1], p[2]] for p in PRESETS], inputs=[prompt, seed], outputs=pair_outs,
+                [[p[1], p[2]] for p in LINA_PRESETS], inputs=[prompt, seed], outputs=pair_outs,
                 fn=guard(preset), cache_examples=True, cache_mode="lazy",
                 label="talk presets (default model, "
                 f"{DEFAULT_STEPS} steps, LINA's predicted choice; cached after first use)",
-                example_labels=[p[0] for p in PRESETS], elem_id="lina-presets")
+                example_labels=[p[0] for p in LINA_PRESETS], elem_id="lina-presets")
         else:
             ctx.parts["lina_presets"] = gr.Examples(
-                [[p[1], p[2]] for p in PRESETS], inputs=[prompt, seed], label="talk presets",
-                example_labels=[p[0] for p in PRESETS], elem_id="lina-presets")
+                [[p[1], p[2]] for p in LINA_PRESETS], inputs=[prompt, seed], label="talk presets",
+                example_labels=[p[0] for p in LINA_PRESETS], elem_id="lina-presets")
 
 
 class _NoProgress:

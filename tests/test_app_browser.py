@@ -72,7 +72,8 @@ def test_lina_mirror_preset_in_the_browser(url, page, tmp_path):
                            "'#model-status').innerText.includes('Model:')", timeout=120_000)
     page.get_by_role("tab", name="LINA").click()
     # the mirror talk preset fills the prompt (and seed) ...
-    page.locator("#lina-presets").get_by_text("mirror", exact=True).click()
+    page.locator("#lina-presets").get_by_text("mirror (example, not measured)",
+                                              exact=True).click()
     page.wait_for_function("document.querySelector('#lina-prompt textarea').value"
                            ".includes('mirror')", timeout=30_000)
     # no predictor here (LINA would choose "none"): pick an intervention by hand ...
