@@ -118,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
                     "document.querySelector('#probe-md').innerText.includes('rows in')",
                     timeout=300_000)
 
-            def lina():        # the mirror preset, baseline vs LINA
+            def lina():        # the "LINA fixes this" preset (chosen on dev-ood), baseline vs LINA
                 page.get_by_role("tab", name="LINA").click()
+                page.locator("#lina-presets").get_by_text("LINA fixes this").first.click()
+                page.wait_for_function("document.querySelector('#lina-prompt textarea').value"
+                                       ".includes('balance')", timeout=30_000)
                 page.locator("#lina-run").click()
                 wait_image(page, "lina-baseline")
                 wait_image(page, "lina-lina")
