@@ -202,3 +202,26 @@ def markdown(summary: list[dict[str, Any]], categories: bool = True) -> str:
             f"{100 * r['physics']:.1f} | {pct(r['texture'], r['texture_ci'])} | "
             f"{100 * r['undetermined']:.1f} | {r['wall_ratio']:.2f} |")
     return "\n".join(lines)
+
+
+def candidate_table(grid_rows: list[dict[str, Any]]) -> str:
+    """Markdown: every candidate of the grid per split and category (n, physics, texture, joint
+    success with 95% Wilson intervals, undetermined share)."""
+    from .candidates import FAMILY
+    from .stats import wilson
+    order = {c.name: i for i, c in enumerate(FAMILY)}
+    pct = lambda k, n: "%.0f [%.0f, %.0f]" % (100 * k / n, *(100 * x for x in wilson(k, n)))  # noqa
+    lines = ["| split | category | candidate | n (prompts) | physics % | texture % | "
+             "joint success % | undetermined % |", "|---|---|---|---|---|---|---|---|"]
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in grid_rows:
+        groups.setdefault((r["split"], r["category"], r["candidate"]), []).append(r)
+    for (sp, cat, cand), rs in sorted(groups.items(),
+                                      key=lambda kv: (kv[0][0], kv[0][1], order[kv[0][2]])):
+        n = len(rs)
+        lines.append(f"| {sp} | {cat} | {cand} | {n} ({len({r['prompt'] for r in rs})}) | "
+                     f"{pct(sum(r['physics'] for r in rs), n)} | "
+                     f"{pct(sum(r['texture'] for r in rs), n)} | "
+                     f"{pct(sum(_joint(r) for r in rs), n)} | "
+                     f"{100 * np.mean([r['verdict'] == 'undetermined' for r in rs]):.0f} |")
+    return "\n".join(lines)
