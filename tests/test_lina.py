@@ -271,3 +271,22 @@ def test_grid_does_not_depend_on_process_count_and_resumes(tmp_path):
     assert strip(again) == strip(one)
     n_lines = sum(len(f.read_text().splitlines()) for f in (tmp_path / "one").glob("rows.*"))
     assert n_lines == len(one)
+
+
+def test_every_candidate_leaves_the_pipeline_as_it_was(pipe):
+    """After a run of every kind of intervention the user's pipeline has the same component
+    objects, the same scheduler object and the same scheduler config."""
+    from lina_core.csg import layout
+    from lina_core.interventions import Inpaint
+    g = layout(from_prompt(SHADOW).graph, np.random.default_rng(0))
+    before = {k: id(v) for k, v in pipe.components.items()}
+    sched = pipe.scheduler
+    config = dict(pipe.scheduler.config)
+    base = engine.run(pipe, InterventionSpec(prompt=SHADOW, steps=4), previews=False)
+    for cand in C.available(g):
+        engine.run(pipe, C.spec_for(cand, SHADOW, g, steps=4), previews=False)
+    inpaint = InterventionSpec(prompt=SHADOW, steps=4, graph=g.to_dict(),
+                               inpaint=Inpaint(start=2, mask_node="shadow"))
+    engine.run(pipe, inpaint, cache=base.trajectory, previews=False)
+    assert {k: id(v) for k, v in pipe.components.items()} == before
+    assert pipe.scheduler is sched and dict(pipe.scheduler.config) == config
