@@ -271,8 +271,9 @@ def choice_markdown(choice: dict[str, Any], run_mask: dict[str, Any] | None = No
             lines.append(f"**Texture donor:** _{donor.get('caption', '')}_ (swapped {swaps}; "
                          f"kept as written: {kept}).")
         else:
+            effects = ", ".join(donor.get("effects_kept") or []) or "none"
             lines.append(f"**Structure donor:** _{donor.get('caption', '')}_ (swapped "
-                         f"{swaps}; causal parents kept: {kept}).")
+                         f"{swaps}; causal parents kept: {kept}; effects kept: {effects}).")
     if iv.get("causal_completion"):
         lines.append(f"**Causal completion c+:** _{iv['causal_completion']}_.")
     if iv.get("window"):

@@ -58,6 +58,10 @@ class Donor:
                          for n, a, o, v in self.swaps], "kept": kept}
         if self.kind == "structure":
             out["causal_parents_kept"] = kept
+            out["effects_kept"] = [
+                " ".join([self.graph.attr(e, "type")] + [f"{k} {v}" for k, v in sorted(
+                    self.graph.node(e)["attrs"].items()) if k != "type"])
+                for e in self.graph.effects()]
         return out
 
 
