@@ -245,7 +245,9 @@ def test_lina_predict_and_donor_explained(app):
     assert "causal parents kept: light.side" in explain and "steps [0, 2) of 6" in explain
     out = client.predict(api_name="/lina", **_lina_kwargs(prompt=SHADOW, candidate="donor_k10"))
     spec = json.loads(out[9])
-    assert spec["edits"][0]["target_prompt"] == donor["caption"] and spec["edits"][0]["end"] == 2
+    assert (spec["edits"][0]["type"], spec["edits"][0]["donor"], spec["edits"][0]["end"]) == (
+        "donor", "structure", 2)
+    assert "effects kept: shadow side right" in explain
     assert out[2] is None and "Structure donor" in out[7]        # no guidance mask
 
 
