@@ -154,6 +154,47 @@ def oracle_share(summary: list[dict[str, Any]], split: str) -> float | None:
     return s["lina"]["gain"] / s["oracle"]["gain"]
 
 
+def targets(summary: list[dict[str, Any]], share: float | None) -> str:
+    """Markdown: issue 11's targets against what was measured (all categories)."""
+    s = {(r["split"], r["method"]): r for r in summary if r["category"] == "all"}
+    rows = []
+
+    def pts(a: str, b: str, split: str) -> float | None:
+        if (split, a) in s and (split, b) in s:
+            return 100 * (s[(split, a)]["joint"] - s[(split, b)]["joint"])
+        return None
+
+    def tex(split: str) -> float | None:
+        if (split, "lina") in s:
+            return 100 * (s[(split, "lina")]["texture"] - s[(split, "baseline")]["texture"])
+        return None
+    checks = [
+        ("LINA joint success vs baseline, test-ood", pts("lina", "baseline", "test-ood"),
+         ">= +15 points", lambda v: v >= 15),
+        ("LINA vs best fixed intervention, test-ood", pts("lina", "best_fixed", "test-ood"),
+         ">= +5 points", lambda v: v >= 5),
+        ("LINA joint success vs baseline, test-id", pts("lina", "baseline", "test-id"),
+         ">= -1 point", lambda v: v >= -1),
+        ("LINA texture vs baseline, test-ood", tex("test-ood"), ">= -2 points",
+         lambda v: v >= -2),
+        ("LINA texture vs baseline, test-id", tex("test-id"), ">= -2 points",
+         lambda v: v >= -2),
+        ("share of the oracle's gain LINA recovers, test-ood",
+         None if share is None else 100 * share, ">= 70%", lambda v: v >= 70),
+        ("LINA wall time / baseline, test-ood", s.get(("test-ood", "lina"), {}).get(
+            "wall_ratio"), "<= 1.5", lambda v: v <= 1.5),
+        ("LINA wall time / baseline, test-id", s.get(("test-id", "lina"), {}).get(
+            "wall_ratio"), "<= 1.5", lambda v: v <= 1.5),
+    ]
+    rows = ["| measure | measured | target | met |", "|---|---|---|---|"]
+    for name, v, target, ok in checks:
+        got = "not measured" if v is None else f"{v:+.1f}" if "points" in target else \
+            f"{v:.2f}" if "wall" in name else f"{v:.0f}%"
+        rows.append(f"| {name} | {got} | {target} | "
+                    f"{'-' if v is None else 'yes' if ok(v) else 'no'} |")
+    return "\n".join(rows)
+
+
 def choice_counts(rows: list[dict[str, Any]], method: str = "lina") -> dict[str, dict]:
     out: dict[str, dict[str, int]] = {}
     for r in rows:
@@ -184,7 +225,10 @@ def run_bench(pipe: Any, predictor: Predictor, grid_rows: list[dict[str, Any]],
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "bench.json").write_text(json.dumps(result, indent=0))
-        (out / "bench.md").write_text(markdown(summary))
+        (out / "bench.md").write_text(
+            "## Targets\n\n" + targets(summary, result["oracle_share"].get("test-ood")) +
+            "\n\n## All methods\n\n" + markdown(summary) + "\n\n## LINA's choices\n\n" +
+            "\n".join(f"- {k}: {v}" for k, v in sorted(result["lina_choices"].items())) + "\n")
     return result
 
 
