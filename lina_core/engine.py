@@ -636,15 +636,20 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
             d = decode_preview(pipe, ref)
             pv = [d] * k if d is not None else []
     timing: dict[str, float] = {}
-    if lg is not None and lg.mask_from == "run" and guides and k >= lg.start:
-        # the run starts at or after the mask step (from a cache): place the mask from there
-        x0 = predicted_x0(traj_latents[lg.start - 1], traj_latents[lg.start], a_full, b_full,
-                          lg.start - 1)
-        run_mask.update(mask_from_run(g, lg, x0, _spatial(shape, fam, pipe, height, width),
-                                      lg.start))
+    spatial = _spatial(shape, fam, pipe, height, width)
+
+    def place_run_mask(x_prev: torch.Tensor, x_next: torch.Tensor, step: int) -> None:
+        """Guide from here on inside the mask the run's predicted image at ``step`` places."""
+        x0 = predicted_x0(x_prev, x_next, a_full, b_full, step - 1)
+        run_mask.update(mask_from_run(g, lg, x0, spatial, step))
         for guided in guides.values():
             guided.mask = run_mask["mask"]
         run_mask.pop("mask")
+
+    run_mask_pending = lg is not None and lg.mask_from == "run" and bool(guides)
+    if run_mask_pending and k >= lg.start:
+        # the run starts at or after the mask step (from a cache): place the mask from there
+        place_run_mask(traj_latents[lg.start - 1], traj_latents[lg.start], lg.start)
 
     def set_step(step: int) -> None:
         for guided in guides.values():
@@ -668,12 +673,8 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
             if d is not None:
                 pv.append(d)
         traj_latents.append(x.detach().clone())
-        if lg is not None and lg.mask_from == "run" and step + 1 == lg.start and guides:
-            x0 = predicted_x0(traj_latents[-2], x, a_full, b_full, step)
-            run_mask.update(mask_from_run(g, lg, x0, _spatial(shape, fam, pipe, height, width),
-                                          step + 1))
-            for guided in guides.values():
-                guided.mask = run_mask.pop("mask")
+        if run_mask_pending and step + 1 == lg.start:
+            place_run_mask(traj_latents[-2], x, step + 1)
         out = {"latents": x}
         if step + 1 < spec.steps:
             set_step(step + 1)

@@ -9,8 +9,9 @@ predictor's cell, ``oracle`` the best cell on the prompt's other seeds.  Each ce
 Work items (split, category, index, seed) are sharded with accelerate's
 ``PartialState.split_between_processes``; every cell depends on its own seed alone, so results do
 not depend on the number of processes.  Each process appends finished items to
-``rows.<process>.jsonl`` and their images to ``images/``; a rerun skips items already in any rows
-file, so a long run resumes where it stopped, and :func:`read_rows` merges what is there.
+``rows.<process>.jsonl`` and their images to ``images/``; a rerun runs only the (item, candidate)
+cells not yet in any rows file, so a long run resumes where it stopped and a candidate added to
+the family is filled in, and :func:`read_rows` merges what is there.
 """
 from __future__ import annotations
 
