@@ -31,7 +31,7 @@ import numpy as np
 from .candidates import available
 from .csg import from_prompt
 from .grid import key
-from .lina import MARGIN_WEIGHT, Predictor, prompt_features
+from .lina import Predictor, joint_ok, objective, prompt_features
 from .stats import bootstrap
 
 METHODS = ("baseline", "explicit", "schedule_only", "best_fixed", "lina", "oracle",
@@ -39,12 +39,6 @@ METHODS = ("baseline", "explicit", "schedule_only", "best_fixed", "lina", "oracl
 FIXED_CELLS = {"baseline": "none", "explicit": "cplus_all", "schedule_only": "schedule"}
 
 
-def _joint(r: dict[str, Any]) -> bool:
-    return bool(r["physics"] and r["texture"])
-
-
-def _score(r: dict[str, Any]) -> float:
-    return float(_joint(r)) + MARGIN_WEIGHT * r["margin"]
 
 
 def lina_choices(pipe: Any, predictor: Predictor, prompts: list[str],
@@ -96,14 +90,14 @@ def method_rows(rows: list[dict[str, Any]], choices: dict[str, tuple[str, float]
                              f"lina_core grid --candidates {','.join(missing)}` on it")
         complete = k[0] not in partial
         if others and complete:
-            joint = {c: np.mean([_joint(cells[o][c]) for o in others]) for c in cs}
+            joint = {c: np.mean([joint_ok(cells[o][c]) for o in others]) for c in cs}
             margin = {c: np.mean([cells[o][c]["margin"] for o in others]) for c in cs}
-            score = {c: np.mean([_score(cells[o][c]) for o in others]) for c in cs}
+            score = {c: np.mean([objective(cells[o][c]) for o in others]) for c in cs}
             pick["oracle"] = max(cs, key=lambda c: (joint[c], margin[c], c == "none"))
             pick["oracle_objective"] = max(cs, key=lambda c: (score[c], c == "none"))
         for m in METHODS:
             if m == "best_of_grid" and complete:
-                any_ok = [c for c in cs if _joint(cs[c])]
+                any_ok = [c for c in cs if joint_ok(cs[c])]
                 r = cs[any_ok[0]] if any_ok else cs["none"]
                 extra = {"candidate": "+".join(sorted(cs)) if any_ok else "none",
                          "wall_s": sum(x["wall_s"] for x in cs.values())}
@@ -118,7 +112,7 @@ def method_rows(rows: list[dict[str, Any]], choices: dict[str, tuple[str, float]
                         "seed": r["seed"], "noise_seed": r.get("noise_seed", r["seed"]),
                         "prompt": prompt, "method": m,
                         "physics": bool(r["physics"]), "texture": bool(r["texture"]),
-                        "joint": _joint(r), "verdict": r["verdict"], "drift": r["drift"],
+                        "joint": joint_ok(r), "verdict": r["verdict"], "drift": r["drift"],
                         "model_calls": r["model_calls"], "wall_s": r["wall_s"], **extra})
     return out
 
@@ -271,6 +265,6 @@ def candidate_table(grid_rows: list[dict[str, Any]]) -> str:
         lines.append(f"| {sp} | {cat} | {cand} | {n} ({len({r['prompt'] for r in rs})}) | "
                      f"{pct(sum(r['physics'] for r in rs), n)} | "
                      f"{pct(sum(r['texture'] for r in rs), n)} | "
-                     f"{pct(sum(_joint(r) for r in rs), n)} | "
+                     f"{pct(sum(joint_ok(r) for r in rs), n)} | "
                      f"{100 * np.mean([r['verdict'] == 'undetermined' for r in rs]):.0f} |")
     return "\n".join(lines)

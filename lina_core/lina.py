@@ -40,6 +40,16 @@ GRAPH_FEATURES = (*[f"category={c}" for c in CATEGORIES], "novel",
 MARGIN_WEIGHT = 0.25
 
 
+def joint_ok(row: dict[str, Any]) -> bool:
+    """A grid row's joint success: physics and texture right in the same sample."""
+    return bool(row["physics"] and row["texture"])
+
+
+def objective(row: dict[str, Any]) -> float:
+    """What the fit maximises per sample: joint success plus the weighted physics margin."""
+    return float(joint_ok(row)) + MARGIN_WEIGHT * row["margin"]
+
+
 def graph_features(graph: CausalSceneGraph) -> np.ndarray:
     """Scene-graph features, named in ``GRAPH_FEATURES``."""
     from .toyworld.data import is_held_out
@@ -163,8 +173,8 @@ def fit_table(rows: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
         for j, n in enumerate(names):
             rs = by[p].get(n)
             if rs:
-                joint[i, j] = np.mean([r["physics"] and r["texture"] for r in rs])
-                target[i, j] = joint[i, j] + MARGIN_WEIGHT * np.mean([r["margin"] for r in rs])
+                joint[i, j] = np.mean([joint_ok(r) for r in rs])
+                target[i, j] = np.mean([objective(r) for r in rs])
     target = target - target[:, [names.index("none")]]
     cats = {p: by[p]["none"][0]["category"] for p in prompts}
     splits = {p: by[p]["none"][0]["split"] for p in prompts}
@@ -240,8 +250,7 @@ def best_fixed(rows: list[dict[str, Any]], names: list[str]) -> str:
     best, score = "none", -1.0
     for n in names:
         cell = {(r["prompt"], r["index"], r["seed"]): r for r in dev if r["candidate"] == n}
-        s = np.mean([(cell.get(k) or b)["physics"] and (cell.get(k) or b)["texture"]
-                     for k, b in base.items()])
+        s = np.mean([joint_ok(cell.get(k) or b) for k, b in base.items()])
         if s > score + 1e-12:
             best, score = n, float(s)
     return best
