@@ -1,0 +1,332 @@
+"""One adapter per model family: everything the engine must know about a pipeline class.
+
+A table keyed by pipeline class name (after pyvene's class-keyed model cards): the engine, the
+registry and the app ask :func:`adapter_for` (a loaded pipeline) or :func:`adapter_for_class`
+(a ``model_index.json`` class name) and never match class names themselves.  Lookup walks the
+pipeline's MRO, so a user's subclass of ``StableDiffusionPipeline`` gets the SD adapter.
+
+To add a family: subclass :class:`Adapter` here, override what differs (prompt encoding, latent
+shape, initial noise, base schedule, flow shift), decorate it with ``@register(...)`` naming its
+pipeline classes, and add its tiny random-weight pipeline to ``tests/tiny_pipes.py`` and to
+``FAMILIES`` in ``tests/test_engine.py``.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from . import schedules as S
+from .interventions import SpecError
+
+Embeds = dict[str, torch.Tensor]
+
+
+class Adapter:
+    """The default: a UNet/transformer pipeline with 4-D latents and CLIP-style ``encode_prompt``."""
+
+    kind: str = ""
+    #: the diffusers (or ToyWorld) pipeline class the registry loads for this family
+    pipeline_class_name: str = ""
+    video: bool = False
+    #: latents are pixels: previews decode for free and masks can be read off the run itself
+    pixel_latents: bool = False
+    #: classifier-free guidance with a negative prompt (FLUX's guidance is distilled: one pass)
+    uses_negative: bool = True
+    #: the unconditional pass is a call of its own, recognisable by its embeddings (Wan)
+    separate_unconditional: bool = False
+    #: the denoiser attributes to guide (Wan 2.2 hands the low-noise steps to ``transformer_2``)
+    denoisers: tuple[str, ...] = ("unet", "transformer", "transformer_2")
+
+    def pipeline_class(self) -> type:
+        import diffusers
+        return getattr(diffusers, self.pipeline_class_name)
+
+    def encode(self, pipe: Any, texts: list[str]) -> Embeds:
+        """Text -> the pipeline's positive embedding kwargs."""
+        pe, _ = pipe.encode_prompt(texts, pipe._execution_device, 1, False)
+        return {"prompt_embeds": pe}
+
+    def denoiser_names(self, pipe: Any) -> list[str]:
+        return [n for n in self.denoisers if getattr(pipe, n, None) is not None]
+
+    def size(self, pipe: Any, height: int | None, width: int | None, frames: int | None,
+             ) -> tuple[int | None, int | None, int | None]:
+        """The output size to run at, checked before any model work (video families)."""
+        return height, width, frames
+
+    def latent_shape(self, pipe: Any, batch: int, height: int | None, width: int | None,
+                     frames: int | None) -> tuple[int, ...]:
+        vsf = getattr(pipe, "vae_scale_factor", 8)
+        return (batch, self._in_channels(pipe), height // vsf, width // vsf)
+
+    def spatial(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """The (h, w) grid a mask is drawn on."""
+        return (shape[-2], shape[-1])
+
+    def initial_noise(self, pipe: Any, shape: tuple[int, ...], gen: torch.Generator,
+                      ) -> torch.Tensor:
+        """The seed's noise, drawn as the pipeline's own ``prepare_latents`` draws it."""
+        return torch.randn(shape, generator=gen, dtype=torch.float32)
+
+    def base_schedule(self, pipe: Any, steps: int) -> S.Schedule | None:
+        """A schedule the pipeline uses instead of its scheduler's own (None: the scheduler's)."""
+        return None
+
+    def mu(self, pipe: Any, shape: tuple[int, ...]) -> float | None:
+        """The resolution-dependent shift of a dynamic-shifting flow scheduler (None if static)."""
+        cfg = pipe.scheduler.config
+        if not (S.is_flow_matching(pipe.scheduler) and cfg.get("use_dynamic_shifting", False)):
+            return None
+        p = int(getattr(pipe.transformer.config, "patch_size", 1) or 1)
+        return _shift(cfg, (shape[-2] // p) * (shape[-1] // p), 1.16)
+
+    def call_kwargs(self, height: int | None, width: int | None, frames: int | None,
+                    ) -> dict[str, Any]:
+        """Size arguments of ``__call__``."""
+        out: dict[str, Any] = {}
+        if height is not None:
+            out["height"], out["width"] = height, width
+        if frames is not None and self.video:
+            out["num_frames"] = frames
+        return out
+
+    def decode_preview(self, pipe: Any, x0: torch.Tensor) -> np.ndarray | None:
+        """A cheap picture of a predicted clean latent, or None (a VAE pass each step is not)."""
+        return None
+
+    def _in_channels(self, pipe: Any) -> int:
+        den = pipe.unet if getattr(pipe, "unet", None) is not None else pipe.transformer
+        return den.config.in_channels
+
+
+ADAPTERS: dict[str, Adapter] = {}           # pipeline class name -> adapter
+KINDS: dict[str, Adapter] = {}              # kind -> adapter
+
+
+def register(*class_names: str) -> Callable[[type[Adapter]], type[Adapter]]:
+    """Class decorator: make the adapter the one for these pipeline classes."""
+    def deco(cls: type[Adapter]) -> type[Adapter]:
+        inst = cls()
+        KINDS[cls.kind] = inst
+        for name in class_names:
+            ADAPTERS[name] = inst
+        return cls
+    return deco
+
+
+def adapter_for(pipe: Any) -> Adapter:
+    """The adapter of a loaded pipeline (or pipeline class), by the first class in its MRO
+    that the table knows."""
+    cls = pipe if isinstance(pipe, type) else type(pipe)
+    for c in cls.__mro__:
+        if c.__name__ in ADAPTERS:
+            return ADAPTERS[c.__name__]
+    raise SpecError(f"model: pipeline {cls.__name__} is not supported; supported: "
+                    f"{', '.join(sorted(ADAPTERS))}")
+
+
+def adapter_for_class(class_name: str) -> Adapter:
+    """The adapter of a pipeline class named in a ``model_index.json`` (nothing is imported)."""
+    if class_name not in ADAPTERS:
+        raise SpecError(f"model: pipeline {class_name} is not supported; supported: "
+                        f"{', '.join(sorted(ADAPTERS))}")
+    return ADAPTERS[class_name]
+
+
+def adapter_for_kind(kind: str) -> Adapter:
+    if kind not in KINDS:
+        raise SpecError(f"model kind: {kind!r} is not one of {sorted(KINDS)}")
+    return KINDS[kind]
+
+
+def family(pipe: Any) -> str:
+    """The family's short name ("toyworld", "sd", "flux", ...), for records and tables."""
+    return adapter_for(pipe).kind
+
+
+def _shift(cfg: Any, seq: int, max_shift: float) -> float:
+    from diffusers.pipelines.flux.pipeline_flux import calculate_shift
+    return float(calculate_shift(seq, cfg.get("base_image_seq_len", 256),
+                                 cfg.get("max_image_seq_len", 4096), cfg.get("base_shift", 0.5),
+                                 cfg.get("max_shift", max_shift)))
+
+
+def to_uint8_images(x: torch.Tensor) -> np.ndarray:
+    """[-1, 1] pixel latents (B, C, H, W) or (B, C, F, H, W) -> uint8 channels-last."""
+    x = ((x.float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8)
+    return x.movedim(1, -1).cpu().numpy()
+
+
+# ---------------------------------------------------------------------- the families
+
+
+@register("ToyWorldPipeline")
+class ToyWorld(Adapter):
+    kind, pixel_latents = "toyworld", True
+
+    def pipeline_class(self) -> type:
+        from .pipelines.toyworld import ToyWorldPipeline
+        return ToyWorldPipeline
+
+    def latent_shape(self, pipe, batch, height, width, frames):
+        r = pipe.resolution
+        return (batch, pipe.unet.config.in_channels, r, r)
+
+    def call_kwargs(self, height, width, frames):
+        return {}
+
+    def decode_preview(self, pipe, x0):
+        return to_uint8_images(x0)
+
+
+@register("ToyWorldVideoPipeline")
+class ToyWorldVideo(ToyWorld):
+    kind, video = "toyworld_video", True
+
+    def pipeline_class(self) -> type:
+        from .pipelines.toyworld_video import ToyWorldVideoPipeline
+        return ToyWorldVideoPipeline
+
+    def latent_shape(self, pipe, batch, height, width, frames):
+        r = pipe.resolution
+        return (batch, pipe.unet.config.in_channels, frames or pipe.default_frames, r, r)
+
+    def call_kwargs(self, height, width, frames):
+        return {"num_frames": frames} if frames is not None else {}
+
+
+@register("StableDiffusionPipeline")
+class StableDiffusion(Adapter):
+    kind, pipeline_class_name = "sd", "StableDiffusionPipeline"
+
+
+@register("StableDiffusionXLPipeline")
+class StableDiffusionXL(Adapter):
+    kind, pipeline_class_name = "sdxl", "StableDiffusionXLPipeline"
+
+    def encode(self, pipe, texts):
+        pe, _, pooled, _ = pipe.encode_prompt(texts, device=pipe._execution_device,
+                                              do_classifier_free_guidance=False)
+        return {"prompt_embeds": pe, "pooled_prompt_embeds": pooled}
+
+
+@register("StableDiffusion3Pipeline")
+class StableDiffusion3(Adapter):
+    kind, pipeline_class_name = "sd3", "StableDiffusion3Pipeline"
+
+    def encode(self, pipe, texts):
+        pe, _, pooled, _ = pipe.encode_prompt(texts, texts, texts, device=pipe._execution_device,
+                                              do_classifier_free_guidance=False)
+        return {"prompt_embeds": pe, "pooled_prompt_embeds": pooled}
+
+
+@register("FluxPipeline")
+class Flux(Adapter):
+    kind, pipeline_class_name, uses_negative = "flux", "FluxPipeline", False
+
+    def encode(self, pipe, texts):
+        pe, pooled, _ = pipe.encode_prompt(texts, texts, device=pipe._execution_device)
+        return {"prompt_embeds": pe, "pooled_prompt_embeds": pooled}
+
+    def latent_shape(self, pipe, batch, height, width, frames):
+        vsf = getattr(pipe, "vae_scale_factor", 8)
+        h, w = 2 * (height // (vsf * 2)), 2 * (width // (vsf * 2))
+        return (batch, (h // 2) * (w // 2), pipe.transformer.config.in_channels)
+
+    def spatial(self, shape):
+        side = int(round(shape[1] ** 0.5))
+        return (side, side)
+
+    def initial_noise(self, pipe, shape, gen):
+        """FLUX draws (B, C, H, W) and packs it into 2x2 patches."""
+        b, n, c = shape
+        h = w = int(round(n ** 0.5)) * 2
+        if (h // 2) * (w // 2) != n or c % 4:
+            return super().initial_noise(pipe, shape, gen)
+        x = torch.randn((b, c // 4, h, w), generator=gen, dtype=torch.float32)
+        return pipe._pack_latents(x, b, c // 4, h, w)
+
+    def base_schedule(self, pipe, steps):
+        """FluxPipeline's own default (it never asks the scheduler): linspace(1, 1/n, n)."""
+        if not S.is_flow_matching(pipe.scheduler):
+            return None
+        return S.Schedule("sigmas", torch.tensor(np.linspace(1.0, 1 / steps, steps),
+                                                 dtype=torch.float64))
+
+    def mu(self, pipe, shape):
+        cfg = pipe.scheduler.config
+        if not (S.is_flow_matching(pipe.scheduler) and cfg.get("use_dynamic_shifting", False)):
+            return None
+        return _shift(cfg, shape[1], 1.15)
+
+
+class _T5Video(Adapter):
+    """Wan and CogVideoX: T5 prompts padded as ``__call__`` pads them, sizes from its defaults."""
+    video = True
+
+    def encode(self, pipe, texts):
+        pe, _ = pipe.encode_prompt(texts, do_classifier_free_guidance=False,
+                                   device=pipe._execution_device,
+                                   max_sequence_length=self._text_length(pipe))
+        return {"prompt_embeds": pe}
+
+    @staticmethod
+    def _text_length(pipe: Any) -> int:
+        """CogVideoX's transformer has a fixed text length (``max_text_seq_length``, 226); Wan
+        pads to its ``__call__`` default (512), not to ``encode_prompt``'s (226)."""
+        n = getattr(pipe.transformer.config, "max_text_seq_length", None)
+        return int(n or inspect.signature(pipe.__call__).parameters["max_sequence_length"].default)
+
+    def size(self, pipe, height, width, frames):
+        """The pipeline's own defaults for what the caller left out, checked against the
+        latents' multiples."""
+        params = inspect.signature(pipe.__call__).parameters
+        cfg, s = pipe.transformer.config, pipe.vae_scale_factor_spatial
+        height = height or params["height"].default or cfg.sample_height * s
+        width = width or params["width"].default or cfg.sample_width * s
+        frames = frames or params["num_frames"].default or cfg.sample_frames
+        p = cfg.patch_size
+        m = s * int(p[-1] if isinstance(p, (tuple, list)) else p)
+        if height % m or width % m:
+            raise SpecError(f"height/width: {height}x{width} must both be multiples of {m} for "
+                            f"{type(pipe).__name__}")
+        self._check_frames(pipe, frames)
+        return height, width, frames
+
+    def _check_frames(self, pipe: Any, frames: int) -> None:
+        pass
+
+    def _latent_frames(self, pipe: Any, frames: int) -> int:
+        return (frames - 1) // pipe.vae_scale_factor_temporal + 1
+
+
+@register("WanPipeline")
+class Wan(_T5Video):
+    kind, pipeline_class_name, separate_unconditional = "wan", "WanPipeline", True
+
+    def _check_frames(self, pipe, frames):
+        t = pipe.vae_scale_factor_temporal
+        if (frames - 1) % t:   # WanPipeline would round it, and the latents with it
+            raise SpecError(f"frames: {frames} must be {t}k + 1 for WanPipeline (e.g. "
+                            f"{(frames - 1) // t * t + 1})")
+
+    def latent_shape(self, pipe, batch, height, width, frames):
+        s = pipe.vae_scale_factor_spatial
+        return (batch, pipe.transformer.config.in_channels, self._latent_frames(pipe, frames),
+                height // s, width // s)
+
+
+@register("CogVideoXPipeline")
+class CogVideoX(_T5Video):
+    kind, pipeline_class_name = "cogvideox", "CogVideoXPipeline"
+
+    def latent_shape(self, pipe, batch, height, width, frames):
+        """B x F x C x H x W; CogVideoX 1.5 pads frames to a multiple of ``patch_size_t``."""
+        t = self._latent_frames(pipe, frames)
+        pt = pipe.transformer.config.patch_size_t
+        t += -t % pt if pt else 0
+        s = pipe.vae_scale_factor_spatial
+        return (batch, t, pipe.transformer.config.in_channels, height // s, width // s)
