@@ -27,7 +27,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from . import candidates as C
-from . import engine
+from . import compare, engine
 from .csg import CATEGORIES, CausalSceneGraph, from_prompt, to_prompt
 from .donors import DonorError, structure_donor, texture_donor
 from .interventions import InterventionSpec
@@ -363,13 +363,9 @@ class LinaSampler:
         base = engine.run(self.pipe, base_spec, seed=seed, batch=batch, previews=True,
                           frames=frames)
         t2 = time.perf_counter()
-        if choice.spec.is_baseline():
-            lina = base
-        else:
-            # the same noise; LINA's run is standalone (its first step differs at step 0 for
-            # prompt-space candidates; guided ones start from the baseline's cached steps)
-            cache = base.trajectory if choice.spec.schedule.kind == "uniform" else None
-            lina = engine.run(self.pipe, choice.spec, seed=seed, batch=batch, cache=cache,
+        # the same noise; prompt-space candidates differ from step 0, guided ones start from
+        # the baseline's cached steps
+        lina = compare.branch(self.pipe, choice.spec, base, seed=seed, batch=batch,
                               previews=True, frames=frames)
         t3 = time.perf_counter()
         return LinaResult(base.images, lina.images, choice, base.record, lina.record,
