@@ -13,6 +13,8 @@ import pytest
 import torch
 
 from lina_core import engine
+from lina_core.adapters import adapter_for
+from lina_core.guidance import GuidanceHook, attached, mask_like
 from lina_core.csg import from_prompt
 from lina_core.interventions import (Inpaint, InterventionSpec, LatentGuidance, PromptEdit,
                                      ScheduleSpec, SpecError)
@@ -111,7 +113,7 @@ def test_edit_window_end_restores_prompt(model, baselines):
     """An edit in [k, k+1) is active for exactly one step: later steps use the prompt again."""
     fam, pipe, kw = model
     seen = []
-    inner = engine.denoiser_name(pipe)
+    inner = adapter_for(pipe).denoiser_names(pipe)[0]
     mod = getattr(pipe, inner)
     key = "encoder_hidden_states"
 
@@ -230,10 +232,9 @@ def test_latent_guidance_with_mask_changes_only_inside_the_mask(model, baselines
         assert torch.equal(r.trajectory.latents[i], base.trajectory.latents[i])
     delta = (r.trajectory.latents[K + 1] - base.trajectory.latents[K + 1]).abs()
     shape = tuple(base.trajectory.latents[0].shape)
-    m = engine.box_mask(GRAPH.node("obj0")["box"],
-                        engine._spatial(shape, fam, pipe, kw.get("height"), kw.get("width")),
+    m = engine.box_mask(GRAPH.node("obj0")["box"], adapter_for(pipe).spatial(shape),
                         lg.mask_softness)
-    m = engine._mask_like(m, delta).expand_as(delta)
+    m = mask_like(m, delta).expand_as(delta)
     inside, outside = delta[m > 0.5], delta[m < 1e-6]
     assert inside.numel() and outside.numel()
     assert float(inside.max()) > 0
@@ -247,20 +248,45 @@ class _Fake(torch.nn.Module):
         return (x * 0 + encoder_hidden_states.mean(dim=(1, 2)).reshape(-1, 1, 1, 1),)
 
 
-def test_guided_denoiser_guides_only_the_conditional_half():
+def test_guidance_hook_guides_only_the_conditional_half():
     target = torch.full((1, 2, 4), 5.0)
     mask = torch.zeros(4, 4)
     mask[:2] = 1.0
-    g = engine.GuidedDenoiser(_Fake(), target, weight=0.5, mask=mask, batch=1)
-    g.active = True
+    fake = _Fake()
+    hook = GuidanceHook(target, weight=0.5, mask=mask, batch=1)
     ctx = torch.stack([torch.full((2, 4), 1.0), torch.full((2, 4), 3.0)])   # [neg, pos]
-    out = g(torch.zeros(2, 1, 4, 4), 10, encoder_hidden_states=ctx)[0]
-    assert torch.all(out[0] == 1.0)                        # the unconditional half untouched
-    assert torch.all(out[1, :, :2] == 3.0 + 0.5 * (5.0 - 3.0))   # pos + w*M*(eps+ - eps)
-    assert torch.all(out[1, :, 2:] == 3.0)
-    assert g.extra_calls == 1
-    g.active = False
-    assert torch.all(g(torch.zeros(2, 1, 4, 4), 10, encoder_hidden_states=ctx)[0][1] == 3.0)
+    with attached([fake], [hook]):
+        hook.active = True
+        out = fake(torch.zeros(2, 1, 4, 4), 10, encoder_hidden_states=ctx)[0]
+        assert torch.all(out[0] == 1.0)                        # the unconditional half untouched
+        assert torch.all(out[1, :, :2] == 3.0 + 0.5 * (5.0 - 3.0))   # pos + w*M*(eps+ - eps)
+        assert torch.all(out[1, :, 2:] == 3.0)
+        assert hook.extra_calls == 1
+        hook.active = False
+        assert torch.all(fake(torch.zeros(2, 1, 4, 4), 10, encoder_hidden_states=ctx)[0][1] == 3.0)
+    # removed: the module is as it was (no registry, no instance forward) and unguided
+    assert not hasattr(fake, "_diffusers_hook") and "forward" not in fake.__dict__
+    hook.active = True
+    assert torch.all(fake(torch.zeros(2, 1, 4, 4), 10, encoder_hidden_states=ctx)[0][1] == 3.0)
+
+
+def test_guidance_hook_leaves_other_hooks_in_place():
+    """A module that already has a diffusers hook keeps it after the run's hook is removed."""
+    from diffusers.hooks import HookRegistry, ModelHook
+
+    class AddOne(ModelHook):
+        def post_forward(self, module, output):
+            return (output[0] + 1,)
+    fake = _Fake()
+    HookRegistry.check_if_exists_or_initialize(fake).register_hook(AddOne(), "user")
+    ctx = torch.stack([torch.full((2, 4), 1.0), torch.full((2, 4), 3.0)])
+    hook = GuidanceHook(torch.full((1, 2, 4), 5.0), weight=1.0, mask=None, batch=1)
+    hook.active = True
+    with attached([fake], [hook]):
+        guided = fake(torch.zeros(2, 1, 4, 4), 10, encoder_hidden_states=ctx)[0]
+    assert torch.all(guided[1] == 6.0)         # (3 + 1 (5 - 3)) + 1: the user's hook ran too
+    assert list(fake._diffusers_hook.hooks) == ["user"]
+    assert torch.all(fake(torch.zeros(2, 1, 4, 4), 10, encoder_hidden_states=ctx)[0][1] == 4.0)
 
 
 # ---------------------------------------------------------------------- inpainting (ToyWorld)
@@ -313,8 +339,9 @@ def test_sampler_without_custom_timesteps_is_replaced_and_recorded(tmp_path):
     assert torch.allclose(r.schedule_used.values,
                           torch.tensor(r.record["schedule_requested"]["values"],
                                        dtype=torch.float64), atol=1e-3)
+    assert type(pipe.scheduler).__name__ == "PNDMScheduler", "the user's scheduler was replaced"
     again = engine.run(pipe, spec(steps=4), height=32, width=32)
-    assert again.record["scheduler"]["replaced"] is None
+    assert again.record["scheduler"]["replaced"] == "PNDMScheduler"
 
 
 def test_flux_dynamic_shifting(tmp_path):

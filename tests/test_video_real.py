@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from lina_core import engine
+from lina_core.samplers import run_scheduler
 from lina_core.interventions import InterventionSpec, PromptEdit, ScheduleSpec, SpecError
 from tiny_pipes import PROMPT, TARGET, build, cached_baseline, cogvideox_pipeline, engine_spec
 
@@ -219,8 +220,9 @@ def test_cogvideox_euler_keeps_the_models_noise_levels(tmp_path):
     from diffusers import EulerDiscreteScheduler
     pipe = cogvideox_pipeline(tmp_path)
     own = pipe.scheduler
-    assert engine.ensure_sampler(pipe) == "CogVideoXDDIMScheduler"
-    new = pipe.scheduler
+    new, replaced = run_scheduler(pipe.scheduler)
+    assert replaced == "CogVideoXDDIMScheduler"
+    assert pipe.scheduler is own
     assert type(new).__name__ == "EulerDiscreteScheduler"
     naive = EulerDiscreteScheduler.from_config(own.config)
     assert not torch.allclose(naive.alphas_cumprod.double(), own.alphas_cumprod.double(),
