@@ -49,6 +49,11 @@ class Adapter:
         pe, _ = pipe.encode_prompt(texts, pipe._execution_device, 1, False)
         return {"prompt_embeds": pe}
 
+    def encode_negative(self, pipe: Any, text: str, encode: Callable[[list[str]], Embeds],
+                        ) -> Embeds:
+        """The negative prompt's embedding kwargs, as ``__call__`` would make them."""
+        return encode([text])
+
     def denoiser_names(self, pipe: Any) -> list[str]:
         return [n for n in self.denoisers if getattr(pipe, n, None) is not None]
 
@@ -211,6 +216,13 @@ class StableDiffusionXL(Adapter):
         pe, _, pooled, _ = pipe.encode_prompt(texts, device=pipe._execution_device,
                                               do_classifier_free_guidance=False)
         return {"prompt_embeds": pe, "pooled_prompt_embeds": pooled}
+
+    def encode_negative(self, pipe, text, encode):
+        """An empty negative prompt is zeros where the model was trained so
+        (``force_zeros_for_empty_prompt``, true for SDXL base)."""
+        if text or not pipe.config.get("force_zeros_for_empty_prompt", False):
+            return encode([text])
+        return {k: torch.zeros_like(v) for k, v in encode([text]).items()}
 
 
 @register("StableDiffusion3Pipeline")

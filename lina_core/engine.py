@@ -235,8 +235,8 @@ def prepare(pipe: Any, spec: InterventionSpec, seed: int, batch: int,
     sched = make_schedule(pipe, spec, scheduler)
     pos = encode([spec.prompt])
     c = pos["prompt_embeds"].repeat_interleave(batch, 0)
-    neg = encode([spec.negative_prompt]) if spec.guidance_scale > 1.0 and ad.uses_negative \
-        else {}
+    neg = ad.encode_negative(pipe, spec.negative_prompt, encode) \
+        if spec.guidance_scale > 1.0 and ad.uses_negative else {}
     edits, donor_captions = resolve_donors(spec)
     embeds_at = embeddings_per_step(pipe, spec, c, edits, encode)
     shape = ad.latent_shape(pipe, batch, height, width, frames)

@@ -60,6 +60,7 @@ class GuidanceHook(ModelHook):
         self.negative = negative
         self.active = False
         self.extra_calls = 0
+        self._inner = False      # inside the target-prompt pass
 
     def _unconditional(self, kwargs: dict[str, Any]) -> bool:
         ehs, n = kwargs.get("encoder_hidden_states"), self.negative
@@ -67,9 +68,8 @@ class GuidanceHook(ModelHook):
                 and torch.equal(ehs, n.to(ehs)))
 
     def new_forward(self, module: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
-        forward = self.fn_ref.original_forward
-        out = forward(*args, **kwargs)
-        if not self.active or self.weight == 0 or self._unconditional(kwargs):
+        out = self.fn_ref.original_forward(*args, **kwargs)
+        if self._inner or not self.active or self.weight == 0 or self._unconditional(kwargs):
             return out
         eps = _sample(out)
         full = eps.shape[0]
@@ -84,14 +84,24 @@ class GuidanceHook(ModelHook):
         k2 = {k: cut(v) for k, v in kwargs.items()}
         k2["encoder_hidden_states"] = self.target.to(eps.dtype).expand(
             self.batch, *self.target.shape[1:])
-        plus = _sample(forward(*[cut(a) for a in args], **k2))
-        self.extra_calls += 1
+        plus = _sample(self._call_again(module, [cut(a) for a in args], k2))
         guided = eps.clone()
         guided[pos] = guided[pos] + self.weight * mask_like(self.mask, plus) * (plus - eps[pos])
         if isinstance(out, tuple):
             return (guided,) + tuple(out[1:])
         out.sample = guided
         return out
+
+    def _call_again(self, module: torch.nn.Module, args: list[Any], kwargs: dict[str, Any]
+                    ) -> Any:
+        """The target-prompt pass, through the module's whole call path (torch hooks, offload
+        hooks) and so seen like any other call, but not guided again."""
+        self._inner = True
+        try:
+            return module(*args, **kwargs)
+        finally:
+            self._inner = False
+            self.extra_calls += 1
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from tiny_pipes import (PROMPT, TARGET, build, cached_baseline, engine_spec, flu
 
 STEPS = 6
 K = 3
-FAMILIES = ["toyworld", "toyworld_video", "sd", "sd3", "flux"]   # 4-D, 5-D, packed latents
+FAMILIES = ["toyworld", "toyworld_video", "sd", "sdxl", "sd3", "flux"]   # 4-D, 5-D, packed
 GRAPH = from_prompt(PROMPT).graph          # nodes obj0, mirror, reflection, each with a box
 
 
@@ -84,6 +84,105 @@ def test_baseline_equals_plain_pipeline_call(model, baselines):
                                             else 1)
     assert len(base.trajectory.latents) == STEPS + 1
     assert base.record["started_at_step"] == 0
+
+
+# ---------------------------------------------------------------------- the pipeline is left as it was
+
+
+def _state(v):
+    """A comparable copy of one attribute value (tensors by value, modules by identity)."""
+    if torch.is_tensor(v):
+        return ("tensor", v.detach().clone())
+    if isinstance(v, torch.nn.Module):
+        return ("module", id(v))
+    if isinstance(v, (list, tuple)):
+        return tuple(_state(x) for x in v)
+    return ("value", repr(v))
+
+
+def snapshot(pipe) -> dict:
+    """Everything a run could leave changed: which component objects, the pipeline's config,
+    the scheduler's whole state, and each module's forward, hooks and weights."""
+    snap = {"components": {k: id(v) for k, v in pipe.components.items()},
+            "config": dict(pipe.config),
+            "scheduler": {k: _state(v) for k, v in vars(pipe.scheduler).items()}}
+    for name, m in pipe.components.items():
+        if isinstance(m, torch.nn.Module):
+            snap[name] = {"forward_in_dict": "forward" in m.__dict__,
+                          "diffusers_hook": hasattr(m, "_diffusers_hook"),
+                          "torch_hooks": (len(m._forward_hooks), len(m._forward_pre_hooks)),
+                          "weights": sum(float(p.detach().double().sum()) for p in m.parameters())}
+    return snap
+
+
+def same_state(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_state(a[k], b[k]) for k in a)
+    if isinstance(a, tuple) and len(a) == 2 and a[0] == "tensor":
+        return b[0] == "tensor" and a[1].shape == b[1].shape and torch.equal(a[1], b[1])
+    if isinstance(a, tuple):
+        return isinstance(b, tuple) and len(a) == len(b) and all(map(same_state, a, b))
+    return a == b
+
+
+def every_kind_of_intervention(fam: str) -> list[InterventionSpec]:
+    g = GRAPH.to_dict()
+    lg = dict(target_prompt=TARGET, weight=1.5, start=1, end=4)
+    edits = [PromptEdit("replace", 0, 2, target_prompt=TARGET),
+             PromptEdit("interpolate", 1, 4, strength=0.4, target_prompt=TARGET),
+             PromptEdit("add_direction", 2, 6, strength=-1.5, direction_from="red",
+                        direction_to="blue"),
+             PromptEdit("scale_tokens", 2, 5, strength=2.0, words=["red", "ball"]),
+             PromptEdit("swap_tokens", 1, 2, target_prompt=TARGET,
+                        pairs=[["red", "blue"], ["ball", "cube"]])]
+    specs = [spec(edits=[e]) for e in edits]
+    specs += [spec(latent_guidance=LatentGuidance(**lg)),
+              spec(latent_guidance=LatentGuidance(**lg, mask_node="obj0"), graph=g),
+              spec(schedule=ScheduleSpec("reallocated", rho=0.7))]
+    if fam in ("toyworld", "toyworld_video"):
+        specs += [spec(latent_guidance=LatentGuidance(**lg, mask_node="reflection",
+                                                      mask_from="run"), graph=g),
+                  spec(edits=[PromptEdit("donor", 0, 3, donor="structure",
+                                         swaps={"obj0.shape": "cube"})], graph=g)]
+    return specs
+
+
+def test_a_run_leaves_the_pipeline_exactly_as_it_was(model, baselines):
+    """After runs of every kind of intervention (from scratch, from the cache, inpainting) the
+    user's pipeline has the same components, config, scheduler state and modules."""
+    fam, pipe, kw = model
+    base = baseline(model, baselines)
+    before = snapshot(pipe)
+    for s in every_kind_of_intervention(fam):
+        engine.run(pipe, s, **kw)
+        if s.schedule.kind == "uniform":
+            engine.run(pipe, s, cache=base.trajectory, **kw)
+    ip = spec(inpaint=Inpaint(start=2, mask_node="obj0"), graph=GRAPH.to_dict(),
+              edits=[PromptEdit("replace", 2, STEPS, target_prompt=TARGET)])
+    engine.run(pipe, ip, cache=base.trajectory, **kw)
+    assert same_state(snapshot(pipe), before)
+
+
+def test_a_failed_run_leaves_the_pipeline_as_it_was(model):
+    """An error inside the call (here, raised by the denoiser at the third step, mid-guidance)
+    reaches the caller, and the guidance hook and scheduler copy are gone all the same."""
+    fam, pipe, kw = model
+    before = snapshot(pipe)
+    den = getattr(pipe, adapter_for(pipe).denoiser_names(pipe)[0])
+    calls = []
+
+    def fail(module, args, kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+    h = den.register_forward_pre_hook(fail, with_kwargs=True)
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            engine.run(pipe, spec(latent_guidance=LatentGuidance(TARGET, weight=1.0, start=0,
+                                                                 end=STEPS)), **kw)
+    finally:
+        h.remove()
+    assert same_state(snapshot(pipe), before)
 
 
 # ---------------------------------------------------------------------- edits at step k

@@ -50,7 +50,14 @@ def baseline(model, baselines) -> engine.RunResult:
 
 
 def plain_call(fam: str, pipe: Any, kw: dict[str, Any], output_type: str, **extra) -> Any:
-    """The pipeline called the ordinary way: a prompt, a step count and a seeded generator."""
+    """The pipeline called the ordinary way: a prompt, a step count and a seeded generator, with
+    the sampler the engine drives in place of the released one (UniPC, CogVideoX's DDIM), set as
+    a user would (``pipe.scheduler = ...``) and put back after."""
+    with engine.swapped_scheduler(pipe, run_scheduler(pipe.scheduler)[0]):
+        return _plain_call(fam, pipe, kw, output_type, **extra)
+
+
+def _plain_call(fam: str, pipe: Any, kw: dict[str, Any], output_type: str, **extra) -> Any:
     call = dict(prompt=PROMPT, num_inference_steps=STEPS, guidance_scale=3.0, height=kw["height"],
                 width=kw["width"], num_frames=kw["frames"], output_type=output_type,
                 generator=torch.Generator().manual_seed(3))
@@ -195,10 +202,10 @@ def test_reallocated_schedule_is_the_one_the_scheduler_used(model, baselines):
         expected, model_t = req, used
     else:
         assert r.record["schedule_passed_as"] == "scheduler"
-        shift = float(pipe.scheduler.config.shift)
+        shift = float(run_scheduler(pipe.scheduler)[0].config.shift)
         assert shift == 3.0          # Wan's flow_shift, carried over from its UniPC config
         expected = shift * req / (1 + (shift - 1) * req)
-        sch = type(pipe.scheduler).from_config(pipe.scheduler.config)
+        sch = run_scheduler(pipe.scheduler)[0]
         sch.set_timesteps(sigmas=req.tolist())        # the scheduler's own code says the same
         assert torch.allclose(sch.sigmas[:-1].double(), expected, atol=1e-6)
         assert not torch.allclose(used, req)          # the shift is really there

@@ -26,6 +26,7 @@ TARGET = "a small blue cube on a large square mirror"
 
 #: per family: engine.run keyword arguments besides the encoder (image size in pixels)
 SIZES = {"toyworld": {}, "toyworld_video": dict(frames=8), "sd": dict(height=32, width=32),
+         "sdxl": dict(height=32, width=32),
          "sd3": dict(height=16, width=16),
          "flux": dict(height=8, width=8), "wan": dict(height=16, width=16, frames=9),
          "wan22": dict(height=16, width=16, frames=9),
@@ -108,6 +109,34 @@ def sd_pipeline(folder: str | Path):
     pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=CLIPTextModel(
         _clip_config(len(tok))), tokenizer=tok, scheduler=sched, safety_checker=None,
         feature_extractor=None, requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def sdxl_pipeline(folder: str | Path):
+    """After diffusers' SDXL ``get_dummy_components``: two CLIP encoders (32 + 32 -> 64 cross
+    attention), text-time embeddings of 8 per size number plus the pooled 32."""
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+    tok = tokenizer(folder)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=16,
+                                in_channels=4, out_channels=4,
+                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+                                attention_head_dim=(2, 4), use_linear_projection=True,
+                                addition_embed_type="text_time", addition_time_embed_dim=8,
+                                transformer_layers_per_block=(1, 2),
+                                projection_class_embeddings_input_dim=80,
+                                cross_attention_dim=64, norm_num_groups=2)
+    sched = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
+                                   beta_schedule="scaled_linear", timestep_spacing="leading",
+                                   steps_offset=1)
+    pipe = StableDiffusionXLPipeline(
+        unet=unet, vae=_vae((4, 8), 4, norm_num_groups=2, sample_size=32),
+        text_encoder=CLIPTextModel(_clip_config(len(tok))), tokenizer=tok,
+        text_encoder_2=CLIPTextModelWithProjection(_clip_config(len(tok))), tokenizer_2=tok,
+        scheduler=sched)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -242,6 +271,8 @@ def build(family: str, folder: str | Path) -> tuple[Any, dict[str, Any]]:
         return toyworld_video_pipeline(folder), kw
     if family == "sd":
         return sd_pipeline(folder), kw
+    if family == "sdxl":
+        return sdxl_pipeline(folder), kw
     if family == "sd3":
         return sd3_pipeline(folder), kw
     if family == "flux":
