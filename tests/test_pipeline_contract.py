@@ -36,6 +36,12 @@ def np_shape(pipe, batch: int = 1) -> tuple[int, ...]:
     return (s[0],) + s[2:] + (s[1],)
 
 
+def pt_shape(pipe, batch: int = 1) -> tuple[int, ...]:
+    """Image B x C x H x W; video B x F x C x H x W (the latents are B x C x F x H x W)."""
+    s = lat_shape(pipe, batch)
+    return s if len(s) == 4 else (s[0], s[2], s[1]) + s[3:]
+
+
 def gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
@@ -157,12 +163,14 @@ def test_every_output_type(pipe):
     assert frames[0].size == (32, 32) and frames[0].mode == "RGB"
     assert np.array_equal(np.asarray(frames[-1]), (npy[0][-1 if video else slice(None)] * 255)
                           .round().astype(np.uint8))
+    # pt: channels before H x W, and for video frames before channels (B x F x C x H x W), as
+    # diffusers' VideoProcessor.postprocess_video gives it
     pt = sample(pipe, output_type="pt")
-    assert torch.is_tensor(pt) and pt.shape == lat_shape(pipe)
-    assert torch.allclose(pt.movedim(1, -1), torch.from_numpy(npy))
+    assert torch.is_tensor(pt) and pt.shape == pt_shape(pipe)
+    assert torch.equal(pt.movedim(-3, -1), torch.from_numpy(npy))
     lat = sample(pipe, output_type="latent")
     assert torch.is_tensor(lat) and lat.shape == lat_shape(pipe)
-    assert torch.allclose((lat / 2 + 0.5).clamp(0, 1), pt)
+    assert torch.equal((lat / 2 + 0.5).clamp(0, 1), pt.transpose(1, 2) if video else pt)
     tup = pipe(PROMPT, num_inference_steps=2, generator=gen(), output_type="np",
                return_dict=False)
     assert isinstance(tup, tuple) and tup[0].shape == np_shape(pipe)
