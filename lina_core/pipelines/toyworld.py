@@ -87,7 +87,9 @@ class ToyWorldPipeline(DiffusionPipeline):
         if clip_skip is None:
             return self.text_encoder(ids)[0]
         hidden = self.text_encoder(ids, output_hidden_states=True).hidden_states
-        return self.text_encoder.text_model.final_layer_norm(hidden[-(clip_skip + 1)])
+        # transformers 5 puts the layers on CLIPTextModel itself; before, under ``.text_model``
+        model = getattr(self.text_encoder, "text_model", self.text_encoder)
+        return model.final_layer_norm(hidden[-(clip_skip + 1)])
 
     def encode_prompt(self, prompt: str | list[str] | None, device: torch.device | None = None,
                       num_images_per_prompt: int = 1, do_classifier_free_guidance: bool = True,
