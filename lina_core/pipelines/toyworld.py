@@ -245,7 +245,7 @@ class ToyWorldPipeline(DiffusionPipeline):
         prompt_embeds, negative_prompt_embeds = self.encode_prompt(
             prompt, device, num_images_per_prompt, self.do_classifier_free_guidance,
             negative_prompt, prompt_embeds, negative_prompt_embeds, clip_skip=clip_skip)
-        timesteps, num_inference_steps = retrieve_timesteps(
+        timesteps, _ = retrieve_timesteps(
             self.scheduler, None if (timesteps is not None or sigmas is not None)
             else num_inference_steps, device, timesteps, sigmas)
         self._num_timesteps = len(timesteps)
