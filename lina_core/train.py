@@ -13,7 +13,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +79,61 @@ def _opt_state_from_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch
     opt.load_state_dict(sd)
 
 
+@dataclass
+class _Run:
+    """What a training run carries from step to step and into its checkpoint."""
+
+    cfg: TrainConfig
+    out: Path
+    pipe: ToyWorldPipeline
+    x_all: torch.Tensor
+    caps: list[tuple[str, str]]
+    train_text: bool
+    params: list[torch.nn.Parameter]
+    opt: torch.optim.Optimizer
+    ema: list[torch.Tensor]
+    acp: torch.Tensor
+    step: int = 0
+    losses: list[float] = field(default_factory=list)
+    #: seconds trained in earlier sittings; ``t_start``: when this sitting's loop began
+    wall: float = 0.0
+    t_start: float = 0.0
+    ids_cache: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def ckpt(self) -> Path:
+        return self.out / "checkpoint"
+
+
 def train(cfg: TrainConfig, log=print) -> Path:
+    """Train (or resume from ``cfg.out/checkpoint``) to ``cfg.steps``; the EMA model's folder."""
     torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
-    ckpt = out / "checkpoint"
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
+    run = _start(cfg, out)
+    if (run.ckpt / "state.json").exists():
+        _resume(run)
+        log(f"resumed at step {run.step}")
+    rng = np.random.default_rng(cfg.seed + run.step)
+    gen = torch.Generator().manual_seed(cfg.seed + run.step)
+    run.pipe.unet.train()
+    run.pipe.text_encoder.train(run.train_text)
+    run.t_start = time.time()
+    while run.step < cfg.steps:
+        _train_step(run, rng, gen)
+        if run.step % 50 == 0:
+            el = time.time() - run.t_start
+            log(f"step {run.step}/{cfg.steps} loss {np.mean(run.losses[-50:]):.4f} "
+                f"lr {_lr_at(cfg, run.step):.2e} {el:.0f}s this sitting")
+        if run.step % cfg.ckpt_every == 0 or run.step == cfg.steps:
+            _save(run)
+    return out / "model"
+
+
+def _start(cfg: TrainConfig, out: Path) -> _Run:
+    """The pipeline (built, or inflated from ``cfg.init_from``), its data and its optimizer.
+    The text encoder trains only with the image model (the video model shares it frozen)."""
     if cfg.init_from:
         from .pipelines.toyworld_video import inflate
         pipe: ToyWorldPipeline = inflate(ToyWorldPipeline.from_pretrained(
@@ -96,101 +145,106 @@ def train(cfg: TrainConfig, log=print) -> Path:
             write_tokenizer(tok_dir)
         pipe = build_pipeline(str(tok_dir), cfg.resolution, seed=cfg.seed)
         x_all, rows = load_images(cfg.data, cfg.resolution)
-    unet, text = pipe.unet, pipe.text_encoder
     train_text = cfg.init_from is None
-    text.requires_grad_(train_text)
-    params = list(unet.parameters()) + (list(text.parameters()) if train_text else [])
+    pipe.text_encoder.requires_grad_(train_text)
+    params = list(pipe.unet.parameters()) + (list(pipe.text_encoder.parameters())
+                                             if train_text else [])
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
-    ema = [p.detach().clone() for p in params]
     noise_sched = DDPMScheduler(**{k: v for k, v in scheduler_config().items()
                                    if k != "timestep_spacing"})
-    acp = noise_sched.alphas_cumprod
-    caps = [(r["implicit_caption"], r["explicit_caption"]) for r in rows]
-    ids_cache: dict[str, torch.Tensor] = {}
+    return _Run(cfg=cfg, out=out, pipe=pipe, x_all=x_all,
+                caps=[(r["implicit_caption"], r["explicit_caption"]) for r in rows],
+                train_text=train_text, params=params, opt=opt,
+                ema=[p.detach().clone() for p in params], acp=noise_sched.alphas_cumprod)
 
-    def ids(texts: list[str]) -> torch.Tensor:
-        miss = [t for t in set(texts) if t not in ids_cache]
-        if miss:
-            enc = pipe.tokenizer(miss, padding="max_length", max_length=MAX_LENGTH,
+
+def _resume(run: _Run) -> None:
+    """Load the checkpoint's weights, EMA, optimizer state and progress into ``run``."""
+    ckpt = run.ckpt
+    st = json.loads((ckpt / "state.json").read_text())
+    run.step, run.losses, run.wall = st["step"], st["losses"], st["wall_s"]
+    run.pipe.unet.load_state_dict(load_file(ckpt / "unet.safetensors"))
+    if run.train_text:
+        run.pipe.text_encoder.load_state_dict(load_file(ckpt / "text_encoder.safetensors"))
+    e = load_file(ckpt / "ema.safetensors")
+    run.ema = [e[str(i)] for i in range(len(run.params))]
+    _opt_state_from_tensors(run.opt, load_file(ckpt / "optimizer.safetensors"))
+
+
+def _lr_at(cfg: TrainConfig, s: int) -> float:
+    """Linear warm-up, then cosine decay from ``lr`` to ``min_lr`` at ``steps``."""
+    if s < cfg.warmup:
+        return cfg.lr * (s + 1) / cfg.warmup
+    p = (s - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(p, 1.0)))
+
+
+def _ids(run: _Run, texts: list[str]) -> torch.Tensor:
+    """Token ids of ``texts``, each caption tokenized once per run."""
+    miss = [t for t in set(texts) if t not in run.ids_cache]
+    if miss:
+        enc = run.pipe.tokenizer(miss, padding="max_length", max_length=MAX_LENGTH,
                                  truncation=True, return_tensors="pt").input_ids
-            ids_cache.update(dict(zip(miss, enc)))
-        return torch.stack([ids_cache[t] for t in texts])
+        run.ids_cache.update(dict(zip(miss, enc)))
+    return torch.stack([run.ids_cache[t] for t in texts])
 
-    step, losses, wall = 0, [], 0.0
-    if (ckpt / "state.json").exists():
-        st = json.loads((ckpt / "state.json").read_text())
-        step, losses, wall = st["step"], st["losses"], st["wall_s"]
-        unet.load_state_dict(load_file(ckpt / "unet.safetensors"))
-        if train_text:
-            text.load_state_dict(load_file(ckpt / "text_encoder.safetensors"))
-        e = load_file(ckpt / "ema.safetensors")
-        ema = [e[str(i)] for i in range(len(params))]
-        _opt_state_from_tensors(opt, load_file(ckpt / "optimizer.safetensors"))
-        log(f"resumed at step {step}")
-    rng = np.random.default_rng(cfg.seed + step)
-    gen = torch.Generator().manual_seed(cfg.seed + step)
-    unet.train()
-    text.train(train_text)
-    t_start = time.time()
 
-    def lr_at(s: int) -> float:
-        if s < cfg.warmup:
-            return cfg.lr * (s + 1) / cfg.warmup
-        p = (s - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-        return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(p, 1.0)))
+def _noised_batch(run: _Run, rng: np.random.Generator, gen: torch.Generator,
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[str]]:
+    """(x_t, t, v-prediction target, captions) of one random batch; ``caption_dropout`` of the
+    captions are "" so classifier-free guidance works."""
+    cfg = run.cfg
+    idx = rng.integers(0, len(run.x_all), cfg.batch)
+    x0 = run.x_all[idx]
+    texts = [run.caps[i][int(rng.integers(2))] if rng.random() >= cfg.caption_dropout else ""
+             for i in idx]
+    noise = torch.randn(x0.shape, generator=gen)
+    t = torch.randint(0, 1000, (cfg.batch,), generator=gen)
+    bcast = (-1,) + (1,) * (x0.dim() - 1)     # images B x C x H x W, clips B x C x F x H x W
+    a = run.acp[t].sqrt().view(bcast)
+    s = (1 - run.acp[t]).sqrt().view(bcast)
+    return a * x0 + s * noise, t, a * noise - s * x0, texts
 
-    def save(final: bool = False) -> None:
-        tmp = out / "checkpoint.tmp"
-        tmp.mkdir(exist_ok=True)
-        save_file(unet.state_dict(), tmp / "unet.safetensors")
-        if train_text:
-            save_file(text.state_dict(), tmp / "text_encoder.safetensors")
-        save_file({str(i): p.contiguous() for i, p in enumerate(ema)}, tmp / "ema.safetensors")
-        save_file(_opt_state_to_tensors(opt), tmp / "optimizer.safetensors")
-        (tmp / "state.json").write_text(json.dumps(
-            {"step": step, "losses": losses, "wall_s": wall + time.time() - t_start,
-             "config": asdict(cfg)}))
-        if ckpt.exists():
-            shutil.rmtree(ckpt)
-        tmp.rename(ckpt)
-        export_ema(pipe, params, ema, out / "model")
-        plot_losses(losses, out / "loss.png")
 
-    while step < cfg.steps:
-        idx = rng.integers(0, len(x_all), cfg.batch)
-        x0 = x_all[idx]
-        texts = [caps[i][int(rng.integers(2))] if rng.random() >= cfg.caption_dropout else ""
-                 for i in idx]
-        noise = torch.randn(x0.shape, generator=gen)
-        t = torch.randint(0, 1000, (cfg.batch,), generator=gen)
-        bcast = (-1,) + (1,) * (x0.dim() - 1)     # images B x C x H x W, clips B x C x F x H x W
-        a = acp[t].sqrt().view(bcast)
-        s = (1 - acp[t]).sqrt().view(bcast)
-        xt = a * x0 + s * noise
-        target = a * noise - s * x0
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step)
-        with torch.set_grad_enabled(train_text):
-            ctx = text(ids(texts))[0]
-        pred = unet(xt, t, encoder_hidden_states=ctx, return_dict=False)[0]
-        loss = F.mse_loss(pred, target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        with torch.no_grad():
-            d = min(cfg.ema, (1 + step) / (10 + step))
-            for e, p in zip(ema, params):
-                e.mul_(d).add_(p.detach(), alpha=1 - d)
-        step += 1
-        losses.append(round(loss.item(), 5))
-        if step % 50 == 0:
-            el = time.time() - t_start
-            log(f"step {step}/{cfg.steps} loss {np.mean(losses[-50:]):.4f} lr {lr_at(step):.2e} "
-                f"{el:.0f}s this sitting")
-        if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            save()
-    return out / "model"
+def _train_step(run: _Run, rng: np.random.Generator, gen: torch.Generator) -> None:
+    """One optimizer step (clipped gradients), the EMA update, and the step's loss recorded."""
+    xt, t, target, texts = _noised_batch(run, rng, gen)
+    for g in run.opt.param_groups:
+        g["lr"] = _lr_at(run.cfg, run.step)
+    with torch.set_grad_enabled(run.train_text):
+        ctx = run.pipe.text_encoder(_ids(run, texts))[0]
+    pred = run.pipe.unet(xt, t, encoder_hidden_states=ctx, return_dict=False)[0]
+    loss = F.mse_loss(pred, target)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.params, 1.0)
+    run.opt.step()
+    with torch.no_grad():
+        d = min(run.cfg.ema, (1 + run.step) / (10 + run.step))
+        for e, p in zip(run.ema, run.params):
+            e.mul_(d).add_(p.detach(), alpha=1 - d)
+    run.step += 1
+    run.losses.append(round(loss.item(), 5))
+
+
+def _save(run: _Run) -> None:
+    """Write the checkpoint atomically (a temp folder renamed), the EMA model and the loss plot."""
+    out, ckpt = run.out, run.ckpt
+    tmp = out / "checkpoint.tmp"
+    tmp.mkdir(exist_ok=True)
+    save_file(run.pipe.unet.state_dict(), tmp / "unet.safetensors")
+    if run.train_text:
+        save_file(run.pipe.text_encoder.state_dict(), tmp / "text_encoder.safetensors")
+    save_file({str(i): p.contiguous() for i, p in enumerate(run.ema)}, tmp / "ema.safetensors")
+    save_file(_opt_state_to_tensors(run.opt), tmp / "optimizer.safetensors")
+    (tmp / "state.json").write_text(json.dumps(
+        {"step": run.step, "losses": run.losses, "wall_s": run.wall + time.time() - run.t_start,
+         "config": asdict(run.cfg)}))
+    if ckpt.exists():
+        shutil.rmtree(ckpt)
+    tmp.rename(ckpt)
+    export_ema(run.pipe, run.params, run.ema, out / "model")
+    plot_losses(run.losses, out / "loss.png")
 
 
 def export_ema(pipe: ToyWorldPipeline, params: list[torch.nn.Parameter], ema: list[torch.Tensor],

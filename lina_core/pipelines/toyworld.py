@@ -2,22 +2,26 @@
 
 It takes the arguments ``StableDiffusionPipeline`` takes and honours them, so an intervention
 written once against that public API (prompt_embeds, sigmas/timesteps, latents, generator,
-callback_on_step_end) drives ToyWorld and real models alike.  There is no VAE: the "latents" are
+callback_on_step_end, cross_attention_kwargs, guidance_rescale, clip_skip, eta) drives ToyWorld
+and real models alike; ``tests/test_pipeline_contract.py`` pins the properties diffusers' own
+pipeline tests check (save/load, batch vs single, callbacks, progress bar, from_pipe...).  There is no VAE: the "latents" are
 the image itself in [-1, 1], 3 x 32 x 32 for the shipped model.
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any, Callable
 
 import torch
 from diffusers import DiffusionPipeline, EulerDiscreteScheduler, UNet2DConditionModel
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
-from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import retrieve_timesteps
+from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import (rescale_noise_cfg,
+                                                                           retrieve_timesteps)
 from diffusers.utils.torch_utils import randn_tensor
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-from ..limits import check_int
+from ..limits import check_float, check_int
 from .tokenizer import MAX_LENGTH
 
 
@@ -32,17 +36,35 @@ class ToyWorldPipeline(DiffusionPipeline):
                               scheduler=scheduler)
 
     # ------------------------------------------------------------------ properties
+    # Set by each call and read by the loop every step, as in StableDiffusionPipeline, so a
+    # callback that changes ``pipe._guidance_scale`` (or sets ``pipe._interrupt``) takes effect.
     @property
     def guidance_scale(self) -> float:
         return self._guidance_scale
+
+    @property
+    def guidance_rescale(self) -> float:
+        return self._guidance_rescale
+
+    @property
+    def clip_skip(self) -> int | None:
+        return self._clip_skip
 
     @property
     def do_classifier_free_guidance(self) -> bool:
         return self._guidance_scale > 1.0
 
     @property
+    def cross_attention_kwargs(self) -> dict[str, Any] | None:
+        return self._cross_attention_kwargs
+
+    @property
     def num_timesteps(self) -> int:
         return self._num_timesteps
+
+    @property
+    def interrupt(self) -> bool:
+        return self._interrupt
 
     @property
     def resolution(self) -> int:
@@ -56,18 +78,28 @@ class ToyWorldPipeline(DiffusionPipeline):
         return [w for w in re.findall(r"[a-z]+", prompt.lower()) if w + "</w>" not in vocab]
 
     @torch.no_grad()
-    def _embed(self, texts: list[str], device: torch.device) -> torch.Tensor:
+    def _embed(self, texts: list[str], device: torch.device,
+               clip_skip: int | None = None) -> torch.Tensor:
+        """The text encoder's last hidden states, or (``clip_skip``) those ``clip_skip`` layers
+        before the last, through the final layer norm, as StableDiffusionPipeline does."""
         ids = self.tokenizer(texts, padding="max_length", max_length=MAX_LENGTH, truncation=True,
                              return_tensors="pt").input_ids.to(device)
-        return self.text_encoder(ids)[0]
+        if clip_skip is None:
+            return self.text_encoder(ids)[0]
+        hidden = self.text_encoder(ids, output_hidden_states=True).hidden_states
+        # transformers 5 puts the layers on CLIPTextModel itself; before, under ``.text_model``
+        model = getattr(self.text_encoder, "text_model", self.text_encoder)
+        return model.final_layer_norm(hidden[-(clip_skip + 1)])
 
     def encode_prompt(self, prompt: str | list[str] | None, device: torch.device | None = None,
                       num_images_per_prompt: int = 1, do_classifier_free_guidance: bool = True,
                       negative_prompt: str | list[str] | None = None,
                       prompt_embeds: torch.Tensor | None = None,
-                      negative_prompt_embeds: torch.Tensor | None = None,
+                      negative_prompt_embeds: torch.Tensor | None = None, *,
+                      clip_skip: int | None = None,
                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Return ``(prompt_embeds, negative_prompt_embeds)``, each repeated per image."""
+        """Return ``(prompt_embeds, negative_prompt_embeds)``, each repeated per image
+        (``clip_skip`` keyword-only: SD's ``lora_scale`` holds its place, and there is no LoRA)."""
         device = device or self._execution_device
         if prompt_embeds is None:
             prompts = [prompt] if isinstance(prompt, str) else list(prompt)
@@ -76,14 +108,14 @@ class ToyWorldPipeline(DiffusionPipeline):
                 warnings.warn(f"prompt: words outside the ToyWorld vocabulary: {unknown}; "
                               f"they are spelled out letter by letter and mostly ignored",
                               stacklevel=2)
-            prompt_embeds = self._embed(prompts, device)
+            prompt_embeds = self._embed(prompts, device, clip_skip)
         batch = prompt_embeds.shape[0]
         if do_classifier_free_guidance and negative_prompt_embeds is None:
             neg = negative_prompt or ""
             negs = [neg] * batch if isinstance(neg, str) else list(neg)
             if len(negs) != batch:
                 raise ValueError(f"negative_prompt: {len(negs)} given for a batch of {batch}")
-            negative_prompt_embeds = self._embed(negs, device)
+            negative_prompt_embeds = self._embed(negs, device, clip_skip)
         prompt_embeds = prompt_embeds.to(device).repeat_interleave(num_images_per_prompt, 0)
         if negative_prompt_embeds is not None:
             negative_prompt_embeds = negative_prompt_embeds.to(device).repeat_interleave(
@@ -116,19 +148,19 @@ class ToyWorldPipeline(DiffusionPipeline):
             latents = latents.to(device=device, dtype=dtype)
         return latents * self.scheduler.init_noise_sigma
 
-    @torch.no_grad()
-    def __call__(self, prompt: str | list[str] | None = None, height: int | None = None,
-                 width: int | None = None, num_inference_steps: int = 25,
-                 timesteps: list[int] | None = None, sigmas: list[float] | None = None,
-                 guidance_scale: float = 3.0, negative_prompt: str | list[str] | None = None,
-                 num_images_per_prompt: int = 1,
-                 generator: torch.Generator | list[torch.Generator] | None = None,
-                 latents: torch.Tensor | None = None, prompt_embeds: torch.Tensor | None = None,
-                 negative_prompt_embeds: torch.Tensor | None = None, output_type: str = "pil",
-                 return_dict: bool = True,
-                 callback_on_step_end: Callable[..., dict[str, Any]] | None = None,
-                 callback_on_step_end_tensor_inputs: list[str] | None = None,
-                 ) -> ImagePipelineOutput | tuple:
+    def prepare_extra_step_kwargs(self, generator: torch.Generator | list[torch.Generator] | None,
+                                  eta: float) -> dict[str, Any]:
+        """``eta`` and ``generator`` for schedulers whose ``step`` takes them, as diffusers does:
+        the default Euler sampler takes no ``eta`` (ignored) and, with ``s_churn`` 0, draws no
+        noise from ``generator``."""
+        params = set(inspect.signature(self.scheduler.step).parameters)
+        return {k: v for k, v in (("eta", eta), ("generator", generator)) if k in params}
+
+    def check_inputs(self, prompt: Any, prompt_embeds: torch.Tensor | None, height: int | None,
+                     width: int | None, output_type: str, num_images_per_prompt: int,
+                     tensor_inputs: list[str], guidance_rescale: float,
+                     clip_skip: int | None) -> None:
+        """Refuse, naming the argument, what this model cannot honour."""
         res = self.resolution
         for name, v in (("height", height), ("width", width)):
             if v is not None and v != res:
@@ -138,39 +170,91 @@ class ToyWorldPipeline(DiffusionPipeline):
         if output_type not in ("pil", "np", "pt", "latent"):
             raise ValueError(f"output_type: {output_type!r} is not one of pil, np, pt, latent")
         check_int("num_images_per_prompt", num_images_per_prompt, 1, 64)
-        inputs = callback_on_step_end_tensor_inputs or ["latents"]
-        bad = [k for k in inputs if k not in self._callback_tensor_inputs]
+        bad = [k for k in tensor_inputs if k not in self._callback_tensor_inputs]
         if bad:
             raise ValueError(f"callback_on_step_end_tensor_inputs: {bad} not in "
                              f"{self._callback_tensor_inputs}")
-        self._guidance_scale = guidance_scale
+        check_float("guidance_rescale", guidance_rescale, 0.0, 1.0)
+        if clip_skip is not None:
+            check_int("clip_skip", clip_skip, 0, self.text_encoder.config.num_hidden_layers)
+
+    def predict(self, latents: torch.Tensor, t: torch.Tensor, prompt_embeds: torch.Tensor,
+                negative_prompt_embeds: torch.Tensor | None) -> torch.Tensor:
+        """The guided model output at ``t``: reads ``self.guidance_scale`` (and so a callback's
+        change of ``pipe._guidance_scale``) afresh each step."""
+        cfg = self.do_classifier_free_guidance
+        dtype = self.unet.dtype
+        x = torch.cat([latents] * 2) if cfg else latents
+        x = self.scheduler.scale_model_input(x, t)
+        ctx = torch.cat([negative_prompt_embeds, prompt_embeds]) if cfg else prompt_embeds
+        out = self.unet(x, t, encoder_hidden_states=ctx.to(dtype),
+                        cross_attention_kwargs=self.cross_attention_kwargs, return_dict=False)[0]
+        if not cfg:
+            return out
+        uncond, cond = out.chunk(2)
+        out = uncond + self.guidance_scale * (cond - uncond)
+        if self.guidance_rescale > 0.0:
+            out = rescale_noise_cfg(out, cond, guidance_rescale=self.guidance_rescale)
+        return out
+
+    def denoise(self, latents: torch.Tensor, timesteps: torch.Tensor,
+                embeds: dict[str, torch.Tensor | None], extra_step_kwargs: dict[str, Any],
+                callback: Callable[..., dict[str, Any]] | None,
+                tensor_inputs: list[str]) -> torch.Tensor:
+        """The sampling loop, under ``self.progress_bar`` (one tick per step); ``embeds`` holds
+        ``prompt_embeds`` and ``negative_prompt_embeds``, which a callback may replace."""
+        with self.progress_bar(total=len(timesteps)) as bar:
+            for i, t in enumerate(timesteps):
+                if self.interrupt:
+                    continue
+                out = self.predict(latents, t, embeds["prompt_embeds"],
+                                   embeds["negative_prompt_embeds"])
+                latents = self.scheduler.step(out, t, latents, **extra_step_kwargs,
+                                              return_dict=False)[0]
+                if callback is not None:
+                    local = {"latents": latents, **embeds}
+                    cb = callback(self, i, t, {k: local[k] for k in tensor_inputs}) or {}
+                    latents = cb.get("latents", latents)
+                    embeds = {k: cb.get(k, v) for k, v in embeds.items()}
+                bar.update()
+        return latents
+
+    @torch.no_grad()
+    def __call__(self, prompt: str | list[str] | None = None, height: int | None = None,
+                 width: int | None = None, num_inference_steps: int = 25,
+                 timesteps: list[int] | None = None, sigmas: list[float] | None = None,
+                 guidance_scale: float = 3.0, negative_prompt: str | list[str] | None = None,
+                 num_images_per_prompt: int = 1, eta: float = 0.0,
+                 generator: torch.Generator | list[torch.Generator] | None = None,
+                 latents: torch.Tensor | None = None, prompt_embeds: torch.Tensor | None = None,
+                 negative_prompt_embeds: torch.Tensor | None = None, output_type: str = "pil",
+                 return_dict: bool = True, cross_attention_kwargs: dict[str, Any] | None = None,
+                 guidance_rescale: float = 0.0, clip_skip: int | None = None,
+                 callback_on_step_end: Callable[..., dict[str, Any]] | None = None,
+                 callback_on_step_end_tensor_inputs: list[str] | None = None,
+                 ) -> ImagePipelineOutput | tuple:
+        """Sample as ``StableDiffusionPipeline.__call__`` does, with its arguments and meanings
+        (``eta`` only reaches schedulers whose ``step`` takes it; Euler's does not)."""
+        inputs = callback_on_step_end_tensor_inputs or ["latents"]
+        self.check_inputs(prompt, prompt_embeds, height, width, output_type,
+                          num_images_per_prompt, inputs, guidance_rescale, clip_skip)
+        self._guidance_scale, self._guidance_rescale = guidance_scale, guidance_rescale
+        self._clip_skip, self._cross_attention_kwargs = clip_skip, cross_attention_kwargs
+        self._interrupt = False
         device = self._execution_device
         prompt_embeds, negative_prompt_embeds = self.encode_prompt(
             prompt, device, num_images_per_prompt, self.do_classifier_free_guidance,
-            negative_prompt, prompt_embeds, negative_prompt_embeds)
-        timesteps, num_inference_steps = retrieve_timesteps(
+            negative_prompt, prompt_embeds, negative_prompt_embeds, clip_skip=clip_skip)
+        timesteps, _ = retrieve_timesteps(
             self.scheduler, None if (timesteps is not None or sigmas is not None)
             else num_inference_steps, device, timesteps, sigmas)
         self._num_timesteps = len(timesteps)
-        dtype = self.unet.dtype
-        latents = self.prepare_latents(prompt_embeds.shape[0], dtype, device, generator, latents)
-        for i, t in enumerate(timesteps):
-            cfg = self.do_classifier_free_guidance
-            x = torch.cat([latents] * 2) if cfg else latents
-            x = self.scheduler.scale_model_input(x, t)
-            ctx = torch.cat([negative_prompt_embeds, prompt_embeds]) if cfg else prompt_embeds
-            out = self.unet(x, t, encoder_hidden_states=ctx.to(dtype), return_dict=False)[0]
-            if cfg:
-                uncond, cond = out.chunk(2)
-                out = uncond + guidance_scale * (cond - uncond)
-            latents = self.scheduler.step(out, t, latents, return_dict=False)[0]
-            if callback_on_step_end is not None:
-                local = {"latents": latents, "prompt_embeds": prompt_embeds,
-                         "negative_prompt_embeds": negative_prompt_embeds}
-                cb = callback_on_step_end(self, i, t, {k: local[k] for k in inputs}) or {}
-                latents = cb.get("latents", latents)
-                prompt_embeds = cb.get("prompt_embeds", prompt_embeds)
-                negative_prompt_embeds = cb.get("negative_prompt_embeds", negative_prompt_embeds)
+        latents = self.prepare_latents(prompt_embeds.shape[0], self.unet.dtype, device,
+                                       generator, latents)
+        embeds = {"prompt_embeds": prompt_embeds, "negative_prompt_embeds": negative_prompt_embeds}
+        latents = self.denoise(latents, timesteps, embeds,
+                               self.prepare_extra_step_kwargs(generator, eta),
+                               callback_on_step_end, inputs)
         self.maybe_free_model_hooks()
         images = self.postprocess(latents, output_type)
         if not return_dict:

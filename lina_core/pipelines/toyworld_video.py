@@ -1,9 +1,9 @@
 """ToyWorldVideoPipeline: the ToyWorld pipeline over a spatio-temporal denoiser.
 
 Same call contract as :class:`ToyWorldPipeline` (prompt_embeds, sigmas/timesteps, latents,
-generator, callback_on_step_end), plus ``num_frames``; latents are batch x 3 x frames x 32 x 32
-pixels in [-1, 1] and the output is ``frames`` (batch x frames x H x W x 3), as diffusers' video
-pipelines return it.
+generator, callback_on_step_end, cross_attention_kwargs, ...), plus ``num_frames``; latents are
+batch x 3 x frames x 32 x 32 pixels in [-1, 1] and the output is ``frames`` as diffusers' video
+pipelines return it (np batch x frames x H x W x 3, pt batch x frames x 3 x H x W).
 
 The denoiser is diffusers' ``UNet3DConditionModel``, *inflated* from the image model
 (:func:`inflate`): its spatial layers take the image UNet's weights and its temporal layers start
@@ -36,8 +36,8 @@ _BLOCKS_3D = {"DownBlock2D": "DownBlock3D", "CrossAttnDownBlock2D": "CrossAttnDo
 
 @dataclass
 class ToyWorldVideoOutput(BaseOutput):
-    """``frames``: batch x F x H x W x 3 (np, floats in [0, 1]), a tensor, or per clip a list of
-    PIL frames, as diffusers' video pipelines return them."""
+    """``frames``: batch x F x H x W x 3 (np, floats in [0, 1]), batch x F x 3 x H x W (pt), or
+    per clip a list of PIL frames, as diffusers' video pipelines return them."""
 
     frames: np.ndarray | torch.Tensor | list
 
@@ -60,14 +60,24 @@ class ToyWorldVideoPipeline(ToyWorldPipeline):
                 self.resolution)
 
     def postprocess(self, latents: torch.Tensor, output_type: str) -> Any:
-        """batch x 3 x F x H x W pixels -> frames: np/pil channels last, per clip a list for pil."""
+        """batch x 3 x F x H x W pixels -> frames as diffusers' ``VideoProcessor.postprocess_video``
+        gives them: pt batch x F x 3 x H x W, np batch x F x H x W x 3, pil per clip a list."""
         if output_type == "latent":
             return latents
         video = (latents / 2 + 0.5).clamp(0, 1)
         if output_type == "pt":
-            return video
+            return video.transpose(1, 2)
         video = video.permute(0, 2, 3, 4, 1).float().cpu().numpy()
         return [self.numpy_to_pil(v) for v in video] if output_type == "pil" else video
+
+    def set_frames(self, num_frames: int | None) -> None:
+        """The clip length of the coming call (``default_frames`` when None), checked."""
+        try:
+            self._frames = check_frames(self.default_frames if num_frames is None
+                                        else num_frames)
+        except ValueError as exc:
+            raise ValueError(f"num_frames: {exc}".replace("num_frames: frames: ", "num_frames: ")
+                             ) from None
 
     @torch.no_grad()
     def __call__(self, prompt: str | list[str] | None = None, num_frames: int | None = None,
@@ -75,27 +85,27 @@ class ToyWorldVideoPipeline(ToyWorldPipeline):
                  num_inference_steps: int = 25, timesteps: list[int] | None = None,
                  sigmas: list[float] | None = None, guidance_scale: float = 3.0,
                  negative_prompt: str | list[str] | None = None,
-                 num_videos_per_prompt: int = 1,
+                 num_videos_per_prompt: int = 1, eta: float = 0.0,
                  generator: torch.Generator | list[torch.Generator] | None = None,
                  latents: torch.Tensor | None = None, prompt_embeds: torch.Tensor | None = None,
                  negative_prompt_embeds: torch.Tensor | None = None, output_type: str = "np",
-                 return_dict: bool = True,
+                 return_dict: bool = True, cross_attention_kwargs: dict[str, Any] | None = None,
+                 guidance_rescale: float = 0.0, clip_skip: int | None = None,
                  callback_on_step_end: Callable[..., dict[str, Any]] | None = None,
                  callback_on_step_end_tensor_inputs: list[str] | None = None,
                  ) -> ToyWorldVideoOutput | tuple:
-        try:
-            self._frames = check_frames(self.default_frames if num_frames is None
-                                        else num_frames)
-        except ValueError as exc:
-            raise ValueError(f"num_frames: {exc}".replace("num_frames: frames: ", "num_frames: ")
-                             ) from None
+        """The image pipeline's call over ``num_frames`` frames (``num_videos_per_prompt`` in
+        place of ``num_images_per_prompt``, output ``frames``)."""
+        self.set_frames(num_frames)
         out = super().__call__(
             prompt=prompt, height=height, width=width, num_inference_steps=num_inference_steps,
             timesteps=timesteps, sigmas=sigmas, guidance_scale=guidance_scale,
             negative_prompt=negative_prompt, num_images_per_prompt=num_videos_per_prompt,
-            generator=generator, latents=latents, prompt_embeds=prompt_embeds,
+            eta=eta, generator=generator, latents=latents, prompt_embeds=prompt_embeds,
             negative_prompt_embeds=negative_prompt_embeds, output_type=output_type,
-            return_dict=False, callback_on_step_end=callback_on_step_end,
+            return_dict=False, cross_attention_kwargs=cross_attention_kwargs,
+            guidance_rescale=guidance_rescale, clip_skip=clip_skip,
+            callback_on_step_end=callback_on_step_end,
             callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs)
         if not return_dict:
             return out
