@@ -9,7 +9,7 @@ How it sees (details and measured accuracy in ``docs/VERIFIER.md``):
 
 * the image is resized to a canonical 64 x 64, white-balanced against the wall (top rows) and
   floor (bottom rows), and lightly denoised;
-* every pixel is *unmixed* against the category's palette (render.py / csg.py colours): either a
+* every pixel is *unmixed* against the category's palette (render.py / csg colours): either a
   mixture of two background colours (wall, floor, mirror, water, ...) or an object colour over
   one background colour, with the object's share ``alpha``.  Blurred edges are mixtures, so
   they are explained rather than misclassified;
