@@ -8,7 +8,7 @@ Modules: :mod:`.vocabulary` (categories, attribute values, relations), :mod:`.gr
 its JSON and validation), :mod:`.rules` (the causal rules as a data table), :mod:`.grammar`
 (prompt -> graph), :mod:`.captions` (graph -> prompt), :mod:`.geometry` (layout and the geometry
 the renderer and verifier share) and :mod:`.plot` (the Plotly figure).  Everything is re-exported
-here, so ``from lina_core.csg import X`` keeps working.
+here (and the private helpers tests use), so ``from lina_core.csg import X`` keeps working.
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from .geometry import (BEAM_HALF, BEAM_TILT, BEAM_Y, FLOOR_Y, LIGHT_X, MIRROR_AS
 from .grammar import EFFECT_WORDS, FUNCTION_WORDS, SYNONYMS, ParseResult, _words, from_prompt
 from .graph import CausalSceneGraph, GraphError, _finite, _short
 from .plot import CAUSAL_EDGE_COLOUR, KIND_COLOURS, SPATIAL_EDGE_COLOUR, _positions, figure
-from .rules import RULES, Rule, add_implicit_effects, causal_parents, effect_types
+from .rules import (RULES, SHADOW_FROM_LIGHT, Rule, add_implicit_effects, apply_rule,
+                    causal_parents, effect_types)
 from .vocabulary import (ATTRIBUTES, CATEGORIES, CAUSAL_RELATIONS, COLOURS, DENSITY, EFFECT_TYPES,
                          LIGHT_SIDES, MATERIAL_CATEGORIES, MATERIALS, MIRROR_SHAPES, NODE_KINDS,
                          OBJECT_COUNT, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION, SHAPES, SIZES,
@@ -29,11 +30,11 @@ __all__ = [
     "ATTRIBUTES", "BEAM_HALF", "BEAM_TILT", "BEAM_Y", "CATEGORIES", "CAUSAL_EDGE_COLOUR",
     "CAUSAL_RELATIONS", "COLOURS", "CausalSceneGraph", "DENSITY", "EFFECT_TYPES", "EFFECT_WORDS",
     "FLOOR_Y", "FUNCTION_WORDS", "GraphError", "KIND_COLOURS", "LIGHT_SIDES", "LIGHT_X",
-    "MATERIAL_CATEGORIES", "MATERIALS", "MIRROR_ASPECT", "MIRROR_CY", "MIRROR_RIM_WIDTH",
+    "MATERIALS", "MATERIAL_CATEGORIES", "MIRROR_ASPECT", "MIRROR_CY", "MIRROR_RIM_WIDTH",
     "MIRROR_RX", "MIRROR_SHAPES", "NODE_KINDS", "OBJECT_BASE_ON_MIRROR", "OBJECT_COUNT",
     "OBJECT_W", "ParseResult", "REFLECTION_SQUASH", "RELATIONS", "REQUIRED_SURFACE", "RULES",
-    "Rule", "SCHEMA_VERSION", "SHAPE_ASPECT", "SHAPES", "SIZES", "SPATIAL_EDGE_COLOUR",
-    "SPATIAL_RELATIONS", "SURFACE_TYPES", "SYNONYMS", "WATER_BOX", "_finite", "_obj_phrase",
-    "_positions", "_short", "_words", "add_implicit_effects", "balance_cube_box",
-    "causal_parents", "effect_types", "figure", "from_prompt", "layout", "to_prompt",
+    "Rule", "SCHEMA_VERSION", "SHADOW_FROM_LIGHT", "SHAPES", "SHAPE_ASPECT", "SIZES",
+    "SPATIAL_EDGE_COLOUR", "SPATIAL_RELATIONS", "SURFACE_TYPES", "SYNONYMS", "WATER_BOX",
+    "add_implicit_effects", "apply_rule", "balance_cube_box", "causal_parents", "effect_types",
+    "figure", "from_prompt", "layout", "to_prompt"
 ]

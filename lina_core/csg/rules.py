@@ -45,10 +45,13 @@ from .vocabulary import DENSITY
 Decision = tuple[str, dict[str, str]]
 
 
+#: a shadow falls away from the light: lit from the left -> shadow to the right, above -> below
+SHADOW_FROM_LIGHT = {"left": "right", "right": "left", "above": "below"}
+
+
 def _opposite_light(g: CausalSceneGraph, causes: tuple[str, ...]) -> Decision:
-    """A shadow falls away from the light: left -> right, above -> below."""
-    side = {"left": "right", "right": "left", "above": "below"}[g.attr(causes[1], "side")]
-    return "shadow", {"side": side}
+    """The shadow's side from the light's (:data:`SHADOW_FROM_LIGHT`)."""
+    return "shadow", {"side": SHADOW_FROM_LIGHT[g.attr(causes[1], "side")]}
 
 
 def _density_fate(g: CausalSceneGraph, causes: tuple[str, ...]) -> Decision:

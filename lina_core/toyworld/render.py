@@ -2,7 +2,8 @@
 
 Geometry comes only from the node boxes (see :func:`lina_core.csg.geometry.layout`), so a graph
 edited in the app renders exactly as edited.  Drawing is supersampled 2x and box-filtered, so
-every size from 32 up is antialiased the same way.  Pure function: the same graph gives the same pixels.
+every size from 32 up is antialiased the same way.  Pure function: the same graph gives the same
+pixels.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..csg import (COLOURS, FLOOR_Y, MATERIALS, MIRROR_RIM_WIDTH, REFLECTION_SQUASH,
+from ..csg import (COLOURS, FLOOR_Y, LIGHT_X, MATERIALS, MIRROR_RIM_WIDTH, REFLECTION_SQUASH,
                    CausalSceneGraph, GraphError, layout)
 
 MIN_SIZE, MAX_SIZE = 32, 512
@@ -272,7 +273,7 @@ def _move_light(g: CausalSceneGraph, fg: CausalSceneGraph, t: float, last: bool)
     nodes = fg.graph.nodes
     li = g.nodes("light")[0]
     lb = g.node(li)["box"]
-    end = {"left": 0.1, "right": 0.9, "above": 0.5}[g.attr(li, "side")]
+    end = LIGHT_X[g.attr(li, "side")]
     begin = 0.9 if end < 0.5 else 0.1
     lx = begin + (end - begin) * t
     nodes[li]["box"] = [lx - 0.08, lb[1], lx + 0.08, lb[3]]

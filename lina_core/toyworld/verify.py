@@ -34,7 +34,8 @@ from scipy import ndimage
 
 from ..csg import (COLOURS, DENSITY, MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RIM_WIDTH,
                    MIRROR_RX, OBJECT_BASE_ON_MIRROR, OBJECT_COUNT, REFLECTION_SQUASH,
-                   REQUIRED_SURFACE, SHAPE_ASPECT, CausalSceneGraph, GraphError)
+                   REQUIRED_SURFACE, SHADOW_FROM_LIGHT, SHAPE_ASPECT, CausalSceneGraph,
+                   GraphError)
 from .render import (BEAM, FLOOR, FULCRUM, GLASS, LIGHT, MIRROR, MIRROR_RIM, REFLECTION_MIX,
                      REFRACTION_SHIFT, SHADOW, SHADOW_ALPHA, WALL, WATER, WATER_TINT)
 
@@ -945,8 +946,7 @@ def _verify_shadow(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _An
     light = g.nodes("light")
     lside = g.attr(light[0], "side") if light else None
     sh = g.effects("shadow")
-    expected = g.attr(sh[0], "side") if sh else \
-        {"left": "right", "right": "left", "above": "below"}.get(lside)
+    expected = g.attr(sh[0], "side") if sh else SHADOW_FROM_LIGHT.get(lside)
     ok = False
     seen = "none"
     if blob is not None:
