@@ -16,20 +16,16 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from .csg import (ATTRIBUTES, CausalSceneGraph, GraphError, add_implicit_effects, to_prompt)
+from .csg import (ATTRIBUTES, CausalSceneGraph, GraphError, add_implicit_effects,
+                  causal_parents, effect_types, to_prompt)
 
 #: causal parents per effect type, as ``(node kind or surface type, attribute)`` pairs: the
-#: attributes that decide the effect and must never change in a donor.  Relational parents (the
-#: density order of a balance's two cubes, a floating or sinking fate) are kept by requiring the
-#: donor's effects to equal the original's, type and attributes.
+#: attributes that decide the effect and must never change in a donor (read from the causal rules
+#: table, :data:`lina_core.csg.rules.RULES`).  Relational parents (the density order of a
+#: balance's two cubes, a floating or sinking fate) are kept by requiring the donor's effects to
+#: equal the original's, type and attributes.
 CAUSAL_PARENTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "shadow": (("light", "side"),),
-    "floating": (("object", "material"),),
-    "sinking": (("object", "material"),),
-    "refraction": (),
-    "reflection": (("object", "size"), ("mirror", "size")),
-    "tilt": (),
-}
+    t: causal_parents(t) for t in effect_types()}
 #: attributes a donor may swap, per node kind (a surface's or light's attributes are scene
 #: structure; colour never makes a combination novel, so it is never swapped)
 SWAPPABLE: dict[str, tuple[str, ...]] = {"object": ("shape", "material", "size")}

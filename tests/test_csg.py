@@ -621,3 +621,82 @@ def test_figure_without_boxes_is_deterministic_and_tolerates_bad_graphs():
 def test_figure_empty_graph():
     fig = figure(CausalSceneGraph("shadow"))
     assert len(fig.data) == 4
+
+
+# --------------------------------------------------------------------------- the rules table
+
+#: the causal parents the donors kept before the rules became a table (donors.CAUSAL_PARENTS)
+PARENTS_BEFORE = {
+    "shadow": (("light", "side"),),
+    "floating": (("object", "material"),),
+    "sinking": (("object", "material"),),
+    "refraction": (),
+    "reflection": (("object", "size"), ("mirror", "size")),
+    "tilt": (),
+}
+
+
+@pytest.mark.parametrize("effect", sorted(PARENTS_BEFORE))
+def test_causal_parents_per_effect_type(effect):
+    assert csg.causal_parents(effect) == PARENTS_BEFORE[effect]
+
+
+def test_donors_read_causal_parents_from_the_rules_table():
+    from lina_core.donors import CAUSAL_PARENTS
+    assert CAUSAL_PARENTS == PARENTS_BEFORE
+    assert set(csg.effect_types()) == set(csg.EFFECT_TYPES)
+    assert csg.causal_parents("no such effect") == ()
+
+
+def _example(rule: csg.Rule, effect: str) -> CausalSceneGraph:
+    """A ToyWorld scene of the rule's category in which it adds ``effect``."""
+    for split in SPLITS:
+        for i in range(40):
+            g = sample_scene(split, i, rule.category).graph
+            if g.effects(effect):
+                return g
+    raise AssertionError(f"no ToyWorld {rule.category} scene shows {effect}")
+
+
+@pytest.mark.parametrize("rule, effect", [(r, e) for r in csg.RULES for e in r.effects],
+                         ids=lambda x: x if isinstance(x, str) else x.category)
+def test_every_rule_fires_on_a_toyworld_scene(rule, effect):
+    g = _example(rule, effect)
+    stated = g.copy()
+    for e in list(stated.implicit_nodes()):
+        stated.graph.remove_node(e)
+    others = tuple(r for r in csg.RULES if r is not rule)
+    without = csg.add_implicit_effects(stated.copy(), others)
+    assert not without.effects(effect), "another rule adds it: this rule would be dead"
+    e = csg.add_implicit_effects(stated.copy()).effects(effect)
+    assert e == [effect]
+    # its causes, relation, hop and parents are what the table says
+    assert {rel for _, _, rel in g.graph.in_edges(effect, data="relation")} == {rule.relation}
+    assert g.hop_depths()[effect] == rule.hop
+    causes = list(g.graph.predecessors(effect))
+    for kind, attr in rule.parents + rule.relational:
+        assert any((g.node(c)["kind"] == kind or g.attr(c, "type") == kind)
+                   and g.attr(c, attr) is not None for c in causes), (kind, attr)
+
+
+def test_rules_table_is_applied_as_data():
+    g = parse("a red ball larger than a blue cube")
+    assert not g.effects()
+    below = csg.Rule("scale", ("shadow",), "casts", ("object", "floor"),
+                     decide=lambda g, causes: ("shadow", {"side": "below"}), unless=("shadow",))
+    h = csg.add_implicit_effects(g.copy(), csg.RULES + (below,))
+    assert h.effects("shadow") == ["shadow"] and h.attr("shadow", "side") == "below"
+    assert sorted(h.graph.predecessors("shadow")) == ["floor", "obj0"]
+    assert csg.add_implicit_effects(h.copy(), csg.RULES + (below,)).to_dict() == h.to_dict()
+    # and a table without the reflection rule adds no reflection
+    m = parse("a red ball on a round mirror")
+    m.graph.remove_node("reflection")
+    no_refl = tuple(r for r in csg.RULES if "reflection" not in r.effects)
+    assert not csg.add_implicit_effects(m.copy(), no_refl).effects()
+    assert csg.add_implicit_effects(m.copy()).effects() == ["reflection"]
+
+
+def test_object_counts_come_from_one_table():
+    for cat, n in csg.OBJECT_COUNT.items():
+        g = next(s.graph for s in sampled(5) if s.category == cat)
+        assert len(g.nodes("object")) == n

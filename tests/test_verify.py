@@ -168,3 +168,22 @@ def test_verdicts_are_three_valued_with_signed_margins():
     grey = verify(np.full_like(right, 200), g)   # nothing to find
     assert grey.physics_verdict == "undetermined" and grey.physics_margin == 0
     assert grey.to_dict()["physics_verdict"] == "undetermined"
+
+
+@pytest.mark.parametrize("cat", CATEGORIES)
+def test_checkers_return_their_answers(cat):
+    """A category's checker takes only the graph and the image and returns what it decides;
+    verify merges that, so nothing is filled in through arguments."""
+    import inspect
+
+    from lina_core.toyworld import verify as vmod
+    check = vmod._CATEGORY[cat]
+    assert list(inspect.signature(check).parameters) == ["g", "img", "raw"]
+    s = sample_scene("train", 0, cat)
+    raw = vmod.canonical(render(s.graph).image)
+    ans = check(s.graph, raw, raw)
+    v = verify(render(s.graph).image, s.graph)
+    assert isinstance(ans, vmod._Answers)
+    assert set(ans.texture) == set(v.texture) and set(ans.physics) == set(v.physics)
+    assert set(ans.meas) <= set(v.measurements)
+    assert set(ans.per_node) <= set(v.per_node)

@@ -1,8 +1,9 @@
 """ToyWorld renderer: a laid-out scene graph -> RGB image and one mask per node.
 
-Geometry comes only from the node boxes (see :func:`lina_core.csg.layout`), so a graph edited in
-the app renders exactly as edited.  Drawing is supersampled 2x and box-filtered, so every size from
-32 up is antialiased the same way.  Pure function: the same graph gives the same pixels.
+Geometry comes only from the node boxes (see :func:`lina_core.csg.geometry.layout`), so a graph
+edited in the app renders exactly as edited.  Drawing is supersampled 2x and box-filtered, so
+every size from 32 up is antialiased the same way.  Pure function: the same graph gives the same
+pixels.
 """
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..csg import (COLOURS, FLOOR_Y, MATERIALS, REFLECTION_SQUASH, CausalSceneGraph, GraphError,
-                   layout)
+from ..csg import (COLOURS, FLOOR_Y, LIGHT_X, MATERIALS, MIRROR_RIM_WIDTH, REFLECTION_SQUASH,
+                   CausalSceneGraph, GraphError, layout)
 
 MIN_SIZE, MAX_SIZE = 32, 512
 WALL = np.array((228, 224, 214), np.float32)
@@ -107,6 +108,106 @@ def _box(g: CausalSceneGraph, n: str) -> list[float]:
     return b
 
 
+def _draw_reflection(cv: _Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
+    """A mirror with its rim, the object's flipped reflection clipped by it, then the object."""
+    m = g.surface("mirror")
+    mb = _box(g, m)
+    inner = cv.ellipse(mb) if g.attr(m, "shape") == "round" else cv.rect(mb)
+    rim_w = MIRROR_RIM_WIDTH
+    outer_box = [mb[0] - rim_w, mb[1] - rim_w, mb[2] + rim_w, mb[3] + rim_w]
+    outer = cv.ellipse(outer_box) if g.attr(m, "shape") == "round" else cv.rect(outer_box)
+    cv.paint(outer, MIRROR_RIM)
+    cv.paint(inner, MIRROR)
+    cv.mark(m, outer)
+    o = g.nodes("object")[0]
+    col = object_colour(g, o)
+    for e in g.effects("reflection"):
+        rb = _box(g, e)
+        ob = _box(g, o)
+        # the object flipped about its base and foreshortened, clipped by the mirror's edge
+        full_h = (ob[3] - ob[1]) * REFLECTION_SQUASH
+        refl = cv.shape(g.attr(o, "shape"), [rb[0], rb[1], rb[2], rb[1] + full_h], flip=True)
+        refl &= inner & (cv.y <= rb[3] + 1e-6)
+        cv.paint(refl, col * REFLECTION_MIX + MIRROR * (1 - REFLECTION_MIX))
+        cv.mark(e, refl)
+    _draw_object(cv, g, o)
+
+
+def _draw_object(cv: _Canvas, g: CausalSceneGraph, o: str, shape: str | None = None) -> None:
+    """An object in its colour, in front of everything drawn so far."""
+    om = cv.shape(shape or g.attr(o, "shape"), _box(g, o))
+    cv.occlude(om)
+    cv.paint(om, object_colour(g, o))
+    cv.mark(o, om)
+
+
+def _draw_floor_scene(cv: _Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
+    """Shadows on the floor, the lights, then the objects (shadow and scale scenes)."""
+    for e in g.effects("shadow"):
+        sm = cv.ellipse(_box(g, e)) & floor
+        cv.paint(sm, SHADOW, SHADOW_ALPHA)
+        cv.mark(e, sm)
+    for li in g.nodes("light"):
+        lm = cv.ellipse(_box(g, li))
+        cv.paint(lm, LIGHT)
+        cv.mark(li, lm)
+    for o in g.nodes("object"):
+        _draw_object(cv, g, o)
+
+
+def _draw_buoyancy(cv: _Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
+    """A beaker of water and the object, its submerged part tinted and shifted sideways."""
+    w = g.surface("water")
+    wb = _box(g, w)
+    glass_box = [wb[0] - 0.025, wb[1] - 0.12, wb[2] + 0.025, wb[3] + 0.025]
+    glass = cv.rect(glass_box) & ~cv.rect([wb[0], glass_box[1] - 0.01, wb[2], wb[3]])
+    water = cv.rect(wb)
+    cv.paint(glass, GLASS)
+    cv.paint(water, WATER)
+    cv.mark(w, water | glass)
+    o = g.nodes("object")[0]
+    ob = _box(g, o)
+    col = object_colour(g, o)
+    shape = g.attr(o, "shape")
+    above = cv.shape(shape, ob) & (cv.y < wb[1])
+    shift = REFRACTION_SHIFT
+    below = cv.shape(shape, [ob[0] + shift, ob[1], ob[2] + shift, ob[3]]) & (cv.y >= wb[1]) \
+        & water
+    cv.occlude(above | below)
+    cv.paint(above, col)
+    cv.paint(below, col * (1 - WATER_TINT) + WATER * WATER_TINT)
+    cv.mark(o, above | below)
+    for e in g.effects("floating") + g.effects("sinking"):
+        cv.mark(e, above | below)
+    for e in g.effects("refraction"):
+        cv.mark(e, below)
+
+
+def _draw_balance(cv: _Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
+    """A fulcrum, the beam tilted as its tilt effect says, and a cube at each end."""
+    b = g.surface("beam")
+    bb = _box(g, b)
+    cx = (bb[0] + bb[2]) / 2
+    cy = (bb[1] + bb[3]) / 2
+    tilt = g.effects("tilt")
+    dy = (bb[3] - bb[1]) / 2
+    down = g.attr(tilt[0], "side") if tilt else None
+    yl, yr = (cy + dy, cy - dy) if down == "left" else (cy - dy, cy + dy) if down else (cy, cy)
+    ful = cv.triangle([cx - 0.08, cy, cx + 0.08, 0.93])
+    cv.paint(ful, FULCRUM)
+    beam = cv.segment((bb[0], yl), (bb[2], yr), 0.022)
+    cv.paint(beam, BEAM)
+    cv.mark(b, beam | ful)
+    for e in tilt:
+        cv.mark(e, beam)
+    for o in g.nodes("object"):
+        _draw_object(cv, g, o, shape="cube")
+
+
+_DRAW = {"reflection": _draw_reflection, "shadow": _draw_floor_scene,
+         "scale": _draw_floor_scene, "buoyancy": _draw_buoyancy, "balance": _draw_balance}
+
+
 def render(g: CausalSceneGraph, size: int = 64) -> Render:
     """Draw ``g`` at ``size`` x ``size``; lays the graph out canonically if it has no boxes."""
     if not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
@@ -121,97 +222,7 @@ def render(g: CausalSceneGraph, size: int = 64) -> Render:
     for n in g.nodes("surface"):
         if g.attr(n, "type") == "floor":
             cv.mark(n, floor)
-    objs = g.nodes("object")
-    cat = g.category
-
-    if cat == "reflection":
-        m = g.surface("mirror")
-        mb = _box(g, m)
-        inner = cv.ellipse(mb) if g.attr(m, "shape") == "round" else cv.rect(mb)
-        rim_w = 0.018
-        outer_box = [mb[0] - rim_w, mb[1] - rim_w, mb[2] + rim_w, mb[3] + rim_w]
-        outer = cv.ellipse(outer_box) if g.attr(m, "shape") == "round" else cv.rect(outer_box)
-        cv.paint(outer, MIRROR_RIM)
-        cv.paint(inner, MIRROR)
-        cv.mark(m, outer)
-        o = objs[0]
-        col = object_colour(g, o)
-        for e in g.effects("reflection"):
-            rb = _box(g, e)
-            ob = _box(g, o)
-            # the object flipped about its base and foreshortened, clipped by the mirror's edge
-            full_h = (ob[3] - ob[1]) * REFLECTION_SQUASH
-            refl = cv.shape(g.attr(o, "shape"), [rb[0], rb[1], rb[2], rb[1] + full_h], flip=True)
-            refl &= inner & (cv.y <= rb[3] + 1e-6)
-            cv.paint(refl, col * REFLECTION_MIX + MIRROR * (1 - REFLECTION_MIX))
-            cv.mark(e, refl)
-        om = cv.shape(g.attr(o, "shape"), _box(g, o))
-        cv.occlude(om)
-        cv.paint(om, col)
-        cv.mark(o, om)
-
-    elif cat in ("shadow", "scale"):
-        for e in g.effects("shadow"):
-            sm = cv.ellipse(_box(g, e)) & floor
-            cv.paint(sm, SHADOW, SHADOW_ALPHA)
-            cv.mark(e, sm)
-        for li in g.nodes("light"):
-            lm = cv.ellipse(_box(g, li))
-            cv.paint(lm, LIGHT)
-            cv.mark(li, lm)
-        for o in objs:
-            om = cv.shape(g.attr(o, "shape"), _box(g, o))
-            cv.occlude(om)
-            cv.paint(om, object_colour(g, o))
-            cv.mark(o, om)
-
-    elif cat == "buoyancy":
-        w = g.surface("water")
-        wb = _box(g, w)
-        glass_box = [wb[0] - 0.025, wb[1] - 0.12, wb[2] + 0.025, wb[3] + 0.025]
-        glass = cv.rect(glass_box) & ~cv.rect([wb[0], glass_box[1] - 0.01, wb[2], wb[3]])
-        water = cv.rect(wb)
-        cv.paint(glass, GLASS)
-        cv.paint(water, WATER)
-        cv.mark(w, water | glass)
-        o = objs[0]
-        ob = _box(g, o)
-        col = object_colour(g, o)
-        shape = g.attr(o, "shape")
-        above = cv.shape(shape, ob) & (cv.y < wb[1])
-        shift = REFRACTION_SHIFT
-        below = cv.shape(shape, [ob[0] + shift, ob[1], ob[2] + shift, ob[3]]) & (cv.y >= wb[1]) \
-            & water
-        cv.occlude(above | below)
-        cv.paint(above, col)
-        cv.paint(below, col * (1 - WATER_TINT) + WATER * WATER_TINT)
-        cv.mark(o, above | below)
-        for e in g.effects("floating") + g.effects("sinking"):
-            cv.mark(e, above | below)
-        for e in g.effects("refraction"):
-            cv.mark(e, below)
-
-    elif cat == "balance":
-        b = g.surface("beam")
-        bb = _box(g, b)
-        cx = (bb[0] + bb[2]) / 2
-        cy = (bb[1] + bb[3]) / 2
-        tilt = g.effects("tilt")
-        dy = (bb[3] - bb[1]) / 2
-        down = g.attr(tilt[0], "side") if tilt else None
-        yl, yr = (cy + dy, cy - dy) if down == "left" else (cy - dy, cy + dy) if down else (cy, cy)
-        ful = cv.triangle([cx - 0.08, cy, cx + 0.08, 0.93])
-        cv.paint(ful, FULCRUM)
-        beam = cv.segment((bb[0], yl), (bb[2], yr), 0.022)
-        cv.paint(beam, BEAM)
-        cv.mark(b, beam | ful)
-        for e in tilt:
-            cv.mark(e, beam)
-        for o in objs:
-            om = cv.rect(_box(g, o))
-            cv.occlude(om)
-            cv.paint(om, object_colour(g, o))
-            cv.mark(o, om)
+    _DRAW[g.category](cv, g, floor)
     for n in g.graph.nodes:
         cv.masks.setdefault(n, np.zeros(cv.x.shape, bool))
     return cv.finish()
@@ -223,6 +234,62 @@ CLIP_KINDS = {"reflection": "a ball falling onto a mirror",
               "buoyancy": "an object dropped into water",
               "shadow": "a light moving across the scene"}
 MIN_FRAMES, MAX_FRAMES = 8, 32
+
+
+def _fall_onto_mirror(g: CausalSceneGraph, fg: CausalSceneGraph, t: float) -> None:
+    """The ball falls with constant acceleration; its reflection mirrors its height below the
+    base."""
+    nodes = fg.graph.nodes
+    o = g.nodes("object")[0]
+    ob = g.node(o)["box"]
+    h = ob[3] - ob[1]
+    lift = (1 - t * t) * (ob[1] - 0.02)
+    nodes[o]["box"] = [ob[0], ob[1] - lift, ob[2], ob[3] - lift]
+    for e in g.effects("reflection"):
+        mb = g.node(g.surface("mirror"))["box"]
+        top = ob[3] + lift * REFLECTION_SQUASH
+        bottom = min(top + h * REFLECTION_SQUASH, mb[3])
+        nodes[e]["box"] = [ob[0], min(top, 1.0), ob[2], max(min(bottom, 1.0), min(top, 1.0))]
+
+
+def _drop_into_water(g: CausalSceneGraph, fg: CausalSceneGraph, t: float) -> None:
+    """The object drops from the top and has settled from ``t = 0.8`` on."""
+    nodes = fg.graph.nodes
+    o = g.nodes("object")[0]
+    ob = g.node(o)["box"]
+    h = ob[3] - ob[1]
+    start = 0.02
+    y0 = start + (ob[1] - start) * min(1.0, t * 1.25)
+    nodes[o]["box"] = [ob[0], y0, ob[2], y0 + h]
+    water_top = g.node(g.surface("water"))["box"][1]
+    for e in g.effects():
+        eb = g.node(e)["box"]
+        top = max(y0, water_top) if g.attr(e, "type") == "refraction" else y0
+        nodes[e]["box"] = [eb[0], top, eb[2], max(top, y0 + h)]
+
+
+def _move_light(g: CausalSceneGraph, fg: CausalSceneGraph, t: float, last: bool) -> None:
+    """The light crosses the scene to its stated side; the shadow moves the other way."""
+    nodes = fg.graph.nodes
+    li = g.nodes("light")[0]
+    lb = g.node(li)["box"]
+    end = LIGHT_X[g.attr(li, "side")]
+    begin = 0.9 if end < 0.5 else 0.1
+    lx = begin + (end - begin) * t
+    nodes[li]["box"] = [lx - 0.08, lb[1], lx + 0.08, lb[3]]
+    o = g.nodes("object")[0]
+    ob = g.node(o)["box"]
+    w = ob[2] - ob[0]
+    off = -(lx - 0.5) / 0.4 * 0.75 * w
+    for e in g.effects("shadow"):
+        eb = g.node(e)["box"]
+        pad = 0.05 * min(1.0, abs(off) / (0.75 * w))
+        nodes[e]["box"] = [float(np.clip(ob[0] + off - pad, 0, 1)), eb[1],
+                           float(np.clip(ob[2] + off + pad, 0, 1)), eb[3]]
+        nodes[e]["attrs"]["side"] = "left" if off < -0.2 * w else \
+            "right" if off > 0.2 * w else "below"
+    if not last:
+        nodes[li]["attrs"]["side"] = "left" if lx < 0.4 else "right" if lx > 0.6 else "above"
 
 
 def clip_frames(g: CausalSceneGraph, frames: int = 8) -> list[CausalSceneGraph]:
@@ -238,53 +305,12 @@ def clip_frames(g: CausalSceneGraph, frames: int = 8) -> list[CausalSceneGraph]:
     for f in range(frames):
         t = f / (frames - 1)
         fg = g.copy()
-        nodes = fg.graph.nodes
         if g.category == "reflection":
-            # falls with constant acceleration; reflection mirrors its height below the base
-            o = g.nodes("object")[0]
-            ob = g.node(o)["box"]
-            h = ob[3] - ob[1]
-            lift = (1 - t * t) * (ob[1] - 0.02)
-            nodes[o]["box"] = [ob[0], ob[1] - lift, ob[2], ob[3] - lift]
-            for e in g.effects("reflection"):
-                mb = g.node(g.surface("mirror"))["box"]
-                top = ob[3] + lift * REFLECTION_SQUASH
-                bottom = min(top + h * REFLECTION_SQUASH, mb[3])
-                nodes[e]["box"] = [ob[0], min(top, 1.0), ob[2], max(min(bottom, 1.0),
-                                                                     min(top, 1.0))]
+            _fall_onto_mirror(g, fg, t)
         elif g.category == "buoyancy":
-            o = g.nodes("object")[0]
-            ob = g.node(o)["box"]
-            h = ob[3] - ob[1]
-            start = 0.02
-            y0 = start + (ob[1] - start) * min(1.0, t * 1.25)
-            nodes[o]["box"] = [ob[0], y0, ob[2], y0 + h]
-            water_top = g.node(g.surface("water"))["box"][1]
-            for e in g.effects():
-                eb = g.node(e)["box"]
-                top = max(y0, water_top) if g.attr(e, "type") == "refraction" else y0
-                nodes[e]["box"] = [eb[0], top, eb[2], max(top, y0 + h)]
+            _drop_into_water(g, fg, t)
         elif g.category == "shadow":
-            li = g.nodes("light")[0]
-            lb = g.node(li)["box"]
-            end = {"left": 0.1, "right": 0.9, "above": 0.5}[g.attr(li, "side")]
-            begin = 0.9 if end < 0.5 else 0.1
-            lx = begin + (end - begin) * t
-            nodes[li]["box"] = [lx - 0.08, lb[1], lx + 0.08, lb[3]]
-            o = g.nodes("object")[0]
-            ob = g.node(o)["box"]
-            w = ob[2] - ob[0]
-            off = -(lx - 0.5) / 0.4 * 0.75 * w
-            for e in g.effects("shadow"):
-                eb = g.node(e)["box"]
-                pad = 0.05 * min(1.0, abs(off) / (0.75 * w))
-                nodes[e]["box"] = [float(np.clip(ob[0] + off - pad, 0, 1)), eb[1],
-                                   float(np.clip(ob[2] + off + pad, 0, 1)), eb[3]]
-                nodes[e]["attrs"]["side"] = "left" if off < -0.2 * w else \
-                    "right" if off > 0.2 * w else "below"
-            if f < frames - 1:
-                nodes[li]["attrs"]["side"] = "left" if lx < 0.4 else "right" if lx > 0.6 \
-                    else "above"
+            _move_light(g, fg, t, last=f == frames - 1)
         out.append(fg)
     return out
 

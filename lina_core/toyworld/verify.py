@@ -9,7 +9,7 @@ How it sees (details and measured accuracy in ``docs/VERIFIER.md``):
 
 * the image is resized to a canonical 64 x 64, white-balanced against the wall (top rows) and
   floor (bottom rows), and lightly denoised;
-* every pixel is *unmixed* against the category's palette (render.py / csg.py colours): either a
+* every pixel is *unmixed* against the category's palette (render.py / csg colours): either a
   mixture of two background colours (wall, floor, mirror, water, ...) or an object colour over
   one background colour, with the object's share ``alpha``.  Blurred edges are mixtures, so
   they are explained rather than misclassified;
@@ -26,14 +26,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from ..csg import (COLOURS, DENSITY, MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RX,
-                   REFLECTION_SQUASH, CausalSceneGraph, GraphError)
+from ..csg import (COLOURS, DENSITY, MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RIM_WIDTH,
+                   MIRROR_RX, OBJECT_BASE_ON_MIRROR, OBJECT_COUNT, REFLECTION_SQUASH,
+                   REQUIRED_SURFACE, SHADOW_FROM_LIGHT, SHAPE_ASPECT, CausalSceneGraph,
+                   GraphError)
 from .render import (BEAM, FLOOR, FULCRUM, GLASS, LIGHT, MIRROR, MIRROR_RIM, REFLECTION_MIX,
                      REFRACTION_SHIFT, SHADOW, SHADOW_ALPHA, WALL, WATER, WATER_TINT)
 
@@ -65,9 +67,7 @@ FLOAT_TOP_MAX = 0.1              #: a floater's top is above this ...
 FLOAT_BOTTOM_MAX = 0.6           #: ... and its bottom above this
 SINK_BOTTOM_MIN = 0.88           #: a sinker's bottom is below this
 
-# geometry shared with csg.layout / render.py
-OBJECT_BASE_ON_MIRROR = MIRROR_CY - 0.02   #: the object's base on the mirror (csg.layout)
-MIRROR_RIM_WIDTH = 0.018                   #: the mirror's rim (render.py)
+# geometry shared with the layout and the renderer: lina_core.csg.geometry
 SHADOW_BLEND = SHADOW * SHADOW_ALPHA + FLOOR * (1 - SHADOW_ALPHA)
 _EIGHT = np.ones((3, 3), bool)
 
@@ -368,7 +368,7 @@ def _blur_sigma(raw: np.ndarray) -> float | None:
 # --------------------------------------------------------------------------- shape
 
 
-_SHAPE_AR = {"ball": 1.0, "cube": 1.0, "cone": 1.1}      # height / width (csg.layout)
+_SHAPE_AR = SHAPE_ASPECT                                 # height / width (csg.geometry)
 _SHAPE_AREA = {"ball": math.pi / 4, "cube": 1.0, "cone": 0.5}
 _SIGMAS = (0.6, 0.9, 1.2, 1.5, 1.8, 2.2, 2.6, 3.0)     # blur grid, canonical px
 
@@ -408,6 +408,100 @@ class _ShapeModel:
     clip: np.ndarray | None = None                # where a reflection can show (the mirror)
 
 
+def _shape_region(blob: _Blob, model: _ShapeModel, valid: np.ndarray | None) -> np.ndarray:
+    """The pixels a shape is fitted on: the object's rim, its reflection's, inside ``valid``."""
+    region = ndimage.binary_dilation(blob.core, _EIGHT, iterations=SHAPE_RIM)
+    if model.reflection:                 # and its reflection
+        down = int(round(REFLECTION_SQUASH * blob.height)) + 2
+        region |= ndimage.shift(region, (down, 0), order=0, cval=False) & \
+            (np.arange(region.shape[0])[:, None] > blob.y1)
+    if valid is not None:
+        region &= valid
+    return region
+
+
+def _sigma_range(sigma: float | None) -> tuple[list[float] | tuple[float, ...], float, float]:
+    """The blur grid to start from and the bounds of the search (tight when measured)."""
+    if sigma is None:
+        return _SIGMAS, 0.3, 5.0
+    return [sigma * f for f in (0.8, 0.9, 1.0, 1.1, 1.2)], 0.75 * sigma, 1.3 * sigma
+
+
+def _template_error(shape: str, a: np.ndarray, reg: np.ndarray, clip: Any,
+                    split: tuple[float, float] | None, reflection: bool
+                    ) -> Callable[[tuple[float, float, float, float], bool], float]:
+    """Robust squared error (residuals capped at 0.35) of a blurred ``shape`` template with
+    parameters (centre x, centre y, width, sigma), drawn with or without the water-line shift."""
+    ar = _SHAPE_AR[shape]
+    h, w = a.shape
+    cap = 0.35 ** 2
+
+    def err(p: tuple[float, float, float, float], shifted: bool) -> float:
+        cx, cy, bw, sg = p
+        bh = ar * bw
+        box = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
+        t = ndimage.gaussian_filter(
+            _coverage(shape, box, h, w, split=split if shifted else None), sg,
+            mode="constant")
+        if reflection:
+            # the object plus its reflection at a least-squares amplitude in [0, 1]
+            rbox = (box[0], box[3], box[2], box[3] + REFLECTION_SQUASH * bh)
+            tr = ndimage.gaussian_filter(
+                REFLECTION_MIX * _coverage(shape, rbox, h, w, flip=True) * clip, sg,
+                mode="constant") * reg
+            den = float((tr * tr).sum())
+            if den > 0:
+                amp = float(((a - t) * tr).sum()) / den
+                t = t + min(max(amp, 0.0), 1.0) * tr
+        return float(np.minimum(((a - t) * reg) ** 2, cap).sum())
+
+    return err
+
+
+def _descend(err: Callable[[tuple[float, float, float, float]], float],
+             best: tuple[float, float, float, float], sig_grid: Any, sig_lo: float,
+             sig_hi: float) -> tuple[float, tuple[float, float, float, float]]:
+    """Coordinate descent on (sigma, width, x, y) at shrinking steps; (error, parameters)."""
+    best_e = err(best)
+    for step in (1.0, 0.5, 0.25):
+        for _ in range(4):
+            improved = False
+            for i in (3, 2, 0, 1):
+                if i == 3:
+                    vals = list(sig_grid) if step == 1.0 else \
+                        [best[3] * f for f in (0.85, 1.18)]
+                    vals = [v for v in vals if sig_lo <= v <= sig_hi]
+                elif i == 2:
+                    vals = [best[2] + f * step for f in (-1.2, 1.2)]
+                else:
+                    vals = [best[i] + f * step for f in (-0.6, 0.6)]
+                for v in vals:
+                    q = list(best)
+                    q[i] = v
+                    e = err(tuple(q))
+                    if e < best_e - 1e-9:
+                        best, best_e, improved = tuple(q), e, True
+            if not improved:
+                break
+    return best_e, best
+
+
+def _initial_boxes(pos: np.ndarray, mass: float, sigma: float | None
+                   ) -> dict[str, tuple[float, float, float, float]]:
+    """Per shape, the start (x, y, width, sigma) that matches the mass and centroid of the
+    object's part above its base (both survive blur)."""
+    h, w = pos.shape
+    gy, gx = np.mgrid[0:h, 0:w] + 0.5
+    mx, my = float((pos * gx).sum() / mass), float((pos * gy).sum() / mass)
+    init = {}
+    for shape in ("ball", "cube", "cone"):
+        ar = _SHAPE_AR[shape]
+        bw = math.sqrt(mass / (_SHAPE_AREA[shape] * ar))
+        # the box centre sits 1/6 of the height above a cone's centroid
+        init[shape] = (mx, my - (ar * bw / 6 if shape == "cone" else 0.0), bw, sigma or 1.5)
+    return init
+
+
 def _shape_of(soft: np.ndarray, blob: _Blob, model: _ShapeModel | None = None,
               valid: np.ndarray | None = None) -> tuple[str, dict[str, float], Any]:
     """Fit a blurred ball, cube and cone (apex up) to the blob's soft mask; best fit wins.
@@ -419,13 +513,7 @@ def _shape_of(soft: np.ndarray, blob: _Blob, model: _ShapeModel | None = None,
     are errors relative to the object's area.
     """
     model = model or _ShapeModel()
-    region = ndimage.binary_dilation(blob.core, _EIGHT, iterations=SHAPE_RIM)
-    if model.reflection:                 # and its reflection
-        down = int(round(REFLECTION_SQUASH * blob.height)) + 2
-        region |= ndimage.shift(region, (down, 0), order=0, cval=False) & \
-            (np.arange(region.shape[0])[:, None] > blob.y1)
-    if valid is not None:
-        region &= valid
+    region = _shape_region(blob, model, valid)
     ys, xs = np.nonzero(region)
     if len(ys) < 6:
         return "?", {}, None
@@ -434,28 +522,12 @@ def _shape_of(soft: np.ndarray, blob: _Blob, model: _ShapeModel | None = None,
     a = np.where(region, soft, 0.0)[y0:y1, x0:x1].astype(np.float64)
     reg = region[y0:y1, x0:x1]
     clip = 1.0 if model.clip is None else model.clip[y0:y1, x0:x1]
-    h, w = a.shape
+    h = a.shape[0]
     split = None if model.split is None else (model.split[0] - y0, model.split[1])
-    bx0, bx1 = blob.x0 - x0, blob.x1 + 1 - x0
-    by0, by1 = blob.y0 - y0, blob.y1 + 1 - y0
-    cap = 0.35 ** 2
-    if model.sigma is None:
-        sig_grid, sig_lo, sig_hi = _SIGMAS, 0.3, 5.0
-    else:
-        sig_grid = [model.sigma * f for f in (0.8, 0.9, 1.0, 1.1, 1.2)]
-        sig_lo, sig_hi = 0.75 * model.sigma, 1.3 * model.sigma
-    # start from the mass and centroid of the object's part above its base (both survive blur)
-    pos = np.clip(a, 0, 1) * (np.arange(h)[:, None] <= by1)
+    sig_grid, sig_lo, sig_hi = _sigma_range(model.sigma)
+    pos = np.clip(a, 0, 1) * (np.arange(h)[:, None] <= blob.y1 + 1 - y0)
     mass = max(float(pos.sum()), 1.0)
-    gy, gx = np.mgrid[0:h, 0:w] + 0.5
-    mx, my = float((pos * gx).sum() / mass), float((pos * gy).sum() / mass)
-    init = {}
-    for shape in ("ball", "cube", "cone"):
-        ar = _SHAPE_AR[shape]
-        bw = math.sqrt(mass / (_SHAPE_AREA[shape] * ar))
-        # the box centre sits 1/6 of the height above a cone's centroid
-        init[shape] = (mx, my - (ar * bw / 6 if shape == "cone" else 0.0), bw,
-                       model.sigma or 1.5)
+    init = _initial_boxes(pos, mass, model.sigma)
     scores: dict[str, float] = {}
     boxes: dict[str, tuple[tuple[float, float, float, float], float]] = {}
     # with a water line the object is fitted both as drawn (the part below the line shifted
@@ -463,60 +535,18 @@ def _shape_of(soft: np.ndarray, blob: _Blob, model: _ShapeModel | None = None,
     variants = [False] + ([True] if split is not None else [])
     below = float(pos[int(max(split[0], 0)):].sum()) / mass if split is not None else 0.0
     for shape in ("ball", "cube", "cone"):
-        ar = _SHAPE_AR[shape]
-
-        def err(p: tuple[float, float, float, float], shifted: bool, shape=shape,
-                ar=ar) -> float:
-            cx, cy, bw, sg = p
-            bh = ar * bw
-            box = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
-            t = ndimage.gaussian_filter(
-                _coverage(shape, box, h, w, split=split if shifted else None), sg,
-                mode="constant")
-            if model.reflection:
-                # the object plus its reflection at a least-squares amplitude in [0, 1]
-                rbox = (box[0], box[3], box[2], box[3] + REFLECTION_SQUASH * bh)
-                tr = ndimage.gaussian_filter(
-                    REFLECTION_MIX * _coverage(shape, rbox, h, w, flip=True) * clip, sg,
-                    mode="constant") * reg
-                den = float((tr * tr).sum())
-                if den > 0:
-                    amp = float(((a - t) * tr).sum()) / den
-                    t = t + min(max(amp, 0.0), 1.0) * tr
-            e = float(np.minimum(((a - t) * reg) ** 2, cap).sum())
-            return e
-
+        err = _template_error(shape, a, reg, clip, split, model.reflection)
         results = []
         for shifted in variants:
-            best = init[shape]
+            start = init[shape]
             if shifted:
-                best = (best[0] - below * split[1],) + best[1:]
-            best_e = err(best, shifted)
-            for step in (1.0, 0.5, 0.25):
-                for _ in range(4):
-                    improved = False
-                    for i in (3, 2, 0, 1):
-                        if i == 3:
-                            vals = list(sig_grid) if step == 1.0 else \
-                                [best[3] * f for f in (0.85, 1.18)]
-                            vals = [v for v in vals if sig_lo <= v <= sig_hi]
-                        elif i == 2:
-                            vals = [best[2] + f * step for f in (-1.2, 1.2)]
-                        else:
-                            vals = [best[i] + f * step for f in (-0.6, 0.6)]
-                        for v in vals:
-                            q = list(best)
-                            q[i] = v
-                            e = err(tuple(q), shifted)
-                            if e < best_e - 1e-9:
-                                best, best_e, improved = tuple(q), e, True
-                    if not improved:
-                        break
-            results.append((best_e, best, shifted))
-        best_e, best, shifted = min(results, key=lambda r: r[0])
+                start = (start[0] - below * split[1],) + start[1:]
+            e, p = _descend(lambda q, s=shifted: err(q, s), start, sig_grid, sig_lo, sig_hi)
+            results.append((e, p, shifted))
+        best_e, best, _ = min(results, key=lambda r: r[0])
         scores[shape] = best_e / max(float(np.clip(a, 0, 1).sum()), 1.0)
         cx, cy, bw, sg = best
-        bh = ar * bw
+        bh = _SHAPE_AR[shape] * bw
         boxes[shape] = ((x0 + cx - bw / 2, y0 + cy - bh / 2, x0 + cx + bw / 2, y0 + cy + bh / 2),
                         sg)
     win = min(scores, key=scores.get)
@@ -524,6 +554,34 @@ def _shape_of(soft: np.ndarray, blob: _Blob, model: _ShapeModel | None = None,
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class _Answers:
+    """What a category's checker decides; :func:`verify` merges it with what it measured."""
+
+    texture: dict[str, bool] = field(default_factory=dict)
+    physics: dict[str, bool] = field(default_factory=dict)
+    per_node: dict[str, str] = field(default_factory=dict)
+    meas: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, obj: "_ObjectAnswer") -> Any:
+        """Take one object's texture answers; its fitted (box, sigma) or None."""
+        self.texture.update(obj.texture)
+        self.per_node[obj.node] = obj.note
+        self.meas.update(obj.meas)
+        return obj.box
+
+
+@dataclass
+class _ObjectAnswer:
+    """One object's texture answers: colour or material, and shape when asked."""
+
+    node: str
+    texture: dict[str, bool]
+    note: str
+    meas: dict[str, Any] = field(default_factory=dict)
+    box: Any = None              # the fitted (box, sigma), canonical px, when a shape was fitted
 
 
 def _objects(g: CausalSceneGraph) -> list[str]:
@@ -547,37 +605,35 @@ def _palette_rgb(name: str) -> np.ndarray:
 
 
 def _texture_single(g: CausalSceneGraph, img: np.ndarray, mix: _Mix, blob: _Blob | None, n: str,
-                    key: str, texture: dict[str, bool], per_node: dict[str, str],
-                    meas: dict[str, Any], prefix: str = "", soft: np.ndarray | None = None,
+                    key: str, prefix: str = "", soft: np.ndarray | None = None,
                     model: _ShapeModel | None = None, ask_shape: bool = True,
-                    valid: np.ndarray | None = None) -> Any:
-    """Fill ``texture[prefix+key]`` (colour/material) and ``texture[prefix+'shape']``; return
-    the fitted (box, sigma) of the object (canonical px) when its shape was fitted."""
+                    valid: np.ndarray | None = None) -> _ObjectAnswer:
+    """Judge ``texture[prefix+key]`` (colour/material) and ``texture[prefix+'shape']`` of
+    object ``n`` seen as ``blob`` (None: not found)."""
     want = _obj_colour_name(g, n)
     want_shape = g.attr(n, "shape")
     if blob is None:
-        texture[prefix + key] = False
+        texture = {prefix + key: False}
         if ask_shape and want_shape:
             texture[prefix + "shape"] = False
-        per_node[n] = f"not found (expected a {want} {want_shape or 'object'})"
-        return None
+        return _ObjectAnswer(n, texture, f"not found (expected a {want} "
+                                         f"{want_shape or 'object'})")
     seen = blob.colour
-    box = None
-    meas[prefix + "centre"] = (blob.cx / CANON, blob.cy / CANON)   # tracked across clip frames
-    texture[prefix + key] = seen == want
+    out = _ObjectAnswer(n, {prefix + key: seen == want}, "")
+    out.meas[prefix + "centre"] = (blob.cx / CANON, blob.cy / CANON)   # tracked across frames
     parts = [f"{key} {seen}" + ("" if seen == want else f" (expected {want})")]
-    meas[prefix + key] = seen
+    out.meas[prefix + key] = seen
     if ask_shape and want_shape:
         if soft is None:
             soft = _alpha_lin(img, mix.bgcol, _palette_rgb(seen))
-        shape, scores, box = _shape_of(soft, blob, model, valid)
-        texture[prefix + "shape"] = shape == want_shape
+        shape, scores, out.box = _shape_of(soft, blob, model, valid)
+        out.texture[prefix + "shape"] = shape == want_shape
         parts.append(f"shape {shape}" + ("" if shape == want_shape else
                                           f" (expected {want_shape})"))
-        meas[prefix + "shape"] = shape
-        meas[prefix + "shape_scores"] = scores
-    per_node[n] = ", ".join(parts) + f", at x={_fmt(blob.cx / CANON)} y={_fmt(blob.cy / CANON)}"
-    return box
+        out.meas[prefix + "shape"] = shape
+        out.meas[prefix + "shape_scores"] = scores
+    out.note = ", ".join(parts) + f", at x={_fmt(blob.cx / CANON)} y={_fmt(blob.cy / CANON)}"
+    return out
 
 
 def _left_right(g: CausalSceneGraph) -> tuple[str, str]:
@@ -594,7 +650,8 @@ def _left_right(g: CausalSceneGraph) -> tuple[str, str]:
 # --------------------------------------------------------------------------- categories
 
 
-def _verify_reflection(g, img, raw, texture, physics, per_node, meas) -> None:
+def _reflection_mix(img: np.ndarray) -> tuple[_Mix, list[str]]:
+    """Unmix a reflection scene: wall, floor, mirror, rim and the object colours' reflections."""
     cols, names = _colour_palette()
     tints = [c * REFLECTION_MIX + MIRROR * (1 - REFLECTION_MIX) for c in cols]
     # the rim is thinner than a pixel at 32 px: it shows as a blend of rim, mirror and floor
@@ -607,117 +664,154 @@ def _verify_reflection(g, img, raw, texture, physics, per_node, meas) -> None:
     mix = _unmix(img, bgs, cols, names, pairs,
                  obj_over=lambda b, o: b in (0, 1, 2, 3) or b == 4 + o)
     mix.share[..., 3] += mix.share[..., 9]
-    o = _objects(g)[0]
-    m = g.surface("mirror")
-    # the reflection is the object's colour at REFLECTION_MIX over the mirror: cut the object's
-    # core above that, half-way to the object's own colour
-    blobs = _blobs(mix, thr=(1 + REFLECTION_MIX) / 2) or _blobs(mix)
-    blob = blobs[0] if blobs else None
-    soft = None
-    if blob is not None and blob.colour in names:
-        # on the mirror, measure the object's share against the mirror colour: the object is
-        # 1 there and its reflection REFLECTION_MIX (the shape template draws both)
-        c = _palette_rgb(blob.colour)
-        on_mirror = (mix.share[..., 2] + mix.share[..., 4 + names.index(blob.colour)]) >= 0.5
-        soft = np.where(on_mirror, _alpha_lin(raw, MIRROR[None, None], c),
-                        _alpha_lin(raw, mix.bgcol, c))
+    return mix, names
 
-    # --- the mirror: an ellipse (round) or rectangle (square) with ry = MIRROR_ASPECT * rx,
-    # fitted to the visible mirror pixels; the object counts for nothing, its reflection a little
+
+def _reflection_soft(raw: np.ndarray, mix: _Mix, blob: _Blob, names: list[str]) -> np.ndarray:
+    """The object's share: against the mirror colour on the mirror (the object is 1 there and
+    its reflection REFLECTION_MIX: the shape template draws both), else against the background."""
+    c = _palette_rgb(blob.colour)
+    on_mirror = (mix.share[..., 2] + mix.share[..., 4 + names.index(blob.colour)]) >= 0.5
+    return np.where(on_mirror, _alpha_lin(raw, MIRROR[None, None], c),
+                    _alpha_lin(raw, mix.bgcol, c))
+
+
+@dataclass
+class _MirrorFit:
+    """The mirror found in the picture: its outline (canonical px) and where it clips."""
+
+    shape: str                                   # "round" or "square", as the graph says
+    fit: tuple[float, float, float] | None       # (cx, cy, rx); ry = MIRROR_ASPECT * rx
+    clip: np.ndarray | None                      # its coverage, where a reflection can show
+    meas: dict[str, Any]
+    note: str
+
+
+def _find_mirror(g: CausalSceneGraph, m: str, mix: _Mix, blob: _Blob | None,
+                 ci: int | None) -> _MirrorFit:
+    """An ellipse (round) or rectangle (square) with ry = MIRROR_ASPECT * rx, fitted to the
+    visible mirror pixels; the object counts for nothing, its reflection a little."""
     shape = g.attr(m, "shape", "round")
-    ci = names.index(blob.colour) if blob is not None and blob.colour in names else None
     wts = mix.share[..., 2] + mix.share[..., 3] - mix.share[..., 0] - mix.share[..., 1]
     if ci is not None:       # the reflection lies on the mirror: weak evidence of it
         wts = wts + TINT_WEIGHT * mix.share[..., 4 + ci]
     wts = np.where(mix.alpha >= 0.3, 0.0, wts)   # hidden behind the object: unknown
     fit = None
     n_mirror = int((mix.share[..., 2] >= 0.5).sum())
-    meas["mirror_px"] = n_mirror
+    meas: dict[str, Any] = {"mirror_px": n_mirror}
     if blob is not None and n_mirror >= MIRROR_MIN_PX:
         rx_said = MIRROR_RX.get(g.attr(m, "size", "large"), 0.4) * CANON
         # the object stands at the mirror's centre, its base a little above the centre line
         fit = _fit_mirror(wts, shape == "round", (blob.x0 + blob.x1 + 1) / 2,
                           blob.y1 + 1 + (MIRROR_CY - OBJECT_BASE_ON_MIRROR) * CANON,
                           0.85 * rx_said, 1.2 * rx_said, 0.2 * blob.width)
-    clip = None
-    if fit is not None:
-        mcx, mcy, mrx = fit
-        mry = mrx * MIRROR_ASPECT
-        clip = _coverage("ball" if shape == "round" else "cube",
-                         (mcx - mrx, mcy - mry, mcx + mrx, mcy + mry), CANON, CANON)
-        meas["mirror"] = {"cx": mcx / CANON, "cy": mcy / CANON, "rx": mrx / CANON,
-                          "bottom": (mcy + mry) / CANON}
-        per_node[m] = (f"{shape} mirror found, centre x={_fmt(mcx / CANON)}, "
-                       f"bottom edge y={_fmt((mcy + mry) / CANON)}")
-    else:
-        per_node[m] = "mirror not found"
+    if fit is None:
+        return _MirrorFit(shape, None, None, meas, "mirror not found")
+    mcx, mcy, mrx = fit
+    mry = mrx * MIRROR_ASPECT
+    clip = _coverage("ball" if shape == "round" else "cube",
+                     (mcx - mrx, mcy - mry, mcx + mrx, mcy + mry), CANON, CANON)
+    meas["mirror"] = {"cx": mcx / CANON, "cy": mcy / CANON, "rx": mrx / CANON,
+                      "bottom": (mcy + mry) / CANON}
+    note = (f"{shape} mirror found, centre x={_fmt(mcx / CANON)}, "
+            f"bottom edge y={_fmt((mcy + mry) / CANON)}")
+    return _MirrorFit(shape, fit, clip, meas, note)
 
-    # --- the object: colour, and shape fitted together with its reflection (clipped by the
+
+def _reflection_seen(raw: np.ndarray, mix: _Mix, blob: _Blob, fitted: Any, mirror: _MirrorFit,
+                     shp: str) -> tuple[bool, bool, dict[str, Any]]:
+    """Is the object's colour at REFLECTION_MIX on the mirror, in the flipped shape under the
+    object's base (present), and no such tint outside the mirror (inside)?  With the
+    measurements."""
+    mcx, mcy, mrx = mirror.fit
+    mry = mrx * MIRROR_ASPECT
+    round_ = mirror.shape == "round"
+    obox = fitted[0] if fitted else (blob.x0, blob.y0, blob.x1 + 1.0, blob.y1 + 1.0)
+    bx0, by0, bx1, by1 = obox
+    bh = by1 - by0
+    yy, xx = np.mgrid[0:CANON, 0:CANON] + 0.5
+
+    def in_mirror(grow: float) -> np.ndarray:
+        rx, ry = mrx + grow, mry + grow
+        if round_:
+            return ((xx - mcx) / rx) ** 2 + ((yy - mcy) / ry) ** 2 <= 1.0
+        return (np.abs(xx - mcx) <= rx) & (np.abs(yy - mcy) <= ry)
+
+    sig = fitted[1] if fitted else 1.5
+    rbox = (bx0, by1, bx1, by1 + REFLECTION_SQUASH * bh)
+    # least-squares amplitude of the expected reflection (1: as drawn, 0: none) in the
+    # object's share against the mirror colour, after the object's own blurred edge
+    t_obj = ndimage.gaussian_filter(_coverage(shp, obox, CANON, CANON), sig, mode="constant")
+    t_ref = ndimage.gaussian_filter(
+        REFLECTION_MIX * _coverage(shp, rbox, CANON, CANON, flip=True) * in_mirror(0.0),
+        sig, mode="constant")
+    zone = (t_ref >= 0.1 * REFLECTION_MIX) & in_mirror(-0.5) & (yy > by1)
+    c = _palette_rgb(blob.colour)
+    a_m = _alpha_lin(raw, MIRROR[None, None], c)
+    den = float((t_ref[zone] ** 2).sum())
+    strength = float(((a_m - t_obj)[zone] * t_ref[zone]).sum() / den) if den > 1.0 else 0.0
+    # and the zone's colours must lie on the mirror -> object line (a dark shadow also has
+    # a positive share there, but far off the line)
+    perp = np.linalg.norm(raw - MIRROR - a_m[..., None] * (c - MIRROR), axis=-1)
+    off_line = float(np.average(perp[zone], weights=t_ref[zone])) if den > 1.0 else 0.0
+    present = strength >= REFLECTION_MIN and off_line <= OFF_LINE_MAX
+    # leak: predict the colours around the mirror twice, reflection clipped by the mirror
+    # (as it must be) and not clipped, and fit the picture as clipped + amplitude x
+    # (unclipped - clipped) (0: clipped, 1: leaks as far as the object's height takes it),
+    # letting the mirror's outline move a little to absorb the error of its fit
+    leak_amp, clip_px = _leak_fit(raw, mix.alpha < 0.5, shp, rbox, sig, (mcx, mcy, mrx),
+                                  round_, c)
+    inside = leak_amp < LEAK_AMP_MAX or leak_amp * clip_px < LEAK_MIN_PX
+    meas = {"reflection_off_line": off_line, "reflection_strength": strength,
+            "reflection_leak": leak_amp, "reflection_clipped_px": clip_px}
+    return present, inside, meas
+
+
+def _reflection_margin(meas: dict[str, Any], inside: bool) -> float:
+    """How clearly the reflection is there and stays inside the mirror (< 0: it does not)."""
+    return min((meas["reflection_strength"] - REFLECTION_MIN) / REFLECTION_MIN,
+               (LEAK_AMP_MAX - meas["reflection_leak"]) / LEAK_AMP_MAX if not inside or
+               meas["reflection_leak"] * meas["reflection_clipped_px"] >= LEAK_MIN_PX else 1.0)
+
+
+def _verify_reflection(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Answers:
+    mix, names = _reflection_mix(img)
+    o = _objects(g)[0]
+    m = g.surface("mirror")
+    # the reflection is the object's colour at REFLECTION_MIX over the mirror: cut the object's
+    # core above that, half-way to the object's own colour
+    blobs = _blobs(mix, thr=(1 + REFLECTION_MIX) / 2) or _blobs(mix)
+    blob = blobs[0] if blobs else None
+    known = blob is not None and blob.colour in names
+    soft = _reflection_soft(raw, mix, blob, names) if known else None
+    ci = names.index(blob.colour) if known else None
+    mirror = _find_mirror(g, m, mix, blob, ci)
+    ans = _Answers(meas=dict(mirror.meas))
+    ans.per_node[m] = mirror.note
+    # the object: colour, and shape fitted together with its reflection (clipped by the
     # mirror) at a free amplitude
-    fitted = _texture_single(g, raw, mix, blob, o, "colour", texture, per_node, meas,
-                             soft=soft, model=_ShapeModel(reflection=True,
-                                                          sigma=_blur_sigma(raw), clip=clip))
-
-    # --- the reflection: the object's colour at REFLECTION_MIX on the mirror, in the flipped
-    # shape under the object's base; and no such tint outside the mirror
+    model = _ShapeModel(reflection=True, sigma=_blur_sigma(raw), clip=mirror.clip)
+    fitted = ans.add(_texture_single(g, raw, mix, blob, o, "colour", soft=soft, model=model))
     present = inside = False
-    refl = g.effects("reflection")
-    if blob is not None and fit is not None and ci is not None:
-        obox = fitted[0] if fitted else (blob.x0, blob.y0, blob.x1 + 1.0, blob.y1 + 1.0)
-        bx0, by0, bx1, by1 = obox
-        bw, bh = bx1 - bx0, by1 - by0
-        yy, xx = np.mgrid[0:CANON, 0:CANON] + 0.5
-
-        def in_mirror(grow: float) -> np.ndarray:
-            rx, ry = mrx + grow, mry + grow
-            if shape == "round":
-                return ((xx - mcx) / rx) ** 2 + ((yy - mcy) / ry) ** 2 <= 1.0
-            return (np.abs(xx - mcx) <= rx) & (np.abs(yy - mcy) <= ry)
-
-        shp = meas.get("shape") if meas.get("shape") in _SHAPE_AR else "cube"
-        sig = fitted[1] if fitted else 1.5
-        rbox = (bx0, by1, bx1, by1 + REFLECTION_SQUASH * bh)
-        # least-squares amplitude of the expected reflection (1: as drawn, 0: none) in the
-        # object's share against the mirror colour, after the object's own blurred edge
-        t_obj = ndimage.gaussian_filter(_coverage(shp, obox, CANON, CANON), sig, mode="constant")
-        t_ref = ndimage.gaussian_filter(
-            REFLECTION_MIX * _coverage(shp, rbox, CANON, CANON, flip=True) * in_mirror(0.0),
-            sig, mode="constant")
-        zone = (t_ref >= 0.1 * REFLECTION_MIX) & in_mirror(-0.5) & (yy > by1)
-        c = _palette_rgb(blob.colour)
-        a_m = _alpha_lin(raw, MIRROR[None, None], c)
-        den = float((t_ref[zone] ** 2).sum())
-        strength = float(((a_m - t_obj)[zone] * t_ref[zone]).sum() / den) if den > 1.0 else 0.0
-        # and the zone's colours must lie on the mirror -> object line (a dark shadow also has
-        # a positive share there, but far off the line)
-        perp = np.linalg.norm(raw - MIRROR - a_m[..., None] * (c - MIRROR), axis=-1)
-        off_line = float(np.average(perp[zone], weights=t_ref[zone])) if den > 1.0 else 0.0
-        present = strength >= REFLECTION_MIN and off_line <= OFF_LINE_MAX
-        meas["reflection_off_line"] = off_line
-        # leak: predict the colours around the mirror twice, reflection clipped by the mirror
-        # (as it must be) and not clipped, and fit the picture as clipped + amplitude x
-        # (unclipped - clipped) (0: clipped, 1: leaks as far as the object's height takes it),
-        # letting the mirror's outline move a little to absorb the error of its fit
-        leak_amp, clip_px = _leak_fit(raw, mix.alpha < 0.5, shp, rbox, sig, (mcx, mcy, mrx),
-                                    shape == "round", c)
-        inside = leak_amp < LEAK_AMP_MAX or leak_amp * clip_px < LEAK_MIN_PX
-        meas.update(reflection_strength=strength, reflection_leak=leak_amp,
-                    reflection_clipped_px=clip_px)
-    physics["reflection_present"] = bool(present)
-    physics["reflection_inside_mirror"] = bool(inside)
-    if blob is None or fit is None or ci is None:
-        meas["undetermined"] = ["reflection_present", "reflection_inside_mirror"]
+    judged = blob is not None and mirror.fit is not None and ci is not None
+    if judged:
+        shp = ans.meas.get("shape") if ans.meas.get("shape") in _SHAPE_AR else "cube"
+        present, inside, seen = _reflection_seen(raw, mix, blob, fitted, mirror, shp)
+        ans.meas.update(seen)
+    ans.physics["reflection_present"] = bool(present)
+    ans.physics["reflection_inside_mirror"] = bool(inside)
+    if not judged:
+        ans.meas["undetermined"] = ["reflection_present", "reflection_inside_mirror"]
     else:
-        meas["physics_margin"] = min(
-            (meas["reflection_strength"] - REFLECTION_MIN) / REFLECTION_MIN,
-            (LEAK_AMP_MAX - meas["reflection_leak"]) / LEAK_AMP_MAX if not inside or
-            meas["reflection_leak"] * meas["reflection_clipped_px"] >= LEAK_MIN_PX else 1.0)
+        ans.meas["physics_margin"] = _reflection_margin(ans.meas, inside)
     msg = ("present under the object" if present else "missing under the object") + \
         (", inside the mirror" if inside else ", extends beyond the mirror's edge")
+    refl = g.effects("reflection")
     for e in refl:
-        per_node[e] = msg
+        ans.per_node[e] = msg
     if not refl:
-        meas["reflection_note"] = "graph has no reflection node; judged as " + msg
+        ans.meas["reflection_note"] = "graph has no reflection node; judged as " + msg
+    return ans
 
 
 def _leak_fit(raw: np.ndarray, free: np.ndarray, shp: str, rbox, sig: float,
@@ -812,148 +906,192 @@ def _fit_mirror(wts: np.ndarray, round_: bool, cx0: float, cy0: float, rx_lo: fl
     return float(best[0]), float(best[1]), float(best[2])
 
 
-def _verify_shadow(g, img, raw, texture, physics, per_node, meas) -> None:
+def _shadow_seen(mix: _Mix, blob: _Blob, expected: str | None) -> tuple[str, dict[str, Any]]:
+    """Where the shadow lies (left, right, below or none) from the floor's shadow share near
+    the object's base, with its offset and mass in object widths and the physics margin."""
+    meas: dict[str, Any] = {}
+    seen = "none"
+    s = np.clip((mix.share[..., 3] - 0.15) / 0.85, 0, 1)
+    yy, xx = np.mgrid[0:CANON, 0:CANON]
+    w = blob.width
+    region = (yy >= blob.y0 + 0.3 * blob.height) & (yy <= blob.y1 + 0.6 * w + 3) & \
+        (np.abs(xx + 0.5 - blob.cx) <= 2.2 * w)
+    s = np.where(region, s, 0.0)
+    mass = float(s.sum())
+    if mass >= SHADOW_MIN * w * w:
+        sx = float((s * (xx + 0.5)).sum() / mass)
+        off = (sx - blob.cx) / w
+        seen = "left" if off < -SHADOW_SIDE else "right" if off > SHADOW_SIDE else "below"
+        meas["shadow_offset"] = off
+    meas["shadow_mass"] = mass / (w * w)
+    if "shadow_offset" in meas:
+        off = meas["shadow_offset"]
+        signed = {"left": -off - SHADOW_SIDE, "right": off - SHADOW_SIDE,
+                  "below": SHADOW_SIDE - abs(off)}.get(expected, 0.0)
+        meas["physics_margin"] = signed / SHADOW_SIDE
+    else:
+        meas["physics_margin"] = -1.0      # an object with no shadow at all
+    return seen, meas
+
+
+def _verify_shadow(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Answers:
     cols, names = _colour_palette()
     bgs = [WALL, FLOOR, LIGHT, SHADOW_BLEND]
     mix = _unmix(img, bgs, cols, names, pairs=[(0, 1), (1, 3), (0, 2)])
     o = _objects(g)[0]
     blobs = _blobs(mix)
     blob = blobs[0] if blobs else None
-    _texture_single(g, raw, mix, blob, o, "colour", texture, per_node, meas)
+    ans = _Answers()
+    ans.add(_texture_single(g, raw, mix, blob, o, "colour"))
     light = g.nodes("light")
     lside = g.attr(light[0], "side") if light else None
     sh = g.effects("shadow")
-    expected = g.attr(sh[0], "side") if sh else \
-        {"left": "right", "right": "left", "above": "below"}.get(lside)
+    expected = g.attr(sh[0], "side") if sh else SHADOW_FROM_LIGHT.get(lside)
     ok = False
     seen = "none"
     if blob is not None:
-        s = np.clip((mix.share[..., 3] - 0.15) / 0.85, 0, 1)
-        yy, xx = np.mgrid[0:CANON, 0:CANON]
-        w = blob.width
-        region = (yy >= blob.y0 + 0.3 * blob.height) & (yy <= blob.y1 + 0.6 * w + 3) & \
-            (np.abs(xx + 0.5 - blob.cx) <= 2.2 * w)
-        s = np.where(region, s, 0.0)
-        mass = float(s.sum())
-        if mass >= SHADOW_MIN * w * w:
-            sx = float((s * (xx + 0.5)).sum() / mass)
-            off = (sx - blob.cx) / w
-            seen = "left" if off < -SHADOW_SIDE else "right" if off > SHADOW_SIDE else "below"
-            meas["shadow_offset"] = off
-        meas["shadow_mass"] = mass / (w * w)
+        seen, shadow_meas = _shadow_seen(mix, blob, expected)
+        ans.meas.update(shadow_meas)
         ok = seen == expected
-        if "shadow_offset" in meas:
-            off = meas["shadow_offset"]
-            signed = {"left": -off - SHADOW_SIDE, "right": off - SHADOW_SIDE,
-                      "below": SHADOW_SIDE - abs(off)}.get(expected, 0.0)
-            meas["physics_margin"] = signed / SHADOW_SIDE
-        else:
-            meas["physics_margin"] = -1.0      # an object with no shadow at all
     else:
-        meas["undetermined"] = ["shadow_side"]
+        ans.meas["undetermined"] = ["shadow_side"]
     lit = mix.share[..., 2] >= 0.5
     lit[CANON // 2:] = False          # the light hangs on the wall
     if lit.sum() >= 3:                # where it is: clips move it across the scene
-        meas["light_x"] = float((np.nonzero(lit)[1] + 0.5).mean() / CANON)
-    physics["shadow_side"] = bool(ok)
+        ans.meas["light_x"] = float((np.nonzero(lit)[1] + 0.5).mean() / CANON)
+    ans.physics["shadow_side"] = bool(ok)
     where = {"left": "to the left", "right": "to the right", "below": "beneath the object",
              "none": "not found"}
     for e in sh:
-        per_node[e] = f"shadow {where[seen]}" + ("" if ok else f" (expected {where.get(expected)})")
+        ans.per_node[e] = f"shadow {where[seen]}" + ("" if ok else
+                                                     f" (expected {where.get(expected)})")
     for li in light:
-        per_node[li] = f"light from {lside}: shadow expected {where.get(expected)}, seen " \
-                       f"{where[seen]}"
+        ans.per_node[li] = f"light from {lside}: shadow expected {where.get(expected)}, seen " \
+                           f"{where[seen]}"
     for f in g.nodes("surface"):
-        per_node.setdefault(f, "floor")
+        ans.per_node.setdefault(f, "floor")
+    return ans
 
 
-def _verify_buoyancy(g, img, raw, texture, physics, per_node, meas) -> None:
-    mats = [np.array(c, np.float32) for c in MATERIALS.values()]
-    subs = [c * (1 - WATER_TINT) + WATER * WATER_TINT for c in mats]
-    names = list(MATERIALS) * 2
-    bgs = [WALL, FLOOR, WATER, GLASS]
-    mix = _unmix(img, bgs, mats + subs, names,
-                 pairs=[(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
-    o = _objects(g)[0]
+def _water_column(mix: _Mix) -> tuple[float, float, float, float] | None:
+    """(left, right, top, bottom) of the water in the beaker, canonical px; None if unseen."""
     wsh = mix.share[..., 2] + np.where(mix.obj >= 5, mix.alpha, 0.0)
     wmask = ndimage.binary_opening(wsh >= 0.5, _EIGHT)
     lab, n = ndimage.label(wmask, structure=_EIGHT)
+    if not n:
+        return None
+    sizes = ndimage.sum(wmask, lab, range(1, n + 1))
+    wm = lab == (int(np.argmax(sizes)) + 1)
+    r = np.nonzero(wm.any(1))[0]
+    c = np.nonzero(wm.any(0))[0]
+    colfrac = wm[r[0]:r[-1] + 1].mean(0)
+    rowfrac = wm[:, c[0]:c[-1] + 1].mean(1)
+    wc = np.nonzero(colfrac >= 0.5)[0] + r[0] * 0
+    wr = np.nonzero(rowfrac >= 0.4)[0]
+    if not (len(wc) and len(wr)):
+        return None
+    return float(wc[0]), float(wc[-1] + 1), float(wr[0]), float(wr[-1] + 1)
+
+
+def _in_beaker_mix(img: np.ndarray, top: float, mats: list[np.ndarray],
+                   subs: list[np.ndarray], names: list[str]) -> _Mix:
+    """Inside the beaker there is no floor and no glass: unmix again against wall and water,
+    with the materials above the surface and their water-tinted colours below."""
+    yy = np.mgrid[0:CANON, 0:CANON][0]
+    bg2 = [WALL, WATER]
+    pr2 = [(0, 1)]
+    up = _unmix(img, bg2, mats, names, pr2)
+    down = _unmix(img, bg2, subs, names, pr2)
+    below = (yy >= top)
+    return _Mix(np.where(below, down.alpha, up.alpha), np.where(below, down.obj, up.obj),
+                np.where(below[..., None], down.share, up.share), names,
+                np.where(below[..., None], down.bgcol, up.bgcol),
+                np.where(below, down.resid, up.resid))
+
+
+def _fate_seen(blob: _Blob, top: float, hgt: float, floats_exp: bool
+               ) -> tuple[str, dict[str, Any]]:
+    """Floating, sinking or suspended from the object's place in the water column."""
+    otop, obot = blob.y0, blob.y1 + 1.0
+    meas: dict[str, Any] = {"object_top": (otop - top) / hgt, "object_bottom": (obot - top) / hgt}
+    if otop <= top + FLOAT_TOP_MAX * hgt and obot <= top + FLOAT_BOTTOM_MAX * hgt:
+        state = "floating"
+    elif obot >= top + SINK_BOTTOM_MIN * hgt:
+        state = "sinking"
+    else:
+        state = "suspended"
+    bot = meas["object_bottom"]
+    meas["physics_margin"] = (FLOAT_BOTTOM_MAX - bot) / FLOAT_BOTTOM_MAX \
+        if floats_exp else (bot - SINK_BOTTOM_MIN) / (1 - SINK_BOTTOM_MIN)
+    return state, meas
+
+
+def _verify_buoyancy(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Answers:
+    mats = [np.array(c, np.float32) for c in MATERIALS.values()]
+    subs = [c * (1 - WATER_TINT) + WATER * WATER_TINT for c in mats]
+    names = list(MATERIALS) * 2
+    mix = _unmix(img, [WALL, FLOOR, WATER, GLASS], mats + subs, names,
+                 pairs=[(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
+    o = _objects(g)[0]
     water = g.surface("water")
     floats_exp = bool(g.effects("floating")) or (
         not g.effects("sinking") and DENSITY.get(g.attr(o, "material"), 1.0) < 1.0)
+    ans = _Answers()
     ok = False
     state = "unknown"
     blob = inside_glass = None
-    if n:
-        sizes = ndimage.sum(wmask, lab, range(1, n + 1))
-        wm = lab == (int(np.argmax(sizes)) + 1)
-        r = np.nonzero(wm.any(1))[0]
-        c = np.nonzero(wm.any(0))[0]
-        colfrac = wm[r[0]:r[-1] + 1].mean(0)
-        rowfrac = wm[:, c[0]:c[-1] + 1].mean(1)
-        wc = np.nonzero(colfrac >= 0.5)[0] + r[0] * 0
-        wr = np.nonzero(rowfrac >= 0.4)[0]
-        if len(wc) and len(wr):
-            left, right = float(wc[0]), float(wc[-1] + 1)
-            top, bottom = float(wr[0]), float(wr[-1] + 1)
-            hgt = bottom - top
-            yy, xx = np.mgrid[0:CANON, 0:CANON]
-            # inside the glass (its walls blur into the water's edge columns)
-            inside_glass = (xx >= left + 3) & (xx < right - 3) & (yy < bottom - 1)
-            where = inside_glass & (yy >= top - 0.6 * hgt)
-            # inside the beaker there is no floor and no glass: unmix again against wall and
-            # water, with the materials above the surface and their water-tinted colours below
-            bg2 = [WALL, WATER]
-            pr2 = [(0, 1)]
-            up = _unmix(img, bg2, mats, names[:5], pr2)
-            down = _unmix(img, bg2, subs, names[:5], pr2)
-            below = (yy >= top)
-            mix = _Mix(np.where(below, down.alpha, up.alpha), np.where(below, down.obj, up.obj),
-                       np.where(below[..., None], down.share, up.share), names[:5],
-                       np.where(below[..., None], down.bgcol, up.bgcol),
-                       np.where(below, down.resid, up.resid))
-            blobs = _blobs(mix, where)
-            blob = blobs[0] if blobs else None
-            meas["water"] = {"left": left / CANON, "right": right / CANON, "top": top / CANON,
+    column = _water_column(mix)
+    if column is not None:
+        left, right, top, bottom = column
+        hgt = bottom - top
+        yy, xx = np.mgrid[0:CANON, 0:CANON]
+        # inside the glass (its walls blur into the water's edge columns)
+        inside_glass = (xx >= left + 3) & (xx < right - 3) & (yy < bottom - 1)
+        mix = _in_beaker_mix(img, top, mats, subs, names[:5])
+        blobs = _blobs(mix, inside_glass & (yy >= top - 0.6 * hgt))
+        blob = blobs[0] if blobs else None
+        ans.meas["water"] = {"left": left / CANON, "right": right / CANON, "top": top / CANON,
                              "bottom": bottom / CANON}
-            per_node[water] = f"water found, surface at y={_fmt(top / CANON)}"
-            if blob is not None:
-                otop, obot = blob.y0, blob.y1 + 1.0
-                meas.update(object_top=(otop - top) / hgt, object_bottom=(obot - top) / hgt)
-                if otop <= top + FLOAT_TOP_MAX * hgt and obot <= top + FLOAT_BOTTOM_MAX * hgt:
-                    state = "floating"
-                elif obot >= top + SINK_BOTTOM_MIN * hgt:
-                    state = "sinking"
-                else:
-                    state = "suspended"
-                ok = state == ("floating" if floats_exp else "sinking")
-                bot = meas["object_bottom"]
-                meas["physics_margin"] = (FLOAT_BOTTOM_MAX - bot) / FLOAT_BOTTOM_MAX \
-                    if floats_exp else (bot - SINK_BOTTOM_MIN) / (1 - SINK_BOTTOM_MIN)
+        ans.per_node[water] = f"water found, surface at y={_fmt(top / CANON)}"
+        if blob is not None:
+            state, fate_meas = _fate_seen(blob, top, hgt, floats_exp)
+            ans.meas.update(fate_meas)
+            ok = state == ("floating" if floats_exp else "sinking")
     if blob is None:
-        meas["undetermined"] = ["float_or_sink"]
-    if water not in per_node:
-        per_node[water] = "water not found"
+        ans.meas["undetermined"] = ["float_or_sink"]
+    ans.per_node.setdefault(water, "water not found")
     shift = None
-    if "water" in meas:
-        shift = (int(round(meas["water"]["top"] * CANON)), REFRACTION_SHIFT * CANON)
+    if "water" in ans.meas:
+        shift = (int(round(ans.meas["water"]["top"] * CANON)), REFRACTION_SHIFT * CANON)
     soft = None
     if blob is not None and shift is not None:
         k = names.index(blob.colour)
         below = (np.arange(CANON) >= shift[0])[:, None, None]
         soft = _alpha_lin(raw, mix.bgcol, np.where(below, subs[k], mats[k]))
-    _texture_single(g, raw, mix, blob, o, "material", texture, per_node, meas, soft=soft,
-                    model=None if shift is None else _ShapeModel(split=shift),
-                    valid=inside_glass)
-    physics["float_or_sink"] = bool(ok)
+    ans.add(_texture_single(g, raw, mix, blob, o, "material", soft=soft,
+                            model=None if shift is None else _ShapeModel(split=shift),
+                            valid=inside_glass))
+    ans.physics["float_or_sink"] = bool(ok)
     want = "floating" if floats_exp else "sinking"
     for e in g.effects("floating") + g.effects("sinking"):
-        per_node[e] = f"object {state}" + ("" if ok else f" (expected {want})")
+        ans.per_node[e] = f"object {state}" + ("" if ok else f" (expected {want})")
     for e in g.effects("refraction"):
-        per_node[e] = "not checked (refraction is drawn as a small sideways shift)"
+        ans.per_node[e] = "not checked (refraction is drawn as a small sideways shift)"
+    return ans
 
 
-def _verify_balance(g, img, raw, texture, physics, per_node, meas) -> None:
+def _expected_tilt(g: CausalSceneGraph, left_n: str, right_n: str) -> str:
+    """The side the graph's tilt says; with no tilt node, the denser cube's side."""
+    tilt = g.effects("tilt")
+    expected = g.attr(tilt[0], "side") if tilt else None
+    if expected is None:
+        dl = DENSITY.get(g.attr(left_n, "material"), 1.0)
+        dr = DENSITY.get(g.attr(right_n, "material"), 1.0)
+        expected = "left" if dl > dr else "right" if dr > dl else "level"
+    return expected
+
+
+def _verify_balance(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Answers:
     mats = [np.array(c, np.float32) for c in MATERIALS.values()]
     names = list(MATERIALS)
     bgs = [WALL, FLOOR, BEAM, FULCRUM]
@@ -962,12 +1100,8 @@ def _verify_balance(g, img, raw, texture, physics, per_node, meas) -> None:
     fmask = fg >= 0.5
     left_n, right_n = _left_right(g)
     beam = g.surface("beam")
-    tilt = g.effects("tilt")
-    expected = g.attr(tilt[0], "side") if tilt else None
-    if expected is None:                 # no tilt node: the denser cube goes down
-        dl = DENSITY.get(g.attr(left_n, "material"), 1.0)
-        dr = DENSITY.get(g.attr(right_n, "material"), 1.0)
-        expected = "left" if dl > dr else "right" if dr > dl else "level"
+    expected = _expected_tilt(g, left_n, right_n)
+    ans = _Answers()
     seen = "unknown"
     ok = False
     yy, xx = np.mgrid[0:CANON, 0:CANON]
@@ -984,38 +1118,39 @@ def _verify_balance(g, img, raw, texture, physics, per_node, meas) -> None:
             yr = float(np.average(yy[rm], weights=fg[rm]))
             diff = (yl - yr) / CANON
             seen = "left" if diff > TILT_MIN else "right" if diff < -TILT_MIN else "level"
-            meas["left_minus_right_y"] = diff
+            ans.meas["left_minus_right_y"] = diff
             ok = seen == expected
             signed = {"left": diff - TILT_MIN, "right": -diff - TILT_MIN,
                       "level": TILT_MIN - abs(diff)}[expected]
-            meas["physics_margin"] = signed / (3 * TILT_MIN)
+            ans.meas["physics_margin"] = signed / (3 * TILT_MIN)
         for n, region in ((left_n, xx < cx), (right_n, xx >= cx)):
             bl = _blobs(mix, region)
             side_blobs[n] = bl[0] if bl else None
-        per_node[beam] = f"beam found, centre x={_fmt(cx / CANON)}"
+        ans.per_node[beam] = f"beam found, centre x={_fmt(cx / CANON)}"
     else:
-        per_node[beam] = "beam not found"
+        ans.per_node[beam] = "beam not found"
     for n in (left_n, right_n):
-        _texture_single(g, raw, mix, side_blobs[n], n, "material", texture, per_node, meas,
-                        prefix=f"{n}.", ask_shape=False)
-    physics["down_side"] = bool(ok)
+        ans.add(_texture_single(g, raw, mix, side_blobs[n], n, "material", prefix=f"{n}.",
+                                ask_shape=False))
+    ans.physics["down_side"] = bool(ok)
     if seen == "unknown":
-        meas["undetermined"] = ["down_side"]
-    for e in tilt:
-        per_node[e] = f"beam down on the {seen}" + ("" if ok else f" (expected {expected})")
+        ans.meas["undetermined"] = ["down_side"]
+    for e in g.effects("tilt"):
+        ans.per_node[e] = f"beam down on the {seen}" + ("" if ok else f" (expected {expected})")
+    return ans
 
 
-def _verify_scale(g, img, raw, texture, physics, per_node, meas) -> None:
+def _verify_scale(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Answers:
     cols, names = _colour_palette()
     mix = _unmix(img, [WALL, FLOOR], cols, names, pairs=[(0, 1)])
     blobs = _blobs(mix)
+    ans = _Answers()
     found: dict[str, _Blob | None] = {}
     for n in _objects(g):
         want = g.attr(n, "colour")
         cand = [b for b in blobs if b.colour == want]
         found[n] = cand[0] if cand else None
-        _texture_single(g, raw, mix, found[n], n, "colour", texture, per_node, meas,
-                        prefix=f"{n}.")
+        ans.add(_texture_single(g, raw, mix, found[n], n, "colour", prefix=f"{n}."))
     pairs = [(u, v) for u, v, r in g.graph.edges(data="relation") if r == "larger than"]
     if not pairs:
         objs = _objects(g)
@@ -1028,22 +1163,23 @@ def _verify_scale(g, img, raw, texture, physics, per_node, meas) -> None:
         bu, bv = found.get(u), found.get(v)
         if bu is None or bv is None:
             ok = False
-            meas["undetermined"] = ["larger"]
+            ans.meas["undetermined"] = ["larger"]
             continue
         ratio = bu.mass / max(bv.mass, 1e-6)
-        meas[f"area_ratio_{u}_{v}"] = ratio
+        ans.meas[f"area_ratio_{u}_{v}"] = ratio
         ok = ok and ratio > 1.0
         margins.append(math.log(max(ratio, 1e-6)) / math.log(4.0))
-    if margins and "undetermined" not in meas:
-        meas["physics_margin"] = min(margins)
-    physics["larger"] = bool(ok)
+    if margins and "undetermined" not in ans.meas:
+        ans.meas["physics_margin"] = min(margins)
+    ans.physics["larger"] = bool(ok)
     for f in g.nodes("surface"):
-        per_node.setdefault(f, "floor")
+        ans.per_node.setdefault(f, "floor")
+    return ans
 
 
-_CATEGORY = {"reflection": _verify_reflection, "shadow": _verify_shadow,
-             "buoyancy": _verify_buoyancy, "balance": _verify_balance, "scale": _verify_scale}
-
+_CATEGORY: dict[str, Callable[[CausalSceneGraph, np.ndarray, np.ndarray], _Answers]] = {
+    "reflection": _verify_reflection, "shadow": _verify_shadow,
+    "buoyancy": _verify_buoyancy, "balance": _verify_balance, "scale": _verify_scale}
 
 def verify(image: np.ndarray, graph: CausalSceneGraph) -> Verdict:
     """Judge ``image`` (H x W x 3 uint8, H, W >= 32) against ``graph``.
@@ -1061,20 +1197,17 @@ def verify(image: np.ndarray, graph: CausalSceneGraph) -> Verdict:
     img = np.stack([ndimage.gaussian_filter(raw[..., c], DENOISE_SIGMA, mode="nearest")
                     for c in range(3)], -1)
     cat = graph.category
-    need = {"reflection": (1, "mirror"), "shadow": (1, None), "buoyancy": (1, "water"),
-            "balance": (2, "beam"), "scale": (2, None)}[cat]
-    objs = _objects(graph)
-    if len(objs) < need[0] or (need[1] and graph.surface(need[1]) is None):
-        raise VerifyError(f"graph: a {cat} scene needs {need[0]} object(s)"
-                          + (f" and a {need[1]} surface" if need[1] else ""))
-    texture: dict[str, bool] = {}
-    physics: dict[str, bool] = {}
-    per_node: dict[str, str] = {}
+    n_obj, surface = OBJECT_COUNT[cat], REQUIRED_SURFACE.get(cat)
+    if len(_objects(graph)) < n_obj or (surface and graph.surface(surface) is None):
+        raise VerifyError(f"graph: a {cat} scene needs {n_obj} object(s)"
+                          + (f" and a {surface} surface" if surface else ""))
     # every ToyWorld picture is mostly wall and floor; without them it is not one
     ground = _unmix(img, [WALL, FLOOR], [], [], [(0, 1)])
     bg_frac = float((ground.resid < 25.0).mean())
     meas: dict[str, Any] = {"white_balanced": balanced, "wall_floor_fraction": bg_frac}
-    _CATEGORY[cat](graph, img, raw, texture, physics, per_node, meas)
+    ans = _CATEGORY[cat](graph, img, raw)
+    texture, physics, per_node = ans.texture, ans.physics, ans.per_node
+    meas.update(ans.meas)
     if bg_frac < BACKGROUND_MIN:
         texture = {k: False for k in texture}
         physics = {k: False for k in physics}

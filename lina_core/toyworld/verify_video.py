@@ -126,6 +126,58 @@ def _track(verdicts: list[Verdict], key: str, index: int | None = None) -> list[
     return out
 
 
+Tracks = dict[str, list[float | None]]
+
+
+def _ball_meets_reflection(verdicts: list[Verdict], tracks: Tracks) -> tuple[bool, str]:
+    """The ball falls, never rises much, and at contact its reflection is under it."""
+    ys, last = tracks["object_y"], len(verdicts) - 1
+    if ys[0] is None or ys[last] is None:
+        return False, "ball not found in the first or last frame"
+    seen = [y for y in ys if y is not None]
+    fall = ys[last] - ys[0]
+    rise = max([0.0] + [y0 - y1 for y0, y1 in zip(seen, seen[1:])])
+    at_contact = verdicts[last].physics_ok
+    ok = fall >= FALL_MIN and rise <= RISE_TOL and at_contact
+    return ok, (f"ball falls {fall:.2f} of the frame (needs {FALL_MIN}), rises at most "
+                f"{rise:.2f} (allowed {RISE_TOL}); at contact the reflection is "
+                + ("under it" if at_contact else "missing or outside the mirror"))
+
+
+def _settles_as_material_says(verdicts: list[Verdict], tracks: Tracks) -> tuple[bool, str]:
+    """The object starts above the water, goes down, and ends floating or sunk as its
+    material says."""
+    last = len(verdicts) - 1
+    water = verdicts[0].measurements.get("water")
+    ys = tracks["object_y"]
+    above = water is not None and ys[0] is not None and ys[0] < water["top"]
+    seen = [y for y in ys if y is not None]
+    # the deepest point reached: a floater ends barely below where it fell to
+    drop = max(seen) - ys[0] if ys[0] is not None else 0.0
+    settles = verdicts[last].physics_ok
+    ok = above and drop >= FALL_MIN and settles
+    state = [p for p in verdicts[last].per_node.values() if p.startswith("object ")]
+    return ok, (("starts above the water" if above else "does not start above the water")
+                + f", drops {drop:.2f} of the frame (needs {FALL_MIN}); at the end "
+                + (state[0] if state else "object not found"))
+
+
+def _shadow_moves_opposite(verdicts: list[Verdict], tracks: Tracks) -> tuple[bool, str]:
+    """The light moves across and the shadow's offset moves the other way."""
+    last = len(verdicts) - 1
+    lx, so = tracks["light_x"], tracks["shadow_offset"]
+    if None in (lx[0], lx[last], so[0], so[last]):
+        return False, "light or shadow not found in the first or last frame"
+    dl, ds = lx[last] - lx[0], so[last] - so[0]
+    ok = abs(dl) >= LIGHT_MOVE_MIN and ds * np.sign(dl) <= -SHADOW_MOVE_MIN
+    return bool(ok), (f"light moves {dl:+.2f} of the frame (needs {LIGHT_MOVE_MIN}), shadow "
+                      f"{ds:+.2f} object widths (needs {SHADOW_MOVE_MIN} the other way)")
+
+
+_TEMPORAL = {"reflection": _ball_meets_reflection, "buoyancy": _settles_as_material_says,
+             "shadow": _shadow_moves_opposite}
+
+
 def verify_clip(frames: np.ndarray | list[np.ndarray], graph: CausalSceneGraph) -> ClipVerdict:
     """Judge ``frames`` (F x H x W x 3 uint8) as the clip of ``graph``'s category."""
     frames = list(frames)
@@ -137,48 +189,14 @@ def verify_clip(frames: np.ndarray | list[np.ndarray], graph: CausalSceneGraph) 
     except ValueError as exc:
         raise VerifyError(str(exc)) from None
     verdicts = [verify(np.asarray(im), g) for im, g in zip(frames, graphs)]
-    cat, last = graph.category, len(frames) - 1
+    cat = graph.category
     phys = physics_frames(cat, len(frames))
-    tracks: dict[str, list[float | None]] = {"object_x": _track(verdicts, "centre", 0),
-                                             "object_y": _track(verdicts, "centre", 1)}
-    ok, reason = False, ""
-    if cat == "reflection":
-        ys = tracks["object_y"]
-        if ys[0] is None or ys[last] is None:
-            reason = "ball not found in the first or last frame"
-        else:
-            seen = [y for y in ys if y is not None]
-            fall = ys[last] - ys[0]
-            rise = max([0.0] + [y0 - y1 for y0, y1 in zip(seen, seen[1:])])
-            at_contact = verdicts[last].physics_ok
-            ok = fall >= FALL_MIN and rise <= RISE_TOL and at_contact
-            reason = (f"ball falls {fall:.2f} of the frame (needs {FALL_MIN}), rises at most "
-                      f"{rise:.2f} (allowed {RISE_TOL}); at contact the reflection is "
-                      + ("under it" if at_contact else "missing or outside the mirror"))
-    elif cat == "buoyancy":
-        water = verdicts[0].measurements.get("water")
-        ys = tracks["object_y"]
-        above = water is not None and ys[0] is not None and ys[0] < water["top"]
-        seen = [y for y in ys if y is not None]
-        # the deepest point reached: a floater ends barely below where it fell to
-        drop = max(seen) - ys[0] if ys[0] is not None else 0.0
-        settles = verdicts[last].physics_ok
-        ok = above and drop >= FALL_MIN and settles
-        state = [p for p in verdicts[last].per_node.values() if p.startswith("object ")]
-        reason = ("starts above the water" if above else "does not start above the water") + \
-            f", drops {drop:.2f} of the frame (needs {FALL_MIN}); at the end " + \
-            (state[0] if state else "object not found")
-    else:
+    tracks: Tracks = {"object_x": _track(verdicts, "centre", 0),
+                      "object_y": _track(verdicts, "centre", 1)}
+    if cat == "shadow":
         tracks["light_x"] = _track(verdicts, "light_x")
         tracks["shadow_offset"] = _track(verdicts, "shadow_offset")
-        lx, so = tracks["light_x"], tracks["shadow_offset"]
-        if None in (lx[0], lx[last], so[0], so[last]):
-            reason = "light or shadow not found in the first or last frame"
-        else:
-            dl, ds = lx[last] - lx[0], so[last] - so[0]
-            ok = abs(dl) >= LIGHT_MOVE_MIN and ds * np.sign(dl) <= -SHADOW_MOVE_MIN
-            reason = (f"light moves {dl:+.2f} of the frame (needs {LIGHT_MOVE_MIN}), shadow "
-                      f"{ds:+.2f} object widths (needs {SHADOW_MOVE_MIN} the other way)")
+    ok, reason = _TEMPORAL[cat](verdicts, tracks)
     return ClipVerdict(cat, verdicts, phys, {TEMPORAL_QUESTION[cat]: bool(ok)}, tracks, reason)
 
 

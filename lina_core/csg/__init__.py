@@ -1,0 +1,40 @@
+"""Causal Scene Graph (CSG): what a ToyWorld prompt means, including what it leaves unsaid.
+
+A scene is a ``networkx.DiGraph`` whose nodes are objects, surfaces, lights and the *effects* they
+cause (shadow, reflection, floating, sinking, refraction, tilt).  Effects that the prompt does not
+state are added by causal rules and marked ``explicit=False``; they are what diffusion models miss.
+
+Modules: :mod:`.vocabulary` (categories, attribute values, relations), :mod:`.graph` (the model,
+its JSON and validation), :mod:`.rules` (the causal rules as a data table), :mod:`.grammar`
+(prompt -> graph), :mod:`.captions` (graph -> prompt), :mod:`.geometry` (layout and the geometry
+the renderer and verifier share) and :mod:`.plot` (the Plotly figure).  Everything is re-exported
+here (and the private helpers tests use), so ``from lina_core.csg import X`` keeps working.
+"""
+from __future__ import annotations
+
+from .captions import _obj_phrase, to_prompt
+from .geometry import (BEAM_HALF, BEAM_TILT, BEAM_Y, FLOOR_Y, LIGHT_X, MIRROR_ASPECT, MIRROR_CY,
+                       MIRROR_RIM_WIDTH, MIRROR_RX, OBJECT_BASE_ON_MIRROR, OBJECT_W,
+                       REFLECTION_SQUASH, SHAPE_ASPECT, WATER_BOX, balance_cube_box, layout)
+from .grammar import EFFECT_WORDS, FUNCTION_WORDS, SYNONYMS, ParseResult, _words, from_prompt
+from .graph import CausalSceneGraph, GraphError, _finite, _short
+from .plot import CAUSAL_EDGE_COLOUR, KIND_COLOURS, SPATIAL_EDGE_COLOUR, _positions, figure
+from .rules import (RULES, SHADOW_FROM_LIGHT, Rule, add_implicit_effects, apply_rule,
+                    causal_parents, effect_types)
+from .vocabulary import (ATTRIBUTES, CATEGORIES, CAUSAL_RELATIONS, COLOURS, DENSITY, EFFECT_TYPES,
+                         LIGHT_SIDES, MATERIAL_CATEGORIES, MATERIALS, MIRROR_SHAPES, NODE_KINDS,
+                         OBJECT_COUNT, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION, SHAPES, SIZES,
+                         SPATIAL_RELATIONS, SURFACE_TYPES)
+
+__all__ = [
+    "ATTRIBUTES", "BEAM_HALF", "BEAM_TILT", "BEAM_Y", "CATEGORIES", "CAUSAL_EDGE_COLOUR",
+    "CAUSAL_RELATIONS", "COLOURS", "CausalSceneGraph", "DENSITY", "EFFECT_TYPES", "EFFECT_WORDS",
+    "FLOOR_Y", "FUNCTION_WORDS", "GraphError", "KIND_COLOURS", "LIGHT_SIDES", "LIGHT_X",
+    "MATERIALS", "MATERIAL_CATEGORIES", "MIRROR_ASPECT", "MIRROR_CY", "MIRROR_RIM_WIDTH",
+    "MIRROR_RX", "MIRROR_SHAPES", "NODE_KINDS", "OBJECT_BASE_ON_MIRROR", "OBJECT_COUNT",
+    "OBJECT_W", "ParseResult", "REFLECTION_SQUASH", "RELATIONS", "REQUIRED_SURFACE", "RULES",
+    "Rule", "SCHEMA_VERSION", "SHADOW_FROM_LIGHT", "SHAPES", "SHAPE_ASPECT", "SIZES",
+    "SPATIAL_EDGE_COLOUR", "SPATIAL_RELATIONS", "SURFACE_TYPES", "SYNONYMS", "WATER_BOX",
+    "add_implicit_effects", "apply_rule", "balance_cube_box", "causal_parents", "effect_types",
+    "figure", "from_prompt", "layout", "to_prompt"
+]

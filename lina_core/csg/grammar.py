@@ -1,0 +1,231 @@
+"""The ToyWorld prompt grammar: a PAP-Toy style caption -> a validated scene graph.
+
+The parse is deterministic and keeps every word it did not use (``unknown_words``), so the app can
+tell people which words it ignored instead of guessing.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .geometry import layout
+from .graph import CausalSceneGraph, GraphError
+from .rules import add_implicit_effects
+from .vocabulary import (COLOURS, LIGHT_SIDES, MATERIAL_CATEGORIES, MATERIALS, MIRROR_SHAPES,
+                         OBJECT_COUNT, SHAPES, SIZES)
+
+SYNONYMS = {
+    "sphere": "ball", "ball": "ball", "orb": "ball", "balls": "ball", "spheres": "ball",
+    "cube": "cube", "box": "cube", "block": "cube", "cubes": "cube", "boxes": "cube",
+    "blocks": "cube", "cone": "cone", "pyramid": "cone", "triangle": "cone",
+    "big": "large", "large": "large", "huge": "large", "small": "small", "little": "small",
+    "tiny": "small",
+    "round": "round", "circular": "round", "square": "square", "rectangular": "square",
+    "red": "red", "green": "green", "blue": "blue", "yellow": "yellow", "purple": "purple",
+    "violet": "purple",
+    "wood": "wood", "wooden": "wood", "cork": "cork", "ice": "ice", "metal": "metal",
+    "iron": "metal", "steel": "metal", "metallic": "metal", "stone": "stone", "rock": "stone",
+    "left": "left", "right": "right", "above": "above", "overhead": "above",
+    "mirror": "mirror", "balance": "balance", "scale": "balance", "seesaw": "balance",
+    "water": "water", "beaker": "beaker", "glass": "beaker", "tank": "beaker",
+    "larger": "larger", "bigger": "larger", "smaller": "smaller",
+}
+#: words with no content of their own; consumed silently
+FUNCTION_WORDS = set("""a an the on of in from and with its it to at by is are lies lying appears
+lit light lighting floor than sits sitting placed standing stands beneath under below
+inside underneath onto into down up side which one while being""".split())
+#: words of the explicit (causal-completion) phrases; they mark the effect as stated
+EFFECT_WORDS = {"reflection": "reflection", "reflected": "reflection", "shadow": "shadow",
+                "casting": "shadow", "casts": "shadow", "floating": "floating",
+                "floats": "floating", "float": "floating", "surface": "floating",
+                "sunk": "sinking", "sinks": "sinking", "sinking": "sinking", "bottom": "sinking",
+                "refraction": "refraction", "bent": "refraction", "submerged": "refraction",
+                "part": "refraction", "tilting": "tilt", "tilts": "tilt", "beam": "tilt",
+                "bigger": None, "larger": None}
+#: scene words that are consumed without adding an attribute
+_SCENE_WORDS = ("balance", "water", "beaker", "larger", "smaller")
+
+
+@dataclass
+class ParseResult:
+    graph: CausalSceneGraph
+    unknown_words: list[str]
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+class _Tokens:
+    """The prompt's words, their canonical forms and which of them the parse has used."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self.canon = [SYNONYMS.get(w, w) for w in words]
+        self.used = [w in FUNCTION_WORDS for w in words]
+
+    def take(self, i: int) -> str:
+        self.used[i] = True
+        return self.canon[i]
+
+    def stated_effects(self) -> set[str]:
+        """Effects the prompt names (their words are used up)."""
+        stated: set[str] = set()
+        for i, w in enumerate(self.words):
+            if w in EFFECT_WORDS and EFFECT_WORDS[w] is not None:
+                stated.add(EFFECT_WORDS[w])
+                self.used[i] = True
+        return stated
+
+    def unknown(self) -> list[str]:
+        return [w for w, u in zip(self.words, self.used) if not u]
+
+
+def _category(tok: _Tokens) -> str:
+    """The scene category from its telltale words, in priority order."""
+    canon = tok.canon
+    if "mirror" in canon:
+        return "reflection"
+    if "water" in canon or "beaker" in canon:
+        return "buoyancy"
+    if "balance" in canon:
+        return "balance"
+    if "larger" in canon or "smaller" in canon:
+        return "scale"
+    if any(w in ("lit", "light", "lighting") for w in tok.words):
+        return "shadow"
+    raise GraphError("prompt: no scene recognised; it must mention a mirror, a light "
+                     "('lit from the left'), water, a balance, or 'larger/smaller than'")
+
+
+def _is_side_word(c: str, category: str, stated: set[str]) -> bool:
+    """A side word the scene consumes: the light's side, a stated tilt's side, or below."""
+    if c in ("left", "right", "above") and category == "shadow":
+        return True
+    if c in ("left", "right") and category == "balance" and "tilt" in stated:
+        return True
+    return c in ("below", "beneath")
+
+
+def _objects(tok: _Tokens, category: str, stated: set[str]
+             ) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """Objects ``(size?) (colour|material)? shape`` in order of mention, and the mirror's
+    attributes (the size and shape words just before "mirror")."""
+    objects: list[dict[str, str]] = []
+    pending: dict[str, str] = {}
+    mirror: dict[str, str] = {}
+    for i, c in enumerate(tok.canon):
+        if tok.used[i]:
+            continue
+        if c == "mirror":
+            mirror.update({k: v for k, v in pending.items() if k in ("size", "shape")})
+            if "shape" not in mirror and "mshape" in pending:
+                mirror["shape"] = pending["mshape"]
+            pending = {}
+            tok.take(i)
+        elif c in SIZES:
+            pending["size"] = tok.take(i)
+        elif c in MIRROR_SHAPES:
+            pending["mshape"] = tok.take(i)
+        elif c in COLOURS:
+            pending["colour"] = tok.take(i)
+        elif c in MATERIALS:
+            pending["material"] = tok.take(i)
+        elif c in SHAPES:
+            pending["shape"] = tok.take(i)
+            pending.pop("mshape", None)
+            objects.append(pending)
+            pending = {}
+        elif c in _SCENE_WORDS or _is_side_word(c, category, stated):
+            tok.take(i)
+    if category == "reflection" and "shape" not in mirror:
+        mirror["shape"] = "round"
+    return objects, mirror
+
+
+def _add_objects(g: CausalSceneGraph, objects: list[dict[str, str]]) -> None:
+    """The scene's objects with the category's defaults (balance cubes, red, wood, small)."""
+    need = OBJECT_COUNT[g.category]
+    if len(objects) < need:
+        raise GraphError(f"prompt: a {g.category} scene needs {need} object(s) with a shape "
+                         f"({'/'.join(SHAPES)}); found {len(objects)}")
+    for j, o in enumerate(objects[:need]):
+        if g.category in MATERIAL_CATEGORIES:
+            o.pop("colour", None)
+            o.setdefault("material", "wood")
+            if g.category == "balance":
+                o["shape"] = "cube"
+        else:
+            o.pop("material", None)
+            o.setdefault("colour", "red")
+        o.setdefault("size", "small")
+        g.add_node(f"obj{j}", "object", **o)
+
+
+def _add_scene(g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
+    """The category's surfaces, light and spatial edges."""
+    if g.category == "reflection":
+        mirror.setdefault("size", "large")
+        g.add_node("mirror", "surface", type="mirror", **mirror)
+        g.add_edge("obj0", "mirror", "on")
+    elif g.category == "shadow":
+        g.add_node("floor", "surface", type="floor")
+        g.add_edge("obj0", "floor", "on")
+        side = next((c for c in canon if c in LIGHT_SIDES), "above")
+        # "lit from the left ..., casting a shadow to the right": the light side comes first
+        g.add_node("light", "light", side=side)
+    elif g.category == "buoyancy":
+        g.add_node("water", "surface", type="water")
+        g.add_edge("obj0", "water", "in")
+    elif g.category == "balance":
+        g.add_node("beam", "surface", type="beam")
+        g.add_edge("obj0", "beam", "on")
+        g.add_edge("obj1", "beam", "on")
+        g.add_edge("obj0", "obj1", "left of")
+    elif g.category == "scale":
+        _add_scale_order(g, first_larger="smaller" not in canon)
+
+
+def _add_scale_order(g: CausalSceneGraph, first_larger: bool) -> None:
+    """A floor, the sizes the comparison implies and its 'larger than' edge."""
+    g.add_node("floor", "surface", type="floor")
+    big, small = ("obj0", "obj1") if first_larger else ("obj1", "obj0")
+    g.graph.nodes[big]["attrs"]["size"] = "large"
+    g.graph.nodes[small]["attrs"]["size"] = "small"
+    g.add_edge(big, small, "larger than")
+    # one edge per ordered pair in a DiGraph: state the order from the other side
+    if first_larger:
+        g.add_edge("obj1", "obj0", "right of")
+    else:
+        g.add_edge("obj0", "obj1", "left of")
+
+
+def _mark_stated(g: CausalSceneGraph, stated: set[str]) -> None:
+    """Effects the prompt names are explicit (either fate word states the fate)."""
+    for e in g.effects():
+        t = g.attr(e, "type")
+        if t in stated or (t in ("floating", "sinking") and stated & {"floating", "sinking"}):
+            g.graph.nodes[e]["explicit"] = True
+
+
+def from_prompt(text: str) -> ParseResult:
+    """Parse a PAP-Toy style prompt into a validated graph with implicit effects added.
+
+    Deterministic; every word it did not use is returned in ``unknown_words``.
+    Raises :class:`GraphError` if no scene category can be recognised.
+    """
+    words = _words(text)
+    if not words:
+        raise GraphError("prompt: empty; write e.g. 'a red ball on a round mirror'")
+    tok = _Tokens(words)
+    stated = tok.stated_effects()
+    category = _category(tok)
+    objects, mirror = _objects(tok, category, stated)
+    unknown = tok.unknown()
+    g = CausalSceneGraph(category=category)
+    _add_objects(g, objects)
+    _add_scene(g, tok.canon, mirror)
+    add_implicit_effects(g)
+    _mark_stated(g, stated)
+    layout(g)
+    return ParseResult(g.validate(), unknown)

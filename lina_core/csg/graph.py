@@ -1,0 +1,288 @@
+"""The scene-graph model: :class:`CausalSceneGraph`, its JSON form and its validation.
+
+A scene is a ``networkx.DiGraph`` whose nodes are objects, surfaces, lights and the *effects* they
+cause; every check raises :class:`GraphError` naming the node or edge at fault, because the app
+shows these messages to people editing graphs by hand.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import networkx as nx
+
+from .vocabulary import (ATTRIBUTES, CATEGORIES, CAUSAL_RELATIONS, LIGHT_SIDES,
+                         MATERIAL_CATEGORIES, MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT, RELATIONS,
+                         REQUIRED_SURFACE, SCHEMA_VERSION)
+
+
+class GraphError(ValueError):
+    """The one error type for anything wrong with a scene graph or its JSON."""
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr`` for error messages: never raises, never floods the UI."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - deeply nested or odd values
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _finite(v: Any) -> bool:
+    """A real, finite JSON number (bools and ints too large for a float are not)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
+@dataclass
+class CausalSceneGraph:
+    """A scene: a typed ``networkx.DiGraph`` plus its category."""
+
+    category: str
+    graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+
+    # -- building ---------------------------------------------------------------------
+    def add_node(self, node_id: str, kind: str, explicit: bool = True,
+                 box: Iterable[float] | None = None, **attrs: Any) -> str:
+        self.graph.add_node(node_id, kind=kind, explicit=bool(explicit),
+                            box=None if box is None else [float(v) for v in box],
+                            attrs={k: v for k, v in attrs.items() if v is not None})
+        return node_id
+
+    def add_edge(self, source: str, target: str, relation: str) -> None:
+        self.graph.add_edge(source, target, relation=relation)
+
+    # -- queries ----------------------------------------------------------------------
+    def nodes(self, kind: str | None = None) -> list[str]:
+        return [n for n, d in self.graph.nodes(data=True) if kind is None or d["kind"] == kind]
+
+    def node(self, node_id: str) -> dict[str, Any]:
+        return self.graph.nodes[node_id]
+
+    def attr(self, node_id: str, name: str, default: Any = None) -> Any:
+        return self.graph.nodes[node_id]["attrs"].get(name, default)
+
+    def surface(self, surface_type: str) -> str | None:
+        for n in self.nodes("surface"):
+            if self.attr(n, "type") == surface_type:
+                return n
+        return None
+
+    def effects(self, effect_type: str | None = None) -> list[str]:
+        return [n for n in self.nodes("effect")
+                if effect_type is None or self.attr(n, "type") == effect_type]
+
+    def implicit_nodes(self) -> list[str]:
+        """Nodes the prompt did not state (inferred by causal rules)."""
+        return [n for n, d in self.graph.nodes(data=True) if not d["explicit"]]
+
+    def causal_edges(self) -> list[tuple[str, str]]:
+        return [(u, v) for u, v, d in self.graph.edges(data=True)
+                if d["relation"] in CAUSAL_RELATIONS]
+
+    def hop_depths(self) -> dict[str, int]:
+        """Causal hops from the nodes the prompt states (0) to each node.
+
+        An effect's depth is one more than the deepest of its causes: a refraction that depends on
+        whether the object floats is two hops from the words "wood" and "water".
+        """
+        causal = nx.DiGraph(self.causal_edges())
+        causal.add_nodes_from(self.graph.nodes)
+        depth: dict[str, int] = {}
+        for n in nx.topological_sort(causal):
+            preds = list(causal.predecessors(n))
+            if self.graph.nodes[n]["kind"] != "effect" or not preds:
+                depth[n] = 0
+            else:
+                depth[n] = 1 + max(depth[p] for p in preds)
+        return depth
+
+    # -- validation -------------------------------------------------------------------
+    def validate(self) -> "CausalSceneGraph":
+        """Raise :class:`GraphError` naming the node or edge and what is allowed."""
+        if self.category not in CATEGORIES:
+            raise GraphError(f"category: {_short(self.category)} is not one of "
+                             f"{list(CATEGORIES)}")
+        for n, d in self.graph.nodes(data=True):
+            _check_node(n, d)
+        for u, v, d in self.graph.edges(data=True):
+            _check_edge(self, u, v, d)
+        _check_causal_dag(self)
+        _check_requirements(self)
+        return self
+
+    # -- JSON -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "category": self.category,
+            "nodes": [{"id": n, "kind": d["kind"], "explicit": d["explicit"], "box": d["box"],
+                       "attrs": dict(d["attrs"])} for n, d in self.graph.nodes(data=True)],
+            "edges": [{"source": u, "target": v, "relation": d["relation"]}
+                      for u, v, d in self.graph.edges(data=True)],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "CausalSceneGraph":
+        if not isinstance(data, dict):
+            raise GraphError("graph JSON: top level must be an object with keys "
+                             "schema_version, category, nodes, edges")
+        version = data.get("schema_version")
+        if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
+            raise GraphError(f"schema_version: {_short(version)} is not supported; allowed: "
+                             f"{SCHEMA_VERSION}")
+        g = cls(category=data.get("category"))  # type: ignore[arg-type]
+        nodes, edges = data.get("nodes"), data.get("edges")
+        if not isinstance(nodes, list) or not isinstance(edges, list):
+            raise GraphError("nodes and edges: must both be lists")
+        for i, nd in enumerate(nodes):
+            _add_node_from_dict(g.graph, i, nd)
+        for i, ed in enumerate(edges):
+            _add_edge_from_dict(g.graph, i, ed)
+        return g.validate()
+
+    @classmethod
+    def from_json(cls, text: str) -> "CausalSceneGraph":
+        try:
+            data = json.loads(text)
+        except (ValueError, TypeError, RecursionError) as exc:
+            # ValueError covers JSONDecodeError, bad UTF-8 bytes and over-long integers
+            raise GraphError(f"graph JSON: not valid JSON ({_short(str(exc), 200)})") from None
+        return cls.from_dict(data)
+
+    def copy(self) -> "CausalSceneGraph":
+        return CausalSceneGraph.from_dict(self.to_dict())
+
+
+# --------------------------------------------------------------------------- JSON parts
+
+
+def _add_node_from_dict(graph: nx.DiGraph, i: int, nd: Any) -> None:
+    """Add ``nodes[i]`` of a graph's JSON, checking only what ``validate`` cannot."""
+    if not isinstance(nd, dict) or not isinstance(nd.get("id"), str) or not nd["id"]:
+        raise GraphError(f"nodes[{i}]: must be an object with a non-empty string 'id'")
+    if nd["id"] in graph:
+        raise GraphError(f"nodes[{i}]: duplicate id {nd['id']!r}")
+    attrs = nd.get("attrs", {})
+    if not isinstance(attrs, dict):
+        raise GraphError(f"node {nd['id']!r}: attrs must be an object")
+    explicit = nd.get("explicit", True)
+    if not isinstance(explicit, bool):
+        raise GraphError(f"node {nd['id']!r}: explicit must be true or false")
+    box = nd.get("box")
+    if box is not None and not (isinstance(box, list) and len(box) == 4 and all(
+            _finite(v) for v in box)):
+        raise GraphError(f"node {nd['id']!r}: box must be null or four numbers "
+                         f"[x0, y0, x1, y1] in [0, 1]")
+    graph.add_node(nd["id"], kind=nd.get("kind"), explicit=explicit,
+                   box=None if box is None else [float(v) for v in box], attrs=dict(attrs))
+
+
+def _add_edge_from_dict(graph: nx.DiGraph, i: int, ed: Any) -> None:
+    """Add ``edges[i]`` of a graph's JSON; both ends must be known node ids."""
+    if not isinstance(ed, dict):
+        raise GraphError(f"edges[{i}]: must be an object with source, target, relation")
+    s, t = ed.get("source"), ed.get("target")
+    for end, name in ((s, "source"), (t, "target")):
+        if not isinstance(end, str) or end not in graph:
+            raise GraphError(f"edges[{i}]: {name} {_short(end)} is not a node id "
+                             f"(dangling edge); known ids: "
+                             f"{_short(sorted(graph.nodes), 200)}")
+    graph.add_edge(s, t, relation=ed.get("relation"))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_node(n: str, d: dict[str, Any]) -> None:
+    """A node's kind, attributes and box are ones the vocabulary allows."""
+    kind = d.get("kind")
+    if kind not in NODE_KINDS:
+        raise GraphError(f"node {n!r}: kind {_short(kind)} is not one of "
+                         f"{list(NODE_KINDS)}")
+    attrs = d.get("attrs") or {}
+    if not isinstance(attrs, dict):
+        raise GraphError(f"node {n!r}: attrs must be an object")
+    for key, value in attrs.items():
+        allowed = ATTRIBUTES[kind].get(key)
+        if allowed is None:
+            raise GraphError(f"node {n!r}: attribute {_short(key)} is not allowed for "
+                             f"a {kind}; allowed: {sorted(ATTRIBUTES[kind])}")
+        if value not in allowed:
+            raise GraphError(f"node {n!r}: {key}={_short(value)} is not one of "
+                             f"{list(allowed)}")
+    box = d.get("box")
+    if box is not None:
+        ok = (isinstance(box, (list, tuple)) and len(box) == 4
+              and all(_finite(v) for v in box))
+        if not ok or not all(0.0 <= v <= 1.0 for v in box) or box[0] > box[2] \
+                or box[1] > box[3]:
+            raise GraphError(f"node {n!r}: box {_short(box)} must be [x0, y0, x1, y1] with "
+                             f"0 <= x0 <= x1 <= 1 and 0 <= y0 <= y1 <= 1")
+
+
+def _check_edge(g: CausalSceneGraph, u: str, v: str, d: dict[str, Any]) -> None:
+    """A known relation; causal ones point to an effect."""
+    rel = d.get("relation")
+    if rel not in RELATIONS:
+        raise GraphError(f"edge {u!r}->{v!r}: relation {_short(rel)} is not one of "
+                         f"{list(RELATIONS)}")
+    if rel in CAUSAL_RELATIONS and g.graph.nodes[v]["kind"] != "effect":
+        raise GraphError(f"edge {u!r}->{v!r}: causal relation {rel!r} must point to an "
+                         f"effect node")
+
+
+def _check_causal_dag(g: CausalSceneGraph) -> None:
+    """Causal edges form a DAG and every effect has a cause."""
+    causal = nx.DiGraph(g.causal_edges())
+    if causal.number_of_nodes() and not nx.is_directed_acyclic_graph(causal):
+        cycle = nx.find_cycle(causal)
+        raise GraphError("causal edges form a cycle: "
+                         + " -> ".join(f"{a!r}" for a, _ in cycle) + f" -> {cycle[0][0]!r}; "
+                         "causal edges must form a DAG")
+    for e in g.nodes("effect"):
+        if not any(rel in CAUSAL_RELATIONS for _, _, rel in
+                   g.graph.in_edges(e, data="relation")):
+            raise GraphError(f"node {e!r}: effect has no cause; add a causal edge "
+                             f"({', '.join(CAUSAL_RELATIONS)}) into it")
+
+
+def _check_requirements(g: CausalSceneGraph) -> None:
+    """Each category needs its parts (a reflection scene needs a mirror, ...)."""
+    cat = g.category
+    objs = g.nodes("object")
+    n_obj = OBJECT_COUNT[cat]
+    if len(objs) != n_obj:
+        raise GraphError(f"nodes: a {cat} scene needs exactly {n_obj} object node(s); "
+                         f"found {len(objs)}")
+    look = "material" if cat in MATERIAL_CATEGORIES else "colour"
+    for o in objs:
+        for key in ("shape", look):
+            if key not in g.graph.nodes[o]["attrs"]:
+                raise GraphError(f"node {o!r}: a {cat} object needs attribute {key!r} "
+                                 f"(one of {list(ATTRIBUTES['object'][key])})")
+    need = REQUIRED_SURFACE.get(cat)
+    if need and g.surface(need) is None:
+        raise GraphError(f"nodes: a {cat} scene needs a surface node with type={need!r}")
+    if cat == "reflection" and "shape" not in g.graph.nodes[g.surface("mirror")]["attrs"]:
+        raise GraphError(f"node {g.surface('mirror')!r}: a mirror needs attribute "
+                         f"'shape' (one of {list(MIRROR_SHAPES)})")
+    if cat == "shadow":
+        lights = g.nodes("light")
+        if len(lights) != 1 or "side" not in g.graph.nodes[lights[0]]["attrs"]:
+            raise GraphError(f"nodes: a shadow scene needs one light node with attribute "
+                             f"'side' (one of {list(LIGHT_SIDES)})")
+    if cat == "scale" and not any(r == "larger than" for _, _, r in
+                                  g.graph.edges(data="relation")):
+        raise GraphError("edges: a scale scene needs a 'larger than' edge between its "
+                         "two objects")

@@ -1,0 +1,41 @@
+"""The words a scene graph is made of: categories, node kinds, attribute values, relations.
+
+One place for them, so the graph's validation, the prompt grammar, the causal rules, the renderer
+and the verifier all agree on what a ToyWorld scene can hold.
+"""
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+CATEGORIES = ("reflection", "shadow", "buoyancy", "balance", "scale")
+NODE_KINDS = ("object", "surface", "light", "effect")
+COLOURS = {"red": (215, 40, 40), "green": (40, 170, 60), "blue": (45, 75, 215),
+           "yellow": (230, 200, 25), "purple": (150, 50, 190)}
+SHAPES = ("ball", "cube", "cone")
+SIZES = ("small", "large")
+MATERIALS = {"wood": (150, 95, 45), "cork": (215, 165, 105), "ice": (170, 235, 250),
+             "metal": (125, 130, 150), "stone": (75, 70, 65)}
+DENSITY = {"cork": 0.24, "wood": 0.6, "ice": 0.92, "stone": 2.6, "metal": 7.8}
+SURFACE_TYPES = ("floor", "mirror", "water", "beam")
+MIRROR_SHAPES = ("round", "square")
+LIGHT_SIDES = ("left", "right", "above")
+EFFECT_TYPES = ("shadow", "reflection", "floating", "sinking", "refraction", "tilt")
+SPATIAL_RELATIONS = ("on", "in", "left of", "right of", "above", "next to", "larger than")
+CAUSAL_RELATIONS = ("casts", "reflects", "displaces", "tilts", "refracts")
+RELATIONS = SPATIAL_RELATIONS + CAUSAL_RELATIONS
+
+#: allowed attribute values per node kind; ``None`` means "any string"
+ATTRIBUTES: dict[str, dict[str, tuple[str, ...]]] = {
+    "object": {"colour": tuple(COLOURS), "shape": SHAPES, "material": tuple(MATERIALS),
+               "size": SIZES},
+    "surface": {"type": SURFACE_TYPES, "shape": MIRROR_SHAPES, "size": SIZES},
+    "light": {"side": LIGHT_SIDES},
+    "effect": {"type": EFFECT_TYPES, "side": ("left", "right", "below")},
+}
+
+#: how many object nodes a scene of each category has (the grammar, validation and verifier)
+OBJECT_COUNT = {"reflection": 1, "shadow": 1, "buoyancy": 1, "balance": 2, "scale": 2}
+#: the surface a scene of each category cannot do without
+REQUIRED_SURFACE = {"reflection": "mirror", "buoyancy": "water", "balance": "beam"}
+#: categories whose objects are told apart by material (the others by colour)
+MATERIAL_CATEGORIES = ("buoyancy", "balance")
