@@ -21,34 +21,22 @@ def _ints(text: str) -> list[int]:
 def load_model(path: str | None, tiny: bool = False, video: bool = False) -> Any:
     """The shipped ToyWorld model (``video``: the video one), a ToyWorld folder given on the
     command line (image or video, as its model_index.json says), or a tiny random-weight one
-    (``--tiny``, for tests and smoke runs)."""
+    (``--tiny``, for tests and smoke runs). Loading is :func:`registry.load`'s."""
+    from .pipelines import registry
     if tiny:
-        import tempfile
-        from .pipelines.tokenizer import write_tokenizer
-        from .pipelines.toyworld import build_pipeline
-        d = tempfile.mkdtemp(prefix="lina-tok-")
-        write_tokenizer(d)
-        pipe = build_pipeline(d, 32, small=True, seed=0)
-        if video:
-            from .pipelines.toyworld_video import inflate
-            pipe = inflate(pipe)
-    elif path:
-        from .pipelines.toyworld import ToyWorldPipeline
-        from .pipelines.toyworld_video import ToyWorldVideoPipeline
-        index = Path(path) / "model_index.json"
-        if not index.is_file():
-            raise FileNotFoundError(f"--model: {path} is not a ToyWorld model folder "
-                                    f"(no model_index.json)")
-        cls = {c.__name__: c for c in (ToyWorldPipeline, ToyWorldVideoPipeline)}.get(
-            json.loads(index.read_text()).get("_class_name"))
-        if cls is None:
-            raise ValueError(f"--model: {path} is not a ToyWorld or ToyWorld video model")
-        pipe = cls.from_pretrained(path, local_files_only=True)
-    else:
-        from .pipelines.registry import load
-        pipe = load("toyworld-video" if video else "toyworld")
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+        return registry.tiny_toyworld(video)
+    if not path:
+        return registry.load("toyworld-video" if video else "toyworld")
+    if not (Path(path) / "model_index.json").is_file():
+        raise FileNotFoundError(f"--model: {path} is not a ToyWorld model folder "
+                                f"(no model_index.json)")
+    try:
+        kind = registry.kind_of_folder(path)
+    except ValueError:
+        kind = None
+    if kind not in ("toyworld", "toyworld_video"):
+        raise ValueError(f"--model: {path} is not a ToyWorld or ToyWorld video model")
+    return registry.load(path)
 
 
 def cmd_data(a: argparse.Namespace) -> None:
