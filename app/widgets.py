@@ -72,6 +72,20 @@ def guard(fn: Callable) -> Callable:
     return wrapper
 
 
+def keyed(fn: Callable, outputs: dict[str, Any]) -> Callable:
+    """``fn`` answering a dict keyed by output name -> an event handler answering Gradio's dict
+    keyed by output component (``outputs`` maps the names to the components)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        answer = fn(*args, **kwargs)
+        missing = set(outputs) - set(answer)
+        if missing:
+            raise RuntimeError(f"{getattr(fn, '__name__', fn)}: no value for {sorted(missing)}")
+        return {outputs[name]: answer[name] for name in outputs}
+    return wrapper
+
+
 # --------------------------------------------------------------------------- parsing inputs
 
 
