@@ -20,19 +20,18 @@ KINDS = ("toyworld", "sd", "sdxl", "sd3", "flux", "wan", "cogvideox")
 
 
 def infer_kind(path: str) -> str:
-    """The pipeline family of a local diffusers folder, from model_index.json's _class_name."""
-    import json
+    """The pipeline family of a local diffusers folder, from model_index.json's _class_name
+    (the adapters' table decides)."""
+    from lina_core.pipelines.registry import kind_of_folder
     try:
-        name = json.loads((Path(path) / "model_index.json").read_text()).get("_class_name", "")
-    except (OSError, ValueError):
-        name = ""
-    for key, kind in (("ToyWorld", "toyworld"), ("StableDiffusionXL", "sdxl"),
-                      ("StableDiffusion3", "sd3"), ("Flux", "flux"), ("Wan", "wan"),
-                      ("CogVideoX", "cogvideox"), ("StableDiffusion", "sd")):
-        if key in name:
-            return kind
-    raise ValueError(f"--model-kind: cannot infer the kind of {path} (model_index.json "
-                     f"_class_name {name!r}); pass one of {list(KINDS)}")
+        kind = kind_of_folder(path)
+    except ValueError as exc:
+        raise ValueError(f"--model-kind: cannot infer the kind of {path} ({exc}); pass one of "
+                         f"{list(KINDS)}") from None
+    if kind not in KINDS:
+        raise ValueError(f"--model-kind: {path} is a {kind} model, which the picker does not "
+                         f"offer; pass one of {list(KINDS)}")
+    return kind
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -124,7 +124,8 @@ class ModelHandle:
         return ALLOWLIST[key].kind
 
     def _load_toyworld(self) -> tuple[Any, str, bool]:
-        from lina_core.__main__ import load_model
+        """ToyWorld's weights: a pipeline given to build_demo, else the shipped model, else
+        $LINA_MODEL_DIR, else a tiny random-weight one (so the app still starts)."""
         if self._given is not None:
             return self._given, self._given_source, True
         if (registry.TOYWORLD_DIR / "model_index.json").is_file():
@@ -134,8 +135,11 @@ class ModelHandle:
             if not (Path(env) / "model_index.json").is_file():
                 raise ModelUnavailable(f"LINA_MODEL_DIR: {env} has no model_index.json "
                                        f"(a ToyWorld model folder)")
-            return load_model(env), f"LINA_MODEL_DIR ({env})", True
-        return (load_model(None, tiny=True),
+            if _kind_or_none(env) != "toyworld":
+                raise ModelUnavailable(f"LINA_MODEL_DIR: {env} is not a ToyWorld model folder "
+                                       f"(its model_index.json names another pipeline)")
+            return registry.load(env), f"LINA_MODEL_DIR ({env})", True
+        return (registry.tiny_toyworld(),
                 "tiny random-weight model (no trained ToyWorld model found: assets/toyworld "
                 "is missing and LINA_MODEL_DIR is unset); images are noise-like", False)
 
@@ -210,6 +214,13 @@ class ModelHandle:
             self._cache[key] = value
             while len(self._cache) > keep:
                 self._cache.popitem(last=False)
+
+
+def _kind_or_none(folder: str) -> str | None:
+    try:
+        return registry.kind_of_folder(folder)
+    except ValueError:
+        return None
 
 
 def _hash_files(h: Any, folders: list[Path]) -> None:
@@ -406,12 +417,10 @@ def lina_pair(model_key: str, prompt: str, graph: dict[str, Any], seed: int, ste
 
 
 def _baseline(m: Loaded, spec, seed: int):
-    """The baseline run of ``spec`` (no interventions, uniform schedule), cached by content."""
-    from lina_core import engine
-    from lina_core.interventions import InterventionSpec, ScheduleSpec
-    d = engine.baseline_spec(spec).to_dict()
-    d["schedule"] = ScheduleSpec().__dict__.copy()
-    base_spec = InterventionSpec.from_dict(d)
+    """The baseline run of ``spec`` (:func:`lina_core.compare.baseline_of` decides what that is),
+    memoised here by content: (baseline spec, run, whether it came from the memo)."""
+    from lina_core import compare, engine
+    base_spec = compare.baseline_of(spec)
     key = hashlib.sha256(json.dumps([m.key, m.source, base_spec.to_dict(), seed],
                                     sort_keys=True, default=str).encode()).hexdigest()
     hit = handle().cached(key)
@@ -424,24 +433,28 @@ def _baseline(m: Loaded, spec, seed: int):
 
 @gpu
 def intervene(model_key: str, spec_dict: dict[str, Any]) -> dict[str, Any]:
-    """The spec's baseline (cached) and the spec itself, same seed; previews of both."""
-    from lina_core import engine
+    """The spec's baseline (memoised) and the spec itself, same seed; previews of both.  What
+    runs (which baseline, whether from its cached steps, what inpainting keeps) is
+    :mod:`lina_core.compare`'s decision."""
+    from lina_core import compare
     from lina_core.interventions import InterventionSpec
-    from lina_core.schedules import uniform
     m = handle().get(model_key)
     spec = InterventionSpec.from_dict(spec_dict)
-    seed = spec.seed
     t0 = time.perf_counter()
-    base_spec, base, hit = _baseline(m, spec, seed)
+    base_spec, base, hit = _baseline(m, spec, spec.seed)
     t1 = time.perf_counter()
-    cache = base.trajectory if spec.schedule.kind == "uniform" else None
-    if spec.is_baseline():
-        res = base
-    else:
-        res = engine.run(m.pipe, spec, seed=seed, cache=cache,
-                         reference=base.trajectory.latents[-1] if spec.inpaint else None,
-                         **_size_kwargs(m))
+    res = compare.branch(m.pipe, spec, base, seed=spec.seed, **_size_kwargs(m))
     t2 = time.perf_counter()
+    timings = {"baseline_s": 0.0 if hit else t1 - t0, "baseline_cached": hit,
+               "intervened_s": t2 - t1, "started_at_step": res.record["started_at_step"],
+               "total_s": t2 - t0}
+    return _comparison(m, spec, base_spec, base, res, timings)
+
+
+def _comparison(m: Loaded, spec, base_spec, base, res, timings: dict[str, Any]
+                ) -> dict[str, Any]:
+    """:func:`intervene`'s answer, as plain data."""
+    from lina_core.schedules import uniform
     return {
         "baseline": _first(base.images), "intervened": _first(res.images),
         "baseline_previews": [_first(p) for p in base.previews],
@@ -450,10 +463,7 @@ def intervene(model_key: str, spec_dict: dict[str, Any]) -> dict[str, Any]:
                       "requested": res.record["schedule_requested"],
                       "used": res.schedule_used.to_dict()},
         "baseline_spec": base_spec.to_dict(), "spec": spec.to_dict(),
-        "baseline_record": base.record, "record": res.record,
-        "timings": {"baseline_s": 0.0 if hit else t1 - t0, "baseline_cached": hit,
-                    "intervened_s": t2 - t1, "started_at_step": res.record["started_at_step"],
-                    "total_s": t2 - t0},
+        "baseline_record": base.record, "record": res.record, "timings": timings,
         "num_train_timesteps": int(getattr(m.pipe.scheduler.config, "num_train_timesteps",
                                            1000)),
         "uniform": uniform(m.pipe.scheduler, spec.steps).to_dict(),
@@ -462,15 +472,16 @@ def intervene(model_key: str, spec_dict: dict[str, Any]) -> dict[str, Any]:
 
 @gpu
 def generate(model_key: str, spec_dict: dict[str, Any]) -> dict[str, Any]:
-    """One image for a spec (used by the Scene tab and to reproduce a saved run)."""
-    from lina_core import engine
+    """One image for a spec (used by the Scene tab and to reproduce a saved run); an inpainting
+    spec runs against its (memoised) baseline, as :func:`lina_core.compare.branch` decides."""
+    from lina_core import compare, engine
     from lina_core.interventions import InterventionSpec
     m = handle().get(model_key)
     spec = InterventionSpec.from_dict(spec_dict)
     if spec.inpaint is not None:
         _, base, _ = _baseline(m, spec, spec.seed)
-        res = engine.run(m.pipe, spec, reference=base.trajectory.latents[-1], previews=False,
-                         **_size_kwargs(m))
+        res = compare.branch(m.pipe, spec, base, seed=spec.seed, previews=False,
+                             **_size_kwargs(m))
     else:
         res = engine.run(m.pipe, spec, previews=False, **_size_kwargs(m))
     return {"image": _first(res.images), "record": res.record, "timings": res.timings}

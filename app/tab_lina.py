@@ -5,6 +5,7 @@ seeds with the same choice."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -19,7 +20,7 @@ from .presets import DEFAULT_PROMPT, LINA_PRESETS
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, UI_MAX_SEEDS, VERDICT_HEADERS,
                       VERDICT_WIDTHS, FieldNumber, box_outline, check_candidate, choice_markdown,
-                      diff_heatmap, error, guard, intervention_dropdown, number,
+                      diff_heatmap, error, guard, intervention_dropdown, keyed, number,
                       parse_int_list, steps_slider, upscale, verdict_rows, verdict_summary)
 
 
@@ -36,30 +37,57 @@ def _scene_for(prompt: Any, use_scene: bool, scene: dict[str, Any] | None
     return prompt.strip(), csg.from_prompt(prompt).graph.to_dict()
 
 
-def predict(prompt: Any, use_scene: bool, scene: dict[str, Any] | None, candidate: Any,
-            steps: Any, model_key: str) -> tuple[str, str]:
+@dataclass
+class Request:
+    """What a LINA-tab button sends, by the names its API gives them (``scene`` and
+    ``model_key`` are the session's state); checked before any model work."""
+    prompt: Any = DEFAULT_PROMPT
+    use_scene: bool = False
+    scene: dict[str, Any] | None = None
+    seed: Any = 0
+    seeds: Any = "0"
+    steps: Any = DEFAULT_STEPS
+    candidate: Any = PREDICTED
+    model_key: str | None = None
+
+    def checked(self, seeds: str | None = None) -> "Checked":
+        """The request checked in the order the UI shows the fields: the prompt (or the Scene
+        graph), then ``seeds`` ("seed": one; "seeds": the batch's list), steps, candidate."""
+        key = self.model_key or state.handle().default_key
+        text, graph = _scene_for(self.prompt, self.use_scene, self.scene)
+        seed_list = ([number("seed", self.seed, 0, MAX_SEED, integer=True)] if seeds == "seed"
+                     else parse_int_list("seeds", self.seeds, 0, MAX_SEED, UI_MAX_SEEDS)
+                     if seeds == "seeds" else [])
+        steps = number("steps", self.steps, MIN_STEPS, MAX_STEPS, integer=True)
+        return Checked(key, text, graph, seed_list, steps, check_candidate(self.candidate, graph))
+
+
+@dataclass
+class Checked:
+    key: str                      # the model
+    text: str                     # the prompt
+    graph: dict[str, Any]
+    seeds: list[int]
+    steps: int
+    candidate: str | None         # None: LINA chooses
+
+
+def predict(r: Request) -> dict[str, str]:
     """The "Predict intervention" button: the choice (LINA's, or the one picked) and why."""
-    key = model_key or state.handle().default_key
-    text, graph = _scene_for(prompt, use_scene, scene)
-    steps = number("steps", steps, MIN_STEPS, MAX_STEPS, integer=True)
-    cand = check_candidate(candidate, graph)
-    choice = state.predict_choice(key, text, graph, cand, steps)
-    return choice_markdown(choice, steps=steps), json.dumps(choice, indent=2, default=str)
+    c = r.checked()
+    choice = state.predict_choice(c.key, c.text, c.graph, c.candidate, c.steps)
+    return {"explain": choice_markdown(choice, steps=c.steps),
+            "why": json.dumps(choice, indent=2, default=str)}
 
 
-def pair(prompt: Any, use_scene: bool, scene: dict[str, Any] | None, seed: Any, steps: Any,
-         candidate: Any, model_key: str, store, progress=gr.Progress()) -> tuple:
+def pair(r: Request, store, progress=gr.Progress()) -> dict[str, Any]:
     """Run baseline vs LINA; every input is checked before any model work."""
-    key = model_key or state.handle().default_key
-    text, graph = _scene_for(prompt, use_scene, scene)
-    seed = number("seed", seed, 0, MAX_SEED, integer=True)
-    steps = number("steps", steps, MIN_STEPS, MAX_STEPS, integer=True)
-    cand = check_candidate(candidate, graph)
+    c = r.checked("seed")
+    key, text, graph, seed, steps = c.key, c.text, c.graph, c.seeds[0], c.steps
     progress(0.05, desc="choosing the intervention; baseline and LINA (same noise)")
-    out = state.lina_pair(key, text, graph, seed, steps, cand)
+    out = state.lina_pair(key, text, graph, seed, steps, c.candidate)
     progress(0.9, desc="verifying and saving")
     choice = out["choice"]
-    why = choice["why"]
     run_mask = out["lina_record"].get("run_mask")
     vb, vl = verdict(out["baseline"], graph), verdict(out["lina"], graph)
     heat, heat_text = diff_heatmap(out["baseline"], out["lina"])
@@ -67,7 +95,7 @@ def pair(prompt: Any, use_scene: bool, scene: dict[str, Any] | None, seed: Any, 
     run_id = store.save("lina", out["spec"], {
         "model": key, "model_label": state.handle().label(key), "seed": seed, "prompt": text,
         "steps": steps, "candidate": out["candidate"], "choice": choice,
-        "intervention_source": why.get("source"), "run_mask": run_mask,
+        "intervention_source": choice["why"].get("source"), "run_mask": run_mask,
         "timings": t, "verdicts": {"baseline": vb, "lina": vl},
         "engine_records": {"baseline": out["baseline_record"], "lina": out["lina_record"]}},
         {"baseline": out["baseline"], "lina": out["lina"]})
@@ -79,22 +107,21 @@ def pair(prompt: Any, use_scene: bool, scene: dict[str, Any] | None, seed: Any, 
           f"{t['baseline_s']:.2f} s, LINA {t['lina_s']:.2f} s. "
           f"**Baseline:** {verdict_summary(vb)}. **LINA** (`{out['candidate']}`): "
           f"{verdict_summary(vl)}. Difference: {heat_text}. {shown}")
-    return (upscale(out["baseline"]), upscale(out["lina"]),
-            box_outline(out["lina"], run_mask["box"]) if run_mask else None,
-            pd.DataFrame(verdict_rows(vb, graph), columns=VERDICT_HEADERS),
-            pd.DataFrame(verdict_rows(vl, graph), columns=VERDICT_HEADERS), heat,
-            pv["image"], choice_markdown(choice, run_mask, steps),
-            json.dumps(choice, indent=2, default=str), json.dumps(out["spec"], indent=2), md)
+    return {"base_img": upscale(out["baseline"]), "lina_img": upscale(out["lina"]),
+            "mask_img": box_outline(out["lina"], run_mask["box"]) if run_mask else None,
+            "vb": pd.DataFrame(verdict_rows(vb, graph), columns=VERDICT_HEADERS),
+            "vl": pd.DataFrame(verdict_rows(vl, graph), columns=VERDICT_HEADERS),
+            "heat": heat, "previews": pv["image"],
+            "explain": choice_markdown(choice, run_mask, steps),
+            "why": json.dumps(choice, indent=2, default=str),
+            "spec": json.dumps(out["spec"], indent=2), "md": md}
 
 
-def batch(prompt: Any, use_scene: bool, scene: dict[str, Any] | None, seeds: Any, steps: Any,
-          candidate: Any, model_key: str, progress=gr.Progress()) -> tuple:
+def batch(r: Request, progress=gr.Progress()) -> dict[str, Any]:
     """A few seeds with one choice: made once (LINA's, or the one picked), run for each seed."""
-    key = model_key or state.handle().default_key
-    text, graph = _scene_for(prompt, use_scene, scene)
-    seed_list = parse_int_list("seeds", seeds, 0, MAX_SEED, UI_MAX_SEEDS)
-    steps = number("steps", steps, MIN_STEPS, MAX_STEPS, integer=True)
-    cand = check_candidate(candidate, graph)
+    c = r.checked("seeds")
+    key, text, graph, seed_list, steps, cand = c.key, c.text, c.graph, c.seeds, c.steps, \
+        c.candidate
     progress(0.0, desc="choosing the intervention")
     choice = state.predict_choice(key, text, graph, cand, steps)
     name = choice["candidate"]
@@ -110,99 +137,150 @@ def batch(prompt: Any, use_scene: bool, scene: dict[str, Any] | None, seeds: Any
     n = len(seed_list)
     md = (f"Physics right: baseline {counts['baseline']}/{n}, LINA {counts['lina']}/{n}, every "
           f"seed with the intervention `{name}` ({choice['why'].get('source', '')}).")
-    return base_g, lina_g, md
+    return {"base_gal": base_g, "lina_gal": lina_g, "batch_md": md}
+
+
+INTRO = ("**LINA** (as this project defines it): for each prompt, a learned predictor "
+         "chooses one intervention of a named family (none; the causal completion c+ for a "
+         "window of early steps; a structure donor, the same scene with the novel attributes "
+         "swapped for familiar ones and the effect's causal parents kept; latent guidance "
+         "masked to the effect's region as the run drew it; the reallocated schedule), or none "
+         "at all. Pick one by hand to compare. Baseline and LINA start from the same noise.")
+#: the order of the ``/lina`` outputs (the API answers them in this order)
+PAIR_OUTPUTS = ("base_img", "lina_img", "mask_img", "vb", "vl", "heat", "previews", "explain",
+                "why", "spec", "md")
+
+
+def _inputs() -> dict[str, Any]:
+    """The prompt, the seed, steps and intervention, and the buttons (``presets`` is the
+    column the talk presets go in, once the outputs exist)."""
+    i: dict[str, Any] = {}
+    with gr.Row():
+        i["prompt"] = gr.Textbox(DEFAULT_PROMPT, label="prompt", scale=4, elem_id="lina-prompt")
+        i["use_scene"] = gr.Checkbox(False, label="use the Scene tab's graph", scale=1)
+    i["presets"] = gr.Column()
+    with gr.Row(equal_height=True):
+        i["seed"] = FieldNumber(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
+                                field="seed")
+        i["steps"] = steps_slider()
+        i["candidate"] = intervention_dropdown(elem_id="lina-candidate")
+        i["predict"] = gr.Button("Predict intervention", elem_id="lina-predict")
+    i["run"] = gr.Button("Run baseline vs LINA", variant="primary", elem_id="lina-run")
+    return i
+
+
+def _images(o: dict[str, Any]) -> None:
+    """The four images of a pair, into ``o``."""
+    with gr.Row():
+        o["base_img"] = gr.Image(label="baseline", format="png", height=DISPLAY,
+                                 interactive=False, elem_id="lina-baseline")
+        o["lina_img"] = gr.Image(label="LINA", format="png", height=DISPLAY,
+                                 interactive=False, elem_id="lina-lina")
+        o["mask_img"] = gr.Image(label="LINA, with the region its guidance was masked to",
+                                 format="png", height=DISPLAY, interactive=False,
+                                 elem_id="lina-mask")
+        o["heat"] = gr.Image(label="difference heat map", format="png", height=DISPLAY,
+                             interactive=False)
+
+
+def _outputs() -> dict[str, Any]:
+    """A pair's outputs, by the names :func:`pair` answers with."""
+    o: dict[str, Any] = {"md": gr.Markdown(elem_id="lina-md")}
+    _images(o)
+    o["explain"] = gr.Markdown(elem_id="lina-why")
+    o["previews"] = gr.Image(label="predicted clean image at each step: baseline (top), LINA "
+                             "(bottom)", format="png", interactive=False,
+                             elem_id="lina-previews")
+    with gr.Row():
+        o["vb"] = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: baseline", wrap=True,
+                               interactive=False, column_widths=VERDICT_WIDTHS)
+        o["vl"] = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: LINA", wrap=True,
+                               interactive=False, column_widths=VERDICT_WIDTHS)
+    with gr.Accordion("the choice in full, and the spec that ran", open=False):
+        with gr.Row():
+            o["why"] = gr.Code(language="json", label="choice: candidate, why, features",
+                               lines=8, interactive=False)
+            o["spec"] = gr.Code(language="json", label="LINA spec", lines=8,
+                                interactive=False, buttons=["copy", "download"])
+    return o
+
+
+def _batch_section() -> dict[str, Any]:
+    """The batch accordion: its seeds, button and outputs."""
+    b: dict[str, Any] = {}
+    with gr.Accordion("batch: a few seeds", open=False):
+        with gr.Row():
+            b["seeds"] = gr.Textbox("0, 1, 2, 3", label=f"seeds (at most {UI_MAX_SEEDS})")
+            b["run"] = gr.Button("Run batch")
+        b["batch_md"] = gr.Markdown()
+        with gr.Row():
+            b["base_gal"] = gr.Gallery(label="baseline", columns=4, height=220, format="png",
+                                       object_fit="contain", fit_columns=False)
+            b["lina_gal"] = gr.Gallery(label="LINA", columns=4, height=220, format="png",
+                                       object_fit="contain", fit_columns=False)
+    return b
+
+
+def _wire(ctx: Ctx, i: dict[str, Any], o: dict[str, Any], b: dict[str, Any]) -> Any:
+    """The three buttons; returns the pair's handler (the cached presets call it too)."""
+    store, outs = ctx.store, {k: o[k] for k in PAIR_OUTPUTS}
+    state_in = {"scene": ctx.scene, "model_key": ctx.model_key}
+
+    def run_pair(progress=gr.Progress(), **request):
+        return pair(Request(**request), store, progress)
+
+    def run_predict(**request):
+        return predict(Request(**request))
+
+    def run_batch(progress=gr.Progress(), **request):
+        return batch(Request(**request), progress)
+
+    def named(*names: str) -> dict[str, Any]:
+        return {n: i[n] if n in i else b[n] for n in names} | state_in
+
+    i["run"].click(guard(keyed(run_pair, outs)), None, list(outs.values()),
+                   inputs_kwargs=named("prompt", "use_scene", "seed", "steps", "candidate"),
+                   api_name="lina", **MODEL_QUEUE)
+    why = {"explain": o["explain"], "why": o["why"]}
+    i["predict"].click(guard(keyed(run_predict, why)), None, list(why.values()),
+                       inputs_kwargs=named("prompt", "use_scene", "candidate", "steps"),
+                       api_name="lina_predict", **MODEL_QUEUE)
+    gal = {k: b[k] for k in ("base_gal", "lina_gal", "batch_md")}
+    b["run"].click(guard(keyed(run_batch, gal)), None, list(gal.values()),
+                   inputs_kwargs=named("prompt", "use_scene", "seeds", "steps", "candidate"),
+                   api_name="lina_batch", **MODEL_QUEUE)
+    return keyed(run_pair, outs)
+
+
+def _presets(ctx: Ctx, i: dict[str, Any], outs: list, run_pair: Any) -> gr.Examples:
+    """The talk presets: clicking one fills the prompt and seed; with caching on (the app's
+    default) the baseline/LINA pair, with LINA's own choice, is computed once per model and
+    then served from the cache."""
+    rows = [[p[1], p[2]] for p in LINA_PRESETS]
+    labels = [p[0] for p in LINA_PRESETS]
+    if not ctx.cache_presets:
+        return gr.Examples(rows, inputs=[i["prompt"], i["seed"]], label="talk presets",
+                           example_labels=labels, elem_id="lina-presets")
+
+    def preset(prompt, seed):
+        return run_pair(prompt=prompt, use_scene=False, scene=None, seed=seed,
+                        steps=DEFAULT_STEPS, candidate=PREDICTED, model_key=None,
+                        progress=_NoProgress())
+    return gr.Examples(rows, inputs=[i["prompt"], i["seed"]], outputs=outs, fn=guard(preset),
+                       cache_examples=True, cache_mode="lazy",
+                       label="talk presets (default model, "
+                       f"{DEFAULT_STEPS} steps, LINA's predicted choice; cached after first use)",
+                       example_labels=labels, elem_id="lina-presets")
 
 
 def build(ctx: Ctx) -> None:
-    store = ctx.store
-    gr.Markdown("**LINA** (as this project defines it): for each prompt, a learned predictor "
-                "chooses one intervention of a named family (none; the causal completion c+ "
-                "for a window of early steps; a structure donor, the same scene with the novel "
-                "attributes swapped for familiar ones and the effect's causal parents kept; "
-                "latent guidance masked to the effect's region as the run drew it; the "
-                "reallocated schedule), or none at all. Pick one by hand to compare. Baseline "
-                "and LINA start from the same noise.")
-    with gr.Row():
-        prompt = gr.Textbox(DEFAULT_PROMPT, label="prompt", scale=4, elem_id="lina-prompt")
-        use_scene = gr.Checkbox(False, label="use the Scene tab's graph", scale=1)
-    presets_box = gr.Column()      # filled at the end, once the outputs exist (for caching)
-    with gr.Row(equal_height=True):
-        seed = FieldNumber(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
-                           field="seed")
-        steps = steps_slider()
-        candidate = intervention_dropdown(elem_id="lina-candidate")
-        predict_btn = gr.Button("Predict intervention", elem_id="lina-predict")
-    run = gr.Button("Run baseline vs LINA", variant="primary", elem_id="lina-run")
-    md = gr.Markdown(elem_id="lina-md")
-    with gr.Row():
-        base_img = gr.Image(label="baseline", format="png", height=DISPLAY, interactive=False,
-                            elem_id="lina-baseline")
-        lina_img = gr.Image(label="LINA", format="png", height=DISPLAY, interactive=False,
-                            elem_id="lina-lina")
-        mask_img = gr.Image(label="LINA, with the region its guidance was masked to",
-                            format="png", height=DISPLAY, interactive=False,
-                            elem_id="lina-mask")
-        heat = gr.Image(label="difference heat map", format="png", height=DISPLAY,
-                        interactive=False)
-    explain = gr.Markdown(elem_id="lina-why")
-    previews = gr.Image(label="predicted clean image at each step: baseline (top), LINA "
-                        "(bottom)", format="png", interactive=False, elem_id="lina-previews")
-    with gr.Row():
-        vb = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: baseline", wrap=True,
-                          interactive=False, column_widths=VERDICT_WIDTHS)
-        vl = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: LINA", wrap=True,
-                          interactive=False, column_widths=VERDICT_WIDTHS)
-    with gr.Accordion("the choice in full, and the spec that ran", open=False):
-        with gr.Row():
-            why = gr.Code(language="json", label="choice: candidate, why, features", lines=8,
-                          interactive=False)
-            spec = gr.Code(language="json", label="LINA spec", lines=8, interactive=False,
-                           buttons=["copy", "download"])
-    with gr.Accordion("batch: a few seeds", open=False):
-        with gr.Row():
-            seeds = gr.Textbox("0, 1, 2, 3", label=f"seeds (at most {UI_MAX_SEEDS})")
-            run_batch = gr.Button("Run batch")
-        batch_md = gr.Markdown()
-        with gr.Row():
-            base_gal = gr.Gallery(label="baseline", columns=4, height=220, format="png",
-                                  object_fit="contain", fit_columns=False)
-            lina_gal = gr.Gallery(label="LINA", columns=4, height=220, format="png",
-                                  object_fit="contain", fit_columns=False)
-
-    pair_outs = [base_img, lina_img, mask_img, vb, vl, heat, previews, explain, why, spec, md]
-
-    def run_pair(prompt, use_scene, scene, seed, steps, candidate, model_key,
-                 progress=gr.Progress()):
-        return pair(prompt, use_scene, scene, seed, steps, candidate, model_key, store,
-                    progress)
-
-    run.click(guard(run_pair), [prompt, use_scene, ctx.scene, seed, steps, candidate,
-                                ctx.model_key], pair_outs, api_name="lina", **MODEL_QUEUE)
-    predict_btn.click(guard(predict), [prompt, use_scene, ctx.scene, candidate, steps,
-                                       ctx.model_key], [explain, why], api_name="lina_predict",
-                      **MODEL_QUEUE)
-    run_batch.click(guard(batch), [prompt, use_scene, ctx.scene, seeds, steps, candidate,
-                                   ctx.model_key], [base_gal, lina_gal, batch_md],
-                    api_name="lina_batch", **MODEL_QUEUE)
-
-    # talk presets: clicking one fills the prompt and seed; with caching on (the app's
-    # default) the baseline/LINA pair, with LINA's own choice, is computed once per model and
-    # then served from the cache
-    with presets_box:
-        if ctx.cache_presets:
-            def preset(prompt, seed):
-                return run_pair(prompt, False, None, seed, DEFAULT_STEPS, PREDICTED, None,
-                                progress=_NoProgress())
-            ctx.parts["lina_presets"] = gr.Examples(
-                [[p[1], p[2]] for p in LINA_PRESETS], inputs=[prompt, seed], outputs=pair_outs,
-                fn=guard(preset), cache_examples=True, cache_mode="lazy",
-                label="talk presets (default model, "
-                f"{DEFAULT_STEPS} steps, LINA's predicted choice; cached after first use)",
-                example_labels=[p[0] for p in LINA_PRESETS], elem_id="lina-presets")
-        else:
-            ctx.parts["lina_presets"] = gr.Examples(
-                [[p[1], p[2]] for p in LINA_PRESETS], inputs=[prompt, seed], label="talk presets",
-                example_labels=[p[0] for p in LINA_PRESETS], elem_id="lina-presets")
+    gr.Markdown(INTRO)
+    i = _inputs()
+    o = _outputs()
+    b = _batch_section()
+    run_pair = _wire(ctx, i, o, b)
+    with i["presets"]:
+        ctx.parts["lina_presets"] = _presets(ctx, i, [o[k] for k in PAIR_OUTPUTS], run_pair)
 
 
 class _NoProgress:

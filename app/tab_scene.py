@@ -19,8 +19,8 @@ from .context import MODEL_QUEUE, Ctx
 from .presets import DEFAULT_PROMPT, PRESETS
 from .verdicts import verdict
 from .widgets import (DISPLAY, VERDICT_HEADERS, VERDICT_WIDTHS, FieldNumber, error, guard,
-                      mask_overlay, number,
-                      steps_slider, upscale, verdict_rows, verdict_summary)
+                      keyed, mask_overlay, number, steps_slider, upscale, verdict_rows,
+                      verdict_summary)
 
 NODE_HEADERS = ["id", "kind", "explicit", "attrs", "box"]
 EDGE_HEADERS = ["source", "target", "relation"]
@@ -80,18 +80,27 @@ def info_text(scene: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def views(scene: dict[str, Any]) -> tuple:
-    """Everything the tab shows for a scene, in the order of ``Scene.outputs``."""
+#: the order of the scene's outputs (the ``/parse``, ``/apply_json``, ``/apply_tables`` API
+#: answers); ``/generate`` answers these, then :data:`SAMPLE_OUTPUTS`
+VIEWS = ("scene", "prompt", "code", "nodes", "edges", "category", "plot", "truth", "masks",
+         "info")
+SAMPLE_OUTPUTS = ("sample", "v_model", "v_truth", "gen_md")
+
+
+def views(scene: dict[str, Any]) -> dict[str, Any]:
+    """Everything the tab shows for a scene, by the names of :data:`VIEWS`."""
     g = CausalSceneGraph.from_dict(scene["graph"])
     img, masks = render_views(g)
-    return (scene, scene["prompt"], json.dumps(scene["graph"], indent=2), node_rows(scene["graph"]),
-            edge_rows(scene["graph"]), g.category, graph_figure(g), img, masks, info_text(scene))
+    return {"scene": scene, "prompt": scene["prompt"],
+            "code": json.dumps(scene["graph"], indent=2), "nodes": node_rows(scene["graph"]),
+            "edges": edge_rows(scene["graph"]), "category": g.category,
+            "plot": graph_figure(g), "truth": img, "masks": masks, "info": info_text(scene)}
 
 
 # --------------------------------------------------------------------------- editing
 
 
-def parse_prompt(prompt: Any) -> tuple:
+def parse_prompt(prompt: Any) -> dict[str, Any]:
     if not isinstance(prompt, str) or not prompt.strip():
         raise error("prompt: required; write e.g. 'a red ball on a large round mirror'")
     r = csg.from_prompt(prompt)
@@ -102,7 +111,7 @@ def parse_prompt(prompt: Any) -> tuple:
                   "unknown": r.unknown_words})
 
 
-def apply_json(text: Any) -> tuple:
+def apply_json(text: Any) -> dict[str, Any]:
     """Validate the edited JSON; on error the text stays as the user left it."""
     if not isinstance(text, str) or not text.strip():
         raise error("graph JSON: empty; paste a scene graph object")
@@ -177,7 +186,8 @@ def graph_from_tables(nodes: Any, edges: Any, category: Any) -> dict[str, Any]:
             "nodes": out_nodes, "edges": out_edges}
 
 
-def apply_tables(nodes: Any, edges: Any, category: Any, reinfer: bool) -> tuple:
+def apply_tables(nodes: Any, edges: Any, category: Any, reinfer: bool
+                 ) -> dict[str, Any]:
     data = graph_from_tables(nodes, edges, category)
     if reinfer:
         # drop inferred effects, infer them again from the edited facts, lay the scene out again
@@ -204,7 +214,7 @@ def sync_scene(prompt: Any, scene: dict[str, Any]) -> dict[str, Any]:
 
 
 def generate(prompt: Any, scene: dict[str, Any], seed: Any, steps: Any, model_key: str,
-             progress=gr.Progress()) -> tuple:
+             progress=gr.Progress()) -> dict[str, Any]:
     scene = sync_scene(prompt, scene or initial_scene())
     seed = number("seed", seed, 0, MAX_SEED, integer=True)
     steps = number("steps", steps, MIN_STEPS, MAX_STEPS, integer=True)
@@ -219,11 +229,9 @@ def generate(prompt: Any, scene: dict[str, Any], seed: Any, steps: Any, model_ke
     summary = (f"**Model sample:** {verdict_summary(v_model)}. **Ground-truth render:** "
                f"{verdict_summary(v_truth)} (a check of the verifier). "
                f"Sampled in {out['timings'].get('total_s', 0):.2f} s.")
-    return views(scene) + (upscale(out["image"]),
-                           pd.DataFrame(verdict_rows(v_model, scene["graph"]),
-                                        columns=VERDICT_HEADERS),
-                           pd.DataFrame(verdict_rows(v_truth, scene["graph"]),
-                                        columns=VERDICT_HEADERS), summary)
+    rows = {k: pd.DataFrame(verdict_rows(v, scene["graph"]), columns=VERDICT_HEADERS)
+            for k, v in (("v_model", v_model), ("v_truth", v_truth))}
+    return {**views(scene), "sample": upscale(out["image"]), **rows, "gen_md": summary}
 
 
 # --------------------------------------------------------------------------- layout
@@ -283,15 +291,21 @@ def build(ctx: Ctx) -> None:
             v_truth = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: ground truth",
                                    interactive=False, wrap=True, column_widths=VERDICT_WIDTHS)
 
-    outs = [scene, prompt, code, nodes, edges, category, plot, truth, masks, info]
+    outs = dict(scene=scene, prompt=prompt, code=code, nodes=nodes, edges=edges,
+                category=category, plot=plot, truth=truth, masks=masks, info=info)
+    sampled = {**outs, "sample": sample, "v_model": v_model, "v_truth": v_truth,
+               "gen_md": gen_md}
+    assert tuple(sampled) == VIEWS + SAMPLE_OUTPUTS
+    shown = list(outs.values())
     with presets_box:
-        gr.Examples([[p[1]] for p in PRESETS], inputs=[prompt], outputs=outs,
-                    fn=guard(parse_prompt), run_on_click=True, cache_examples=False,
-                    label="talk presets", example_labels=[p[0] for p in PRESETS])
-    prompt.submit(guard(parse_prompt), [prompt], outs, api_name="parse")
-    apply_js.click(guard(apply_json), [code], outs, api_name="apply_json")
-    apply_tab.click(guard(apply_tables), [nodes, edges, category, reinfer], outs,
+        gr.Examples([[p[1]] for p in PRESETS], inputs=[prompt], outputs=shown,
+                    fn=guard(keyed(parse_prompt, outs)), run_on_click=True,
+                    cache_examples=False, label="talk presets",
+                    example_labels=[p[0] for p in PRESETS])
+    prompt.submit(guard(keyed(parse_prompt, outs)), [prompt], shown, api_name="parse")
+    apply_js.click(guard(keyed(apply_json, outs)), [code], shown, api_name="apply_json")
+    apply_tab.click(guard(keyed(apply_tables, outs)), [nodes, edges, category, reinfer], shown,
                     api_name="apply_tables")
-    gen.click(guard(generate), [prompt, scene, seed, steps, ctx.model_key],
-              outs + [sample, v_model, v_truth, gen_md], api_name="generate", **MODEL_QUEUE)
+    gen.click(guard(keyed(generate, sampled)), [prompt, scene, seed, steps, ctx.model_key],
+              list(sampled.values()), api_name="generate", **MODEL_QUEUE)
     ctx.parts["scene_prompt"] = prompt

@@ -29,7 +29,7 @@ from .presets import VIDEO_PRESET_INDEX, VIDEO_PRESET_SPLIT, VIDEO_PRESETS
 from .runstore import RunStore
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, FieldNumber, FieldSlider,
-                      check_candidate, choice_markdown, error, guard, intervention_dropdown,
+                      check_candidate, choice_markdown, error, guard, intervention_dropdown, keyed,
                       number, steps_slider, upscale)
 
 FPS = 4                    #: playback rate of every clip file (ToyWorld clips are short)
@@ -289,24 +289,32 @@ def summary(run: ClipRun) -> str:
             + choice_markdown(out["choice"], out["lina_record"].get("run_mask"), inp.steps))
 
 
-def outputs(run: ClipRun) -> tuple:
-    """The UI's outputs for a run, in the order of :func:`build`'s ``run_outs``."""
+#: the order of the ``/video`` outputs (the API answers them in this order)
+OUTPUTS = ("base_vid", "lina_vid", "strip_img", "scrubber", "f_truth", "f_base", "f_lina",
+           "frame_md", "table", "temporal", "mp4", "gif", "vjson", "why", "md")
+
+
+def outputs(run: ClipRun) -> dict[str, Any]:
+    """The UI's outputs for a run, by the names of :data:`OUTPUTS`."""
     first = [upscale(x[0], DISPLAY) for x in (run.truth, run.baseline, run.lina)]
     vjson = json.dumps(run.verdicts, indent=1, default=str)
-    return (str(run.files["baseline"]), str(run.files["lina"]),
-            filmstrip(run.truth, run.baseline, run.lina), 0, *first, frame_text(vjson, 0),
-            pd.DataFrame(frame_rows(run.verdicts, run.inputs.frames), columns=FRAME_HEADERS),
-            pd.DataFrame(temporal_rows(run.verdicts), columns=TEMPORAL_HEADERS),
-            str(run.files["mp4"]), str(run.files["gif"]), vjson,
-            json.dumps({"candidate": run.out["candidate"], "choice": run.out["choice"],
-                        "spec": run.out["spec"]}, indent=2, default=str), summary(run))
+    return {"base_vid": str(run.files["baseline"]), "lina_vid": str(run.files["lina"]),
+            "strip_img": filmstrip(run.truth, run.baseline, run.lina), "scrubber": 0,
+            "f_truth": first[0], "f_base": first[1], "f_lina": first[2],
+            "frame_md": frame_text(vjson, 0),
+            "table": pd.DataFrame(frame_rows(run.verdicts, run.inputs.frames),
+                                  columns=FRAME_HEADERS),
+            "temporal": pd.DataFrame(temporal_rows(run.verdicts), columns=TEMPORAL_HEADERS),
+            "mp4": str(run.files["mp4"]), "gif": str(run.files["gif"]), "vjson": vjson,
+            "why": json.dumps({"candidate": run.out["candidate"], "choice": run.out["choice"],
+                               "spec": run.out["spec"]}, indent=2, default=str),
+            "md": summary(run)}
 
 
-def run(prompt: Any, frames: Any, steps: Any, seed: Any, guidance: Any, candidate: Any,
-        store: RunStore, progress: Any = None) -> tuple:
-    """The Run button: check, run the clips (one queued model call), and display them."""
-    inp = check_inputs(prompt, frames, steps, seed, guidance, candidate)
-    return outputs(run_clips(inp, store, progress))
+def run(values: dict[str, Any], store: RunStore, progress: Any = None) -> dict[str, Any]:
+    """The Run button: check ``values`` (:func:`check_inputs`' parameters, by name), run the
+    clips (one queued model call), and display them."""
+    return outputs(run_clips(check_inputs(**values), store, progress))
 
 
 # --------------------------------------------------------------------------- browser JS
@@ -353,84 +361,114 @@ class _NoProgress:
         return None
 
 
-def build(ctx: Ctx) -> None:
-    store = ctx.store
-    gr.Markdown("**Video** (ToyWorld video model, separate from the model picker): baseline and "
-                "LINA clips from the same noise, judged frame by frame and over time by the "
-                "clip verifier against the scene's ground-truth motion. LINA's choice of "
-                "intervention comes from the image model's predictor (the two models share a "
-                "text encoder), or pick one by hand.")
+INTRO = ("**Video** (ToyWorld video model, separate from the model picker): baseline and "
+         "LINA clips from the same noise, judged frame by frame and over time by the clip "
+         "verifier against the scene's ground-truth motion. LINA's choice of intervention "
+         "comes from the image model's predictor (the two models share a text encoder), or "
+         "pick one by hand.")
+
+
+def _inputs() -> dict[str, Any]:
+    """The prompt and the run's settings, by :func:`check_inputs`' parameter names (the
+    ``/video`` API's); ``presets`` is the column the talk presets go in."""
+    i: dict[str, Any] = {}
     with gr.Row():
-        prompt = gr.Textbox(VIDEO_PRESETS[0][1], label="prompt (a reflection, buoyancy or "
-                            "shadow scene)", scale=4, elem_id="video-prompt")
-    presets_box = gr.Column()      # filled at the end, once the outputs exist (for caching)
+        i["prompt"] = gr.Textbox(VIDEO_PRESETS[0][1], label="prompt (a reflection, buoyancy "
+                                 "or shadow scene)", scale=4, elem_id="video-prompt")
+    i["presets"] = gr.Column()     # filled at the end, once the outputs exist (for caching)
     with gr.Row():
-        frames = FieldSlider(MIN_CLIP_FRAMES, MAX_CLIP_FRAMES, value=DEFAULT_FRAMES, step=1,
-                             label="frames", field="frames", elem_id="video-frames")
-        steps = steps_slider(elem_id="video-steps")
-        seed = FieldNumber(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
-                           field="seed")
-        guidance = FieldSlider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5,
-                               label="guidance scale", field="guidance_scale")
-        candidate = intervention_dropdown(elem_id="video-candidate")
-    go = gr.Button("Run baseline vs LINA clips", variant="primary", elem_id="video-run")
-    md = gr.Markdown(elem_id="video-md")
+        i["frames"] = FieldSlider(MIN_CLIP_FRAMES, MAX_CLIP_FRAMES, value=DEFAULT_FRAMES,
+                                  step=1, label="frames", field="frames",
+                                  elem_id="video-frames")
+        i["steps"] = steps_slider(elem_id="video-steps")
+        i["seed"] = FieldNumber(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
+                                field="seed")
+        i["guidance"] = FieldSlider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5,
+                                    label="guidance scale", field="guidance_scale")
+        i["candidate"] = intervention_dropdown(elem_id="video-candidate")
+    i["go"] = gr.Button("Run baseline vs LINA clips", variant="primary", elem_id="video-run")
+    return i
+
+
+def _players(o: dict[str, Any]) -> None:
+    """The two players, Play both, the frame scrubber and the frame of each clip, into ``o``."""
     with gr.Row():
-        base_vid = gr.Video(label="baseline", interactive=False, loop=True, height=300,
-                            elem_id=VIDEO_IDS[0])
-        lina_vid = gr.Video(label="LINA", interactive=False, loop=True, height=300,
-                            elem_id=VIDEO_IDS[1])
+        o["base_vid"] = gr.Video(label="baseline", interactive=False, loop=True, height=300,
+                                 elem_id=VIDEO_IDS[0])
+        o["lina_vid"] = gr.Video(label="LINA", interactive=False, loop=True, height=300,
+                                 elem_id=VIDEO_IDS[1])
     with gr.Row(equal_height=True):
-        play = gr.Button("Play both", scale=1, elem_id="video-play")
-        scrubber = FieldSlider(0, MAX_CLIP_FRAMES - 1, value=0, step=1, scale=4,
-                               label="frame (shows it below and seeks both players)",
-                               field="frame", elem_id="video-scrub")
+        o["play"] = gr.Button("Play both", scale=1, elem_id="video-play")
+        o["scrubber"] = FieldSlider(0, MAX_CLIP_FRAMES - 1, value=0, step=1, scale=4,
+                                    label="frame (shows it below and seeks both players)",
+                                    field="frame", elem_id="video-scrub")
     with gr.Row():
-        f_truth, f_base, f_lina = [
-            gr.Image(label=f"{name}: frame", format="png", height=DISPLAY, interactive=False,
-                     elem_id=f"video-frame-{key}")
-            for name, key in zip(ROWS, ("truth", "baseline", "lina"))]
-    frame_md = gr.Markdown(elem_id="video-frame-md")
-    temporal = gr.Dataframe(headers=TEMPORAL_HEADERS, label="verifier, over the clip (the "
-                            "clip's physics)", wrap=True, interactive=False,
-                            column_widths=["16%", "24%", "8%", "52%"], elem_id="video-temporal")
-    table = gr.Dataframe(headers=FRAME_HEADERS, label="verifier, per frame (physics is asked "
-                         "only where the scene is at rest)", wrap=True, interactive=False,
-                         elem_id="video-verdicts")
-    strip_img = gr.Image(label="all frames: rows ground truth / baseline / LINA, frames left "
-                         "to right", format="png", interactive=False, elem_id="video-strip")
+        for name, key, eid in zip(ROWS, ("truth", "base", "lina"), ("truth", "baseline", "lina")):
+            o[f"f_{key}"] = gr.Image(label=f"{name}: frame", format="png", height=DISPLAY,
+                                     interactive=False, elem_id=f"video-frame-{eid}")
+    o["frame_md"] = gr.Markdown(elem_id="video-frame-md")
+
+
+def _outputs() -> dict[str, Any]:
+    """A run's outputs, by the names of :data:`OUTPUTS` (and the Play both button)."""
+    o: dict[str, Any] = {"md": gr.Markdown(elem_id="video-md")}
+    _players(o)
+    o["temporal"] = gr.Dataframe(headers=TEMPORAL_HEADERS, label="verifier, over the clip "
+                                 "(the clip's physics)", wrap=True, interactive=False,
+                                 column_widths=["16%", "24%", "8%", "52%"],
+                                 elem_id="video-temporal")
+    o["table"] = gr.Dataframe(headers=FRAME_HEADERS, label="verifier, per frame (physics is "
+                              "asked only where the scene is at rest)", wrap=True,
+                              interactive=False, elem_id="video-verdicts")
+    o["strip_img"] = gr.Image(label="all frames: rows ground truth / baseline / LINA, frames "
+                              "left to right", format="png", interactive=False,
+                              elem_id="video-strip")
     with gr.Row():
-        mp4 = gr.File(label="export: baseline | LINA, MP4 (H.264)", interactive=False,
-                      elem_id="video-mp4")
-        gif = gr.File(label="export: baseline | LINA, GIF", interactive=False,
-                      elem_id="video-gif")
+        o["mp4"] = gr.File(label="export: baseline | LINA, MP4 (H.264)", interactive=False,
+                           elem_id="video-mp4")
+        o["gif"] = gr.File(label="export: baseline | LINA, GIF", interactive=False,
+                           elem_id="video-gif")
     with gr.Accordion("verdicts (JSON), LINA's choice and the spec that ran", open=False):
         with gr.Row():
-            vjson = gr.Code(language="json", label="clip verdicts", lines=10,
-                            interactive=False)
-            why = gr.Code(language="json", label="candidate, why, LINA spec", lines=10,
-                          interactive=False, buttons=["copy", "download"])
+            o["vjson"] = gr.Code(language="json", label="clip verdicts", lines=10,
+                                 interactive=False)
+            o["why"] = gr.Code(language="json", label="candidate, why, LINA spec", lines=10,
+                               interactive=False, buttons=["copy", "download"])
+    return o
 
-    run_outs = [base_vid, lina_vid, strip_img, scrubber, f_truth, f_base, f_lina, frame_md,
-                table, temporal, mp4, gif, vjson, why, md]
 
-    def run_ui(prompt, frames, steps, seed, guidance, candidate, progress=gr.Progress()):
-        return run(prompt, frames, steps, seed, guidance, candidate, store, progress)
+def _wire(ctx: Ctx, i: dict[str, Any], o: dict[str, Any]) -> Any:
+    """Run, play, scrub; returns the run's handler (the cached presets call it too)."""
+    store, outs = ctx.store, {k: o[k] for k in OUTPUTS}
+    fields = {k: i[k] for k in ("prompt", "frames", "steps", "seed", "guidance", "candidate")}
 
-    go.click(guard(run_ui), [prompt, frames, steps, seed, guidance, candidate],
-             run_outs, api_name="video", **MODEL_QUEUE)
+    def run_ui(progress=gr.Progress(), **values):
+        return run(values, store, progress)
+    run_ui = keyed(run_ui, outs)
+
+    i["go"].click(guard(run_ui), None, list(outs.values()), inputs_kwargs=fields,
+                  api_name="video", **MODEL_QUEUE)
+    play, scrubber, strip_img = o["play"], o["scrubber"], o["strip_img"]
     play.click(None, [play], [play], js=PLAY_JS, api_visibility="private")
-    base_vid.change(None, None, [play], js="() => 'Play both'", api_visibility="private")
+    o["base_vid"].change(None, None, [play], js="() => 'Play both'", api_visibility="private")
     scrubber.input(None, [scrubber], [play], js=SEEK_JS, api_visibility="private")
     strip_img.change(guard(scrub_range), [strip_img], [scrubber], api_visibility="private",
                      show_progress="hidden")
-    scrubber.input(guard(scrub), [strip_img, scrubber, vjson],
-                   [f_truth, f_base, f_lina, frame_md], api_name="video_frame",
-                   trigger_mode="always_last", show_progress="hidden")
+    scrubber.input(guard(scrub), [strip_img, scrubber, o["vjson"]],
+                   [o["f_truth"], o["f_base"], o["f_lina"], o["frame_md"]],
+                   api_name="video_frame", trigger_mode="always_last", show_progress="hidden")
+    return run_ui
 
-    with presets_box:
-        ctx.parts["video_presets"] = _presets(ctx, [prompt, frames, steps, seed, guidance],
-                                              run_outs, run_ui)
+
+def build(ctx: Ctx) -> None:
+    gr.Markdown(INTRO)
+    i = _inputs()
+    o = _outputs()
+    run_ui = _wire(ctx, i, o)
+    with i["presets"]:
+        ctx.parts["video_presets"] = _presets(
+            ctx, [i[k] for k in ("prompt", "frames", "steps", "seed", "guidance")],
+            [o[k] for k in OUTPUTS], run_ui)
 
 
 def _presets(ctx: Ctx, inputs: list, run_outs: list, run_ui: Any) -> gr.Examples:
@@ -442,8 +480,8 @@ def _presets(ctx: Ctx, inputs: list, run_outs: list, run_ui: Any) -> gr.Examples
              f"(index {VIDEO_PRESET_INDEX}), attribute combinations never trained on")
     if ctx.cache_presets:
         def preset(prompt, frames, steps, seed, guidance):
-            return run_ui(prompt, frames, steps, seed, guidance, PREDICTED,
-                          progress=_NoProgress())
+            return run_ui(prompt=prompt, frames=frames, steps=steps, seed=seed,
+                          guidance=guidance, candidate=PREDICTED, progress=_NoProgress())
         return gr.Examples(rows, inputs=inputs, outputs=run_outs, fn=guard(preset),
                            cache_examples=True, cache_mode="lazy", example_labels=labels,
                            label=f"talk presets: {where}; LINA's predicted choice, cached after "

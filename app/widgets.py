@@ -17,7 +17,7 @@ import numpy as np
 
 from lina_core.csg import GraphError
 from lina_core.interventions import SpecError
-from lina_core.limits import MAX_BATCH, MAX_STEPS, MIN_STEPS, LimitError
+from lina_core.limits import MAX_BATCH, MAX_STEPS, MIN_STEPS, LimitError, check_number
 from lina_core.pipelines.registry import ModelUnavailable
 
 from .state import PREDICTED
@@ -72,6 +72,20 @@ def guard(fn: Callable) -> Callable:
     return wrapper
 
 
+def keyed(fn: Callable, outputs: dict[str, Any]) -> Callable:
+    """``fn`` answering a dict keyed by output name -> an event handler answering Gradio's dict
+    keyed by output component (``outputs`` maps the names to the components)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        answer = fn(*args, **kwargs)
+        missing = set(outputs) - set(answer)
+        if missing:
+            raise RuntimeError(f"{getattr(fn, '__name__', fn)}: no value for {sorted(missing)}")
+        return {outputs[name]: answer[name] for name in outputs}
+    return wrapper
+
+
 # --------------------------------------------------------------------------- parsing inputs
 
 
@@ -87,35 +101,16 @@ def parse_int_list(field: str, text: Any, lo: int, hi: int, max_len: int) -> lis
         raise error(f"{field}: give at least one integer in [{lo}, {hi}], e.g. 0,1")
     if len(items) > max_len:
         raise error(f"{field}: {len(items)} values; at most {max_len} allowed")
-    out = []
-    for t in items:
-        try:
-            v = int(t) if not isinstance(t, float) or t == int(t) else None
-        except (TypeError, ValueError, OverflowError):
-            v = None
-        if v is None or isinstance(t, bool):
-            raise error(f"{field}: {t!r} is not an integer; allowed integers in [{lo}, {hi}]")
-        if not lo <= v <= hi:
-            raise error(f"{field}: {v} is out of range; allowed [{lo}, {hi}]")
-        out.append(v)
-    return out
+    return [int(number(field, t, lo, hi, integer=True)) for t in items]
 
 
 def number(field: str, value: Any, lo: float, hi: float, integer: bool = False) -> float | int:
-    """A finite number in ``[lo, hi]`` from a UI value (which may be None or NaN via the API)."""
-    if value is None or isinstance(value, bool):
-        raise error(f"{field}: required, a number in [{lo}, {hi}]")
+    """A finite number in ``[lo, hi]`` from a UI value (which may be None, text or NaN via the
+    API): :func:`lina_core.limits.check_number`, its error shown as a ``gr.Error``."""
     try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise error(f"{field}: {value!r} is not a number; allowed [{lo}, {hi}]") from None
-    if not math.isfinite(v):
-        raise error(f"{field}: {value!r} must be a finite number in [{lo}, {hi}]")
-    if integer and v != int(v):
-        raise error(f"{field}: {value!r} must be an integer in [{lo}, {hi}]")
-    if not lo <= v <= hi:
-        raise error(f"{field}: {value!r} is out of range; allowed [{lo}, {hi}]")
-    return int(v) if integer else v
+        return check_number(field, value, lo, hi, integer, strings=True)
+    except LimitError as exc:
+        raise error(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- bounded inputs
@@ -123,17 +118,7 @@ def number(field: str, value: Any, lo: float, hi: float, integer: bool = False) 
 
 def _check_bounds(field: str, lo: float | None, hi: float | None, payload: Any) -> None:
     """Raise a ``gr.Error`` naming ``field`` for a missing, non-finite or out-of-range value."""
-    rng = f"[{lo}, {hi}]" if lo is not None or hi is not None else "a finite number"
-    if payload is None or isinstance(payload, bool):
-        raise error(f"{field}: required; allowed {rng}")
-    try:
-        v = float(payload)
-    except (TypeError, ValueError):
-        raise error(f"{field}: {payload!r} is not a number; allowed {rng}") from None
-    if not math.isfinite(v):
-        raise error(f"{field}: {payload!r} must be a finite number; allowed {rng}")
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise error(f"{field}: {payload!r} is out of range; allowed {rng}")
+    number(field, payload, -math.inf if lo is None else lo, math.inf if hi is None else hi)
 
 
 class FieldSlider(gr.Slider):

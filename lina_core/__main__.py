@@ -21,34 +21,22 @@ def _ints(text: str) -> list[int]:
 def load_model(path: str | None, tiny: bool = False, video: bool = False) -> Any:
     """The shipped ToyWorld model (``video``: the video one), a ToyWorld folder given on the
     command line (image or video, as its model_index.json says), or a tiny random-weight one
-    (``--tiny``, for tests and smoke runs)."""
+    (``--tiny``, for tests and smoke runs). Loading is :func:`registry.load`'s."""
+    from .pipelines import registry
     if tiny:
-        import tempfile
-        from .pipelines.tokenizer import write_tokenizer
-        from .pipelines.toyworld import build_pipeline
-        d = tempfile.mkdtemp(prefix="lina-tok-")
-        write_tokenizer(d)
-        pipe = build_pipeline(d, 32, small=True, seed=0)
-        if video:
-            from .pipelines.toyworld_video import inflate
-            pipe = inflate(pipe)
-    elif path:
-        from .pipelines.toyworld import ToyWorldPipeline
-        from .pipelines.toyworld_video import ToyWorldVideoPipeline
-        index = Path(path) / "model_index.json"
-        if not index.is_file():
-            raise FileNotFoundError(f"--model: {path} is not a ToyWorld model folder "
-                                    f"(no model_index.json)")
-        cls = {c.__name__: c for c in (ToyWorldPipeline, ToyWorldVideoPipeline)}.get(
-            json.loads(index.read_text()).get("_class_name"))
-        if cls is None:
-            raise ValueError(f"--model: {path} is not a ToyWorld or ToyWorld video model")
-        pipe = cls.from_pretrained(path, local_files_only=True)
-    else:
-        from .pipelines.registry import load
-        pipe = load("toyworld-video" if video else "toyworld")
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+        return registry.tiny_toyworld(video)
+    if not path:
+        return registry.load("toyworld-video" if video else "toyworld")
+    if not (Path(path) / "model_index.json").is_file():
+        raise FileNotFoundError(f"--model: {path} is not a ToyWorld model folder "
+                                f"(no model_index.json)")
+    try:
+        kind = registry.kind_of_folder(path)
+    except ValueError:
+        kind = None
+    if kind not in ("toyworld", "toyworld_video"):
+        raise ValueError(f"--model: {path} is not a ToyWorld or ToyWorld video model")
+    return registry.load(path)
 
 
 def cmd_data(a: argparse.Namespace) -> None:
@@ -91,11 +79,11 @@ def cmd_generate(a: argparse.Namespace) -> None:
     from PIL import Image
     from . import engine
     from .interventions import InterventionSpec
-    from .limits import check_int
+    from .limits import MAX_STEPS, MIN_STEPS, check_int
     if a.spec:
         spec = InterventionSpec.from_json(Path(a.spec).read_text())
     else:
-        check_int("steps", a.steps, 2, 100)
+        check_int("steps", a.steps, MIN_STEPS, MAX_STEPS)
         spec = InterventionSpec(prompt=a.prompt, steps=a.steps, seed=a.seed,
                                 guidance_scale=a.guidance).validate()
     out = Path(a.out)
@@ -105,7 +93,12 @@ def cmd_generate(a: argparse.Namespace) -> None:
         if out.suffix.lower() not in (".mp4", ".webm", ".gif"):
             raise ValueError(f"--out: {out.name!r} must end in .mp4, .webm or .gif for a clip")
     pipe = load_model(a.model, a.tiny, a.video)   # limits are checked before any model work
-    r = engine.run(pipe, spec, frames=a.frames if a.video else None)
+    frames = a.frames if a.video else None
+    if spec.inpaint is not None:      # against its baseline, as lina_core.compare decides
+        from .compare import compare
+        r = compare(pipe, spec, frames=frames)[2]
+    else:
+        r = engine.run(pipe, spec, frames=frames)
     if a.video:
         from .video_io import write_video
         write_video(r.images[0], out)
@@ -206,19 +199,19 @@ def cmd_grid(a: argparse.Namespace) -> None:
         print(f"{len(rows)} rows in {a.out}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lina_core", description=__doc__)
-    sub = p.add_subparsers(dest="cmd", required=True)
+def _model_args(q: argparse.ArgumentParser) -> None:
+    """The flags of every command that loads a model."""
+    q.add_argument("--model", help="a ToyWorld model folder (default: the shipped one)")
+    q.add_argument("--tiny", action="store_true", help="a tiny random-weight model")
+    q.add_argument("--steps", type=int, default=25)
+    q.add_argument("--threads", type=int, default=2)
+    q.add_argument("--video", action="store_true",
+                   help="the ToyWorld video model (clips of --frames frames)")
+    q.add_argument("--frames", type=int, default=8, help="clip length, 8-16 (video)")
 
-    def model_args(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--model", help="a ToyWorld model folder (default: the shipped one)")
-        q.add_argument("--tiny", action="store_true", help="a tiny random-weight model")
-        q.add_argument("--steps", type=int, default=25)
-        q.add_argument("--threads", type=int, default=2)
-        q.add_argument("--video", action="store_true",
-                       help="the ToyWorld video model (clips of --frames frames)")
-        q.add_argument("--frames", type=int, default=8, help="clip length, 8-16 (video)")
 
+def _image_commands(sub: Any) -> None:
+    """The subcommands data, render, train: the data, the renderer and training."""
     q = sub.add_parser("data", help="write a PAP-Toy split as an imagefolder")
     q.add_argument("--out", required=True)
     q.add_argument("--n", type=int, required=True)
@@ -252,8 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
                                        "from it on the clips in --data")
     q.set_defaults(fn=cmd_train)
 
+
+def _model_commands(sub: Any) -> None:
+    """The subcommands generate, eval, probe: one model's samples, scores and probes."""
     q = sub.add_parser("generate", help="one image from a prompt or a spec JSON")
-    model_args(q)
+    _model_args(q)
     q.add_argument("--prompt", default="a red ball on a large round mirror")
     q.add_argument("--spec", help="an intervention spec JSON file")
     q.add_argument("--seed", type=int, default=0)
@@ -262,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(fn=cmd_generate)
 
     q = sub.add_parser("eval", help="verifier accuracy of the model's samples per cell")
-    model_args(q)
+    _model_args(q)
     q.add_argument("--n", type=int, default=200, help="samples per (split, category, caption)")
     q.add_argument("--batch", type=int, default=16)
     q.add_argument("--start", type=int, default=0, help="first scene index (to extend a run)")
@@ -273,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(fn=cmd_eval)
 
     q = sub.add_parser("probe", help="run one probe: multihop, disentangle, timing, inpaint")
-    model_args(q)
+    _model_args(q)
     q.add_argument("name", choices=["multihop", "disentangle", "timing", "inpaint"])
     q.add_argument("--split", default="test-ood", choices=["train", "test-id", "dev-ood", "test-ood"])
     q.add_argument("--n", type=int, default=4, help="prompts per category")
@@ -282,16 +278,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_probe)
 
+
+def _lina_commands(sub: Any) -> None:
+    """The subcommands fit, grid, bench: LINA's candidate grid, its fit and the benchmark."""
     q = sub.add_parser("fit", help="fit LINA's predictor on candidate grids of dev-ood and "
                        "train (never test-ood)")
-    model_args(q)
+    _model_args(q)
     q.add_argument("--grid", required=True, help="comma-separated grid folders")
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_fit)
 
     q = sub.add_parser("grid", help="every candidate intervention on every item, judged "
                        "(resumable; shards over accelerate processes)")
-    model_args(q)
+    _model_args(q)
     q.add_argument("--splits", default="dev-ood,train")
     q.add_argument("--n", type=int, default=12, help="scenes per category and split")
     q.add_argument("--start", type=int, default=0, help="first scene index (to extend a run)")
@@ -303,15 +302,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "(baseline, explicit, schedule, best fixed, LINA's choices; no oracle)")
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_grid)
+
     q = sub.add_parser("bench", help="baseline, explicit, fixed, LINA, oracle on the grids of "
                        "the reported splits")
-    model_args(q)
+    _model_args(q)
     q.add_argument("--predictor", default=str(Path(__file__).resolve().parents[1] / "assets" /
                                                "lina_predictor"))
     q.add_argument("--grid", required=True, help="comma-separated grid folders")
     q.add_argument("--splits", default="test-id,test-ood")
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lina_core", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for add in (_image_commands, _model_commands, _lina_commands):
+        add(sub)
     return p
 
 

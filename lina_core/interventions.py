@@ -7,11 +7,11 @@ it and its allowed range.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .limits import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MAX_STRENGTH, MIN_STEPS
+from .limits import (MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MAX_STRENGTH, MIN_STEPS,
+                     check_number)
 
 SCHEMA_VERSION = 1
 EDIT_TYPES = ("replace", "interpolate", "add_direction", "scale_tokens", "swap_tokens", "donor")
@@ -25,19 +25,11 @@ class SpecError(ValueError):
 
 
 def _num(name: str, v: Any, lo: float, hi: float) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
-        raise SpecError(f"{name}: {v!r} must be a finite number in [{lo}, {hi}]")
-    if not lo <= float(v) <= hi:
-        raise SpecError(f"{name}: {v} is out of range; allowed [{lo}, {hi}]")
-    return float(v)
+    return float(check_number(name, v, lo, hi, error=SpecError))
 
 
 def _int(name: str, v: Any, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise SpecError(f"{name}: {v!r} must be an integer in [{lo}, {hi}]")
-    if not lo <= v <= hi:
-        raise SpecError(f"{name}: {v} is out of range; allowed [{lo}, {hi}]")
-    return v
+    return int(check_number(name, v, lo, hi, integer=True, int_type=True, error=SpecError))
 
 
 def _window(name: str, start: Any, end: Any, steps: int) -> None:

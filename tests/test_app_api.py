@@ -405,10 +405,10 @@ def test_nan_strength_names_the_field(app):
     assert "strength" in _error(client, "/intervene", **_intervene_kwargs(strength="NaN"))
     # and the handler itself, given a real float NaN
     import gradio as gr
-    from app.tab_intervene import build_spec
+    from app.tab_intervene import Controls, build_spec
     kw = _intervene_kwargs(strength=float("nan"))
     with pytest.raises(gr.Error, match="strength"):
-        build_spec(*kw.values())
+        build_spec(Controls(**kw))
 
 
 def test_window_end_before_start_names_the_field(app):

@@ -54,35 +54,53 @@ def pick_device() -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.float32
 
 
-def register_local(path: str, kind: str) -> ModelEntry:
-    """Add a local model folder given on the command line (``app.py --model PATH``)."""
+def kind_of_folder(path: str | Path) -> str:
+    """The family of a local diffusers folder, from its model_index.json ``_class_name`` (the
+    adapters' table decides; nothing here matches names). ValueError when it has none or the
+    class is not supported."""
+    import json
+    from ..adapters import adapter_for_class
+    index = Path(path).expanduser() / "model_index.json"
+    try:
+        name = json.loads(index.read_text()).get("_class_name", "")
+    except (OSError, ValueError, AttributeError):
+        raise ValueError(f"model: {path} has no readable model_index.json "
+                         f"(not a diffusers model folder)") from None
+    return adapter_for_class(name).kind        # SpecError (a ValueError) names the class
+
+
+def folder_entry(path: str | Path, kind: str | None = None) -> ModelEntry:
+    """The entry of a local model folder (``kind`` inferred from its model_index.json)."""
     p = Path(path).expanduser().resolve()
     if not (p / "model_index.json").is_file():
         raise ModelUnavailable(f"--model: {p} has no model_index.json (a diffusers folder)")
-    entry = ModelEntry(f"local:{p.name}", f"local: {p.name}", kind, str(p))
+    return ModelEntry(f"local:{p.name}", f"local: {p.name}", kind or kind_of_folder(p), str(p))
+
+
+def register_local(path: str, kind: str | None = None) -> ModelEntry:
+    """Add a local model folder given on the command line (``app.py --model-dir PATH``)."""
+    entry = folder_entry(path, kind)
     ALLOWLIST[entry.key] = entry
     return entry
 
 
-def _pipeline_class(kind: str):
-    import diffusers
-    from .toyworld import ToyWorldPipeline
-    from .toyworld_video import ToyWorldVideoPipeline
-    return {"toyworld": ToyWorldPipeline, "toyworld_video": ToyWorldVideoPipeline,
-            "sd": diffusers.StableDiffusionPipeline,
-            "sdxl": diffusers.StableDiffusionXLPipeline,
-            "sd3": diffusers.StableDiffusion3Pipeline, "flux": diffusers.FluxPipeline,
-            "wan": diffusers.WanPipeline, "cogvideox": diffusers.CogVideoXPipeline}[kind]
+def entry(key: str) -> ModelEntry:
+    """The allowlist entry of ``key``, or of a local model folder given by its path."""
+    if key in ALLOWLIST:
+        return ALLOWLIST[key]
+    if isinstance(key, (str, Path)) and (Path(key).expanduser() / "model_index.json").is_file():
+        return folder_entry(key)
+    raise ModelUnavailable(f"model: {key!r} is not one of {sorted(ALLOWLIST)}")
 
 
 def load(key: str = "toyworld", device: torch.device | None = None) -> Any:
-    """Load an allowlisted model from local files only."""
-    if key not in ALLOWLIST:
-        raise ModelUnavailable(f"model: {key!r} is not one of {sorted(ALLOWLIST)}")
-    e = ALLOWLIST[key]
+    """The one loader: an allowlisted model (or a local model folder, by its path) from local
+    files only, safetensors only, its pipeline class the family adapter's; progress bars off."""
+    from ..adapters import adapter_for_kind
+    e = entry(key)
     dev, dtype = pick_device()
     dev = device or dev
-    cls = _pipeline_class(e.kind)
+    cls = adapter_for_kind(e.kind).pipeline_class()
     kwargs: dict[str, Any] = dict(local_files_only=True, use_safetensors=True)
     if not e.kind.startswith("toyworld"):
         kwargs["torch_dtype"] = dtype
@@ -95,3 +113,19 @@ def load(key: str = "toyworld", device: torch.device | None = None) -> Any:
             f"Details: {str(exc).splitlines()[0][:200]}") from None
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(dev)
+
+
+def tiny_toyworld(video: bool = False, seed: int = 0) -> Any:
+    """A tiny random-weight ToyWorld pipeline (image, or ``video``), built, not loaded: for
+    tests, smoke runs and the app when no trained model is on this machine."""
+    import tempfile
+    from .tokenizer import write_tokenizer
+    from .toyworld import build_pipeline
+    d = tempfile.mkdtemp(prefix="lina-tok-")
+    write_tokenizer(d)
+    pipe = build_pipeline(d, 32, small=True, seed=seed)
+    if video:
+        from .toyworld_video import inflate
+        pipe = inflate(pipe)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
