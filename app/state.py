@@ -34,9 +34,6 @@ PREDICTED = "predicted"
 #: the per-step previews strip: cell size (px, nearest-neighbour), white gap, most columns
 PREVIEW_CELL, PREVIEW_GAP, PREVIEW_MAX_COLS = 96, 4, 13
 
-#: image size passed to non-ToyWorld pipelines (ToyWorld draws at its own resolution)
-DEFAULT_SIZE = {"sd": 512, "sdxl": 1024, "sd3": 1024, "flux": 1024, "wan": 480,
-                "cogvideox": 480}
 
 try:  # Hugging Face ZeroGPU: allocate a GPU for the duration of each model call
     import spaces  # type: ignore
@@ -306,11 +303,10 @@ def set_video_handle(h: VideoHandle) -> VideoHandle:
 
 
 def _size_kwargs(loaded: Loaded) -> dict[str, int]:
-    kind = ALLOWLIST[loaded.key].kind
-    if kind == "toyworld":
-        return {}
-    s = DEFAULT_SIZE.get(kind, 512)
-    return {"height": s, "width": s}
+    """The family's default size (ToyWorld draws at its own resolution)."""
+    from lina_core.adapters import adapter_for_kind
+    s = adapter_for_kind(ALLOWLIST[loaded.key].kind).default_size
+    return {} if s is None else {"height": s, "width": s}
 
 
 def _first(images: np.ndarray) -> np.ndarray:

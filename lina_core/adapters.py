@@ -25,7 +25,7 @@ Embeds = dict[str, torch.Tensor]
 
 
 class Adapter:
-    """The default: a UNet/transformer pipeline with 4-D latents and CLIP-style ``encode_prompt``."""
+    """The default: a UNet/transformer pipeline, 4-D latents, CLIP-style ``encode_prompt``."""
 
     kind: str = ""
     #: the diffusers (or ToyWorld) pipeline class the registry loads for this family
@@ -37,6 +37,8 @@ class Adapter:
     uses_negative: bool = True
     #: the unconditional pass is a call of its own, recognisable by its embeddings (Wan)
     separate_unconditional: bool = False
+    #: the square size (pixels) the app asks for when the user gives none (None: the model's own)
+    default_size: int | None = 512
     #: the denoiser attributes to guide (Wan 2.2 hands the low-noise steps to ``transformer_2``)
     denoisers: tuple[str, ...] = ("unet", "transformer", "transformer_2")
 
@@ -170,7 +172,7 @@ def to_uint8_images(x: torch.Tensor) -> np.ndarray:
 
 @register("ToyWorldPipeline")
 class ToyWorld(Adapter):
-    kind, pixel_latents = "toyworld", True
+    kind, pixel_latents, default_size = "toyworld", True, None
 
     def pipeline_class(self) -> type:
         from .pipelines.toyworld import ToyWorldPipeline
@@ -210,7 +212,7 @@ class StableDiffusion(Adapter):
 
 @register("StableDiffusionXLPipeline")
 class StableDiffusionXL(Adapter):
-    kind, pipeline_class_name = "sdxl", "StableDiffusionXLPipeline"
+    kind, pipeline_class_name, default_size = "sdxl", "StableDiffusionXLPipeline", 1024
 
     def encode(self, pipe, texts):
         pe, _, pooled, _ = pipe.encode_prompt(texts, device=pipe._execution_device,
@@ -227,7 +229,7 @@ class StableDiffusionXL(Adapter):
 
 @register("StableDiffusion3Pipeline")
 class StableDiffusion3(Adapter):
-    kind, pipeline_class_name = "sd3", "StableDiffusion3Pipeline"
+    kind, pipeline_class_name, default_size = "sd3", "StableDiffusion3Pipeline", 1024
 
     def encode(self, pipe, texts):
         pe, _, pooled, _ = pipe.encode_prompt(texts, texts, texts, device=pipe._execution_device,
@@ -237,7 +239,7 @@ class StableDiffusion3(Adapter):
 
 @register("FluxPipeline")
 class Flux(Adapter):
-    kind, pipeline_class_name, uses_negative = "flux", "FluxPipeline", False
+    kind, pipeline_class_name, uses_negative, default_size = "flux", "FluxPipeline", False, 1024
 
     def encode(self, pipe, texts):
         pe, pooled, _ = pipe.encode_prompt(texts, texts, device=pipe._execution_device)
@@ -277,7 +279,7 @@ class Flux(Adapter):
 
 class _T5Video(Adapter):
     """Wan and CogVideoX: T5 prompts padded as ``__call__`` pads them, sizes from its defaults."""
-    video = True
+    video, default_size = True, 480
 
     def encode(self, pipe, texts):
         pe, _ = pipe.encode_prompt(texts, do_classifier_free_guidance=False,

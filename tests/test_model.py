@@ -42,6 +42,7 @@ def test_weights_are_safetensors_only(shipped):
     assert not any(f.endswith((".bin", ".pt", ".pth", ".ckpt", ".pkl")) for f in files)
 
 
+@pytest.mark.slow   # samples the shipped models on a whole test-id set: ~100 s (video) on 2 cores
 def test_explicit_test_id_texture_rate_matches_model_card(shipped):
     """Seeded samples for explicit test-id prompts pass the texture questions at the reported
     rate: the reported rate lies inside this sample's 95% interval (and vice versa).  Video:

@@ -47,6 +47,7 @@ def test_timing_probe_rows_and_files(pipe, tmp_path):
     assert paths["png"].stat().st_size > 1000 and paths["html"].stat().st_size > 1000
 
 
+@pytest.mark.slow   # 25-step runs of the shipped video model for every k: ~12 s; the image probe stays fast
 def test_timing_probe_runs_unchanged_on_the_video_pipeline(tmp_path):
     """The same probe on clips: the clip categories, each clip judged by its temporal
     question, the trajectory cache on 5-D latents (a switch at k == steps is the base clip)."""

@@ -156,6 +156,7 @@ def test_cli_video_errors_name_the_field(tmp_path):
     assert r.returncode == 2 and "--out" in r.stderr and ".mp4" in r.stderr
 
 
+@pytest.mark.slow   # a CLI subprocess that imports torch and samples a clip: ~10 s; the CLI's image path stays fast
 def test_cli_generates_a_clip(tmp_path):
     r = run_cli("generate", "--tiny", "--video", "--frames", "9", "--steps", "2", "--out",
                 str(tmp_path / "a.gif"))
