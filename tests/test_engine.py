@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -128,13 +129,8 @@ def same_state(a, b) -> bool:
 def every_kind_of_intervention(fam: str) -> list[InterventionSpec]:
     g = GRAPH.to_dict()
     lg = dict(target_prompt=TARGET, weight=1.5, start=1, end=4)
-    edits = [PromptEdit("replace", 0, 2, target_prompt=TARGET),
-             PromptEdit("interpolate", 1, 4, strength=0.4, target_prompt=TARGET),
-             PromptEdit("add_direction", 2, 6, strength=-1.5, direction_from="red",
-                        direction_to="blue"),
-             PromptEdit("scale_tokens", 2, 5, strength=2.0, words=["red", "ball"]),
-             PromptEdit("swap_tokens", 1, 2, target_prompt=TARGET,
-                        pairs=[["red", "blue"], ["ball", "cube"]])]
+    edits = [replace(e, start=min(e.start, STEPS - 1), end=min(e.end, STEPS))
+             for e in full_spec().edits]    # one of each type, windows cut to STEPS
     specs = [spec(edits=[e]) for e in edits]
     specs += [spec(latent_guidance=LatentGuidance(**lg)),
               spec(latent_guidance=LatentGuidance(**lg, mask_node="obj0"), graph=g),

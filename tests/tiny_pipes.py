@@ -92,16 +92,22 @@ def toyworld_video_pipeline(folder: str | Path, trained_motion: bool = True):
     return pipe
 
 
-def sd_pipeline(folder: str | Path):
-    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextModel
-    tok = tokenizer(folder)
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=16,
+def _unet(**kw):
+    """The SD-style tiny UNet (two levels, cross-attention at the lower one)."""
+    from diffusers import UNet2DConditionModel
+    return UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=16,
                                 in_channels=4, out_channels=4,
                                 down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
                                 up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-                                cross_attention_dim=32, norm_num_groups=2)
+                                norm_num_groups=2, **kw)
+
+
+def sd_pipeline(folder: str | Path):
+    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline
+    from transformers import CLIPTextModel
+    tok = tokenizer(folder)
+    torch.manual_seed(0)
+    unet = _unet(cross_attention_dim=32)
     vae = _vae((4, 8), 4, norm_num_groups=2)
     sched = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
                                    beta_schedule="scaled_linear", timestep_spacing="linspace",
@@ -116,19 +122,14 @@ def sd_pipeline(folder: str | Path):
 def sdxl_pipeline(folder: str | Path):
     """After diffusers' SDXL ``get_dummy_components``: two CLIP encoders (32 + 32 -> 64 cross
     attention), text-time embeddings of 8 per size number plus the pooled 32."""
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
     tok = tokenizer(folder)
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=16,
-                                in_channels=4, out_channels=4,
-                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-                                attention_head_dim=(2, 4), use_linear_projection=True,
-                                addition_embed_type="text_time", addition_time_embed_dim=8,
-                                transformer_layers_per_block=(1, 2),
-                                projection_class_embeddings_input_dim=80,
-                                cross_attention_dim=64, norm_num_groups=2)
+    unet = _unet(attention_head_dim=(2, 4), use_linear_projection=True,
+                 addition_embed_type="text_time", addition_time_embed_dim=8,
+                 transformer_layers_per_block=(1, 2), projection_class_embeddings_input_dim=80,
+                 cross_attention_dim=64)
     sched = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
                                    beta_schedule="scaled_linear", timestep_spacing="leading",
                                    steps_offset=1)
