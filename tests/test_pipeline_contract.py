@@ -135,6 +135,30 @@ def test_callback_can_replace_latents_and_prompt_embeds(pipe):
     assert torch.equal(out3, last)
 
 
+def test_diffusers_pipeline_callbacks_are_composed_and_ask_for_their_inputs(pipe):
+    """``PipelineCallback`` / ``MultiPipelineCallbacks`` objects work as in diffusers' pipelines:
+    their ``tensor_inputs`` are what the pipeline hands them (no separate list needed), and
+    diffusers' own ``SDCFGCutoffCallback`` turns guidance off from its cutoff step."""
+    from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback, SDCFGCutoffCallback
+
+    class Seen(PipelineCallback):
+        tensor_inputs = ["latents", "prompt_embeds"]
+
+        def __init__(self):
+            super().__init__()
+            self.keys = []
+
+        def callback_fn(self, pipeline, step_index, timestep, kw):
+            self.keys.append(sorted(kw))
+            return kw
+    seen = Seen()
+    cutoff = SDCFGCutoffCallback(cutoff_step_ratio=None, cutoff_step_index=2)
+    out = sample(pipe, callback_on_step_end=MultiPipelineCallbacks([seen, cutoff]))
+    assert pipe.guidance_scale == 0.0                     # the cutoff callback's doing
+    assert seen.keys == [["latents", "prompt_embeds"]] * STEPS
+    assert not np.array_equal(out, sample(pipe))           # guidance really was cut
+
+
 def test_given_timesteps_are_the_ones_the_scheduler_used(pipe):
     ts = [999.0, 870.5, 600.0, 333.0, 120.0, 10.0]
     rec = Recorder()

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import torch
 from diffusers import DiffusionPipeline, EulerDiscreteScheduler, UNet2DConditionModel
+from diffusers.callbacks import MultiPipelineCallbacks, PipelineCallback
 from diffusers.pipelines.pipeline_utils import ImagePipelineOutput
 from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import (rescale_noise_cfg,
                                                                            retrieve_timesteps)
@@ -235,6 +236,8 @@ class ToyWorldPipeline(DiffusionPipeline):
                  ) -> ImagePipelineOutput | tuple:
         """Sample as ``StableDiffusionPipeline.__call__`` does, with its arguments and meanings
         (``eta`` only reaches schedulers whose ``step`` takes it; Euler's does not)."""
+        if isinstance(callback_on_step_end, (PipelineCallback, MultiPipelineCallbacks)):
+            callback_on_step_end_tensor_inputs = callback_on_step_end.tensor_inputs
         inputs = callback_on_step_end_tensor_inputs or ["latents"]
         self.check_inputs(prompt, prompt_embeds, height, width, output_type,
                           num_images_per_prompt, inputs, guidance_rescale, clip_skip)
