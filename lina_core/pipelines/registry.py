@@ -93,24 +93,59 @@ def entry(key: str) -> ModelEntry:
     raise ModelUnavailable(f"model: {key!r} is not one of {sorted(ALLOWLIST)}")
 
 
+def model_index(source: str) -> dict[str, Any]:
+    """A model's ``model_index.json``: from a local folder, or from the local Hub cache for a
+    Hub id (nothing is downloaded); empty when it is not on this machine."""
+    import json
+    folder = Path(source).expanduser()
+    path: Any = folder / "model_index.json"
+    if not folder.is_dir():
+        from huggingface_hub import try_to_load_from_cache
+        path = try_to_load_from_cache(source, "model_index.json")
+        if not isinstance(path, str):
+            return {}
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def absent_components(index: dict[str, Any]) -> dict[str, None]:
+    """Components saved as absent (``[null, null]``, e.g. SD3 without its T5 encoder), passed
+    to ``from_pretrained`` as ``None``: diffusers refuses the folder otherwise."""
+    return {k: None for k, v in index.items()
+            if not k.startswith("_") and isinstance(v, list) and v and v[0] is None}
+
+
+def unavailable(e: ModelEntry, exc: Exception) -> ModelUnavailable:
+    """What to do about a model that did not load, for a local folder or a Hub id."""
+    detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    if Path(e.source).expanduser().is_dir():
+        how = (f"the folder {e.source} did not load as a {e.kind} pipeline; save it with "
+               f"`pipe.save_pretrained(folder)` (safetensors) and pass that folder")
+    else:
+        how = (f"{e.source} is not in this machine's Hub cache; download it where you have "
+               f"network (`hf download {e.source}`), or pass a local folder with --model-dir")
+    return ModelUnavailable(f"model: {e.label}: {how}. Details: {detail}")
+
+
 def load(key: str = "toyworld", device: torch.device | None = None) -> Any:
     """The one loader: an allowlisted model (or a local model folder, by its path) from local
-    files only, safetensors only, its pipeline class the family adapter's; progress bars off."""
+    files only, safetensors only, its pipeline class the family adapter's, components saved as
+    absent passed as absent; progress bars off."""
     from ..adapters import adapter_for_kind
     e = entry(key)
     dev, dtype = pick_device()
     dev = device or dev
     cls = adapter_for_kind(e.kind).pipeline_class()
-    kwargs: dict[str, Any] = dict(local_files_only=True, use_safetensors=True)
+    kwargs: dict[str, Any] = dict(local_files_only=True, use_safetensors=True,
+                                  **absent_components(model_index(e.source)))
     if not e.kind.startswith("toyworld"):
         kwargs["torch_dtype"] = dtype
     try:
         pipe = cls.from_pretrained(e.source, **kwargs)
     except (OSError, ValueError, EnvironmentError) as exc:
-        raise ModelUnavailable(
-            f"model: {e.label} is not available on this machine ({e.source}); download it "
-            f"yourself (e.g. `hf download {e.source}`) or pass a local folder with --model. "
-            f"Details: {str(exc).splitlines()[0][:200]}") from None
+        raise unavailable(e, exc) from None
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(dev)
 
