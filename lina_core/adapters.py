@@ -116,6 +116,10 @@ class Adapter:
             return [f"<{i}>" for i in range(length)], None
         return prompt_tokens(tok, prompt, length)
 
+    def attention_frames(self, pipe: Any, shape: tuple[int, ...]) -> int:
+        """How many frames one attention token sequence holds (1: frames are batch rows)."""
+        return 1
+
     def _in_channels(self, pipe: Any) -> int:
         den = pipe.unet if getattr(pipe, "unet", None) is not None else pipe.transformer
         return den.config.in_channels
@@ -343,6 +347,10 @@ class _T5Video(Adapter):
 @register("WanPipeline")
 class Wan(_T5Video):
     kind, pipeline_class_name, separate_unconditional = "wan", "WanPipeline", True
+    attention_kind = "wan"
+
+    def attention_frames(self, pipe, shape):
+        return shape[2] // int(pipe.transformer.config.patch_size[0])
 
     def _check_frames(self, pipe, frames):
         t = pipe.vae_scale_factor_temporal
@@ -358,7 +366,10 @@ class Wan(_T5Video):
 
 @register("CogVideoXPipeline")
 class CogVideoX(_T5Video):
-    kind, pipeline_class_name = "cogvideox", "CogVideoXPipeline"
+    kind, pipeline_class_name, attention_kind = "cogvideox", "CogVideoXPipeline", "cog"
+
+    def attention_frames(self, pipe, shape):
+        return shape[1] // int(pipe.transformer.config.patch_size_t or 1)
 
     def latent_shape(self, pipe, batch, height, width, frames):
         """B x F x C x H x W; CogVideoX 1.5 pads frames to a multiple of ``patch_size_t``."""

@@ -11,9 +11,12 @@ conditional half under CFG, first sample only, never the latent-guidance target 
 
 Covered (``Adapter.attention_kind``): UNet cross-attention ``attn2`` (ToyWorld image and video,
 SD, SDXL: ``AttnProcessor2_0``), SD3's joint attention (``JointAttnProcessor2_0``: image queries x
-text keys), FLUX's double- and single-stream blocks (``FluxAttnProcessor``).  Not covered: Wan,
-CogVideoX (their runs simply record nothing and say so).  Attention masks are ignored (no
-covered pipeline passes one for text-to-image).
+text keys), FLUX's double- and single-stream blocks (``FluxAttnProcessor``), Wan's ``attn2``
+(``WanAttnProcessor``; its separate unconditional call is skipped) and CogVideoX's joint
+attention (``CogVideoXAttnProcessor2_0``); video maps are the mean over frames.  A family whose
+``attention_kind`` is None, or a module with another processor class (xformers, IP-adapter,
+LoRA-style custom ones), records nothing, and the result says so (``covered``, ``modules``).
+Attention masks are ignored (no covered pipeline passes one for text-to-image).
 """
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ class AttentionRecorder:
     keep: int | None = None                    # text tokens kept (the prompt's, not padding)
     state: tuple[int, int] | None = None       # (denoiser batch, first conditional row) or None
     text_len: int = 0                          # text tokens in the call (FLUX single stream)
+    frames: int = 1                            # frames in one token sequence (Wan, CogVideoX)
     maps: list[torch.Tensor] = field(default_factory=list)   # per step: T x h x w
     steps: list[int] = field(default_factory=list)
     layers: int = 0
@@ -60,6 +64,8 @@ class AttentionRecorder:
     def add(self, probs: torch.Tensor) -> None:
         """``probs`` (rows, image tokens, text tokens) -> this step's running sum at ``grid``."""
         p = probs.float().mean(0)
+        if self.frames > 1:                    # frame-major tokens: the mean over frames
+            p = p.reshape(self.frames, -1, p.shape[-1]).mean(0)
         if self.keep:
             p = p[:, : self.keep]
         h, w = grid_of(p.shape[0], self.grid)
@@ -164,7 +170,39 @@ def _flux(attn: Any, hs: torch.Tensor, ehs: torch.Tensor | None, rec: AttentionR
     return text_probs(q[:, :, t:], k, slice(0, t))
 
 
-PROBS = {"cross": _cross, "joint": _joint, "flux": _flux}
+def _wan(attn: Any, hs: torch.Tensor, ehs: torch.Tensor, rec: AttentionRecorder,
+         extra: dict[str, Any]) -> torch.Tensor:
+    """Wan cross-attention ``attn2`` (``WanAttnProcessor``): video tokens x text tokens (an
+    image-to-video model's image context comes first and has a softmax of its own)."""
+    from diffusers.models.transformers.transformer_wan import _get_qkv_projections
+    if attn.add_k_proj is not None:
+        ehs = ehs[:, ehs.shape[1] - 512:]
+    q, k, _ = _get_qkv_projections(attn, hs, ehs)
+    q = attn.norm_q(q).unflatten(2, (attn.heads, -1)).transpose(1, 2)
+    k = attn.norm_k(k).unflatten(2, (attn.heads, -1)).transpose(1, 2)
+    return text_probs(q, k, slice(0, k.shape[2]))
+
+
+def _cog(attn: Any, hs: torch.Tensor, ehs: torch.Tensor, rec: AttentionRecorder,
+         extra: dict[str, Any]) -> torch.Tensor:
+    """CogVideoX (``CogVideoXAttnProcessor2_0``): one sequence [text; video], RoPE on the video
+    part: video queries x text keys."""
+    from diffusers.models.embeddings import apply_rotary_emb
+    t, x = ehs.shape[1], torch.cat([ehs, hs], 1)
+    q, k = _heads(attn.to_q(x), attn.heads), _heads(attn.to_k(x), attn.heads)
+    if attn.norm_q is not None:
+        q = attn.norm_q(q)
+    if attn.norm_k is not None:
+        k = attn.norm_k(k)
+    rope = extra.get("image_rotary_emb")
+    if rope is not None:
+        q = torch.cat([q[:, :, :t], apply_rotary_emb(q[:, :, t:], rope)], 2)
+        if not attn.is_cross_attention:
+            k = torch.cat([k[:, :, :t], apply_rotary_emb(k[:, :, t:], rope)], 2)
+    return text_probs(q[:, :, t:], k, slice(0, t))
+
+
+PROBS = {"cross": _cross, "joint": _joint, "flux": _flux, "wan": _wan, "cog": _cog}
 
 
 # ---------------------------------------------------------------------- processor and gate
@@ -205,14 +243,22 @@ class AttentionGate(ModelHook):
     """On the denoiser: each call says which rows the processors record (the conditional half
     under CFG, its first sample), or none (the latent-guidance target pass)."""
 
-    def __init__(self, recorder: AttentionRecorder, batch: int, guidance: list[Any]):
+    def __init__(self, recorder: AttentionRecorder, batch: int, guidance: list[Any],
+                 negative: torch.Tensor | None = None):
         super().__init__()
         self.recorder, self.batch, self.guidance = recorder, batch, guidance
+        #: pipelines that run the unconditional pass as a call of its own (Wan): its embedding
+        self.negative = negative
+
+    def _skip(self, ehs: Any) -> bool:
+        n = self.negative
+        return (any(getattr(h, "_inner", False) for h in self.guidance) or not torch.is_tensor(ehs)
+                or (n is not None and ehs.shape == n.shape and torch.equal(ehs, n.to(ehs))))
 
     def new_forward(self, module: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
         rec, prev = self.recorder, (self.recorder.state, self.recorder.text_len)
         ehs = kwargs.get("encoder_hidden_states", args[2] if len(args) > 2 else None)
-        if any(getattr(h, "_inner", False) for h in self.guidance) or not torch.is_tensor(ehs):
+        if self._skip(ehs):
             rec.state = None
         else:
             n = ehs.shape[0]
@@ -225,15 +271,19 @@ class AttentionGate(ModelHook):
 
 def recordable(denoiser: torch.nn.Module, kind: str) -> list[torch.nn.Module]:
     """The modules of ``denoiser`` whose text attention ``kind`` knows how to read."""
-    from diffusers.models.attention_processor import AttnProcessor2_0, JointAttnProcessor2_0
+    from diffusers.models.attention_processor import (AttnProcessor2_0,
+                                                      CogVideoXAttnProcessor2_0,
+                                                      JointAttnProcessor2_0)
     from diffusers.models.transformers.transformer_flux import FluxAttnProcessor
-    want = {"cross": AttnProcessor2_0, "joint": JointAttnProcessor2_0, "flux": FluxAttnProcessor}
+    from diffusers.models.transformers.transformer_wan import WanAttnProcessor
+    want = {"cross": AttnProcessor2_0, "joint": JointAttnProcessor2_0, "flux": FluxAttnProcessor,
+            "wan": WanAttnProcessor, "cog": CogVideoXAttnProcessor2_0}
     out = []
     for _, m in denoiser.named_modules():
         proc = getattr(m, "processor", None)
         if not hasattr(m, "set_processor") or type(proc) is not want[kind]:
             continue
-        if kind == "cross" and not getattr(m, "is_cross_attention", False):
+        if kind in ("cross", "wan") and not getattr(m, "is_cross_attention", False):
             continue
         if kind == "joint" and getattr(m, "add_k_proj", None) is None:
             continue
@@ -243,7 +293,8 @@ def recordable(denoiser: torch.nn.Module, kind: str) -> list[torch.nn.Module]:
 
 @contextlib.contextmanager
 def recording(denoisers: list[torch.nn.Module], kind: str | None, recorder: AttentionRecorder,
-              batch: int, guidance: list[Any]) -> Iterator[int]:
+              batch: int, guidance: list[Any], negative: torch.Tensor | None = None,
+              ) -> Iterator[int]:
     """Recording processors and a gate on each denoiser for the block; afterwards each module
     has its own processor object back and no gate.  Yields the number of modules recorded."""
     from .guidance import attached
@@ -252,8 +303,8 @@ def recording(denoisers: list[torch.nn.Module], kind: str | None, recorder: Atte
     try:
         for m, p in zip(mods, originals):
             m.set_processor(RecordingProcessor(p, recorder, kind))
-        with attached(denoisers, [AttentionGate(recorder, batch, guidance) for _ in denoisers],
-                      GATE_NAME):
+        gates = [AttentionGate(recorder, batch, guidance, negative) for _ in denoisers]
+        with attached(denoisers, gates, GATE_NAME):
             yield len(mods)
     finally:
         for m, p in zip(mods, originals):
@@ -270,6 +321,7 @@ class AttentionRun:
     tokens: list[str]
     kind: str | None
     modules: int = 0
+    negative: torch.Tensor | None = None     # a separate unconditional call's embedding (Wan)
 
     def result(self) -> dict[str, Any]:
         """``RunResult.extra["attention"]``: maps (steps x tokens x h x w, float32, the first
@@ -283,12 +335,14 @@ class AttentionRun:
 
 
 def attention_run(pipe: Any, spec: Any, ad: Any, g: Any, text_len: int,
-                  grid: tuple[int, int], cache: Any, k: int) -> AttentionRun:
+                  shape: tuple[int, ...], cache: Any, k: int,
+                  negative: torch.Tensor | None = None) -> AttentionRun:
     """A run's recording, with a cache's maps of the steps before ``k`` already in; checks that
     a guidance mask taken from attention has words to take it from."""
     from .interventions import SpecError
     tokens, keep = ad.attention_tokens(pipe, spec.prompt, text_len)
-    rec = AttentionRecorder(tuple(grid), keep)
+    rec = AttentionRecorder(tuple(ad.spatial(shape)), keep,
+                            frames=ad.attention_frames(pipe, shape))
     prev = getattr(cache, "attention", None) if k else None
     for m, s in zip(*(prev["maps"], prev["steps"]) if prev else ((), ())):
         if s < k:
@@ -303,7 +357,8 @@ def attention_run(pipe: Any, spec: Any, ad: Any, g: Any, text_len: int,
         if k >= lg.start and not any(s < lg.start for s in rec.steps):
             raise SpecError("latent_guidance.mask_from: 'attention' from a cached step needs "
                             "a cache recorded with attention=True")
-    return AttentionRun(rec, tokens[:keep] if keep else tokens, ad.attention_kind)
+    return AttentionRun(rec, tokens[:keep] if keep else tokens, ad.attention_kind,
+                        negative=negative)
 
 
 @contextlib.contextmanager
@@ -315,7 +370,7 @@ def recorded(pipe: Any, att: AttentionRun | None, batch: int, guidance: list[Any
         return
     from .adapters import adapter_for
     dens = [getattr(pipe, n) for n in adapter_for(pipe).denoiser_names(pipe)]
-    with recording(dens, att.kind, att.recorder, batch, guidance) as n:
+    with recording(dens, att.kind, att.recorder, batch, guidance, att.negative) as n:
         att.modules = n
         yield
 

@@ -189,6 +189,13 @@ def _guidance(pipe: Any, spec: InterventionSpec, ad: Adapter, g: Any, encode: En
             for n in ad.denoiser_names(pipe)}
 
 
+def _negative(ad: Adapter, neg: dict[str, torch.Tensor], batch: int) -> torch.Tensor | None:
+    """The embedding of a separate unconditional call (Wan), as the pipeline passes it."""
+    if not (ad.separate_unconditional and neg):
+        return None
+    return neg["prompt_embeds"].repeat_interleave(batch, 0)
+
+
 def _jobs(spec: InterventionSpec, ad: Adapter, st: _Start, noise: torch.Tensor,
           noiser: Noiser, hooks: dict[str, GuidanceHook], embeds_at: list[torch.Tensor],
           latents: list[torch.Tensor], pv: list[np.ndarray] | None, g: Any,
@@ -265,8 +272,8 @@ def prepare(pipe: Any, spec: InterventionSpec, seed: int, batch: int,
         or spec.inpaint else None
     st = _start(pipe, spec, noiser, noise, cache, reference, g, previews)
     hooks = _guidance(pipe, spec, ad, g, encode, neg, shape, batch)
-    att = A.attention_run(pipe, spec, ad, g, pos["prompt_embeds"].shape[1], ad.spatial(shape),
-                          cache, st.k) if attention else None
+    att = A.attention_run(pipe, spec, ad, g, pos["prompt_embeds"].shape[1], shape, cache, st.k,
+                          _negative(ad, neg, batch)) if attention else None
     latents, pv = st.prefix + [st.latents], st.previews
     jobs, run_mask = _jobs(spec, ad, st, noise, noiser, hooks, embeds_at, latents,
                            pv if previews else None, g, shape, att)

@@ -18,10 +18,12 @@ from lina_core import engine
 from lina_core.adapters import adapter_for
 from lina_core.csg import from_prompt
 from lina_core.interventions import LatentGuidance, SpecError
+from test_engine import same_state, snapshot
 from tiny_pipes import PROMPT, TARGET, build, engine_spec, tokenizer
 
 STEPS = 4
-COVERED = ["toyworld", "toyworld_video", "sd", "sdxl", "sd3", "flux"]
+COVERED = ["toyworld", "toyworld_video", "sd", "sdxl", "sd3", "flux", "wan", "wan22",
+           "cogvideox"]
 GRAPH = from_prompt(PROMPT).graph
 
 
@@ -41,13 +43,15 @@ def processors(pipe) -> list[int]:
 
 
 def test_recording_changes_no_output_and_records_every_step(model):
-    """Same pictures and trajectory with and without recording; one map per step and token."""
+    """Same pictures and trajectory with and without recording; one map per step and token;
+    the pipeline as it was (test_engine's snapshot: processor objects included)."""
     fam, pipe, kw = model
     s = engine_spec(steps=STEPS)
     plain = engine.run(pipe, s, **kw)
-    before = processors(pipe)
+    before, snap = processors(pipe), snapshot(pipe)
     rec = engine.run(pipe, s, attention=True, **kw)
     assert processors(pipe) == before, "an original processor was not put back"
+    assert same_state(snapshot(pipe), snap)
     assert np.array_equal(plain.images, rec.images)
     for a, b in zip(plain.trajectory.latents, rec.trajectory.latents):
         assert torch.allclose(a, b, atol=1e-6)
@@ -189,17 +193,56 @@ def test_flux_probabilities_are_the_processors(tmp_path, stream):
     assert torch.allclose(got, ref, atol=1e-5)
 
 
-def test_only_the_conditional_first_sample_is_recorded(tmp_path):
-    """Under CFG with a batch of 2, the maps are the conditional half's first sample: the same
-    as a batch-1 run's."""
-    pipe, kw = build("toyworld", tmp_path)
-    one = engine.run(pipe, engine_spec(steps=3), attention=True, **kw).extra["attention"]
-    two = engine.run(pipe, engine_spec(steps=3), batch=2, attention=True, **kw
-                     ).extra["attention"]
+def test_wan_probabilities_are_the_processors(tmp_path):
+    """Wan ``attn2``: video tokens x text tokens."""
+    pipe, _ = build("wan", tmp_path)
+    attn = copy.deepcopy(A.recordable(pipe.transformer, "wan")[0])
+    t, n = 6, 8
+    g = torch.Generator().manual_seed(0)
+    dim = attn.to_q.in_features
+    hs, ehs = torch.randn(1, n, dim, generator=g), torch.randn(1, t, dim, generator=g)
+    _identity_out(attn)
+    ref = _through_values(lambda: _first(attn(hs, encoder_hidden_states=ehs)), ehs[0], 0, t,
+                          attn.to_v)
+    with torch.no_grad():
+        got = A.PROBS["wan"](attn, hs, ehs, A.AttentionRecorder((4, 4)), {})[0]
+    assert torch.allclose(got, ref, atol=1e-5)
+
+
+def test_cogvideox_probabilities_are_the_processors(tmp_path):
+    """CogVideoX: one [text; video] sequence, RoPE on the video part."""
+    pipe, _ = build("cogvideox", tmp_path)
+    attn = copy.deepcopy(A.recordable(pipe.transformer, "cog")[0])
+    t, n, hd = 4, 8, attn.inner_dim // attn.heads
+    g = torch.Generator().manual_seed(0)
+    dim = attn.to_q.in_features
+    hs, ehs = torch.randn(1, n, dim, generator=g), torch.randn(1, t, dim, generator=g)
+    ang = torch.randn(n, hd, generator=g)
+    rope = (ang.cos(), ang.sin())
+    _identity_out(attn)
+    ref = _through_values(lambda: _first(attn(hs, encoder_hidden_states=ehs,
+                                              image_rotary_emb=rope)),
+                          torch.cat([ehs, hs], 1)[0], 0, t, attn.to_v)
+    with torch.no_grad():
+        got = A.PROBS["cog"](attn, hs, ehs, A.AttentionRecorder((4, 4)),
+                             {"image_rotary_emb": rope})[0]
+    assert torch.allclose(got, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("fam", ["toyworld", "wan"])
+def test_only_the_conditional_first_sample_is_recorded(tmp_path, fam):
+    """Under CFG (one batched call on ToyWorld, a separate unconditional call on Wan) the maps
+    are the conditional pass's: step 0, whose input is the same noise, records the same maps
+    as a run without CFG; and a batch of 2 records its first sample."""
+    pipe, kw = build(fam, tmp_path)
+    cfg = engine.run(pipe, engine_spec(steps=3), attention=True, **kw).extra["attention"]
     unc = engine.run(pipe, engine_spec(steps=3, guidance_scale=1.0), attention=True, **kw
                      ).extra["attention"]
-    assert np.allclose(one["maps"], two["maps"], atol=1e-5)
-    assert not np.allclose(one["maps"][1:], unc["maps"][1:], atol=1e-4)
+    assert np.allclose(cfg["maps"][0], unc["maps"][0], atol=1e-6)
+    if fam == "toyworld":
+        two = engine.run(pipe, engine_spec(steps=3), batch=2, attention=True, **kw
+                         ).extra["attention"]
+        assert np.allclose(cfg["maps"], two["maps"], atol=1e-5)
 
 
 # ---------------------------------------------------------------------- node masks
