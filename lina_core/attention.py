@@ -456,6 +456,27 @@ def node_masks(graph: Any, attention: dict[str, Any]) -> dict[str, np.ndarray]:
     return out
 
 
+def inpaint_mask(graph: Any, node: str, attention: dict[str, Any] | None,
+                 shape: tuple[int, int]) -> torch.Tensor:
+    """Inpainting's mask from a reference run's attention: the node's mean map over the run's
+    steps, thresholded at mean + std (the rule the IoU measurement uses) and grown by one cell
+    so the node's edge is regenerated too."""
+    from .interventions import SpecError
+    if attention is None or not len(attention.get("maps", ())):
+        raise SpecError("inpaint.mask_from: 'attention' needs a cache recorded with "
+                        "attention=True (the baseline run's attention)")
+    if list(attention["grid"]) != list(shape):
+        raise SpecError(f"inpaint.mask_from: 'attention' needs spatial latents; this model's "
+                        f"are {tuple(shape)}, its attention grid {tuple(attention['grid'])}")
+    masks = node_masks(graph, {"maps": np.asarray(attention["maps"]).mean(0)[None],
+                               "tokens": attention["tokens"]})
+    if node not in masks:
+        raise SpecError(f"inpaint.mask_node: no word of the prompt names node {node!r}, so it "
+                        f"has no attention to take a mask from; use mask_from 'graph'")
+    m = torch.from_numpy(threshold(masks[node][0]).astype(np.float32))
+    return F.max_pool2d(m[None, None], 3, stride=1, padding=1)[0, 0]
+
+
 def normalise(m: np.ndarray) -> np.ndarray:
     """Min-max per leading index (step): maps of different steps become comparable."""
     lo = m.min(axis=(-2, -1), keepdims=True)

@@ -148,8 +148,12 @@ def _start(pipe: Any, spec: InterventionSpec, noiser: Noiser, noise: torch.Tenso
         k = min(spec.first_changed_step(), spec.steps - 1)
         return _Start(k, cache.latents[k], list(cache.latents[:k]),
                       list(cache.previews[:k]) if previews else [])
-    mask = box_mask(_box(g, spec.inpaint.mask_node, "inpaint.mask_node"),
-                    tuple(noise.shape[-2:]), 0.04)
+    if spec.inpaint.mask_from == "attention":
+        mask = A.inpaint_mask(g, spec.inpaint.mask_node, getattr(cache, "attention", None),
+                              tuple(noise.shape[-2:]))
+    else:
+        mask = box_mask(_box(g, spec.inpaint.mask_node, "inpaint.mask_node"),
+                        tuple(noise.shape[-2:]), 0.04)
     ref = reference if reference is not None else (cache.latents[-1] if cache else None)
     if ref is None:
         raise SpecError("inpaint: needs a reference (run the baseline first)")

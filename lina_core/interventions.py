@@ -140,14 +140,23 @@ class LatentGuidance:
 
 @dataclass
 class Inpaint:
-    """Keep the reference latents outside the mask; regenerate the inside from step ``start``."""
+    """Keep the reference latents outside the mask; regenerate the inside from step ``start``.
+
+    ``mask_from``: ``"graph"`` masks the node's box; ``"attention"`` the node's attention in the
+    reference run (mean over its steps, thresholded at mean + std, grown by one cell), which
+    needs a cache recorded with ``attention=True``: no layout needed (real models).
+    """
     start: int = 5
     mask_node: str = ""
+    mask_from: str = "graph"
 
     def validate(self, steps: int) -> None:
         _int("inpaint.start", self.start, 0, steps - 1)
         if not isinstance(self.mask_node, str) or not self.mask_node:
             raise SpecError("inpaint.mask_node: name the scene-graph node to regenerate")
+        if self.mask_from not in ("graph", "attention"):
+            raise SpecError(f"inpaint.mask_from: {self.mask_from!r} is not one of "
+                            f"['graph', 'attention']")
 
 
 @dataclass

@@ -338,6 +338,27 @@ def test_guidance_mask_from_attention_is_validated(tmp_path):
         del ad.attention_kind
 
 
+def test_inpainting_mask_from_attention(tmp_path):
+    """Inpainting regenerates where the reference run attended to obj0 and keeps the rest."""
+    from lina_core.interventions import Inpaint, PromptEdit
+    pipe, kw = build("toyworld", tmp_path)
+    base = engine.run(pipe, engine_spec(steps=6), attention=True, **kw)
+    ip = Inpaint(start=2, mask_node="obj0", mask_from="attention")
+    s = engine_spec(steps=6, inpaint=ip, graph=GRAPH.to_dict(),
+                    edits=[PromptEdit("replace", 2, 6, target_prompt=TARGET)])
+    r = engine.run(pipe, s, cache=base.trajectory, **kw)
+    m = A.inpaint_mask(GRAPH, "obj0", base.extra["attention"], (32, 32)).numpy()
+    assert 0 < m.mean() < 0.6
+    diff = np.abs(r.images[0].astype(int) - base.images[0].astype(int)).max(-1)
+    assert diff[m == 0].max() <= 1, "pixels outside the attention mask moved"
+    assert diff[m == 1].mean() > 0.5, "nothing was regenerated inside it"
+    plain = engine.run(pipe, engine_spec(steps=6), **kw)
+    with pytest.raises(SpecError, match="inpaint.mask_from"):
+        engine.run(pipe, s, cache=plain.trajectory, **kw)
+    with pytest.raises(SpecError, match="inpaint.mask_from"):
+        Inpaint(start=2, mask_node="obj0", mask_from="run").validate(6)
+
+
 # ---------------------------------------------------------------------- for the UI
 
 

@@ -170,6 +170,9 @@ def test_a_run_leaves_the_pipeline_exactly_as_it_was(model, baselines):
                             mask_from="attention")
         engine.run(pipe, spec(latent_guidance=lg, graph=GRAPH.to_dict()),
                    cache=recorded.trajectory, **kw)
+        ipa = Inpaint(start=2, mask_node="obj0", mask_from="attention")
+        engine.run(pipe, spec(inpaint=ipa, graph=GRAPH.to_dict()), cache=recorded.trajectory,
+                   **kw)
     assert same_state(snapshot(pipe), before)
 
 
