@@ -533,6 +533,16 @@ def _heat(m: np.ndarray, cell: int, base: Any) -> Any:
     return Image.blend(base.convert("RGB"), im, 0.5) if base is not None else im
 
 
+def run_strip(graph: Any, attention: dict[str, Any], image: np.ndarray | None = None,
+              columns: int = 6, cell: int = 48) -> tuple[np.ndarray, list[int]]:
+    """What the Scene and Intervene tabs show for a run: every node a word names, at
+    ``columns`` evenly spaced steps; returns the picture and the run's step numbers shown."""
+    n = len(attention.get("steps", []))
+    idx = sorted({int(round(v)) for v in np.linspace(0, n - 1, min(columns, n))}) if n else []
+    strip = attention_strip(node_masks(graph, attention) if n else {}, idx, cell, image)
+    return strip, [attention["steps"][i] for i in idx]
+
+
 def step_label(attention: dict[str, Any]) -> list[str]:
     """Column captions for :func:`attention_strip`: the run's step numbers."""
     return [f"step {s}" for s in attention.get("steps", [])]

@@ -372,3 +372,11 @@ def test_attention_strip_draws_one_cell_per_node_and_step():
     assert not np.array_equal(img[:20], other[:20]) and np.array_equal(img[20:], other[20:])
     over = A.attention_strip(masks, [0], cell=20, image=np.zeros((32, 32, 3), np.uint8))
     assert over.shape == (40, 20 + 8 * 6 + 6, 3)
+
+
+def test_run_strip_shows_the_named_nodes_at_spread_steps(tmp_path):
+    pipe, kw = build("toyworld", tmp_path)
+    r = engine.run(pipe, engine_spec(steps=STEPS), attention=True, **kw)
+    strip, shown = A.run_strip(GRAPH, r.extra["attention"], r.images[0], columns=3, cell=16)
+    assert shown == [0, 2, 3]
+    assert strip.shape == (2 * 16, 8 * len("mirror") + 6 + 3 * 16, 3)   # obj0, mirror
