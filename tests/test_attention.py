@@ -380,3 +380,22 @@ def test_run_strip_shows_the_named_nodes_at_spread_steps(tmp_path):
     strip, shown = A.run_strip(GRAPH, r.extra["attention"], r.images[0], columns=3, cell=16)
     assert shown == [0, 2, 3]
     assert strip.shape == (2 * 16, 8 * len("mirror") + 6 + 3 * 16, 3)   # obj0, mirror
+
+
+def test_a_failed_recording_run_leaves_the_pipeline_as_it_was(tmp_path):
+    """An error mid-call reaches the caller; the processors and the gate are gone all the same."""
+    pipe, kw = build("toyworld", tmp_path)
+    before, own = snapshot(pipe), processors(pipe)
+    calls = []
+
+    def fail(module, args, kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+    h = pipe.unet.register_forward_pre_hook(fail, with_kwargs=True)
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            engine.run(pipe, engine_spec(steps=STEPS), attention=True, **kw)
+    finally:
+        h.remove()
+    assert processors(pipe) == own and same_state(snapshot(pipe), before)
