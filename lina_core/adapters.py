@@ -41,6 +41,9 @@ class Adapter:
     default_size: int | None = 512
     #: the denoiser attributes to guide (Wan 2.2 hands the low-noise steps to ``transformer_2``)
     denoisers: tuple[str, ...] = ("unet", "transformer", "transformer_2")
+    #: how :mod:`.attention` reads text attention: "cross" (UNet ``attn2``), "joint" (SD3),
+    #: "flux" (double and single stream), or None (not covered: nothing is recorded)
+    attention_kind: str | None = None
 
     def pipeline_class(self) -> type:
         import diffusers
@@ -103,6 +106,19 @@ class Adapter:
     def decode_preview(self, pipe: Any, x0: torch.Tensor) -> np.ndarray | None:
         """A cheap picture of a predicted clean latent, or None (a VAE pass each step is not)."""
         return None
+
+    def attention_tokens(self, pipe: Any, prompt: str, length: int) -> tuple[list[str], int | None]:
+        """The token string at each of ``length`` text positions of ``prompt``'s embedding, and
+        how many are the prompt's own (None: keep all).  CLIP's tokenizer by default."""
+        from .attention import prompt_tokens
+        tok = getattr(pipe, "tokenizer", None)
+        if tok is None:
+            return [f"<{i}>" for i in range(length)], None
+        return prompt_tokens(tok, prompt, length)
+
+    def attention_frames(self, pipe: Any, shape: tuple[int, ...]) -> int:
+        """How many frames one attention token sequence holds (1: frames are batch rows)."""
+        return 1
 
     def _in_channels(self, pipe: Any) -> int:
         den = pipe.unet if getattr(pipe, "unet", None) is not None else pipe.transformer
@@ -172,7 +188,7 @@ def to_uint8_images(x: torch.Tensor) -> np.ndarray:
 
 @register("ToyWorldPipeline")
 class ToyWorld(Adapter):
-    kind, pixel_latents, default_size = "toyworld", True, None
+    kind, pixel_latents, default_size, attention_kind = "toyworld", True, None, "cross"
 
     def pipeline_class(self) -> type:
         from .pipelines.toyworld import ToyWorldPipeline
@@ -207,12 +223,13 @@ class ToyWorldVideo(ToyWorld):
 
 @register("StableDiffusionPipeline")
 class StableDiffusion(Adapter):
-    kind, pipeline_class_name = "sd", "StableDiffusionPipeline"
+    kind, pipeline_class_name, attention_kind = "sd", "StableDiffusionPipeline", "cross"
 
 
 @register("StableDiffusionXLPipeline")
 class StableDiffusionXL(Adapter):
     kind, pipeline_class_name, default_size = "sdxl", "StableDiffusionXLPipeline", 1024
+    attention_kind = "cross"
 
     def encode(self, pipe, texts):
         pe, _, pooled, _ = pipe.encode_prompt(texts, device=pipe._execution_device,
@@ -230,6 +247,7 @@ class StableDiffusionXL(Adapter):
 @register("StableDiffusion3Pipeline")
 class StableDiffusion3(Adapter):
     kind, pipeline_class_name, default_size = "sd3", "StableDiffusion3Pipeline", 1024
+    attention_kind = "joint"   # the text is CLIP's 77 tokens, then T5's
 
     def encode(self, pipe, texts):
         pe, _, pooled, _ = pipe.encode_prompt(texts, texts, texts, device=pipe._execution_device,
@@ -240,6 +258,15 @@ class StableDiffusion3(Adapter):
 @register("FluxPipeline")
 class Flux(Adapter):
     kind, pipeline_class_name, uses_negative, default_size = "flux", "FluxPipeline", False, 1024
+    attention_kind = "flux"
+
+    def attention_tokens(self, pipe, prompt, length):
+        """FLUX's text tokens are T5's (``tokenizer_2``)."""
+        from .attention import prompt_tokens
+        tok = getattr(pipe, "tokenizer_2", None)
+        if tok is None:
+            return [f"<{i}>" for i in range(length)], None
+        return prompt_tokens(tok, prompt, length)
 
     def encode(self, pipe, texts):
         pe, pooled, _ = pipe.encode_prompt(texts, texts, device=pipe._execution_device)
@@ -320,6 +347,10 @@ class _T5Video(Adapter):
 @register("WanPipeline")
 class Wan(_T5Video):
     kind, pipeline_class_name, separate_unconditional = "wan", "WanPipeline", True
+    attention_kind = "wan"
+
+    def attention_frames(self, pipe, shape):
+        return shape[2] // int(pipe.transformer.config.patch_size[0])
 
     def _check_frames(self, pipe, frames):
         t = pipe.vae_scale_factor_temporal
@@ -335,7 +366,10 @@ class Wan(_T5Video):
 
 @register("CogVideoXPipeline")
 class CogVideoX(_T5Video):
-    kind, pipeline_class_name = "cogvideox", "CogVideoXPipeline"
+    kind, pipeline_class_name, attention_kind = "cogvideox", "CogVideoXPipeline", "cog"
+
+    def attention_frames(self, pipe, shape):
+        return shape[1] // int(pipe.transformer.config.patch_size_t or 1)
 
     def latent_shape(self, pipe, batch, height, width, frames):
         """B x F x C x H x W; CogVideoX 1.5 pads frames to a multiple of ``patch_size_t``."""

@@ -113,6 +113,47 @@ class RunMask(StepJob):
         self.placed = found
 
 
+class AttentionStep(StepJob):
+    """Close the step's attention recording: the maps summed over layers become its one map."""
+
+    def __init__(self, offset: int, recorder: Any):
+        super().__init__(offset)
+        self.recorder = recorder
+
+    def at(self, pipe, step, kw):
+        self.recorder.close_step(step)
+        return kw
+
+
+class AttentionMask(StepJob):
+    """At the guidance's first step, its mask is the node's attention over the steps before it
+    (``latent_guidance.mask_from = "attention"``, any covered family: no layout needed)."""
+
+    def __init__(self, offset: int, graph: Any, guidance: Any, hooks: list[GuidanceHook],
+                 recorder: Any, tokens: list[str]):
+        super().__init__(offset)
+        self.graph, self.lg, self.hooks, self.recorder = graph, guidance, hooks, recorder
+        self.tokens = tokens
+        self.placed: dict[str, Any] = {}
+
+    def at(self, pipe, step, kw):
+        if step + 1 == self.lg.start:
+            self.place()
+        return kw
+
+    def place(self) -> None:
+        from .attention import node_masks
+        steps = [i for i, s in enumerate(self.recorder.steps) if s < self.lg.start]
+        mean = torch.stack([self.recorder.maps[i] for i in steps]).mean(0)
+        m = node_masks(self.graph, {"maps": mean[None].numpy(), "tokens": self.tokens})
+        mask = torch.from_numpy(m[self.lg.mask_node][0])
+        for h in self.hooks:
+            h.mask = mask
+        self.placed = {"node": self.lg.mask_node, "from": "attention",
+                       "steps": [self.recorder.steps[i] for i in steps],
+                       "area": round(float(mask.mean()), 4)}
+
+
 class GuidanceWindow(StepJob):
     """Guidance is on for steps ``[start, end)``."""
 

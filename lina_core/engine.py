@@ -18,6 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from . import attention as A
 from . import callbacks as J
 from . import schedules as S
 from .adapters import Adapter, adapter_for, family, to_uint8_images  # noqa: F401 (re-exported)
@@ -36,6 +37,7 @@ class Trajectory:
     schedule: S.Schedule
     noise: torch.Tensor
     previews: list[np.ndarray]
+    attention: dict[str, Any] | None = None   # the run's attention record, if it made one
 
 
 @dataclass
@@ -106,8 +108,9 @@ class Prepared:
     hooks: dict[str, GuidanceHook]
     jobs: J.StepJobs
     call: dict[str, Any]
-    run_mask: J.RunMask | None = None
+    run_mask: J.RunMask | J.AttentionMask | None = None
     donor_captions: dict[int, str] = field(default_factory=dict)
+    attention: A.AttentionRun | None = None
 
 
 @dataclass
@@ -145,8 +148,12 @@ def _start(pipe: Any, spec: InterventionSpec, noiser: Noiser, noise: torch.Tenso
         k = min(spec.first_changed_step(), spec.steps - 1)
         return _Start(k, cache.latents[k], list(cache.latents[:k]),
                       list(cache.previews[:k]) if previews else [])
-    mask = box_mask(_box(g, spec.inpaint.mask_node, "inpaint.mask_node"),
-                    tuple(noise.shape[-2:]), 0.04)
+    if spec.inpaint.mask_from == "attention":
+        mask = A.inpaint_mask(g, spec.inpaint.mask_node, getattr(cache, "attention", None),
+                              tuple(noise.shape[-2:]))
+    else:
+        mask = box_mask(_box(g, spec.inpaint.mask_node, "inpaint.mask_node"),
+                        tuple(noise.shape[-2:]), 0.04)
     ref = reference if reference is not None else (cache.latents[-1] if cache else None)
     if ref is None:
         raise SpecError("inpaint: needs a reference (run the baseline first)")
@@ -171,6 +178,9 @@ def _guidance(pipe: Any, spec: InterventionSpec, ad: Adapter, g: Any, encode: En
     if lg.mask_from == "run" and not ad.pixel_latents:
         raise SpecError("latent_guidance.mask_from: 'run' needs a model whose latents are "
                         "pixels (ToyWorld); use mask_from 'graph' on this model")
+    if lg.mask_from == "attention" and ad.attention_kind is None:
+        raise SpecError(f"latent_guidance.mask_from: 'attention' is not recorded for "
+                        f"{type(pipe).__name__}; use mask_from 'graph' on this model")
     mask = None
     if lg.mask_node:
         mask = box_mask(_box(g, lg.mask_node, "latent_guidance.mask_node"), ad.spatial(shape),
@@ -183,10 +193,18 @@ def _guidance(pipe: Any, spec: InterventionSpec, ad: Adapter, g: Any, encode: En
             for n in ad.denoiser_names(pipe)}
 
 
+def _negative(ad: Adapter, neg: dict[str, torch.Tensor], batch: int) -> torch.Tensor | None:
+    """The embedding of a separate unconditional call (Wan), as the pipeline passes it."""
+    if not (ad.separate_unconditional and neg):
+        return None
+    return neg["prompt_embeds"].repeat_interleave(batch, 0)
+
+
 def _jobs(spec: InterventionSpec, ad: Adapter, st: _Start, noise: torch.Tensor,
           noiser: Noiser, hooks: dict[str, GuidanceHook], embeds_at: list[torch.Tensor],
           latents: list[torch.Tensor], pv: list[np.ndarray] | None, g: Any,
-          shape: tuple[int, ...]) -> tuple[J.StepJobs, J.RunMask | None]:
+          shape: tuple[int, ...], att: A.AttentionRun | None = None,
+          ) -> tuple[J.StepJobs, J.RunMask | J.AttentionMask | None]:
     """The per-step jobs, in the order they must run."""
     k, lg, jobs = st.k, spec.latent_guidance, []
     if st.inpaint_mask is not None:
@@ -194,7 +212,15 @@ def _jobs(spec: InterventionSpec, ad: Adapter, st: _Start, noise: torch.Tensor,
     if pv is not None:
         jobs.append(J.Previews(k, latents, pv, noiser, ad))
     jobs.append(J.RecordLatents(k, latents))
-    run_mask = None
+    run_mask: J.RunMask | J.AttentionMask | None = None
+    if att is not None:
+        jobs.append(J.AttentionStep(k, att.recorder))
+    if hooks and lg.mask_from == "attention":
+        run_mask = J.AttentionMask(k, g, lg, list(hooks.values()), att.recorder, att.tokens)
+        if k >= lg.start:   # from a cache that holds the steps before the mask step
+            run_mask.place()
+        else:
+            jobs.append(run_mask)
     if hooks and lg.mask_from == "run":
         run_mask = J.RunMask(k, g, lg, list(hooks.values()), latents, noiser, ad.spatial(shape))
         if k >= lg.start:   # the call starts at or after the mask step (from a cache)
@@ -225,7 +251,7 @@ def _call_kwargs(spec: InterventionSpec, ad: Adapter, st: _Start, noise: torch.T
 def prepare(pipe: Any, spec: InterventionSpec, seed: int, batch: int,
             cache: Trajectory | None, reference: torch.Tensor | None, encoder: Encoder | None,
             size: tuple[int | None, int | None, int | None], graph: Any, previews: bool,
-            ) -> Prepared:
+            attention: bool = False) -> Prepared:
     """Everything the call needs; raises :class:`SpecError` before any denoising."""
     ad = adapter_for(pipe)
     height, width, frames = ad.size(pipe, *size)
@@ -250,9 +276,11 @@ def prepare(pipe: Any, spec: InterventionSpec, seed: int, batch: int,
         or spec.inpaint else None
     st = _start(pipe, spec, noiser, noise, cache, reference, g, previews)
     hooks = _guidance(pipe, spec, ad, g, encode, neg, shape, batch)
+    att = A.attention_run(pipe, spec, ad, g, pos["prompt_embeds"].shape[1], shape, cache, st.k,
+                          _negative(ad, neg, batch)) if attention else None
     latents, pv = st.prefix + [st.latents], st.previews
     jobs, run_mask = _jobs(spec, ad, st, noise, noiser, hooks, embeds_at, latents,
-                           pv if previews else None, g, shape)
+                           pv if previews else None, g, shape, att)
     run_sched = sched.tail(st.k) if st.k else sched
     set_schedule(scheduler, run_sched, device, mu)
     init_sigma = float(getattr(scheduler, "init_noise_sigma", 1.0))
@@ -261,7 +289,7 @@ def prepare(pipe: Any, spec: InterventionSpec, seed: int, batch: int,
     call.update(sched_kw, **ad.call_kwargs(height, width, frames),
                 callback_on_step_end=jobs, callback_on_step_end_tensor_inputs=jobs.tensor_inputs)
     return Prepared(spec, seed, batch, ad, scheduler, replaced, sched, mu, st.k, noise, latents,
-                    pv, hooks, jobs, call, run_mask, donor_captions)
+                    pv, hooks, jobs, call, run_mask, donor_captions, att)
 
 
 # ---------------------------------------------------------------------- denoise and record
@@ -283,7 +311,8 @@ def denoise(pipe: Any, p: Prepared, extra_call_kwargs: dict[str, Any] | None = N
     """The one pipeline call; the user's pipeline is as it was afterwards, even on error."""
     names = list(p.hooks)
     with swapped_scheduler(pipe, p.scheduler), \
-            attached([getattr(pipe, n) for n in names], [p.hooks[n] for n in names]):
+            attached([getattr(pipe, n) for n in names], [p.hooks[n] for n in names]), \
+            A.recorded(pipe, p.attention, p.batch, list(p.hooks.values())):
         return pipe(**{**p.call, **(extra_call_kwargs or {})})
 
 
@@ -309,8 +338,10 @@ def record(pipe: Any, p: Prepared, out: Any, timing: dict[str, float]) -> RunRes
                       "mu": p.mu},
         "versions": _versions(),
     }
-    traj = Trajectory(p.latents, p.sched, p.noise, p.previews)
-    return RunResult(images, p.previews, used, traj, timing, rec, model_calls)
+    att = p.attention.result() if p.attention is not None else None
+    traj = Trajectory(p.latents, p.sched, p.noise, p.previews, att)
+    out_extra = {"attention": att} if att is not None else {}
+    return RunResult(images, p.previews, used, traj, timing, rec, model_calls, out_extra)
 
 
 def _scheduler_class(scheduler: Any) -> str:
@@ -328,18 +359,26 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
         cache: Trajectory | None = None, reference: torch.Tensor | None = None,
         encoder: Encoder | None = None, height: int | None = None, width: int | None = None,
         frames: int | None = None, graph: Any = None, previews: bool = True,
-        extra_call_kwargs: dict[str, Any] | None = None) -> RunResult:
+        extra_call_kwargs: dict[str, Any] | None = None, attention: bool = False) -> RunResult:
     """Run ``spec`` for ``batch`` images from ``seed`` (default: the spec's seed).
 
     ``cache``: a baseline :class:`Trajectory` with the same seed and schedule; the run starts from
     its latents at the first step where the spec differs, instead of recomputing the steps before.
     ``reference``: clean latents for masked inpainting (default: the cache's final latents).
+    ``attention``: record per-step per-token cross-attention maps (``extra["attention"]``,
+    :mod:`.attention`); on whenever latent guidance takes its mask from attention, which then
+    needs a cache recorded with attention too, else the run starts from step 0.
     """
     spec.validate()
+    lg = spec.latent_guidance
+    attention = attention or (lg is not None and lg.mask_from == "attention")
+    if attention and lg is not None and lg.mask_from == "attention" and cache is not None \
+            and cache.attention is None and spec.inpaint is None:
+        cache = None
     t_all = time.perf_counter()
     seed = spec.seed if seed is None else seed
     p = prepare(pipe, spec, seed, batch, cache, reference, encoder, (height, width, frames),
-                graph, previews)
+                graph, previews, attention)
     t0 = time.perf_counter()
     out = denoise(pipe, p, extra_call_kwargs)
     timing = {"pipeline_s": time.perf_counter() - t0}

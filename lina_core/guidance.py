@@ -105,18 +105,19 @@ class GuidanceHook(ModelHook):
 
 
 @contextlib.contextmanager
-def attached(modules: list[torch.nn.Module], hooks: list[GuidanceHook]) -> Iterator[None]:
+def attached(modules: list[torch.nn.Module], hooks: list[ModelHook], name: str = HOOK_NAME,
+             ) -> Iterator[None]:
     """Register each hook on its module for the block; afterwards each module is as it was
     (no hook, no registry or instance ``forward`` left behind that it did not have)."""
     before = [(hasattr(m, "_diffusers_hook"), "forward" in m.__dict__) for m in modules]
     for m, h in zip(modules, hooks):
-        HookRegistry.check_if_exists_or_initialize(m).register_hook(h, HOOK_NAME)
+        HookRegistry.check_if_exists_or_initialize(m).register_hook(h, name)
     try:
         yield
     finally:
         for m, (had_registry, had_forward) in zip(modules, before):
             reg = m._diffusers_hook
-            reg.remove_hook(HOOK_NAME, recurse=False)
+            reg.remove_hook(name, recurse=False)
             if not reg.hooks and not had_forward:
                 m.__dict__.pop("forward", None)
             if not reg.hooks and not had_registry:

@@ -17,7 +17,7 @@ SCHEMA_VERSION = 1
 EDIT_TYPES = ("replace", "interpolate", "add_direction", "scale_tokens", "swap_tokens", "donor")
 DONOR_KINDS = ("structure", "texture")
 SCHEDULE_KINDS = ("uniform", "reallocated")
-MASK_SOURCES = ("graph", "run")
+MASK_SOURCES = ("graph", "run", "attention")
 
 
 class SpecError(ValueError):
@@ -106,7 +106,9 @@ class LatentGuidance:
     ``mask_node`` names a scene-graph node whose box gives a soft mask ``M`` (empty: all ones).
     ``mask_from``: ``"graph"`` takes the box as the graph lays it out; ``"run"`` first aligns the
     graph to the run's own predicted clean image at step ``start`` (where the model actually put
-    the object), so the mask follows the picture; it needs ``start >= 1``.
+    the object), so the mask follows the picture; it needs ``start >= 1``.  ``"attention"``
+    takes the node's cross-attention map over steps ``[0, start)`` (the tokens naming it,
+    :mod:`lina_core.attention`), so it needs no layout and works on real models; ``start >= 1``.
     """
     target_prompt: str
     weight: float = 1.0
@@ -126,24 +128,35 @@ class LatentGuidance:
         if self.mask_from not in MASK_SOURCES:
             raise SpecError(f"latent_guidance.mask_from: {self.mask_from!r} is not one of "
                             f"{list(MASK_SOURCES)}")
-        if self.mask_from == "run" and not self.mask_node:
-            raise SpecError("latent_guidance.mask_node: mask_from 'run' needs a node to mask")
-        if self.mask_from == "run" and self.start < 1:
+        if self.mask_from != "graph" and not self.mask_node:
+            raise SpecError(f"latent_guidance.mask_node: mask_from {self.mask_from!r} needs a "
+                            f"node to mask")
+        if self.mask_from != "graph" and self.start < 1:
+            what = "a predicted clean image" if self.mask_from == "run" else "attention maps"
             raise SpecError(f"latent_guidance.start: {self.start} is out of range for "
-                            f"mask_from 'run'; allowed [1, {steps - 1}] (the run has a "
-                            f"predicted clean image only after its first step)")
+                            f"mask_from {self.mask_from!r}; allowed [1, {steps - 1}] (the run "
+                            f"has {what} only after its first step)")
 
 
 @dataclass
 class Inpaint:
-    """Keep the reference latents outside the mask; regenerate the inside from step ``start``."""
+    """Keep the reference latents outside the mask; regenerate the inside from step ``start``.
+
+    ``mask_from``: ``"graph"`` masks the node's box; ``"attention"`` the node's attention in the
+    reference run (mean over its steps, thresholded at mean + std, grown by one cell), which
+    needs a cache recorded with ``attention=True``: no layout needed (real models).
+    """
     start: int = 5
     mask_node: str = ""
+    mask_from: str = "graph"
 
     def validate(self, steps: int) -> None:
         _int("inpaint.start", self.start, 0, steps - 1)
         if not isinstance(self.mask_node, str) or not self.mask_node:
             raise SpecError("inpaint.mask_node: name the scene-graph node to regenerate")
+        if self.mask_from not in ("graph", "attention"):
+            raise SpecError(f"inpaint.mask_from: {self.mask_from!r} is not one of "
+                            f"['graph', 'attention']")
 
 
 @dataclass

@@ -138,7 +138,7 @@ def test_mask_from_run_needs_a_start_and_a_node():
     with pytest.raises(SpecError, match="latent_guidance.start"):
         LatentGuidance("x", mask_node="shadow", start=0, mask_from="run").validate(25)
     with pytest.raises(SpecError, match="latent_guidance.mask_from"):
-        LatentGuidance("x", mask_node="shadow", start=2, mask_from="attention").validate(25)
+        LatentGuidance("x", mask_node="shadow", start=2, mask_from="pixels").validate(25)
 
 
 def test_graph_features_name_novelty_and_donors():
