@@ -44,12 +44,24 @@ def _verb_forms(k: Knowledge) -> dict[str, tuple[str, str]]:
     for lemma, info in k.lexicon["verbs"].items():
         if " " in lemma:
             continue
-        ed = lemma + ("d" if lemma.endswith("e") else "ed")
+        ed = _ed_form(lemma)
         for form, word in (("pp", info.get("pp", ed)), ("ed", ed),
                            ("ing", _ENGLISH.present_participle(lemma)),
                            ("s", _s_form(lemma)), ("base", lemma)):
             forms[word] = (lemma, form)
     return forms
+
+
+def _ed_form(lemma: str) -> str:
+    """'place' -> 'placed', 'drop' -> 'dropped' (a short consonant-vowel-consonant verb
+    doubles its last letter), 'carry' -> 'carried'."""
+    if lemma.endswith("e"):
+        return lemma + "d"
+    if lemma.endswith("y") and lemma[-2:-1] not in tuple("aeiou"):
+        return lemma[:-1] + "ied"
+    if re.fullmatch(r"[^aeiou]*[aeiou][^aeiouwxy]", lemma):
+        return lemma + lemma[-1] + "ed"
+    return lemma + "ed"
 
 
 def _s_form(lemma: str) -> str:
