@@ -251,6 +251,10 @@ def _loses_something(text: str, unknown: list[str]) -> bool:
     from .knowledge import knowledge
     from .parser import tokens
     verbs = knowledge().lexicon["verbs"]
+    scene = set(_SCENE_WORDS) | {"mirror"}
+    if any(" " in t.text and t.tag == "NOUN" and scene & {SYNONYMS.get(w) for w in t.text.split()}
+           for t in tokens(text)):
+        return True   # "a looking glass" is no beaker (an "ice cube" stays ToyWorld's cube)
     for t in tokens(" ".join(unknown)):
         action = t.tag == "VERB" and not verbs[t.value[0]].get("intransitive")
         if (t.tag in ("NOUN", "NUM") or action) and t.text not in FUNCTION_WORDS:

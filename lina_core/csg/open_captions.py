@@ -14,6 +14,7 @@ from .graph import CausalSceneGraph
 from .knowledge import entity_props, knowledge
 
 _ENGLISH = inflect.engine()
+_FATE_VERBS = ("floats", "sinks", "melts", "tilts")
 _ATTR_ORDER = ("count", "size", "state", "color", "colour", "material")
 _NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight",
                  9: "nine", 10: "ten", 12: "twelve"}
@@ -138,9 +139,10 @@ def _effect_words(g: CausalSceneGraph, e: str) -> str:
     rule = next((r for r in knowledge().rules if r["name"] == attrs.get("rule")), None)
     causes = [c for c in g.graph.predecessors(e) if g.node(c)["kind"] == "entity"]
     names = [noun_phrase(g, c, True) for c in causes]
-    if rule is None:
+    if rule is None:   # stated by the prompt, derived by no rule
         who = names[0] if names else "the scene"
-        return f"{who} shows {_ENGLISH.a(str(attrs['type']))}"
+        kind = str(attrs["type"])
+        return f"{who} {kind}" if kind in _FATE_VERBS else f"{who} shows {_ENGLISH.a(kind)}"
     phrase = rule.get("phrase", "{subject} shows " + str(attrs["type"]))
     if isinstance(phrase, dict):
         phrase = phrase.get(attrs["type"], next(iter(phrase.values())))

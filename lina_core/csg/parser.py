@@ -88,6 +88,12 @@ def _phrases(k: Knowledge) -> dict[tuple[str, ...], tuple[str, Any]]:
         for key, value in lex[section].items():
             if " " in key:
                 out[tuple(key.split())] = (tag, key if tag == "NOUN" else value)
+    for key, value in lex["effect_words"].items():
+        if " " in key:
+            out[tuple(key.split())] = ("EFFECT", value)
+    for key in lex["containing"]:
+        if " " in key:
+            out[tuple(key.split())] = ("HAS", None)
     return out
 
 
@@ -98,7 +104,8 @@ def _tag_word(w: str, k: Knowledge, verbs: dict[str, tuple[str, str]]) -> Token:
         return Token(w, "PUNCT")
     if w.isdigit():
         return Token(w, "NUM", int(w))
-    for section, tag in (("determiners", "DET"), ("conjunctions", "CONJ")):
+    for section, tag in (("determiners", "DET"), ("conjunctions", "CONJ"),
+                         ("containing", "HAS")):
         if w in lex[section]:
             return Token(w, tag)
     simple = [(w in _BE, "BE", None), (w == "than", "THAN", None), (w == "by", "BY", None),
@@ -131,7 +138,7 @@ def tokens(text: str, k: Knowledge | None = None) -> list[Token]:
     out: list[Token] = []
     i = 0
     while i < len(words):
-        for n in (4, 3, 2):
+        for n in (5, 4, 3, 2):
             key = tuple(words[i:i + n])
             if len(key) == n and key in phrases:
                 tag, value = phrases[key]
@@ -141,15 +148,20 @@ def tokens(text: str, k: Knowledge | None = None) -> list[Token]:
         else:
             out.append(_tag_word(words[i], k, verbs))
             i += 1
-    return _settle(out)
+    return _settle(out, verbs)
 
 
-def _settle(toks: list[Token]) -> list[Token]:
+def _settle(toks: list[Token], verbs: dict[str, tuple[str, str]]) -> list[Token]:
     """Settle what a word's neighbours decide: a noun word before a noun is its modifier
-    ("a glass ball", "a stone duck"); "above" after "from" is a side ("lit from above"); a
-    position word followed by "of" stays a preposition's part."""
+    ("a glass ball", "a stone duck"); a noun word right after a noun and before a noun
+    phrase is a verb ("the girl leaves footprints"); "above" after "from" is a side."""
     for i, t in enumerate(toks):
         nxt = toks[i + 1] if i + 1 < len(toks) else None
+        prev = toks[i - 1] if i else None
+        if t.tag == "NOUN" and t.text in verbs and prev is not None and prev.tag == "NOUN" \
+                and nxt is not None and nxt.tag in ("DET", "NUM", "EFFECT", "NOUN", "ADJ"):
+            toks[i] = Token(t.text, "VERB", verbs[t.text])
+            continue
         if t.tag == "NOUN" and t.alt and nxt is not None and nxt.tag in ("NOUN", "ADJ"):
             toks[i] = Token(t.text, "ADJ", t.alt)
         elif t.tag == "PREP" and t.value == "above" and i and toks[i - 1].text == "from":
@@ -183,6 +195,7 @@ class _Builder:
         self.conj = self.be = False
         self.cmp_left: str | None = None
         self.lit: str | None = None           # subject lit by a light not yet named
+        self.holder: str | None = None        # "the jar has / is full of ...": what holds
         self.unknown: list[str] = []
         self.understood: list[str] = []
         self.stated: list[tuple[str, str | None]] = []
@@ -201,8 +214,9 @@ class _Builder:
         det = self.np.get("det")
         same = [n for n in self.g.nodes("entity") if self.g.attr(n, "noun") == noun]
         self.np = {}
-        if same and det not in ("a", "an", "another") and count is None:
-            self.g.node(same[-1])["attrs"].update(attrs)
+        if same and det not in ("a", "an", "another") and not isinstance(count, int):
+            for key, value in attrs.items():   # "the ducks" keeps the "three" said before
+                self.g.node(same[-1])["attrs"].setdefault(key, value)
             return same[-1]
         base = noun.replace(" ", "_")
         n, i = base, 1
@@ -232,6 +246,9 @@ class _Builder:
             holder = self.last
             self._edge(e, holder, "in") if holder else None
             return
+        elif kind == "has":
+            self._edge(e, self.holder, "in") if self.holder else None
+            return
         elif kind == "lit":
             for s in value:
                 self._edge(e, s, "lights")
@@ -239,6 +256,8 @@ class _Builder:
         elif kind == "cmp":
             self._edge(self.cmp_left, e, value)
             self.subjects, self.made = [self.cmp_left, e], True
+            for n in self.subjects if self.holder else ():
+                self._edge(n, self.holder, "in")
         elif kind == "cmp_pre":
             self.cmp_left, self.subjects = e, [e]
             self.pending = ("cmp_wait", value)
@@ -266,6 +285,18 @@ class _Builder:
         self.np["count"] = t.value
 
     def _on_adj(self, t: Token, nxt: Token | None) -> None:
+        """An attribute of the noun phrase it opens, or, said after a noun ("a candle
+        burning", "the lake is calm"), of the entity just named."""
+        opens = nxt is not None and nxt.tag in ("NOUN", "ADJ", "UNKNOWN", "NUM")
+        if not self.np and not opens and self.last is not None:
+            attrs = self.g.node(self.last)["attrs"]
+            for attr, value in t.value.items():
+                if attr == "state":
+                    attrs["state"] = " ".join(filter(None, [attrs.get("state"), value]))
+                else:
+                    attrs.setdefault(attr, value)
+            self.made = True   # "the lake is calm and a swan ...": a new clause follows
+            return
         for attr, value in t.value.items():
             if attr == "state":
                 self.np.setdefault("state", []).append(value)
@@ -325,6 +356,12 @@ class _Builder:
             self.pending = ("verb", lemma)
         self.be = False
 
+    def _on_has(self, t: Token, nxt: Token | None) -> None:
+        """"the jar has / holds / is full of X": X is in the jar ("more X than Y" too)."""
+        self.holder = (self.subjects or [self.last])[0]
+        if nxt is None or nxt.tag != "CMP":
+            self.pending = ("has", None)
+
     def _on_be(self, t: Token, nxt: Token | None) -> None:
         self.be = True
 
@@ -341,8 +378,7 @@ class _Builder:
             self.pending = ("cmp", self.pending[1])
 
     def _on_effect(self, t: Token, nxt: Token | None) -> None:
-        who = self.subjects[0] if self.subjects else self.last
-        self.stated.append((t.value, who))
+        self.stated.append((t.value, self.last))
 
     def _on_pos(self, t: Token, nxt: Token | None) -> None:
         """"lit from the left" names a light on that side; "a lamp on the left" a side."""
@@ -365,7 +401,12 @@ class _Builder:
         self.pending, self.conj = None, True
 
     def _on_fill(self, t: Token, nxt: Token | None) -> None:
-        pass
+        """Fillers say nothing, but "on it" / "in them" point back at the entity before the
+        clause's subject (the graph stays pronoun-free)."""
+        if t.text in ("it", "them") and self.pending and self.pending[0] == "prep":
+            before = [n for n in self.g.nodes("entity") if n not in self.subjects]
+            if before:
+                self._attach(before[-1])
 
     def _close_lit(self, t: Token | None) -> None:
         """'lit' with no light named ("a brightly lit cat"): a light, side unknown."""
@@ -379,7 +420,7 @@ class _Builder:
 _WHAT = {"DET": "determiner", "NUM": "count", "ADJ": "attribute", "NOUN": "entity",
          "PREP": "relation", "BY": "relation", "OF": "relation", "VERB": "action",
          "BE": "verb", "CMP": "comparative", "THAN": "comparative", "EFFECT": "effect",
-         "POS": "side", "CONJ": "and", "UNKNOWN": "?", "FILL": "", "PUNCT": ""}
+         "POS": "side", "CONJ": "and", "HAS": "contains", "UNKNOWN": "?", "FILL": "", "PUNCT": ""}
 
 
 def _mark_stated(g: CausalSceneGraph, stated: list[tuple[str, str | None]]) -> None:
