@@ -26,6 +26,7 @@ _BE = {"is", "are", "was", "were", "be", "being", "been"}
 _ADJ_SECTIONS = (("colours", "color"), ("sizes", "size"), ("material_words", "material"),
                  ("states", "state"))
 _IMPLICIT_LIGHT_WORDS = {"sunny": "sun", "sunlit": "sun"}
+_TABLES: dict[str, Any] = {}
 
 
 @dataclass
@@ -134,7 +135,9 @@ def tokens(text: str, k: Knowledge | None = None) -> list[Token]:
     """The prompt's tokens, multiword phrases first (longest match)."""
     k = k or knowledge()
     words = _TOKEN.findall(text.lower())
-    phrases, verbs = _phrases(k), _verb_forms(k)
+    if _TABLES.get("for") is not k:   # built once per knowledge (it changes only when extended)
+        _TABLES.update({"for": k, "phrases": _phrases(k), "verbs": _verb_forms(k)})
+    phrases, verbs = _TABLES["phrases"], _TABLES["verbs"]
     out: list[Token] = []
     i = 0
     while i < len(words):
