@@ -432,3 +432,22 @@ def test_captions_of_open_graphs_read_back_with_every_effect_stated():
         assert sorted(noun_of(h, n) for n in h.nodes("entity")) == \
             sorted(noun_of(g, n) for n in g.nodes("entity")), item["prompt"]
         assert effect_types(h) == effect_types(g) and not h.implicit_nodes(), item["prompt"]
+
+
+def test_a_side_belongs_to_the_entity_just_named():
+    g = parse("a small box on a mirror with a lamp to its right")
+    assert g.attr("lamp", "side") == "right" and g.attr("box", "side") is None
+    assert g.attr(g.effects("shadow")[0], "side") == "left"
+
+
+def test_a_container_full_of_liquid_holds_what_is_in_it():
+    g = parse("a blue ball in a fish tank full of water")
+    assert ("water", "in", "tank") in role_edges(g)
+    assert effect_types(g) == ["floats", "refraction"]
+    assert set(g.graph.predecessors(g.effects("floats")[0])) == {"ball", "water"}
+
+
+def test_donors_refuse_open_world_graphs_with_a_message():
+    from lina_core.donors import DonorError, structure_donor
+    with pytest.raises(DonorError, match="open-world"):
+        structure_donor(parse("a cat sitting on a mirror"))

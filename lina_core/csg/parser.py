@@ -361,7 +361,7 @@ class _Builder:
 
     def _on_has(self, t: Token, nxt: Token | None) -> None:
         """"the jar has / holds / is full of X": X is in the jar ("more X than Y" too)."""
-        self.holder = (self.subjects or [self.last])[0]
+        self.holder = self.last   # "a tank full of water", "the jar has ..."
         if nxt is None or nxt.tag != "CMP":
             self.pending = ("has", None)
 
@@ -391,9 +391,9 @@ class _Builder:
             for s in self.pending[1]:
                 self._edge(light, s, "lights")
             self.pending, self.lit = None, None
-        elif self.subjects and t.value in ("left", "right", "above"):
-            for s in self.subjects:
-                self.g.node(s)["attrs"]["side"] = t.value
+        elif self.last is not None and t.value in ("left", "right", "above"):
+            # the entity just named: "a lamp on the left", "a box with a lamp to its right"
+            self.g.node(self.last)["attrs"]["side"] = t.value
             self.pending = None
 
     def _on_conj(self, t: Token, nxt: Token | None) -> None:
