@@ -451,3 +451,9 @@ def test_donors_refuse_open_world_graphs_with_a_message():
     from lina_core.donors import DonorError, structure_donor
     with pytest.raises(DonorError, match="open-world"):
         structure_donor(parse("a cat sitting on a mirror"))
+
+
+def test_the_toyworld_renderer_refuses_open_world_graphs_with_a_message():
+    from lina_core.toyworld.render import render
+    with pytest.raises(GraphError, match="open-world"):
+        render(parse("a cat sitting on a mirror"), 64)
