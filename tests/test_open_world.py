@@ -457,3 +457,11 @@ def test_the_toyworld_renderer_refuses_open_world_graphs_with_a_message():
     from lina_core.toyworld.render import render
     with pytest.raises(GraphError, match="open-world"):
         render(parse("a cat sitting on a mirror"), 64)
+
+
+def test_a_stated_material_weighs_on_a_balance():
+    g = parse("a heavy iron cube and a light cork cube on a balance")
+    (t,) = g.effects("tilt")
+    assert g.attr(g.attr(t, "heavier"), "material") == "iron"
+    assert to_prompt(g, explicit=True).endswith("the balance tilts down toward the heavy iron "
+                                                "cube")

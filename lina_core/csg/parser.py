@@ -87,8 +87,10 @@ def _phrases(k: Knowledge) -> dict[tuple[str, ...], tuple[str, Any]]:
     out: dict[tuple[str, ...], tuple[str, Any]] = {}
     for section, tag in (("prepositions", "PREP"), ("numbers", "NUM"), ("nouns", "NOUN")):
         for key, value in lex[section].items():
-            if " " in key:
-                out[tuple(key.split())] = (tag, key if tag == "NOUN" else value)
+            if " " in key:   # a noun's lemma drops a leading article ("a pair of scales")
+                first, _, rest = key.partition(" ")
+                noun = rest if first in lex["determiners"] else key
+                out[tuple(key.split())] = (tag, noun if tag == "NOUN" else value)
     for key, value in lex["effect_words"].items():
         if " " in key:
             out[tuple(key.split())] = ("EFFECT", value)
