@@ -311,9 +311,9 @@ def test_toyworld_prompts_give_the_same_graphs_as_before():
 
 def test_toyworld_is_one_domain_of_from_prompt():
     from lina_core.csg.grammar import _toyworld
-    r = from_prompt("a large red ball on a small round mirror")
-    assert r.domain == "toyworld"
-    assert r.graph.to_dict() == _toyworld("a large red ball on a small round mirror").graph.to_dict()
+    text = "a large red ball on a small round mirror"
+    r = from_prompt(text)
+    assert r.domain == "toyworld" and r.graph.to_dict() == _toyworld(text).graph.to_dict()
     # ToyWorld would keep one cause of two: the open world keeps both
     assert from_prompt("a red ball on a round mirror, lit from the left").domain == "open"
 
@@ -401,7 +401,7 @@ def _phrasing_ok(item: dict) -> bool:
         fate = {"floating": "floats", "sinking": "sinks"}
         effects = sorted(fate.get(t, t) for t in effect_types(g))
     return (have == want and {(name(a), r, name(b)) for a, r, b in item["edges"]} <= edges
-            and effects == sorted(set(item["effects"])))
+            and sorted(set(effects)) == sorted(set(item["effects"])))
 
 
 def _rate(name: str) -> float:
@@ -415,9 +415,14 @@ def test_phrasing_rate():
     assert _rate("open_world_phrasings.json") >= 0.9
 
 
-def test_held_out_phrasing_rate():
-    # written after the parser was tuned; measured once at 50 %, 70 % after general fixes
-    assert _rate("open_world_heldout.json") >= 0.65
+@pytest.mark.parametrize("name, floor", [
+    # written after the parser was tuned on the set above: first measured at 50 % and 75 %;
+    # after general fixes (not written for their prompts) 75 % and 80 %
+    ("open_world_heldout.json", 0.75),
+    ("open_world_heldout2.json", 0.8),
+])
+def test_held_out_phrasing_rate(name, floor):
+    assert _rate(name) >= floor
 
 
 def test_captions_of_open_graphs_read_back_with_every_effect_stated():
@@ -431,7 +436,8 @@ def test_captions_of_open_graphs_read_back_with_every_effect_stated():
         h = from_prompt(to_prompt(g, explicit=True)).graph
         assert sorted(noun_of(h, n) for n in h.nodes("entity")) == \
             sorted(noun_of(g, n) for n in g.nodes("entity")), item["prompt"]
-        assert effect_types(h) == effect_types(g) and not h.implicit_nodes(), item["prompt"]
+        assert effect_types(h) == effect_types(g), item["prompt"]
+        assert not h.implicit_nodes(), item["prompt"]
 
 
 def test_a_side_belongs_to_the_entity_just_named():

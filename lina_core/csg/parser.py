@@ -169,8 +169,9 @@ def _settle(toks: list[Token], verbs: dict[str, tuple[str, str]]) -> list[Token]
             continue
         if t.tag == "NOUN" and t.alt and nxt is not None and nxt.tag in ("NOUN", "ADJ"):
             toks[i] = Token(t.text, "ADJ", t.alt)
-        elif t.tag == "PREP" and t.value == "above" and i and toks[i - 1].text == "from":
-            toks[i] = Token(t.text, "POS", "above")
+        elif t.tag == "PREP" and t.value in ("above", "behind", "under") and i and \
+                toks[i - 1].text == "from":   # "lit from above / behind / below"
+            toks[i] = Token(t.text, "POS", {"under": "below"}.get(t.value, t.value))
         elif t.tag == "PREP" and t.text == "overhead":
             toks[i] = Token(t.text, "POS", "above")
     return toks
@@ -393,7 +394,7 @@ class _Builder:
             for s in self.pending[1]:
                 self._edge(light, s, "lights")
             self.pending, self.lit = None, None
-        elif self.last is not None and t.value in ("left", "right", "above"):
+        elif self.last is not None and t.value in ("left", "right", "above", "behind"):
             # the entity just named: "a lamp on the left", "a box with a lamp to its right"
             self.g.node(self.last)["attrs"]["side"] = t.value
             self.pending = None

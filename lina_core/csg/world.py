@@ -15,13 +15,14 @@ Rule = dict[str, Any]
 #: (effect type, its attributes, extra cause node ids) or None: the rule does not apply
 Decision = tuple[str, dict[str, Any], list[str]] | None
 #: a shadow falls away from the light (as in ToyWorld), and where it falls for a relation
-_AWAY = {"left": "right", "right": "left", "above": "below", "behind": "front", "front": "behind"}
+_AWAY = {"left": "right", "right": "left", "above": "below", "below": "above", "behind": "front",
+         "front": "behind"}
 _LIGHT_EDGE = {"left of": "left", "right of": "right", "above": "above", "behind": "behind",
                "in front of": "front"}
 _SUBJECT_EDGE = {"left of": "right", "right of": "left", "under": "above", "in front of": "behind",
                  "behind": "front"}
 _DIRECTION = {"right": "to the right", "left": "to the left", "below": "beneath it",
-              "front": "in front of it", "behind": "behind it"}
+              "above": "above it", "front": "in front of it", "behind": "behind it"}
 _SIZE_FACTOR = {"large": 2.0, "small": 0.5}
 
 
