@@ -471,3 +471,46 @@ def test_a_stated_material_weighs_on_a_balance():
     assert g.attr(g.attr(t, "heavier"), "material") == "iron"
     assert to_prompt(g, explicit=True).endswith("the balance tilts down toward the heavy iron "
                                                 "cube")
+
+
+# --------------------------------------------------------------------------- any edited graph
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NOUNS = ["cat", "mirror", "lamp", "pond", "duck", "anchor", "seesaw", "sand", "jar", "dirt",
+          "zorblax", "sun", "glass", "water"]
+_RELS = ["on", "in", "under", "next to", "more than", "eat", "left of", "lights", "with", "x"]
+_VALUES = st.one_of(st.sampled_from(["iron", "rubber", "still", "left", "large", "red", "2"]),
+                    st.integers(-3, 5), st.booleans(), st.floats(-10, 10))
+
+
+@st.composite
+def open_graphs(draw) -> CausalSceneGraph:
+    """Open-world graphs as an editor may leave them: any nouns, relations, attributes."""
+    g = CausalSceneGraph("open")
+    n = draw(st.integers(1, 5))
+    for i in range(n):
+        attrs = draw(st.dictionaries(st.sampled_from(["material", "state", "side", "count",
+                                                      "size", "color", "action"]), _VALUES,
+                                     max_size=3))
+        g.add_node(f"e{i}", "entity", noun=draw(st.sampled_from(_NOUNS)), **attrs)
+    for _ in range(draw(st.integers(0, 6))):
+        u, v = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
+        if u != v:
+            g.add_edge(f"e{u}", f"e{v}", draw(st.sampled_from(_RELS)))
+    return g
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(open_graphs())
+def test_any_valid_open_graph_takes_the_rules_and_reads_as_english(g):
+    g.validate()
+    add_implicit_effects(g).validate()
+    once = g.to_dict()
+    assert add_implicit_effects(g).to_dict() == once            # idempotent
+    assert CausalSceneGraph.from_dict(once).to_dict() == once   # JSON round trip
+    depths = g.hop_depths()
+    assert all(depths[e] >= 1 for e in g.effects())
+    for explicit in (False, True):
+        assert isinstance(to_prompt(g, explicit=explicit), str)
