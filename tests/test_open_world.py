@@ -514,3 +514,12 @@ def test_any_valid_open_graph_takes_the_rules_and_reads_as_english(g):
     assert all(depths[e] >= 1 for e in g.effects())
     for explicit in (False, True):
         assert isinstance(to_prompt(g, explicit=explicit), str)
+
+
+@pytest.mark.parametrize("text, edge", [
+    ("on a mirror sits a cat", ("cat", "on", "mirror")),
+    ("in the still pond, a duck swims", ("duck", "in", "pond")),
+    ("under a bright lamp, a red cube", ("cube", "under", "lamp")),
+])
+def test_a_place_said_first_belongs_to_the_subject_after_it(text, edge):
+    assert edge in role_edges(parse(text))

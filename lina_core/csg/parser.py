@@ -202,6 +202,7 @@ class _Builder:
         self.cmp_left: str | None = None
         self.lit: str | None = None           # subject lit by a light not yet named
         self.holder: str | None = None        # "the jar has / is full of ...": what holds
+        self.fronted: tuple[str, str] | None = None   # (relation, place) said before a subject
         self.unknown: list[str] = []
         self.understood: list[str] = []
         self.stated: list[tuple[str, str | None]] = []
@@ -240,6 +241,9 @@ class _Builder:
         kind, value = self.pending or (None, None)
         self.pending = None
         subjects = self.subjects or ([self.last] if self.last else [])
+        if kind == "prep" and not subjects:   # "on the mirror sits a cat": a fronted place
+            self.fronted, self.last = (value, e), e
+            return
         if kind in ("prep", "verb"):
             for s in subjects:
                 self._edge(s, e, value)
@@ -271,6 +275,9 @@ class _Builder:
             self.subjects.append(e)
         else:
             self.subjects, self.made = [e], False
+            if self.fronted:
+                self._edge(e, self.fronted[1], self.fronted[0])
+                self.fronted, self.made = None, True
         self.last = e
         self.conj = False
 
