@@ -16,7 +16,7 @@ from .vocabulary import CAUSAL_RELATIONS
 CAUSAL_EDGE_COLOUR = "#d62728"
 SPATIAL_EDGE_COLOUR = "#8c8c8c"
 KIND_COLOURS = {"object": "#1f77b4", "surface": "#7f7f7f", "light": "#e6b800",
-                "effect": "#d62728"}
+                "effect": "#d62728", "entity": "#2ca02c"}
 
 
 def _positions(g: CausalSceneGraph) -> dict[str, tuple[float, float]]:
