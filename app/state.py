@@ -154,6 +154,9 @@ class ModelHandle:
             entry = ALLOWLIST[key]
             if key == "toyworld":
                 pipe, source, trained = self._load_toyworld()
+            elif key == self.default_key and self._given is not None:
+                # a pipeline given to build_demo for another family (tests: a tiny SD one)
+                pipe, source, trained = self._given, self._given_source, True
             else:
                 pipe = registry.load(key)       # ModelUnavailable when not on this machine
                 source, trained = entry.source, True

@@ -412,6 +412,8 @@ def verdict_rows(verdict: dict[str, Any] | None, graph: dict[str, Any] | None = 
     """A verifier verdict (``Verdict.to_dict()``) as rows: one per question, one per node."""
     if not verdict:
         return [["verifier", "n/a", ""]]
+    if "no_verifier" in verdict:
+        return [["verifier", "none", str(verdict["no_verifier"])]]
     if "error" in verdict:
         return [["verifier", "error", str(verdict["error"])]]
     rows = [["physics", "ok" if verdict.get("physics_ok") else "WRONG", ""],
@@ -431,6 +433,8 @@ def verdict_rows(verdict: dict[str, Any] | None, graph: dict[str, Any] | None = 
 
 
 def verdict_summary(verdict: dict[str, Any] | None) -> str:
+    if verdict and "no_verifier" in verdict:
+        return str(verdict["no_verifier"])
     if not verdict or "error" in verdict:
         return "verifier: n/a"
     return (f"physics {'ok' if verdict.get('physics_ok') else 'WRONG'}, "
