@@ -437,3 +437,63 @@ def test_zip_with_path_traversal_is_rejected(app, tmp_path):
     msg = _error(client, "/runs_import", path=handle_file(str(z)))
     assert "unsafe path" in msg and set(os.listdir(runs)) == before
     assert not (Path(runs).parent / "escape.png").exists()
+
+
+# --------------------------------------------------------------------------- the graph editor
+
+
+def _edit(client, action: str, code: str, **form):
+    kw = dict(code=code, node_id="", kind="", explicit=True, attrs="", source="", target="",
+              relation="")
+    kw.update(form)
+    return client.predict(api_name=f"/edit_{action}", **kw)
+
+
+def test_editor_edits_the_graph_and_rederives_effects(app):
+    client = app[0]
+    code = client.predict(prompt=SHADOW, api_name="/parse")[1]
+    out = _edit(client, "update_node", code, node_id="light", kind="light", attrs="side=right")
+    prompt, code2 = out[0], out[1]
+    status, node_pick = out[len(VIEW_NAMES)], out[len(VIEW_NAMES) + 1]
+    assert "lit from the right" in prompt and "updated node `light`" in status
+    assert _val(node_pick) == "light"
+    # the shadow is stale (still on the right): re-derive it from the light
+    out = _edit(client, "rederive", code2)
+    g = json.loads(out[1])
+    shadow = next(n for n in g["nodes"] if n["id"] == "shadow")
+    assert shadow["attrs"]["side"] == "left" and not shadow["explicit"]
+    # mark it stated, then implicit again
+    out = _edit(client, "mark_stated", out[1], node_id="shadow")
+    assert next(n for n in json.loads(out[1])["nodes"] if n["id"] == "shadow")["explicit"]
+    out = _edit(client, "mark_implicit", out[1], node_id="shadow")
+    assert "implicit" in out[len(VIEW_NAMES)] and "shadow" in out[len(VIEW_NAMES)]
+    # an edge removed and added back
+    out = _edit(client, "remove_edge", out[1], source="obj0", target="floor")
+    assert not any(e["target"] == "floor" for e in json.loads(out[1])["edges"])
+    out = _edit(client, "add_edge", out[1], source="obj0", target="floor", relation="on")
+    assert any(e["target"] == "floor" for e in json.loads(out[1])["edges"])
+
+
+def test_editor_refuses_a_bad_edit_naming_the_field(app):
+    client, _, demo = app[:3]
+    code = client.predict(prompt=SHADOW, api_name="/parse")[1]
+    assert "node id" in _error(client, "/edit_add_node", code=code, node_id="obj0",
+                               kind="object", explicit=True, attrs="", source="", target="",
+                               relation="")
+    assert "colour" in _error(client, "/edit_update_node", code=code, node_id="obj0",
+                              kind="object", explicit=True, attrs="colour=plaid, shape=cone",
+                              source="", target="", relation="")
+    assert "relation" in _error(client, "/edit_add_edge", code=code, node_id="", kind="",
+                                explicit=True, attrs="", source="obj0", target="light",
+                                relation="teleports")
+    # errors are shown on the status line, never over an input (the prompt, the JSON box)
+    status = next(c["id"] for c in demo.config["components"]
+                  if c.get("props", {}).get("elem_id") == "scene-status")
+    for dep in demo.config["dependencies"]:
+        name = dep.get("api_name") or ""
+        if name in ("parse", "apply_json", "apply_tables") or name.startswith("edit_"):
+            assert dep["show_progress_on"] == [status], name
+
+
+#: the Scene tab's views, in the order its endpoints answer them (the editor adds four)
+VIEW_NAMES = ("prompt", "code", "nodes", "edges", "category", "plot", "truth", "masks", "info")
