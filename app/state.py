@@ -404,7 +404,7 @@ def lina_pair(model_key: str, prompt: str, graph: dict[str, Any], seed: int, ste
     m = handle().get(model_key)
     t0 = time.perf_counter()
     sampler = LinaSampler(m.pipe, m.predictor, steps=steps)
-    res = sampler(prompt, _graph(graph), seed=seed, candidate=_candidate(candidate))
+    res = _lina_run(m, sampler, prompt, _graph(graph), seed, _candidate(candidate))
     strip, shown = previews_strip(res.baseline_previews, res.lina_previews)
     return {"baseline": _first(res.baseline), "lina": _first(res.lina),
             "candidate": res.choice.candidate, "choice": _choice(m, res.choice),
@@ -413,6 +413,31 @@ def lina_pair(model_key: str, prompt: str, graph: dict[str, Any], seed: int, ste
             "lina_record": _plain(res.lina_record),
             "timings": dict(res.timings, total_s=time.perf_counter() - t0),
             "previews": {"image": strip, "steps": shown, "rows": ["baseline", "LINA"]}}
+
+
+def _lina_run(m: Loaded, sampler: Any, prompt: str, graph: Any, seed: int,
+              candidate: str | None) -> Any:
+    """``sampler(prompt, graph, ...)``, at the family's default size: ``LinaSampler.__call__``
+    takes no size, and families other than ToyWorld need one, so for them its two runs (the
+    baseline, then LINA's branch of it, as :mod:`lina_core.compare` decides) are made here."""
+    from lina_core import compare, engine
+    from lina_core.interventions import InterventionSpec
+    from lina_core.lina import LinaResult
+    size = _size_kwargs(m)
+    if not size:
+        return sampler(prompt, graph, seed=seed, candidate=candidate)
+    t0 = time.perf_counter()
+    choice = sampler.choose(prompt, graph, candidate)
+    choice.spec.seed = seed
+    t1 = time.perf_counter()
+    base_spec = InterventionSpec(prompt=prompt, steps=sampler.steps, seed=seed,
+                                 guidance_scale=sampler.guidance_scale, graph=graph.to_dict())
+    base = engine.run(m.pipe, base_spec, seed=seed, previews=True, **size)
+    t2 = time.perf_counter()
+    lina = compare.branch(m.pipe, choice.spec, base, seed=seed, previews=True, **size)
+    return LinaResult(base.images, lina.images, choice, base.record, lina.record,
+                      {"choose_s": t1 - t0, "baseline_s": t2 - t1,
+                       "lina_s": time.perf_counter() - t2}, base.previews, lina.previews)
 
 
 def _baseline(m: Loaded, spec, seed: int):

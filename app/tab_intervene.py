@@ -214,7 +214,7 @@ def _run(spec: dict[str, Any], model_key: str, store, progress) -> dict[str, Any
     last = max(len(out["previews"]) - 1, 0)
     return {"slider": (upscale(out["baseline"]), upscale(out["intervened"])), "heat": heat,
             "gallery": [(upscale(p, 128), f"step {i}") for i, p in enumerate(out["previews"])],
-            "step": gr.update(maximum=last, value=last), "step_img": scrub(last, previews),
+            "step": gr.update(maximum=max(last, 1), value=last), "step_img": scrub(last, previews),
             "previews": previews, "sched_plot": _schedule_plot(out),
             "spec_out": json.dumps(out["spec"], indent=2),
             "vb": pd.DataFrame(verdict_rows(vb, graph), columns=VERDICT_HEADERS),

@@ -497,3 +497,87 @@ def test_editor_refuses_a_bad_edit_naming_the_field(app):
 
 #: the Scene tab's views, in the order its endpoints answer them (the editor adds four)
 VIEW_NAMES = ("prompt", "code", "nodes", "edges", "category", "plot", "truth", "masks", "info")
+
+
+# --------------------------------------------------------------------------- another model
+
+OPEN_PROMPT = "a black cat sleeping on a leather sofa"
+
+
+def open_world_parser() -> bool:
+    """Whether ``csg.from_prompt`` makes open-world graphs (branch h-parse)."""
+    from lina_core.csg import GraphError, from_prompt
+    try:
+        return from_prompt(OPEN_PROMPT).graph.category == "open"
+    except GraphError:
+        return False
+
+
+needs_open_world = pytest.mark.skipif(not open_world_parser(),
+                                      reason="the open-world parser is not merged yet")
+
+
+@pytest.fixture(scope="module")
+def sd_app(tmp_path_factory):
+    """The app on a tiny random-weight Stable Diffusion pipeline (a model with no verifier),
+    drawing 32 px images so it stays fast."""
+    import torch
+    torch.set_num_threads(1)
+    from app import build_demo, launch_kwargs, state
+    from tiny_pipes import sd_pipeline
+    pipe = sd_pipeline(tmp_path_factory.mktemp("sd"))
+    old = state.HANDLE, state.VIDEO          # build_demo replaces the app's model handles
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(state, "_size_kwargs", lambda m: {"height": 32, "width": 32})
+        mp.setenv("LINA_PREDICTOR_DIR", str(tmp_path_factory.mktemp("no_predictor")))
+        demo = build_demo(model="sd15", pipe=pipe, runs_dir=tmp_path_factory.mktemp("runs"),
+                          threads=1)
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                    quiet=True, **launch_kwargs())
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False,
+                        download_files=str(tmp_path_factory.mktemp("downloads")))
+        yield client
+        demo.close()
+    state.HANDLE, state.VIDEO = old
+
+
+def _no_verifier(rows) -> bool:
+    return rows["data"][0][:2] == ["verifier", "none"] and "no verifier" in rows["data"][0][2]
+
+
+def test_every_tab_on_a_model_without_a_verifier(sd_app):
+    client = sd_app
+    out = client.predict(prompt=MIRROR, seed=0, steps=3, api_name="/generate")
+    assert json.loads(out[1])["category"] == "reflection"
+    sample, v_model, v_truth, summary = out[-4:]
+    assert _no_verifier(v_model) and "Stable Diffusion 1.5" in v_model["data"][0][2]
+    assert "physics ok" in summary.split("Ground-truth render:")[1]    # the render still is
+    target = client.predict(prompt=MIRROR, api_name="/completion")
+    assert "reflection" in target
+    out = client.predict(api_name="/intervene", **_intervene_kwargs(steps=3, end=2,
+                                                                    lg_weight=0.0))
+    assert _no_verifier(out[-3]) and _no_verifier(out[-2]) and "no verifier" in out[-1]
+    out = client.predict(api_name="/lina", **_lina_kwargs(steps=3, candidate="cplus_all"))
+    assert _no_verifier(out[3]) and _no_verifier(out[4]) and "saved" in out[-1]
+
+
+@needs_open_world
+def test_every_tab_on_an_open_world_prompt(sd_app):
+    client = sd_app
+    out = client.predict(prompt=OPEN_PROMPT, api_name="/parse")
+    g = json.loads(out[1])
+    assert g["category"] == "open" and out[4] == "open"
+    assert out[6] is None and out[7] == []              # no ToyWorld ground truth, no masks
+    assert "open-world" in out[-1] and "c+" in out[-1]
+    out = client.predict(prompt=OPEN_PROMPT, seed=0, steps=3, api_name="/generate")
+    assert _no_verifier(out[-3]) and _no_verifier(out[-2])
+    target = client.predict(prompt=OPEN_PROMPT, api_name="/completion")
+    assert "cat" in target and target.strip() != OPEN_PROMPT     # c+ from the open graph
+    out = client.predict(api_name="/intervene", **_intervene_kwargs(
+        prompt=OPEN_PROMPT, target=target, steps=3, end=2, lg_weight=0.0))
+    assert _no_verifier(out[-3]) and "saved" in out[-1]
+    for cand in ("predicted", "cplus_all"):
+        out = client.predict(api_name="/lina", **_lina_kwargs(prompt=OPEN_PROMPT, steps=3,
+                                                              candidate=cand))
+        assert _no_verifier(out[3]) and "saved" in out[-1]
