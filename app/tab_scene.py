@@ -428,7 +428,7 @@ def _sample_section() -> dict[str, Any]:
 def _guarded(event: Any, status: Any, pick: dict[str, Any], code: Any) -> None:
     """After a scene edit: on success the pickers follow the graph; on failure the status
     line says nothing changed."""
-    event.success(refresh, [code], list(pick.values()), api_visibility="private",
+    event.success(keyed(refresh, pick), [code], list(pick.values()), api_visibility="private",
                   show_progress="hidden")
     event.failure(lambda: REFUSED, None, [status], api_visibility="private",
                   show_progress="hidden")

@@ -194,3 +194,81 @@ def test_video_preset_plays_both_clips_in_sync(cached_url, page):
     assert "3 steps" in page.locator("#video-md").inner_text()
     page.wait_for_function(f"({_VIDEOS})().every(v => v && v.ready >= 2 && v.duration > 0)",
                            timeout=60_000)
+
+
+#: texts the prompt parser refuses (the first it refuses is typed into the Scene tab)
+REFUSED = ("", "%%% ### 12345", "the of and")
+OPEN_PROMPT = "a black cat sleeping on a leather sofa"
+TOY_PROMPT = "a green cone on the floor, lit from the left"
+
+
+def _refused_text() -> str:
+    from lina_core.csg import GraphError, from_prompt
+    for text in REFUSED[1:]:
+        try:
+            from_prompt(text)
+        except GraphError:
+            return text
+    return REFUSED[0]
+
+
+def _scene_prompt(page) -> str:
+    return page.evaluate("document.querySelector('#scene-prompt textarea').value")
+
+
+def _submit_scene(page, text: str) -> None:
+    box = page.locator("#scene-prompt textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_scene_tab_keeps_the_prompt_after_a_refusal(url, page, tmp_path):
+    from lina_core.csg import GraphError, from_prompt
+    try:
+        prompt = OPEN_PROMPT if from_prompt(OPEN_PROMPT).graph.category == "open" else TOY_PROMPT
+    except GraphError:                       # the open-world parser is not merged yet
+        prompt = TOY_PROMPT
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    page.wait_for_function("document.querySelector('#model-status') && document.querySelector("
+                           "'#model-status').innerText.includes('Model:')", timeout=120_000)
+    category = from_prompt(prompt).graph.category
+    _submit_scene(page, prompt)
+    page.wait_for_function(f"document.querySelector('#scene-info').innerText.includes("
+                           f"'Category:** {category}') || document.querySelector('#scene-info')"
+                           f".innerText.includes('Category: {category}')", timeout=60_000)
+    assert _scene_prompt(page) == prompt
+    page.wait_for_selector("#scene-plot .js-plotly-plot", timeout=30_000)
+    page.get_by_text("edit the graph: JSON (the source of truth)").click()
+    page.wait_for_function("document.querySelector('#scene-json .cm-content') && document"
+                           ".querySelector('#scene-json .cm-content').innerText.includes("
+                           "'schema_version')", timeout=30_000)
+    time.sleep(1.0)
+    page.screenshot(path=str(tmp_path / "scene.png"), full_page=True)
+    info, graph_json = page.locator("#scene-info").inner_text(), _json_box(page)
+    assert '"nodes"' in graph_json
+    # a refused prompt: the message, the status line says so, and the text is still there
+    bad = _refused_text()
+    _submit_scene(page, bad)
+    page.wait_for_function("document.querySelector('#scene-status').innerText"
+                           ".includes('Not applied')", timeout=30_000)
+    assert _scene_prompt(page) == bad, "the refused prompt was wiped"
+    assert "Error" not in page.locator("#scene-prompt").inner_text()
+    assert page.locator("#scene-info").inner_text() == info        # the last good graph
+    assert _json_box(page) == graph_json
+    # a refused edit (a node id that exists) changes nothing either
+    _submit_scene(page, prompt)
+    page.wait_for_function("!document.querySelector('#scene-status').innerText"
+                           ".includes('Not applied')", timeout=30_000)
+    node = page.locator("#ed-node input")
+    node.fill(from_prompt(prompt).graph.nodes()[0])
+    node.press("Enter")
+    page.locator("#ed-add_node").click()
+    page.wait_for_function("document.querySelector('#scene-status').innerText"
+                           ".includes('Not applied')", timeout=30_000)
+    assert _scene_prompt(page) == prompt and _json_box(page) == graph_json
+    page.screenshot(path=str(tmp_path / "scene_refused.png"), full_page=True)
+
+
+def _json_box(page) -> str:
+    return page.evaluate("document.querySelector('#scene-json .cm-content') ? document"
+                         ".querySelector('#scene-json .cm-content').innerText : ''")
