@@ -1,7 +1,9 @@
 """Causal Scene Graph (CSG): what a ToyWorld prompt means, including what it leaves unsaid.
 
 A scene is a ``networkx.DiGraph`` whose nodes are objects, surfaces, lights and the *effects* they
-cause (shadow, reflection, floating, sinking, refraction, tilt).  Effects that the prompt does not
+cause (shadow, reflection, floating, sinking, refraction, tilt); an open-world graph (category
+``"open"``, any English prompt) holds entities and effects, derived by :mod:`.world` from the
+data files :mod:`.knowledge` reads (``data/lexicon.json``, ``data/rules.json``).  Effects that the prompt does not
 state are added by causal rules and marked ``explicit=False``; they are what diffusion models miss.
 
 Modules: :mod:`.vocabulary` (categories, attribute values, relations), :mod:`.graph` (the model,
@@ -18,23 +20,28 @@ from .geometry import (BEAM_HALF, BEAM_TILT, BEAM_Y, FLOOR_Y, LIGHT_X, MIRROR_AS
                        REFLECTION_SQUASH, SHAPE_ASPECT, WATER_BOX, balance_cube_box, layout)
 from .grammar import EFFECT_WORDS, FUNCTION_WORDS, SYNONYMS, ParseResult, _words, from_prompt
 from .graph import CausalSceneGraph, GraphError, _finite, _short
+from .knowledge import ENV_VAR, Knowledge, add_knowledge, entity_props, knowledge, reset_knowledge
 from .plot import CAUSAL_EDGE_COLOUR, KIND_COLOURS, SPATIAL_EDGE_COLOUR, _positions, figure
 from .rules import (RULES, SHADOW_FROM_LIGHT, Rule, add_implicit_effects, apply_rule,
                     causal_parents, effect_types)
 from .vocabulary import (ATTRIBUTES, CATEGORIES, CAUSAL_RELATIONS, COLOURS, DENSITY, EFFECT_TYPES,
-                         LIGHT_SIDES, MATERIAL_CATEGORIES, MATERIALS, MIRROR_SHAPES, NODE_KINDS,
-                         OBJECT_COUNT, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION, SHAPES, SIZES,
-                         SPATIAL_RELATIONS, SURFACE_TYPES)
+                         GRAPH_CATEGORIES, LIGHT_SIDES, MATERIAL_CATEGORIES, MATERIALS,
+                         MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT, OPEN_CATEGORY, RELATIONS,
+                         REQUIRED_SURFACE, SCHEMA_VERSION, SHAPES, SIZES, SPATIAL_RELATIONS,
+                         SURFACE_TYPES)
+from .world import add_world_effects, parent_slots, world_parents
 
 __all__ = [
     "ATTRIBUTES", "BEAM_HALF", "BEAM_TILT", "BEAM_Y", "CATEGORIES", "CAUSAL_EDGE_COLOUR",
     "CAUSAL_RELATIONS", "COLOURS", "CausalSceneGraph", "DENSITY", "EFFECT_TYPES", "EFFECT_WORDS",
-    "FLOOR_Y", "FUNCTION_WORDS", "GraphError", "KIND_COLOURS", "LIGHT_SIDES", "LIGHT_X",
-    "MATERIALS", "MATERIAL_CATEGORIES", "MIRROR_ASPECT", "MIRROR_CY", "MIRROR_RIM_WIDTH",
+    "ENV_VAR", "FLOOR_Y", "FUNCTION_WORDS", "GRAPH_CATEGORIES", "GraphError", "KIND_COLOURS",
+    "Knowledge", "LIGHT_SIDES", "LIGHT_X", "OPEN_CATEGORY", "MATERIALS", "MATERIAL_CATEGORIES", "MIRROR_ASPECT", "MIRROR_CY", "MIRROR_RIM_WIDTH",
     "MIRROR_RX", "MIRROR_SHAPES", "NODE_KINDS", "OBJECT_BASE_ON_MIRROR", "OBJECT_COUNT",
     "OBJECT_W", "ParseResult", "REFLECTION_SQUASH", "RELATIONS", "REQUIRED_SURFACE", "RULES",
     "Rule", "SCHEMA_VERSION", "SHADOW_FROM_LIGHT", "SHAPES", "SHAPE_ASPECT", "SIZES",
     "SPATIAL_EDGE_COLOUR", "SPATIAL_RELATIONS", "SURFACE_TYPES", "SYNONYMS", "WATER_BOX",
-    "add_implicit_effects", "apply_rule", "balance_cube_box", "causal_parents", "effect_types",
-    "figure", "from_prompt", "layout", "to_prompt"
+    "add_implicit_effects", "add_knowledge", "add_world_effects", "apply_rule",
+    "balance_cube_box", "causal_parents", "effect_types", "entity_props", "figure",
+    "from_prompt", "knowledge", "layout", "parent_slots", "reset_knowledge", "to_prompt",
+    "world_parents"
 ]

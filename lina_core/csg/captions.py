@@ -71,6 +71,9 @@ _CAPTIONS: dict[str, Callable[[CausalSceneGraph, bool], str]] = {
 
 def to_prompt(g: CausalSceneGraph, explicit: bool = False) -> str:
     """The user-style caption, or (``explicit=True``) its causal completion ``c+``."""
+    if g.is_open:
+        from .open_captions import open_prompt
+        return open_prompt(g, explicit)
     caption = _CAPTIONS.get(g.category) if isinstance(g.category, str) else None
     if caption is None:  # pragma: no cover - validate() forbids it
         raise GraphError(f"category: {g.category!r}")

@@ -13,9 +13,12 @@ from typing import Any, Iterable
 
 import networkx as nx
 
-from .vocabulary import (ATTRIBUTES, CATEGORIES, CAUSAL_RELATIONS, LIGHT_SIDES,
-                         MATERIAL_CATEGORIES, MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT, RELATIONS,
-                         REQUIRED_SURFACE, SCHEMA_VERSION)
+from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, GRAPH_CATEGORIES, LIGHT_SIDES,
+                         MATERIAL_CATEGORIES, MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT,
+                         OPEN_CATEGORY, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION)
+
+#: the longest attribute value or relation an open-world graph accepts (the UI shows them)
+OPEN_TEXT_LIMIT = 60
 
 
 class GraphError(ValueError):
@@ -84,8 +87,18 @@ class CausalSceneGraph:
         return [n for n, d in self.graph.nodes(data=True) if not d["explicit"]]
 
     def causal_edges(self) -> list[tuple[str, str]]:
+        """Edges from a cause into its effect: in ToyWorld those with a causal relation, in an
+        open-world graph every edge into an effect (its relations come from the rules file)."""
+        if self.category == OPEN_CATEGORY:
+            return [(u, v) for u, v in self.graph.edges
+                    if self.graph.nodes[v].get("kind") == "effect"]
         return [(u, v) for u, v, d in self.graph.edges(data=True)
                 if d["relation"] in CAUSAL_RELATIONS]
+
+    @property
+    def is_open(self) -> bool:
+        """An open-world graph (entities and effects from any English prompt)."""
+        return self.category == OPEN_CATEGORY
 
     def hop_depths(self) -> dict[str, int]:
         """Causal hops from the nodes the prompt states (0) to each node.
@@ -107,15 +120,18 @@ class CausalSceneGraph:
     # -- validation -------------------------------------------------------------------
     def validate(self) -> "CausalSceneGraph":
         """Raise :class:`GraphError` naming the node or edge and what is allowed."""
-        if self.category not in CATEGORIES:
+        if self.category not in GRAPH_CATEGORIES:
             raise GraphError(f"category: {_short(self.category)} is not one of "
-                             f"{list(CATEGORIES)}")
+                             f"{list(GRAPH_CATEGORIES)}")
+        node_check, edge_check = ((_check_open_node, _check_open_edge) if self.is_open
+                                  else (_check_node, _check_edge))
         for n, d in self.graph.nodes(data=True):
-            _check_node(n, d)
+            node_check(n, d)
         for u, v, d in self.graph.edges(data=True):
-            _check_edge(self, u, v, d)
+            edge_check(self, u, v, d)
         _check_causal_dag(self)
-        _check_requirements(self)
+        if not self.is_open:
+            _check_requirements(self)
         return self
 
     # -- JSON -------------------------------------------------------------------------
@@ -204,12 +220,65 @@ def _add_edge_from_dict(graph: nx.DiGraph, i: int, ed: Any) -> None:
 # --------------------------------------------------------------------------- checks
 
 
-def _check_node(n: str, d: dict[str, Any]) -> None:
-    """A node's kind, attributes and box are ones the vocabulary allows."""
+def _check_kind(n: str, d: dict[str, Any]) -> str:
     kind = d.get("kind")
     if kind not in NODE_KINDS:
         raise GraphError(f"node {n!r}: kind {_short(kind)} is not one of "
                          f"{list(NODE_KINDS)}")
+    return kind
+
+
+def _check_box(n: str, box: Any) -> None:
+    if box is not None:
+        ok = (isinstance(box, (list, tuple)) and len(box) == 4
+              and all(_finite(v) for v in box))
+        if not ok or not all(0.0 <= v <= 1.0 for v in box) or box[0] > box[2] \
+                or box[1] > box[3]:
+            raise GraphError(f"node {n!r}: box {_short(box)} must be [x0, y0, x1, y1] with "
+                             f"0 <= x0 <= x1 <= 1 and 0 <= y0 <= y1 <= 1")
+
+
+def _open_value_ok(value: Any) -> bool:
+    """An open-world attribute value: a short non-empty string, a finite number or a bool."""
+    if isinstance(value, str):
+        return 0 < len(value) <= OPEN_TEXT_LIMIT
+    return isinstance(value, bool) or _finite(value)
+
+
+def _check_open_node(n: str, d: dict[str, Any]) -> None:
+    """An open-world node: any kind, scalar attributes; an entity names its noun, an effect
+    its type (what the caption, the rules and the donors read)."""
+    kind = _check_kind(n, d)
+    attrs = d.get("attrs")
+    if not isinstance(attrs, dict):
+        raise GraphError(f"node {n!r}: attrs must be an object")
+    for key, value in attrs.items():
+        if not isinstance(key, str) or not key or not _open_value_ok(value):
+            raise GraphError(f"node {n!r}: attribute {_short(key)}={_short(value)} must be a "
+                             f"name with a string (1-{OPEN_TEXT_LIMIT} characters), number "
+                             f"or true/false value")
+    need = {"entity": "noun", "effect": "type"}.get(kind)
+    if need and not isinstance(attrs.get(need), str):
+        raise GraphError(f"node {n!r}: an open-world {kind} needs attribute {need!r} "
+                         f"(a string)")
+    _check_box(n, d.get("box"))
+
+
+def _check_open_edge(g: CausalSceneGraph, u: str, v: str, d: dict[str, Any]) -> None:
+    """An open-world edge: any short relation (a preposition, a verb from agent to patient, a
+    comparative, or a causal relation: every edge into an effect is one of its causes)."""
+    rel = d.get("relation")
+    if not isinstance(rel, str) or not 0 < len(rel) <= OPEN_TEXT_LIMIT:
+        raise GraphError(f"edge {u!r}->{v!r}: relation {_short(rel)} must be a string of "
+                         f"1-{OPEN_TEXT_LIMIT} characters")
+
+
+def _check_node(n: str, d: dict[str, Any]) -> None:
+    """A node's kind, attributes and box are ones the vocabulary allows."""
+    kind = _check_kind(n, d)
+    if kind == "entity":
+        raise GraphError(f"node {n!r}: entity nodes belong to open-world graphs (category "
+                         f"{OPEN_CATEGORY!r}); a ToyWorld scene uses object, surface, light")
     attrs = d.get("attrs") or {}
     if not isinstance(attrs, dict):
         raise GraphError(f"node {n!r}: attrs must be an object")
@@ -221,14 +290,7 @@ def _check_node(n: str, d: dict[str, Any]) -> None:
         if value not in allowed:
             raise GraphError(f"node {n!r}: {key}={_short(value)} is not one of "
                              f"{list(allowed)}")
-    box = d.get("box")
-    if box is not None:
-        ok = (isinstance(box, (list, tuple)) and len(box) == 4
-              and all(_finite(v) for v in box))
-        if not ok or not all(0.0 <= v <= 1.0 for v in box) or box[0] > box[2] \
-                or box[1] > box[3]:
-            raise GraphError(f"node {n!r}: box {_short(box)} must be [x0, y0, x1, y1] with "
-                             f"0 <= x0 <= x1 <= 1 and 0 <= y0 <= y1 <= 1")
+    _check_box(n, d.get("box"))
 
 
 def _check_edge(g: CausalSceneGraph, u: str, v: str, d: dict[str, Any]) -> None:
@@ -250,11 +312,12 @@ def _check_causal_dag(g: CausalSceneGraph) -> None:
         raise GraphError("causal edges form a cycle: "
                          + " -> ".join(f"{a!r}" for a, _ in cycle) + f" -> {cycle[0][0]!r}; "
                          "causal edges must form a DAG")
+    caused = {v for _, v in g.causal_edges()}
     for e in g.nodes("effect"):
-        if not any(rel in CAUSAL_RELATIONS for _, _, rel in
-                   g.graph.in_edges(e, data="relation")):
-            raise GraphError(f"node {e!r}: effect has no cause; add a causal edge "
-                             f"({', '.join(CAUSAL_RELATIONS)}) into it")
+        if e not in caused:
+            how = ("an edge from its cause" if g.is_open
+                   else f"a causal edge ({', '.join(CAUSAL_RELATIONS)})")
+            raise GraphError(f"node {e!r}: effect has no cause; add {how} into it")
 
 
 def _check_requirements(g: CausalSceneGraph) -> None:

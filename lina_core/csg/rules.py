@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .graph import CausalSceneGraph
-from .vocabulary import DENSITY
+from .vocabulary import DENSITY, OPEN_CATEGORY
 
 Decision = tuple[str, dict[str, str]]
 
@@ -98,13 +98,20 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def causal_parents(effect_type: str, rules: tuple[Rule, ...] = RULES
-                   ) -> tuple[tuple[str, str], ...]:
-    """The ``(node kind or surface type, attribute)`` pairs that decide ``effect_type``."""
+def causal_parents(effect_type: str, rules: tuple[Rule, ...] = RULES,
+                   category: str | None = None) -> tuple[tuple[str, str], ...]:
+    """The ``(node kind or surface type, attribute)`` pairs that decide ``effect_type``.
+
+    ToyWorld's table answers first; an effect no ToyWorld rule adds (or ``category="open"``)
+    is answered from the world rules file as ``("entity", attribute)`` pairs (for one effect
+    node of an open graph, :func:`.world.parent_slots` names the exact nodes)."""
     out: list[tuple[str, str]] = []
-    for rule in rules:
+    for rule in rules if category != OPEN_CATEGORY else ():
         if effect_type in rule.effects:
             out += [p for p in rule.parents if p not in out]
+    if category == OPEN_CATEGORY or not any(effect_type in r.effects for r in rules):
+        from .world import world_parents
+        out += [p for p in world_parents(effect_type) if p not in out]
     return tuple(out)
 
 
@@ -158,7 +165,12 @@ def apply_rule(g: CausalSceneGraph, rule: Rule) -> str | None:
 
 def add_implicit_effects(g: CausalSceneGraph, rules: tuple[Rule, ...] = RULES
                          ) -> CausalSceneGraph:
-    """Add the effects the physics implies, as implicit nodes (idempotent)."""
+    """Add the effects the physics implies, as implicit nodes (idempotent).
+
+    An open-world graph is derived from the world rules file instead (:mod:`.world`)."""
+    if g.is_open:
+        from .world import add_world_effects
+        return add_world_effects(g)
     present = {g.attr(e, "type") for e in g.effects()}
     for rule in rules:
         if rule.category == g.category and not present & set(rule.unless):

@@ -8,7 +8,13 @@ from __future__ import annotations
 SCHEMA_VERSION = 1
 
 CATEGORIES = ("reflection", "shadow", "buoyancy", "balance", "scale")
-NODE_KINDS = ("object", "surface", "light", "effect")
+#: the category of an open-world graph (any English prompt): its nodes are entities and effects,
+#: its attribute values and relations are open strings (see :mod:`.parser` and ``rules.json``)
+OPEN_CATEGORY = "open"
+#: every category a graph may have: ToyWorld's five (the data generator draws from
+#: :data:`CATEGORIES`, so "open" is kept out of it) and the open world
+GRAPH_CATEGORIES = CATEGORIES + (OPEN_CATEGORY,)
+NODE_KINDS = ("object", "surface", "light", "effect", "entity")
 COLOURS = {"red": (215, 40, 40), "green": (40, 170, 60), "blue": (45, 75, 215),
            "yellow": (230, 200, 25), "purple": (150, 50, 190)}
 SHAPES = ("ball", "cube", "cone")
@@ -31,6 +37,7 @@ ATTRIBUTES: dict[str, dict[str, tuple[str, ...]]] = {
     "surface": {"type": SURFACE_TYPES, "shape": MIRROR_SHAPES, "size": SIZES},
     "light": {"side": LIGHT_SIDES},
     "effect": {"type": EFFECT_TYPES, "side": ("left", "right", "below")},
+    "entity": {},   # only in open-world graphs, whose attributes are checked by _check_open_node
 }
 
 #: how many object nodes a scene of each category has (the grammar, validation and verifier)
