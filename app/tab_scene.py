@@ -308,7 +308,7 @@ def generate(prompt: Any, scene: dict[str, Any], seed: Any, steps: Any, model_ke
     g = CausalSceneGraph.from_dict(scene["graph"])
     v_model = verdict(out["image"], g, key)
     v_truth = verdict(render(g, 64).image, g) if editor.is_toyworld(g) else \
-        no_verifier("no ToyWorld ground truth for an open-world scene")
+        no_verifier("no verifier and no ToyWorld ground truth for an open-world scene")
     summary = (f"**Model sample:** {verdict_summary(v_model)}. **Ground-truth render:** "
                f"{verdict_summary(v_truth)} (a check of the verifier). "
                f"Sampled in {out['timings'].get('total_s', 0):.2f} s.")

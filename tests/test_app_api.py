@@ -562,6 +562,51 @@ def test_every_tab_on_a_model_without_a_verifier(sd_app):
     assert _no_verifier(out[3]) and _no_verifier(out[4]) and "saved" in out[-1]
 
 
+def open_graph_json() -> str:
+    """An open-world scene by the graph model's contract (category "open", entity nodes),
+    with its implicit effects derived: what the open-world parser makes of a prompt."""
+    from lina_core import csg
+    g = csg.CausalSceneGraph("open")
+    g.add_node("cat", "entity", noun="cat", color="black")
+    g.add_node("sofa", "entity", noun="sofa", material="leather")
+    g.add_node("lamp", "entity", noun="lamp")
+    g.add_edge("cat", "sofa", "on")
+    csg.add_implicit_effects(g)
+    return g.validate().to_json()
+
+
+def test_every_tab_on_an_open_world_scene(sd_app):
+    """An open-world graph in the Scene tab (through its JSON box), then Generate, fill c+,
+    Intervene and LINA on it: c+ comes from the open graph, the verdicts say there is no
+    verifier."""
+    client = sd_app
+    out = client.predict(text=open_graph_json(), api_name="/apply_json")
+    prompt, g = out[0], json.loads(out[1])
+    assert g["category"] == "open" and out[4] == "open" and "cat" in prompt
+    assert out[6] is None and out[7] == []              # no ToyWorld ground truth, no masks
+    assert "open-world" in out[-1] and "c+" in out[-1]
+    out = client.predict(prompt=prompt, seed=0, steps=3, api_name="/generate")
+    assert json.loads(out[1])["category"] == "open"     # the Scene's graph, not a re-parse
+    assert _no_verifier(out[-3]) and _no_verifier(out[-2])
+    target = client.predict(prompt=prompt, api_name="/completion")
+    assert "shadow" in target and target != prompt       # c+ from the open graph
+    out = client.predict(api_name="/intervene", **_intervene_kwargs(
+        prompt=prompt, target=target, steps=3, end=2, lg_weight=0.0))
+    assert _no_verifier(out[-3]) and "saved" in out[-1]
+    for cand in ("predicted", "cplus_all"):
+        out = client.predict(api_name="/lina", **_lina_kwargs(prompt=prompt, use_scene=True,
+                                                              steps=3, candidate=cand))
+        assert _no_verifier(out[3]) and "saved" in out[-1]
+        choice = json.loads(out[8])
+        assert choice["candidate"] == ("cplus_half" if cand == "predicted" else cand)
+        assert "shadow" in choice["why"]["intervention"]["causal_completion"]
+        if cand == "predicted":
+            assert "open-world default" in choice["why"]["source"]
+    msg = _error(client, "/lina", **_lina_kwargs(prompt=prompt, use_scene=True, steps=3,
+                                                candidate="donor_k10"))
+    assert "candidate" in msg and "open-world" in msg and "cplus_all" in msg
+
+
 @needs_open_world
 def test_every_tab_on_an_open_world_prompt(sd_app):
     client = sd_app
