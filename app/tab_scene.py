@@ -268,12 +268,18 @@ def edit(action: str, form: EditForm) -> dict[str, Any]:
     return {**views(scene), **pickers(new, status, words["node_id"])}
 
 
-def refresh(code: Any) -> dict[str, Any]:
-    """The pickers after the graph changed some other way (a parse, the JSON, the tables)."""
+def follow_graph(code: Any) -> tuple[Any, ...]:
+    """Whenever the graph JSON changes (any parse, edit or preset): the node pickers offer its
+    nodes, and the ground truth and its masks are shown for a ToyWorld scene only (the open
+    world has no renderer)."""
     try:
-        return pickers(editor.load(code))
+        graph = editor.load(code)
     except csg.GraphError:
-        return {k: gr.skip() for k in EDITOR_OUTPUTS}
+        return (gr.skip(),) * 5
+    ids = [n["id"] for n in graph["nodes"]]
+    toy = editor.is_toyworld(graph)
+    return (gr.update(choices=ids), gr.update(choices=ids), gr.update(choices=ids),
+            gr.update(visible=toy), gr.update(visible=toy))
 
 
 def node_form(code: Any, node_id: Any) -> tuple[Any, Any, Any]:
@@ -425,11 +431,10 @@ def _sample_section() -> dict[str, Any]:
     return s
 
 
-def _guarded(event: Any, status: Any, pick: dict[str, Any], code: Any) -> None:
-    """After a scene edit: on success the pickers follow the graph; on failure the status
-    line says nothing changed."""
-    event.success(keyed(refresh, pick), [code], list(pick.values()), api_visibility="private",
-                  show_progress="hidden")
+def _guarded(event: Any, status: Any) -> None:
+    """After a scene change the status line is cleared, or, when it was refused, says that
+    nothing changed."""
+    event.success(lambda: "", None, [status], api_visibility="private", show_progress="hidden")
     event.failure(lambda: REFUSED, None, [status], api_visibility="private",
                   show_progress="hidden")
 
@@ -446,7 +451,7 @@ def _wire(ctx: Ctx, parts: dict[str, Any]) -> None:
                     fn=guard(keyed(parse_prompt, outs)), run_on_click=True,
                     cache_examples=False, label="talk presets",
                     example_labels=[p[0] for p in PRESETS])
-    code = parts["code"]
+    code, truth = parts["code"], [parts["truth"], parts["masks"]]
     for ev in (parts["prompt"].submit(guard(keyed(parse_prompt, outs)), [parts["prompt"]],
                                       shown, api_name="parse", **quiet),
                parts["apply_json"].click(guard(keyed(apply_json, outs)), [code], shown,
@@ -455,7 +460,7 @@ def _wire(ctx: Ctx, parts: dict[str, Any]) -> None:
                                            [parts[k] for k in ("nodes", "edges", "category",
                                                                "reinfer")],
                                            shown, api_name="apply_tables", **quiet)):
-        _guarded(ev, status, pick, code)
+        _guarded(ev, status)
     edited = {**outs, **pick}
     fields = {k: parts[k] for k in EditForm.__dataclass_fields__}
     for action in EDITS:
@@ -472,7 +477,9 @@ def _wire(ctx: Ctx, parts: dict[str, Any]) -> None:
                              [parts["prompt"], ctx.scene, parts["seed"], parts["steps"],
                               ctx.model_key], list(sampled.values()), api_name="generate",
                              show_progress_on=[parts["sample"], status], **MODEL_QUEUE)
-    _guarded(gen, status, pick, code)
+    _guarded(gen, status)
+    code.change(follow_graph, [code], [*pick.values()][1:] + truth, api_visibility="private",
+                show_progress="hidden")
 
 
 def _edit_handler(action: str, **form: Any) -> dict[str, Any]:

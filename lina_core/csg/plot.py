@@ -148,10 +148,29 @@ def _edge_path(p0: tuple[float, float], p1: tuple[float, float], k: int = 0
     return xs, ys, (xs[8], ys[8])
 
 
+def _label_spot(xs: list[float], ys: list[float], spot: tuple[float, float],
+                placed: list[tuple[float, float]]) -> tuple[float, float]:
+    """Where an edge's label goes: ``spot`` (its middle), or the first point further along
+    the edge that is clear of the labels already placed (two edges crossing at their middles
+    would write one label over the other); the spot taken is added to ``placed``."""
+    def clear(p: tuple[float, float]) -> bool:
+        return all(abs(p[0] - a) > 0.35 or abs(p[1] - b) > 0.12 for a, b in placed)
+    if len(xs) == 2:
+        ts = (0.5, 0.32, 0.68, 0.22, 0.78)
+        options = [(xs[0] + t * (xs[1] - xs[0]), ys[0] + t * (ys[1] - ys[0])) for t in ts]
+    else:
+        n = len(xs) - 1
+        options = [spot] + [(xs[round(t * n)], ys[round(t * n)]) for t in (0.32, 0.68)]
+    best = next((p for p in options if clear(p)), options[0])
+    placed.append(best)
+    return best
+
+
 def _add_edges(fig: Any, g: CausalSceneGraph, pos: dict[str, tuple[float, float]],
-               causal: bool, seen: dict[frozenset, int]) -> None:
+               causal: bool, seen: dict[frozenset, int],
+               placed: list[tuple[float, float]]) -> None:
     """One line trace for the causal (or the other) edges, arrows on causal ones, and the
-    relation written on every edge."""
+    relation written on every edge, no label over another."""
     import plotly.graph_objects as go
 
     xs: list[float | None] = []
@@ -163,6 +182,7 @@ def _add_edges(fig: Any, g: CausalSceneGraph, pos: dict[str, tuple[float, float]
         pair = frozenset((u, v))
         seen[pair] = seen.get(pair, -1) + 1
         ex, ey, (lx, ly) = _edge_path(pos[u], pos[v], seen[pair])
+        lx, ly = _label_spot(ex, ey, (lx, ly), placed)
         xs += ex + [None]
         ys += ey + [None]
         text += [f"{u} —{rel}→ {v}"] * len(ex) + [None]
@@ -242,8 +262,9 @@ def figure(g: CausalSceneGraph) -> Any:
         depths = {}
     fig = go.Figure()
     seen: dict[frozenset, int] = {}
+    placed: list[tuple[float, float]] = []
     for causal in (True, False):
-        _add_edges(fig, g, pos, causal, seen)
+        _add_edges(fig, g, pos, causal, seen, placed)
     for implicit in (False, True):
         _add_nodes(fig, g, pos, implicit, depths)
     boxes = label_boxes(g, pos).values()
