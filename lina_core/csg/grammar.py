@@ -1,12 +1,17 @@
-"""The ToyWorld prompt grammar: a PAP-Toy style caption -> a validated scene graph.
+"""The prompt parser's entry point and its first domain, the ToyWorld grammar.
 
-The parse is deterministic and keeps every word it did not use (``unknown_words``), so the app can
-tell people which words it ignored instead of guessing.
+:func:`from_prompt` reads any English prompt.  It tries the ToyWorld grammar first (a PAP-Toy
+style caption -> the exact scene the data generator, renderer and verifier share) and hands
+the prompt to the open-world domain (:mod:`.parser`) when ToyWorld cannot read it *or would
+lose part of it*: a noun, a count or a light it would drop, or the cues of two scene
+categories (a mirror and a light: ToyWorld keeps one effect, the open world both).  Both are
+deterministic and keep every word they did not use (``unknown_words``), so the app can tell
+people which words were ignored instead of guessing.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .geometry import layout
 from .graph import CausalSceneGraph, GraphError
@@ -48,8 +53,13 @@ _SCENE_WORDS = ("balance", "water", "beaker", "larger", "smaller")
 
 @dataclass
 class ParseResult:
+    """A parse: the graph, the words not used, which domain read it ("toyworld" or "open")
+    and, for the open world, what each understood word was taken for."""
+
     graph: CausalSceneGraph
     unknown_words: list[str]
+    domain: str = "toyworld"
+    understood: list[str] = field(default_factory=list)
 
 
 def _words(text: str) -> list[str]:
@@ -208,12 +218,10 @@ def _mark_stated(g: CausalSceneGraph, stated: set[str]) -> None:
             g.graph.nodes[e]["explicit"] = True
 
 
-def from_prompt(text: str) -> ParseResult:
-    """Parse a PAP-Toy style prompt into a validated graph with implicit effects added.
+def _toyworld(text: str) -> ParseResult:
+    """The ToyWorld grammar: a PAP-Toy style prompt -> a validated graph with implicit effects.
 
-    Deterministic; every word it did not use is returned in ``unknown_words``.
-    Raises :class:`GraphError` if no scene category can be recognised.
-    """
+    Raises :class:`GraphError` if no scene category can be recognised."""
     words = _words(text)
     if not words:
         raise GraphError("prompt: empty; write e.g. 'a red ball on a round mirror'")
@@ -229,3 +237,49 @@ def from_prompt(text: str) -> ParseResult:
     _mark_stated(g, stated)
     layout(g)
     return ParseResult(g.validate(), unknown)
+
+
+#: the ToyWorld words that cue each category (two cued: the open world keeps both effects)
+_CUES = {"reflection": {"mirror"}, "buoyancy": {"water", "beaker"}, "balance": {"balance"},
+         "shadow": {"lit", "light", "lighting"}}
+
+
+def _loses_something(text: str, unknown: list[str]) -> bool:
+    """Whether ToyWorld's reading drops what the open world would keep: an unknown word the
+    lexicon knows as a noun, a count or an action with roles (it would vanish), or the cues
+    of two categories, or a named lamp or sun beside one."""
+    from .knowledge import knowledge
+    from .parser import tokens
+    verbs = knowledge().lexicon["verbs"]
+    scene = set(_SCENE_WORDS) | {"mirror"}
+    if any(" " in t.text and t.tag == "NOUN" and scene & {SYNONYMS.get(w) for w in t.text.split()}
+           for t in tokens(text)):
+        return True   # "a looking glass" is no beaker (an "ice cube" stays ToyWorld's cube)
+    for t in tokens(" ".join(unknown)):
+        action = t.tag == "VERB" and not verbs[t.value[0]].get("intransitive")
+        if (t.tag in ("NOUN", "NUM") or action) and t.text not in FUNCTION_WORDS:
+            return True
+    words = set(_words(text)) | {SYNONYMS.get(w, w) for w in _words(text)}
+    cued = [c for c, cue in _CUES.items() if words & cue]
+    lamps = {n for n, v in knowledge().lexicon["nouns"].items() if v in ("light", "heat")}
+    lamp_named = bool(words & (lamps - {"light"}))   # "light" alone is ToyWorld's own cue
+    return len(cued) > 1 or (lamp_named and bool(cued))
+
+
+def from_prompt(text: str) -> ParseResult:
+    """Parse any prompt into a validated graph with its implicit effects added.
+
+    ToyWorld first (byte-identical to its grammar for everything the data generator writes),
+    else the open world (:func:`.parser.open_prompt_graph`).  Deterministic; every word not
+    used is returned in ``unknown_words``.  Raises :class:`GraphError` for an empty prompt or
+    one with no entity at all, saying what was understood."""
+    try:
+        result = _toyworld(text)
+        if not _loses_something(text, result.unknown_words):
+            return result
+    except GraphError as exc:
+        if "prompt: empty" in str(exc):
+            raise
+    from .parser import open_prompt_graph
+    parsed = open_prompt_graph(text)
+    return ParseResult(parsed.graph, parsed.unknown_words, "open", parsed.understood)

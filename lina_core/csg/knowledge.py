@@ -22,7 +22,7 @@ ENV_VAR = "LINA_CSG_KNOWLEDGE"
 #: the lexicon's sections that map a word to something (merged key by key)
 _SECTIONS = ("numbers", "colours", "sizes", "material_words", "materials", "states", "classes",
              "nouns", "prepositions", "positions", "comparatives", "verbs", "effect_words")
-_LISTS = ("determiners", "fillers", "conjunctions")
+_LISTS = ("determiners", "fillers", "conjunctions", "containing", "symmetric")
 
 
 @dataclass

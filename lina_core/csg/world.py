@@ -59,7 +59,10 @@ def _pairs(g: CausalSceneGraph, rule: Rule) -> list[tuple[str, str]]:
     if rule["link"] == "scene":
         return [(s, o) for s in ents for o in ents if s != o]
     out = []
-    for s, o, rel in g.graph.edges(data="relation"):
+    symmetric = knowledge().lexicon["symmetric"]
+    edges = list(g.graph.edges(data="relation"))
+    edges += [(o, s, rel) for s, o, rel in edges if rel in symmetric]   # "X next to Y": both
+    for s, o, rel in edges:
         if rel not in rule["link"] or s not in ents or o not in ents:
             continue
         if rule.get("through_container") and not entity_props(g, o).get("liquid"):

@@ -1,0 +1,458 @@
+"""The open-world parser: any English prompt -> an open-world graph (entities, relations, effects).
+
+A small hand-written parser over tokens, driven by the lexicon (``data/lexicon.json``): it tags
+each word (determiner, number, adjective, noun, preposition, verb, comparative, effect word),
+groups noun phrases into entities with the attributes the prompt states (colour, size,
+material, state, count), and links them: prepositions (``next to``, ``in front of``), actions
+from agent to patient (passives turned round: "a snake eaten by a bird" is the bird's act) and
+comparatives ("more X than Y in Z").  The world rules then add the implicit effects.  Plurals
+are singularised with ``inflect``; every word it could not place is reported, never guessed at.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import inflect
+
+from .graph import CausalSceneGraph, GraphError
+from .knowledge import Knowledge, knowledge
+from .world import add_world_effects
+
+_ENGLISH = inflect.engine()
+_TOKEN = re.compile(r"[a-z]+|\d+|[,;.]")
+_BE = {"is", "are", "was", "were", "be", "being", "been"}
+_ADJ_SECTIONS = (("colours", "color"), ("sizes", "size"), ("material_words", "material"),
+                 ("states", "state"))
+_IMPLICIT_LIGHT_WORDS = {"sunny": "sun", "sunlit": "sun"}
+
+
+@dataclass
+class Token:
+    """One word (or multiword phrase) with its tag and what it means."""
+
+    text: str
+    tag: str
+    value: Any = None
+    alt: dict[str, Any] = field(default_factory=dict)   # adjective readings of a noun word
+
+
+def _verb_forms(k: Knowledge) -> dict[str, tuple[str, str]]:
+    """Every form of every lexicon verb -> (lemma, form): base, s, ing, ed, pp."""
+    forms: dict[str, tuple[str, str]] = {}
+    for lemma, info in k.lexicon["verbs"].items():
+        if " " in lemma:
+            continue
+        ed = _ed_form(lemma)
+        for form, word in (("pp", info.get("pp", ed)), ("ed", ed),
+                           ("ing", _ENGLISH.present_participle(lemma)),
+                           ("s", _s_form(lemma)), ("base", lemma)):
+            forms[word] = (lemma, form)
+    return forms
+
+
+def _ed_form(lemma: str) -> str:
+    """'place' -> 'placed', 'drop' -> 'dropped' (a short consonant-vowel-consonant verb
+    doubles its last letter), 'carry' -> 'carried'."""
+    if lemma.endswith("e"):
+        return lemma + "d"
+    if lemma.endswith("y") and lemma[-2:-1] not in tuple("aeiou"):
+        return lemma[:-1] + "ied"
+    if re.fullmatch(r"[^aeiou]*[aeiou][^aeiouwxy]", lemma):
+        return lemma + lemma[-1] + "ed"
+    return lemma + "ed"
+
+
+def _s_form(lemma: str) -> str:
+    if lemma.endswith(("s", "sh", "ch", "x", "z", "o")):
+        return lemma + "es"
+    if lemma.endswith("y") and lemma[-2:-1] not in tuple("aeiou"):
+        return lemma[:-1] + "ies"
+    return lemma + "s"
+
+
+def _singular(word: str, nouns: dict[str, Any]) -> str | None:
+    """The lexicon noun a word is (as written, or singularised by inflect), or None."""
+    if word in nouns:
+        return word
+    single = _ENGLISH.singular_noun(word)
+    return single if isinstance(single, str) and single in nouns else None
+
+
+def _phrases(k: Knowledge) -> dict[tuple[str, ...], tuple[str, Any]]:
+    """Multiword entries (``in front of``, ``ice cube``, ``a pair of``) -> (tag, value)."""
+    lex = k.lexicon
+    out: dict[tuple[str, ...], tuple[str, Any]] = {}
+    for section, tag in (("prepositions", "PREP"), ("numbers", "NUM"), ("nouns", "NOUN")):
+        for key, value in lex[section].items():
+            if " " in key:
+                out[tuple(key.split())] = (tag, key if tag == "NOUN" else value)
+    for key, value in lex["effect_words"].items():
+        if " " in key:
+            out[tuple(key.split())] = ("EFFECT", value)
+    for key in lex["containing"]:
+        if " " in key:
+            out[tuple(key.split())] = ("HAS", None)
+    return out
+
+
+def _tag_word(w: str, k: Knowledge, verbs: dict[str, tuple[str, str]]) -> Token:
+    """The tag of one word, in the order that settles the lexicon's overlaps."""
+    lex = k.lexicon
+    if w in ",;.":
+        return Token(w, "PUNCT")
+    if w.isdigit():
+        return Token(w, "NUM", int(w))
+    for section, tag in (("determiners", "DET"), ("conjunctions", "CONJ"),
+                         ("containing", "HAS")):
+        if w in lex[section]:
+            return Token(w, tag)
+    simple = [(w in _BE, "BE", None), (w == "than", "THAN", None), (w == "by", "BY", None),
+              (w == "of", "OF", None), (w in lex["numbers"], "NUM", lex["numbers"].get(w)),
+              (w in lex["comparatives"], "CMP", lex["comparatives"].get(w)),
+              (w in lex["effect_words"], "EFFECT", lex["effect_words"].get(w)),
+              (w in lex["positions"], "POS", lex["positions"].get(w))]
+    for hit, tag, value in simple:
+        if hit:
+            return Token(w, tag, value)
+    adj = {attr: lex[section][w] if section != "states" else w
+           for section, attr in _ADJ_SECTIONS if w in lex[section]}
+    noun = _singular(w, lex["nouns"])
+    if noun is not None:
+        return Token(w, "NOUN", noun, alt=adj)
+    if adj:
+        return Token(w, "ADJ", adj)
+    if w in verbs:
+        return Token(w, "VERB", verbs[w])
+    if w in lex["prepositions"]:
+        return Token(w, "PREP", lex["prepositions"][w])
+    return Token(w, "FILL" if w in lex["fillers"] else "UNKNOWN")
+
+
+def tokens(text: str, k: Knowledge | None = None) -> list[Token]:
+    """The prompt's tokens, multiword phrases first (longest match)."""
+    k = k or knowledge()
+    words = _TOKEN.findall(text.lower())
+    phrases, verbs = _phrases(k), _verb_forms(k)
+    out: list[Token] = []
+    i = 0
+    while i < len(words):
+        for n in (5, 4, 3, 2):
+            key = tuple(words[i:i + n])
+            if len(key) == n and key in phrases:
+                tag, value = phrases[key]
+                out.append(Token(" ".join(key), tag, value))
+                i += n
+                break
+        else:
+            out.append(_tag_word(words[i], k, verbs))
+            i += 1
+    return _settle(out, verbs)
+
+
+def _settle(toks: list[Token], verbs: dict[str, tuple[str, str]]) -> list[Token]:
+    """Settle what a word's neighbours decide: a noun word before a noun is its modifier
+    ("a glass ball", "a stone duck"); a noun word right after a noun and before a noun
+    phrase is a verb ("the girl leaves footprints"); "above" after "from" is a side."""
+    for i, t in enumerate(toks):
+        nxt = toks[i + 1] if i + 1 < len(toks) else None
+        prev = toks[i - 1] if i else None
+        if t.tag == "NOUN" and t.text in verbs and prev is not None and prev.tag == "NOUN" \
+                and nxt is not None and nxt.tag in ("DET", "NUM", "EFFECT", "NOUN", "ADJ"):
+            toks[i] = Token(t.text, "VERB", verbs[t.text])
+            continue
+        if t.tag == "NOUN" and t.alt and nxt is not None and nxt.tag in ("NOUN", "ADJ"):
+            toks[i] = Token(t.text, "ADJ", t.alt)
+        elif t.tag == "PREP" and t.value == "above" and i and toks[i - 1].text == "from":
+            toks[i] = Token(t.text, "POS", "above")
+        elif t.tag == "PREP" and t.text == "overhead":
+            toks[i] = Token(t.text, "POS", "above")
+    return toks
+
+
+@dataclass
+class OpenParse:
+    """What the open-world parser read: the graph, the words it could not place, the words it
+    understood (``word (what)``) and the effects the prompt itself named."""
+
+    graph: CausalSceneGraph
+    unknown_words: list[str]
+    understood: list[str]
+    stated: list[tuple[str, str | None]]
+
+
+class _Builder:
+    """Walks the tokens once, keeping the clause's subjects and what the last word asked for."""
+
+    def __init__(self) -> None:
+        self.g = CausalSceneGraph(category="open")
+        self.np: dict[str, Any] = {}         # determiner, number, adjectives so far
+        self.subjects: list[str] = []
+        self.last: str | None = None
+        self.pending: tuple[str, Any] | None = None
+        self.made = False                     # the clause has a relation
+        self.conj = self.be = False
+        self.cmp_left: str | None = None
+        self.lit: str | None = None           # subject lit by a light not yet named
+        self.holder: str | None = None        # "the jar has / is full of ...": what holds
+        self.unknown: list[str] = []
+        self.understood: list[str] = []
+        self.stated: list[tuple[str, str | None]] = []
+
+    # -- entities ---------------------------------------------------------------------
+    def _entity(self, noun: str, plural: bool) -> str:
+        """The node for a noun phrase: a definite one ("the cat") reuses the cat before."""
+        attrs = {k: v for k, v in self.np.items() if k in ("color", "size", "material")}
+        if self.np.get("state"):
+            attrs["state"] = " ".join(self.np["state"])
+        count = self.np.get("count")
+        if count is None and plural:
+            count = "several"
+        if count is not None and count != 1:
+            attrs["count"] = count
+        det = self.np.get("det")
+        same = [n for n in self.g.nodes("entity") if self.g.attr(n, "noun") == noun]
+        self.np = {}
+        if same and det not in ("a", "an", "another") and not isinstance(count, int):
+            for key, value in attrs.items():   # "the ducks" keeps the "three" said before
+                self.g.node(same[-1])["attrs"].setdefault(key, value)
+            return same[-1]
+        base = noun.replace(" ", "_")
+        n, i = base, 1
+        while n in self.g.graph:
+            i += 1
+            n = f"{base}{i}"
+        return self.g.add_node(n, "entity", noun=noun, **attrs)
+
+    def _edge(self, u: str, v: str, rel: str) -> None:
+        if u != v and not self.g.graph.has_edge(u, v):
+            self.g.add_edge(u, v, rel)
+
+    def _attach(self, e: str) -> None:
+        """A new entity: the object of what is pending, or a subject of the clause."""
+        kind, value = self.pending or (None, None)
+        self.pending = None
+        subjects = self.subjects or ([self.last] if self.last else [])
+        if kind in ("prep", "verb"):
+            for s in subjects:
+                self._edge(s, e, value)
+            self.made = True
+        elif kind == "agent":
+            for s in subjects:
+                self._edge(e, s, value)
+            self.made = True
+        elif kind == "of":
+            holder = self.last
+            self._edge(e, holder, "in") if holder else None
+            return
+        elif kind == "has":
+            self._edge(e, self.holder, "in") if self.holder else None
+            return
+        elif kind == "lit":
+            for s in value:
+                self._edge(e, s, "lights")
+            return
+        elif kind == "cmp":
+            self._edge(self.cmp_left, e, value)
+            self.subjects, self.made = [self.cmp_left, e], True
+            for n in self.subjects if self.holder else ():
+                self._edge(n, self.holder, "in")
+        elif kind == "cmp_pre":
+            self.cmp_left, self.subjects = e, [e]
+            self.pending = ("cmp_wait", value)
+        elif self.conj and not self.made and self.subjects:
+            self.subjects.append(e)
+        else:
+            self.subjects, self.made = [e], False
+        self.last = e
+        self.conj = False
+
+    # -- the words ----------------------------------------------------------------------
+    def feed(self, toks: list[Token]) -> None:
+        """Read the tokens left to right (one handler per tag)."""
+        for i, t in enumerate(toks):
+            nxt = toks[i + 1] if i + 1 < len(toks) else None
+            getattr(self, f"_on_{t.tag.lower()}")(t, nxt)
+            if t.tag not in ("UNKNOWN", "FILL", "PUNCT"):
+                self.understood.append(f"{t.text} ({_WHAT[t.tag]})")
+        self._close_lit(None)
+
+    def _on_det(self, t: Token, nxt: Token | None) -> None:
+        self.np["det"] = t.text
+
+    def _on_num(self, t: Token, nxt: Token | None) -> None:
+        self.np["count"] = t.value
+
+    def _on_adj(self, t: Token, nxt: Token | None) -> None:
+        """An attribute of the noun phrase it opens, or, said after a noun ("a candle
+        burning", "the lake is calm"), of the entity just named."""
+        opens = nxt is not None and nxt.tag in ("NOUN", "ADJ", "UNKNOWN", "NUM")
+        if not self.np and not opens and self.last is not None:
+            attrs = self.g.node(self.last)["attrs"]
+            for attr, value in t.value.items():
+                if attr == "state":
+                    attrs["state"] = " ".join(filter(None, [attrs.get("state"), value]))
+                else:
+                    attrs.setdefault(attr, value)
+            self.made = True   # "the lake is calm and a swan ...": a new clause follows
+            return
+        for attr, value in t.value.items():
+            if attr == "state":
+                self.np.setdefault("state", []).append(value)
+            else:
+                self.np.setdefault(attr, value)
+        light = _IMPLICIT_LIGHT_WORDS.get(t.text)
+        if light and not self.g.graph.has_node(light):
+            self.g.add_node(light, "entity", noun=light)
+
+    def _on_noun(self, t: Token, nxt: Token | None) -> None:
+        if nxt is not None and nxt.tag == "NOUN":   # "a beach ball": the last noun is the head
+            self.np["modifier"] = t.value
+            return
+        plural = t.text != t.value and " " not in t.text
+        self._attach(self._entity(t.value, plural))
+
+    def _on_unknown(self, t: Token, nxt: Token | None) -> None:
+        """An unknown word is reported; where a noun must be (after a determiner or an
+        adjective, with no noun next), it still becomes an entity."""
+        self.unknown.append(t.text)
+        heads = nxt is None or nxt.tag not in ("NOUN", "ADJ", "UNKNOWN")
+        if self.np and heads:
+            single = _ENGLISH.singular_noun(t.text)
+            noun = single if isinstance(single, str) and len(single) > 2 else t.text
+            self._attach(self._entity(noun, noun != t.text))
+
+    def _on_prep(self, t: Token, nxt: Token | None) -> None:
+        if self.pending and self.pending[0] == "lit" and t.text == "from":
+            return
+        self.pending = ("prep", t.value)
+
+    def _on_by(self, t: Token, nxt: Token | None) -> None:
+        if self.pending and self.pending[0] in ("passive", "lit"):
+            kind, value = self.pending
+            self.pending = ("agent", value) if kind == "passive" else ("lit", value)
+        else:
+            self.pending = ("prep", "next to")
+
+    def _on_of(self, t: Token, nxt: Token | None) -> None:
+        if self.pending is None and self.last is not None:
+            self.pending = ("of", None)
+
+    def _on_verb(self, t: Token, nxt: Token | None) -> None:
+        lemma, form = t.value
+        info = knowledge().lexicon["verbs"].get(lemma, {})
+        subjects = self.subjects or ([self.last] if self.last else [])
+        if info.get("lights"):
+            self.pending = ("lit", subjects)
+            self.lit = subjects[0] if subjects else None
+            return
+        if self.be and form in ("pp", "ed") and not info.get("intransitive"):
+            self.pending = ("passive", lemma)
+        elif info.get("intransitive") or (nxt is not None and nxt.tag in ("PREP", "POS")):
+            for s in subjects:
+                self.g.node(s)["attrs"]["action"] = lemma
+        else:
+            self.pending = ("verb", lemma)
+        self.be = False
+
+    def _on_has(self, t: Token, nxt: Token | None) -> None:
+        """"the jar has / holds / is full of X": X is in the jar ("more X than Y" too)."""
+        self.holder = (self.subjects or [self.last])[0]
+        if nxt is None or nxt.tag != "CMP":
+            self.pending = ("has", None)
+
+    def _on_be(self, t: Token, nxt: Token | None) -> None:
+        self.be = True
+
+    def _on_cmp(self, t: Token, nxt: Token | None) -> None:
+        if t.value in ("more than", "less than", "fewer than") and \
+                nxt is not None and nxt.tag != "THAN":
+            self.pending = ("cmp_pre", t.value)
+        elif self.subjects:
+            self.cmp_left = self.subjects[0]
+            self.pending = ("cmp_wait", t.value)
+
+    def _on_than(self, t: Token, nxt: Token | None) -> None:
+        if self.pending and self.pending[0] == "cmp_wait" and self.cmp_left:
+            self.pending = ("cmp", self.pending[1])
+
+    def _on_effect(self, t: Token, nxt: Token | None) -> None:
+        self.stated.append((t.value, self.last))
+
+    def _on_pos(self, t: Token, nxt: Token | None) -> None:
+        """"lit from the left" names a light on that side; "a lamp on the left" a side."""
+        if self.pending and self.pending[0] == "lit":
+            light = self._entity("light", False)
+            self.g.node(light)["attrs"]["side"] = t.value
+            for s in self.pending[1]:
+                self._edge(light, s, "lights")
+            self.pending, self.lit = None, None
+        elif self.subjects and t.value in ("left", "right", "above"):
+            for s in self.subjects:
+                self.g.node(s)["attrs"]["side"] = t.value
+            self.pending = None
+
+    def _on_conj(self, t: Token, nxt: Token | None) -> None:
+        self.conj = True
+
+    def _on_punct(self, t: Token, nxt: Token | None) -> None:
+        self._close_lit(t)
+        self.pending, self.conj = None, True
+
+    def _on_fill(self, t: Token, nxt: Token | None) -> None:
+        """Fillers say nothing, but "on it" / "in them" point back at the entity before the
+        clause's subject (the graph stays pronoun-free)."""
+        if t.text in ("it", "them") and self.pending and self.pending[0] == "prep":
+            before = [n for n in self.g.nodes("entity") if n not in self.subjects]
+            if before:
+                self._attach(before[-1])
+
+    def _close_lit(self, t: Token | None) -> None:
+        """'lit' with no light named ("a brightly lit cat"): a light, side unknown."""
+        if self.pending and self.pending[0] == "lit":
+            light = self._entity("light", False)
+            for s in self.pending[1]:
+                self._edge(light, s, "lights")
+            self.pending = None
+
+
+_WHAT = {"DET": "determiner", "NUM": "count", "ADJ": "attribute", "NOUN": "entity",
+         "PREP": "relation", "BY": "relation", "OF": "relation", "VERB": "action",
+         "BE": "verb", "CMP": "comparative", "THAN": "comparative", "EFFECT": "effect",
+         "POS": "side", "CONJ": "and", "HAS": "contains", "UNKNOWN": "?", "FILL": "", "PUNCT": ""}
+
+
+def _mark_stated(g: CausalSceneGraph, stated: list[tuple[str, str | None]]) -> None:
+    """Effects the prompt names are explicit; one the rules did not derive is added as stated
+    (caused by the entity it was said of), unless physics chose the other fate."""
+    other = {"floats": "sinks", "sinks": "floats"}
+    for kind, who in stated:
+        found = g.effects(kind)
+        mine = [e for e in found if who is not None and g.graph.has_edge(who, e)]
+        for e in mine or found[:1]:
+            g.node(e)["explicit"] = True
+        fate_taken = other.get(kind) and any(
+            who is not None and g.graph.has_edge(who, e) for e in g.effects(other[kind]))
+        if not found and who is not None and not fate_taken:
+            e = g.add_node(f"{kind}_{who}", "effect", explicit=True, type=kind)
+            g.add_edge(who, e, "shows")
+
+
+def open_prompt_graph(text: str) -> OpenParse:
+    """Parse any English prompt into a validated open-world graph with its implicit effects.
+
+    Raises :class:`GraphError` when no entity can be found; the message says which words it
+    understood and which it did not."""
+    toks = tokens(text)
+    b = _Builder()
+    b.feed(toks)
+    if not b.g.nodes("entity"):
+        understood = ", ".join(b.understood) or "nothing"
+        unknown = ", ".join(b.unknown) or "none"
+        raise GraphError(f"prompt: no scene recognised: no entity (a noun such as 'cat', "
+                         f"'mirror' or 'lake'); understood: {understood}; unknown words: "
+                         f"{unknown}")
+    add_world_effects(b.g)
+    _mark_stated(b.g, b.stated)
+    return OpenParse(b.g.validate(), b.unknown, b.understood, b.stated)
