@@ -198,8 +198,8 @@ def test_video_preset_plays_both_clips_in_sync(cached_url, page):
 
 
 #: texts the prompt parser refuses (the first it refuses is typed into the Scene tab)
-REFUSED = ("", "%%% ### 12345", "the of and")
-OPEN_PROMPT = "a black cat sleeping on a leather sofa"
+REFUSED = ("", "the of and", "%%% ### 12345")
+OPEN_PROMPT = "a black cat sleeping on a sofa under a lamp"
 TOY_PROMPT = "a green cone on the floor, lit from the left"
 
 
