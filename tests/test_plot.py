@@ -9,7 +9,7 @@ import pytest
 
 from lina_core import csg
 from lina_core.csg import CausalSceneGraph
-from lina_core.csg.plot import UNIT_PX, _positions, label_boxes
+from lina_core.csg.plot import _positions, drawn_unit_px, label_boxes
 
 #: one prompt per ToyWorld category
 PROMPTS = {"reflection": "a large red ball on a small round mirror",
@@ -50,6 +50,12 @@ def graphs() -> dict[str, CausalSceneGraph]:
     g.add_edge("cat", "sofa", "on")
     csg.add_implicit_effects(g)
     out["open (derived)"] = g.validate()
+    wide = CausalSceneGraph("open")     # a crowded row: seven things on a table
+    wide.add_node("table", "entity", noun="table")
+    for i, noun in enumerate(["teapot", "cup", "saucer", "spoon", "candle", "napkin", "vase"]):
+        wide.add_node(f"{noun}_{i}", "entity", noun=noun)
+        wide.add_edge(f"{noun}_{i}", "table", "on")
+    out["open (wide)"] = wide
     return out
 
 
@@ -67,7 +73,7 @@ def test_layout_is_layered_distinct_and_labels_do_not_overlap(name):
     for u, v in g.graph.edges:              # causes above effects
         if g.node(v)["kind"] == "effect":
             assert pos[u][1] > pos[v][1], (u, v, pos)
-    boxes = label_boxes(g, pos, UNIT_PX)
+    boxes = label_boxes(g, pos, drawn_unit_px(pos))      # at the size the panel draws it
     for (a, ba), (b, bb) in itertools.combinations(boxes.items(), 2):
         assert not _overlap(ba, bb), f"labels of {a} and {b} overlap: {ba} {bb}"
 

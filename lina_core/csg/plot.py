@@ -34,6 +34,8 @@ LINE_PX = 15.0
 MARKER_PX = 24
 LABEL_CHARS = 14       # a label line is cut to this many characters
 RING = 0.16            # the dotted ring around an implicit node, in units
+STAGGER, STAGGER_FROM = 0.5, 4   # rows wider than this stagger their nodes by this much
+PANEL_PX = 540         # the Scene tab's figure panel at a 1400 px wide window
 
 
 def _kind_of(g: CausalSceneGraph, n: str) -> str:
@@ -75,6 +77,7 @@ def _rows(g: CausalSceneGraph, depth: dict[str, int]) -> list[list[str]]:
     for r, row in enumerate(rows):
         if r == 0:
             row.sort(key=lambda n: (_KIND_ORDER.get(_kind_of(g, n), 4), order[n]))
+            row[:] = _hubs_in_the_middle(g, row)
         else:
             def centre(n: str) -> float:
                 ups = [col[p] for p in nx.all_neighbors(g.graph, n) if p in col]
@@ -85,14 +88,38 @@ def _rows(g: CausalSceneGraph, depth: dict[str, int]) -> list[list[str]]:
     return rows
 
 
+def _hubs_in_the_middle(g: CausalSceneGraph, row: list[str]) -> list[str]:
+    """``row`` reordered so its most connected node is in the middle and the others alternate
+    around it by degree (a table with seven things on it: the table in the middle, so its
+    edges are short); a row of three or fewer keeps its order."""
+    if len(row) <= 3:
+        return row
+    by_degree = sorted(row, key=lambda n: -g.graph.degree(n))
+    out: list[str] = []
+    for i, n in enumerate(by_degree):
+        out.insert(len(out) if i % 2 else 0, n) if i else out.append(n)
+    return out
+
+
 def _positions(g: CausalSceneGraph) -> dict[str, tuple[float, float]]:
-    """Plot coordinates (y up): row ``r`` at ``y = -r``, each row centred on ``x = 0`` with
-    its nodes one column apart.  Every node gets its own spot."""
+    """Plot coordinates (y up): row ``r`` at ``y = -r * ROW_GAP``, each row centred on
+    ``x = 0`` with its nodes one column apart; in a row of more than :data:`STAGGER_FROM`
+    nodes every other one sits a little lower, so neighbouring labels never meet.  Every node
+    gets its own spot."""
     if not len(g.graph):
         return {}
     rows = _rows(g, _depths(g))
-    return {n: ((i - (len(row) - 1) / 2) * COL_GAP, -r * ROW_GAP)
+    return {n: ((i - (len(row) - 1) / 2) * COL_GAP,
+                -r * ROW_GAP - (STAGGER if len(row) > STAGGER_FROM and i % 2 else 0.0))
             for r, row in enumerate(rows) for i, n in enumerate(row)}
+
+
+def drawn_unit_px(pos: dict[str, tuple[float, float]]) -> float:
+    """Pixels per unit the figure is drawn at in the Scene tab's panel (:data:`PANEL_PX`
+    wide): :data:`UNIT_PX`, less for a graph too wide for the panel."""
+    xs = [x for x, _ in pos.values()] or [0.0]
+    span = max(xs) - min(xs) + COL_GAP + 0.6
+    return min(UNIT_PX, (PANEL_PX - 20) / span)
 
 
 def label_lines(g: CausalSceneGraph, n: str) -> list[str]:
@@ -131,9 +158,10 @@ def _edge_path(p0: tuple[float, float], p1: tuple[float, float], k: int = 0
     edge within one."""
     (x0, y0), (x1, y1) = p0, p1
     span = abs(y0 - y1) / ROW_GAP
-    if span < 1e-9:
-        lift = min(0.42, 0.18 + 0.12 * abs(x1 - x0)) + 0.16 * k
-        cx, cy = (x0 + x1) / 2, y0 + 2 * lift
+    if span < 0.5:                       # within a row (a staggered one too)
+        lift = min(0.5, 0.25 + 0.1 * abs(x1 - x0)) + 0.16 * k
+        top = -math.floor(-max(y0, y1) / ROW_GAP + 1e-9) * ROW_GAP     # over the whole row
+        cx, cy = (x0 + x1) / 2, 2 * (top + lift) - (y0 + y1) / 2     # its top: top + lift
     elif span < 1.5:
         if not k:
             return [x0, x1], [y0, y1], (x0 + 0.5 * (x1 - x0), y0 + 0.5 * (y1 - y0))
@@ -267,11 +295,11 @@ def figure(g: CausalSceneGraph) -> Any:
         _add_edges(fig, g, pos, causal, seen, placed)
     for implicit in (False, True):
         _add_nodes(fig, g, pos, implicit, depths)
-    boxes = label_boxes(g, pos).values()
+    boxes = label_boxes(g, pos, drawn_unit_px(pos)).values()
     x0 = min((b[0] for b in boxes), default=-1) - 0.3
     x1 = max((b[2] for b in boxes), default=1) + 0.3
     y0 = min((b[1] for b in boxes), default=-1) - 0.1
-    y1 = max((b[3] for b in boxes), default=1) + 0.7      # room for arcs over the top row
+    y1 = max((b[3] for b in boxes), default=1) + 0.8      # room for arcs over the top row
     fig.update_layout(
         showlegend=True, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
         title=f"Causal scene graph ({g.category}): causes above effects",
