@@ -60,8 +60,10 @@ def _why_no_graph(prompt: str) -> str:
 
 
 def mask_choices(prompt: Any, scene: dict[str, Any] | None):
+    """The mask node dropdown: the nodes that have a box (an open-world scene has none: its
+    guidance covers the whole image)."""
     g = _graph_for(prompt, scene) if isinstance(prompt, str) and prompt.strip() else None
-    nodes = [n["id"] for n in g["nodes"]] if g else []
+    nodes = [n["id"] for n in g["nodes"] if n.get("box")] if g else []
     return gr.update(choices=[NO_MASK] + nodes, value=NO_MASK)
 
 
