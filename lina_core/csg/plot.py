@@ -28,7 +28,7 @@ _KIND_ORDER = {"object": 0, "entity": 0, "surface": 1, "light": 2, "effect": 3}
 #: the pixels the figure is drawn at (it is at least ``UNIT_PX`` per unit)
 ROW_GAP = 1.25
 COL_GAP = 1.0
-UNIT_PX = 120
+UNIT_PX = 150
 CHAR_PX = 7.0          # a label character at the label font size, generously
 LINE_PX = 15.0
 MARKER_PX = 24
