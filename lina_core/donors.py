@@ -88,6 +88,10 @@ def _rederived(g: CausalSceneGraph) -> CausalSceneGraph:
 
 def _check_novel(graph: CausalSceneGraph, what: str) -> None:
     from .toyworld.data import is_held_out
+    if graph.is_open:
+        raise DonorError(f"graph: an open-world scene has no training set to compare with, so "
+                         f"no {what} donor can be chosen automatically; its causal parents are "
+                         f"csg.parent_slots(graph, effect)")
     if not graph.implicit_nodes():
         raise DonorError(f"graph: a {what} donor needs an implicit effect node; this "
                          f"{graph.category} scene has none")

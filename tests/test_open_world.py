@@ -2,6 +2,8 @@
 open-world parser, and ToyWorld staying exact."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import lina_core.csg as csg
@@ -88,3 +90,427 @@ def test_causal_parents_answer_for_open_world_effects():
     g = add_implicit_effects(_cat_on_mirror_by_lamp())
     assert ("mirror", "noun") in csg.parent_slots(g, g.effects("reflection")[0])
     assert ("cat", "size") in csg.parent_slots(g, g.effects("reflection")[0])
+
+
+# --------------------------------------------------------------------------- helpers
+
+from lina_core.csg import from_prompt  # noqa: E402
+
+
+def parse(text: str) -> CausalSceneGraph:
+    r = from_prompt(text)
+    assert r.domain == "open", f"{text!r} was read by ToyWorld"
+    return r.graph
+
+
+def noun_of(g: CausalSceneGraph, n: str) -> str:
+    return g.attr(n, "noun")
+
+
+def effect_types(g: CausalSceneGraph) -> list[str]:
+    return sorted(g.attr(e, "type") for e in g.effects())
+
+
+def role_edges(g: CausalSceneGraph) -> set[tuple[str, str, str]]:
+    """(source noun, relation, target noun) between entities."""
+    ents = set(g.nodes("entity"))
+    return {(noun_of(g, u), r, noun_of(g, v)) for u, v, r in g.graph.edges(data="relation")
+            if u in ents and v in ents}
+
+
+# --------------------------------------------------------------------------- the paper's examples
+
+
+def test_a_bird_eats_a_snake():
+    g = parse("a bird eats a snake")
+    assert sorted(noun_of(g, n) for n in g.nodes("entity")) == ["bird", "snake"]
+    assert role_edges(g) == {("bird", "eat", "snake")}
+    assert to_prompt(g, explicit=True) == "a bird eats a snake"
+
+
+@pytest.mark.parametrize("first, second, agent, patient", [
+    ("a bird eats a snake", "a snake eats a bird", "bird", "snake"),
+    ("a dog chases a cat", "a cat chases a dog", "dog", "cat"),
+    ("the woman feeds the baby", "the baby feeds the woman", "woman", "baby"),
+])
+def test_winoground_orderings_give_opposite_role_edges(first, second, agent, patient):
+    a, b = parse(first), parse(second)
+    (ea,), (eb,) = role_edges(a), role_edges(b)
+    assert ea[0] == agent and ea[2] == patient
+    assert eb == (ea[2], ea[1], ea[0])
+
+
+def test_a_passive_keeps_the_agent():
+    assert role_edges(parse("a snake is eaten by a bird")) == {("bird", "eat", "snake")}
+    assert role_edges(parse("the cat is chased by the dog")) == {("dog", "chase", "cat")}
+
+
+def test_a_person_close_to_the_water_and_in_the_sand():
+    g = parse("a person is close to the water and in the sand")
+    assert role_edges(g) == {("person", "close to", "water"), ("person", "in", "sand")}
+    assert effect_types(g) == ["footprints"]
+    (e,) = g.effects()
+    assert not g.node(e)["explicit"] and set(g.graph.predecessors(e)) == {"person", "sand"}
+    assert to_prompt(g, explicit=True) == ("a person close to the water and in the sand, and "
+                                           "the person leaves footprints in the sand")
+
+
+def test_more_dirt_than_empty_space_in_the_jar():
+    g = parse("there is more dirt than empty space in the jar")
+    assert sorted(noun_of(g, n) for n in g.nodes("entity")) == ["dirt", "jar", "space"]
+    assert g.attr("space", "state") == "empty"
+    assert {("dirt", "more than", "space"), ("dirt", "in", "jar"),
+            ("space", "in", "jar")} <= role_edges(g)
+    (fill,) = g.effects("fill")
+    assert g.attr(fill, "level") == "more than half"
+    assert to_prompt(g, explicit=True).endswith("the jar is more than half full of dirt")
+
+
+def test_a_cat_sitting_on_a_mirror_has_a_reflection():
+    g = parse("a cat sitting on a mirror")
+    assert role_edges(g) == {("cat", "on", "mirror")}
+    assert effect_types(g) == ["reflection"]
+    assert g.hop_depths()[g.effects()[0]] == 1
+    assert to_prompt(g, explicit=True) == ("a cat on a mirror, and the cat is reflected in the "
+                                           "mirror")
+
+
+@pytest.mark.parametrize("text", [
+    "a red sphere resting on a mirror, lit from the left",
+    "a red ball on a mirror under a lamp",
+    "a green block on a mirror in the sun",
+    "a ball on a mirror lit by a torch",
+])
+def test_a_mirror_and_a_light_give_both_reflection_and_shadow(text):
+    g = parse(text)
+    assert effect_types(g) == ["reflection", "shadow"]
+
+
+def test_shadow_falls_away_from_the_light():
+    g = parse("a red sphere resting on a mirror, lit from the left")
+    assert g.attr(g.effects("shadow")[0], "side") == "right"
+    assert "casts a shadow to the right" in to_prompt(g, explicit=True)
+
+
+# --------------------------------------------------------------------------- buoyancy by material
+
+
+def test_a_rubber_duck_floats_in_a_still_pond_and_is_reflected():
+    g = parse("a rubber duck in a still pond")
+    assert effect_types(g) == ["floats", "reflection", "refraction"]
+    depth = g.hop_depths()
+    assert depth[g.effects("floats")[0]] == 1
+    # the reflection and the refraction depend on the duck floating: two hops
+    assert depth[g.effects("reflection")[0]] == 2 and depth[g.effects("refraction")[0]] == 2
+
+
+def test_an_iron_anchor_sinks_and_a_rough_lake_reflects_nothing():
+    g = parse("an iron anchor in the lake")
+    assert effect_types(g) == ["sinks"]
+    assert effect_types(parse("a rubber duck in a rough pond")) == ["floats", "refraction"]
+
+
+def test_the_stated_material_decides_not_the_noun():
+    # a wooden anchor floats (and a lake, still water, mirrors what floats on it)
+    assert effect_types(parse("a wooden anchor in the lake")) == ["floats", "reflection",
+                                                                  "refraction"]
+    assert effect_types(parse("a stone duck in a pond")) == ["sinks"]
+
+
+def test_tilt_toward_the_heavier():
+    g = parse("an elephant and a mouse on a seesaw")
+    (t,) = g.effects("tilt")
+    assert g.attr(t, "toward") == "elephant"
+    g = parse("a mouse and an elephant on a seesaw")
+    assert g.attr(g.effects("tilt")[0], "toward") == "elephant"
+
+
+def test_stated_effects_are_explicit():
+    g = parse("a duck floating in a pond")
+    assert g.node(g.effects("floats")[0])["explicit"]
+    assert not g.node(g.effects("refraction")[0])["explicit"]
+
+
+# --------------------------------------------------------------------------- unknown and refused
+
+
+def test_unknown_words_are_reported_never_a_crash():
+    r = from_prompt("a zorblax sitting on a mirror with a glimmerpot")
+    assert r.domain == "open"
+    assert r.unknown_words == ["zorblax", "glimmerpot"]
+    # an unknown word where a noun must be is still an entity (and its mirror still reflects)
+    assert [noun_of(r.graph, n) for n in r.graph.nodes("entity")] == ["zorblax", "mirror",
+                                                                      "glimmerpot"]
+    assert effect_types(r.graph) == ["reflection"]
+
+
+@pytest.mark.parametrize("text, understood", [
+    ("very quickly and quietly", "and (and)"),
+    ("red and shiny, on top of", "red (attribute)"),
+])
+def test_refused_inputs_say_what_was_understood(text, understood):
+    with pytest.raises(GraphError, match="no scene recognised") as err:
+        from_prompt(text)
+    assert "understood: " in str(err.value) and understood in str(err.value)
+    assert "unknown words:" in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["", "!!!", "the the the", "a of in on by", "than more",
+                                  "it is lit", "two", "and , ; .", "x" * 500])
+def test_odd_inputs_only_raise_graph_error(text):
+    try:
+        r = from_prompt(text)
+    except GraphError:
+        return
+    r.graph.validate()
+    to_prompt(r.graph, explicit=True)
+
+
+# --------------------------------------------------------------------------- ToyWorld stays exact
+
+
+def _generator_prompts() -> list[str]:
+    """Every caption the data generator writes (all templates, exhaustively; and each one's
+    causal completion), plus the captions of the first scenes of every split and category."""
+    import itertools
+
+    from lina_core.toyworld.data import ALL_SPLITS, sample_scene
+    P = [f"a {a} {b} {c} on a {d} {e} mirror" for a, b, c, d, e in itertools.product(
+        csg.SIZES, csg.COLOURS, csg.SHAPES, csg.SIZES, csg.MIRROR_SHAPES)]
+    P += [f"a {b} {c} on the floor, lit from " + ("above" if s == "above" else f"the {s}")
+          for b, c, s in itertools.product(csg.COLOURS, csg.SHAPES, csg.LIGHT_SIDES)]
+    P += [f"a {m} {c} in a beaker of water" for m, c in itertools.product(csg.MATERIALS,
+                                                                          csg.SHAPES)]
+    P += [f"a {a} cube and a {b} cube on a balance"
+          for a, b in itertools.permutations(csg.MATERIALS, 2)]
+    P += [f"a {c1} {s1} {r} than a {c2} {s2}" for c1, c2 in itertools.permutations(csg.COLOURS, 2)
+          for s1, s2, r in itertools.product(csg.SHAPES, csg.SHAPES, ("larger", "smaller"))]
+    P += [s.caption(ex) for split in ALL_SPLITS for cat in csg.CATEGORIES for i in range(120)
+          for s in [sample_scene(split, i, cat)] for ex in (False, True)]
+    return P + [to_prompt(from_prompt(p).graph, explicit=True) for p in P[:565]]
+
+
+#: sha256 of every generator prompt's {graph JSON, unknown words}, dumped before the open-world
+#: parser existed (1165 distinct prompts): the ToyWorld graphs, boxes included, are unchanged
+TOYWORLD_GOLDEN = "8760f315b7864e5f70e92b8d4658cfe51d52b687901ed4f963b99f02610efdaa"
+
+
+def test_toyworld_prompts_give_the_same_graphs_as_before():
+    import hashlib
+    import json
+    out = {}
+    for c in _generator_prompts():
+        if c not in out:
+            r = from_prompt(c)
+            assert r.domain == "toyworld", c
+            out[c] = {"graph": r.graph.to_dict(), "unknown": r.unknown_words}
+    assert len(out) == 1165
+    digest = hashlib.sha256(json.dumps(out, sort_keys=True).encode()).hexdigest()
+    assert digest == TOYWORLD_GOLDEN
+
+
+def test_toyworld_is_one_domain_of_from_prompt():
+    from lina_core.csg.grammar import _toyworld
+    text = "a large red ball on a small round mirror"
+    r = from_prompt(text)
+    assert r.domain == "toyworld" and r.graph.to_dict() == _toyworld(text).graph.to_dict()
+    # ToyWorld would keep one cause of two: the open world keeps both
+    assert from_prompt("a red ball on a round mirror, lit from the left").domain == "open"
+
+
+# --------------------------------------------------------------------------- knowledge as data
+
+
+@pytest.fixture
+def fresh_knowledge():
+    csg.reset_knowledge()
+    yield csg
+    csg.reset_knowledge()
+
+
+def test_a_user_lexicon_entry_takes_effect(fresh_knowledge):
+    assert effect_types(parse("a brick in a vat of glorp")) == []
+    csg.add_knowledge({"lexicon": {"nouns": {"glorp": {"class": "liquid", "density": 3.0}}}})
+    # denser than brick (1.9): the brick floats in it
+    assert effect_types(parse("a brick in a vat of glorp")) == ["floats", "refraction"]
+    csg.reset_knowledge()
+    assert effect_types(parse("a brick in a vat of glorp")) == []
+
+
+def test_a_user_rule_takes_effect(fresh_knowledge, tmp_path, monkeypatch):
+    rule = {"name": "wet", "effect": "wet", "relation": "soaks", "link": ["in"],
+            "subject": {"class": "person"}, "object": {"liquid": True}, "hop": 1,
+            "parents": [["object", "noun"]], "phrase": "{subject} is wet from {object}"}
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps({"rules": [rule]}))
+    assert "wet" not in effect_types(parse("a man in a lake"))
+    monkeypatch.setenv(csg.ENV_VAR, str(path))
+    csg.reset_knowledge()
+    g = parse("a man in a lake")
+    assert "wet" in effect_types(g)
+    assert "the man is wet from the lake" in to_prompt(g, explicit=True)
+    assert csg.causal_parents("wet") == (("entity", "noun"),)
+
+
+def test_a_user_rule_replaces_one_of_the_same_name(fresh_knowledge):
+    assert effect_types(parse("a cat on a mirror")) == ["reflection"]
+    csg.add_knowledge({"rules": [{"name": "reflection", "effect": "reflection",
+                                  "relation": "reflects", "link": ["under"]}]})
+    assert effect_types(parse("a cat on a mirror")) == []
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ({"rules": [{"name": "x", "relation": "r", "link": ["on"]}]}, "needs 'effect'"),
+    ({"rules": [{"name": "x", "effect": "e", "link": ["on"]}]}, "causal 'relation'"),
+    ({"rules": [{"name": "x", "effect": "e", "relation": "r", "link": 3}]}, "link must be"),
+    ({"lexicon": {"verbz": {}}}, "lexicon sections"),
+    ({"grammar": {}}, "keys 'lexicon'"),
+])
+def test_bad_knowledge_is_refused_with_a_message(fresh_knowledge, bad, needle):
+    with pytest.raises(GraphError, match=needle):
+        csg.add_knowledge(bad)
+
+
+def test_shipped_rules_are_documented():
+    for rule in csg.knowledge().rules:
+        assert rule.get("doc") and rule.get("phrase"), rule["name"]
+
+
+# --------------------------------------------------------------------------- phrasings
+
+
+def _phrasing_ok(item: dict) -> bool:
+    """Entities (a multiset of nouns), the required edges and the exact effect types.  A
+    prompt ToyWorld reads is judged in ToyWorld's words: its shapes and surface types, its
+    synonyms ("orb" is a ball), "floating"/"sinking" for floats/sinks, its implied floor."""
+    try:
+        g = from_prompt(item["prompt"]).graph
+    except GraphError:
+        return False
+    name = (lambda w: w) if g.is_open else (lambda w: csg.SYNONYMS.get(w, w))
+    want = sorted(name(w) for w in item["entities"])
+    if g.is_open:
+        have, edges, effects = (sorted(noun_of(g, n) for n in g.nodes("entity")),
+                                role_edges(g), effect_types(g))
+    else:
+        label = {n: g.attr(n, "type") if g.node(n)["kind"] == "surface" else
+                 g.attr(n, "shape") or g.node(n)["kind"] for n in g.nodes()}
+        have = sorted(label[n] for n in g.nodes() if g.node(n)["kind"] != "effect"
+                      and not (label[n] == "floor" and "floor" not in want))
+        edges = {(label[u], r, label[v]) for u, v, r in g.graph.edges(data="relation")}
+        fate = {"floating": "floats", "sinking": "sinks"}
+        effects = sorted(fate.get(t, t) for t in effect_types(g))
+    return (have == want and {(name(a), r, name(b)) for a, r, b in item["edges"]} <= edges
+            and sorted(set(effects)) == sorted(set(item["effects"])))
+
+
+def _rate(name: str) -> float:
+    import json
+    from pathlib import Path
+    items = json.loads((Path(__file__).parent / "data" / name).read_text())["phrasings"]
+    return sum(_phrasing_ok(i) for i in items) / len(items)
+
+
+def test_phrasing_rate():
+    assert _rate("open_world_phrasings.json") >= 0.9
+
+
+@pytest.mark.parametrize("name, floor", [
+    # written after the parser was tuned on the set above: first measured at 50 % and 75 %;
+    # after general fixes (not written for their prompts) 75 % and 80 %
+    ("open_world_heldout.json", 0.75),
+    ("open_world_heldout2.json", 0.8),
+])
+def test_held_out_phrasing_rate(name, floor):
+    assert _rate(name) >= floor
+
+
+def test_captions_of_open_graphs_read_back_with_every_effect_stated():
+    import json
+    from pathlib import Path
+    items = json.loads((Path(__file__).parent / "data" / "open_world_phrasings.json").read_text())
+    for item in items["phrasings"]:
+        g = from_prompt(item["prompt"]).graph
+        if not g.is_open:
+            continue
+        h = from_prompt(to_prompt(g, explicit=True)).graph
+        assert sorted(noun_of(h, n) for n in h.nodes("entity")) == \
+            sorted(noun_of(g, n) for n in g.nodes("entity")), item["prompt"]
+        assert effect_types(h) == effect_types(g), item["prompt"]
+        assert not h.implicit_nodes(), item["prompt"]
+
+
+def test_a_side_belongs_to_the_entity_just_named():
+    g = parse("a small box on a mirror with a lamp to its right")
+    assert g.attr("lamp", "side") == "right" and g.attr("box", "side") is None
+    assert g.attr(g.effects("shadow")[0], "side") == "left"
+
+
+def test_a_container_full_of_liquid_holds_what_is_in_it():
+    g = parse("a blue ball in a fish tank full of water")
+    assert ("water", "in", "tank") in role_edges(g)
+    assert effect_types(g) == ["floats", "refraction"]
+    assert set(g.graph.predecessors(g.effects("floats")[0])) == {"ball", "water"}
+
+
+def test_donors_refuse_open_world_graphs_with_a_message():
+    from lina_core.donors import DonorError, structure_donor
+    with pytest.raises(DonorError, match="open-world"):
+        structure_donor(parse("a cat sitting on a mirror"))
+
+
+def test_the_toyworld_renderer_refuses_open_world_graphs_with_a_message():
+    from lina_core.toyworld.render import render
+    with pytest.raises(GraphError, match="open-world"):
+        render(parse("a cat sitting on a mirror"), 64)
+
+
+def test_a_stated_material_weighs_on_a_balance():
+    g = parse("a heavy iron cube and a light cork cube on a balance")
+    (t,) = g.effects("tilt")
+    assert g.attr(g.attr(t, "heavier"), "material") == "iron"
+    assert to_prompt(g, explicit=True).endswith("the balance tilts down toward the heavy iron "
+                                                "cube")
+
+
+# --------------------------------------------------------------------------- any edited graph
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NOUNS = ["cat", "mirror", "lamp", "pond", "duck", "anchor", "seesaw", "sand", "jar", "dirt",
+          "zorblax", "sun", "glass", "water"]
+_RELS = ["on", "in", "under", "next to", "more than", "eat", "left of", "lights", "with", "x"]
+_VALUES = st.one_of(st.sampled_from(["iron", "rubber", "still", "left", "large", "red", "2"]),
+                    st.integers(-3, 5), st.booleans(), st.floats(-10, 10))
+
+
+@st.composite
+def open_graphs(draw) -> CausalSceneGraph:
+    """Open-world graphs as an editor may leave them: any nouns, relations, attributes."""
+    g = CausalSceneGraph("open")
+    n = draw(st.integers(1, 5))
+    for i in range(n):
+        attrs = draw(st.dictionaries(st.sampled_from(["material", "state", "side", "count",
+                                                      "size", "color", "action"]), _VALUES,
+                                     max_size=3))
+        g.add_node(f"e{i}", "entity", noun=draw(st.sampled_from(_NOUNS)), **attrs)
+    for _ in range(draw(st.integers(0, 6))):
+        u, v = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
+        if u != v:
+            g.add_edge(f"e{u}", f"e{v}", draw(st.sampled_from(_RELS)))
+    return g
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(open_graphs())
+def test_any_valid_open_graph_takes_the_rules_and_reads_as_english(g):
+    g.validate()
+    add_implicit_effects(g).validate()
+    once = g.to_dict()
+    assert add_implicit_effects(g).to_dict() == once            # idempotent
+    assert CausalSceneGraph.from_dict(once).to_dict() == once   # JSON round trip
+    depths = g.hop_depths()
+    assert all(depths[e] >= 1 for e in g.effects())
+    for explicit in (False, True):
+        assert isinstance(to_prompt(g, explicit=explicit), str)

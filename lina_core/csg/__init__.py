@@ -3,8 +3,9 @@
 A scene is a ``networkx.DiGraph`` whose nodes are objects, surfaces, lights and the *effects* they
 cause (shadow, reflection, floating, sinking, refraction, tilt); an open-world graph (category
 ``"open"``, any English prompt) holds entities and effects, derived by :mod:`.world` from the
-data files :mod:`.knowledge` reads (``data/lexicon.json``, ``data/rules.json``).  Effects that the prompt does not
-state are added by causal rules and marked ``explicit=False``; they are what diffusion models miss.
+data files :mod:`.knowledge` reads (``data/lexicon.json``, ``data/rules.json``).  Effects that
+the prompt does not state are added by causal rules and marked ``explicit=False``; they are what
+diffusion models miss.
 
 Modules: :mod:`.vocabulary` (categories, attribute values, relations), :mod:`.graph` (the model,
 its JSON and validation), :mod:`.rules` (the causal rules as a data table), :mod:`.grammar`
@@ -35,7 +36,8 @@ __all__ = [
     "ATTRIBUTES", "BEAM_HALF", "BEAM_TILT", "BEAM_Y", "CATEGORIES", "CAUSAL_EDGE_COLOUR",
     "CAUSAL_RELATIONS", "COLOURS", "CausalSceneGraph", "DENSITY", "EFFECT_TYPES", "EFFECT_WORDS",
     "ENV_VAR", "FLOOR_Y", "FUNCTION_WORDS", "GRAPH_CATEGORIES", "GraphError", "KIND_COLOURS",
-    "Knowledge", "LIGHT_SIDES", "LIGHT_X", "OPEN_CATEGORY", "MATERIALS", "MATERIAL_CATEGORIES", "MIRROR_ASPECT", "MIRROR_CY", "MIRROR_RIM_WIDTH",
+    "Knowledge", "LIGHT_SIDES", "LIGHT_X", "MATERIALS", "MATERIAL_CATEGORIES", "MIRROR_ASPECT",
+    "MIRROR_CY", "MIRROR_RIM_WIDTH", "OPEN_CATEGORY",
     "MIRROR_RX", "MIRROR_SHAPES", "NODE_KINDS", "OBJECT_BASE_ON_MIRROR", "OBJECT_COUNT",
     "OBJECT_W", "ParseResult", "REFLECTION_SQUASH", "RELATIONS", "REQUIRED_SURFACE", "RULES",
     "Rule", "SCHEMA_VERSION", "SHADOW_FROM_LIGHT", "SHAPES", "SHAPE_ASPECT", "SIZES",

@@ -246,7 +246,7 @@ _CUES = {"reflection": {"mirror"}, "buoyancy": {"water", "beaker"}, "balance": {
 
 def _loses_something(text: str, unknown: list[str]) -> bool:
     """Whether ToyWorld's reading drops what the open world would keep: an unknown word the
-    lexicon knows as a noun, a count or an action with roles (it would vanish), or the cues
+    lexicon knows as a noun, a count, an action with roles or a lighting verb, or the cues
     of two categories, or a named lamp or sun beside one."""
     from .knowledge import knowledge
     from .parser import tokens
@@ -256,7 +256,8 @@ def _loses_something(text: str, unknown: list[str]) -> bool:
            for t in tokens(text)):
         return True   # "a looking glass" is no beaker (an "ice cube" stays ToyWorld's cube)
     for t in tokens(" ".join(unknown)):
-        action = t.tag == "VERB" and not verbs[t.value[0]].get("intransitive")
+        info = verbs[t.value[0]] if t.tag == "VERB" else {}
+        action = t.tag == "VERB" and (not info.get("intransitive") or info.get("lights"))
         if (t.tag in ("NOUN", "NUM") or action) and t.text not in FUNCTION_WORDS:
             return True
     words = set(_words(text)) | {SYNONYMS.get(w, w) for w in _words(text)}

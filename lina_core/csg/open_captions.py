@@ -152,6 +152,8 @@ def _effect_words(g: CausalSceneGraph, e: str) -> str:
     for key in ("container", "toward"):
         if key in attrs:
             fill[key] = f"the {attrs[key]}"
+    if attrs.get("heavier") in g.graph:   # "toward the stone cube", not just "the cube"
+        fill["toward"] = noun_phrase(g, attrs["heavier"], True)
     if causes[:k] and (k == 2 or _plural(g, causes[0])):   # "the dogs cast a shadow"
         head, _, rest = phrase.partition("{subject} ")
         verb, _, tail = rest.partition(" ")

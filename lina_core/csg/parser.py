@@ -26,6 +26,7 @@ _BE = {"is", "are", "was", "were", "be", "being", "been"}
 _ADJ_SECTIONS = (("colours", "color"), ("sizes", "size"), ("material_words", "material"),
                  ("states", "state"))
 _IMPLICIT_LIGHT_WORDS = {"sunny": "sun", "sunlit": "sun"}
+_TABLES: dict[str, Any] = {}
 
 
 @dataclass
@@ -86,8 +87,10 @@ def _phrases(k: Knowledge) -> dict[tuple[str, ...], tuple[str, Any]]:
     out: dict[tuple[str, ...], tuple[str, Any]] = {}
     for section, tag in (("prepositions", "PREP"), ("numbers", "NUM"), ("nouns", "NOUN")):
         for key, value in lex[section].items():
-            if " " in key:
-                out[tuple(key.split())] = (tag, key if tag == "NOUN" else value)
+            if " " in key:   # a noun's lemma drops a leading article ("a pair of scales")
+                first, _, rest = key.partition(" ")
+                noun = rest if first in lex["determiners"] else key
+                out[tuple(key.split())] = (tag, noun if tag == "NOUN" else value)
     for key, value in lex["effect_words"].items():
         if " " in key:
             out[tuple(key.split())] = ("EFFECT", value)
@@ -134,7 +137,9 @@ def tokens(text: str, k: Knowledge | None = None) -> list[Token]:
     """The prompt's tokens, multiword phrases first (longest match)."""
     k = k or knowledge()
     words = _TOKEN.findall(text.lower())
-    phrases, verbs = _phrases(k), _verb_forms(k)
+    if _TABLES.get("for") is not k:   # built once per knowledge (it changes only when extended)
+        _TABLES.update({"for": k, "phrases": _phrases(k), "verbs": _verb_forms(k)})
+    phrases, verbs = _TABLES["phrases"], _TABLES["verbs"]
     out: list[Token] = []
     i = 0
     while i < len(words):
@@ -164,8 +169,9 @@ def _settle(toks: list[Token], verbs: dict[str, tuple[str, str]]) -> list[Token]
             continue
         if t.tag == "NOUN" and t.alt and nxt is not None and nxt.tag in ("NOUN", "ADJ"):
             toks[i] = Token(t.text, "ADJ", t.alt)
-        elif t.tag == "PREP" and t.value == "above" and i and toks[i - 1].text == "from":
-            toks[i] = Token(t.text, "POS", "above")
+        elif t.tag == "PREP" and t.value in ("above", "behind", "under") and i and \
+                toks[i - 1].text == "from":   # "lit from above / behind / below"
+            toks[i] = Token(t.text, "POS", {"under": "below"}.get(t.value, t.value))
         elif t.tag == "PREP" and t.text == "overhead":
             toks[i] = Token(t.text, "POS", "above")
     return toks
@@ -358,7 +364,7 @@ class _Builder:
 
     def _on_has(self, t: Token, nxt: Token | None) -> None:
         """"the jar has / holds / is full of X": X is in the jar ("more X than Y" too)."""
-        self.holder = (self.subjects or [self.last])[0]
+        self.holder = self.last   # "a tank full of water", "the jar has ..."
         if nxt is None or nxt.tag != "CMP":
             self.pending = ("has", None)
 
@@ -388,9 +394,9 @@ class _Builder:
             for s in self.pending[1]:
                 self._edge(light, s, "lights")
             self.pending, self.lit = None, None
-        elif self.subjects and t.value in ("left", "right", "above"):
-            for s in self.subjects:
-                self.g.node(s)["attrs"]["side"] = t.value
+        elif self.last is not None and t.value in ("left", "right", "above", "behind"):
+            # the entity just named: "a lamp on the left", "a box with a lamp to its right"
+            self.g.node(self.last)["attrs"]["side"] = t.value
             self.pending = None
 
     def _on_conj(self, t: Token, nxt: Token | None) -> None:

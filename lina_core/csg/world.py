@@ -15,13 +15,14 @@ Rule = dict[str, Any]
 #: (effect type, its attributes, extra cause node ids) or None: the rule does not apply
 Decision = tuple[str, dict[str, Any], list[str]] | None
 #: a shadow falls away from the light (as in ToyWorld), and where it falls for a relation
-_AWAY = {"left": "right", "right": "left", "above": "below", "behind": "front", "front": "behind"}
+_AWAY = {"left": "right", "right": "left", "above": "below", "below": "above", "behind": "front",
+         "front": "behind"}
 _LIGHT_EDGE = {"left of": "left", "right of": "right", "above": "above", "behind": "behind",
                "in front of": "front"}
 _SUBJECT_EDGE = {"left of": "right", "right of": "left", "under": "above", "in front of": "behind",
                  "behind": "front"}
 _DIRECTION = {"right": "to the right", "left": "to the left", "below": "beneath it",
-              "front": "in front of it", "behind": "behind it"}
+              "above": "above it", "front": "in front of it", "behind": "behind it"}
 _SIZE_FACTOR = {"large": 2.0, "small": 0.5}
 
 
@@ -157,11 +158,17 @@ def _density(g: CausalSceneGraph, subjects: list[str], obj: str) -> Decision:
 
 
 def _mass(g: CausalSceneGraph, n: str) -> float | None:
+    """Typical mass x count x size, scaled by a stated material's density over the noun's
+    own (an iron cube outweighs a cork one; a wooden anchor is lighter than an iron one)."""
     p = entity_props(g, n)
     if not isinstance(p.get("mass"), (int, float)):
         return None
     count = p.get("count") if isinstance(p.get("count"), int) else 1
-    return float(p["mass"]) * count * _SIZE_FACTOR.get(p.get("size"), 1.0)
+    mass = float(p["mass"]) * count * _SIZE_FACTOR.get(p.get("size"), 1.0)
+    own = knowledge().noun_props(str(p.get("noun"))).get("density", 1.0)
+    if "material" in g.node(n)["attrs"] and isinstance(p.get("density"), (int, float)):
+        mass *= float(p["density"]) / float(own)
+    return mass
 
 
 def _heavier(g: CausalSceneGraph, subjects: list[str], obj: str) -> Decision:

@@ -213,6 +213,10 @@ def render(g: CausalSceneGraph, size: int = 64) -> Render:
     if not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
         raise GraphError(f"size: {size!r} must be an integer in [{MIN_SIZE}, {MAX_SIZE}]")
     g.validate()
+    if g.is_open:
+        raise GraphError("graph: an open-world scene (category 'open') cannot be drawn by the "
+                         "ToyWorld renderer; it draws the five ToyWorld categories "
+                         "(a diffusers pipeline draws open-world prompts)")
     if any(d["box"] is None for _, d in g.graph.nodes(data=True)):
         g = layout(g.copy())
     cv = _Canvas(size)
