@@ -29,7 +29,9 @@ NO_MASK = "(none: whole image)"
 
 
 def _graph_for(prompt: str, scene: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The scene tab's graph when the prompt is the scene's, else the prompt's own parse."""
+    """The scene tab's graph when the prompt is the scene's, else the prompt's own parse (a
+    ToyWorld or an open-world graph: whatever ``csg.from_prompt`` makes of it); None when the
+    parser refuses the prompt."""
     if scene and prompt.strip() == scene.get("prompt"):
         return scene["graph"]
     try:
@@ -43,14 +45,25 @@ def completion(prompt: Any, scene: dict[str, Any] | None) -> str:
         raise error("prompt: required")
     g = _graph_for(prompt, scene)
     if g is None:
-        raise error("prompt: not a ToyWorld scene, so it has no causal completion; type a "
-                    "target prompt yourself")
+        raise error(f"prompt: {_why_no_graph(prompt)}; so it has no causal completion c+: type "
+                    "a target prompt yourself")
     return csg.to_prompt(csg.CausalSceneGraph.from_dict(g), explicit=True)
 
 
+def _why_no_graph(prompt: str) -> str:
+    """The parser's own reason a prompt has no scene graph."""
+    try:
+        csg.from_prompt(prompt)
+    except csg.GraphError as exc:
+        return str(exc).removeprefix("prompt: ")
+    return "no scene graph"
+
+
 def mask_choices(prompt: Any, scene: dict[str, Any] | None):
+    """The mask node dropdown: the nodes that have a box (an open-world scene has none: its
+    guidance covers the whole image)."""
     g = _graph_for(prompt, scene) if isinstance(prompt, str) and prompt.strip() else None
-    nodes = [n["id"] for n in g["nodes"]] if g else []
+    nodes = [n["id"] for n in g["nodes"] if n.get("box")] if g else []
     return gr.update(choices=[NO_MASK] + nodes, value=NO_MASK)
 
 
@@ -185,7 +198,7 @@ def _run(spec: dict[str, Any], model_key: str, store, progress) -> dict[str, Any
     out = state.intervene(key, spec)
     progress(0.85, desc="verifying and saving")
     graph = spec.get("graph")
-    vb, vi = verdict(out["baseline"], graph), verdict(out["intervened"], graph)
+    vb, vi = verdict(out["baseline"], graph, key), verdict(out["intervened"], graph, key)
     heat, heat_text = diff_heatmap(out["baseline"], out["intervened"])
     t = out["timings"]
     run_id = store.save("intervene", out["spec"], {
@@ -203,7 +216,7 @@ def _run(spec: dict[str, Any], model_key: str, store, progress) -> dict[str, Any
     last = max(len(out["previews"]) - 1, 0)
     return {"slider": (upscale(out["baseline"]), upscale(out["intervened"])), "heat": heat,
             "gallery": [(upscale(p, 128), f"step {i}") for i, p in enumerate(out["previews"])],
-            "step": gr.update(maximum=last, value=last), "step_img": scrub(last, previews),
+            "step": gr.update(maximum=max(last, 1), value=last), "step_img": scrub(last, previews),
             "previews": previews, "sched_plot": _schedule_plot(out),
             "spec_out": json.dumps(out["spec"], indent=2),
             "vb": pd.DataFrame(verdict_rows(vb, graph), columns=VERDICT_HEADERS),
@@ -240,7 +253,8 @@ def _controls() -> dict[str, Any]:
     with gr.Row():
         c["target"] = gr.Textbox(completion(DEFAULT_PROMPT, None), label="target prompt (c+ "
                                  "for interpolate / replace / latent guidance)", scale=4)
-        c["fill"] = gr.Button("fill c+", scale=1)
+        c["fill"] = gr.Button("fill c+", scale=1, elem_id="iv-fill")
+    c["fill_status"] = gr.Markdown("", elem_id="iv-fill-status")
     with gr.Accordion("words and directions (scale_tokens, swap_tokens, add_direction)",
                       open=False):
         c["words"] = gr.Textbox("", label="words (scale_tokens: a, b; swap_tokens: src:dst, "
@@ -351,7 +365,9 @@ def _wire_runs(ctx: Ctx, c: dict[str, Any], o: dict[str, Any], io: dict[str, Any
 def _wire_prompt(ctx: Ctx, c: dict[str, Any], presets_box: gr.Column) -> None:
     """The prompt's completion c+, its mask nodes, the Scene prompt and the talk presets."""
     prompt, target, mask = c["prompt"], c["target"], c["mask_node"]
-    c["fill"].click(guard(completion), [prompt, ctx.scene], [target], api_name="completion")
+    quiet = dict(show_progress_on=[c["fill_status"]])
+    c["fill"].click(guard(completion), [prompt, ctx.scene], [target], api_name="completion",
+                    **quiet)
     prompt.blur(guard(mask_choices), [prompt, ctx.scene], [mask], api_visibility="private",
                 show_progress="hidden")
 
@@ -359,7 +375,7 @@ def _wire_prompt(ctx: Ctx, c: dict[str, Any], presets_box: gr.Column) -> None:
         p = (scene or {}).get("prompt", DEFAULT_PROMPT)
         return p, completion(p, scene), mask_choices(p, scene)
     c["from_scene"].click(guard(use_scene), [ctx.scene], [prompt, target, mask],
-                          api_visibility="private")
+                          api_visibility="private", **quiet)
 
     def use_prompt(p):
         return completion(p, None), mask_choices(p, None)

@@ -89,7 +89,7 @@ def pair(r: Request, store, progress=gr.Progress()) -> dict[str, Any]:
     progress(0.9, desc="verifying and saving")
     choice = out["choice"]
     run_mask = out["lina_record"].get("run_mask")
-    vb, vl = verdict(out["baseline"], graph), verdict(out["lina"], graph)
+    vb, vl = verdict(out["baseline"], graph, key), verdict(out["lina"], graph, key)
     heat, heat_text = diff_heatmap(out["baseline"], out["lina"])
     t = out["timings"]
     run_id = store.save("lina", out["spec"], {
@@ -129,7 +129,7 @@ def batch(r: Request, progress=gr.Progress()) -> dict[str, Any]:
     for i, s in enumerate(seed_list):
         progress(i / len(seed_list), desc=f"seed {s} ({i + 1}/{len(seed_list)})")
         out = state.lina_pair(key, text, graph, s, steps, name)
-        vb, vl = verdict(out["baseline"], graph), verdict(out["lina"], graph)
+        vb, vl = verdict(out["baseline"], graph, key), verdict(out["lina"], graph, key)
         counts["baseline"] += bool(vb.get("physics_ok"))
         counts["lina"] += bool(vl.get("physics_ok"))
         base_g.append((upscale(out["baseline"], 160), f"seed {s}: {verdict_summary(vb)}"))

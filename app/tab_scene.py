@@ -2,8 +2,10 @@
 plot; the ToyWorld ground-truth render with its masks; and the model's sample, judged per node."""
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import gradio as gr
 import pandas as pd
@@ -14,10 +16,10 @@ from lina_core.interventions import InterventionSpec
 from lina_core.limits import MAX_SEED, MAX_STEPS, MIN_STEPS
 from lina_core.toyworld.render import render
 
-from . import state
+from . import editor, state
 from .context import MODEL_QUEUE, Ctx
 from .presets import DEFAULT_PROMPT, PRESETS
-from .verdicts import verdict
+from .verdicts import no_verifier, verdict
 from .widgets import (DISPLAY, VERDICT_HEADERS, VERDICT_WIDTHS, FieldNumber, error, guard,
                       keyed, mask_overlay, number, steps_slider, upscale, verdict_rows,
                       verdict_summary)
@@ -61,6 +63,10 @@ def graph_figure(g: CausalSceneGraph):
 
 
 def render_views(g: CausalSceneGraph) -> tuple[Any, list[tuple[Any, str]]]:
+    """The ToyWorld ground truth and its node masks; nothing for an open-world scene (there is
+    no renderer of the open world)."""
+    if not editor.is_toyworld(g):
+        return None, []
     r = render(g, DISPLAY)
     gallery = [(mask_overlay(r.image, m), f"{n}{'' if g.node(n)['explicit'] else ' (implicit)'}")
                for n, m in r.masks.items() if n in g.graph]
@@ -74,6 +80,9 @@ def info_text(scene: dict[str, Any]) -> str:
     parts = [f"**Category:** {g.category}. **Implicit (unstated) nodes:** "
              + (", ".join(f"`{n}` (hop {depths[n]})" for n in implicit) or "none")
              + f". **Causal completion c+:** _{csg.to_prompt(g, explicit=True)}_"]
+    if not editor.is_toyworld(g):
+        parts.append("An **open-world** scene: no ToyWorld ground truth and no verifier for "
+                     "it; its causal completion c+ still drives the Intervene and LINA tabs.")
     if scene.get("unknown"):
         parts.append("**Warning: words not understood (ignored):** "
                      + ", ".join(f"`{w}`" for w in scene["unknown"]))
@@ -189,20 +198,98 @@ def graph_from_tables(nodes: Any, edges: Any, category: Any) -> dict[str, Any]:
 def apply_tables(nodes: Any, edges: Any, category: Any, reinfer: bool
                  ) -> dict[str, Any]:
     data = graph_from_tables(nodes, edges, category)
-    if reinfer:
-        # drop inferred effects, infer them again from the edited facts, lay the scene out again
-        data["nodes"] = [n for n in data["nodes"] if n["explicit"] or n["kind"] != "effect"]
-        kept = {n["id"] for n in data["nodes"]}
-        data["edges"] = [e for e in data["edges"] if e["source"] in kept and e["target"] in kept]
-        for n in data["nodes"]:
-            n["box"] = None
-        g = CausalSceneGraph.from_dict(data)
-        csg.add_implicit_effects(g)
-        csg.layout(g)
-        g.validate()
-    else:
-        g = CausalSceneGraph.from_dict(data)
+    if reinfer:     # drop inferred effects, infer them again, lay a ToyWorld scene out again
+        data = editor.rederive(data)
+    g = CausalSceneGraph.from_dict(data)
     return views({"prompt": csg.to_prompt(g), "graph": g.to_dict(), "unknown": []})
+
+
+# --------------------------------------------------------------------------- the editor
+
+#: the editor's outputs after :data:`VIEWS`: its status line and the three node pickers
+EDITOR_OUTPUTS = ("status", "node_id", "source", "target")
+#: what the status line says after an edit that was refused (the toast says why)
+REFUSED = ("**Not applied** (the message in the corner says why): the graph and every input "
+           "are as they were.")
+
+
+@dataclass
+class EditForm:
+    """What an editor button sends, by the names the ``/edit_*`` API gives them; ``code`` is
+    the graph JSON box, the source of truth."""
+    code: Any = ""
+    node_id: Any = ""
+    kind: Any = ""
+    explicit: Any = True
+    attrs: Any = ""
+    source: Any = ""
+    target: Any = ""
+    relation: Any = ""
+
+
+#: editor action -> (the edit, as a function of the graph and the form; what the status says)
+EDITS: dict[str, tuple[Callable[[dict, EditForm], dict], str]] = {
+    "add_node": (lambda g, f: editor.add_node(g, f.node_id, f.kind, bool(f.explicit), f.attrs),
+                 "added node `{node_id}`"),
+    "update_node": (lambda g, f: editor.update_node(g, f.node_id, f.kind, bool(f.explicit),
+                                                    f.attrs), "updated node `{node_id}`"),
+    "remove_node": (lambda g, f: editor.remove_node(g, f.node_id), "removed node `{node_id}`"),
+    "mark_implicit": (lambda g, f: editor.set_explicit(g, f.node_id, False),
+                      "marked `{node_id}` implicit (unstated)"),
+    "mark_stated": (lambda g, f: editor.set_explicit(g, f.node_id, True),
+                    "marked `{node_id}` stated"),
+    "add_edge": (lambda g, f: editor.add_edge(g, f.source, f.target, f.relation),
+                 "added edge `{source}` -{relation}-> `{target}`"),
+    "remove_edge": (lambda g, f: editor.remove_edge(g, f.source, f.target),
+                    "removed edge `{source}` -> `{target}`"),
+    "rederive": (lambda g, f: editor.rederive(g), "re-derived the implicit effects"),
+}
+
+
+def pickers(graph: dict[str, Any], status: str = "", node: Any = None) -> dict[str, Any]:
+    """The status line and the node pickers for ``graph`` (``node`` stays picked if it is
+    still there)."""
+    ids = [n["id"] for n in graph["nodes"]]
+    return {"status": status,
+            "node_id": gr.update(choices=ids, value=node if node in ids else None),
+            "source": gr.update(choices=ids), "target": gr.update(choices=ids)}
+
+
+def edit(action: str, form: EditForm) -> dict[str, Any]:
+    """One editor action on the graph in the JSON box: validated, then every view follows;
+    a bad edit raises (naming its field) and changes nothing."""
+    fn, says = EDITS[action]
+    new = fn(editor.load(form.code), form)
+    g = CausalSceneGraph.from_dict(new)
+    words = {k: str(v or "").strip() for k, v in vars(form).items() if k != "code"}
+    status = f"Done: {says.format(**words)}. Implicit nodes: " \
+             f"{', '.join(g.implicit_nodes()) or 'none'}."
+    scene = {"prompt": csg.to_prompt(g), "graph": new, "unknown": []}
+    return {**views(scene), **pickers(new, status, words["node_id"])}
+
+
+def follow_graph(code: Any) -> tuple[Any, ...]:
+    """Whenever the graph JSON changes (any parse, edit or preset): the node pickers offer its
+    nodes, and the ground truth and its masks are shown for a ToyWorld scene only (the open
+    world has no renderer)."""
+    try:
+        graph = editor.load(code)
+    except csg.GraphError:
+        return (gr.skip(),) * 5
+    ids = [n["id"] for n in graph["nodes"]]
+    toy = editor.is_toyworld(graph)
+    return (gr.update(choices=ids), gr.update(choices=ids), gr.update(choices=ids),
+            gr.update(visible=toy), gr.update(visible=toy))
+
+
+def node_form(code: Any, node_id: Any) -> tuple[Any, Any, Any]:
+    """Picking a node fills the form with its kind, explicit flag and attributes (a new id
+    leaves the form as it is)."""
+    try:
+        f = editor.node_form(editor.load(code), node_id)
+    except csg.GraphError:
+        return gr.skip(), gr.skip(), gr.skip()
+    return f["kind"], f["explicit"], f["attrs"]
 
 
 def sync_scene(prompt: Any, scene: dict[str, Any]) -> dict[str, Any]:
@@ -221,11 +308,13 @@ def generate(prompt: Any, scene: dict[str, Any], seed: Any, steps: Any, model_ke
     progress(0.1, desc="sampling")
     spec = InterventionSpec(prompt=scene["prompt"], steps=steps, seed=seed,
                             graph=scene["graph"]).validate()
-    out = state.generate(model_key or state.handle().default_key, spec.to_dict())
+    key = model_key or state.handle().default_key
+    out = state.generate(key, spec.to_dict())
     progress(0.9, desc="verifying")
     g = CausalSceneGraph.from_dict(scene["graph"])
-    v_model = verdict(out["image"], g)
-    v_truth = verdict(render(g, 64).image, g)
+    v_model = verdict(out["image"], g, key)
+    v_truth = verdict(render(g, 64).image, g) if editor.is_toyworld(g) else \
+        no_verifier("no verifier and no ToyWorld ground truth for an open-world scene")
     summary = (f"**Model sample:** {verdict_summary(v_model)}. **Ground-truth render:** "
                f"{verdict_summary(v_truth)} (a check of the verifier). "
                f"Sampled in {out['timings'].get('total_s', 0):.2f} s.")
@@ -237,75 +326,177 @@ def generate(prompt: Any, scene: dict[str, Any], seed: Any, steps: Any, model_ke
 # --------------------------------------------------------------------------- layout
 
 
+def _views_section(init: dict[str, Any], g0: CausalSceneGraph) -> dict[str, Any]:
+    """The prompt, the info line, the figure, the ground truth and its masks."""
+    v: dict[str, Any] = {}
+    with gr.Row():
+        v["prompt"] = gr.Textbox(value=init["prompt"], label="prompt", scale=5,
+                                 elem_id="scene-prompt", submit_btn="Parse")
+    v["presets"] = gr.Column()      # filled once the outputs exist
+    v["status"] = gr.Markdown("", elem_id="scene-status")
+    v["info"] = gr.Markdown(info_text(init), elem_id="scene-info")
+    with gr.Row():
+        with gr.Column(scale=3):
+            v["plot"] = gr.Plot(graph_figure(g0), elem_id="scene-plot",
+                                label="scene graph: causes above effects (causal edges red, "
+                                "implicit nodes hollow and ringed)")
+        with gr.Column(scale=2):
+            img0, masks0 = render_views(g0)
+            v["truth"] = gr.Image(img0, label="ToyWorld ground truth", format="png",
+                                  height=DISPLAY, interactive=False)
+    v["masks"] = gr.Gallery(masks0, label="node masks (ground truth)", columns=6, height=200,
+                            format="png", allow_preview=True, fit_columns=False,
+                            object_fit="contain")
+    return v
+
+
+def _editor_section(init: dict[str, Any]) -> dict[str, Any]:
+    """The node and edge forms and their buttons (values: :class:`EditForm`'s names)."""
+    ids = [n["id"] for n in init["graph"]["nodes"]]
+    kinds = list(dict.fromkeys([*csg.NODE_KINDS, "entity"]))
+    e: dict[str, Any] = {}
+    with gr.Accordion("edit the graph: nodes and edges", open=True, elem_id="scene-editor"):
+        with gr.Row():
+            e["node_id"] = gr.Dropdown(ids, value=None, label="node id (pick one, or type a "
+                                       "new one)", allow_custom_value=True, elem_id="ed-node")
+            e["kind"] = gr.Dropdown(kinds, value="object", label="kind",
+                                    allow_custom_value=True, elem_id="ed-kind")
+            e["explicit"] = gr.Checkbox(True, label="stated in the prompt (explicit)")
+            e["attrs"] = gr.Textbox("", label="attrs (key=value, ...)", scale=2,
+                                    elem_id="ed-attrs")
+        with gr.Row():
+            for action in ("add_node", "update_node", "remove_node", "mark_implicit",
+                           "mark_stated"):
+                e[action] = gr.Button(action.replace("_", " "), size="sm",
+                                      elem_id=f"ed-{action}")
+        with gr.Row():
+            e["source"] = gr.Dropdown(ids, value=None, label="edge source",
+                                      allow_custom_value=True)
+            e["target"] = gr.Dropdown(ids, value=None, label="edge target",
+                                      allow_custom_value=True)
+            e["relation"] = gr.Dropdown(list(csg.RELATIONS), value=None, label="relation",
+                                        allow_custom_value=True)
+        with gr.Row():
+            for action in ("add_edge", "remove_edge"):
+                e[action] = gr.Button(action.replace("_", " "), size="sm",
+                                      elem_id=f"ed-{action}")
+            e["rederive"] = gr.Button("re-derive effects", size="sm", variant="secondary",
+                                      elem_id="ed-rederive")
+    return e
+
+
+def _tables_section(init: dict[str, Any], g0: CausalSceneGraph) -> dict[str, Any]:
+    """The tables and the JSON box, with their apply buttons."""
+    t: dict[str, Any] = {}
+    with gr.Accordion("edit the graph: tables", open=False):
+        cats = list(dict.fromkeys([*CATEGORIES, editor.OPEN]))
+        t["category"] = gr.Dropdown(cats, value=g0.category, label="category")
+        t["nodes"] = gr.Dataframe(node_rows(init["graph"]), headers=NODE_HEADERS,
+                                  datatype=["str", "str", "bool", "str", "str"], type="array",
+                                  interactive=True, label="nodes (attrs: key=value, ...; box: "
+                                  "x0, y0, x1, y1 in [0, 1])")
+        t["edges"] = gr.Dataframe(edge_rows(init["graph"]), headers=EDGE_HEADERS, type="array",
+                                  interactive=True, label=f"edges (relations: "
+                                  f"{', '.join(csg.RELATIONS)})")
+        with gr.Row():
+            t["reinfer"] = gr.Checkbox(True, label="re-infer implicit effects and layout")
+            t["apply_tables"] = gr.Button("Apply tables", variant="secondary")
+    with gr.Accordion("edit the graph: JSON (the source of truth)", open=False):
+        t["code"] = gr.Code(json.dumps(init["graph"], indent=2), language="json",
+                            interactive=True, label="graph JSON", lines=14, max_lines=30,
+                            elem_id="scene-json")
+        t["apply_json"] = gr.Button("Apply JSON", variant="secondary")
+    return t
+
+
+def _sample_section() -> dict[str, Any]:
+    """Seed, steps, the Generate button and the judged sample."""
+    s: dict[str, Any] = {}
+    with gr.Row():
+        s["seed"] = FieldNumber(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
+                                field="seed")
+        s["steps"] = steps_slider()
+        s["gen"] = gr.Button("Generate", variant="primary")
+    s["gen_md"] = gr.Markdown()
+    with gr.Row():
+        s["sample"] = gr.Image(label="model sample", format="png", height=DISPLAY,
+                               interactive=False, elem_id="scene-sample")
+        with gr.Column():
+            s["v_model"] = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: model sample",
+                                        interactive=False, wrap=True,
+                                        column_widths=VERDICT_WIDTHS)
+            s["v_truth"] = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: ground truth",
+                                        interactive=False, wrap=True,
+                                        column_widths=VERDICT_WIDTHS)
+    return s
+
+
+def _guarded(event: Any, status: Any) -> None:
+    """After a scene change the status line is cleared, or, when it was refused, says that
+    nothing changed."""
+    event.success(lambda: "", None, [status], api_visibility="private", show_progress="hidden")
+    event.failure(lambda: REFUSED, None, [status], api_visibility="private",
+                  show_progress="hidden")
+
+
+def _wire(ctx: Ctx, parts: dict[str, Any]) -> None:
+    """Every event of the tab.  Errors are shown on the status line only (``show_progress_on``),
+    never on an input, and change no output, so nothing the user typed is lost."""
+    outs = {k: parts[k] for k in VIEWS}
+    shown, status = list(outs.values()), parts["status"]
+    pick = {k: parts[k] for k in EDITOR_OUTPUTS}
+    quiet = dict(show_progress_on=[status])
+    with parts["presets"]:
+        gr.Examples([[p[1]] for p in PRESETS], inputs=[parts["prompt"]], outputs=shown,
+                    fn=guard(keyed(parse_prompt, outs)), run_on_click=True,
+                    cache_examples=False, label="talk presets",
+                    example_labels=[p[0] for p in PRESETS])
+    code, truth = parts["code"], [parts["truth"], parts["masks"]]
+    for ev in (parts["prompt"].submit(guard(keyed(parse_prompt, outs)), [parts["prompt"]],
+                                      shown, api_name="parse", **quiet),
+               parts["apply_json"].click(guard(keyed(apply_json, outs)), [code], shown,
+                                         api_name="apply_json", **quiet),
+               parts["apply_tables"].click(guard(keyed(apply_tables, outs)),
+                                           [parts[k] for k in ("nodes", "edges", "category",
+                                                               "reinfer")],
+                                           shown, api_name="apply_tables", **quiet)):
+        _guarded(ev, status)
+    edited = {**outs, **pick}
+    fields = {k: parts[k] for k in EditForm.__dataclass_fields__}
+    for action in EDITS:
+        ev = parts[action].click(guard(keyed(functools.partial(_edit_handler, action),
+                                             edited)), None, list(edited.values()),
+                                 inputs_kwargs=fields, api_name=f"edit_{action}", **quiet)
+        ev.failure(lambda: REFUSED, None, [status], api_visibility="private",
+                   show_progress="hidden")
+    parts["node_id"].input(node_form, [code, parts["node_id"]],
+                           [parts["kind"], parts["explicit"], parts["attrs"]],
+                           api_visibility="private", show_progress="hidden")
+    sampled = {**outs, **{k: parts[k] for k in SAMPLE_OUTPUTS}}
+    gen = parts["gen"].click(guard(keyed(generate, sampled)),
+                             [parts["prompt"], ctx.scene, parts["seed"], parts["steps"],
+                              ctx.model_key], list(sampled.values()), api_name="generate",
+                             show_progress_on=[parts["sample"], status], **MODEL_QUEUE)
+    _guarded(gen, status)
+    code.change(follow_graph, [code], [*pick.values()][1:] + truth, api_visibility="private",
+                show_progress="hidden")
+
+
+def _edit_handler(action: str, **form: Any) -> dict[str, Any]:
+    return edit(action, EditForm(**form))
+
+
 def build(ctx: Ctx) -> None:
-    scene = ctx.scene
     init = initial_scene()
     g0 = CausalSceneGraph.from_dict(init["graph"])
     gr.Markdown("Write a prompt, or edit its **causal scene graph** (CSG). Implicit nodes are "
                 "the effects the prompt leaves unsaid (a reflection, a shadow); they are what "
-                "diffusion models miss.")
-    with gr.Row():
-        prompt = gr.Textbox(value=init["prompt"], label="prompt", scale=5,
-                            elem_id="scene-prompt", submit_btn="Parse")
-    presets_box = gr.Column()      # filled below, once the outputs exist
-    info = gr.Markdown(info_text(init))
-    with gr.Row():
-        with gr.Column(scale=3):
-            plot = gr.Plot(graph_figure(g0), label="scene graph (causal edges red, implicit "
-                                                   "nodes open)")
-        with gr.Column(scale=2):
-            img0, masks0 = render_views(g0)
-            truth = gr.Image(img0, label="ToyWorld ground truth", format="png", height=DISPLAY,
-                             interactive=False)
-    masks = gr.Gallery(masks0, label="node masks (ground truth)", columns=6, height=200,
-                       format="png", allow_preview=True, fit_columns=False,
-                       object_fit="contain")
-    with gr.Accordion("edit the graph: tables", open=False):
-        category = gr.Dropdown(list(CATEGORIES), value=g0.category, label="category")
-        nodes = gr.Dataframe(node_rows(init["graph"]), headers=NODE_HEADERS,
-                             datatype=["str", "str", "bool", "str", "str"], type="array",
-                             interactive=True, label="nodes (attrs: key=value, ...; box: x0, y0, "
-                             "x1, y1 in [0, 1])")
-        edges = gr.Dataframe(edge_rows(init["graph"]), headers=EDGE_HEADERS, type="array",
-                             interactive=True, label=f"edges (relations: "
-                             f"{', '.join(csg.RELATIONS)})")
-        with gr.Row():
-            reinfer = gr.Checkbox(True, label="re-infer implicit effects and layout")
-            apply_tab = gr.Button("Apply tables", variant="secondary")
-    with gr.Accordion("edit the graph: JSON", open=False):
-        code = gr.Code(json.dumps(init["graph"], indent=2), language="json", interactive=True,
-                       label="graph JSON", lines=14, max_lines=30, elem_id="scene-json")
-        apply_js = gr.Button("Apply JSON", variant="secondary")
-    with gr.Row():
-        seed = FieldNumber(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
-                           field="seed")
-        steps = steps_slider()
-        gen = gr.Button("Generate", variant="primary")
-    gen_md = gr.Markdown()
-    with gr.Row():
-        sample = gr.Image(label="model sample", format="png", height=DISPLAY, interactive=False,
-                          elem_id="scene-sample")
-        with gr.Column():
-            v_model = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: model sample",
-                                   interactive=False, wrap=True, column_widths=VERDICT_WIDTHS)
-            v_truth = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: ground truth",
-                                   interactive=False, wrap=True, column_widths=VERDICT_WIDTHS)
-
-    outs = dict(scene=scene, prompt=prompt, code=code, nodes=nodes, edges=edges,
-                category=category, plot=plot, truth=truth, masks=masks, info=info)
-    sampled = {**outs, "sample": sample, "v_model": v_model, "v_truth": v_truth,
-               "gen_md": gen_md}
-    assert tuple(sampled) == VIEWS + SAMPLE_OUTPUTS
-    shown = list(outs.values())
-    with presets_box:
-        gr.Examples([[p[1]] for p in PRESETS], inputs=[prompt], outputs=shown,
-                    fn=guard(keyed(parse_prompt, outs)), run_on_click=True,
-                    cache_examples=False, label="talk presets",
-                    example_labels=[p[0] for p in PRESETS])
-    prompt.submit(guard(keyed(parse_prompt, outs)), [prompt], shown, api_name="parse")
-    apply_js.click(guard(keyed(apply_json, outs)), [code], shown, api_name="apply_json")
-    apply_tab.click(guard(keyed(apply_tables, outs)), [nodes, edges, category, reinfer], shown,
-                    api_name="apply_tables")
-    gen.click(guard(keyed(generate, sampled)), [prompt, scene, seed, steps, ctx.model_key],
-              list(sampled.values()), api_name="generate", **MODEL_QUEUE)
-    ctx.parts["scene_prompt"] = prompt
+                "diffusion models miss. Any prompt: ToyWorld sentences get a ground truth and "
+                "a verifier, other (open-world) prompts a graph and its causal completion.")
+    parts: dict[str, Any] = {"scene": ctx.scene, **_views_section(init, g0)}
+    parts.update(_editor_section(init))
+    parts.update(_tables_section(init, g0))
+    parts.update(_sample_section())
+    assert set(VIEWS + SAMPLE_OUTPUTS + EDITOR_OUTPUTS) <= set(parts)
+    _wire(ctx, parts)
+    ctx.parts["scene_prompt"] = parts["prompt"]

@@ -6,17 +6,44 @@ from typing import Any
 
 import numpy as np
 
-from lina_core.csg import CausalSceneGraph
+from lina_core.csg import CATEGORIES, CausalSceneGraph
+from lina_core.pipelines.registry import ALLOWLIST
 
 from .widgets import log
 
 
-def verdict(image: np.ndarray, graph: CausalSceneGraph | dict[str, Any] | None) -> dict[str, Any]:
+def no_verifier(why: str) -> dict[str, Any]:
+    """The verdict where there is no verifier to ask: shown as "no verifier" and why, not as
+    an error."""
+    return {"no_verifier": why}
+
+
+def verifier_missing(graph: CausalSceneGraph | dict[str, Any] | None,
+                     model_key: str | None = None) -> str | None:
+    """Why there is no verifier for this picture (None when there is one): the verifier
+    judges ToyWorld scenes drawn by a ToyWorld model only."""
+    cat = graph.category if isinstance(graph, CausalSceneGraph) else (graph or {}).get(
+        "category")
+    if cat not in CATEGORIES or cat == "open":
+        return "no verifier for open-world scenes (it judges ToyWorld scenes only)"
+    if model_key and not ALLOWLIST.get(model_key, ALLOWLIST["toyworld"]).kind.startswith(
+            "toyworld"):
+        return (f"no verifier for {ALLOWLIST[model_key].label} (the ToyWorld verifier judges "
+                f"ToyWorld pictures only)")
+    return None
+
+
+def verdict(image: np.ndarray, graph: CausalSceneGraph | dict[str, Any] | None,
+            model_key: str | None = None) -> dict[str, Any]:
     """The verifier's ``to_dict()`` for an image (H x W x 3) or a clip (F x H x W x 3) against
-    ``graph``; ``{"error": ...}`` when it cannot be judged (no graph, a graph the verifier has no
+    ``graph``; :func:`no_verifier` for an open-world scene or a model that is not ToyWorld's;
+    ``{"error": ...}`` when it cannot be judged (no graph, a graph the verifier has no
     questions for, an odd image), so a verifier failure never loses the pictures."""
     if graph is None:
         return {"error": "no scene graph (the prompt did not parse)"}
+    why = verifier_missing(graph, model_key)
+    if why:
+        return no_verifier(why)
     try:
         from lina_core.toyworld.verify_video import judge
         g = graph if isinstance(graph, CausalSceneGraph) else CausalSceneGraph.from_dict(graph)

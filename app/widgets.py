@@ -208,13 +208,19 @@ def check_candidate(value: Any, graph: dict[str, Any]) -> str | None:
         return None
     if not isinstance(value, str) or value not in C.BY_NAME:
         raise error(f"candidate: {value!r} is not one of {[v for _, v in candidate_choices()]}")
+    from .state import applicable, is_toyworld_graph
     g = CausalSceneGraph.from_dict(graph)
+    if not is_toyworld_graph(g):
+        if value not in applicable(g):
+            raise error(f"candidate: {value!r} does not apply to this open-world scene "
+                        f"(donors and guidance masks need ToyWorld); allowed here: "
+                        f"{', '.join(applicable(g))}")
+        return value
     try:
         C.spec_for(C.get(value), "-", g)
     except DonorError as exc:
-        allowed = [c.name for c in C.available(g)]
         raise error(f"candidate: {value!r} does not apply to this {g.category} scene ({exc}); "
-                    f"allowed here: {', '.join(allowed)}") from None
+                    f"allowed here: {', '.join(applicable(g))}") from None
     return value
 
 
@@ -412,6 +418,8 @@ def verdict_rows(verdict: dict[str, Any] | None, graph: dict[str, Any] | None = 
     """A verifier verdict (``Verdict.to_dict()``) as rows: one per question, one per node."""
     if not verdict:
         return [["verifier", "n/a", ""]]
+    if "no_verifier" in verdict:
+        return [["verifier", "none", str(verdict["no_verifier"])]]
     if "error" in verdict:
         return [["verifier", "error", str(verdict["error"])]]
     rows = [["physics", "ok" if verdict.get("physics_ok") else "WRONG", ""],
@@ -431,6 +439,8 @@ def verdict_rows(verdict: dict[str, Any] | None, graph: dict[str, Any] | None = 
 
 
 def verdict_summary(verdict: dict[str, Any] | None) -> str:
+    if verdict and "no_verifier" in verdict:
+        return str(verdict["no_verifier"])
     if not verdict or "error" in verdict:
         return "verifier: n/a"
     return (f"physics {'ok' if verdict.get('physics_ok') else 'WRONG'}, "

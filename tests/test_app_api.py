@@ -437,3 +437,200 @@ def test_zip_with_path_traversal_is_rejected(app, tmp_path):
     msg = _error(client, "/runs_import", path=handle_file(str(z)))
     assert "unsafe path" in msg and set(os.listdir(runs)) == before
     assert not (Path(runs).parent / "escape.png").exists()
+
+
+# --------------------------------------------------------------------------- the graph editor
+
+
+def _edit(client, action: str, code: str, **form):
+    kw = dict(code=code, node_id="", kind="", explicit=True, attrs="", source="", target="",
+              relation="")
+    kw.update(form)
+    return client.predict(api_name=f"/edit_{action}", **kw)
+
+
+def test_editor_edits_the_graph_and_rederives_effects(app):
+    client = app[0]
+    code = client.predict(prompt=SHADOW, api_name="/parse")[1]
+    out = _edit(client, "update_node", code, node_id="light", kind="light", attrs="side=right")
+    prompt, code2 = out[0], out[1]
+    status, node_pick = out[len(VIEW_NAMES)], out[len(VIEW_NAMES) + 1]
+    assert "lit from the right" in prompt and "updated node `light`" in status
+    assert _val(node_pick) == "light"
+    # the shadow is stale (still on the right): re-derive it from the light
+    out = _edit(client, "rederive", code2)
+    g = json.loads(out[1])
+    shadow = next(n for n in g["nodes"] if n["id"] == "shadow")
+    assert shadow["attrs"]["side"] == "left" and not shadow["explicit"]
+    # mark it stated, then implicit again
+    out = _edit(client, "mark_stated", out[1], node_id="shadow")
+    assert next(n for n in json.loads(out[1])["nodes"] if n["id"] == "shadow")["explicit"]
+    out = _edit(client, "mark_implicit", out[1], node_id="shadow")
+    assert "implicit" in out[len(VIEW_NAMES)] and "shadow" in out[len(VIEW_NAMES)]
+    # an edge removed and added back
+    out = _edit(client, "remove_edge", out[1], source="obj0", target="floor")
+    assert not any(e["target"] == "floor" for e in json.loads(out[1])["edges"])
+    out = _edit(client, "add_edge", out[1], source="obj0", target="floor", relation="on")
+    assert any(e["target"] == "floor" for e in json.loads(out[1])["edges"])
+
+
+def test_editor_refuses_a_bad_edit_naming_the_field(app):
+    client, _, demo = app[:3]
+    code = client.predict(prompt=SHADOW, api_name="/parse")[1]
+    assert "node id" in _error(client, "/edit_add_node", code=code, node_id="obj0",
+                               kind="object", explicit=True, attrs="", source="", target="",
+                               relation="")
+    assert "colour" in _error(client, "/edit_update_node", code=code, node_id="obj0",
+                              kind="object", explicit=True, attrs="colour=plaid, shape=cone",
+                              source="", target="", relation="")
+    assert "relation" in _error(client, "/edit_add_edge", code=code, node_id="", kind="",
+                                explicit=True, attrs="", source="obj0", target="light",
+                                relation="teleports")
+    # errors are shown on the status line, never over an input (the prompt, the JSON box)
+    status = next(c["id"] for c in demo.config["components"]
+                  if c.get("props", {}).get("elem_id") == "scene-status")
+    for dep in demo.config["dependencies"]:
+        name = dep.get("api_name") or ""
+        if name in ("parse", "apply_json", "apply_tables") or name.startswith("edit_"):
+            assert dep["show_progress_on"] == [status], name
+
+
+#: the Scene tab's views, in the order its endpoints answer them (the editor adds four)
+VIEW_NAMES = ("prompt", "code", "nodes", "edges", "category", "plot", "truth", "masks", "info")
+
+
+# --------------------------------------------------------------------------- another model
+
+OPEN_PROMPT = "a black cat sleeping on a sofa under a lamp"
+
+
+def open_world_parser() -> bool:
+    """Whether ``csg.from_prompt`` makes open-world graphs (branch h-parse)."""
+    from lina_core.csg import GraphError, from_prompt
+    try:
+        return from_prompt(OPEN_PROMPT).graph.category == "open"
+    except GraphError:
+        return False
+
+
+needs_open_world = pytest.mark.skipif(not open_world_parser(),
+                                      reason="the open-world parser is not merged yet")
+
+
+@pytest.fixture(scope="module")
+def sd_app(tmp_path_factory):
+    """The app on a tiny random-weight Stable Diffusion pipeline (a model with no verifier),
+    drawing 32 px images so it stays fast."""
+    import torch
+    torch.set_num_threads(1)
+    from app import build_demo, launch_kwargs, state
+    from tiny_pipes import sd_pipeline
+    pipe = sd_pipeline(tmp_path_factory.mktemp("sd"))
+    old = state.HANDLE, state.VIDEO          # build_demo replaces the app's model handles
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(state, "_size_kwargs", lambda m: {"height": 32, "width": 32})
+        mp.setenv("LINA_PREDICTOR_DIR", str(tmp_path_factory.mktemp("no_predictor")))
+        demo = build_demo(model="sd15", pipe=pipe, runs_dir=tmp_path_factory.mktemp("runs"),
+                          threads=1)
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                    quiet=True, **launch_kwargs())
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False,
+                        download_files=str(tmp_path_factory.mktemp("downloads")))
+        yield client
+        demo.close()
+    state.HANDLE, state.VIDEO = old
+
+
+def _no_verifier(rows) -> bool:
+    return rows["data"][0][:2] == ["verifier", "none"] and "no verifier" in rows["data"][0][2]
+
+
+def test_every_tab_on_a_model_without_a_verifier(sd_app):
+    client = sd_app
+    out = client.predict(prompt=MIRROR, seed=0, steps=3, api_name="/generate")
+    assert json.loads(out[1])["category"] == "reflection"
+    sample, v_model, v_truth, summary = out[-4:]
+    assert _no_verifier(v_model) and "Stable Diffusion 1.5" in v_model["data"][0][2]
+    assert "physics ok" in summary.split("Ground-truth render:")[1]    # the render still is
+    target = client.predict(prompt=MIRROR, api_name="/completion")
+    assert "reflection" in target
+    out = client.predict(api_name="/intervene", **_intervene_kwargs(steps=3, end=2,
+                                                                    lg_weight=0.0))
+    assert _no_verifier(out[-3]) and _no_verifier(out[-2]) and "no verifier" in out[-1]
+    out = client.predict(api_name="/lina", **_lina_kwargs(steps=3, candidate="cplus_all"))
+    assert _no_verifier(out[3]) and _no_verifier(out[4]) and "saved" in out[-1]
+
+
+def open_graph_json() -> str:
+    """An open-world scene by the graph model's contract (category "open", entity nodes),
+    with its implicit effects derived: what the open-world parser makes of a prompt."""
+    from lina_core import csg
+    g = csg.CausalSceneGraph("open")
+    g.add_node("cat", "entity", noun="cat", color="black")
+    g.add_node("sofa", "entity", noun="sofa", material="leather")
+    g.add_node("lamp", "entity", noun="lamp")
+    g.add_edge("cat", "sofa", "on")
+    csg.add_implicit_effects(g)
+    return g.validate().to_json()
+
+
+def test_every_tab_on_an_open_world_scene(sd_app):
+    """An open-world graph in the Scene tab (through its JSON box), then Generate, fill c+,
+    Intervene and LINA on it: c+ comes from the open graph, the verdicts say there is no
+    verifier."""
+    client = sd_app
+    out = client.predict(text=open_graph_json(), api_name="/apply_json")
+    prompt, g = out[0], json.loads(out[1])
+    assert g["category"] == "open" and out[4] == "open" and "cat" in prompt
+    assert out[6] is None and out[7] == []              # no ToyWorld ground truth, no masks
+    assert "open-world" in out[-1] and "c+" in out[-1]
+    out = client.predict(prompt=prompt, seed=0, steps=3, api_name="/generate")
+    assert json.loads(out[1])["category"] == "open"     # the Scene's graph, not a re-parse
+    assert _no_verifier(out[-3]) and _no_verifier(out[-2])
+    target = client.predict(prompt=prompt, api_name="/completion")
+    assert "shadow" in target and target != prompt       # c+ from the open graph
+    out = client.predict(api_name="/intervene", **_intervene_kwargs(
+        prompt=prompt, target=target, steps=3, end=2, lg_weight=0.0))
+    assert _no_verifier(out[-3]) and "saved" in out[-1]
+    for cand in ("predicted", "cplus_all"):
+        out = client.predict(api_name="/lina", **_lina_kwargs(prompt=prompt, use_scene=True,
+                                                              steps=3, candidate=cand))
+        assert _no_verifier(out[3]) and "saved" in out[-1]
+        choice = json.loads(out[8])
+        assert choice["candidate"] == ("cplus_half" if cand == "predicted" else cand)
+        assert "shadow" in choice["why"]["intervention"]["causal_completion"]
+        if cand == "predicted":
+            assert "open-world default" in choice["why"]["source"]
+    msg = _error(client, "/lina", **_lina_kwargs(prompt=prompt, use_scene=True, steps=3,
+                                                candidate="donor_k10"))
+    assert "candidate" in msg and "open-world" in msg and "cplus_all" in msg
+
+
+@needs_open_world
+def test_every_tab_on_an_open_world_prompt(sd_app):
+    client = sd_app
+    out = client.predict(prompt=OPEN_PROMPT, api_name="/parse")
+    g = json.loads(out[1])
+    assert g["category"] == "open" and out[4] == "open"
+    assert out[6] is None and out[7] == []              # no ToyWorld ground truth, no masks
+    assert "open-world" in out[-1] and "c+" in out[-1]
+    out = client.predict(prompt=OPEN_PROMPT, seed=0, steps=3, api_name="/generate")
+    assert _no_verifier(out[-3]) and _no_verifier(out[-2])
+    target = client.predict(prompt=OPEN_PROMPT, api_name="/completion")
+    assert "cat" in target and "shadow" in target               # c+ from the open graph
+    out = client.predict(api_name="/intervene", **_intervene_kwargs(
+        prompt=OPEN_PROMPT, target=target, steps=3, end=2, lg_weight=0.0))
+    assert _no_verifier(out[-3]) and "saved" in out[-1]
+    for cand in ("predicted", "cplus_all"):
+        out = client.predict(api_name="/lina", **_lina_kwargs(prompt=OPEN_PROMPT, steps=3,
+                                                              candidate=cand))
+        assert _no_verifier(out[3]) and "saved" in out[-1]
+        assert "shadow" in json.loads(out[8])["why"]["intervention"]["causal_completion"]
+    # the Intervene tab's c+ on a ToyWorld model too (the parser serves every model)
+    assert "shadow" in app_completion(OPEN_PROMPT)
+
+
+def app_completion(prompt: str) -> str:
+    from app.tab_intervene import completion
+    return completion(prompt, None)

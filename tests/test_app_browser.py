@@ -7,6 +7,7 @@ playwright is missing."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 import urllib.request
@@ -194,3 +195,120 @@ def test_video_preset_plays_both_clips_in_sync(cached_url, page):
     assert "3 steps" in page.locator("#video-md").inner_text()
     page.wait_for_function(f"({_VIDEOS})().every(v => v && v.ready >= 2 && v.duration > 0)",
                            timeout=60_000)
+
+
+#: texts the prompt parser refuses (the first it refuses is typed into the Scene tab)
+REFUSED = ("", "the of and", "%%% ### 12345")
+OPEN_PROMPT = "a black cat sleeping on a sofa under a lamp"
+TOY_PROMPT = "a green cone on the floor, lit from the left"
+
+
+def _refused_text() -> str:
+    from lina_core.csg import GraphError, from_prompt
+    for text in REFUSED[1:]:
+        try:
+            from_prompt(text)
+        except GraphError:
+            return text
+    return REFUSED[0]
+
+
+def _scene_prompt(page) -> str:
+    return page.evaluate("document.querySelector('#scene-prompt textarea').value")
+
+
+def _submit_scene(page, text: str) -> None:
+    box = page.locator("#scene-prompt textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def _open_graph_json() -> str:
+    """An open-world scene by the graph model's contract, its effects derived."""
+    from lina_core import csg
+    g = csg.CausalSceneGraph("open")
+    g.add_node("cat", "entity", noun="cat", color="black")
+    g.add_node("sofa", "entity", noun="sofa", material="leather")
+    g.add_node("lamp", "entity", noun="lamp")
+    g.add_edge("cat", "sofa", "on")
+    csg.add_implicit_effects(g)
+    return g.validate().to_json()
+
+
+def _parses_open_world() -> bool:
+    from lina_core.csg import GraphError, from_prompt
+    try:
+        return from_prompt(OPEN_PROMPT).graph.category == "open"
+    except GraphError:
+        return False
+
+
+def _show_open_world_scene(page) -> str:
+    """An open-world scene in the Scene tab: typed as a prompt where the parser reads prose,
+    else pasted into the graph JSON box; returns the prompt the tab then shows."""
+    if _parses_open_world():
+        _submit_scene(page, OPEN_PROMPT)
+    else:
+        page.locator("#scene-json .cm-content").click()
+        page.keyboard.press("Control+A")
+        page.keyboard.insert_text(_open_graph_json())
+        page.get_by_role("button", name="Apply JSON").click()
+    page.wait_for_function("document.querySelector('#scene-info').innerText"
+                           ".includes('open-world')", timeout=60_000)
+    return _scene_prompt(page)
+
+
+def test_scene_tab_keeps_the_prompt_after_a_refusal(url, page, tmp_path):
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    page.wait_for_function("document.querySelector('#model-status') && document.querySelector("
+                           "'#model-status').innerText.includes('Model:')", timeout=120_000)
+    page.get_by_text("edit the graph: JSON (the source of truth)").click()
+    page.wait_for_function("document.querySelector('#scene-json .cm-content') && document"
+                           ".querySelector('#scene-json .cm-content').innerText.includes("
+                           "'schema_version')", timeout=30_000)
+    prompt = _show_open_world_scene(page)
+    assert "cat" in prompt, prompt
+    page.wait_for_function(f"({_PLOTTED})().includes('cat')", timeout=30_000)
+    page.wait_for_selector("#scene-plot .js-plotly-plot", timeout=30_000)
+    time.sleep(1.0)
+    page.screenshot(path=str(tmp_path / "scene.png"), full_page=True)
+    info, graph_json = page.locator("#scene-info").inner_text(), _json_box(page)
+    assert "sofa" in graph_json and "open-world" in info and "c+" in info
+    # a refused prompt: the message, the status line says so, and the text is still there
+    bad = _refused_text()
+    _submit_scene(page, bad)
+    page.wait_for_function("document.querySelector('#scene-status').innerText"
+                           ".includes('Not applied')", timeout=30_000)
+    assert _scene_prompt(page) == bad, "the refused prompt was wiped"
+    assert "Error" not in page.locator("#scene-prompt").inner_text()
+    assert page.locator("#scene-info").inner_text() == info        # the last good graph
+    assert _json_box(page) == graph_json
+    # a good edit: the graph follows (the cat marked implicit) and the status line says so
+    box = page.locator("#scene-prompt textarea")
+    box.fill(prompt)
+    node = page.locator("#ed-node input")
+    node.fill("cat")
+    node.press("Enter")
+    page.locator("#ed-mark_implicit").click()
+    page.wait_for_function("document.querySelector('#scene-status').innerText"
+                           ".includes('implicit (unstated)')", timeout=30_000)
+    edited = _json_box(page)
+    assert "cat" in dict(json.loads(edited))["implicit nodes"], edited
+    # a refused edit (a node id that exists) changes nothing, and says so
+    page.locator("#ed-add_node").click()
+    page.wait_for_function("document.querySelector('#scene-status').innerText"
+                           ".includes('Not applied')", timeout=30_000)
+    assert _json_box(page) == edited and node.input_value() == "cat"
+    page.screenshot(path=str(tmp_path / "scene_edited.png"), full_page=True)
+
+
+#: the graph as the figure draws it: each node trace's name and node ids (the JSON box is a
+#: CodeMirror editor, which draws only the lines in view)
+_PLOTTED = ("() => { const p = document.querySelector('#scene-plot .js-plotly-plot'); "
+            "return p && p.data ? JSON.stringify(p.data.filter(t => t.customdata)"
+            ".map(t => [t.name, t.customdata])) : ''; }")
+
+
+def _json_box(page) -> str:
+    """The graph the tab shows (the figure's nodes), to compare before and after."""
+    return page.evaluate(_PLOTTED)
