@@ -603,17 +603,6 @@ def test_figure_edges_and_implicit_nodes():
     assert "material=cork" in ex_hover["obj0"] and "hop depth: 0" in ex_hover["obj0"]
 
 
-def test_figure_uses_box_centres():
-    g = parse("a wood cube and a stone cube on a balance")
-    tr = _traces(figure(g))
-    xs = dict(zip(tr["nodes"].customdata, tr["nodes"].x))
-    for n in ("obj0", "obj1", "beam"):
-        b = g.node(n)["box"]
-        assert xs[n] == pytest.approx((b[0] + b[2]) / 2)
-    # the left object is drawn on the left
-    assert xs["obj0"] < xs["obj1"]
-
-
 def test_figure_without_boxes_is_deterministic_and_tolerates_bad_graphs():
     d = valid_dict("a red ball on the floor, lit from the left")
     for n in d["nodes"]:
