@@ -388,8 +388,8 @@ def predict_choice(model_key: str, prompt: str, graph: dict[str, Any],
     does not apply to the scene raises ``DonorError``, naming the field "candidate")."""
     from lina_core.lina import LinaSampler
     m = handle().get(model_key)
-    choice = lina_choice(LinaSampler(m.pipe, m.predictor, steps=steps), prompt, _graph(graph),
-                         _candidate(candidate))
+    choice = LinaSampler(m.pipe, m.predictor, steps=steps).choose(prompt, _graph(graph),
+                                                                   _candidate(candidate))
     return _choice(m, choice)
 
 
@@ -404,7 +404,8 @@ def lina_pair(model_key: str, prompt: str, graph: dict[str, Any], seed: int, ste
     m = handle().get(model_key)
     t0 = time.perf_counter()
     sampler = LinaSampler(m.pipe, m.predictor, steps=steps)
-    res = _lina_run(m, sampler, prompt, _graph(graph), seed, _candidate(candidate))
+    res = sampler(prompt, _graph(graph), seed=seed, candidate=_candidate(candidate),
+                  **_size_kwargs(m))
     strip, shown = previews_strip(res.baseline_previews, res.lina_previews)
     return {"baseline": _first(res.baseline), "lina": _first(res.lina),
             "candidate": res.choice.candidate, "choice": _choice(m, res.choice),
@@ -413,79 +414,6 @@ def lina_pair(model_key: str, prompt: str, graph: dict[str, Any], seed: int, ste
             "lina_record": _plain(res.lina_record),
             "timings": dict(res.timings, total_s=time.perf_counter() - t0),
             "previews": {"image": strip, "steps": shown, "rows": ["baseline", "LINA"]}}
-
-
-#: what LINA runs on an open-world scene when asked to choose (see :func:`lina_choice`)
-OPEN_WORLD_DEFAULT = "cplus_half"
-#: the candidate ops that need nothing ToyWorld-specific (its training set for donors, its
-#: layout for guidance masks): the ones an open-world scene can use
-OPEN_WORLD_OPS = ("none", "cplus", "schedule")
-
-
-def is_toyworld_graph(graph: Any) -> bool:
-    from lina_core.csg import CATEGORIES
-    return graph is not None and graph.category in CATEGORIES and graph.category != "open"
-
-
-def applicable(graph: Any) -> list[str]:
-    """The candidates that apply to ``graph``: ``candidates.available`` on a ToyWorld scene;
-    on an open-world one, those of :data:`OPEN_WORLD_OPS`."""
-    from lina_core import candidates as C
-    if is_toyworld_graph(graph):
-        return [c.name for c in C.available(graph)]
-    return [c.name for c in C.FAMILY if c.op in OPEN_WORLD_OPS]
-
-
-def lina_choice(sampler: Any, prompt: str, graph: Any, candidate: str | None) -> Any:
-    """``sampler.choose`` on a ToyWorld scene.  On an open-world scene the ToyWorld donors,
-    masks and predictor do not apply, so the choice is ``candidate`` (one of
-    :func:`applicable`) or, to choose, :data:`OPEN_WORLD_DEFAULT`: c+ from the open graph
-    for the early steps."""
-    from lina_core import candidates as C
-    from lina_core.donors import DonorError
-    from lina_core.lina import Choice, explain
-    if is_toyworld_graph(graph):
-        return sampler.choose(prompt, graph, candidate)
-    allowed = applicable(graph)
-    if candidate is not None and candidate not in allowed:
-        raise DonorError(f"candidate: {candidate!r} does not apply to this open-world scene "
-                         f"(donors and guidance masks need ToyWorld); allowed here: {allowed}")
-    name = candidate or OPEN_WORLD_DEFAULT
-    cand = C.get(name)
-    why = {"category": graph.category, "hop_depths": graph.hop_depths(),
-           "implicit_nodes": graph.implicit_nodes(), "available": allowed,
-           "source": "chosen by hand" if candidate else (
-               "open-world default (the predictor is fitted on ToyWorld scenes): c+ from "
-               "the open graph for the early steps"),
-           "intervention": explain(cand, graph, sampler.steps)}
-    spec = C.spec_for(cand, prompt, graph, sampler.steps, 0, sampler.guidance_scale)
-    return Choice(name, spec, why)
-
-
-def _lina_run(m: Loaded, sampler: Any, prompt: str, graph: Any, seed: int,
-              candidate: str | None) -> Any:
-    """``sampler(prompt, graph, ...)``, at the family's default size: ``LinaSampler.__call__``
-    takes no size (families other than ToyWorld need one) and chooses with the ToyWorld
-    candidates, so for those models and open-world scenes its two runs (the baseline, then
-    LINA's branch of it, as :mod:`lina_core.compare` decides) are made here."""
-    from lina_core import compare, engine
-    from lina_core.interventions import InterventionSpec
-    from lina_core.lina import LinaResult
-    size = _size_kwargs(m)
-    if not size and is_toyworld_graph(graph):
-        return sampler(prompt, graph, seed=seed, candidate=candidate)
-    t0 = time.perf_counter()
-    choice = lina_choice(sampler, prompt, graph, candidate)
-    choice.spec.seed = seed
-    t1 = time.perf_counter()
-    base_spec = InterventionSpec(prompt=prompt, steps=sampler.steps, seed=seed,
-                                 guidance_scale=sampler.guidance_scale, graph=graph.to_dict())
-    base = engine.run(m.pipe, base_spec, seed=seed, previews=True, **size)
-    t2 = time.perf_counter()
-    lina = compare.branch(m.pipe, choice.spec, base, seed=seed, previews=True, **size)
-    return LinaResult(base.images, lina.images, choice, base.record, lina.record,
-                      {"choose_s": t1 - t0, "baseline_s": t2 - t1,
-                       "lina_s": time.perf_counter() - t2}, base.previews, lina.previews)
 
 
 def _baseline(m: Loaded, spec, seed: int):

@@ -208,19 +208,19 @@ def check_candidate(value: Any, graph: dict[str, Any]) -> str | None:
         return None
     if not isinstance(value, str) or value not in C.BY_NAME:
         raise error(f"candidate: {value!r} is not one of {[v for _, v in candidate_choices()]}")
-    from .state import applicable, is_toyworld_graph
     g = CausalSceneGraph.from_dict(graph)
-    if not is_toyworld_graph(g):
-        if value not in applicable(g):
+    allowed = [c.name for c in C.available(g)]
+    if not C.is_toyworld(g):
+        if value not in allowed:
             raise error(f"candidate: {value!r} does not apply to this open-world scene "
                         f"(donors and guidance masks need ToyWorld); allowed here: "
-                        f"{', '.join(applicable(g))}")
+                        f"{', '.join(allowed)}")
         return value
     try:
         C.spec_for(C.get(value), "-", g)
     except DonorError as exc:
         raise error(f"candidate: {value!r} does not apply to this {g.category} scene ({exc}); "
-                    f"allowed here: {', '.join(applicable(g))}") from None
+                    f"allowed here: {', '.join(allowed)}") from None
     return value
 
 

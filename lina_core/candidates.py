@@ -124,9 +124,23 @@ def spec_for(cand: Candidate, prompt: str, graph: CausalSceneGraph, steps: int =
     return spec
 
 
+#: the candidate ops that need nothing ToyWorld-specific (its training set for donors, its
+#: layout for guidance masks): the ones an open-world scene can use
+OPEN_WORLD_OPS = ("none", "cplus", "schedule")
+
+
+def is_toyworld(graph: CausalSceneGraph | None) -> bool:
+    """A graph of a ToyWorld category (donors, masks, the predictor and the verifier apply)."""
+    from .csg import CATEGORIES
+    return graph is not None and graph.category in CATEGORIES
+
+
 def available(graph: CausalSceneGraph, family: tuple[Candidate, ...] = FAMILY
               ) -> list[Candidate]:
-    """The candidates of ``family`` that apply to ``graph``."""
+    """The candidates of ``family`` that apply to ``graph`` (on an open-world graph, those of
+    :data:`OPEN_WORLD_OPS`)."""
+    if not is_toyworld(graph):
+        return [c for c in family if c.op in OPEN_WORLD_OPS]
     out = []
     for c in family:
         try:

@@ -311,6 +311,10 @@ def explain(cand: C.Candidate, graph: CausalSceneGraph, steps: int) -> dict[str,
     return out
 
 
+#: what LINA runs on an open-world scene when asked to choose (:meth:`LinaSampler.choose`)
+OPEN_WORLD_DEFAULT = "cplus_half"
+
+
 class LinaSampler:
     """Baseline and LINA from the same initial noise, with the choice made and why."""
 
@@ -321,18 +325,27 @@ class LinaSampler:
 
     def choose(self, prompt: str, graph: CausalSceneGraph, candidate: str | None = None
                ) -> Choice:
-        """The predictor's choice for ``prompt`` (or ``candidate``, if given)."""
+        """The predictor's choice for ``prompt`` (or ``candidate``, if given).  On an open-world
+        scene the predictor (fitted on ToyWorld scenes), donors and layout masks do not apply:
+        LINA then runs :data:`OPEN_WORLD_DEFAULT`, c+ from the open graph for the early steps."""
         allowed = [c.name for c in C.available(graph)]
+        toy = C.is_toyworld(graph)
         why: dict[str, Any] = {"category": graph.category, "hop_depths": graph.hop_depths(),
-                               "implicit_nodes": graph.implicit_nodes(), "available": allowed,
-                               "graph_features": dict(zip(GRAPH_FEATURES,
-                                                          graph_features(graph).tolist()))}
+                               "implicit_nodes": graph.implicit_nodes(), "available": allowed}
+        if toy:
+            why["graph_features"] = dict(zip(GRAPH_FEATURES, graph_features(graph).tolist()))
         if candidate is not None:
             C.get(candidate)
             if candidate not in allowed:
-                raise DonorError(f"candidate: {candidate!r} does not apply to this scene; "
+                where = "this scene" if toy else ("this open-world scene (donors and guidance "
+                                                  "masks need ToyWorld)")
+                raise DonorError(f"candidate: {candidate!r} does not apply to {where}; "
                                  f"allowed here: {allowed}")
             why["source"] = "chosen by hand"
+        elif not toy:
+            candidate = OPEN_WORLD_DEFAULT
+            why["source"] = ("open-world default (the predictor is fitted on ToyWorld scenes): "
+                             "c+ from the open graph for the early steps")
         elif self.predictor is None:
             candidate, why["source"] = "none", "no predictor: no intervention"
         else:
@@ -347,8 +360,10 @@ class LinaSampler:
 
     def __call__(self, prompt: str | None = None, graph: CausalSceneGraph | None = None,
                  seed: int = 0, candidate: str | None = None, batch: int = 1,
-                 frames: int | None = None) -> LinaResult:
-        """Baseline and LINA (``frames``: clip length, for video pipelines)."""
+                 frames: int | None = None, height: int | None = None,
+                 width: int | None = None) -> LinaResult:
+        """Baseline and LINA (``frames``: clip length, for video pipelines; ``height``/``width``
+        for families that take a size, ToyWorld draws at its own)."""
         if graph is None:
             if prompt is None:
                 raise ValueError("prompt / graph: give at least one")
@@ -360,13 +375,13 @@ class LinaSampler:
         t1 = time.perf_counter()
         base_spec = InterventionSpec(prompt=prompt, steps=self.steps, seed=seed,
                                      guidance_scale=self.guidance_scale, graph=graph.to_dict())
-        base = engine.run(self.pipe, base_spec, seed=seed, batch=batch, previews=True,
-                          frames=frames)
+        size = dict(frames=frames, height=height, width=width)
+        base = engine.run(self.pipe, base_spec, seed=seed, batch=batch, previews=True, **size)
         t2 = time.perf_counter()
         # the same noise; prompt-space candidates differ from step 0, guided ones start from
         # the baseline's cached steps
         lina = compare.branch(self.pipe, choice.spec, base, seed=seed, batch=batch,
-                              previews=True, frames=frames)
+                              previews=True, **size)
         t3 = time.perf_counter()
         return LinaResult(base.images, lina.images, choice, base.record, lina.record,
                           {"choose_s": t1 - t0, "baseline_s": t2 - t1, "lina_s": t3 - t2},

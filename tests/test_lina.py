@@ -290,3 +290,22 @@ def test_every_candidate_leaves_the_pipeline_as_it_was(pipe):
     engine.run(pipe, inpaint, cache=base.trajectory, previews=False)
     assert {k: id(v) for k, v in pipe.components.items()} == before
     assert pipe.scheduler is sched and dict(pipe.scheduler.config) == config
+
+
+def test_open_world_scene_gets_the_causal_completion_and_refuses_toyworld_candidates(tmp_path):
+    """On a tiny SD pipeline and an open-world prompt, LINA (with no usable predictor) runs c+
+    from the open graph for the early steps, at the family's size, and says why; a candidate
+    that needs ToyWorld (a donor) is refused naming the field."""
+    from tiny_pipes import sd_pipeline
+    sd = sd_pipeline(tmp_path)
+    prompt = "a cat sitting on a mirror"
+    g = from_prompt(prompt).graph
+    assert g.category == "open" and not C.is_toyworld(g)
+    sampler = LinaSampler(sd, predictor=None, steps=3)
+    choice = sampler.choose(prompt, g)
+    assert choice.candidate == "cplus_half" and "open-world" in choice.why["source"]
+    with pytest.raises(DonorError, match="candidate"):
+        sampler.choose(prompt, g, "donor_k10")
+    res = sampler(prompt, g, seed=0, height=32, width=32)
+    assert res.baseline.shape == res.lina.shape == (1, 32, 32, 3)
+    assert not np.array_equal(res.baseline, res.lina)
