@@ -426,7 +426,8 @@ def _baseline(m: Loaded, spec, seed: int):
     hit = handle().cached(key)
     if hit is not None:
         return base_spec, hit, True
-    res = engine.run(m.pipe, base_spec, seed=seed, graph=None, **_size_kwargs(m))
+    res = engine.run(m.pipe, base_spec, seed=seed, graph=None, attention=True,
+                     **_size_kwargs(m))
     handle().remember(key, res)
     return base_spec, res, False
 
@@ -443,7 +444,7 @@ def intervene(model_key: str, spec_dict: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     base_spec, base, hit = _baseline(m, spec, spec.seed)
     t1 = time.perf_counter()
-    res = compare.branch(m.pipe, spec, base, seed=spec.seed, **_size_kwargs(m))
+    res = compare.branch(m.pipe, spec, base, seed=spec.seed, attention=True, **_size_kwargs(m))
     t2 = time.perf_counter()
     timings = {"baseline_s": 0.0 if hit else t1 - t0, "baseline_cached": hit,
                "intervened_s": t2 - t1, "started_at_step": res.record["started_at_step"],
@@ -467,7 +468,29 @@ def _comparison(m: Loaded, spec, base_spec, base, res, timings: dict[str, Any]
         "num_train_timesteps": int(getattr(m.pipe.scheduler.config, "num_train_timesteps",
                                            1000)),
         "uniform": uniform(m.pipe.scheduler, spec.steps).to_dict(),
+        "attention": attention_strips(spec, base, res),
     }
+
+
+def attention_strips(spec: Any, base: Any, res: Any, columns: int = 6) -> dict[str, Any] | None:
+    """Each graph node's cross-attention mask over the steps, baseline above intervened (one
+    picture, the steps shown), or None where the family's attention is not recorded."""
+    from lina_core import attention as A
+    from lina_core.csg import GraphError, from_prompt
+    att_b, att_i = base.extra.get("attention"), res.extra.get("attention")
+    if not (att_b and att_i and att_b.get("covered") and att_i.get("covered")):
+        return None
+    try:
+        g = _graph(spec.graph) if spec.graph else from_prompt(spec.prompt).graph
+    except GraphError:
+        return None
+    top, shown = A.run_strip(g, att_b, base.images[0] if base.images.ndim == 4 else None,
+                             columns)
+    bottom, _ = A.run_strip(g, att_i, res.images[0] if res.images.ndim == 4 else None, columns)
+    gap = np.full((6, max(top.shape[1], bottom.shape[1]), 3), 255, np.uint8)
+    pad = [np.pad(x, ((0, 0), (0, gap.shape[1] - x.shape[1]), (0, 0)), constant_values=255)
+           for x in (top, bottom)]
+    return {"image": np.concatenate([pad[0], gap, pad[1]]), "steps": shown}
 
 
 @gpu

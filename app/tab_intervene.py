@@ -220,7 +220,13 @@ def _run(spec: dict[str, Any], model_key: str, store, progress) -> dict[str, Any
             "previews": previews, "sched_plot": _schedule_plot(out),
             "spec_out": json.dumps(out["spec"], indent=2),
             "vb": pd.DataFrame(verdict_rows(vb, graph), columns=VERDICT_HEADERS),
-            "vi": pd.DataFrame(verdict_rows(vi, graph), columns=VERDICT_HEADERS), "md": md}
+            "vi": pd.DataFrame(verdict_rows(vi, graph), columns=VERDICT_HEADERS), "md": md,
+            "attn": _attention_image(out.get("attention"))}
+
+
+def _attention_image(att: dict[str, Any] | None) -> np.ndarray | None:
+    """The baseline/intervened attention strips, 2x up (None: not recorded for this model)."""
+    return None if not att else upscale(att["image"], 2 * max(att["image"].shape[:2]))
 
 
 def scrub(i: Any, previews: dict[str, Any] | None):
@@ -304,6 +310,9 @@ def _outputs() -> dict[str, Any]:
             o["step"] = gr.Slider(0, 24, value=24, step=1, label="step scrubber")
             o["step_img"] = gr.Image(label="baseline | intervened at this step", format="png",
                                      interactive=False)
+    o["attn"] = gr.Image(label="cross-attention per node, at 6 evenly spaced steps from the "
+                               "first to the last: baseline (top), intervened (bottom)",
+                         format="png", interactive=False, elem_id="iv-attn")
     o["sched_plot"] = gr.Plot(label="schedule: requested vs used")
     with gr.Row():
         o["vb"] = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: baseline", wrap=True,
@@ -330,7 +339,7 @@ def _spec_io(o: dict[str, Any]) -> dict[str, Any]:
 
 #: the order of the ``/intervene`` outputs (the API answers them in this order)
 OUTPUTS = ("slider", "heat", "gallery", "step", "step_img", "previews", "sched_plot",
-           "spec_out", "vb", "vi", "md")
+           "spec_out", "vb", "vi", "attn", "md")
 
 
 def _wire_runs(ctx: Ctx, c: dict[str, Any], o: dict[str, Any], io: dict[str, Any]) -> None:

@@ -149,8 +149,11 @@ def test_scene_edit_json_and_tables(app):
 def test_intervene_runs_and_is_recorded(app):
     client, runs = app[:2]
     out = client.predict(api_name="/intervene", **_intervene_kwargs())
-    slider, heat, gallery, step, step_img, plot, spec, vb, vi, md = out
+    slider, heat, gallery, step, step_img, plot, spec, vb, vi, attn, md = out
     a, b = (_img(x) for x in slider)
+    # cross-attention per node: a row per named node (obj0, mirror) twice, baseline above
+    att = _img(attn)
+    assert att.ndim == 3 and att.shape[0] > att.shape[1] / 4 and att.std() > 0
     assert a.shape == b.shape == (256, 256, 3) and not np.array_equal(a, b)
     assert len(gallery) == STEPS and _val(step) == STEPS - 1
     s = json.loads(spec)
@@ -557,7 +560,8 @@ def test_every_tab_on_a_model_without_a_verifier(sd_app):
     assert "reflection" in target
     out = client.predict(api_name="/intervene", **_intervene_kwargs(steps=3, end=2,
                                                                     lg_weight=0.0))
-    assert _no_verifier(out[-3]) and _no_verifier(out[-2]) and "no verifier" in out[-1]
+    assert _no_verifier(out[-4]) and _no_verifier(out[-3]) and "no verifier" in out[-1]
+    assert _img(out[-2]).std() > 0        # SD's cross-attention, recorded per node
     out = client.predict(api_name="/lina", **_lina_kwargs(steps=3, candidate="cplus_all"))
     assert _no_verifier(out[3]) and _no_verifier(out[4]) and "saved" in out[-1]
 
