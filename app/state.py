@@ -472,25 +472,31 @@ def _comparison(m: Loaded, spec, base_spec, base, res, timings: dict[str, Any]
     }
 
 
-def attention_strips(spec: Any, base: Any, res: Any, columns: int = 6) -> dict[str, Any] | None:
-    """Each graph node's cross-attention mask over the steps, baseline above intervened (one
-    picture, the steps shown), or None where the family's attention is not recorded."""
+def _strip(spec: Any, res: Any, columns: int = 6) -> np.ndarray | None:
+    """Each node a word of the prompt names: its cross-attention mask at ``columns`` evenly
+    spaced steps (None where the family's attention is not recorded or there is no graph)."""
     from lina_core import attention as A
     from lina_core.csg import GraphError, from_prompt
-    att_b, att_i = base.extra.get("attention"), res.extra.get("attention")
-    if not (att_b and att_i and att_b.get("covered") and att_i.get("covered")):
+    att = res.extra.get("attention")
+    if not (att and att.get("covered")):
         return None
     try:
         g = _graph(spec.graph) if spec.graph else from_prompt(spec.prompt).graph
     except GraphError:
         return None
-    top, shown = A.run_strip(g, att_b, base.images[0] if base.images.ndim == 4 else None,
-                             columns)
-    bottom, _ = A.run_strip(g, att_i, res.images[0] if res.images.ndim == 4 else None, columns)
-    gap = np.full((6, max(top.shape[1], bottom.shape[1]), 3), 255, np.uint8)
-    pad = [np.pad(x, ((0, 0), (0, gap.shape[1] - x.shape[1]), (0, 0)), constant_values=255)
+    image = res.images[0] if res.images.ndim == 4 else None     # clips: no backdrop
+    return A.run_strip(g, att, image, columns)[0]
+
+
+def attention_strips(spec: Any, base: Any, res: Any) -> dict[str, Any] | None:
+    """The baseline's strip above the intervened run's (:func:`_strip`), one picture."""
+    top, bottom = _strip(spec, base), _strip(spec, res)
+    if top is None or bottom is None:
+        return None
+    width = max(top.shape[1], bottom.shape[1])
+    pad = [np.pad(x, ((0, 0), (0, width - x.shape[1]), (0, 0)), constant_values=255)
            for x in (top, bottom)]
-    return {"image": np.concatenate([pad[0], gap, pad[1]]), "steps": shown}
+    return {"image": np.concatenate([pad[0], np.full((6, width, 3), 255, np.uint8), pad[1]])}
 
 
 @gpu
@@ -506,8 +512,9 @@ def generate(model_key: str, spec_dict: dict[str, Any]) -> dict[str, Any]:
         res = compare.branch(m.pipe, spec, base, seed=spec.seed, previews=False,
                              **_size_kwargs(m))
     else:
-        res = engine.run(m.pipe, spec, previews=False, **_size_kwargs(m))
-    return {"image": _first(res.images), "record": res.record, "timings": res.timings}
+        res = engine.run(m.pipe, spec, previews=False, attention=True, **_size_kwargs(m))
+    return {"image": _first(res.images), "record": res.record, "timings": res.timings,
+            "attention": _strip(spec, res)}
 
 
 @gpu

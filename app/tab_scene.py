@@ -93,7 +93,7 @@ def info_text(scene: dict[str, Any]) -> str:
 #: answers); ``/generate`` answers these, then :data:`SAMPLE_OUTPUTS`
 VIEWS = ("scene", "prompt", "code", "nodes", "edges", "category", "plot", "truth", "masks",
          "info")
-SAMPLE_OUTPUTS = ("sample", "v_model", "v_truth", "gen_md")
+SAMPLE_OUTPUTS = ("attn", "sample", "v_model", "v_truth", "gen_md")
 
 
 def views(scene: dict[str, Any]) -> dict[str, Any]:
@@ -320,7 +320,9 @@ def generate(prompt: Any, scene: dict[str, Any], seed: Any, steps: Any, model_ke
                f"Sampled in {out['timings'].get('total_s', 0):.2f} s.")
     rows = {k: pd.DataFrame(verdict_rows(v, scene["graph"]), columns=VERDICT_HEADERS)
             for k, v in (("v_model", v_model), ("v_truth", v_truth))}
-    return {**views(scene), "sample": upscale(out["image"]), **rows, "gen_md": summary}
+    att = out.get("attention")
+    return {**views(scene), "sample": upscale(out["image"]), **rows, "gen_md": summary,
+            "attn": None if att is None else upscale(att, 2 * max(att.shape[:2]))}
 
 
 # --------------------------------------------------------------------------- layout
@@ -428,6 +430,9 @@ def _sample_section() -> dict[str, Any]:
             s["v_truth"] = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: ground truth",
                                         interactive=False, wrap=True,
                                         column_widths=VERDICT_WIDTHS)
+    s["attn"] = gr.Image(label="cross-attention per node, at 6 evenly spaced steps from the "
+                               "first to the last", format="png", interactive=False,
+                         elem_id="scene-attn")
     return s
 
 

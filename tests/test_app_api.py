@@ -113,8 +113,9 @@ def test_scene_parse_and_generate(app):
     assert "implicit" in info.lower()
 
     out = client.predict(prompt=MIRROR, seed=1, steps=STEPS, api_name="/generate")
-    sample, v_model, v_truth, summary = out[-4:]
+    attn, sample, v_model, v_truth, summary = out[-5:]
     assert _img(sample).shape == (256, 256, 3)
+    assert _img(attn).std() > 0                       # a row per named node, over the steps
     assert any("node" in r[0] for r in v_model["data"])
     assert "physics ok" in summary.split("Ground-truth render:")[1]   # the verifier on truth
 
