@@ -75,6 +75,8 @@ def test_generate_rejects_nan_strength_in_spec(tmp_path):
                         str(tmp_path / "x.png")), "edits[0].strength")
 
 
+@pytest.mark.slow   # a CLI subprocess that imports torch and samples: ~5 s; the CLI's
+#                     argument errors stay in the fast lane
 def test_generate_with_tiny_model_writes_image_and_record(tmp_path):
     out = tmp_path / "x.png"
     r = cli("generate", "--tiny", "--steps", "3", "--out", str(out))

@@ -154,7 +154,9 @@ def test_a_run_leaves_the_pipeline_exactly_as_it_was(model, baselines):
     before = snapshot(pipe)
     for s in every_kind_of_intervention(fam):
         engine.run(pipe, s, **kw)
-        if s.schedule.kind == "uniform":
+        # from the cache too; on the video model (the costliest tiny pipe) only the image
+        # families do that, the branch code being the same
+        if s.schedule.kind == "uniform" and fam != "toyworld_video":
             engine.run(pipe, s, cache=base.trajectory, **kw)
     ip = spec(inpaint=Inpaint(start=2, mask_node="obj0"), graph=GRAPH.to_dict(),
               edits=[PromptEdit("replace", 2, STEPS, target_prompt=TARGET)])

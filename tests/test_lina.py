@@ -208,6 +208,8 @@ def _grid_rows(pipe, split: str, idx: int, steps: int = 3) -> list[dict]:
     return rows
 
 
+@pytest.mark.slow   # builds and fits a candidate grid: ~7 s; the predictor and the
+#                     sampler keep fast tests
 def test_fit_refuses_test_ood_and_bench_reads_the_grid(pipe, tmp_path):
     dev = _grid_rows(pipe, "dev-ood", 0)
     assert {r["verdict"] for r in dev} <= {"ok", "wrong", "undetermined"}

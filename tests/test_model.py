@@ -65,6 +65,8 @@ def test_explicit_test_id_texture_rate_matches_model_card(shipped):
         f"{reported['acc']:.2f} [{reported['lo']:.2f}, {reported['hi']:.2f}]")
 
 
+@pytest.mark.slow   # samples both shipped models twice: ~12 s; same-seed identity is also
+#                     pinned on the tiny pipes (test_engine, test_pipeline_contract)
 def test_same_seed_same_pixels(shipped):
     kind, _, pipe = shipped
     frames = 8 if kind == "video" else None
