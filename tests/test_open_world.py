@@ -204,6 +204,18 @@ def test_a_rubber_duck_floats_in_a_still_pond_and_is_reflected():
     assert depth[g.effects("reflection")[0]] == 2 and depth[g.effects("refraction")[0]] == 2
 
 
+@pytest.mark.parametrize("text", ["a swan on a still lake", "a wooden log on a calm river"])
+def test_what_floats_on_the_water_crosses_its_surface_and_is_refracted(text):
+    # floating "on" the water is as much partly submerged as floating "in" it
+    g = parse(text)
+    assert effect_types(g) == ["floats", "reflection", "refraction"]
+    assert g.hop_depths()[g.effects("refraction")[0]] == 2
+    # what is on a frozen lake neither floats nor is refracted; a thin flat leaf lies on
+    # the surface without crossing it
+    assert "refraction" not in effect_types(parse("a penguin standing on a frozen lake"))
+    assert effect_types(parse("a leaf floating on a still pond")) == ["floats", "reflection"]
+
+
 def test_an_iron_anchor_sinks_and_a_rough_lake_reflects_nothing():
     g = parse("an iron anchor in the lake")
     assert effect_types(g) == ["sinks"]
