@@ -330,6 +330,31 @@ def test_toyworld_is_one_domain_of_from_prompt():
     assert from_prompt("a red ball on a round mirror, lit from the left").domain == "open"
 
 
+@pytest.mark.parametrize("text, nouns", [
+    # a second object where the category has one: ToyWorld would drop it
+    ("a blue cube and a red sphere on a mirror", ["cube", "mirror", "sphere"]),
+    ("a red ball and a green cone in a beaker of water", ["ball", "beaker", "cone", "water"]),
+    # shapes ToyWorld would rewrite (a balance holds cubes) or a colour it would drop
+    ("an iron ball and a cork ball on a seesaw", ["ball", "ball", "seesaw"]),
+    ("a red wooden ball in water", ["ball", "water"]),
+    # a material ToyWorld would drop (its reflection scenes are coloured)
+    ("an iron ball on a mirror", ["ball", "mirror"]),
+])
+def test_toyworld_hands_off_what_it_would_drop_or_rewrite(text, nouns):
+    g = parse(text)
+    assert sorted(noun_of(g, n) for n in g.nodes("entity")) == nouns
+    kept = {(g.attr(n, "color"), g.attr(n, "material")) for n in g.nodes("entity")}
+    for word in ("blue", "red", "iron", "cork", "wood"):
+        if word in text.split() or f"{word}en" in text.split():
+            assert any(word in (c, m) for c, m in kept), word
+
+
+def test_toyworld_keeps_the_objects_it_states_as_they_are():
+    for text in ("a small red ball on a large round mirror", "a wood cube and a cork cube on "
+                 "a balance", "a metal ball in a beaker of water"):
+        assert from_prompt(text).domain == "toyworld", text
+
+
 # --------------------------------------------------------------------------- knowledge as data
 
 

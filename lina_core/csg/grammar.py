@@ -3,7 +3,8 @@
 :func:`from_prompt` reads any English prompt.  It tries the ToyWorld grammar first (a PAP-Toy
 style caption -> the exact scene the data generator, renderer and verifier share) and hands
 the prompt to the open-world domain (:mod:`.parser`) when ToyWorld cannot read it *or would
-lose part of it*: a noun, a count or a light it would drop, or the cues of two scene
+lose part of it*: a noun, a count or a light it would drop, a stated object it would drop or
+whose shape, colour or material it would rewrite, or the cues of two scene
 categories (a mirror and a light: ToyWorld keeps one effect, the open world both).  Both are
 deterministic and keep every word they did not use (``unknown_words``), so the app can tell
 people which words were ignored instead of guessing.
@@ -222,6 +223,12 @@ def _toyworld(text: str) -> ParseResult:
     """The ToyWorld grammar: a PAP-Toy style prompt -> a validated graph with implicit effects.
 
     Raises :class:`GraphError` if no scene category can be recognised."""
+    return _toyworld_read(text)[0]
+
+
+def _toyworld_read(text: str) -> tuple[ParseResult, list[dict[str, str]]]:
+    """:func:`_toyworld`'s parse and the objects as the prompt stated them (before the
+    category's defaults and rewrites)."""
     words = _words(text)
     if not words:
         raise GraphError("prompt: empty; write e.g. 'a red ball on a round mirror'")
@@ -229,6 +236,7 @@ def _toyworld(text: str) -> ParseResult:
     stated = tok.stated_effects()
     category = _category(tok)
     objects, mirror = _objects(tok, category, stated)
+    as_stated = [dict(o) for o in objects]
     unknown = tok.unknown()
     g = CausalSceneGraph(category=category)
     _add_objects(g, objects)
@@ -236,7 +244,18 @@ def _toyworld(text: str) -> ParseResult:
     add_implicit_effects(g)
     _mark_stated(g, stated)
     layout(g)
-    return ParseResult(g.validate(), unknown)
+    return ParseResult(g.validate(), unknown), as_stated
+
+
+def _rewrites_objects(g: CausalSceneGraph, stated: list[dict[str, str]]) -> bool:
+    """Whether ToyWorld's graph lacks a stated object (a second one where its category has
+    one) or rewrites one's shape, colour or material (the balance's cubes, the material
+    categories' dropped colours)."""
+    kept = g.nodes("object")
+    if len(stated) > len(kept):
+        return True
+    return any(g.attr(n, key) != o[key] for n, o in zip(kept, stated)
+               for key in ("shape", "colour", "material") if key in o)
 
 
 #: the ToyWorld words that cue each category (two cued: the open world keeps both effects)
@@ -275,8 +294,9 @@ def from_prompt(text: str) -> ParseResult:
     used is returned in ``unknown_words``.  Raises :class:`GraphError` for an empty prompt or
     one with no entity at all, saying what was understood."""
     try:
-        result = _toyworld(text)
-        if not _loses_something(text, result.unknown_words):
+        result, stated = _toyworld_read(text)
+        if not (_loses_something(text, result.unknown_words)
+                or _rewrites_objects(result.graph, stated)):
             return result
     except GraphError as exc:
         if "prompt: empty" in str(exc):
