@@ -145,6 +145,34 @@ def test_a_passive_keeps_the_agent():
     assert role_edges(parse("the cat is chased by the dog")) == {("dog", "chase", "cat")}
 
 
+@pytest.mark.parametrize("text, unknown", [
+    ("a man is rowing a boat", "rowing"),
+    ("a man rowing a boat", "rowing"),
+    ("a man rows a boat", "rows"),
+    ("the boat is rowed by the man", "rowed"),
+])
+def test_a_verb_not_in_the_lexicon_still_acts_from_agent_to_patient(text, unknown):
+    r = from_prompt(text)
+    assert r.domain == "open" and role_edges(r.graph) == {("man", "row", "boat")}
+    assert r.unknown_words == [unknown]   # still reported: the lexicon does not know it
+
+
+@pytest.mark.parametrize("word, lemma", [
+    ("running", "run"), ("baking", "bake"), ("chased", "chase"), ("carries", "carry"),
+    ("pushes", "push"), ("painting", "paint"), ("hugged", "hug"), ("glass", None),
+    ("this", None), ("bus", None),
+])
+def test_an_unknown_verb_form_is_read_back_to_its_lemma(word, lemma):
+    from lina_core.csg.parser import _verb_lemma
+    assert _verb_lemma(word) == lemma
+
+
+def test_an_unknown_word_not_between_two_noun_phrases_is_no_action():
+    g = parse("a zorblax sitting on a mirror with a glimmerpot")
+    assert not any(r not in ("on", "with") for _, r, _ in role_edges(g))
+    assert role_edges(parse("a cat blinking on a mirror")) == {("cat", "on", "mirror")}
+
+
 def test_a_person_close_to_the_water_and_in_the_sand():
     g = parse("a person is close to the water and in the sand")
     assert role_edges(g) == {("person", "close to", "water"), ("person", "in", "sand")}

@@ -73,6 +73,26 @@ def _s_form(lemma: str) -> str:
     return lemma + "s"
 
 
+def _verb_lemma(word: str) -> str | None:
+    """The lemma of an unknown word shaped like a verb form, or None: 'rowing', 'rowed',
+    'rows' -> 'row'; 'running' -> 'run', 'baking' -> 'bake', 'carries' -> 'carry'."""
+    if re.fullmatch(r"[a-z]{2,}(ing|ed)", word) and len(word) > 4:
+        stem = word[:-3] if word.endswith("ing") else word[:-2]
+        if word.endswith("ied"):
+            return word[:-3] + "y"
+        if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] in "bdgmnprt":
+            return stem[:-1]                      # running, hugged
+        if re.fullmatch(r"[^aeiou]*[aeiou][^aeiouwxy]", stem) or \
+                re.search(r"([^c]c|v|u|[bcdfgkptz]l)$", stem):
+            return stem + "e"                     # baking, chased, dancing, tickled
+        return stem
+    if re.fullmatch(r"[a-z]{2,}[^isu]s", word):
+        if word.endswith("ies"):
+            return word[:-3] + "y"
+        return word[:-2] if re.search(r"(sh|ch|x|z|o)es$", word) else word[:-1]
+    return None
+
+
 def _singular(word: str, nouns: dict[str, Any]) -> str | None:
     """The lexicon noun a word is (as written, or singularised by inflect), or None."""
     if word in nouns:
@@ -330,11 +350,29 @@ class _Builder:
         """An unknown word is reported; where a noun must be (after a determiner or an
         adjective, with no noun next), it still becomes an entity."""
         self.unknown.append(t.text)
+        if self._unknown_verb(t, nxt):
+            return
         heads = nxt is None or nxt.tag not in ("NOUN", "ADJ", "UNKNOWN")
         if self.np and heads:
             single = _ENGLISH.singular_noun(t.text)
             noun = single if isinstance(single, str) and len(single) > 2 else t.text
             self._attach(self._entity(noun, noun != t.text))
+
+    def _unknown_verb(self, t: Token, nxt: Token | None) -> bool:
+        """An unknown word shaped like a verb ("rowing", "is rowing", "rows", "rowed") right
+        after a noun phrase and before the next is an action from the first to the second
+        ("is rowed by" is a passive: turned round); whether it was read so."""
+        lemma = _verb_lemma(t.text)
+        if lemma is None or self.np or self.last is None or nxt is None or self.pending:
+            return False
+        if self.be and t.text.endswith("ed") and nxt.tag == "BY":
+            self.pending = ("passive", lemma)
+        elif nxt.tag in ("DET", "NUM", "ADJ", "NOUN"):
+            self.pending = ("verb", lemma)
+        else:
+            return False
+        self.be = False
+        return True
 
     def _on_prep(self, t: Token, nxt: Token | None) -> None:
         if self.pending and self.pending[0] == "lit" and t.text == "from":
