@@ -157,6 +157,13 @@ def test_a_verb_not_in_the_lexicon_still_acts_from_agent_to_patient(text, unknow
     assert r.unknown_words == [unknown]   # still reported: the lexicon does not know it
 
 
+def test_a_verb_that_can_stand_alone_still_takes_a_direct_object():
+    assert role_edges(parse("a woman walking a dog")) == {("woman", "walk", "dog")}
+    assert role_edges(parse("a boy is flying a kite")) == {("boy", "fly", "kite")}
+    g = parse("a dog walking on the sand")   # no object: the walk is the dog's own
+    assert role_edges(g) == {("dog", "on", "sand")} and g.attr("dog", "action") == "walk"
+
+
 @pytest.mark.parametrize("word, lemma", [
     ("running", "run"), ("baking", "bake"), ("chased", "chase"), ("carries", "carry"),
     ("pushes", "push"), ("painting", "paint"), ("hugged", "hug"), ("glass", None),
@@ -171,6 +178,7 @@ def test_an_unknown_word_not_between_two_noun_phrases_is_no_action():
     g = parse("a zorblax sitting on a mirror with a glimmerpot")
     assert not any(r not in ("on", "with") for _, r, _ in role_edges(g))
     assert role_edges(parse("a cat blinking on a mirror")) == {("cat", "on", "mirror")}
+    assert role_edges(parse("on a mirror blinks a cat")) == {("cat", "on", "mirror")}
 
 
 def test_a_person_close_to_the_water_and_in_the_sand():

@@ -363,7 +363,8 @@ class _Builder:
         after a noun phrase and before the next is an action from the first to the second
         ("is rowed by" is a passive: turned round); whether it was read so."""
         lemma = _verb_lemma(t.text)
-        if lemma is None or self.np or self.last is None or nxt is None or self.pending:
+        if lemma is None or self.np or self.last is None or nxt is None or self.pending \
+                or self.fronted:   # "in the pond paddles a duck": the duck is the subject
             return False
         if self.be and t.text.endswith("ed") and nxt.tag == "BY":
             self.pending = ("passive", lemma)
@@ -398,9 +399,13 @@ class _Builder:
             self.pending = ("lit", subjects)
             self.lit = subjects[0] if subjects else None
             return
+        # a verb that can stand alone still acts on a noun phrase said right after it ("a
+        # woman walking a dog", not "on a mirror sits a cat"); "is placed by" stays a place
+        direct = nxt is not None and nxt.tag in ("DET", "NUM") and self.fronted is None
         if self.be and form in ("pp", "ed") and not info.get("intransitive"):
             self.pending = ("passive", lemma)
-        elif info.get("intransitive") or (nxt is not None and nxt.tag in ("PREP", "POS")):
+        elif (info.get("intransitive") and not direct) or \
+                (nxt is not None and nxt.tag in ("PREP", "POS")):
             for s in subjects:
                 self.g.node(s)["attrs"]["action"] = lemma
         else:
