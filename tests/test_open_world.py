@@ -375,6 +375,8 @@ def test_toyworld_is_one_domain_of_from_prompt():
     ("a red wooden ball in water", ["ball", "water"]),
     # a material ToyWorld would drop (its reflection scenes are coloured)
     ("an iron ball on a mirror", ["ball", "mirror"]),
+    # a colour said of the mirror (ToyWorld's mirrors have none)
+    ("a red ball on a blue mirror", ["ball", "mirror"]),
 ])
 def test_toyworld_hands_off_what_it_would_drop_or_rewrite(text, nouns):
     g = parse(text)

@@ -247,15 +247,19 @@ def _toyworld_read(text: str) -> tuple[ParseResult, list[dict[str, str]]]:
     return ParseResult(g.validate(), unknown), as_stated
 
 
-def _rewrites_objects(g: CausalSceneGraph, stated: list[dict[str, str]]) -> bool:
+def _rewrites_objects(g: CausalSceneGraph, stated: list[dict[str, str]], text: str) -> bool:
     """Whether ToyWorld's graph lacks a stated object (a second one where its category has
-    one) or rewrites one's shape, colour or material (the balance's cubes, the material
-    categories' dropped colours)."""
+    one), rewrites one's shape, colour or material (the balance's cubes, the material
+    categories' dropped colours) or drops a colour or material said of something else (a
+    "blue mirror")."""
     kept = g.nodes("object")
     if len(stated) > len(kept):
         return True
-    return any(g.attr(n, key) != o[key] for n, o in zip(kept, stated)
-               for key in ("shape", "colour", "material") if key in o)
+    if any(g.attr(n, key) != o[key] for n, o in zip(kept, stated)
+           for key in ("shape", "colour", "material") if key in o):
+        return True
+    said = {SYNONYMS.get(w, w) for w in _words(text)} & (set(COLOURS) | set(MATERIALS))
+    return not said <= {g.attr(n, key) for n in kept for key in ("colour", "material")}
 
 
 #: the ToyWorld words that cue each category (two cued: the open world keeps both effects)
@@ -296,7 +300,7 @@ def from_prompt(text: str) -> ParseResult:
     try:
         result, stated = _toyworld_read(text)
         if not (_loses_something(text, result.unknown_words)
-                or _rewrites_objects(result.graph, stated)):
+                or _rewrites_objects(result.graph, stated, text)):
             return result
     except GraphError as exc:
         if "prompt: empty" in str(exc):
