@@ -18,6 +18,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from tiny_pipes import api_error as _error  # noqa: E402
+import tiny_pipes  # noqa: E402
 
 MIRROR = "a large red ball on a small round mirror"      # no structure donor (held out)
 SHADOW = "a green cone on the floor, lit from the left"   # has one: cone -> ball
@@ -568,16 +569,7 @@ def test_every_tab_on_a_model_without_a_verifier(sd_app):
 
 
 def open_graph_json() -> str:
-    """An open-world scene by the graph model's contract (category "open", entity nodes),
-    with its implicit effects derived: what the open-world parser makes of a prompt."""
-    from lina_core import csg
-    g = csg.CausalSceneGraph("open")
-    g.add_node("cat", "entity", noun="cat", color="black")
-    g.add_node("sofa", "entity", noun="sofa", material="leather")
-    g.add_node("lamp", "entity", noun="lamp")
-    g.add_edge("cat", "sofa", "on")
-    csg.add_implicit_effects(g)
-    return g.validate().to_json()
+    return tiny_pipes.open_graph().to_json()
 
 
 def test_every_tab_on_an_open_world_scene(sd_app):

@@ -224,15 +224,8 @@ def _submit_scene(page, text: str) -> None:
 
 
 def _open_graph_json() -> str:
-    """An open-world scene by the graph model's contract, its effects derived."""
-    from lina_core import csg
-    g = csg.CausalSceneGraph("open")
-    g.add_node("cat", "entity", noun="cat", color="black")
-    g.add_node("sofa", "entity", noun="sofa", material="leather")
-    g.add_node("lamp", "entity", noun="lamp")
-    g.add_edge("cat", "sofa", "on")
-    csg.add_implicit_effects(g)
-    return g.validate().to_json()
+    from tiny_pipes import open_graph
+    return open_graph().to_json()
 
 
 def _parses_open_world() -> bool:

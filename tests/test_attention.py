@@ -127,19 +127,22 @@ def _first(out):
     return (out[0] if isinstance(out, tuple) else out)[0]
 
 
-def test_cross_probabilities_are_the_processors(tmp_path):
-    """UNet ``attn2`` (SD): the recorded maps are what AttnProcessor2_0 weights the values by."""
-    pipe, _ = build("sd", tmp_path)
-    attn = copy.deepcopy(A.recordable(pipe.unet, "cross")[0])
-    t = 6
+@pytest.mark.parametrize("family,kind", [("sd", "cross"), ("wan", "wan")])
+def test_cross_probabilities_are_the_processors(tmp_path, family, kind):
+    """UNet ``attn2`` (SD) and Wan's ``attn2`` (video tokens x text tokens): the recorded maps
+    are what the module's processor weights the values by."""
+    pipe, _ = build(family, tmp_path)
+    den = pipe.unet if family == "sd" else pipe.transformer
+    attn = copy.deepcopy(A.recordable(den, kind)[0])
+    t, n = 6, 16 if family == "sd" else 8
     g = torch.Generator().manual_seed(0)
-    hs = torch.randn(1, 16, attn.query_dim, generator=g)
-    ehs = torch.randn(1, t, attn.cross_attention_dim, generator=g)
+    hs = torch.randn(1, n, attn.to_q.in_features, generator=g)
+    ehs = torch.randn(1, t, attn.to_k.in_features, generator=g)
     _identity_out(attn)
     ref = _through_values(lambda: _first(attn(hs, encoder_hidden_states=ehs)), ehs[0], 0, t,
                           attn.to_v)
     with torch.no_grad():
-        got = A.PROBS["cross"](attn, hs, ehs, A.AttentionRecorder((4, 4)), {})[0]
+        got = A.PROBS[kind](attn, hs, ehs, A.AttentionRecorder((4, 4)), {})[0]
     assert torch.allclose(got, ref, atol=1e-5)
 
 
@@ -190,22 +193,6 @@ def test_flux_probabilities_are_the_processors(tmp_path, stream):
                               attn.to_v)
         with torch.no_grad():
             got = A.PROBS["flux"](attn, both, None, rec, {"image_rotary_emb": rope})[0]
-    assert torch.allclose(got, ref, atol=1e-5)
-
-
-def test_wan_probabilities_are_the_processors(tmp_path):
-    """Wan ``attn2``: video tokens x text tokens."""
-    pipe, _ = build("wan", tmp_path)
-    attn = copy.deepcopy(A.recordable(pipe.transformer, "wan")[0])
-    t, n = 6, 8
-    g = torch.Generator().manual_seed(0)
-    dim = attn.to_q.in_features
-    hs, ehs = torch.randn(1, n, dim, generator=g), torch.randn(1, t, dim, generator=g)
-    _identity_out(attn)
-    ref = _through_values(lambda: _first(attn(hs, encoder_hidden_states=ehs)), ehs[0], 0, t,
-                          attn.to_v)
-    with torch.no_grad():
-        got = A.PROBS["wan"](attn, hs, ehs, A.AttentionRecorder((4, 4)), {})[0]
     assert torch.allclose(got, ref, atol=1e-5)
 
 

@@ -10,6 +10,7 @@ import pytest
 from app import editor
 from lina_core import csg
 from lina_core.csg import GraphError
+import tiny_pipes
 
 SHADOW = "a green cone on the floor, lit from the left"
 
@@ -103,14 +104,7 @@ def test_load_names_the_json_box():
 
 
 def open_graph() -> dict:
-    """An open-world scene by the graph model's contract (category "open", entity nodes)."""
-    g = csg.CausalSceneGraph("open")
-    g.add_node("cat", "entity", noun="cat", color="black")
-    g.add_node("sofa", "entity", noun="sofa", material="leather")
-    g.add_node("lamp", "entity", noun="lamp")
-    g.add_edge("cat", "sofa", "on")
-    csg.add_implicit_effects(g)
-    return g.validate().to_dict()
+    return tiny_pipes.open_graph().to_dict()
 
 
 def test_open_world_graph_edits():

@@ -289,6 +289,19 @@ def build(family: str, folder: str | Path) -> tuple[Any, dict[str, Any]]:
 # ---------------------------------------------------------------------- shared test helpers
 
 
+def open_graph():
+    """An open-world scene by the graph model's contract (category "open", entity nodes), its
+    implicit effects derived: what the open-world parser makes of a prompt."""
+    from lina_core import csg
+    g = csg.CausalSceneGraph("open")
+    g.add_node("cat", "entity", noun="cat", color="black")
+    g.add_node("sofa", "entity", noun="sofa", material="leather")
+    g.add_node("lamp", "entity", noun="lamp")
+    g.add_edge("cat", "sofa", "on")
+    csg.add_implicit_effects(g)
+    return g.validate()
+
+
 def engine_spec(**kw: Any):
     """The engine tests' spec: PROMPT, seed 3, guidance 3, plus ``kw`` (``steps`` included)."""
     from lina_core.interventions import InterventionSpec
