@@ -35,11 +35,18 @@ PREDICTED = "predicted"
 PREVIEW_CELL, PREVIEW_GAP, PREVIEW_MAX_COLS = 96, 4, 13
 
 
-try:  # Hugging Face ZeroGPU: allocate a GPU for the duration of each model call
+def _kind_of(model_key: Any) -> str:
+    """The family of an allowlisted key (ToyWorld's for none), for ZeroGPU durations."""
+    entry = ALLOWLIST.get(model_key) if isinstance(model_key, str) else None
+    return entry.kind if entry else "toyworld"
+
+
+try:  # Hugging Face ZeroGPU: a GPU for each model call, for a duration computed from it
     import spaces  # type: ignore
 
     def gpu(fn: Callable) -> Callable:
-        return spaces.GPU(fn)
+        from .zerogpu import on_gpu
+        return on_gpu(spaces, fn, _kind_of)
     ON_SPACES_GPU = True
 except ImportError:  # a plain machine: a no-op decorator
     def gpu(fn: Callable) -> Callable:

@@ -1,0 +1,78 @@
+"""Hugging Face ZeroGPU: each model call runs in a GPU worker for a time computed from its
+arguments, and its errors come back with their message.
+
+The ``spaces`` package runs a ``@spaces.GPU`` function in a worker process for ``duration``
+seconds (60 by default; a callable gets the function's arguments).  An exception raised there
+reached users as a bare "Error" (gradio issue 12792), so the worker returns a :class:`Failure`
+and the caller raises it again on this side, with its class and message.  Elsewhere (no
+``spaces``) the functions run as they are.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+#: seconds per denoising step of one run, by family, on a ZeroGPU slice (H200 share), with
+#: headroom: what a duration is computed from (measured figures belong in PERFORMANCE.md)
+SECONDS_PER_STEP = {"toyworld": 0.05, "toyworld_video": 0.2, "sd": 0.1, "sdxl": 0.3,
+                    "sd3": 0.4, "flux": 0.8, "wan": 4.0, "cogvideox": 4.0}
+#: runs each model call makes (baseline and branch for a comparison)
+RUNS = {"intervene": 2, "lina_pair": 2, "lina_video": 2, "generate": 2, "predict_choice": 0,
+        "probe": 1}
+MIN_S, MAX_S, SETUP_S = 20, 300, 10
+
+
+@dataclass
+class Failure:
+    """An exception raised in the GPU worker, as plain data."""
+    kind: str
+    message: str
+
+    def error(self) -> Exception:
+        """The same exception class where it is one of ours (or builtin), with its message."""
+        from lina_core.csg import GraphError
+        from lina_core.donors import DonorError
+        from lina_core.interventions import SpecError
+        from lina_core.pipelines.registry import ModelUnavailable
+        known = {c.__name__: c for c in (GraphError, DonorError, SpecError, ModelUnavailable,
+                                          ValueError, TypeError, KeyError, RuntimeError)}
+        cls = known.get(self.kind)
+        return cls(self.message) if cls else RuntimeError(f"{self.kind}: {self.message}")
+
+
+def duration_for(fn: Callable, kind_of: Callable[[Any], str]) -> Callable[..., int]:
+    """``spaces.GPU``'s ``duration`` for ``fn``: setup plus runs x steps x seconds a step of its
+    model's family (x probe items), clamped to [MIN_S, MAX_S]."""
+    sig = inspect.signature(fn)
+
+    def seconds(*args: Any, **kwargs: Any) -> int:
+        a = sig.bind_partial(*args, **kwargs).arguments
+        spec = a.get("spec_dict") or {}
+        steps = int(a.get("steps") or spec.get("steps") or 25)
+        kind = "toyworld_video" if fn.__name__ == "lina_video" else kind_of(a.get("model_key"))
+        items = int(a.get("n") or 1) * len(a.get("seeds") or [0]) * (len(a.get("ks") or []) + 1)
+        runs = RUNS.get(fn.__name__, 2) * (items if fn.__name__ == "probe" else 1)
+        s = SETUP_S + runs * steps * SECONDS_PER_STEP.get(kind, 1.0)
+        return int(min(max(s, MIN_S), MAX_S))
+    return seconds
+
+
+def on_gpu(spaces: Any, fn: Callable, kind_of: Callable[[Any], str]) -> Callable:
+    """``fn`` as a ZeroGPU call: a computed duration, errors raised again with their message."""
+    def worker(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:   # crosses the process boundary as data, raised again below
+            return Failure(type(exc).__name__, str(exc))
+    functools.update_wrapper(worker, fn)
+    run = spaces.GPU(duration=duration_for(fn, kind_of))(worker)
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        out = run(*args, **kwargs)
+        if isinstance(out, Failure):
+            raise out.error()
+        return out
+    return call

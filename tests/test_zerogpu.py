@@ -1,0 +1,76 @@
+"""ZeroGPU's rules, checked with a stand-in ``spaces`` module: every model call is wrapped with a
+duration computed from its arguments, and an error raised in the GPU worker reaches the caller
+with its class and message (not gradio's bare "Error")."""
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from app import zerogpu
+from lina_core.interventions import SpecError
+
+
+def fake_spaces(log: list):
+    """``spaces.GPU(duration=f)(fn)``: records ``f``, runs ``fn`` in process."""
+    def GPU(duration=60):
+        def deco(fn):
+            def run(*a, **k):
+                log.append(duration(*a, **k) if callable(duration) else duration)
+                return fn(*a, **k)
+            return run
+        return deco
+    return types.SimpleNamespace(GPU=GPU)
+
+
+def intervene(model_key: str, spec_dict: dict) -> dict:
+    if spec_dict.get("steps", 0) > 100:
+        raise SpecError("steps: 500 is out of range; allowed [1, 100]")
+    return {"ok": True}
+
+
+def lina_video(prompt: str, graph: dict, seed: int, steps: int, guidance: float, frames: int,
+               candidate: str | None = None) -> dict:
+    return {"ok": True}
+
+
+KINDS = {"toyworld": "toyworld", "sdxl": "sdxl", "wan": "wan"}
+
+
+def test_duration_grows_with_steps_and_model_and_stays_in_bounds():
+    log: list = []
+    call = zerogpu.on_gpu(fake_spaces(log), intervene, KINDS.get)
+    for key, steps in (("toyworld", 10), ("sdxl", 50), ("sdxl", 100), ("wan", 100)):
+        assert call(key, {"steps": steps}) == {"ok": True}
+    toy, xl50, xl100, wan = log
+    assert toy == zerogpu.MIN_S and wan == zerogpu.MAX_S      # clamped both ways
+    assert toy < xl50 < xl100 < wan
+    video: list = []
+    zerogpu.on_gpu(fake_spaces(video), lina_video, KINDS.get)("p", {}, 0, 50, 3.0, 8)
+    assert video[0] > toy                              # the video model, by the function's name
+
+
+def test_errors_keep_their_class_and_message_across_the_worker():
+    call = zerogpu.on_gpu(fake_spaces([]), intervene, KINDS.get)
+    with pytest.raises(SpecError, match=r"steps: 500 is out of range; allowed \[1, 100\]"):
+        call("toyworld", {"steps": 500})
+    assert call.__name__ == "intervene"
+
+
+def test_the_apps_model_calls_are_wrapped_when_spaces_is_there(monkeypatch):
+    """With a ``spaces`` module importable, ``app.state.gpu`` is the ZeroGPU wrapper."""
+    import importlib
+    import sys
+    log: list = []
+    monkeypatch.setitem(sys.modules, "spaces", fake_spaces(log))
+    import app.state as state
+    kept = {k: v for k, v in vars(state).items() if k.isupper()}   # handles, caches
+    try:
+        fresh = importlib.reload(state)
+        assert fresh.ON_SPACES_GPU
+        wrapped = fresh.gpu(intervene)
+        assert wrapped("toyworld", {"steps": 10}) == {"ok": True} and log
+    finally:
+        monkeypatch.delitem(sys.modules, "spaces")
+        importlib.reload(state)
+        vars(state).update(kept)
