@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import inflect
+
 from .graph import CausalSceneGraph, GraphError
+
+#: the one English inflection engine (plurals, singulars, a/an, verb forms) of the open world
+ENGLISH = inflect.engine()
 
 DATA_DIR = Path(__file__).with_name("data")
 ENV_VAR = "LINA_CSG_KNOWLEDGE"

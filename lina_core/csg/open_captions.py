@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import inflect
-
 from .graph import CausalSceneGraph
-from .knowledge import entity_props, knowledge
+from .knowledge import ENGLISH, entity_props, knowledge
 
-_ENGLISH = inflect.engine()
 _FATE_VERBS = ("floats", "sinks", "melts", "tilts")
 _ATTR_ORDER = ("count", "size", "state", "color", "colour", "material")
 _NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight",
@@ -27,7 +24,7 @@ def noun_phrase(g: CausalSceneGraph, n: str, definite: bool) -> str:
     noun = str(a.get("noun", n))
     plural = count not in (None, 1)
     words = [str(a[k]) for k in _ATTR_ORDER[1:] if k in a and str(a[k]) not in noun.split()]
-    head = " ".join(words + [_ENGLISH.plural_noun(noun) if plural else noun])
+    head = " ".join(words + [ENGLISH.plural_noun(noun) if plural else noun])
     props = entity_props(g, n)
     if definite or props.get("unique") or (props.get("mass_noun") and not plural):
         return f"the {head}"
@@ -35,7 +32,7 @@ def noun_phrase(g: CausalSceneGraph, n: str, definite: bool) -> str:
         return f"{_NUMBER_WORDS.get(count, str(count))} {head}"
     if plural:
         return f"{count} {head}" if count in ("several", "many", "few") else head
-    return _ENGLISH.a(head)
+    return ENGLISH.a(head)
 
 
 def _plural(g: CausalSceneGraph, n: str) -> bool:
@@ -142,7 +139,7 @@ def _effect_words(g: CausalSceneGraph, e: str) -> str:
     if rule is None:   # stated by the prompt, derived by no rule
         who = names[0] if names else "the scene"
         kind = str(attrs["type"])
-        return f"{who} {kind}" if kind in _FATE_VERBS else f"{who} shows {_ENGLISH.a(kind)}"
+        return f"{who} {kind}" if kind in _FATE_VERBS else f"{who} shows {ENGLISH.a(kind)}"
     phrase = rule.get("phrase", "{subject} shows " + str(attrs["type"]))
     if isinstance(phrase, dict):
         phrase = phrase.get(attrs["type"], next(iter(phrase.values())))
@@ -158,11 +155,11 @@ def _effect_words(g: CausalSceneGraph, e: str) -> str:
         head, _, rest = phrase.partition("{subject} ")
         verb, _, tail = rest.partition(" ")
         if verb and "{" not in verb:
-            phrase = f"{head}{{subject}} {_ENGLISH.plural_verb(verb)} {tail}"
+            phrase = f"{head}{{subject}} {ENGLISH.plural_verb(verb)} {tail}"
     try:
         return phrase.format(**fill)
     except (KeyError, IndexError, ValueError):
-        return f"{fill['subject']} shows {_ENGLISH.a(str(attrs['type']))}"
+        return f"{fill['subject']} shows {ENGLISH.a(str(attrs['type']))}"
 
 
 def open_prompt(g: CausalSceneGraph, explicit: bool) -> str:

@@ -14,13 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import inflect
-
 from .graph import CausalSceneGraph, GraphError
-from .knowledge import Knowledge, knowledge
+from .knowledge import ENGLISH, Knowledge, knowledge
 from .world import add_world_effects
 
-_ENGLISH = inflect.engine()
 _TOKEN = re.compile(r"[a-z]+|\d+|[,;.]")
 _BE = {"is", "are", "was", "were", "be", "being", "been"}
 _ADJ_SECTIONS = (("colours", "color"), ("sizes", "size"), ("material_words", "material"),
@@ -47,7 +44,7 @@ def _verb_forms(k: Knowledge) -> dict[str, tuple[str, str]]:
             continue
         ed = _ed_form(lemma)
         for form, word in (("pp", info.get("pp", ed)), ("ed", ed),
-                           ("ing", _ENGLISH.present_participle(lemma)),
+                           ("ing", ENGLISH.present_participle(lemma)),
                            ("s", _s_form(lemma)), ("base", lemma)):
             forms[word] = (lemma, form)
     return forms
@@ -97,7 +94,7 @@ def _singular(word: str, nouns: dict[str, Any]) -> str | None:
     """The lexicon noun a word is (as written, or singularised by inflect), or None."""
     if word in nouns:
         return word
-    single = _ENGLISH.singular_noun(word)
+    single = ENGLISH.singular_noun(word)
     return single if isinstance(single, str) and single in nouns else None
 
 
@@ -354,7 +351,7 @@ class _Builder:
             return
         heads = nxt is None or nxt.tag not in ("NOUN", "ADJ", "UNKNOWN")
         if self.np and heads:
-            single = _ENGLISH.singular_noun(t.text)
+            single = ENGLISH.singular_noun(t.text)
             noun = single if isinstance(single, str) and len(single) > 2 else t.text
             self._attach(self._entity(noun, noun != t.text))
 
