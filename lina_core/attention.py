@@ -251,9 +251,9 @@ class AttentionGate(ModelHook):
         self.negative = negative
 
     def _skip(self, ehs: Any) -> bool:
-        n = self.negative
+        from .guidance import is_unconditional
         return (any(getattr(h, "_inner", False) for h in self.guidance) or not torch.is_tensor(ehs)
-                or (n is not None and ehs.shape == n.shape and torch.equal(ehs, n.to(ehs))))
+                or is_unconditional(ehs, self.negative))
 
     def new_forward(self, module: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
         rec, prev = self.recorder, (self.recorder.state, self.recorder.text_len)
@@ -348,17 +348,17 @@ def attention_run(pipe: Any, spec: Any, ad: Any, g: Any, text_len: int,
         if s < k:
             rec.maps.append(torch.from_numpy(np.asarray(m)))
             rec.steps.append(s)
+    tokens = tokens[:keep] if keep else tokens
     lg = spec.latent_guidance
     if lg is not None and lg.mask_from == "attention":
-        if lg.mask_node not in node_tokens(g, tokens[:keep] if keep else tokens):
+        if lg.mask_node not in node_tokens(g, tokens):
             raise SpecError(f"latent_guidance.mask_node: no word of the prompt names node "
                             f"{lg.mask_node!r}, so it has no attention to take a mask from; "
                             f"use mask_from 'graph' (or 'run' on ToyWorld)")
         if k >= lg.start and not any(s < lg.start for s in rec.steps):
             raise SpecError("latent_guidance.mask_from: 'attention' from a cached step needs "
                             "a cache recorded with attention=True")
-    return AttentionRun(rec, tokens[:keep] if keep else tokens, ad.attention_kind,
-                        negative=negative)
+    return AttentionRun(rec, tokens, ad.attention_kind, negative=negative)
 
 
 @contextlib.contextmanager
@@ -406,7 +406,6 @@ TYPE_WORDS = {"mirror": ("mirror",), "water": ("water", "beaker"), "beam": ("bal
               "floor": ("floor",), "light": ("lit",), "reflection": ("reflection",),
               "shadow": ("shadow",), "floating": ("floating",), "sinking": ("sunk", "bottom"),
               "refraction": ("refraction", "bent"), "tilt": ("tilting",)}
-OBJECT_NOUNS = ("ball", "cube", "cone")
 
 
 def node_tokens(graph: Any, tokens: list[str]) -> dict[str, list[int]]:
@@ -414,9 +413,10 @@ def node_tokens(graph: Any, tokens: list[str]) -> dict[str, list[int]]:
     and the adjectives right before it that are its attributes; a surface or effect <- its
     type's words and the adjectives before them; the light <- "lit" and its side.  A node no
     word names (an implicit effect in a user's prompt) is left out."""
+    from .csg import SHAPES
     words = words_of(tokens)
     out: dict[str, list[int]] = {}
-    nouns = [i for i, (w, _) in enumerate(words) if w in OBJECT_NOUNS]
+    nouns = [i for i, (w, _) in enumerate(words) if w in SHAPES]
     for k, n in enumerate(graph.nodes("object")):
         if k < len(nouns):
             out[n] = _with_adjectives(words, nouns[k], graph.node(n)["attrs"])
@@ -541,11 +541,6 @@ def run_strip(graph: Any, attention: dict[str, Any], image: np.ndarray | None = 
     idx = sorted({int(round(v)) for v in np.linspace(0, n - 1, min(columns, n))}) if n else []
     strip = attention_strip(node_masks(graph, attention) if n else {}, idx, cell, image)
     return strip, [attention["steps"][i] for i in idx]
-
-
-def step_label(attention: dict[str, Any]) -> list[str]:
-    """Column captions for :func:`attention_strip`: the run's step numbers."""
-    return [f"step {s}" for s in attention.get("steps", [])]
 
 
 def prompt_tokens(tokenizer: Any, prompt: str, length: int) -> tuple[list[str], int]:

@@ -186,9 +186,7 @@ def _guidance(pipe: Any, spec: InterventionSpec, ad: Adapter, g: Any, encode: En
         mask = box_mask(_box(g, lg.mask_node, "latent_guidance.mask_node"), ad.spatial(shape),
                         lg.mask_softness)
     target = encode([lg.target_prompt])["prompt_embeds"]
-    negative = None
-    if ad.separate_unconditional and neg:   # separate unconditional calls, these embeddings
-        negative = neg["prompt_embeds"].repeat_interleave(batch, 0)
+    negative = _negative(ad, neg, batch)
     return {n: GuidanceHook(target, lg.weight, mask, batch, negative)
             for n in ad.denoiser_names(pipe)}
 

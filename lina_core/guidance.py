@@ -43,6 +43,13 @@ def mask_like(mask: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor | fl
     return m.to(out).reshape((1,) * (out.dim() - 2) + tuple(m.shape))
 
 
+def is_unconditional(ehs: Any, negative: torch.Tensor | None) -> bool:
+    """A denoiser call with the negative embedding: the unconditional pass of a pipeline that
+    runs it as a call of its own (Wan)."""
+    return (negative is not None and torch.is_tensor(ehs) and ehs.shape == negative.shape
+            and torch.equal(ehs, negative.to(ehs)))
+
+
 def _sample(out: Any) -> torch.Tensor:
     return out[0] if isinstance(out, tuple) else out.sample
 
@@ -63,9 +70,7 @@ class GuidanceHook(ModelHook):
         self._inner = False      # inside the target-prompt pass
 
     def _unconditional(self, kwargs: dict[str, Any]) -> bool:
-        ehs, n = kwargs.get("encoder_hidden_states"), self.negative
-        return (n is not None and torch.is_tensor(ehs) and ehs.shape == n.shape
-                and torch.equal(ehs, n.to(ehs)))
+        return is_unconditional(kwargs.get("encoder_hidden_states"), self.negative)
 
     def new_forward(self, module: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
         out = self.fn_ref.original_forward(*args, **kwargs)
