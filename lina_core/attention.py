@@ -425,13 +425,21 @@ def node_tokens(graph: Any, tokens: list[str]) -> dict[str, list[int]]:
         if d["kind"] == "object":
             continue
         key = "light" if d["kind"] == "light" else d["attrs"].get("type", "")
-        pos = [p for i, (w, _) in enumerate(words) if w in TYPE_WORDS.get(key, ())
+        # an open-world entity is named by its noun (singular or plural), others by type words
+        names = _noun_forms(d["attrs"]["noun"]) if d["kind"] == "entity" and \
+            d["attrs"].get("noun") else TYPE_WORDS.get(key, ())
+        pos = [p for i, (w, _) in enumerate(words) if w in names
                for p in _with_adjectives(words, i, d["attrs"])]
         if d["kind"] == "light":
             pos += [p for w, ps in words if w == d["attrs"].get("side") for p in ps]
         if pos:
             out[n] = sorted(set(pos))
     return out
+
+
+def _noun_forms(noun: str) -> tuple[str, ...]:
+    from .csg.knowledge import ENGLISH
+    return (noun, ENGLISH.plural_noun(noun))
 
 
 def _with_adjectives(words: list[tuple[str, list[int]]], i: int, attrs: dict[str, Any]

@@ -252,6 +252,22 @@ def test_node_tokens_name_each_node(tmp_path):
     assert got["beam"] == ["balance"] and "tilt" not in got
 
 
+def test_open_world_entities_are_named_by_their_noun(tmp_path):
+    """An open-world entity's tokens are its noun (as written, singular or plural) and the
+    adjectives before it that are its attributes; an implied effect no word names has none."""
+    tok = tokenizer(tmp_path)
+    for prompt, want in (("a black cat sitting on a mirror", {"cat": ["black", "cat"]}),
+                         ("two cats on a mirror", {"cat": ["cats"]})):
+        g = from_prompt(prompt).graph
+        assert g.category == "open"
+        toks, keep = A.prompt_tokens(tok, prompt, 40)
+        named = A.node_tokens(g, toks[:keep])
+        words = {n: [w for w, wp in A.words_of(toks[:keep]) if set(wp) <= set(ps)]
+                 for n, ps in named.items()}
+        assert {n: words[n] for n in want} == want and "mirror" in words
+        assert not [n for n in g.implicit_nodes() if n in named]
+
+
 def test_node_masks_are_their_tokens_maps():
     toks = ["<|startoftext|>", "a</w>", "red</w>", "ball</w>", "on</w>", "a</w>", "small</w>",
             "round</w>", "mirror</w>", "<|endoftext|>"]
