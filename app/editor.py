@@ -16,13 +16,14 @@ from lina_core import csg
 from lina_core.csg import CausalSceneGraph, GraphError
 
 #: the open-world parser's category (its graphs have entity and effect nodes)
-OPEN = "open"
+OPEN = csg.OPEN_CATEGORY
 
 
 def is_toyworld(graph: dict[str, Any] | CausalSceneGraph) -> bool:
     """Whether the ToyWorld renderer, layout and verifier know this graph's category."""
-    cat = graph.category if isinstance(graph, CausalSceneGraph) else graph.get("category")
-    return cat != OPEN and cat in csg.CATEGORIES
+    if isinstance(graph, CausalSceneGraph):
+        return graph.is_toyworld
+    return graph.get("category") in csg.CATEGORIES
 
 
 def checked(graph: dict[str, Any]) -> dict[str, Any]:

@@ -131,8 +131,7 @@ OPEN_WORLD_OPS = ("none", "cplus", "schedule")
 
 def is_toyworld(graph: CausalSceneGraph | None) -> bool:
     """A graph of a ToyWorld category (donors, masks, the predictor and the verifier apply)."""
-    from .csg import CATEGORIES
-    return graph is not None and graph.category in CATEGORIES
+    return graph is not None and graph.is_toyworld
 
 
 def available(graph: CausalSceneGraph, family: tuple[Candidate, ...] = FAMILY

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import networkx as nx
 
-from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, GRAPH_CATEGORIES, LIGHT_SIDES,
+from .vocabulary import (ATTRIBUTES, CATEGORIES, CAUSAL_RELATIONS, GRAPH_CATEGORIES, LIGHT_SIDES,
                          MATERIAL_CATEGORIES, MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT,
                          OPEN_CATEGORY, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION)
 
@@ -99,6 +99,11 @@ class CausalSceneGraph:
     def is_open(self) -> bool:
         """An open-world graph (entities and effects from any English prompt)."""
         return self.category == OPEN_CATEGORY
+
+    @property
+    def is_toyworld(self) -> bool:
+        """A graph of a ToyWorld category: its renderer, layout, donors and verifier apply."""
+        return self.category in CATEGORIES
 
     def hop_depths(self) -> dict[str, int]:
         """Causal hops from the nodes the prompt states (0) to each node.
