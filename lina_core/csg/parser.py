@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .graph import CausalSceneGraph, GraphError
-from .knowledge import ENGLISH, Knowledge, knowledge
+from .knowledge import ENGLISH, Knowledge, entity_props, knowledge
 from .world import add_world_effects
 
 _TOKEN = re.compile(r"[a-z]+|\d+|[,;.]")
@@ -99,7 +99,8 @@ def _singular(word: str, nouns: dict[str, Any]) -> str | None:
 
 
 def _phrases(k: Knowledge) -> dict[tuple[str, ...], tuple[str, Any]]:
-    """Multiword entries (``in front of``, ``ice cube``, ``a pair of``) -> (tag, value)."""
+    """Multiword entries (``in front of``, ``ice cube``, ``a pair of``) -> (tag, value); a
+    multiword noun is also found in the plural."""
     lex = k.lexicon
     out: dict[tuple[str, ...], tuple[str, Any]] = {}
     for section, tag in (("prepositions", "PREP"), ("numbers", "NUM"), ("nouns", "NOUN")):
@@ -108,6 +109,9 @@ def _phrases(k: Knowledge) -> dict[tuple[str, ...], tuple[str, Any]]:
                 first, _, rest = key.partition(" ")
                 noun = rest if first in lex["determiners"] else key
                 out[tuple(key.split())] = (tag, noun if tag == "NOUN" else value)
+                if tag == "NOUN":   # "ice cubes", "street lamps": the plural names it too
+                    *head, last = key.split()
+                    out[(*head, ENGLISH.plural_noun(last))] = (tag, noun)
     for key, value in lex["effect_words"].items():
         if " " in key:
             out[tuple(key.split())] = ("EFFECT", value)
@@ -176,10 +180,15 @@ def tokens(text: str, k: Knowledge | None = None) -> list[Token]:
 def _settle(toks: list[Token], verbs: dict[str, tuple[str, str]]) -> list[Token]:
     """Settle what a word's neighbours decide: a noun word before a noun is its modifier
     ("a glass ball", "a stone duck"); a noun word right after a noun and before a noun
-    phrase is a verb ("the girl leaves footprints"); "above" after "from" is a side."""
+    phrase is a verb ("the girl leaves footprints"); an unknown word shaped like a verb
+    before a noun phrase or a place may be one (marked, so the unknown word before it heads
+    its noun phrase); "above" after "from" is a side."""
     for i, t in enumerate(toks):
         nxt = toks[i + 1] if i + 1 < len(toks) else None
         prev = toks[i - 1] if i else None
+        if t.tag == "UNKNOWN" and nxt is not None and _verb_lemma(t.text) and \
+                nxt.tag in ("DET", "NUM", "PREP", "BY"):   # "a fisherman rowing a boat"
+            t.value = "verb"
         if t.tag == "NOUN" and t.text in verbs and prev is not None and prev.tag == "NOUN" \
                 and nxt is not None and nxt.tag in ("DET", "NUM", "EFFECT", "NOUN", "ADJ"):
             toks[i] = Token(t.text, "VERB", verbs[t.text])
@@ -220,6 +229,8 @@ class _Builder:
         self.lit: str | None = None           # subject lit by a light not yet named
         self.holder: str | None = None        # "the jar has / is full of ...": what holds
         self.fronted: tuple[str, str] | None = None   # (relation, place) said before a subject
+        self.patient: str | None = None       # the object of the clause's action
+        self.effect_of: int | None = None     # a stated effect waiting for its entity
         self.unknown: list[str] = []
         self.understood: list[str] = []
         self.stated: list[tuple[str, str | None]] = []
@@ -261,10 +272,16 @@ class _Builder:
         if kind == "prep" and not subjects:   # "on the mirror sits a cat": a fronted place
             self.fronted, self.last = (value, e), e
             return
-        if kind in ("prep", "verb"):
-            for s in subjects:
+        if kind == "prep":
+            for s in self._placed(subjects, e):
                 self._edge(s, e, value)
             self.made = True
+        elif kind == "verb":
+            for s in subjects:
+                self._edge(s, e, value)
+            self.made, self.patient = True, e
+        elif kind == "with":
+            self._with(subjects, e, value)
         elif kind == "agent":
             for s in subjects:
                 self._edge(e, s, value)
@@ -291,12 +308,40 @@ class _Builder:
         elif self.conj and not self.made and self.subjects:
             self.subjects.append(e)
         else:
-            self.subjects, self.made = [e], False
+            self.subjects, self.made, self.patient = [e], False, None
             if self.fronted:
                 self._edge(e, self.fronted[1], self.fronted[0])
                 self.fronted, self.made = None, True
         self.last = e
         self.conj = False
+        if self.effect_of is not None:   # "reflections of the trees": the trees' reflection
+            self.stated[self.effect_of] = (self.stated[self.effect_of][0], e)
+            self.effect_of = None
+
+    def _placed(self, subjects: list[str], place: str) -> list[str]:
+        """Who a place phrase places: the clause's subjects, and the object of their action
+        too ("a girl walking a dog on the beach": both); a liquid holds the object only ("a
+        man rowing a boat on a lake": the boat is on the lake, not the man)."""
+        if self.patient is None:
+            return subjects
+        if entity_props(self.g, place).get("liquid"):
+            return [self.patient]
+        return subjects + [self.patient]
+
+    def _with(self, subjects: list[str], e: str, place: str | None) -> None:
+        """"S with E": E is S's companion; on a balance, E sits on it too ("a girl on a
+        seesaw with her father"); a liquid or a mass "with" a container is in it ("a
+        bucket with water")."""
+        if place is not None and entity_props(self.g, place).get("balance"):
+            self._edge(e, place, "on")
+        holder = self.last
+        if holder is not None and entity_props(self.g, holder).get("container") and \
+                (entity_props(self.g, e).get("liquid") or entity_props(self.g, e).get("mass_noun")):
+            self._edge(e, holder, "in")
+            return
+        for s in subjects:
+            self._edge(s, e, "with")
+        self.made = True
 
     # -- the words ----------------------------------------------------------------------
     def feed(self, toks: list[Token]) -> None:
@@ -349,7 +394,7 @@ class _Builder:
         self.unknown.append(t.text)
         if self._unknown_verb(t, nxt):
             return
-        heads = nxt is None or nxt.tag not in ("NOUN", "ADJ", "UNKNOWN")
+        heads = nxt is None or nxt.tag not in ("NOUN", "ADJ", "UNKNOWN") or nxt.value == "verb"
         if self.np and heads:
             single = ENGLISH.singular_noun(t.text)
             noun = single if isinstance(single, str) and len(single) > 2 else t.text
@@ -358,7 +403,8 @@ class _Builder:
     def _unknown_verb(self, t: Token, nxt: Token | None) -> bool:
         """An unknown word shaped like a verb ("rowing", "is rowing", "rows", "rowed") right
         after a noun phrase and before the next is an action from the first to the second
-        ("is rowed by" is a passive: turned round); whether it was read so."""
+        ("is rowed by" is a passive: turned round); before a place it is what the subject
+        does ("a coin tossed into a pond"); whether it was read so."""
         lemma = _verb_lemma(t.text)
         if lemma is None or self.np or self.last is None or nxt is None or self.pending \
                 or self.fronted:   # "in the pond paddles a duck": the duck is the subject
@@ -367,6 +413,9 @@ class _Builder:
             self.pending = ("passive", lemma)
         elif nxt.tag in ("DET", "NUM", "ADJ", "NOUN"):
             self.pending = ("verb", lemma)
+        elif nxt.tag in ("PREP", "POS"):   # "a coin tossed into a pond": what the coin does
+            for s in self.subjects or [self.last]:
+                self.g.node(s)["attrs"]["action"] = lemma
         else:
             return False
         self.be = False
@@ -374,6 +423,14 @@ class _Builder:
 
     def _on_prep(self, t: Token, nxt: Token | None) -> None:
         if self.pending and self.pending[0] == "lit" and t.text == "from":
+            return
+        if t.value == "with" and nxt is not None and nxt.tag == "CMP" and self.last:
+            self.holder = self.last   # "a jar with less honey than empty space": it holds
+            return
+        if t.value == "with" and self.last is not None:
+            place = self.last if any(self.g.graph.has_edge(s, self.last)
+                                     for s in self.subjects) else None
+            self.pending = ("with", place)
             return
         self.pending = ("prep", t.value)
 
@@ -385,7 +442,7 @@ class _Builder:
             self.pending = ("prep", "next to")
 
     def _on_of(self, t: Token, nxt: Token | None) -> None:
-        if self.pending is None and self.last is not None:
+        if self.pending is None and self.last is not None and self.effect_of is None:
             self.pending = ("of", None)
 
     def _on_verb(self, t: Token, nxt: Token | None) -> None:
@@ -431,7 +488,11 @@ class _Builder:
             self.pending = ("cmp", self.pending[1])
 
     def _on_effect(self, t: Token, nxt: Token | None) -> None:
+        """A stated effect belongs to the entity just named, or, said before any or followed
+        by "of" ("reflections of the trees"), to the next one."""
         self.stated.append((t.value, self.last))
+        if self.last is None or (nxt is not None and nxt.tag == "OF"):
+            self.effect_of = len(self.stated) - 1
 
     def _on_pos(self, t: Token, nxt: Token | None) -> None:
         """"lit from the left" names a light on that side; "a lamp on the left" a side."""
