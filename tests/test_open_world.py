@@ -603,3 +603,98 @@ def test_any_valid_open_graph_takes_the_rules_and_reads_as_english(g):
 ])
 def test_a_place_said_first_belongs_to_the_subject_after_it(text, edge):
     assert edge in role_edges(parse(text))
+
+
+# --------------------------------------------------------------------------- issue 13, set A's fixes
+
+
+@pytest.mark.parametrize("text, mirrored", [
+    ("a coin lying on a pond", False),        # it sinks: nothing on the surface to mirror
+    ("a rubber duck on a pond", True),        # it floats on the surface
+    ("a bird flying above a still pond", True),
+    ("a coin on a mirror", True),
+])
+def test_still_water_mirrors_only_what_floats_on_it_or_is_above_it(text, mirrored):
+    assert ("reflection" in effect_types(parse(text))) is mirrored
+
+
+@pytest.mark.parametrize("text, falls", [
+    ("a ball dropped from a balcony", True),
+    ("an apple falling from a tree", True),
+    ("a ball on a balcony", False),
+])
+def test_what_is_dropped_or_falls_from_a_place_falls(text, falls):
+    g = parse(text)
+    assert ("falls" in effect_types(g)) is falls
+    if falls:
+        (e,) = g.effects("falls")
+        assert {noun_of(g, u) for u, _ in g.graph.in_edges(e)} == set(text.split()[1:2]) | \
+            {text.split()[-1]}
+
+
+def test_what_floats_down_a_river_floats_along_it():
+    g = parse("a log floating down a river")
+    assert ("log", "along", "river") in role_edges(g)
+    assert effect_types(g) == ["floats", "refraction"]
+
+
+def test_an_unknown_verb_before_a_place_is_the_subjects_action():
+    g = parse("a copper coin tossed into a pond")
+    (coin,) = [n for n in g.nodes("entity") if noun_of(g, n) == "coin"]
+    assert g.attr(coin, "action") == "toss"
+    assert effect_types(g) == ["sinks", "splash"]
+
+
+@pytest.mark.parametrize("text, placed, not_placed", [
+    ("a man rowing a boat on a calm lake", [("boat", "on", "lake")], [("man", "on", "lake")]),
+    ("a woman walking a dog on the beach", [("woman", "on", "beach"), ("dog", "on", "beach")],
+     []),
+    ("a lantern hangs above a red cube on the floor", [("cube", "on", "floor")],
+     [("lantern", "on", "floor")]),
+])
+def test_a_place_after_an_object_places_what_can_be_there(text, placed, not_placed):
+    edges = role_edges(parse(text))
+    assert set(placed) <= edges and not set(not_placed) & edges
+
+
+def test_the_man_rowing_on_the_lake_leaves_the_boat_afloat():
+    assert effect_types(parse("a man rowing a boat on a calm lake")) == \
+        ["floats", "reflection", "refraction"]
+
+
+def test_a_companion_on_a_balance_sits_on_it_too():
+    g = parse("a girl on a seesaw with her father")
+    assert {("girl", "on", "seesaw"), ("father", "on", "seesaw")} <= role_edges(g)
+    assert effect_types(g) == ["tilt"]
+    assert ("girl", "with", "dog") in role_edges(parse("a girl with a dog"))
+
+
+@pytest.mark.parametrize("text, edge, effects", [
+    ("a bucket with water", ("water", "in", "bucket"), []),
+    ("a jar with less honey than empty space", ("honey", "less than", "space"), ["fill"]),
+])
+def test_with_a_container_holds(text, edge, effects):
+    g = parse(text)
+    assert edge in role_edges(g) and effect_types(g) == effects
+
+
+def test_an_unknown_noun_before_an_unknown_verb_heads_its_phrase():
+    g = parse("a gondolier rowing a boat")
+    assert sorted(noun_of(g, n) for n in g.nodes("entity")) == ["boat", "gondolier"]
+    assert ("gondolier", "row", "boat") in role_edges(g)
+
+
+def test_an_effect_named_before_its_entity_is_that_entitys():
+    g = parse("reflections of the trees in a still lake")
+    (e,) = g.effects("reflection")
+    assert g.node(e)["explicit"] and [noun_of(g, u) for u, _ in g.graph.in_edges(e)] == ["tree"]
+
+
+def test_a_multiword_noun_is_found_in_the_plural():
+    r = from_prompt("ice cubes floating in a glass of water")
+    assert r.domain == "open"   # ToyWorld would read the glass as a material and drop it
+    g = r.graph
+    assert sorted(noun_of(g, n) for n in g.nodes("entity")) == ["glass", "ice cube", "water"]
+    (ice,) = [n for n in g.nodes("entity") if noun_of(g, n) == "ice cube"]
+    assert g.attr(ice, "count") == "several"
+    assert effect_types(g) == ["floats", "refraction"]

@@ -273,7 +273,7 @@ class _Builder:
             self.fronted, self.last = (value, e), e
             return
         if kind == "prep":
-            for s in self._placed(subjects, e):
+            for s in self._placed(subjects, e, value):
                 self._edge(s, e, value)
             self.made = True
         elif kind == "verb":
@@ -318,10 +318,16 @@ class _Builder:
             self.stated[self.effect_of] = (self.stated[self.effect_of][0], e)
             self.effect_of = None
 
-    def _placed(self, subjects: list[str], place: str) -> list[str]:
+    def _placed(self, subjects: list[str], place: str, rel: str) -> list[str]:
         """Who a place phrase places: the clause's subjects, and the object of their action
         too ("a girl walking a dog on the beach": both); a liquid holds the object only ("a
-        man rowing a boat on a lake": the boat is on the lake, not the man)."""
+        man rowing a boat on a lake": the boat is on the lake, not the man).  What hangs
+        above something rests on nothing: "on the floor" then is the thing below's."""
+        below = self.last
+        if rel == "on" and below is not None and subjects and all(
+                self.g.graph.get_edge_data(s, below, {}).get("relation") == "above"
+                for s in subjects):
+            return [below]   # "a lantern above a cube on the floor": the cube is on it
         if self.patient is None:
             return subjects
         if entity_props(self.g, place).get("liquid"):
@@ -385,7 +391,7 @@ class _Builder:
         if nxt is not None and nxt.tag == "NOUN":   # "a beach ball": the last noun is the head
             self.np["modifier"] = t.value
             return
-        plural = t.text != t.value and " " not in t.text
+        plural = t.text.split()[-1] != t.value.split()[-1]   # "cats", "ice cubes"
         self._attach(self._entity(t.value, plural))
 
     def _on_unknown(self, t: Token, nxt: Token | None) -> None:
