@@ -180,7 +180,8 @@ def tokens(text: str, k: Knowledge | None = None) -> list[Token]:
 def _settle(toks: list[Token], verbs: dict[str, tuple[str, str]]) -> list[Token]:
     """Settle what a word's neighbours decide: a noun word before a noun is its modifier
     ("a glass ball", "a stone duck"); a noun word right after a noun and before a noun
-    phrase is a verb ("the girl leaves footprints"); an unknown word shaped like a verb
+    phrase is a verb ("the girl leaves footprints"), one with an adjective reading before a
+    noun, even an unknown one, is an adjective ("a light backpack"); an unknown word shaped like a verb
     before a noun phrase or a place may be one (marked, so the unknown word before it heads
     its noun phrase); "above" after "from" is a side."""
     for i, t in enumerate(toks):
@@ -193,7 +194,8 @@ def _settle(toks: list[Token], verbs: dict[str, tuple[str, str]]) -> list[Token]
                 and nxt is not None and nxt.tag in ("DET", "NUM", "EFFECT", "NOUN", "ADJ"):
             toks[i] = Token(t.text, "VERB", verbs[t.text])
             continue
-        if t.tag == "NOUN" and t.alt and nxt is not None and nxt.tag in ("NOUN", "ADJ"):
+        if t.tag == "NOUN" and t.alt and nxt is not None and (nxt.tag in ("NOUN", "ADJ") or (
+                nxt.tag == "UNKNOWN" and nxt.value != "verb")):   # "a marble statue"
             toks[i] = Token(t.text, "ADJ", t.alt)
         elif t.tag == "PREP" and t.value in ("above", "behind", "under") and i and \
                 toks[i - 1].text == "from":   # "lit from above / behind / below"
@@ -395,13 +397,13 @@ class _Builder:
         self._attach(self._entity(t.value, plural))
 
     def _on_unknown(self, t: Token, nxt: Token | None) -> None:
-        """An unknown word is reported; where a noun must be (after a determiner or an
-        adjective, with no noun next), it still becomes an entity."""
+        """An unknown word is reported; where a noun must be (after a determiner, an
+        adjective or "more"/"fewer", with no noun next), it still becomes an entity."""
         self.unknown.append(t.text)
         if self._unknown_verb(t, nxt):
             return
         heads = nxt is None or nxt.tag not in ("NOUN", "ADJ", "UNKNOWN") or nxt.value == "verb"
-        if self.np and heads:
+        if (self.np or (self.pending or ("",))[0] == "cmp_pre") and heads:   # "more cherries"
             single = ENGLISH.singular_noun(t.text)
             noun = single if isinstance(single, str) and len(single) > 2 else t.text
             self._attach(self._entity(noun, noun != t.text))
@@ -462,7 +464,10 @@ class _Builder:
         # a verb that can stand alone still acts on a noun phrase said right after it ("a
         # woman walking a dog", not "on a mirror sits a cat"); "is placed by" stays a place
         direct = nxt is not None and nxt.tag in ("DET", "NUM") and self.fronted is None
-        if self.be and form in ("pp", "ed") and not info.get("intransitive"):
+        if nxt is not None and nxt.tag == "CMP" and lemma == "hold":
+            return self._on_has(t, nxt)   # "a bowl holding fewer cherries than grapes"
+        reduced = nxt is not None and nxt.tag == "BY" and bool(subjects)   # "a child pushed by"
+        if (self.be or reduced) and form in ("pp", "ed") and not info.get("intransitive"):
             self.pending = ("passive", lemma)
         elif (info.get("intransitive") and not direct) or \
                 (nxt is not None and nxt.tag in ("PREP", "POS")):
@@ -575,4 +580,5 @@ def open_prompt_graph(text: str) -> OpenParse:
                          f"{unknown}")
     add_world_effects(b.g)
     _mark_stated(b.g, b.stated)
+    add_world_effects(b.g)   # what a stated effect implies ("a lemon floating": refraction)
     return OpenParse(b.g.validate(), b.unknown, b.understood, b.stated)
