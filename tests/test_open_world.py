@@ -493,13 +493,19 @@ def test_phrasing_rate():
 @pytest.mark.parametrize("name, floor", [
     # written after the parser was tuned on the set above: first measured at 50 % and 75 %;
     # after general fixes (not written for their prompts) 75 % and 80 %
-    ("open_world_heldout.json", 0.75),
-    ("open_world_heldout2.json", 0.8),
+    ("open_world_heldout.json", 0.8),     # 16/20 and 19/20 after issue 13's fixes
+    ("open_world_heldout2.json", 0.95),
     # written by the lead without looking at the parser's rules, split in two before any
     # tuning: dev (tuned on: 17/20 -> 20/20) and test (never shown to the tuner: 17/20 before,
     # 19/20 after)
     ("open_world_lead_dev.json", 0.95),
-    ("open_world_lead_test.json", 0.9),
+    ("open_world_lead_test.json", 1.0),   # 20/20 after issue 13's fixes (rowing on a lake)
+    # issue 13 (docs/parser_rates.md): set A written before reading the parser (27/40 -> 38/40
+    # after general fixes); set B written after those, scored once (31/40), then tuned on
+    # (37/40); set C written after all fixes, scored once, never tuned on (31/40: the figure)
+    ("open_world_set_a.json", 0.95),
+    ("open_world_set_b.json", 0.925),
+    ("open_world_set_c.json", 0.775),
 ])
 def test_held_out_phrasing_rate(name, floor):
     assert _rate(name) >= floor
