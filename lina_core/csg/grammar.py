@@ -269,20 +269,15 @@ _CUES = {"reflection": {"mirror"}, "buoyancy": {"water", "beaker"}, "balance": {
 
 def _loses_something(text: str, unknown: list[str]) -> bool:
     """Whether ToyWorld's reading drops what the open world would keep: an unknown word the
-    lexicon knows as a noun, a count, an action with roles or a lighting verb, a container
-    it reads as a material ("a glass of water"), or the cues of two categories, or a named
-    lamp or sun beside one."""
+    lexicon knows as a noun, a count, an action with roles or a lighting verb, or the cues
+    of two categories, or a named lamp or sun beside one."""
     from .knowledge import knowledge
     from .parser import tokens
     verbs = knowledge().lexicon["verbs"]
     scene = set(_SCENE_WORDS) | {"mirror"}
-    toks = tokens(text)
     if any(" " in t.text and t.tag == "NOUN" and scene & {SYNONYMS.get(w) for w in t.text.split()}
-           for t in toks):
+           for t in tokens(text)):
         return True   # "a looking glass" is no beaker (an "ice cube" stays ToyWorld's cube)
-    if any(t.tag == "NOUN" and nxt.tag == "OF" and knowledge().noun_props(t.value).get("container")
-           and t.text not in _SCENE_WORDS for t, nxt in zip(toks, toks[1:])):
-        return True   # "a glass of water": a vessel, not ToyWorld's glass material
     for t in tokens(" ".join(unknown)):
         info = verbs[t.value[0]] if t.tag == "VERB" else {}
         action = t.tag == "VERB" and (not info.get("intransitive") or info.get("lights"))
