@@ -45,12 +45,15 @@ try:  # Hugging Face ZeroGPU: a GPU for each model call, for a duration computed
     import spaces  # type: ignore
 
     def gpu(fn: Callable) -> Callable:
+        """The call runs in ZeroGPU's worker process, where this process's queue cannot be
+        watched: no per-step progress or cancellation there (ZeroGPU bounds it by duration)."""
         from .zerogpu import on_gpu
         return on_gpu(spaces, fn, _kind_of)
     ON_SPACES_GPU = True
-except ImportError:  # a plain machine: a no-op decorator
+except ImportError:  # a plain machine: per-step progress, and stopped when its client leaves
     def gpu(fn: Callable) -> Callable:
-        return fn
+        from .waiting import watched
+        return watched(fn, show_steps=fn.__name__ != "probe")   # a probe shows its items
     ON_SPACES_GPU = False
 
 

@@ -19,8 +19,10 @@ from lina_core.csg import GraphError
 from lina_core.interventions import SpecError
 from lina_core.limits import MAX_BATCH, MAX_STEPS, MIN_STEPS, LimitError, check_number
 from lina_core.pipelines.registry import ModelUnavailable
+from lina_core.watch import Cancelled
 
 from .state import PREDICTED
+from .waiting import progress_bar
 
 log = logging.getLogger("lina.app")
 
@@ -59,9 +61,14 @@ def guard(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with progress_bar(next((x for x in (*args, *kwargs.values())
+                                    if isinstance(x, gr.Progress)), None)):
+                return fn(*args, **kwargs)
         except gr.Error:
             raise
+        except Cancelled as exc:       # its client has gone: nobody will read this
+            log.info("%s", exc)
+            raise error(str(exc)) from None
         except KNOWN_ERRORS as exc:
             msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
             raise error(msg) from None
