@@ -189,8 +189,25 @@ class ModelHandle:
         except ModelUnavailable as exc:
             return f"**{self.label(key)}**: unavailable. {exc}"
         warn = "" if m.trained else " **(untrained: for testing the app only)**"
+        cpu = self.cpu_note(key)
         return (f"**Model:** {self.label(key)} from {m.source}{warn}. "
-                f"**LINA predictor:** {m.predictor_note}.")
+                f"**LINA predictor:** {m.predictor_note}." + (f"\n\n**{cpu}**" if cpu else ""))
+
+    def cpu_note(self, key: str | None = None) -> str:
+        """A warning for a real (non-ToyWorld) model on a machine without CUDA: its size, and
+        the small model to use instead; empty where there is nothing to warn about."""
+        import torch
+        key = key or self.default_key
+        kind = ALLOWLIST[key].kind if key in ALLOWLIST else "toyworld"
+        if kind.startswith("toyworld") or torch.cuda.is_available():
+            return ""
+        m = self._loaded.get(key)
+        n = _parameters(m.pipe) if m is not None else 0
+        size = f" ({n / 1e9:.2f} B parameters)" if n >= 1e8 else \
+            f" ({n / 1e6:.1f} M parameters)" if n else ""
+        return (f"{self.label(key)}{size} runs on the CPU here (no CUDA): a run can take "
+                f"minutes. For a quick look, pick {ALLOWLIST['toyworld'].label}, which is "
+                f"small and runs on the CPU in seconds.")
 
     def fingerprint(self, key: str | None = None) -> str:
         """Identifies the default weights and predictor without loading them (for caches of
@@ -224,6 +241,13 @@ class ModelHandle:
             self._cache[key] = value
             while len(self._cache) > keep:
                 self._cache.popitem(last=False)
+
+
+def _parameters(pipe: Any) -> int:
+    """How many weights the pipeline's modules hold."""
+    import torch
+    return sum(p.numel() for c in getattr(pipe, "components", {}).values()
+               if isinstance(c, torch.nn.Module) for p in c.parameters())
 
 
 def _kind_or_none(folder: str) -> str | None:
