@@ -8,8 +8,10 @@ from typing import Any
 
 import gradio as gr
 
+from lina_core.pipelines.registry import ModelUnavailable
+
 from . import (picker, state, tab_intervene, tab_lina, tab_probe, tab_runs, tab_scene,
-               tab_video)
+               tab_video, zerogpu)
 from .context import MODEL_QUEUE, Ctx
 from .runstore import RunStore
 from .state import ModelHandle, VideoHandle
@@ -48,6 +50,12 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
     handle = state.set_handle(ModelHandle(model, pipe=pipe, threads=threads))
     video = state.set_video_handle(VideoHandle(video_pipe, threads=threads))
     store = RunStore(runs_dir)
+    if zerogpu.on_zero_gpu():     # models on cuda at import, in this process (zerogpu.placement)
+        handle.get()
+        try:
+            video.get()
+        except ModelUnavailable:  # the Video tab says so when it is used
+            pass
     if cache_presets:
         # a cache per (weights, app code): a stale cache can never show another model's images
         weights = hashlib.sha256(f"{handle.fingerprint()}{video.fingerprint()}".encode())

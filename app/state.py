@@ -22,6 +22,8 @@ import numpy as np
 from lina_core.pipelines import registry
 from lina_core.pipelines.registry import ALLOWLIST, ModelUnavailable
 
+from .zerogpu import placement
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
 PREDICTOR_DIR = ASSETS / "lina_predictor"
@@ -167,9 +169,10 @@ class ModelHandle:
             elif key == self.default_key and self._given is not None:
                 # a pipeline given to build_demo for another family (tests: a tiny SD one)
                 pipe, source, trained = self._given, self._given_source, True
-            else:
-                pipe = registry.load(key)       # ModelUnavailable when not on this machine
+            else:   # ModelUnavailable when not on this machine
+                pipe = registry.load(key, **placement(entry.kind))
                 source, trained = entry.source, True
+            pipe = _placed(pipe, entry.kind)
             pipe.set_progress_bar_config(disable=True)
             loaded = Loaded(key, pipe, source, trained)
             self._attach_predictor(loaded)
@@ -243,6 +246,15 @@ class ModelHandle:
                 self._cache.popitem(last=False)
 
 
+def _placed(pipe: Any, kind: str) -> Any:
+    """``pipe`` on the device :func:`zerogpu.placement` names (a given or tiny pipeline too)."""
+    where = placement(kind)
+    if not where:
+        return pipe
+    return pipe.to(where["device"], where["dtype"]) if where["dtype"] else \
+        pipe.to(where["device"])
+
+
 def _parameters(pipe: Any) -> int:
     """How many weights the pipeline's modules hold."""
     import torch
@@ -290,6 +302,7 @@ class VideoHandle:
                     pipe, source = self._given, "given to build_demo"
                 else:   # ModelUnavailable when assets/toyworld_video is missing
                     pipe, source = registry.load(self.key), f"{registry.TOYWORLD_VIDEO_DIR}"
+                pipe = _placed(pipe, "toyworld_video")
                 pipe.set_progress_bar_config(disable=True)
                 loaded = Loaded(self.key, pipe, source, True)
                 attach_predictor(loaded)
