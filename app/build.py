@@ -17,6 +17,8 @@ from .runstore import RunStore
 from .state import ModelHandle, VideoHandle
 
 TITLE = "LINA explorer"
+#: most events waiting in the queue (see build_demo)
+QUEUE_SIZE = 32
 CSS = """
 #model-status p { margin: 0.2em 0; }
 .gradio-container { max-width: 1400px !important; }
@@ -85,7 +87,11 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
                         show_progress="hidden")
         demo.load(lambda k: handle.describe(k), [model_key], [status], api_name="model_status",
                   **MODEL_QUEUE)
-    demo.queue(default_concurrency_limit=1, max_size=32)
+    # one model call at a time (MODEL_QUEUE: the engine swaps the one pipeline's scheduler and
+    # hooks for a call); 32 waiting at most: on 2 CPU cores a 25-step ToyWorld run takes 2-4 s,
+    # so the last in line waits about 1.5 min (docs/perf_queue.md); the 33rd is told "queue
+    # full" at once instead of waiting longer
+    demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     return demo
 
 

@@ -53,6 +53,25 @@ def error(message: str) -> gr.Error:
     return gr.Error(html.escape(str(message), quote=False), print_exception=False)
 
 
+#: a tab's status line after a refused or failed event: nothing ran and nothing changed
+NOT_RUN = ("**Not run** (the message in the corner says why): every input is as you left it "
+           "and every output as it was.")
+
+
+def run_status(elem_id: str) -> gr.Markdown:
+    """A tab's status line, under its buttons: where the events' queue position, progress bar
+    and errors show (``show_progress_on``), so no output box is ever marked "Error"."""
+    return gr.Markdown("", elem_id=elem_id)
+
+
+def on_status(event: Any, status: gr.Markdown) -> Any:
+    """After ``event`` the status line is cleared, or, when it was refused, says nothing ran."""
+    event.success(lambda: "", None, [status], api_visibility="private", show_progress="hidden")
+    event.failure(lambda: NOT_RUN, None, [status], api_visibility="private",
+                  show_progress="hidden")
+    return event
+
+
 def guard(fn: Callable) -> Callable:
     """Run ``fn``; turn GraphError/SpecError/LimitError/ModelUnavailable/ValueError into a
     ``gr.Error`` with the library's message (which names the field and the allowed range), and
