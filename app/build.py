@@ -8,13 +8,17 @@ from typing import Any
 
 import gradio as gr
 
+from lina_core.pipelines.registry import ModelUnavailable
+
 from . import (picker, state, tab_intervene, tab_lina, tab_probe, tab_runs, tab_scene,
-               tab_video)
+               tab_video, zerogpu)
 from .context import MODEL_QUEUE, Ctx
 from .runstore import RunStore
 from .state import ModelHandle, VideoHandle
 
 TITLE = "LINA explorer"
+#: most events waiting in the queue (see build_demo)
+QUEUE_SIZE = 32
 CSS = """
 #model-status p { margin: 0.2em 0; }
 .gradio-container { max-width: 1400px !important; }
@@ -48,6 +52,12 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
     handle = state.set_handle(ModelHandle(model, pipe=pipe, threads=threads))
     video = state.set_video_handle(VideoHandle(video_pipe, threads=threads))
     store = RunStore(runs_dir)
+    if zerogpu.on_zero_gpu():     # models on cuda at import, in this process (zerogpu.placement)
+        handle.get()
+        try:
+            video.get()
+        except ModelUnavailable:  # the Video tab says so when it is used
+            pass
     if cache_presets:
         # a cache per (weights, app code): a stale cache can never show another model's images
         weights = hashlib.sha256(f"{handle.fingerprint()}{video.fingerprint()}".encode())
@@ -77,7 +87,11 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
                         show_progress="hidden")
         demo.load(lambda k: handle.describe(k), [model_key], [status], api_name="model_status",
                   **MODEL_QUEUE)
-    demo.queue(default_concurrency_limit=1, max_size=32)
+    # one model call at a time (MODEL_QUEUE: the engine swaps the one pipeline's scheduler and
+    # hooks for a call); 32 waiting at most: on 2 CPU cores a 25-step ToyWorld run takes 2-4 s,
+    # so the last in line waits about 1.5 min (docs/perf_queue.md); the 33rd is told "queue
+    # full" at once instead of waiting longer
+    demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     return demo
 
 

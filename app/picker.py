@@ -1,5 +1,7 @@
 """Model picker (top of the page): the allowlisted models; ToyWorld is the default. Choosing one
-that is not on this machine answers with a warning and keeps the current model."""
+that is not on this machine, or that fails to load, answers with a warning and keeps the current
+model selected (the dropdown goes back to it) and working; a real model on a machine without
+CUDA loads, with a warning about its size and the small model to use instead."""
 from __future__ import annotations
 
 import gradio as gr
@@ -29,6 +31,9 @@ def select(key: str, current: str, ctx: Ctx) -> tuple:
               f"{(str(exc).splitlines() or [''])[0][:200]})"
         gr.Warning(msg)
         return current, current, f"{h.describe(current)}\n\n**{msg}**"
+    note = h.cpu_note(key)
+    if note:
+        gr.Warning(note)
     return key, key, h.describe(key)
 
 

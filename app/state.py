@@ -22,6 +22,8 @@ import numpy as np
 from lina_core.pipelines import registry
 from lina_core.pipelines.registry import ALLOWLIST, ModelUnavailable
 
+from .zerogpu import placement
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
 PREDICTOR_DIR = ASSETS / "lina_predictor"
@@ -45,12 +47,15 @@ try:  # Hugging Face ZeroGPU: a GPU for each model call, for a duration computed
     import spaces  # type: ignore
 
     def gpu(fn: Callable) -> Callable:
+        """The call runs in ZeroGPU's worker process, where this process's queue cannot be
+        watched: no per-step progress or cancellation there (ZeroGPU bounds it by duration)."""
         from .zerogpu import on_gpu
         return on_gpu(spaces, fn, _kind_of)
     ON_SPACES_GPU = True
-except ImportError:  # a plain machine: a no-op decorator
+except ImportError:  # a plain machine: per-step progress, and stopped when its client leaves
     def gpu(fn: Callable) -> Callable:
-        return fn
+        from .waiting import watched
+        return watched(fn, show_steps=fn.__name__ != "probe")   # a probe shows its items
     ON_SPACES_GPU = False
 
 
@@ -164,9 +169,10 @@ class ModelHandle:
             elif key == self.default_key and self._given is not None:
                 # a pipeline given to build_demo for another family (tests: a tiny SD one)
                 pipe, source, trained = self._given, self._given_source, True
-            else:
-                pipe = registry.load(key)       # ModelUnavailable when not on this machine
+            else:   # ModelUnavailable when not on this machine
+                pipe = registry.load(key, **placement(entry.kind))
                 source, trained = entry.source, True
+            pipe = _placed(pipe, entry.kind)
             pipe.set_progress_bar_config(disable=True)
             loaded = Loaded(key, pipe, source, trained)
             self._attach_predictor(loaded)
@@ -186,8 +192,25 @@ class ModelHandle:
         except ModelUnavailable as exc:
             return f"**{self.label(key)}**: unavailable. {exc}"
         warn = "" if m.trained else " **(untrained: for testing the app only)**"
+        cpu = self.cpu_note(key)
         return (f"**Model:** {self.label(key)} from {m.source}{warn}. "
-                f"**LINA predictor:** {m.predictor_note}.")
+                f"**LINA predictor:** {m.predictor_note}." + (f"\n\n**{cpu}**" if cpu else ""))
+
+    def cpu_note(self, key: str | None = None) -> str:
+        """A warning for a real (non-ToyWorld) model on a machine without CUDA: its size, and
+        the small model to use instead; empty where there is nothing to warn about."""
+        import torch
+        key = key or self.default_key
+        kind = ALLOWLIST[key].kind if key in ALLOWLIST else "toyworld"
+        if kind.startswith("toyworld") or torch.cuda.is_available():
+            return ""
+        m = self._loaded.get(key)
+        n = _parameters(m.pipe) if m is not None else 0
+        size = f" ({n / 1e9:.2f} B parameters)" if n >= 1e8 else \
+            f" ({n / 1e6:.1f} M parameters)" if n else ""
+        return (f"{self.label(key)}{size} runs on the CPU here (no CUDA): a run can take "
+                f"minutes. For a quick look, pick {ALLOWLIST['toyworld'].label}, which is "
+                f"small and runs on the CPU in seconds.")
 
     def fingerprint(self, key: str | None = None) -> str:
         """Identifies the default weights and predictor without loading them (for caches of
@@ -221,6 +244,22 @@ class ModelHandle:
             self._cache[key] = value
             while len(self._cache) > keep:
                 self._cache.popitem(last=False)
+
+
+def _placed(pipe: Any, kind: str) -> Any:
+    """``pipe`` on the device :func:`zerogpu.placement` names (a given or tiny pipeline too)."""
+    where = placement(kind)
+    if not where:
+        return pipe
+    return pipe.to(where["device"], where["dtype"]) if where["dtype"] else \
+        pipe.to(where["device"])
+
+
+def _parameters(pipe: Any) -> int:
+    """How many weights the pipeline's modules hold."""
+    import torch
+    return sum(p.numel() for c in getattr(pipe, "components", {}).values()
+               if isinstance(c, torch.nn.Module) for p in c.parameters())
 
 
 def _kind_or_none(folder: str) -> str | None:
@@ -263,6 +302,7 @@ class VideoHandle:
                     pipe, source = self._given, "given to build_demo"
                 else:   # ModelUnavailable when assets/toyworld_video is missing
                     pipe, source = registry.load(self.key), f"{registry.TOYWORLD_VIDEO_DIR}"
+                pipe = _placed(pipe, "toyworld_video")
                 pipe.set_progress_bar_config(disable=True)
                 loaded = Loaded(self.key, pipe, source, True)
                 attach_predictor(loaded)

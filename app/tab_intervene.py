@@ -21,8 +21,9 @@ from .context import MODEL_QUEUE, Ctx
 from .presets import DEFAULT_PROMPT, PRESETS
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, VERDICT_HEADERS, VERDICT_WIDTHS, FieldNumber,
-                      FieldSlider, diff_heatmap, error, guard, keyed, number, side_by_side,
-                      steps_slider, upscale, verdict_rows, verdict_summary)
+                      FieldSlider, diff_heatmap, error, guard, keyed, number, on_status,
+                      run_status, side_by_side, steps_slider, upscale, verdict_rows,
+                      verdict_summary)
 
 NO_EDIT = "none"
 NO_MASK = "(none: whole image)"
@@ -331,7 +332,7 @@ def _spec_io(o: dict[str, Any]) -> dict[str, Any]:
             spec_in = gr.Code(language="json", label="paste a spec JSON", lines=10,
                               max_lines=24, interactive=True, elem_id="iv-spec-in")
             with gr.Row():
-                run_json = gr.Button("Run pasted spec")
+                run_json = gr.Button("Run pasted spec", elem_id="iv-run-json")
                 load_json = gr.Button("Load into controls")
     o["previews"] = gr.State({})
     return {"spec_in": spec_in, "run_json": run_json, "load_json": load_json}
@@ -359,13 +360,17 @@ def _wire_runs(ctx: Ctx, c: dict[str, Any], o: dict[str, Any], io: dict[str, Any
     def load_controls(text):
         return vars(controls_of(text))
 
-    c["run"].click(guard(keyed(run_controls, outs)), None, list(outs.values()),
-                   inputs_kwargs={**fields, "scene": ctx.scene, "model_key": ctx.model_key},
-                   api_name="intervene", **MODEL_QUEUE)
-    io["run_json"].click(guard(keyed(run_pasted, outs)), [io["spec_in"], ctx.model_key],
-                         list(outs.values()), api_name="intervene_json", **MODEL_QUEUE)
-    io["load_json"].click(guard(keyed(load_controls, fields)), [io["spec_in"]],
-                          list(fields.values()), api_name="load_spec")
+    shown = dict(show_progress_on=[c["status"]])
+    on_status(c["run"].click(guard(keyed(run_controls, outs)), None, list(outs.values()),
+                             inputs_kwargs={**fields, "scene": ctx.scene,
+                                            "model_key": ctx.model_key},
+                             api_name="intervene", **shown, **MODEL_QUEUE), c["status"])
+    on_status(io["run_json"].click(guard(keyed(run_pasted, outs)), [io["spec_in"], ctx.model_key],
+                                   list(outs.values()), api_name="intervene_json", **shown,
+                                   **MODEL_QUEUE), c["status"])
+    on_status(io["load_json"].click(guard(keyed(load_controls, fields)), [io["spec_in"]],
+                                    list(fields.values()), api_name="load_spec", **shown),
+              c["status"])
     o["step"].change(scrub, [o["step"], o["previews"]], [o["step_img"]],
                      api_visibility="private", show_progress="hidden",
                      trigger_mode="always_last")
@@ -405,6 +410,7 @@ def build(ctx: Ctx) -> None:
     presets_box = gr.Column()      # filled below, once the outputs exist
     c = {"prompt": prompt, "from_scene": from_scene, **_controls()}
     c["run"] = gr.Button("Run baseline and intervened", variant="primary", elem_id="iv-run")
+    c["status"] = run_status("iv-status")
     o = _outputs()
     io = _spec_io(o)
     _wire_runs(ctx, c, o, io)

@@ -20,8 +20,9 @@ from .presets import DEFAULT_PROMPT, LINA_PRESETS
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, UI_MAX_SEEDS, VERDICT_HEADERS,
                       VERDICT_WIDTHS, FieldNumber, box_outline, check_candidate, choice_markdown,
-                      diff_heatmap, error, guard, intervention_dropdown, keyed, number,
-                      parse_int_list, steps_slider, upscale, verdict_rows, verdict_summary)
+                      diff_heatmap, error, guard, intervention_dropdown, keyed, number, on_status,
+                      parse_int_list, run_status, steps_slider, upscale, verdict_rows,
+                      verdict_summary)
 
 
 def _scene_for(prompt: Any, use_scene: bool, scene: dict[str, Any] | None
@@ -166,6 +167,7 @@ def _inputs() -> dict[str, Any]:
         i["candidate"] = intervention_dropdown(elem_id="lina-candidate")
         i["predict"] = gr.Button("Predict intervention", elem_id="lina-predict")
     i["run"] = gr.Button("Run baseline vs LINA", variant="primary", elem_id="lina-run")
+    i["status"] = run_status("lina-status")
     return i
 
 
@@ -210,8 +212,10 @@ def _batch_section() -> dict[str, Any]:
     b: dict[str, Any] = {}
     with gr.Accordion("batch: a few seeds", open=False):
         with gr.Row():
-            b["seeds"] = gr.Textbox("0, 1, 2, 3", label=f"seeds (at most {UI_MAX_SEEDS})")
-            b["run"] = gr.Button("Run batch")
+            b["seeds"] = gr.Textbox("0, 1, 2, 3", label=f"seeds (at most {UI_MAX_SEEDS})",
+                                    elem_id="lina-seeds")
+            b["run"] = gr.Button("Run batch", elem_id="lina-batch-run")
+        b["status"] = run_status("lina-batch-status")
         b["batch_md"] = gr.Markdown()
         with gr.Row():
             b["base_gal"] = gr.Gallery(label="baseline", columns=4, height=220, format="png",
@@ -238,17 +242,20 @@ def _wire(ctx: Ctx, i: dict[str, Any], o: dict[str, Any], b: dict[str, Any]) -> 
     def named(*names: str) -> dict[str, Any]:
         return {n: i[n] if n in i else b[n] for n in names} | state_in
 
-    i["run"].click(guard(keyed(run_pair, outs)), None, list(outs.values()),
-                   inputs_kwargs=named("prompt", "use_scene", "seed", "steps", "candidate"),
-                   api_name="lina", **MODEL_QUEUE)
+    at, bt = dict(show_progress_on=[i["status"]]), dict(show_progress_on=[b["status"]])
+    on_status(i["run"].click(guard(keyed(run_pair, outs)), None, list(outs.values()),
+                             inputs_kwargs=named("prompt", "use_scene", "seed", "steps",
+                                                 "candidate"),
+                             api_name="lina", **at, **MODEL_QUEUE), i["status"])
     why = {"explain": o["explain"], "why": o["why"]}
-    i["predict"].click(guard(keyed(run_predict, why)), None, list(why.values()),
-                       inputs_kwargs=named("prompt", "use_scene", "candidate", "steps"),
-                       api_name="lina_predict", **MODEL_QUEUE)
+    on_status(i["predict"].click(guard(keyed(run_predict, why)), None, list(why.values()),
+                                 inputs_kwargs=named("prompt", "use_scene", "candidate", "steps"),
+                                 api_name="lina_predict", **at, **MODEL_QUEUE), i["status"])
     gal = {k: b[k] for k in ("base_gal", "lina_gal", "batch_md")}
-    b["run"].click(guard(keyed(run_batch, gal)), None, list(gal.values()),
-                   inputs_kwargs=named("prompt", "use_scene", "seeds", "steps", "candidate"),
-                   api_name="lina_batch", **MODEL_QUEUE)
+    on_status(b["run"].click(guard(keyed(run_batch, gal)), None, list(gal.values()),
+                             inputs_kwargs=named("prompt", "use_scene", "seeds", "steps",
+                                                 "candidate"),
+                             api_name="lina_batch", **bt, **MODEL_QUEUE), b["status"])
     return keyed(run_pair, outs)
 
 

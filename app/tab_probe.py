@@ -14,7 +14,7 @@ from lina_core.probes import PROBES
 from . import state
 from .context import MODEL_QUEUE, Ctx
 from .widgets import (UI_MAX_KS, UI_MAX_PROBE_N, UI_MAX_PROBE_SEEDS, FieldSlider, error, guard,
-                      number, parse_int_list, steps_slider, table)
+                      number, on_status, parse_int_list, run_status, steps_slider, table)
 
 SPLITS = ("train", "test-id", "test-ood")
 DESCRIPTIONS = {
@@ -68,14 +68,17 @@ def build(ctx: Ctx) -> None:
                         field="prompts per category")
     desc = gr.Markdown(f"_{DESCRIPTIONS['timing']}_")
     with gr.Row():
-        seeds = gr.Textbox("0", label=f"seeds (comma-separated, at most {UI_MAX_PROBE_SEEDS})")
+        seeds = gr.Textbox("0", label=f"seeds (comma-separated, at most {UI_MAX_PROBE_SEEDS})",
+                           elem_id="probe-seeds")
         ks = gr.Textbox("0, 5, 10, 15", label="ks: switch steps (timing, inpaint)")
         steps = steps_slider(15)
-    run = gr.Button("Run probe", variant="primary")
+    run = gr.Button("Run probe", variant="primary", elem_id="probe-run")
+    status = run_status("probe-status")
     md = gr.Markdown(elem_id="probe-md")
     plot = gr.Plot(label="probe result")
     rows = gr.Dataframe(label="rows", interactive=False, wrap=True)
     name.change(lambda v: f"_{DESCRIPTIONS.get(v, '')}_", [name], [desc],
                 api_visibility="private", show_progress="hidden")
-    run.click(guard(run_probe), [name, split, n, seeds, ks, steps, ctx.model_key],
-              [plot, rows, md], api_name="probe", **MODEL_QUEUE)
+    on_status(run.click(guard(run_probe), [name, split, n, seeds, ks, steps, ctx.model_key],
+                        [plot, rows, md], api_name="probe", show_progress_on=[status],
+                        **MODEL_QUEUE), status)

@@ -11,7 +11,7 @@ import numpy as np
 from . import state
 from .context import MODEL_QUEUE, Ctx
 from .runstore import RunError, RunStore
-from .widgets import DISPLAY, diff_heatmap, error, guard, upscale
+from .widgets import DISPLAY, diff_heatmap, error, guard, on_status, run_status, upscale
 
 #: the image a re-run of the saved spec should reproduce, by run kind
 TARGET_IMAGE = {"intervene": "intervened", "lina": "lina"}
@@ -25,7 +25,8 @@ def _layout(store: RunStore) -> dict[str, Any]:
         c["run_id"] = gr.Dropdown(ids, value=ids[0] if ids else None, label="run id", scale=4,
                                   allow_custom_value=True)
         c["refresh"] = gr.Button("Refresh", scale=1)
-        c["load"] = gr.Button("Load", scale=1, variant="primary")
+        c["load"] = gr.Button("Load", scale=1, variant="primary", elem_id="runs-load")
+    c["status"] = run_status("runs-status")
     c["md"] = gr.Markdown(elem_id="runs-md")
     c["images"] = gr.Gallery(label="images (model resolution, upscaled)", columns=4,
                              height=300, format="png", object_fit="contain", fit_columns=False)
@@ -120,15 +121,18 @@ def build(ctx: Ctx) -> None:
     def do_rerun(rid, model_key, progress=gr.Progress()):
         return rerun(store, rid, model_key, progress)
 
+    st = c["status"]
+    at = dict(show_progress_on=[st])
     c["refresh"].click(refresh_ids, [run_id], [run_id], api_name="runs_list")
-    c["load"].click(guard(load_run), [run_id], shown, api_name="runs_load")
-    run_id.input(guard(load_run), [run_id], shown, api_visibility="private")
-    c["export"].click(guard(do_export), [run_id], [c["zip_out"]], api_name="runs_export")
-    c["upload"].upload(guard(do_import), [c["upload"]], [run_id, *shown],
-                       api_name="runs_import")
-    c["rerun"].click(guard(do_rerun), [run_id, ctx.model_key],
-                     [c["rerun_img"], c["rerun_heat"], c["rerun_md"]], api_name="runs_rerun",
-                     **MODEL_QUEUE)
+    on_status(c["load"].click(guard(load_run), [run_id], shown, api_name="runs_load", **at), st)
+    on_status(run_id.input(guard(load_run), [run_id], shown, api_visibility="private", **at), st)
+    on_status(c["export"].click(guard(do_export), [run_id], [c["zip_out"]],
+                                api_name="runs_export", **at), st)
+    on_status(c["upload"].upload(guard(do_import), [c["upload"]], [run_id, *shown],
+                                 api_name="runs_import", **at), st)
+    on_status(c["rerun"].click(guard(do_rerun), [run_id, ctx.model_key],
+                               [c["rerun_img"], c["rerun_heat"], c["rerun_md"]],
+                               api_name="runs_rerun", **at, **MODEL_QUEUE), st)
     ctx.parts["runs_id"] = run_id
     ctx.parts["runs_refresh"] = refresh_ids
 

@@ -29,8 +29,8 @@ from .presets import VIDEO_PRESET_INDEX, VIDEO_PRESET_SPLIT, VIDEO_PRESETS
 from .runstore import RunStore
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, FieldNumber, FieldSlider,
-                      check_candidate, choice_markdown, error, guard, intervention_dropdown, keyed,
-                      number, steps_slider, upscale)
+                      check_candidate, choice_markdown, error, guard, intervention_dropdown,
+                      keyed, number, on_status, run_status, steps_slider, upscale)
 
 FPS = 4                    #: playback rate of every clip file (ToyWorld clips are short)
 FILE_SCALE = 8             #: 32 px frames -> 256 px in the files (nearest neighbour)
@@ -387,6 +387,7 @@ def _inputs() -> dict[str, Any]:
                                     label="guidance scale", field="guidance_scale")
         i["candidate"] = intervention_dropdown(elem_id="video-candidate")
     i["go"] = gr.Button("Run baseline vs LINA clips", variant="primary", elem_id="video-run")
+    i["status"] = run_status("video-status")
     return i
 
 
@@ -446,8 +447,9 @@ def _wire(ctx: Ctx, i: dict[str, Any], o: dict[str, Any]) -> Any:
         return run(values, store, progress)
     run_ui = keyed(run_ui, outs)
 
-    i["go"].click(guard(run_ui), None, list(outs.values()), inputs_kwargs=fields,
-                  api_name="video", **MODEL_QUEUE)
+    on_status(i["go"].click(guard(run_ui), None, list(outs.values()), inputs_kwargs=fields,
+                            api_name="video", show_progress_on=[i["status"]], **MODEL_QUEUE),
+              i["status"])
     play, scrubber, strip_img = o["play"], o["scrubber"], o["strip_img"]
     play.click(None, [play], [play], js=PLAY_JS, api_visibility="private")
     o["base_vid"].change(None, None, [play], js="() => 'Play both'", api_visibility="private")

@@ -19,8 +19,10 @@ from lina_core.csg import GraphError
 from lina_core.interventions import SpecError
 from lina_core.limits import MAX_BATCH, MAX_STEPS, MIN_STEPS, LimitError, check_number
 from lina_core.pipelines.registry import ModelUnavailable
+from lina_core.watch import Cancelled
 
 from .state import PREDICTED
+from .waiting import progress_bar
 
 log = logging.getLogger("lina.app")
 
@@ -51,6 +53,25 @@ def error(message: str) -> gr.Error:
     return gr.Error(html.escape(str(message), quote=False), print_exception=False)
 
 
+#: a tab's status line after a refused or failed event: nothing ran and nothing changed
+NOT_RUN = ("**Not run** (the message in the corner says why): every input is as you left it "
+           "and every output as it was.")
+
+
+def run_status(elem_id: str) -> gr.Markdown:
+    """A tab's status line, under its buttons: where the events' queue position, progress bar
+    and errors show (``show_progress_on``), so no output box is ever marked "Error"."""
+    return gr.Markdown("", elem_id=elem_id)
+
+
+def on_status(event: Any, status: gr.Markdown) -> Any:
+    """After ``event`` the status line is cleared, or, when it was refused, says nothing ran."""
+    event.success(lambda: "", None, [status], api_visibility="private", show_progress="hidden")
+    event.failure(lambda: NOT_RUN, None, [status], api_visibility="private",
+                  show_progress="hidden")
+    return event
+
+
 def guard(fn: Callable) -> Callable:
     """Run ``fn``; turn GraphError/SpecError/LimitError/ModelUnavailable/ValueError into a
     ``gr.Error`` with the library's message (which names the field and the allowed range), and
@@ -59,9 +80,14 @@ def guard(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with progress_bar(next((x for x in (*args, *kwargs.values())
+                                    if isinstance(x, gr.Progress)), None)):
+                return fn(*args, **kwargs)
         except gr.Error:
             raise
+        except Cancelled as exc:       # its client has gone: nobody will read this
+            log.info("%s", exc)
+            raise error(str(exc)) from None
         except KNOWN_ERRORS as exc:
             msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
             raise error(msg) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -22,6 +23,22 @@ SECONDS_PER_STEP = {"toyworld": 0.05, "toyworld_video": 0.2, "sd": 0.1, "sdxl": 
 RUNS = {"intervene": 2, "lina_pair": 2, "lina_video": 2, "generate": 2, "predict_choice": 0,
         "probe": 1}
 MIN_S, MAX_S, SETUP_S = 20, 300, 10
+
+
+def on_zero_gpu() -> bool:
+    """Whether this process is a ZeroGPU Space (``SPACES_ZERO_GPU`` is set there)."""
+    return os.environ.get("SPACES_ZERO_GPU", "").strip().lower() not in ("", "0", "false")
+
+
+def placement(kind: str) -> dict[str, Any]:
+    """Where a model of family ``kind`` goes when it is loaded: on ZeroGPU, ``cuda`` in the main
+    process, at import (``spaces`` takes ``.to("cuda")`` there and hands the weights to each GPU
+    worker; a model first loaded inside a ``@spaces.GPU`` call would be loaded again on every
+    call), bf16 for the real families; elsewhere nothing (``registry.pick_device`` decides)."""
+    if not on_zero_gpu():
+        return {}
+    import torch
+    return {"device": "cuda", "dtype": None if kind.startswith("toyworld") else torch.bfloat16}
 
 
 @dataclass

@@ -39,6 +39,18 @@ def load_model(path: str | None, tiny: bool = False, video: bool = False) -> Any
     return registry.load(path)
 
 
+def load_any(model_dir: str) -> Any:
+    """A local diffusers folder of any family the adapters know (SD, SDXL, SD3, FLUX, Wan,
+    CogVideoX, ToyWorld), loaded as the app loads it: :func:`registry.load`, local files and
+    safetensors only."""
+    from .pipelines import registry
+    if not (Path(model_dir) / "model_index.json").is_file():
+        raise FileNotFoundError(f"--model-dir: {model_dir} has no model_index.json (not a "
+                                f"diffusers model folder)")
+    registry.kind_of_folder(model_dir)        # ValueError naming an unknown pipeline class
+    return registry.load(model_dir)
+
+
 def cmd_data(a: argparse.Namespace) -> None:
     if a.frames:
         from .toyworld.video_data import write_video_split
@@ -79,7 +91,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
     from PIL import Image
     from . import engine
     from .interventions import InterventionSpec
-    from .limits import MAX_STEPS, MIN_STEPS, check_int
+    from .limits import MAX_RESOLUTION, MAX_STEPS, MIN_STEPS, check_int
     if a.spec:
         spec = InterventionSpec.from_json(Path(a.spec).read_text())
     else:
@@ -92,13 +104,16 @@ def cmd_generate(a: argparse.Namespace) -> None:
         check_frames(a.frames)
         if out.suffix.lower() not in (".mp4", ".webm", ".gif"):
             raise ValueError(f"--out: {out.name!r} must end in .mp4, .webm or .gif for a clip")
-    pipe = load_model(a.model, a.tiny, a.video)   # limits are checked before any model work
+    size = {} if a.size is None else {"height": check_int("size", a.size, 8, MAX_RESOLUTION),
+                                      "width": a.size}
+    # limits are checked before any model work
+    pipe = load_any(a.model_dir) if a.model_dir else load_model(a.model, a.tiny, a.video)
     frames = a.frames if a.video else None
     if spec.inpaint is not None:      # against its baseline, as lina_core.compare decides
         from .compare import compare
-        r = compare(pipe, spec, frames=frames)[2]
+        r = compare(pipe, spec, frames=frames, **size)[2]
     else:
-        r = engine.run(pipe, spec, frames=frames)
+        r = engine.run(pipe, spec, frames=frames, **size)
     if a.video:
         from .video_io import write_video
         write_video(r.images[0], out)
@@ -255,6 +270,10 @@ def _model_commands(sub: Any) -> None:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--guidance", type=float, default=3.0)
     q.add_argument("--out", default="sample.png")
+    q.add_argument("--model-dir", help="a local diffusers folder of any supported family "
+                                       "(SD, SDXL, SD3, FLUX, ...), loaded as the app does")
+    q.add_argument("--size", type=int, help="image height and width in pixels (default: the "
+                                            "family's)")
     q.set_defaults(fn=cmd_generate)
 
     q = sub.add_parser("eval", help="verifier accuracy of the model's samples per cell")

@@ -44,6 +44,20 @@ class StepJobs(MultiPipelineCallbacks):
         return list(dict.fromkeys(super().tensor_inputs))
 
 
+class Watch(StepJob):
+    """Tell the run's watcher (:mod:`.watch`) a step is done; it may stop the run (by raising
+    :class:`~lina_core.watch.Cancelled`) before the next step starts.  First of the jobs, so a
+    stopped run does no more work for the step."""
+
+    def __init__(self, offset: int, total: int, watcher: Any):
+        super().__init__(offset)
+        self.total, self.watcher = total, watcher
+
+    def at(self, pipe, step, kw):
+        self.watcher(step + 1, self.total)
+        return kw
+
+
 class KeepKnown(StepJob):
     """Masked inpainting: outside the mask the latents follow the re-noised reference."""
 

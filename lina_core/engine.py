@@ -21,6 +21,7 @@ import torch
 from . import attention as A
 from . import callbacks as J
 from . import schedules as S
+from . import watch as W
 from .adapters import Adapter, adapter_for, family, to_uint8_images  # noqa: F401 (re-exported)
 from .edits import Encoder, embeddings_per_step, memo, resolve_donors  # noqa: F401
 from .guidance import GuidanceHook, attached, box_mask  # noqa: F401
@@ -205,6 +206,9 @@ def _jobs(spec: InterventionSpec, ad: Adapter, st: _Start, noise: torch.Tensor,
           ) -> tuple[J.StepJobs, J.RunMask | J.AttentionMask | None]:
     """The per-step jobs, in the order they must run."""
     k, lg, jobs = st.k, spec.latent_guidance, []
+    watcher = W.current()
+    if watcher is not None:
+        jobs.append(J.Watch(k, spec.steps, watcher))
     if st.inpaint_mask is not None:
         jobs.append(J.KeepKnown(k, st.inpaint_mask, st.ref, noise, noiser))
     if pv is not None:
@@ -377,6 +381,7 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
     seed = spec.seed if seed is None else seed
     p = prepare(pipe, spec, seed, batch, cache, reference, encoder, (height, width, frames),
                 graph, previews, attention)
+    W.check(p.k, spec.steps)           # the client may have gone while we prepared
     t0 = time.perf_counter()
     out = denoise(pipe, p, extra_call_kwargs)
     timing = {"pipeline_s": time.perf_counter() - t0}

@@ -83,3 +83,30 @@ def test_generate_with_tiny_model_writes_image_and_record(tmp_path):
     assert r.returncode == 0, r.stderr
     rec = json.loads(out.with_suffix(".json").read_text())
     assert rec["spec"]["steps"] == 3 and len(rec["schedule_used"]["values"]) == 3
+
+
+@pytest.mark.slow   # a CLI subprocess that imports torch and loads a saved SD folder: ~10 s
+def test_generate_loads_a_real_family_from_model_dir(tmp_path):
+    """``--model-dir`` takes any family the app takes (here a tiny random SD 1.x saved with
+    ``save_pretrained``), loaded by ``registry.load`` as the app loads it."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tiny_pipes import sd_pipeline
+    sd_pipeline(tmp_path / "tok").save_pretrained(tmp_path / "tiny-sd")
+    assert not list((tmp_path / "tiny-sd").rglob("*.bin"))        # safetensors only
+    out = tmp_path / "sd.png"
+    r = cli("generate", "--model-dir", str(tmp_path / "tiny-sd"), "--size", "32", "--steps",
+            "2", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(out.with_suffix(".json").read_text())
+    assert rec["model"] == "StableDiffusionPipeline" and rec["spec"]["steps"] == 2
+    assert rec["model_path"].endswith("tiny-sd")
+    from PIL import Image
+    assert Image.open(out).size == (32, 32)
+
+
+@pytest.mark.slow   # two CLI subprocesses that import torch: ~12 s on 2 loaded cores
+def test_generate_model_dir_errors_name_the_field(tmp_path):
+    _one_error_line(cli("generate", "--model-dir", str(tmp_path), "--out",
+                        str(tmp_path / "x.png")), "--model-dir", "model_index.json")
+    _one_error_line(cli("generate", "--tiny", "--size", "4096", "--out",
+                        str(tmp_path / "x.png")), "size", "1024")

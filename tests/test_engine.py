@@ -5,6 +5,7 @@ back what the pipeline did (trajectory latents, the scheduler's schedule) instea
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import replace
@@ -193,6 +194,38 @@ def test_a_failed_run_leaves_the_pipeline_as_it_was(model):
                                                                  end=STEPS)), **kw)
     finally:
         h.remove()
+    assert same_state(snapshot(pipe), before)
+
+
+def test_a_cancelled_run_stops_at_the_step_and_leaves_the_pipeline_as_it_was(model):
+    """A watcher that stops the run after step 2 (as the app does for a client that has gone):
+    the denoiser is called for no step after it, the run raises ``Cancelled``, and the
+    pipeline is as it was; a watcher that does not stop sees every step, in order (that run
+    comes first: a pipeline's first call may set up its own caches, e.g. FLUX's hook registry)."""
+    from lina_core.watch import Cancelled, watching
+    fam, pipe, kw = model
+    den = getattr(pipe, adapter_for(pipe).denoiser_names(pipe)[0])
+    calls, seen = [], []
+
+    def stop_after_two(done: int, total: int) -> None:
+        seen.append((done, total))
+        if done == 2:
+            raise Cancelled("client gone")
+    with watching(lambda d, t: seen.append((d, t))):
+        engine.run(pipe, spec(guidance_scale=1.0), **kw)
+    before = snapshot(pipe)
+    for stop in (None, stop_after_two):      # count the denoiser's calls of each run
+        h = den.register_forward_pre_hook(lambda *a, **k: calls.append(stop), with_kwargs=True)
+        try:
+            with watching(stop or (lambda d, t: None)), \
+                    pytest.raises(Cancelled) if stop else contextlib.nullcontext():
+                engine.run(pipe, spec(guidance_scale=1.0), **kw)
+        finally:
+            h.remove()
+    full_calls = calls.count(None)
+    assert seen[:STEPS + 1] == [(i, STEPS) for i in range(STEPS + 1)]   # checked before step 0
+    assert seen[STEPS + 1:] == [(0, STEPS), (1, STEPS), (2, STEPS)]
+    assert len(calls) - full_calls == 2 * full_calls // STEPS      # two steps' calls, no more
     assert same_state(snapshot(pipe), before)
 
 

@@ -16,7 +16,7 @@ from diffusers.models.attention_processor import AttnProcessor
 from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import rescale_noise_cfg
 from PIL import Image
 
-from tiny_pipes import PROMPT, TARGET, toyworld_pipeline, toyworld_video_pipeline
+from tiny_pipes import PROMPT, TARGET, on_device, toyworld_pipeline, toyworld_video_pipeline
 
 STEPS = 5
 
@@ -24,8 +24,8 @@ STEPS = 5
 @pytest.fixture(scope="module", params=["image", "video"])
 def pipe(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("tok")
-    return toyworld_pipeline(folder) if request.param == "image" else \
-        toyworld_video_pipeline(folder)
+    return on_device(toyworld_pipeline(folder) if request.param == "image" else
+                     toyworld_video_pipeline(folder))
 
 
 def result(out):

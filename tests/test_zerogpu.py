@@ -74,3 +74,40 @@ def test_the_apps_model_calls_are_wrapped_when_spaces_is_there(monkeypatch):
         monkeypatch.delitem(sys.modules, "spaces")
         importlib.reload(state)
         vars(state).update(kept)
+
+
+def _recording(pipe, log: list):
+    """``pipe`` whose ``.to(...)`` is recorded (and moves nothing: there is no GPU here)."""
+    def to(*args, **kwargs):
+        log.append((args, kwargs))
+        return pipe
+    pipe.to = to
+    return pipe
+
+
+def test_on_zero_gpu_models_go_to_cuda_at_import(monkeypatch, tmp_path):
+    """With ``SPACES_ZERO_GPU`` set, ``build_demo`` loads the image and video models at once and
+    moves them to cuda in this process (before any event); a real model is loaded straight to
+    cuda in bf16.  Without it, nothing is moved."""
+    import torch
+    from app import build_demo, state
+    from lina_core.pipelines import registry
+    from tiny_pipes import toyworld_video_pipeline
+    kept = state.HANDLE, state.VIDEO
+    image, video = [], []
+    pipe = _recording(registry.tiny_toyworld(), image)
+    vpipe = _recording(toyworld_video_pipeline(tmp_path / "tok", trained_motion=False), video)
+    monkeypatch.setenv("LINA_PREDICTOR_DIR", str(tmp_path / "none"))
+    try:
+        state.ModelHandle("toyworld", pipe=pipe).get()
+        assert image == []                                   # not on ZeroGPU: left alone
+        monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+        build_demo(pipe=pipe, video_pipe=vpipe, runs_dir=tmp_path / "runs")
+        assert image == [(("cuda",), {})] and video == [(("cuda",), {})]
+        asked = []
+        monkeypatch.setattr(registry, "load", lambda key, **kw: asked.append((key, kw)) or
+                            _recording(registry.tiny_toyworld(), []))
+        state.handle().get("sdxl")
+        assert asked == [("sdxl", {"device": "cuda", "dtype": torch.bfloat16})]
+    finally:
+        state.HANDLE, state.VIDEO = kept

@@ -12,6 +12,7 @@ with flow sigmas for Wan, CogVideoX's DDIM), so the engine swaps samplers as on 
 """
 from __future__ import annotations
 
+import os
 import zlib
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,16 @@ SIZES = {"toyworld": {}, "toyworld_video": dict(frames=8), "sd": dict(height=32,
          "flux": dict(height=8, width=8), "wan": dict(height=16, width=16, frames=9),
          "wan22": dict(height=16, width=16, frames=9),
          "cogvideox": dict(height=16, width=16, frames=9)}
+
+
+#: the device the engine and contract tests run their pipelines on: cpu, unless
+#: ``LINA_TEST_DEVICE`` says otherwise (``scripts/device_check.py`` sets it to cuda)
+DEVICE = os.environ.get("LINA_TEST_DEVICE", "cpu")
+
+
+def on_device(pipe: Any) -> Any:
+    """``pipe`` on :data:`DEVICE` (as it is on the CPU)."""
+    return pipe if DEVICE == "cpu" else pipe.to(DEVICE)
 
 
 def tokenizer(folder: str | Path):
@@ -260,11 +271,17 @@ def flux_encoder(texts: list[str]) -> dict[str, torch.Tensor]:
         g = torch.Generator().manual_seed(zlib.crc32(t.encode()))
         pe.append(torch.randn(1, 8, 32, generator=g))
         pooled.append(torch.randn(1, 32, generator=g))
-    return {"prompt_embeds": torch.cat(pe), "pooled_prompt_embeds": torch.cat(pooled)}
+    return {"prompt_embeds": torch.cat(pe).to(DEVICE),
+            "pooled_prompt_embeds": torch.cat(pooled).to(DEVICE)}
 
 
 def build(family: str, folder: str | Path) -> tuple[Any, dict[str, Any]]:
-    """(pipeline, engine.run keyword arguments) for one family."""
+    """(pipeline on :data:`DEVICE`, engine.run keyword arguments) for one family."""
+    pipe, kw = _build(family, folder)
+    return on_device(pipe), kw
+
+
+def _build(family: str, folder: str | Path) -> tuple[Any, dict[str, Any]]:
     kw: dict[str, Any] = dict(SIZES[family])
     if family == "toyworld":
         return toyworld_pipeline(folder), kw

@@ -129,14 +129,16 @@ def unavailable(e: ModelEntry, exc: Exception) -> ModelUnavailable:
     return ModelUnavailable(f"model: {e.label}: {how}. Details: {detail}")
 
 
-def load(key: str = "toyworld", device: torch.device | None = None) -> Any:
+def load(key: str = "toyworld", device: torch.device | str | None = None,
+         dtype: torch.dtype | None = None) -> Any:
     """The one loader: an allowlisted model (or a local model folder, by its path) from local
     files only, safetensors only, its pipeline class the family adapter's, components saved as
-    absent passed as absent; progress bars off."""
+    absent passed as absent; progress bars off.  ``device``/``dtype`` override
+    :func:`pick_device` (ZeroGPU places models on ``cuda`` before CUDA is visible)."""
     from ..adapters import adapter_for_kind
     e = entry(key)
-    dev, dtype = pick_device()
-    dev = device or dev
+    dev, picked = pick_device()
+    dev, dtype = device or dev, dtype or picked
     cls = adapter_for_kind(e.kind).pipeline_class()
     kwargs: dict[str, Any] = dict(local_files_only=True, use_safetensors=True,
                                   **absent_components(model_index(e.source)))

@@ -1,0 +1,96 @@
+"""An honest queue, through Gradio's own queue protocol (raw HTTP, as scripts/load_test.py
+drives it), on a tiny random-weight ToyWorld model: a client that leaves mid-run has its run
+stopped within a step or two, one that leaves while queued never has its run started, and one
+that stays is told its queue position, sees a progress bar step by step, and is served."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from app.build import free_port
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_test_module():
+    spec = importlib.util.spec_from_file_location("load_test", ROOT / "scripts" / "load_test.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["load_test"] = mod          # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class Lines(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines: list[dict] = []
+
+    def emit(self, record):
+        self.lines.append(json.loads(record.getMessage()))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    import torch
+    torch.set_num_threads(1)
+    from app import build_demo, launch_kwargs
+    from lina_core.pipelines.registry import tiny_toyworld
+    qlog, lines = logging.getLogger("lina.queue"), Lines()
+    qlog.addHandler(lines)
+    level, qlog.level = qlog.level, logging.DEBUG
+    demo = build_demo(pipe=tiny_toyworld(), runs_dir=tmp_path_factory.mktemp("runs"), threads=1)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **launch_kwargs())
+    yield f"http://127.0.0.1:{port}", lines.lines
+    demo.close()
+    qlog.removeHandler(lines)
+    qlog.setLevel(level)
+
+
+@pytest.mark.slow   # builds and serves the app, then three 100-step runs: ~10 s on 2 cores
+def test_left_clients_are_not_worked_for_and_the_stayer_sees_its_place(served):
+    from app.waiting import STATS
+    base, lines = served
+    lt = load_test_module()
+    fn = lt.endpoint(base, "generate")
+    outs: dict[str, object] = {}
+
+    def go(name: str, plan: str, steps: int) -> None:
+        outs[name] = lt.one_client(base, fn, len(outs), plan, steps, leave_at=3, timeout=120)
+    cancelled_before = STATS["cancelled"]
+    plan = [("runner", "leave_running", 100), ("queued", "leave_queued", 100),
+            ("stayer", "stay", 20)]
+    threads = [threading.Thread(target=go, args=p) for p in plan]
+    for t in threads:
+        t.start()
+        time.sleep(0.3)        # in this order on the queue
+    for t in threads:
+        t.join(180)
+    runner, queued, stayer = outs["runner"], outs["queued"], outs["stayer"]
+    time.sleep(1.0)
+    per = {}
+    for d in lines:
+        per.setdefault(d["event_id"], {})[d["event"]] = d
+    # the runner left after step 3: its run stopped long before step 100, within two steps
+    assert runner.result == "left" and runner.progress[-1] >= 3
+    stop = per[runner.event_id]["cancelled"]
+    assert stop["total"] == 100 and stop["step"] < 20, stop
+    assert sum(t > runner.t_left for t in stop["step_ends"]) <= 2, stop
+    assert "done" not in per[runner.event_id]
+    assert STATS["cancelled"] == cancelled_before + 1
+    # the client that left while queued: its run never started
+    assert queued.result == "left" and queued.event_id not in per
+    # the stayer: told its place, a progress bar in steps up to 20, served
+    assert stayer.result == "served", stayer
+    assert stayer.ranks and stayer.ranks[-1] == 0      # next in line, behind the runner
+    assert stayer.progress == sorted(stayer.progress) and stayer.progress[-1] == 20
+    assert "done" in per[stayer.event_id]
