@@ -493,20 +493,24 @@ def test_phrasing_rate():
 @pytest.mark.parametrize("name, floor", [
     # written after the parser was tuned on the set above: first measured at 50 % and 75 %;
     # after general fixes (not written for their prompts) 75 % and 80 %
-    ("open_world_heldout.json", 0.75),
+    ("open_world_heldout.json", 0.8),   # 16/20 after round 2 ("at sunset")
     # 19/20 after issue 13's fixes
     ("open_world_heldout2.json", 0.95),
     # written by the lead without looking at the parser's rules, split in two before any
     # tuning: dev (tuned on: 17/20 -> 20/20) and test (never shown to the tuner: 17/20 before,
     # 19/20 after)
-    ("open_world_lead_dev.json", 0.95),
+    ("open_world_lead_dev.json", 1.0),
     ("open_world_lead_test.json", 1.0),   # 20/20 after issue 13's fixes (rowing on a lake)
     # issue 13 (docs/parser_rates.md): set A written before reading the parser (27/40 -> 37/40
     # after general fixes); set B written after those, scored once (31/40), then tuned on
     # (37/40); set C written after all fixes, scored once, never tuned on (31/40: the figure)
-    ("open_world_set_a.json", 0.925),
-    ("open_world_set_b.json", 0.925),
-    ("open_world_set_c.json", 0.775),
+    # round 2 (general fixes for set C's failure kinds, so C is tuned on now): A 38/40, B 40/40,
+    # C 40/40; set D written after round 2, scored once: 35/40 (the held-out figure), then 38/40
+    # after three general fixes made for its failure kinds (tested below on other prompts)
+    ("open_world_set_a.json", 0.95),
+    ("open_world_set_b.json", 1.0),
+    ("open_world_set_c.json", 1.0),
+    ("open_world_set_d.json", 0.95),
 ])
 def test_held_out_phrasing_rate(name, floor):
     assert _rate(name) >= floor
@@ -824,3 +828,21 @@ def test_the_round_two_lexicon_covers_common_nouns_and_states(text, effects):
     if "heavy" in text:
         (t,) = g.effects("tilt")
         assert g.attr(g.attr(t, "heavier"), "state") == "heavy"
+
+
+# (made after set D was scored; D's held-out figure stays its first score, 35/40)
+
+
+def test_an_unknown_verb_before_by_is_a_reduced_passive():
+    assert ("otter", "rescue", "duckling") in role_edges(parse("a duckling rescued by an otter"))
+
+
+def test_an_unknown_noun_after_of_is_what_the_container_holds():
+    g = parse("a sack of rice and a pebble on a seesaw")
+    assert ("rice", "in", "sack") in role_edges(g) and ("pebble", "on", "seesaw") in role_edges(g)
+    assert ("pebble", "in", "sack") not in role_edges(g)
+
+
+def test_a_stated_fill_level_holds_what_it_is_full_of():
+    g = parse("a bathtub more than half full of water")
+    assert ("water", "in", "bathtub") in role_edges(g) and effect_types(g) == ["fill"]

@@ -426,7 +426,7 @@ class _Builder:
         if self._unknown_verb(t, nxt):
             return
         heads = nxt is None or nxt.tag not in ("NOUN", "ADJ", "UNKNOWN") or nxt.value == "verb"
-        if (self.np or (self.pending or ("",))[0] == "cmp_pre") and heads:   # "more cherries"
+        if (self.np or (self.pending or ("",))[0] in ("cmp_pre", "of")) and heads:   # "more cherries"
             single = ENGLISH.singular_noun(t.text)
             noun = single if isinstance(single, str) and len(single) > 2 else t.text
             self._attach(self._entity(noun, noun != t.text))
@@ -440,7 +440,7 @@ class _Builder:
         if lemma is None or self.np or self.last is None or nxt is None or self.pending \
                 or self.fronted:   # "in the pond paddles a duck": the duck is the subject
             return False
-        if self.be and t.text.endswith("ed") and nxt.tag == "BY":
+        if t.text.endswith("ed") and nxt.tag == "BY":   # "is rescued by", "rescued by"
             self.pending = ("passive", lemma)
         elif nxt.tag in ("DET", "NUM", "ADJ", "NOUN"):
             self.pending = ("verb", lemma)
@@ -525,6 +525,8 @@ class _Builder:
         """A stated effect belongs to the entity just named, or, said before any or followed
         by "of" ("reflections of the trees"), to the next one."""
         self.stated.append((t.value, self.last))
+        if t.text.endswith(" full of") and self.last is not None:   # "half full of water"
+            self.holder, self.pending = self.last, ("has", None)
         if self.last is None or (nxt is not None and nxt.tag == "OF"):
             self.effect_of = len(self.stated) - 1
 
