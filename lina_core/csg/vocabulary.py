@@ -37,7 +37,7 @@ MIRROR_SHAPES = ("round", "square")
 #: ToyWorld v2: a jar's shape, what fills it and how full it is ("more" material than empty
 #: space, or "less"); "sand" is also the beach of a place scene
 JAR_SHAPES = ("tall", "wide")
-FILL_MATERIALS = {"sand": (236, 200, 120), "soil": (110, 75, 45), "water": (105, 160, 225)}
+FILL_MATERIALS = {"sand": (210, 165, 90), "soil": (110, 75, 45), "water": (105, 160, 225)}
 FILL_LEVELS = ("more", "less")
 #: where a place scene's object is: on the sand close to the water, on the sand far from it,
 #: or in the water
