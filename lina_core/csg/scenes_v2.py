@@ -30,11 +30,11 @@ if TYPE_CHECKING:  # pragma: no cover
 Jitter = Callable[[float], float]
 
 #: a jar's inside (width, height) per shape; its glass wall and lid (fractions of the picture)
-JAR_INSIDE = {"tall": (0.22, 0.44), "wide": (0.42, 0.26)}
+JAR_INSIDE = {"tall": (0.22, 0.44), "wide": (0.42, 0.30)}
 JAR_GLASS = 0.025
 JAR_LID = 0.04
 #: the fill's share of the jar's inside: centre and half-range per level (never near 1/2)
-FILL_SHARE = {"more": (0.75, 0.12), "less": (0.25, 0.12)}
+FILL_SHARE = {"more": (0.74, 0.11), "less": (0.26, 0.11)}
 #: place scenes: where the shore is (from the sand's side), how close "near" is
 SHORE = 0.58
 NEAR_GAP = (0.005, 0.025)
