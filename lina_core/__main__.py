@@ -58,7 +58,9 @@ def cmd_data(a: argparse.Namespace) -> None:
         print(f"wrote {a.n} {a.split} clips of {a.frames} frames to {out}")
         return
     from .toyworld.data import write_split
-    out = write_split(a.out, a.split, a.n, size=a.size, start=a.start)
+    cats = tuple(c for c in a.categories.split(",") if c) if a.categories else None
+    out = write_split(a.out, a.split, a.n, size=a.size, start=a.start, categories=cats,
+                      fill_more_share=a.fill_more_share)
     print(f"wrote {a.n} {a.split} samples to {out}")
 
 
@@ -235,6 +237,12 @@ def _image_commands(sub: Any) -> None:
     q.add_argument("--start", type=int, default=0)
     q.add_argument("--frames", type=int, default=0,
                    help="write clips of this many frames (8-16) instead of still images")
+    q.add_argument("--categories", default=None,
+                   help="comma-separated categories drawn in turn (default: the first five); "
+                        "ToyWorld v2: roles,fill,place")
+    q.add_argument("--fill-more-share", type=float, default=None,
+                   help="share of fill scenes with more material than empty space "
+                        "(default: 0.8 on train, 0.5 on the other splits)")
     q.set_defaults(fn=cmd_data)
 
     q = sub.add_parser("render", help="ground-truth render of a prompt or a graph JSON file")

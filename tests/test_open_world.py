@@ -493,20 +493,24 @@ def test_phrasing_rate():
 @pytest.mark.parametrize("name, floor", [
     # written after the parser was tuned on the set above: first measured at 50 % and 75 %;
     # after general fixes (not written for their prompts) 75 % and 80 %
-    ("open_world_heldout.json", 0.75),
+    ("open_world_heldout.json", 0.8),   # 16/20 after round 2 ("at sunset")
     # 19/20 after issue 13's fixes
     ("open_world_heldout2.json", 0.95),
     # written by the lead without looking at the parser's rules, split in two before any
     # tuning: dev (tuned on: 17/20 -> 20/20) and test (never shown to the tuner: 17/20 before,
     # 19/20 after)
-    ("open_world_lead_dev.json", 0.95),
+    ("open_world_lead_dev.json", 1.0),
     ("open_world_lead_test.json", 1.0),   # 20/20 after issue 13's fixes (rowing on a lake)
     # issue 13 (docs/parser_rates.md): set A written before reading the parser (27/40 -> 37/40
     # after general fixes); set B written after those, scored once (31/40), then tuned on
     # (37/40); set C written after all fixes, scored once, never tuned on (31/40: the figure)
-    ("open_world_set_a.json", 0.925),
-    ("open_world_set_b.json", 0.925),
-    ("open_world_set_c.json", 0.775),
+    # round 2 (general fixes for set C's failure kinds, so C is tuned on now): A 38/40, B 40/40,
+    # C 40/40; set D written after round 2, scored once: 35/40 (the held-out figure), then 38/40
+    # after three general fixes made for its failure kinds (tested below on other prompts)
+    ("open_world_set_a.json", 0.95),
+    ("open_world_set_b.json", 1.0),
+    ("open_world_set_c.json", 1.0),
+    ("open_world_set_d.json", 0.95),
 ])
 def test_held_out_phrasing_rate(name, floor):
     assert _rate(name) >= floor
@@ -751,3 +755,94 @@ def test_an_unknown_noun_after_a_comparative_of_amounts_is_an_entity():
 ])
 def test_a_muddy_or_snowy_place_takes_footprints(text, prints):
     assert ("footprints" in effect_types(parse(text))) is prints
+
+
+# --------------------------------------------------------------------------- issue 13, round 2
+# (general fixes for set C's failure kinds; tested on prompts in no phrasing set)
+
+
+@pytest.mark.parametrize("text, effects", [
+    ("a boy kicks a stone into a pond", ["sinks", "splash"]),
+    ("a girl pushes her brother into a lake", ["splash"]),   # a person: no fate by density
+    ("a woman throws a ball off a roof", ["falls"]),
+])
+def test_what_is_thrown_or_pushed_into_a_place_moves_by_that_verb(text, effects):
+    assert effect_types(parse(text)) == effects
+
+
+@pytest.mark.parametrize("text, action, state", [
+    ("a boy jumps into a swimming pool", "jump", None),
+    ("a cat sits beside a sleeping dog", "sit", "sleeping"),
+])
+def test_an_ing_form_inside_a_noun_phrase_describes_its_noun(text, action, state):
+    g = parse(text)
+    subject = g.nodes("entity")[0]
+    assert g.attr(subject, "action") == action
+    if state:
+        assert g.attr(g.nodes("entity")[1], "state") == state
+
+
+def test_an_effect_word_after_a_determiner_is_a_noun():
+    g = parse("a cup next to the sink")
+    assert sorted(noun_of(g, n) for n in g.nodes("entity")) == ["cup", "sink"]
+    assert "sinks" not in effect_types(g)
+    assert "sinks" in effect_types(parse("an iron key sinks in a bucket of water"))
+
+
+def test_the_same_noun_with_different_attributes_is_two_entities():
+    g = parse("fewer green apples than yellow apples in a basket")
+    assert sorted(noun_of(g, n) for n in g.nodes("entity")) == ["apple", "apple", "basket"]
+    assert ("apple", "fewer than", "apple") in role_edges(g)
+    assert effect_types(g) == ["fill"]
+    assert len(parse("a red ball and then the red ball again").nodes("entity")) == 1
+
+
+@pytest.mark.parametrize("text, noun, effect", [
+    ("a golf ball in a bucket of water", "ball", "sinks"),     # a golf ball is a ball that sinks
+    ("a tennis ball in a bucket of water", "ball", "floats"),
+    ("a toy boat in a bathtub of water", "boat", "floats"),
+])
+def test_a_compound_is_named_by_its_head_with_its_own_properties(text, noun, effect):
+    g = parse(text)
+    assert noun in [noun_of(g, n) for n in g.nodes("entity")]
+    assert effect in effect_types(g)
+    assert to_prompt(g).startswith(" ".join(text.split()[:3]))   # the caption keeps "golf ball"
+
+
+def test_unknown_nouns_weigh_but_have_no_fate_in_water():
+    g = parse("a blorptube and a feather on a seesaw")   # an unknown noun has a mass
+    assert effect_types(g) == ["tilt"]
+    assert effect_types(parse("a blorptube in a bucket of water")) == []   # but no density
+
+
+@pytest.mark.parametrize("text, effects", [
+    ("a heavy crate and a light crate on a seesaw", ["tilt"]),
+    ("a goose standing on an icy lake", ["reflection"]),
+    ("a grandmother and a toddler on a seesaw", ["tilt"]),
+    ("a camel and a zebra walking through the sand", ["footprints"]),
+    ("a watermelon floating in a tub of water", ["floats", "refraction"]),
+])
+def test_the_round_two_lexicon_covers_common_nouns_and_states(text, effects):
+    g = parse(text)
+    assert sorted(set(effect_types(g))) == effects
+    if "heavy" in text:
+        (t,) = g.effects("tilt")
+        assert g.attr(g.attr(t, "heavier"), "state") == "heavy"
+
+
+# (made after set D was scored; D's held-out figure stays its first score, 35/40)
+
+
+def test_an_unknown_verb_before_by_is_a_reduced_passive():
+    assert ("otter", "rescue", "duckling") in role_edges(parse("a duckling rescued by an otter"))
+
+
+def test_an_unknown_noun_after_of_is_what_the_container_holds():
+    g = parse("a sack of rice and a pebble on a seesaw")
+    assert ("rice", "in", "sack") in role_edges(g) and ("pebble", "on", "seesaw") in role_edges(g)
+    assert ("pebble", "in", "sack") not in role_edges(g)
+
+
+def test_a_stated_fill_level_holds_what_it_is_full_of():
+    g = parse("a bathtub more than half full of water")
+    assert ("water", "in", "bathtub") in role_edges(g) and effect_types(g) == ["fill"]

@@ -29,7 +29,8 @@ from .vocabulary import (ATTRIBUTES, CATEGORIES, CAUSAL_RELATIONS, COLOURS, DENS
                          GRAPH_CATEGORIES, LIGHT_SIDES, MATERIAL_CATEGORIES, MATERIALS,
                          MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT, OPEN_CATEGORY, RELATIONS,
                          REQUIRED_SURFACE, SCHEMA_VERSION, SHAPES, SIZES, SPATIAL_RELATIONS,
-                         SURFACE_TYPES)
+                         SURFACE_TYPES, FILL_LEVELS, FILL_MATERIALS, JAR_SHAPES, PLACES,
+                         TOYWORLD_CATEGORIES, V2_CATEGORIES)
 from .world import add_world_effects, parent_slots, world_parents
 
 __all__ = [
@@ -45,5 +46,6 @@ __all__ = [
     "add_implicit_effects", "add_knowledge", "add_world_effects", "apply_rule",
     "balance_cube_box", "causal_parents", "effect_types", "entity_props", "figure",
     "from_prompt", "knowledge", "layout", "parent_slots", "reset_knowledge", "to_prompt",
-    "world_parents"
+    "world_parents", "FILL_LEVELS", "FILL_MATERIALS", "JAR_SHAPES", "PLACES",
+    "TOYWORLD_CATEGORIES", "V2_CATEGORIES"
 ]

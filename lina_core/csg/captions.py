@@ -75,6 +75,8 @@ def to_prompt(g: CausalSceneGraph, explicit: bool = False) -> str:
         from .open_captions import open_prompt
         return open_prompt(g, explicit)
     caption = _CAPTIONS.get(g.category) if isinstance(g.category, str) else None
+    if caption is None and g.is_toyworld:
+        from .scenes_v2 import caption
     if caption is None:  # pragma: no cover - validate() forbids it
         raise GraphError(f"category: {g.category!r}")
     return caption(g, explicit)

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from .graph import CausalSceneGraph
-from .vocabulary import DENSITY
+from .vocabulary import DENSITY, V2_CATEGORIES
 
 FLOOR_Y = 0.55
 MIRROR_CY = 0.76
@@ -138,6 +138,9 @@ def layout(g: CausalSceneGraph, rng: np.random.Generator | None = None) -> Causa
     """Assign every node a box in [0, 1]^2; ``rng=None`` gives the canonical layout."""
     jit = (lambda s: float(rng.uniform(-s, s))) if rng is not None else (lambda s: 0.0)
     step = _LAYOUTS.get(g.category) if isinstance(g.category, str) else None
+    if step is None and g.category in V2_CATEGORIES:
+        from .scenes_v2 import LAYOUTS
+        step = LAYOUTS[g.category]
     if step is not None:
         step(g, jit)
     return g

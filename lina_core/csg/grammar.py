@@ -233,6 +233,12 @@ def _toyworld_read(text: str) -> tuple[ParseResult, list[dict[str, str]]]:
     if not words:
         raise GraphError("prompt: empty; write e.g. 'a red ball on a round mirror'")
     tok = _Tokens(words)
+    from .scenes_v2 import build, category_of
+    v2 = category_of(words)
+    if v2 is not None:   # ToyWorld v2 (roles, fill, place): no effects to state or add
+        g, as_stated = build(tok, v2)
+        layout(g)
+        return ParseResult(g.validate(), tok.unknown()), as_stated
     stated = tok.stated_effects()
     category = _category(tok)
     objects, mirror = _objects(tok, category, stated)

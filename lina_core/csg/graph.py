@@ -13,9 +13,10 @@ from typing import Any, Iterable
 
 import networkx as nx
 
-from .vocabulary import (ATTRIBUTES, CATEGORIES, CAUSAL_RELATIONS, GRAPH_CATEGORIES, LIGHT_SIDES,
+from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, GRAPH_CATEGORIES, LIGHT_SIDES,
                          MATERIAL_CATEGORIES, MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT,
-                         OPEN_CATEGORY, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION)
+                         OPEN_CATEGORY, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION,
+                         TOYWORLD_CATEGORIES, V2_CATEGORIES)
 
 #: the longest attribute value or relation an open-world graph accepts (the UI shows them)
 OPEN_TEXT_LIMIT = 60
@@ -103,7 +104,7 @@ class CausalSceneGraph:
     @property
     def is_toyworld(self) -> bool:
         """A graph of a ToyWorld category: its renderer, layout, donors and verifier apply."""
-        return self.category in CATEGORIES
+        return self.category in TOYWORLD_CATEGORIES
 
     def hop_depths(self) -> dict[str, int]:
         """Causal hops from the nodes the prompt states (0) to each node.
@@ -342,9 +343,12 @@ def _check_requirements(g: CausalSceneGraph) -> None:
     need = REQUIRED_SURFACE.get(cat)
     if need and g.surface(need) is None:
         raise GraphError(f"nodes: a {cat} scene needs a surface node with type={need!r}")
-    if cat == "reflection" and "shape" not in g.graph.nodes[g.surface("mirror")]["attrs"]:
+    if cat == "reflection" and g.attr(g.surface("mirror"), "shape") not in MIRROR_SHAPES:
         raise GraphError(f"node {g.surface('mirror')!r}: a mirror needs attribute "
                          f"'shape' (one of {list(MIRROR_SHAPES)})")
+    if cat in V2_CATEGORIES:
+        from .scenes_v2 import check_scene
+        check_scene(g)
     if cat == "shadow":
         lights = g.nodes("light")
         if len(lights) != 1 or "side" not in g.graph.nodes[lights[0]]["attrs"]:

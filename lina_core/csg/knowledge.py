@@ -39,9 +39,10 @@ class Knowledge:
 
     def noun_props(self, noun: str) -> dict[str, Any]:
         """A noun's properties: every noun's defaults (``classes["*"]``), its class's, then its
-        own entry's (an unknown noun gets the defaults only)."""
+        own entry's.  A noun the lexicon lacks is of class ``"?"`` (a hand-sized thing: a
+        mass, so a balance still tips, but no density, since whether it floats is unknown)."""
         classes = self.lexicon["classes"]
-        entry = self.lexicon["nouns"].get(noun, {})
+        entry = self.lexicon["nouns"].get(noun, {"class": "?"})
         entry = {"class": entry} if isinstance(entry, str) else dict(entry)
         props = dict(classes.get("*", {}))
         props.update(classes.get(entry.get("class"), {}))
@@ -135,11 +136,12 @@ def reset_knowledge() -> Knowledge:
 
 
 def entity_props(g: CausalSceneGraph, n: str) -> dict[str, Any]:
-    """What the rules know of entity ``n``: its noun's properties, then its material's, its
+    """What the rules know of entity ``n``: its noun's (or its compound's: a golf ball is a ball
+    that sinks) properties, then its material's, its
     states', and its stated attributes (a wooden anchor floats, a still river reflects)."""
     k = knowledge()
     attrs = g.node(n)["attrs"]
-    props = k.noun_props(str(attrs.get("noun")))
+    props = k.noun_props(str(attrs.get("compound") or attrs.get("noun")))   # "golf ball": a ball
     material = attrs.get("material")
     if material is not None:
         props.update(k.lexicon["materials"].get(material, {}))

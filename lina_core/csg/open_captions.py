@@ -21,7 +21,7 @@ def noun_phrase(g: CausalSceneGraph, n: str, definite: bool) -> str:
     """'a small red cat' / 'the small red cat' / 'two cats' from an entity's attributes."""
     a = g.node(n)["attrs"]
     count = a.get("count")
-    noun = str(a.get("noun", n))
+    noun = str(a.get("compound") or a.get("noun", n))   # "a golf ball" (its noun: ball)
     plural = count not in (None, 1)
     words = [str(a[k]) for k in _ATTR_ORDER[1:] if k in a and str(a[k]) not in noun.split()]
     head = " ".join(words + [ENGLISH.plural_noun(noun) if plural else noun])

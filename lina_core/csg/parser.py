@@ -22,7 +22,6 @@ _TOKEN = re.compile(r"[a-z]+|\d+|[,;.]")
 _BE = {"is", "are", "was", "were", "be", "being", "been"}
 _ADJ_SECTIONS = (("colours", "color"), ("sizes", "size"), ("material_words", "material"),
                  ("states", "state"))
-_IMPLICIT_LIGHT_WORDS = {"sunny": "sun", "sunlit": "sun"}
 _TABLES: dict[str, Any] = {}
 
 
@@ -138,8 +137,9 @@ def _tag_word(w: str, k: Knowledge, verbs: dict[str, tuple[str, str]]) -> Token:
               (w in lex["effect_words"], "EFFECT", lex["effect_words"].get(w)),
               (w in lex["positions"], "POS", lex["positions"].get(w))]
     for hit, tag, value in simple:
-        if hit:
-            return Token(w, tag, value)
+        if hit:   # "sink" is an effect word and a noun ("a shelf above a sink"): kept aside
+            noun = _singular(w, lex["nouns"]) if tag == "EFFECT" else None
+            return Token(w, tag, value, alt={"noun": noun} if noun else {})
     adj = {attr: lex[section][w] if section != "states" else w
            for section, attr in _ADJ_SECTIONS if w in lex[section]}
     noun = _singular(w, lex["nouns"])
@@ -183,10 +183,19 @@ def _settle(toks: list[Token], verbs: dict[str, tuple[str, str]]) -> list[Token]
     phrase is a verb ("the girl leaves footprints"), one with an adjective reading before a
     noun, even an unknown one, is an adjective ("a light backpack"); an unknown word shaped like a verb
     before a noun phrase or a place may be one (marked, so the unknown word before it heads
-    its noun phrase); "above" after "from" is a side."""
+    its noun phrase); "above" after "from" is a side; an effect word that is also a noun,
+    after a determiner, a count or an adjective, is that noun ("a sink"); a verb's -ing form
+    inside a noun phrase describes its noun ("a swimming pool", "a sleeping cat")."""
     for i, t in enumerate(toks):
         nxt = toks[i + 1] if i + 1 < len(toks) else None
         prev = toks[i - 1] if i else None
+        in_np = prev is not None and prev.tag in ("DET", "NUM", "ADJ")
+        if t.tag == "EFFECT" and t.alt.get("noun") and in_np:
+            toks[i] = t = Token(t.text, "NOUN", t.alt["noun"])
+        if t.tag == "VERB" and t.value[1] == "ing" and in_np and nxt is not None and \
+                nxt.tag in ("NOUN", "ADJ"):
+            toks[i] = Token(t.text, "ADJ", {"state": t.text})
+            continue
         if t.tag == "UNKNOWN" and nxt is not None and _verb_lemma(t.text) and \
                 nxt.tag in ("DET", "NUM", "PREP", "BY"):   # "a fisherman rowing a boat"
             t.value = "verb"
@@ -216,6 +225,12 @@ class OpenParse:
     stated: list[tuple[str, str | None]]
 
 
+def _launching() -> set[str]:
+    """Verbs that send their object moving ("throw", "push"): the object placed after them
+    ("throws a pebble into a puddle") moves so itself, and splashes or falls by it."""
+    return {v for v, info in knowledge().lexicon["verbs"].items() if info.get("launches")}
+
+
 class _Builder:
     """Walks the tokens once, keeping the clause's subjects and what the last word asked for."""
 
@@ -232,6 +247,7 @@ class _Builder:
         self.holder: str | None = None        # "the jar has / is full of ...": what holds
         self.fronted: tuple[str, str] | None = None   # (relation, place) said before a subject
         self.patient: str | None = None       # the object of the clause's action
+        self.act: str | None = None           # that action (the verb's lemma)
         self.effect_of: int | None = None     # a stated effect waiting for its entity
         self.unknown: list[str] = []
         self.understood: list[str] = []
@@ -240,7 +256,7 @@ class _Builder:
     # -- entities ---------------------------------------------------------------------
     def _entity(self, noun: str, plural: bool) -> str:
         """The node for a noun phrase: a definite one ("the cat") reuses the cat before."""
-        attrs = {k: v for k, v in self.np.items() if k in ("color", "size", "material")}
+        attrs = {k: v for k, v in self.np.items() if k in ("color", "size", "material", "compound")}
         if self.np.get("state"):
             attrs["state"] = " ".join(self.np["state"])
         count = self.np.get("count")
@@ -249,8 +265,9 @@ class _Builder:
         if count is not None and count != 1:
             attrs["count"] = count
         det = self.np.get("det")
-        same = [n for n in self.g.nodes("entity") if self.g.attr(n, "noun") == noun]
-        self.np = {}
+        same = [n for n in self.g.nodes("entity") if self.g.attr(n, "noun") == noun and
+                all(self.g.attr(n, a) in (None, v) for a, v in attrs.items() if a != "count")]
+        self.np = {}   # "more red marbles than blue marbles": two kinds of marble
         if same and det not in ("a", "an", "another") and not isinstance(count, int):
             for key, value in attrs.items():   # "the ducks" keeps the "three" said before
                 self.g.node(same[-1])["attrs"].setdefault(key, value)
@@ -277,11 +294,13 @@ class _Builder:
         if kind == "prep":
             for s in self._placed(subjects, e, value):
                 self._edge(s, e, value)
+                if s == self.patient and self.act in _launching():   # "throws a pebble into"
+                    self.g.node(s)["attrs"].setdefault("action", self.act)
             self.made = True
         elif kind == "verb":
             for s in subjects:
                 self._edge(s, e, value)
-            self.made, self.patient = True, e
+            self.made, self.patient, self.act = True, e, value
         elif kind == "with":
             self._with(subjects, e, value)
         elif kind == "agent":
@@ -385,8 +404,8 @@ class _Builder:
                 self.np.setdefault("state", []).append(value)
             else:
                 self.np.setdefault(attr, value)
-        light = _IMPLICIT_LIGHT_WORDS.get(t.text)
-        if light and not self.g.graph.has_node(light):
+        light = knowledge().lexicon["states"].get(t.text, {}).get("implies")
+        if isinstance(light, str) and not self.g.graph.has_node(light):
             self.g.add_node(light, "entity", noun=light)
 
     def _on_noun(self, t: Token, nxt: Token | None) -> None:
@@ -394,7 +413,11 @@ class _Builder:
             self.np["modifier"] = t.value
             return
         plural = t.text.split()[-1] != t.value.split()[-1]   # "cats", "ice cubes"
-        self._attach(self._entity(t.value, plural))
+        entry = knowledge().lexicon["nouns"].get(t.value)
+        noun = entry.get("same_as", t.value) if isinstance(entry, dict) else t.value
+        if noun != t.value and t.value.split()[-1] == noun:   # "a golf ball" is a ball,
+            self.np["compound"] = t.value                         # with a golf ball's properties
+        self._attach(self._entity(noun, plural))
 
     def _on_unknown(self, t: Token, nxt: Token | None) -> None:
         """An unknown word is reported; where a noun must be (after a determiner, an
@@ -403,7 +426,7 @@ class _Builder:
         if self._unknown_verb(t, nxt):
             return
         heads = nxt is None or nxt.tag not in ("NOUN", "ADJ", "UNKNOWN") or nxt.value == "verb"
-        if (self.np or (self.pending or ("",))[0] == "cmp_pre") and heads:   # "more cherries"
+        if (self.np or (self.pending or ("",))[0] in ("cmp_pre", "of")) and heads:   # "more cherries"
             single = ENGLISH.singular_noun(t.text)
             noun = single if isinstance(single, str) and len(single) > 2 else t.text
             self._attach(self._entity(noun, noun != t.text))
@@ -417,7 +440,7 @@ class _Builder:
         if lemma is None or self.np or self.last is None or nxt is None or self.pending \
                 or self.fronted:   # "in the pond paddles a duck": the duck is the subject
             return False
-        if self.be and t.text.endswith("ed") and nxt.tag == "BY":
+        if t.text.endswith("ed") and nxt.tag == "BY":   # "is rescued by", "rescued by"
             self.pending = ("passive", lemma)
         elif nxt.tag in ("DET", "NUM", "ADJ", "NOUN"):
             self.pending = ("verb", lemma)
@@ -502,6 +525,8 @@ class _Builder:
         """A stated effect belongs to the entity just named, or, said before any or followed
         by "of" ("reflections of the trees"), to the next one."""
         self.stated.append((t.value, self.last))
+        if t.text.endswith(" full of") and self.last is not None:   # "half full of water"
+            self.holder, self.pending = self.last, ("has", None)
         if self.last is None or (nxt is not None and nxt.tag == "OF"):
             self.effect_of = len(self.stated) - 1
 

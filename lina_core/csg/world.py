@@ -158,14 +158,16 @@ def _density(g: CausalSceneGraph, subjects: list[str], obj: str) -> Decision:
 
 
 def _mass(g: CausalSceneGraph, n: str) -> float | None:
-    """Typical mass x count x size, scaled by a stated material's density over the noun's
-    own (an iron cube outweighs a cork one; a wooden anchor is lighter than an iron one)."""
+    """Typical mass x count x size (x a state's factor: heavy, light), scaled by a stated
+    material's density over the noun's own (an iron cube outweighs a cork one; a wooden anchor is lighter than an iron one)."""
     p = entity_props(g, n)
     if not isinstance(p.get("mass"), (int, float)):
         return None
     count = p.get("count") if isinstance(p.get("count"), int) else 1
     mass = float(p["mass"]) * count * _SIZE_FACTOR.get(p.get("size"), 1.0)
-    own = knowledge().noun_props(str(p.get("noun"))).get("density", 1.0)
+    if isinstance(p.get("mass_factor"), (int, float)):   # a state: "a heavy suitcase"
+        mass *= float(p["mass_factor"])
+    own = knowledge().noun_props(str(p.get("compound") or p.get("noun"))).get("density", 1.0)
     if "material" in g.node(n)["attrs"] and isinstance(p.get("density"), (int, float)):
         mass *= float(p["density"]) / float(own)
     return mass

@@ -14,8 +14,10 @@ from typing import Any, Iterator
 import numpy as np
 from PIL import Image
 
-from ..csg import (CATEGORIES, COLOURS, LIGHT_SIDES, MATERIALS, MIRROR_SHAPES, SHAPES, SIZES,
-                   CausalSceneGraph, GraphError, from_prompt, layout, to_prompt)
+from ..csg import (CATEGORIES, COLOURS, FILL_MATERIALS, JAR_SHAPES, LIGHT_SIDES, MATERIALS,
+                   MIRROR_SHAPES, PLACES, SHAPES, SIZES, TOYWORLD_CATEGORIES, CausalSceneGraph,
+                   GraphError, from_prompt, layout, to_prompt)
+from ..csg.scenes_v2 import fill_of, place_of, top_bottom
 from .render import render
 
 SPLITS = ("train", "test-id", "test-ood")
@@ -26,6 +28,11 @@ SPLIT_SEED_BASE = {"train": 0, "test-id": 10_000_000, "test-ood": 20_000_000,
 SPLIT_SPAN = 10_000_000
 HELD_OUT: dict[str, Any] = json.loads((Path(__file__).with_name("held_out.json")).read_text())
 MAX_N = 1_000_000
+#: ToyWorld v2's biased prior (issue 16): the share of ``fill`` scenes drawn with *more*
+#: material than empty space, per split.  Train is skewed 80/20, so a model learns a prior
+#: rather than missing a combination; the evaluation splits are 50/50, so both sides are
+#: measured.  ``sample_scene(..., fill_more_share=p)`` and ``data --fill-more-share p`` set it.
+FILL_MORE_SHARE = {"train": 0.8, "test-id": 0.5, "dev-ood": 0.5, "test-ood": 0.5}
 
 
 @dataclass
@@ -53,6 +60,12 @@ def combo_of(g: CausalSceneGraph) -> tuple[str, ...]:
         return (g.attr(objs[0], "material"), g.attr(objs[0], "shape"))
     if g.category == "balance":
         return ("+".join(sorted(g.attr(o, "material") for o in objs)),)
+    if g.category == "roles":
+        return tuple(g.attr(n, "colour") for n in top_bottom(g))
+    if g.category == "fill":
+        return (g.attr(fill_of(g), "material"), g.attr(g.surface("jar"), "shape"))
+    if g.category == "place":
+        return (g.attr(objs[0], "shape"), str(place_of(g)))
     big = next(u for u, v, r in g.graph.edges(data="relation") if r == "larger than")
     small = next(v for u, v, r in g.graph.edges(data="relation") if r == "larger than")
     return (g.attr(big, "shape"), g.attr(small, "shape"))
@@ -79,7 +92,28 @@ def split_of(g: CausalSceneGraph) -> str:
     return ood_part(g) or "train"
 
 
-def _random_prompt(category: str, rng: np.random.Generator) -> str:
+def _random_prompt_v2(category: str, rng: np.random.Generator, more_share: float) -> str:
+    """A ToyWorld v2 caption: two distinct colours in either order, a jar at a level drawn
+    with the prior ``more_share``, or a place (each equally likely)."""
+    pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+    colours = list(COLOURS)
+    if category == "roles":
+        c1, c2 = rng.choice(len(colours), 2, replace=False)
+        return f"a {colours[c1]} {pick(SHAPES)} on top of a {colours[c2]} {pick(SHAPES)}"
+    if category == "fill":
+        mat, jar = pick(list(FILL_MATERIALS)), pick(JAR_SHAPES)
+        more = bool(rng.random() < more_share)
+        return f"a {jar} jar with " + (f"more {mat} than empty space" if more else
+                                       f"more empty space than {mat}")
+    obj = f"{pick(colours)} {pick(SHAPES)}"
+    return {"near": f"a {obj} close to the water and on the sand",
+            "far": f"a {obj} far from the water and on the sand",
+            "water": f"a {obj} in the water, off the sand"}[pick(PLACES)]
+
+
+def _random_prompt(category: str, rng: np.random.Generator, more_share: float = 0.5) -> str:
+    if category not in CATEGORIES:
+        return _random_prompt_v2(category, rng, more_share)
     pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
     colours, mats = list(COLOURS), list(MATERIALS)
     if category == "reflection":
@@ -99,10 +133,19 @@ def _random_prompt(category: str, rng: np.random.Generator) -> str:
             f"{colours[c2]} {pick(SHAPES)}")
 
 
-def sample_scene(split: str, index: int, category: str | None = None) -> Sample:
-    """The ``index``-th scene of ``split``: deterministic, and disjoint across splits."""
+def sample_scene(split: str, index: int, category: str | None = None,
+                 fill_more_share: float | None = None) -> Sample:
+    """The ``index``-th scene of ``split``: deterministic, and disjoint across splits.
+
+    ``category`` None cycles through the first five (:data:`CATEGORIES`); the v2 categories
+    are drawn when named.  ``fill_more_share`` overrides :data:`FILL_MORE_SHARE` (fill only)."""
     if split not in ALL_SPLITS:
         raise GraphError(f"split: {split!r} is not one of {list(ALL_SPLITS)}")
+    if category is not None and category not in TOYWORLD_CATEGORIES:
+        raise GraphError(f"category: {category!r} is not one of {list(TOYWORLD_CATEGORIES)}")
+    share = FILL_MORE_SHARE[split] if fill_more_share is None else float(fill_more_share)
+    if not 0.0 <= share <= 1.0:
+        raise GraphError(f"fill_more_share: {fill_more_share!r} must be in [0, 1]")
     if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or \
             not 0 <= index < SPLIT_SPAN:
         raise GraphError(f"index: {index!r} must be an integer in [0, {SPLIT_SPAN}) so that "
@@ -111,7 +154,7 @@ def sample_scene(split: str, index: int, category: str | None = None) -> Sample:
     rng = np.random.default_rng(seed)
     cat = category or CATEGORIES[index % len(CATEGORIES)]
     for _ in range(1000):
-        g = from_prompt(_random_prompt(cat, rng)).graph
+        g = from_prompt(_random_prompt(cat, rng, share)).graph
         part = ood_part(g)
         if part == split or (part is None and split in ("train", "test-id")):
             layout(g, rng)
@@ -119,20 +162,30 @@ def sample_scene(split: str, index: int, category: str | None = None) -> Sample:
     raise RuntimeError(f"could not draw a {split} scene for {cat}")  # pragma: no cover
 
 
-def iter_split(split: str, n: int, start: int = 0) -> Iterator[Sample]:
+def iter_split(split: str, n: int, start: int = 0, categories: tuple[str, ...] | None = None,
+               fill_more_share: float | None = None) -> Iterator[Sample]:
+    """Scenes ``start .. start + n - 1`` of ``split``; with ``categories``, scene ``i`` is of
+    ``categories[i % len(categories)]`` (default: the first five, in turn)."""
     for i in range(start, start + n):
-        yield sample_scene(split, i)
+        cat = categories[i % len(categories)] if categories else None
+        yield sample_scene(split, i, cat, fill_more_share)
 
 
-def write_split(out: str | Path, split: str, n: int, size: int = 64, start: int = 0) -> Path:
-    """Write ``n`` samples as an imagefolder: PNGs, ``metadata.jsonl``, masks as ``.npz``."""
+def write_split(out: str | Path, split: str, n: int, size: int = 64, start: int = 0,
+                categories: tuple[str, ...] | None = None,
+                fill_more_share: float | None = None) -> Path:
+    """Write ``n`` samples as an imagefolder: PNGs, ``metadata.jsonl``, masks as ``.npz``
+    (``categories``, ``fill_more_share``: as :func:`iter_split`)."""
     if not isinstance(n, int) or not 1 <= n <= MAX_N:
         raise GraphError(f"n: {n!r} must be an integer in [1, {MAX_N}]")
+    for c in categories or ():
+        if c not in TOYWORLD_CATEGORIES:
+            raise GraphError(f"categories: {c!r} is not one of {list(TOYWORLD_CATEGORIES)}")
     out = Path(out)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     (out / "held_out.json").write_text(json.dumps(HELD_OUT, indent=2))
     with open(out / "metadata.jsonl", "w") as meta:
-        for i, s in enumerate(iter_split(split, n, start)):
+        for i, s in enumerate(iter_split(split, n, start, categories, fill_more_share)):
             r = render(s.graph, size)
             # no split word in file names: `datasets` would read it as a split name
             name = f"{start + i:06d}"

@@ -215,7 +215,7 @@ def render(g: CausalSceneGraph, size: int = 64) -> Render:
     g.validate()
     if g.is_open:
         raise GraphError("graph: an open-world scene (category 'open') cannot be drawn by the "
-                         "ToyWorld renderer; it draws the five ToyWorld categories "
+                         "ToyWorld renderer; it draws the ToyWorld categories "
                          "(a diffusers pipeline draws open-world prompts)")
     if any(d["box"] is None for _, d in g.graph.nodes(data=True)):
         g = layout(g.copy())
@@ -226,7 +226,11 @@ def render(g: CausalSceneGraph, size: int = 64) -> Render:
     for n in g.nodes("surface"):
         if g.attr(n, "type") == "floor":
             cv.mark(n, floor)
-    _DRAW[g.category](cv, g, floor)
+    if g.category in _DRAW:
+        _DRAW[g.category](cv, g, floor)
+    else:
+        from .render_v2 import DRAW
+        DRAW[g.category](cv, g, floor)
     for n in g.graph.nodes:
         cv.masks.setdefault(n, np.zeros(cv.x.shape, bool))
     return cv.finish()

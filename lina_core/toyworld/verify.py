@@ -1218,3 +1218,9 @@ def verify(image: np.ndarray, graph: CausalSceneGraph) -> Verdict:
     for n in graph.graph.nodes:
         per_node.setdefault(n, "not checked")
     return Verdict(cat, texture, physics, {n: per_node[n] for n in graph.graph.nodes}, meas)
+
+
+# the ToyWorld v2 checkers (roles, fill, place) use this module's helpers
+from .verify_v2 import CHECKERS as _V2_CHECKERS  # noqa: E402
+
+_CATEGORY.update(_V2_CHECKERS)

@@ -12,7 +12,9 @@ wrong, and should answer False ("rejection of wrong renders"):
 * texture: an object drawn in another colour or material, or as another shape.
 
 Run ``python -m lina_core.toyworld.verify_eval --n 500 --size 32 --seed 5000`` (seeds 0-299 were
-used to tune the verifier; see docs/VERIFIER.md).
+used to tune the verifier; see docs/VERIFIER.md).  The ToyWorld v2 categories (roles, fill,
+place; their counterfactuals are in :mod:`.verify_eval_v2`) are measured with ``--categories
+roles,fill`` and ``--categories place`` (docs/verifier_v2.md).
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ from scipy import ndimage
 
 from ..csg import (BEAM_HALF, BEAM_TILT, BEAM_Y, CATEGORIES, COLOURS, DENSITY, FLOOR_Y,
                    MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RX, OBJECT_W, REFLECTION_SQUASH,
-                   SHAPES, CausalSceneGraph, balance_cube_box, from_prompt, layout, to_prompt)
+                   SHAPES, TOYWORLD_CATEGORIES, V2_CATEGORIES, CausalSceneGraph,
+                   balance_cube_box, from_prompt, layout, to_prompt)
 from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, clip_frames,
                      object_colour, render)
 from .data import SPLITS, sample_scene
@@ -113,6 +116,9 @@ def relayout(g: CausalSceneGraph, buoyancy_state: str | None = None) -> CausalSc
         for n in objs:
             b = box(n)
             _put(g, n, _obj_box(g, n, _centre(b), b[3]))
+    elif g.category in V2_CATEGORIES:
+        from .verify_eval_v2 import relayout_v2
+        relayout_v2(g)
     return g
 
 
@@ -173,7 +179,7 @@ def _texture_cfs(g: CausalSceneGraph, size: int, rng: np.random.Generator,
         h = g.copy()
         h.graph.nodes[n]["attrs"][key] = _other(list(pal), a[key], rng, exclude=used)
         out.append((pre + key, f"other {key}", render(h, size).image, g))
-        if g.category != "balance":
+        if g.category != "balance":   # a balance holds cubes
             h = g.copy()
             h.graph.nodes[n]["attrs"]["shape"] = _other(SHAPES, a["shape"], rng)
             relayout(h)
@@ -236,6 +242,9 @@ def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
         relayout(h)
         out.append(("larger", "sizes swapped", render(h, size).image, g))
         out += _texture_cfs(g, size, rng, per_object=True)
+    elif cat in V2_CATEGORIES:
+        from .verify_eval_v2 import counterfactuals_v2
+        out += counterfactuals_v2(g, size, rng)
     return out
 
 
@@ -295,7 +304,7 @@ def evaluate(n_per_category: int, size: int = 32, seed: int = 0,
             split = SPLITS[i % len(SPLITS)]
             s = sample_scene(split, seed + i, cat)
             g = s.graph
-            rng = np.random.default_rng([seed, i, CATEGORIES.index(cat), size])
+            rng = np.random.default_rng([seed, i, TOYWORLD_CATEGORIES.index(cat), size])
             v = verify(perturb(render(g, size).image, rng), g)
             for q, ans in {**v.texture, **v.physics}.items():
                 tally(q, "correct", ans)
