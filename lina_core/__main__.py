@@ -127,6 +127,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
 
 def cmd_eval(a: argparse.Namespace) -> None:
     import torch
+    from . import speed
     from .evaluate import evaluate_model, markdown_table, save_grid, write_json
     torch.set_num_threads(a.threads)
     out = Path(a.out)
@@ -139,6 +140,7 @@ def cmd_eval(a: argparse.Namespace) -> None:
         print(markdown_table(res["rows"]))
         return
     pipe = load_model(a.model, a.tiny, a.video)
+    speed.compile_denoiser(pipe)      # thousands of samples: the compile pays back
     res = evaluate_model(pipe, a.n, steps=a.steps, batch=a.batch, keep_images=8, start=a.start,
                          splits=tuple(a.splits.split(",")), frames=a.frames)
     write_json(res, out / "eval.json")
@@ -198,6 +200,7 @@ def cmd_bench(a: argparse.Namespace) -> None:
 def cmd_grid(a: argparse.Namespace) -> None:
     import torch
     from .candidates import FAMILY, get
+    from . import speed
     from .grid import categories, run_grid, work_items
     torch.set_num_threads(a.threads)
     pipe = load_model(a.model, a.tiny, a.video)
@@ -210,7 +213,7 @@ def cmd_grid(a: argparse.Namespace) -> None:
         family = tuple(c for c in family if c.name in names)
         print("cells the benchmark's methods need:", [c.name for c in family], flush=True)
     rows = run_grid(pipe, items, a.out, a.steps, family,
-                    frames=a.frames if a.video else None,
+                    frames=a.frames if a.video else None, warm_up=speed.compile_denoiser(pipe),
                     progress=lambda m: print(m, flush=True))
     if rows is not None:
         print(f"{len(rows)} rows in {a.out}")

@@ -113,8 +113,10 @@ def read_rows(out: str | Path) -> list[dict[str, Any]]:
 
 def run_grid(pipe: Any, items: list[dict[str, Any]], out: str | Path, steps: int = 25,
              family: tuple[Candidate, ...] = FAMILY, frames: int | None = None,
-             progress=print) -> list[dict[str, Any]] | None:
-    """Run the items not yet in ``out``; the main process returns the merged rows."""
+             progress=print, warm_up: bool = False) -> list[dict[str, Any]] | None:
+    """Run the items not yet in ``out``; the main process returns the merged rows.
+    ``warm_up``: run each process's first item once untimed and unsaved first, so a compiled
+    denoiser's compile time is not in any cell's ``wall_s``."""
     import torch
     from accelerate import PartialState
     state = PartialState(cpu=not torch.cuda.is_available())
@@ -126,6 +128,8 @@ def run_grid(pipe: Any, items: list[dict[str, Any]], out: str | Path, steps: int
     state.wait_for_everyone()
     t0 = time.perf_counter()
     with state.split_between_processes(work) as mine:
+        if warm_up and mine:
+            run_item(pipe, mine[0][0], steps, tuple(mine[0][1]), None, frames)
         with open(out / f"rows.{state.process_index}.jsonl", "a") as f:
             for j, (it, cands) in enumerate(mine):
                 for row in run_item(pipe, it, steps, tuple(cands), out / "images", frames):

@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from .. import speed
+
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 TOYWORLD_DIR = ASSETS / "toyworld"
 TOYWORLD_VIDEO_DIR = ASSETS / "toyworld_video"
@@ -149,6 +151,7 @@ def load(key: str = "toyworld", device: torch.device | str | None = None,
     except (OSError, ValueError, EnvironmentError) as exc:
         raise unavailable(e, exc) from None
     pipe.set_progress_bar_config(disable=True)
+    speed.apply(pipe)
     return pipe.to(dev)
 
 
@@ -165,4 +168,5 @@ def tiny_toyworld(video: bool = False, seed: int = 0) -> Any:
         from .toyworld_video import inflate
         pipe = inflate(pipe)
     pipe.set_progress_bar_config(disable=True)
+    speed.apply(pipe)
     return pipe
