@@ -32,9 +32,10 @@ def enabled() -> bool:
 
 
 def is_temporal(conv: torch.nn.Module) -> bool:
-    """A Conv3d that mixes frames only: kernel ``(k, 1, 1)``, unit stride and dilation, no
-    groups, zero padding on the frame axis only."""
-    return (isinstance(conv, torch.nn.Conv3d) and conv.kernel_size[1:] == (1, 1)
+    """A plain Conv3d (not a subclass with a forward of its own, such as Wan's causal one) that
+    mixes frames only: kernel ``(k, 1, 1)``, unit stride and dilation, no groups, zero padding
+    on the frame axis only."""
+    return (type(conv) is torch.nn.Conv3d and conv.kernel_size[1:] == (1, 1)
             and conv.stride == (1, 1, 1) and conv.dilation == (1, 1, 1) and conv.groups == 1
             and isinstance(conv.padding, tuple) and conv.padding[1:] == (0, 0)
             and conv.padding_mode == "zeros")

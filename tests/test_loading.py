@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from lina_core import engine
+from lina_core import engine, speed
 from lina_core.pipelines import registry
 from tiny_pipes import build, engine_spec, flux_pipeline
 
@@ -74,6 +74,7 @@ def test_absent_components_stay_absent(saved):
 def test_loaded_pipeline_draws_the_same_image(saved):
     fam, pipe, kw, folder = saved
     loaded = registry.load(str(folder), device=torch.device("cpu"))
+    speed.apply(pipe)      # the loader applies the speed-ups: compare like with like
     s = engine_spec(steps=2)
     a = engine.run(pipe, s, previews=False, **kw)
     b = engine.run(loaded, s, previews=False, **kw)

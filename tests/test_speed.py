@@ -30,6 +30,7 @@ def test_temporal_conv2d_equals_conv3d(k, pad):
     torch.nn.Conv3d(4, 4, (3, 1, 1), padding=(1, 0, 0), padding_mode="circular"),
     torch.nn.Conv3d(4, 4, (3, 1, 1), padding="same"),
     torch.nn.Conv2d(4, 4, 3),
+    type("CausalConv3d", (torch.nn.Conv3d,), {})(4, 4, (3, 1, 1)),   # a forward of its own
 ])
 def test_only_frame_only_convs_are_rewritten(conv):
     assert not speed.is_temporal(conv)

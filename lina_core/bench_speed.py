@@ -1,0 +1,144 @@
+"""How close ToyWorld sampling comes to the machine's matrix rate, old sampler path vs new.
+
+``python -m lina_core.bench_speed [--video] [--batch 1] [--repeats 5] [--threads 1] [--out F]``
+
+In one run: the machine's fp32 matrix-product rate (1024 x 1024, 1 and 2 threads); the floating
+point work of one full sample (``torch.utils.flop_counter``); the old path (the pipeline as
+loaded with ``LINA_FAST=0``) and the new one (:mod:`lina_core.speed`: temporal convolutions as
+Conv2d, the UNet compiled) timed in interleaved repetitions after the new path's compile; the
+achieved GFLOP/s of each and its share of the 1-thread matrix rate; and the largest pixel
+difference between the two paths' images from the same seed.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+PROMPT = "a large red ball on a small round mirror"
+VIDEO_PROMPT = "a red ball rolls onto a mirror"
+
+
+def matmul_rate(threads: int, n: int = 1024, repeats: int = 7) -> float:
+    """GFLOP/s of an n x n fp32 matrix product on ``threads`` threads (best of ``repeats``)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    torch.set_num_threads(old)
+    return 2 * n ** 3 / best / 1e9
+
+
+def sampler(pipe: Any, batch: int, steps: int, frames: int | None):
+    """One full sample of ``batch`` prompts from fixed seeds, as uint8 images or clips."""
+    extra = {"num_frames": frames} if frames else {}
+    prompt = VIDEO_PROMPT if frames else PROMPT
+
+    def run() -> np.ndarray:
+        g = [torch.Generator().manual_seed(i) for i in range(batch)]
+        with torch.no_grad():
+            r = pipe([prompt] * batch, num_inference_steps=steps, guidance_scale=3.0,
+                     generator=g, output_type="np", **extra)
+        x = r.frames if frames else r.images
+        return (np.clip(np.asarray(x), 0, 1) * 255).round().astype(np.uint8)
+    return run
+
+
+def flops(run) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as fc:
+        run()
+    return float(fc.get_total_flops())
+
+
+def paths(video: bool) -> tuple[Any, Any]:
+    """The old path (loaded with the speed-ups off) and a copy with them on."""
+    from . import speed
+    from .__main__ import load_model
+    os.environ[speed.FLAG] = "0"
+    old = load_model(None, video=video)
+    os.environ[speed.FLAG] = "1"
+    new = copy.deepcopy(old)
+    speed.apply(new)
+    speed.compile_denoiser(new)
+    return old, new
+
+
+def measure(video: bool, batch: int, steps: int, repeats: int, frames: int) -> dict[str, Any]:
+    old, new = paths(video)
+    f = frames if video else None
+    run_old, run_new = sampler(old, batch, steps, f), sampler(new, batch, steps, f)
+    work = flops(run_old)
+    t0 = time.perf_counter()
+    im_new = run_new()                                   # compiles
+    compile_s = time.perf_counter() - t0
+    im_old = run_old()
+    times: dict[str, list[float]] = {"old": [], "new": []}
+    for _ in range(repeats):
+        for name, run in (("old", run_old), ("new", run_new)):
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"kind": "video" if video else "image", "batch": batch, "steps": steps,
+            "frames": f, "gflop": work / 1e9, "compile_s": compile_s,
+            "old_s": med["old"], "new_s": med["new"], "ratio": med["new"] / med["old"],
+            "old_gflops": work / med["old"] / 1e9, "new_gflops": work / med["new"] / 1e9,
+            "max_pixel_diff": int(np.abs(im_new.astype(int) - im_old.astype(int)).max()),
+            "times": times}
+
+
+def report(res: dict[str, Any]) -> str:
+    mm1 = res["matmul_1t_gflops"]
+    lines = [f"fp32 1024^3 matrix product: {mm1:.1f} GFLOP/s on 1 thread, "
+             f"{res['matmul_2t_gflops']:.1f} on 2; sampling on {res['threads']} thread(s)", "",
+             "| model | batch | GFLOP per sample | old s | new s | new / old | old GFLOP/s "
+             "(share of 1-thread matmul) | new GFLOP/s (share) | compile s | max pixel diff |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        lines.append(f"| {r['kind']} | {r['batch']} | {r['gflop']:.1f} | {r['old_s']:.2f} | "
+                     f"{r['new_s']:.2f} | **{r['ratio']:.2f}** | {r['old_gflops']:.1f} "
+                     f"({r['old_gflops'] / mm1:.2f}) | {r['new_gflops']:.1f} "
+                     f"({r['new_gflops'] / mm1:.2f}) | {r['compile_s']:.0f} | "
+                     f"{r['max_pixel_diff']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--video", action="store_true", help="also the video model")
+    ap.add_argument("--only-video", action="store_true")
+    ap.add_argument("--batch", default="1", help="comma-separated batch sizes")
+    ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", help="write the figures as JSON here too")
+    a = ap.parse_args(argv)
+    res: dict[str, Any] = {"matmul_1t_gflops": matmul_rate(1), "matmul_2t_gflops": matmul_rate(2),
+                           "threads": a.threads, "rows": []}
+    torch.set_num_threads(a.threads)
+    kinds = ([] if a.only_video else [False]) + ([True] if a.video or a.only_video else [])
+    for video in kinds:
+        for b in (int(x) for x in a.batch.split(",")):
+            res["rows"].append(measure(video, b, a.steps, a.repeats, a.frames))
+            print(report(res), flush=True)
+    if a.out:
+        with open(a.out, "w") as fh:
+            json.dump(res, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
