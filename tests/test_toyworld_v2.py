@@ -1,7 +1,7 @@
 """ToyWorld v2 (issue 16): roles, fill, place - sentences, renders, masks, verifier, held-out sets.
 
 Fast (a few seconds): a handful of scenes per category.  The verifier's full measurement
-(n >= 500 scenes per category, Wilson intervals) is docs/verifier_v2.md's command.
+(n >= 500 scenes per category, Wilson intervals) is docs/VERIFIER.md, "ToyWorld v2"'s command.
 """
 from __future__ import annotations
 

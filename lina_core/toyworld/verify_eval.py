@@ -14,7 +14,7 @@ wrong, and should answer False ("rejection of wrong renders"):
 Run ``python -m lina_core.toyworld.verify_eval --n 500 --size 32 --seed 5000`` (seeds 0-299 were
 used to tune the verifier; see docs/VERIFIER.md).  The ToyWorld v2 categories (roles, fill,
 place; their counterfactuals are in :mod:`.verify_eval_v2`) are measured with ``--categories
-roles,fill`` and ``--categories place`` (docs/verifier_v2.md).
+roles,fill`` and ``--categories place`` (docs/VERIFIER.md, "ToyWorld v2").
 """
 from __future__ import annotations
 
