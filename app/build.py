@@ -89,8 +89,8 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
                   **MODEL_QUEUE)
     # one model call at a time (MODEL_QUEUE: the engine swaps the one pipeline's scheduler and
     # hooks for a call); 32 waiting at most: on 2 CPU cores a 25-step ToyWorld run takes 2-4 s,
-    # so the last in line waits about 1.5 min (docs/PERFORMANCE.md, "App queue under load"); the 33rd is told "queue
-    # full" at once instead of waiting longer
+    # so the last in line waits about 1.5 min (docs/PERFORMANCE.md, "App queue under load");
+    # the 33rd is told "queue full" at once instead of waiting longer
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     return demo
 
