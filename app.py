@@ -53,30 +53,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def build_from_args(args: argparse.Namespace):
+    """The demo the command line asks for (a --model-dir folder registered and made the
+    default), not launched. ModelUnavailable, ValueError or OSError for a bad flag or folder."""
+    from lina_core.pipelines.registry import register_local
+    key = args.model
+    if args.model_dir:
+        if not (Path(args.model_dir) / "model_index.json").is_file():
+            raise ValueError(f"--model-dir: {args.model_dir} has no model_index.json "
+                             f"(not a diffusers model folder)")
+        kind = args.model_kind or infer_kind(args.model_dir)
+        key = register_local(args.model_dir, kind).key
+    if not 1 <= args.port <= 65535:
+        raise ValueError(f"--port: {args.port} is out of range; allowed [1, 65535]")
+    if args.threads is not None and not 1 <= args.threads <= 256:
+        raise ValueError(f"--threads: {args.threads} is out of range; allowed [1, 256]")
+    from app import build_demo
+    return build_demo(model=key, runs_dir=args.runs_dir,
+                      cache_presets=not args.no_cache_presets, threads=args.threads)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from lina_core.pipelines.registry import ModelUnavailable, register_local
-    key = args.model
+    from lina_core.pipelines.registry import ModelUnavailable
     try:
-        if args.model_dir:
-            if not (Path(args.model_dir) / "model_index.json").is_file():
-                raise ValueError(f"--model-dir: {args.model_dir} has no model_index.json "
-                                 f"(not a diffusers model folder)")
-            kind = args.model_kind or infer_kind(args.model_dir)
-            key = register_local(args.model_dir, kind).key
-        if not 1 <= args.port <= 65535:
-            raise ValueError(f"--port: {args.port} is out of range; allowed [1, 65535]")
-        if args.threads is not None and not 1 <= args.threads <= 256:
-            raise ValueError(f"--threads: {args.threads} is out of range; allowed [1, 256]")
-        from app import build_demo, launch_kwargs
-        demo = build_demo(model=key, runs_dir=args.runs_dir,
-                          cache_presets=not args.no_cache_presets, threads=args.threads)
+        demo = build_from_args(args)
     except (ModelUnavailable, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from app import launch_kwargs
     demo.launch(server_name=args.host, server_port=args.port, **launch_kwargs())
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

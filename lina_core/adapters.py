@@ -269,6 +269,13 @@ class Flux(Adapter):
         return prompt_tokens(tok, prompt, length)
 
     def encode(self, pipe, texts):
+        if getattr(pipe, "text_encoder_2", None) is None or \
+                getattr(pipe, "tokenizer_2", None) is None:
+            # diffusers would fail deep inside with "'NoneType' object has no attribute ..."
+            raise ValueError("model: this FLUX pipeline has no T5 text encoder (text_encoder_2 "
+                             "/ tokenizer_2 absent) and FLUX encodes every prompt with it; "
+                             "save the folder with its T5 encoder and tokenizer, or give "
+                             "engine.run an encoder")
         pe, pooled, _ = pipe.encode_prompt(texts, texts, device=pipe._execution_device)
         return {"prompt_embeds": pe, "pooled_prompt_embeds": pooled}
 
