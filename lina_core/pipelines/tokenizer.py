@@ -24,6 +24,23 @@ balance beam tilting down left right one is bigger larger smaller than above""".
 #: matrix resized (the new rows at the end).
 V2_WORDS = """top resting jar tall wide narrow broad sand soil empty space more filled middle well
 close near next beside far away edge off""".split()
+#: per v2 category, the words its captions (implicit and explicit) use that the first vocabulary
+#: lacks: a model knows the category when each is one token of its tokenizer
+V2_CATEGORY_WORDS = {
+    "roles": ("top", "resting"),
+    "fill": ("jar", "tall", "wide", "sand", "soil", "empty", "space", "more", "filled", "middle"),
+    "place": ("close", "far", "away", "edge", "off", "sand", "well"),
+}
+
+
+def known_categories(tokenizer) -> tuple[str, ...]:
+    """The ToyWorld categories a model with this tokenizer was built for: the first five always,
+    and each v2 category whose words (:data:`V2_CATEGORY_WORDS`) are all single tokens of it (a
+    model fine-tuned with :func:`extend_tokenizer`; the shipped model has none of them)."""
+    from ..csg import CATEGORIES, V2_CATEGORIES
+    vocab = tokenizer.get_vocab()
+    return CATEGORIES + tuple(c for c in V2_CATEGORIES
+                              if all(w + "</w>" in vocab for w in V2_CATEGORY_WORDS[c]))
 
 
 def domain_words() -> list[str]:
