@@ -14,13 +14,14 @@ PYTEST := HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False OMP_NUM_THREADS=1 \
           $(PY) -m pytest -q -n $(JOBS) --dist loadfile
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast space chromium clean distclean
+.PHONY: help venv run test test-fast space reproduce chromium clean distclean
 
 help:
 	@echo "make run        start the app on http://$(HOST):$(PORT)"
 	@echo "make test       run the tests (CPU, offline)"
 	@echo "make test-fast  the fast lane (run on every change): every test not marked slow"
 	@echo "make space      write a ready Hugging Face Space folder to build/space (ZEROGPU=1 for ZeroGPU)"
+	@echo "make reproduce  data -> train -> eval -> grid -> fit -> bench -> probes (hours; QUICK=1: a smoke run into build/)"
 	@echo "make venv       create .venv with the run and test requirements"
 	@echo "make clean      remove caches and test output (keeps .venv)"
 	@echo "make distclean  clean, and remove .venv"
@@ -65,6 +66,11 @@ test-fast: $(VENV)/.stamp-test
 
 space: $(VENV)/.stamp-run
 	PYTHONPATH=. $(PY) scripts/make_space.py --out build/space $(if $(ZEROGPU),--zerogpu,)
+
+# the whole pipeline (scripts/reproduce.py): full into runs/reproduce (+ docs/results/v2),
+# QUICK=1 a smoke run into build/reproduce_quick; neither writes assets/
+reproduce: $(VENV)/.stamp-run
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 PYTHONPATH=. $(PY) scripts/reproduce.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf .pytest_cache .hypothesis .gradio flagged build *.egg-info

@@ -20,10 +20,11 @@ OPEN = csg.OPEN_CATEGORY
 
 
 def is_toyworld(graph: dict[str, Any] | CausalSceneGraph) -> bool:
-    """Whether the ToyWorld renderer, layout and verifier know this graph's category."""
+    """Whether the ToyWorld renderer, layout and verifier know this graph's category (all
+    eight, the v2 ones included, whichever model is loaded: they draw the ground truth)."""
     if isinstance(graph, CausalSceneGraph):
         return graph.is_toyworld
-    return graph.get("category") in csg.CATEGORIES
+    return graph.get("category") in csg.TOYWORLD_CATEGORIES
 
 
 def checked(graph: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,28 @@ MEASURED_PRESETS: list[tuple[str, str, int]] = [
 LINA_PRESETS = MEASURED_PRESETS + [(f"{label} (example, not measured)", prompt, seed)
                                    for label, prompt, seed in PRESETS]
 
+#: ToyWorld v2 talk presets (issue 16): (label, prompt, seed, category).  Offered only when the
+#: loaded model knows the category (:func:`lina_presets`; the shipped model knows none of them,
+#: so its presets are unchanged).  Each prompt is a dev-ood scene or the prior's rare side, so
+#: ``scripts/choose_presets.py`` can measure it on the retrained model's dev-ood grid; until then
+#: they are examples, not measured.
+V2_PRESETS: list[tuple[str, str, int, str]] = [
+    ("swapped roles (held out: purple on green; train has green on purple)",
+     "a purple ball on top of a green cube", 0, "roles"),
+    ("biased prior (train: 80% of jars hold more than empty space)",
+     "a tall jar with more empty space than sand", 0, "fill"),
+    ("composed relation (held out: a cone close to the water and on the sand)",
+     "a red cone close to the water and on the sand", 0, "place"),
+]
+
+
+def lina_presets(categories: tuple[str, ...] = ()) -> list[tuple[str, str, int]]:
+    """The LINA tab's presets for a model that knows ``categories``: :data:`LINA_PRESETS`, then
+    the :data:`V2_PRESETS` of the categories among them."""
+    return LINA_PRESETS + [(f"{label} (example, not measured)", prompt, seed)
+                           for label, prompt, seed, cat in V2_PRESETS if cat in categories]
+
+
 LABELS = [p[0] for p in PRESETS]
 PROMPTS = [p[1] for p in PRESETS]
 DEFAULT_PROMPT = PROMPTS[0]

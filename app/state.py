@@ -231,6 +231,16 @@ class ModelHandle:
         _hash_files(h, folders)
         return h.hexdigest()[:16]
 
+    def categories(self, key: str | None = None) -> tuple[str, ...]:
+        """The ToyWorld categories this model knows (:func:`lina_core.grid.categories`): the
+        first five for the shipped model, the v2 ones too for a model fine-tuned with their
+        words; none for a model that is not ToyWorld's."""
+        key = key or self.default_key
+        if key not in ALLOWLIST or not self.kind(key).startswith("toyworld"):
+            return ()
+        from lina_core.grid import categories
+        return categories(self.get(key).pipe)
+
     # ------------------------------------------------------------------ trajectory cache
     def cached(self, key: str) -> Any:
         with self._lock:

@@ -13,10 +13,11 @@ import pandas as pd
 
 from lina_core import csg
 from lina_core.limits import MAX_SEED, MAX_STEPS, MIN_STEPS
+from lina_core.pipelines.registry import ModelUnavailable
 
 from . import state
 from .context import MODEL_QUEUE, Ctx
-from .presets import DEFAULT_PROMPT, LINA_PRESETS
+from .presets import DEFAULT_PROMPT, lina_presets
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, UI_MAX_SEEDS, VERDICT_HEADERS,
                       VERDICT_WIDTHS, FieldNumber, box_outline, check_candidate, choice_markdown,
@@ -259,12 +260,22 @@ def _wire(ctx: Ctx, i: dict[str, Any], o: dict[str, Any], b: dict[str, Any]) -> 
     return keyed(run_pair, outs)
 
 
+def _known_categories(ctx: Ctx) -> tuple[str, ...]:
+    """The categories the session's default model knows (v2 presets only for a model that
+    knows them); none when it cannot be loaded here (the app still builds)."""
+    try:
+        return ctx.handle.categories()
+    except ModelUnavailable:
+        return ()
+
+
 def _presets(ctx: Ctx, i: dict[str, Any], outs: list, run_pair: Any) -> gr.Examples:
     """The talk presets: clicking one fills the prompt and seed; with caching on (the app's
     default) the baseline/LINA pair, with LINA's own choice, is computed once per model and
     then served from the cache."""
-    rows = [[p[1], p[2]] for p in LINA_PRESETS]
-    labels = [p[0] for p in LINA_PRESETS]
+    presets = lina_presets(_known_categories(ctx))
+    rows = [[p[1], p[2]] for p in presets]
+    labels = [p[0] for p in presets]
     if not ctx.cache_presets:
         return gr.Examples(rows, inputs=[i["prompt"], i["seed"]], label="talk presets",
                            example_labels=labels, elem_id="lina-presets")

@@ -11,7 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from lina_core import csg
-from lina_core.csg import CATEGORIES, CausalSceneGraph
+from lina_core.csg import TOYWORLD_CATEGORIES, CausalSceneGraph
 from lina_core.interventions import InterventionSpec
 from lina_core.limits import MAX_SEED, MAX_STEPS, MIN_STEPS
 from lina_core.toyworld.render import render
@@ -391,7 +391,8 @@ def _tables_section(init: dict[str, Any], g0: CausalSceneGraph) -> dict[str, Any
     """The tables and the JSON box, with their apply buttons."""
     t: dict[str, Any] = {}
     with gr.Accordion("edit the graph: tables", open=False):
-        cats = list(dict.fromkeys([*CATEGORIES, editor.OPEN]))
+        # every category the parser can produce (a v2 prompt parses with any model loaded)
+        cats = list(dict.fromkeys([*TOYWORLD_CATEGORIES, editor.OPEN]))
         t["category"] = gr.Dropdown(cats, value=g0.category, label="category")
         t["nodes"] = gr.Dataframe(node_rows(init["graph"]), headers=NODE_HEADERS,
                                   datatype=["str", "str", "bool", "str", "str"], type="array",

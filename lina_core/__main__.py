@@ -85,7 +85,7 @@ def cmd_train(a: argparse.Namespace) -> None:
     cfg = TrainConfig(data=a.data, out=a.out, steps=a.steps, batch=a.batch, lr=a.lr,
                       resolution=a.resolution, seed=a.seed, ckpt_every=a.ckpt_every,
                       threads=a.threads, warmup=a.warmup, min_lr=a.min_lr,
-                      init_from=a.init_from)
+                      init_from=a.init_from, finetune_from=a.finetune_from)
     print(f"model (EMA weights) in {train(cfg)}")
 
 
@@ -269,6 +269,9 @@ def _image_commands(sub: Any) -> None:
     q.add_argument("--min-lr", type=float, default=1e-4)
     q.add_argument("--init-from", help="an image model folder: train the video model inflated "
                                        "from it on the clips in --data")
+    q.add_argument("--finetune-from", help="an image model folder: fine-tune it on the images "
+                   "in --data, its tokenizer extended with the ToyWorld v2 words (earlier ids "
+                   "kept) and its text embeddings resized; UNet and text encoder train")
     q.set_defaults(fn=cmd_train)
 
 

@@ -13,10 +13,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .csg import CATEGORIES
+from .csg import TOYWORLD_CATEGORIES
 from .engine import np_images
 from .stats import rate
-from .toyworld.data import sample_scene
+from .toyworld.data import sample_scene, scene_index
 
 
 def sample_images(pipe: Any, prompts: list[str], seed: int, steps: int = 25,
@@ -50,15 +50,15 @@ def evaluate_model(pipe: Any, n_per_cell: int = 200, splits=("test-id", "test-oo
     from .engine import family
     from .toyworld.verify import verify
     from .toyworld.verify_video import verify_clip
-    from .toyworld.video_data import CLIP_CATEGORIES
+    from .grid import categories
     video = family(pipe) == "toyworld_video"
-    cats = CLIP_CATEGORIES if video else CATEGORIES
+    cats = categories(pipe)      # the clip kinds, or the five and the v2 ones the model knows
     judge = verify_clip if video else verify
     rows, raw, grids = [], [], {}
     t0 = time.perf_counter()
     for split in splits:
         for cat in cats:
-            samples = [sample_scene(split, i * len(cats) + cats.index(cat), category=cat)
+            samples = [sample_scene(split, scene_index(i, cat, cats), category=cat)
                        for i in range(start, start + n_per_cell)]
             for explicit in (False, True):
                 prompts = [s.caption(explicit) for s in samples]
@@ -100,7 +100,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     raw = [r for res in results for r in res["raw"]]
     rows = []
     cells = sorted({(r["split"], r["category"], r["caption"]) for r in raw},
-                   key=lambda c: (c[0], CATEGORIES.index(c[1]), c[2]))
+                   key=lambda c: (c[0], TOYWORLD_CATEGORIES.index(c[1]), c[2]))
     for split, cat, cap in cells:
         sel = [r for r in raw if (r["split"], r["category"], r["caption"]) == (split, cat, cap)]
         cell = {"split": split, "category": cat, "caption": cap}

@@ -31,8 +31,15 @@ SEED_STRIDE = 100_000_000      #: replicate r of a scene draws noise seed scene_
 
 
 def categories(pipe: Any) -> tuple[str, ...]:
+    """The categories a model is judged on: the clip kinds for the video model; for an image
+    model the first five, and the v2 ones its vocabulary covers
+    (:func:`tokenizer.known_categories`: none for the shipped model)."""
+    from .pipelines.tokenizer import known_categories
     from .toyworld.video_data import CLIP_CATEGORIES
-    return CLIP_CATEGORIES if engine.family(pipe) == "toyworld_video" else CATEGORIES
+    if engine.family(pipe) == "toyworld_video":
+        return CLIP_CATEGORIES
+    tok = getattr(pipe, "tokenizer", None)
+    return known_categories(tok) if tok is not None else CATEGORIES
 
 
 def work_items(splits: Iterable[str], n_per_category: int, seeds: Iterable[int],
@@ -47,11 +54,11 @@ def key(row: dict[str, Any]) -> ItemKey:
 
 
 def scene(item: dict[str, Any], cats: tuple[str, ...]):
-    from .toyworld.data import sample_scene
-    from .toyworld.video_data import sample_clip
+    from .toyworld.data import sample_scene, scene_index
+    from .toyworld.video_data import CLIP_CATEGORIES, sample_clip
     cat = item["category"]
-    draw = sample_clip if cats != CATEGORIES else sample_scene
-    return draw(item["split"], item["index"] * len(cats) + cats.index(cat), category=cat)
+    draw = sample_clip if cats == CLIP_CATEGORIES else sample_scene
+    return draw(item["split"], scene_index(item["index"], cat, cats), category=cat)
 
 
 def noise_seed(item: dict[str, Any], scene_seed: int) -> int:

@@ -1,7 +1,11 @@
 """Train the ToyWorld models: v-prediction, cosine betas, EMA, checkpoints that resume exactly.
 
 The image model trains from scratch on an image folder; the video model (``init_from`` an image
-model) is inflated from it and trains its UNet3D on a clip folder (``video_data``).
+model) is inflated from it and trains its UNet3D on a clip folder (``video_data``).  An image model
+can also be fine-tuned (``finetune_from``, ToyWorld v2): its tokenizer gets the new words appended
+(:func:`tokenizer.extend_tokenizer`, every earlier token keeps its id), the text encoder's token
+embeddings are resized to match (new rows: the mean of the trained rows), and UNet and text
+encoder train on the new data (write it with all eight categories so the first five are kept).
 
 Everything saved is safetensors or JSON (optimizer state included), so a run can be resumed across
 sittings without pickle.  The text encoder trains jointly; 10% of captions are dropped to "" so
@@ -23,7 +27,7 @@ from diffusers import DDPMScheduler
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from .pipelines.tokenizer import MAX_LENGTH, write_tokenizer
+from .pipelines.tokenizer import MAX_LENGTH, V2_WORDS, extend_tokenizer, write_tokenizer
 from .pipelines.toyworld import ToyWorldPipeline, build_pipeline, scheduler_config
 from .toyworld.data import read_split
 from .toyworld.video_data import load_clips
@@ -47,6 +51,9 @@ class TrainConfig:
     #: video: inflate this image model (a folder) into a ToyWorldVideoPipeline and train its
     #: UNet3D on the clips in ``data``; the text encoder stays the image model's, frozen
     init_from: str | None = None
+    #: fine-tune this image model (a folder) on the images in ``data``, its tokenizer extended
+    #: with ``tokenizer.V2_WORDS`` and its text embeddings resized; UNet and text encoder train
+    finetune_from: str | None = None
 
 
 def load_images(folder: str | Path, resolution: int) -> tuple[torch.Tensor, list[dict]]:
@@ -99,6 +106,10 @@ class _Run:
     wall: float = 0.0
     t_start: float = 0.0
     ids_cache: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: the batch sampler's and the noise's generators (their states go into the checkpoint, so
+    #: a resumed run draws what the uninterrupted run would have drawn)
+    rng: np.random.Generator | None = None
+    gen: torch.Generator | None = None
 
     @property
     def ckpt(self) -> Path:
@@ -112,11 +123,12 @@ def train(cfg: TrainConfig, log=print) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     run = _start(cfg, out)
+    run.rng = np.random.default_rng(cfg.seed)
+    run.gen = torch.Generator().manual_seed(cfg.seed)
     if (run.ckpt / "state.json").exists():
         _resume(run)
         log(f"resumed at step {run.step}")
-    rng = np.random.default_rng(cfg.seed + run.step)
-    gen = torch.Generator().manual_seed(cfg.seed + run.step)
+    rng, gen = run.rng, run.gen
     run.pipe.unet.train()
     run.pipe.text_encoder.train(run.train_text)
     run.t_start = time.time()
@@ -134,7 +146,12 @@ def train(cfg: TrainConfig, log=print) -> Path:
 def _start(cfg: TrainConfig, out: Path) -> _Run:
     """The pipeline (built, or inflated from ``cfg.init_from``), its data and its optimizer.
     The text encoder trains only with the image model (the video model shares it frozen)."""
-    if cfg.init_from:
+    if cfg.init_from and cfg.finetune_from:
+        raise ValueError("init_from (video) and finetune_from (image): give one of them")
+    if cfg.finetune_from:
+        pipe = finetune_pipeline(cfg.finetune_from, out / "tokenizer_src")
+        x_all, rows = load_images(cfg.data, pipe.resolution)
+    elif cfg.init_from:
         from .pipelines.toyworld_video import inflate
         pipe: ToyWorldPipeline = inflate(ToyWorldPipeline.from_pretrained(
             cfg.init_from, local_files_only=True))
@@ -145,7 +162,7 @@ def _start(cfg: TrainConfig, out: Path) -> _Run:
             write_tokenizer(tok_dir)
         pipe = build_pipeline(str(tok_dir), cfg.resolution, seed=cfg.seed)
         x_all, rows = load_images(cfg.data, cfg.resolution)
-    train_text = cfg.init_from is None
+    train_text = cfg.init_from is None     # from scratch and fine-tuned: the text encoder too
     pipe.text_encoder.requires_grad_(train_text)
     params = list(pipe.unet.parameters()) + (list(pipe.text_encoder.parameters())
                                              if train_text else [])
@@ -156,6 +173,33 @@ def _start(cfg: TrainConfig, out: Path) -> _Run:
                 caps=[(r["implicit_caption"], r["explicit_caption"]) for r in rows],
                 train_text=train_text, params=params, opt=opt,
                 ema=[p.detach().clone() for p in params], acp=noise_sched.alphas_cumprod)
+
+
+def finetune_pipeline(model: str | Path, tok_dir: Path) -> ToyWorldPipeline:
+    """The image model in ``model`` with its tokenizer extended by :data:`V2_WORDS` (written
+    to ``tok_dir`` once) and its text encoder's token embeddings resized to it: the trained rows
+    kept, each new row the mean of the trained rows, so it is the same on every call (and a
+    resumed run rebuilds the pipeline its checkpoint was taken from)."""
+    from transformers import CLIPTokenizer
+    index = json.loads((Path(model) / "model_index.json").read_text())
+    if index.get("_class_name") != "ToyWorldPipeline":
+        raise ValueError(f"finetune_from: {model} is not a ToyWorld image model "
+                         f"({index.get('_class_name')})")
+    pipe = ToyWorldPipeline.from_pretrained(model, local_files_only=True)
+    if not (tok_dir / "vocab.json").is_file():
+        extend_tokenizer(Path(model) / "tokenizer", tok_dir, V2_WORDS)
+    tok = CLIPTokenizer.from_pretrained(tok_dir)
+    old = pipe.text_encoder.get_input_embeddings().weight.detach().clone()
+    if len(tok) < old.shape[0]:
+        raise ValueError(f"finetune_from: the extended tokenizer ({len(tok)}) is smaller than "
+                         f"the model's embedding matrix ({old.shape[0]})")
+    pipe.text_encoder.resize_token_embeddings(len(tok), mean_resizing=False)
+    with torch.no_grad():
+        emb = pipe.text_encoder.get_input_embeddings().weight
+        emb[:old.shape[0]] = old
+        emb[old.shape[0]:] = old.mean(0)
+    pipe.register_modules(tokenizer=tok)
+    return pipe
 
 
 def _resume(run: _Run) -> None:
@@ -169,6 +213,12 @@ def _resume(run: _Run) -> None:
     e = load_file(ckpt / "ema.safetensors")
     run.ema = [e[str(i)] for i in range(len(run.params))]
     _opt_state_from_tensors(run.opt, load_file(ckpt / "optimizer.safetensors"))
+    if "rng" in st:      # older checkpoints: the generators restart from seed + step
+        run.rng.bit_generator.state = st["rng"]
+        run.gen.set_state(load_file(ckpt / "rng.safetensors")["torch"])
+    else:
+        run.rng = np.random.default_rng(run.cfg.seed + run.step)
+        run.gen = torch.Generator().manual_seed(run.cfg.seed + run.step)
 
 
 def _lr_at(cfg: TrainConfig, s: int) -> float:
@@ -237,9 +287,10 @@ def _save(run: _Run) -> None:
         save_file(run.pipe.text_encoder.state_dict(), tmp / "text_encoder.safetensors")
     save_file({str(i): p.contiguous() for i, p in enumerate(run.ema)}, tmp / "ema.safetensors")
     save_file(_opt_state_to_tensors(run.opt), tmp / "optimizer.safetensors")
+    save_file({"torch": run.gen.get_state()}, tmp / "rng.safetensors")
     (tmp / "state.json").write_text(json.dumps(
         {"step": run.step, "losses": run.losses, "wall_s": run.wall + time.time() - run.t_start,
-         "config": asdict(run.cfg)}))
+         "config": asdict(run.cfg), "rng": run.rng.bit_generator.state}))
     if ckpt.exists():
         shutil.rmtree(ckpt)
     tmp.rename(ckpt)

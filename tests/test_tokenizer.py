@@ -174,3 +174,67 @@ def test_write_tokenizer_custom_words(tmp_path):
     for w in ("alpha", "beta", "alphabet"):
         assert t.tokenize(w) == [w + "</w>"]
     assert len(t.tokenize("gamma")) > 1
+
+
+# ToyWorld v2 (issue 16): the new categories' words appended to the first vocabulary
+
+SHIPPED_TOKENIZER = Path(__file__).resolve().parents[1] / "assets" / "toyworld" / "tokenizer"
+
+
+def v2_captions() -> list[str]:
+    from lina_core.csg import V2_CATEGORIES
+    from lina_core.toyworld.data import ALL_SPLITS
+    return [sample_scene(split, i, cat).caption(ex) for cat in V2_CATEGORIES
+            for split in ALL_SPLITS for i in range(40) for ex in (False, True)]
+
+
+@pytest.fixture(scope="module")
+def ext_dir(tmp_path_factory) -> Path:
+    from lina_core.pipelines.tokenizer import extend_tokenizer
+    folder = tmp_path_factory.mktemp("tokenizer_v2")
+    extend_tokenizer(SHIPPED_TOKENIZER, folder)
+    return folder
+
+
+def test_shipped_tokenizer_is_the_default_vocabulary(tok):
+    from transformers import AutoTokenizer
+    shipped = AutoTokenizer.from_pretrained(SHIPPED_TOKENIZER)
+    assert shipped.get_vocab() == tok.get_vocab()
+    # the shipped model's embedding matrix has one row per token of it
+    cfg = json.loads((SHIPPED_TOKENIZER.parent / "text_encoder" / "config.json").read_text())
+    assert cfg["vocab_size"] == len(shipped)
+
+
+def test_extended_tokenizer_keeps_every_id_and_merge(ext_dir, tok_dir, tok):
+    from transformers import CLIPTokenizer
+    ext = CLIPTokenizer.from_pretrained(ext_dir)
+    old, new = tok.get_vocab(), ext.get_vocab()
+    assert len(new) > len(old)
+    assert {k: new[k] for k in old} == old               # every earlier token keeps its id
+    assert sorted(set(new.values()) - set(old.values())) == list(range(len(old), len(new)))
+    old_merges = (tok_dir / "merges.txt").read_text().splitlines()
+    assert (ext_dir / "merges.txt").read_text().splitlines()[:len(old_merges)] == old_merges
+    for c in captions()[:-1]:     # every caption of the first five encodes to the same ids
+        assert ext(c).input_ids == tok(c).input_ids, c
+    # (a word outside both vocabularies may spell differently: "spaces" now starts with "space")
+    assert ext.tokenize("spaces") != tok.tokenize("spaces")
+
+
+def test_extended_tokenizer_knows_every_v2_caption_word(ext_dir, tok):
+    from lina_core.pipelines.tokenizer import V2_WORDS, write_tokenizer
+    from transformers import CLIPTokenizer
+    ext, slow_ext = CLIPTokenizer.from_pretrained(ext_dir), SlowCLIP(ext_dir)
+    missing_before = set()
+    for c in v2_captions():
+        assert slow_ext.ids(c) == ext(c).input_ids, c
+        for w in regex.findall(r"[a-z]+", c.lower()):
+            assert ext.tokenize(w) == [w + "</w>"], (w, c)
+            if w + "</w>" not in tok.get_vocab():
+                missing_before.add(w)
+    assert {"top", "jar", "sand", "empty", "space", "close", "far", "off"} <= missing_before
+    for w in ("near", "narrow", "broad", "beside"):       # grammar synonyms, not in captions
+        assert ext.tokenize(w) == [w + "</w>"]
+    assert set(V2_WORDS) >= missing_before
+    # write_tokenizer(extra=V2_WORDS) builds the same files from scratch
+    t2 = write_tokenizer(ext_dir.parent / "v2_from_scratch", extra=V2_WORDS)
+    assert t2.get_vocab() == ext.get_vocab()

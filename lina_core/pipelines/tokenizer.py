@@ -17,6 +17,30 @@ MAX_LENGTH = 40
 EXTRA_WORDS = """a the on of in and its it to floor lit from casting shadow beneath reflection appears
 mirror below beaker water floating at surface sunk bottom submerged part bent by refraction cube
 balance beam tilting down left right one is bigger larger smaller than above""".split()
+#: ToyWorld v2's words (issue 16: roles, fill, place): every word of their captions and the
+#: synonyms their grammar reads.  :func:`write_tokenizer` (``extra=V2_WORDS``) and
+#: :func:`extend_tokenizer` append them *after* the first vocabulary, so every earlier token keeps
+#: its id and a model trained on the first vocabulary can be fine-tuned with its token embedding
+#: matrix resized (the new rows at the end).
+V2_WORDS = """top resting jar tall wide narrow broad sand soil empty space more filled middle well
+close near next beside far away edge off""".split()
+#: per v2 category, the words its captions (implicit and explicit) use that the first vocabulary
+#: lacks: a model knows the category when each is one token of its tokenizer
+V2_CATEGORY_WORDS = {
+    "roles": ("top", "resting"),
+    "fill": ("jar", "tall", "wide", "sand", "soil", "empty", "space", "more", "filled", "middle"),
+    "place": ("close", "far", "away", "edge", "off", "sand", "well"),
+}
+
+
+def known_categories(tokenizer) -> tuple[str, ...]:
+    """The ToyWorld categories a model with this tokenizer was built for: the first five always,
+    and each v2 category whose words (:data:`V2_CATEGORY_WORDS`) are all single tokens of it (a
+    model fine-tuned with :func:`extend_tokenizer`; the shipped model has none of them)."""
+    from ..csg import CATEGORIES, V2_CATEGORIES
+    vocab = tokenizer.get_vocab()
+    return CATEGORIES + tuple(c for c in V2_CATEGORIES
+                              if all(w + "</w>" in vocab for w in V2_CATEGORY_WORDS[c]))
 
 
 def domain_words() -> list[str]:
@@ -24,34 +48,61 @@ def domain_words() -> list[str]:
     return sorted(w for w in words if w.isalpha())
 
 
-def write_tokenizer(folder: str | Path, words: list[str] | None = None) -> CLIPTokenizer:
-    """Write vocab.json/merges.txt into ``folder`` and return the loaded tokenizer."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+def write_tokenizer(folder: str | Path, words: list[str] | None = None,
+                    extra: list[str] | tuple[str, ...] = ()) -> CLIPTokenizer:
+    """Write vocab.json/merges.txt into ``folder`` and return the loaded tokenizer: ``words``
+    (default :func:`domain_words`), then ``extra`` appended (their new tokens get the next ids)."""
     vocab: dict[str, int] = {}
-
-    def add(tok: str) -> None:
-        if tok not in vocab:
-            vocab[tok] = len(vocab)
-
-    add("<|startoftext|>")
-    add("<|endoftext|>")
-    for sym in list("abcdefghijklmnopqrstuvwxyz") + [",", ".", "!", "?", "'", "-", "0", "1",
-                                                     "2", "3", "4", "5", "6", "7", "8", "9"]:
-        add(sym)
-        add(sym + "</w>")
+    for sym in ["<|startoftext|>", "<|endoftext|>"] + [
+            s + end for s in list("abcdefghijklmnopqrstuvwxyz") + [
+                ",", ".", "!", "?", "'", "-", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+            for end in ("", "</w>")]:
+        vocab.setdefault(sym, len(vocab))
     merges: list[tuple[str, str]] = []
-    ranks: dict[tuple[str, str], int] = {}
-    for w in words or domain_words():
-        # run BPE with the merges so far; append merges until the word is one token. A merge
-        # appended last never fires inside a word that already assembles with earlier merges.
+    _append_words(vocab, merges, list(words or domain_words()) + list(extra))
+    return _save(folder, vocab, merges)
+
+
+def extend_tokenizer(src: str | Path, folder: str | Path,
+                     words: list[str] | tuple[str, ...] = tuple(V2_WORDS)) -> CLIPTokenizer:
+    """The tokenizer in ``src`` (vocab.json + merges.txt, or a fast tokenizer.json) with
+    ``words`` appended, written to ``folder``: every token of ``src`` keeps its id and every
+    merge its rank, so each word ``src`` spelled as one token still is that token."""
+    src = Path(src)
+    if (src / "vocab.json").is_file():
+        vocab = json.loads((src / "vocab.json").read_text())
+        lines = (src / "merges.txt").read_text().split("\n")[1:]
+        merges = [tuple(m.split()) for m in lines if m.strip()]
+    else:
+        model = json.loads((src / "tokenizer.json").read_text())["model"]
+        vocab = dict(model["vocab"])
+        merges = [tuple(m.split() if isinstance(m, str) else m) for m in model["merges"]]
+    if sorted(vocab.values()) != list(range(len(vocab))):
+        raise ValueError(f"tokenizer {src}: ids are not 0..{len(vocab) - 1}")
+    _append_words(vocab, merges, list(words))
+    return _save(folder, vocab, merges)
+
+
+def _append_words(vocab: dict[str, int], merges: list[tuple[str, str]],
+                  words: list[str]) -> None:
+    """Append merges (and their tokens) until each of ``words`` is one token.  Run BPE with the
+    merges so far; a merge appended last never fires inside a word that already assembles with
+    earlier merges, so appending never changes how an earlier word tokenizes."""
+    ranks = {m: i for i, m in enumerate(merges)}
+    for w in words:
         pieces = _bpe(list(w[:-1]) + [w[-1] + "</w>"], ranks)
         while len(pieces) > 1:
             pair = (pieces[0], pieces[1])
             ranks[pair] = len(merges)
             merges.append(pair)
-            add(pair[0] + pair[1])
+            vocab.setdefault(pair[0] + pair[1], len(vocab))
             pieces = _bpe(pieces, ranks)
+
+
+def _save(folder: str | Path, vocab: dict[str, int],
+          merges: list[tuple[str, str]]) -> CLIPTokenizer:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.json").write_text(json.dumps(vocab, indent=0))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges)
                                        + "\n")

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ..csg import (CATEGORIES, COLOURS, FILL_MATERIALS, JAR_SHAPES, LIGHT_SIDES, MATERIALS,
-                   MIRROR_SHAPES, PLACES, SHAPES, SIZES, TOYWORLD_CATEGORIES, CausalSceneGraph,
+                   MIRROR_SHAPES, PLACES, SHAPES, SIZES, TOYWORLD_CATEGORIES, V2_CATEGORIES, CausalSceneGraph,
                    GraphError, from_prompt, layout, to_prompt)
 from ..csg.scenes_v2 import fill_of, place_of, top_bottom
 from .render import render
@@ -160,6 +160,22 @@ def sample_scene(split: str, index: int, category: str | None = None,
             layout(g, rng)
             return Sample(g, combo_of(g), seed)
     raise RuntimeError(f"could not draw a {split} scene for {cat}")  # pragma: no cover
+
+
+#: the first scene index of the v2 categories in a per-category draw (:func:`scene_index`)
+V2_INDEX_BASE = 5_000_000
+
+
+def scene_index(i: int, category: str, cats: tuple[str, ...]) -> int:
+    """The scene index of the ``i``-th scene of ``category`` when scenes are drawn per
+    category over ``cats`` (grid, evaluation): ``i * len(base) + base.index(category)`` for the
+    first five and the clip kinds (``base``: ``cats`` without the v2 categories), as before
+    there were v2 categories; a v2 category's from :data:`V2_INDEX_BASE`, so adding them never
+    moves another category's scenes and no two categories share a scene seed."""
+    if category in V2_CATEGORIES:
+        return V2_INDEX_BASE + int(i) * len(V2_CATEGORIES) + V2_CATEGORIES.index(category)
+    base = tuple(c for c in cats if c not in V2_CATEGORIES)
+    return int(i) * len(base) + base.index(category)
 
 
 def iter_split(split: str, n: int, start: int = 0, categories: tuple[str, ...] | None = None,

@@ -1,0 +1,126 @@
+"""`make reproduce`: data -> train -> eval -> grid -> fit -> bench -> probes -> the docs' tables
+and figures, each stage a ``python -m lina_core`` command (docs/RESULTS.md "Commands",
+docs/MODEL.md), run in turn and timed.
+
+    PYTHONPATH=. .venv/bin/python scripts/reproduce.py            # full (hours on 2 cores)
+    QUICK=1 PYTHONPATH=. .venv/bin/python scripts/reproduce.py    # smoke run (about a minute)
+
+The model is the ToyWorld v2 retrain: the shipped image model fine-tuned (``train
+--finetune-from assets/toyworld``) on all eight categories, so the first five are kept while
+roles, fill and place are learnt.  Everything goes under ``--out`` (full: ``runs/reproduce``,
+quick: ``build/reproduce_quick``); the full run then copies the tables and figures into
+``docs/results/v2/``.  Neither mode writes ``assets/`` (the retrained model and predictor are
+committed by hand), and the quick mode writes nothing outside its folder.  The stage times go
+to ``<out>/stage_times.json``.  ``--dry-run`` prints the commands only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EIGHT = "reflection,shadow,buoyancy,balance,scale,roles,fill,place"
+
+#: the sizes of each mode: scenes, steps, samples, grid items
+SIZES = {
+    "full": dict(n_data=64000, train_steps=4000, batch=16, lr=3e-4, eval_n=100, eval_batch=20,
+                 steps=25, dev_n=16, dev_seeds="0,1,2", train_n=8, test_n=40, probe_n=2,
+                 ks="0,3,6,9,12,18,25", threads=1, ckpt_every=250),
+    "quick": dict(n_data=16, train_steps=2, batch=2, lr=3e-4, eval_n=2, eval_batch=2,
+                  steps=2, dev_n=1, dev_seeds="0", train_n=1, test_n=1, probe_n=1, ks="0,2",
+                  threads=1, ckpt_every=1),
+}
+
+
+def stages(out: Path, z: dict) -> list[tuple[str, list[str]]]:
+    """(name, ``python -m lina_core`` arguments) of every stage, in order."""
+    model, pred = str(out / "model" / "model"), str(out / "predictor")
+    m = ["--model", model, "--threads", str(z["threads"]), "--steps", str(z["steps"])]
+    grid = lambda split, n, seeds, name, *extra: (  # noqa: E731
+        f"grid_{name}", ["grid", *m, "--splits", split, "--n", str(n), "--seeds", seeds,
+                         "--out", str(out / f"grid_{name}"), *extra])
+    return [
+        ("data", ["data", "--out", str(out / "data"), "--n", str(z["n_data"]), "--split",
+                  "train", "--size", "32", "--categories", EIGHT]),
+        ("train", ["train", "--data", str(out / "data"), "--out", str(out / "model"),
+                   "--finetune-from", str(ROOT / "assets" / "toyworld"),
+                   "--steps", str(z["train_steps"]), "--batch", str(z["batch"]),
+                   "--lr", str(z["lr"]), "--warmup", str(min(200, z["train_steps"])),
+                   "--ckpt-every", str(z["ckpt_every"]), "--threads", str(z["threads"])]),
+        ("eval", ["eval", *m, "--n", str(z["eval_n"]), "--batch", str(z["eval_batch"]),
+                  "--out", str(out / "eval")]),
+        grid("dev-ood", z["dev_n"], z["dev_seeds"], "dev"),
+        grid("train", z["train_n"], "0,1" if z is SIZES["full"] else "0", "train"),
+        ("fit", ["fit", *m, "--grid", f"{out / 'grid_dev'},{out / 'grid_train'}",
+                 "--out", pred]),
+        grid("test-ood", z["test_n"], "0,1" if z is SIZES["full"] else "0", "test_ood"),
+        grid("test-id", z["test_n"], "0,1" if z is SIZES["full"] else "0", "test_id",
+             "--for-bench", pred),
+        ("bench", ["bench", *m, "--predictor", pred, "--grid",
+                   f"{out / 'grid_test_ood'},{out / 'grid_test_id'}", "--out",
+                   str(out / "bench")]),
+        ("probe_multihop", ["probe", "multihop", *m, "--split", "test-ood", "--n",
+                            str(z["probe_n"]), "--seeds", "0,1", "--ks", z["ks"],
+                            "--out", str(out / "probes")]),
+    ]
+
+
+#: the tables and figures a full run copies into docs/results/v2 (from under --out)
+DOC_FILES = ("eval/eval.md", "eval/samples_grid.png", "bench/bench.md", "bench/bench.json",
+             "model/loss.png", "stage_times.json")
+
+
+def run(out: Path, quick: bool, dry: bool = False, log=print) -> dict[str, float]:
+    """Run every stage (or print it); the seconds each took, also written to stage_times.json."""
+    z = SIZES["quick" if quick else "full"]
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    if quick:       # no torch.compile (its compile time would dwarf a smoke run's work)
+        env["LINA_FAST"] = "0"
+    times: dict[str, float] = {}
+    for name, args in stages(out, z):
+        cmd = [sys.executable, "-m", "lina_core", *args]
+        log(f"[{name}] {' '.join(cmd[1:])}", flush=True)
+        if dry:
+            continue
+        t0 = time.perf_counter()
+        r = subprocess.run(cmd, cwd=ROOT, env=env)
+        times[name] = round(time.perf_counter() - t0, 2)
+        (out / "stage_times.json").write_text(json.dumps(
+            {"mode": "quick" if quick else "full", "sizes": z, "seconds": times}, indent=1))
+        if r.returncode != 0:
+            raise SystemExit(f"reproduce: stage {name} failed (exit {r.returncode})")
+    if not quick and not dry:
+        docs = ROOT / "docs" / "results" / "v2"
+        docs.mkdir(parents=True, exist_ok=True)
+        for f in DOC_FILES:
+            if (out / f).is_file():
+                shutil.copy(out / f, docs / Path(f).name)
+        if (out / "probes").is_dir():
+            shutil.copytree(out / "probes", docs / "probes", dirs_exist_ok=True)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", default=bool(os.environ.get("QUICK")),
+                    help="the smoke mode (default when QUICK is set)")
+    ap.add_argument("--out", default=None, help="output folder (full: runs/reproduce, "
+                                                "quick: build/reproduce_quick)")
+    ap.add_argument("--dry-run", action="store_true", help="print the commands only")
+    a = ap.parse_args(argv)
+    out = Path(a.out or ROOT / ("build/reproduce_quick" if a.quick else "runs/reproduce"))
+    times = run(out, a.quick, a.dry_run)
+    print(json.dumps(times, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
