@@ -142,7 +142,8 @@ def cmd_eval(a: argparse.Namespace) -> None:
     pipe = load_model(a.model, a.tiny, a.video)
     speed.compile_denoiser(pipe)      # thousands of samples: the compile pays back
     res = evaluate_model(pipe, a.n, steps=a.steps, batch=a.batch, keep_images=8, start=a.start,
-                         splits=tuple(a.splits.split(",")), frames=a.frames)
+                         splits=tuple(a.splits.split(",")), frames=a.frames,
+                         only=tuple(a.categories.split(",")) if a.categories else None)
     write_json(res, out / "eval.json")
     (out / "eval.md").write_text(markdown_table(res["rows"]) + "\n")
     save_grid(res["grids"], out / "samples_grid.png")
@@ -296,6 +297,7 @@ def _model_commands(sub: Any) -> None:
     q.add_argument("--batch", type=int, default=16)
     q.add_argument("--start", type=int, default=0, help="first scene index (to extend a run)")
     q.add_argument("--splits", default="test-id,test-ood")
+    q.add_argument("--categories", help="comma-separated: only these of the model's categories")
     q.add_argument("--merge", help="comma-separated eval.json files of earlier runs to pool "
                                    "(no sampling)")
     q.add_argument("--out", required=True)

@@ -38,9 +38,11 @@ def sample_images(pipe: Any, prompts: list[str], seed: int, steps: int = 25,
 def evaluate_model(pipe: Any, n_per_cell: int = 200, splits=("test-id", "test-ood"),
                    steps: int = 25, seed: int = 0, batch: int = 16,
                    progress: Callable[[str], None] = print,
-                   keep_images: int = 0, start: int = 0, frames: int = 8) -> dict[str, Any]:
+                   keep_images: int = 0, start: int = 0, frames: int = 8,
+                   only: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Scenes ``start .. start + n_per_cell - 1`` of each (split, category); a later run with
-    ``start=n`` adds new scenes (and new seeds) to an earlier one.
+    ``start=n`` adds new scenes (and new seeds) to an earlier one. ``only``: these of the
+    model's categories (scenes and seeds as in a run over all of them).
 
     A video pipeline is judged on clips of ``frames`` frames (the clip categories only):
     ``texture`` is every frame's texture, ``physics`` the clip's temporal question, and the
@@ -53,11 +55,15 @@ def evaluate_model(pipe: Any, n_per_cell: int = 200, splits=("test-id", "test-oo
     from .grid import categories
     video = family(pipe) == "toyworld_video"
     cats = categories(pipe)      # the clip kinds, or the five and the v2 ones the model knows
+    unknown = sorted(set(only or ()) - set(cats))
+    if unknown:
+        raise ValueError(f"categories: {', '.join(unknown)} not among this model's "
+                         f"categories ({', '.join(cats)})")
     judge = verify_clip if video else verify
     rows, raw, grids = [], [], {}
     t0 = time.perf_counter()
     for split in splits:
-        for cat in cats:
+        for cat in (c for c in cats if only is None or c in only):
             samples = [sample_scene(split, scene_index(i, cat, cats), category=cat)
                        for i in range(start, start + n_per_cell)]
             for explicit in (False, True):

@@ -470,11 +470,13 @@ def _phrasing_ok(item: dict) -> bool:
     else:
         label = {n: g.attr(n, "type") if g.node(n)["kind"] == "surface" else
                  g.attr(n, "shape") or g.node(n)["kind"] for n in g.nodes()}
+        fills = [n for n in g.nodes() if label[n] == "fill"]   # v2: a material at a level
+        label.update({n: g.attr(n, "material") for n in fills})
         have = sorted(label[n] for n in g.nodes() if g.node(n)["kind"] != "effect"
                       and not (label[n] == "floor" and "floor" not in want))
         edges = {(label[u], r, label[v]) for u, v, r in g.graph.edges(data="relation")}
         fate = {"floating": "floats", "sinking": "sinks"}
-        effects = sorted(fate.get(t, t) for t in effect_types(g))
+        effects = sorted([fate.get(t, t) for t in effect_types(g)] + ["fill"] * bool(fills))
     return (have == want and {(name(a), r, name(b)) for a, r, b in item["edges"]} <= edges
             and sorted(set(effects)) == sorted(set(item["effects"])))
 
