@@ -11,25 +11,16 @@ import json
 import os
 import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from app.build import free_port  # noqa: E402
+from browser import MARKS, chromium_page  # noqa: E402
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason=f"Debian chromium not found at {CHROMIUM} "
-                              "(apt-get install chromium, or `make chromium` as root)"),
-    pytest.mark.slow,
-]
+pytestmark = MARKS
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="the playwright python package is not installed")
 
@@ -52,14 +43,8 @@ def url(tmp_path_factory):
 
 @pytest.fixture()
 def page(tmp_path):
-    with sync_api.sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1400, "height": 1000})
-        try:
-            yield ctx.new_page()
-        finally:
-            ctx.close()
+    with chromium_page(tmp_path / "profile") as p:
+        yield p
 
 
 def _fetch(src: str) -> np.ndarray:

@@ -21,18 +21,9 @@ from ..csg import FILL_MATERIALS, JAR_SHAPES, OBJECT_W, CausalSceneGraph
 from ..csg.scenes_v2 import (JAR_GLASS, JAR_INSIDE, JAR_LID, NEAR_GAP, fill_of, jar_inside,
                              place_of, top_bottom)
 from .render import render
+from .verify_eval import _obj_box, _put   # the five categories' layout helpers
 
 LIFT = 0.15            #: how far a lifted top object floats above the bottom one
-
-
-def _put(g: CausalSceneGraph, n: str, box: list[float]) -> None:
-    g.graph.nodes[n]["box"] = [float(np.clip(v, 0.0, 1.0)) for v in box]
-
-
-def _obj_box(g: CausalSceneGraph, n: str, cx: float, base: float) -> list[float]:
-    w = OBJECT_W[g.attr(n, "size", "small")]
-    h = w * (1.1 if g.attr(n, "shape") == "cone" else 1.0)
-    return [cx - w / 2, base - h, cx + w / 2, base]
 
 
 def relayout_v2(g: CausalSceneGraph, lift: float = 0.0) -> CausalSceneGraph:
