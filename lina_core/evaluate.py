@@ -81,15 +81,16 @@ def evaluate_model(pipe: Any, n_per_cell: int = 200, splits=("test-id", "test-oo
                     rows.append({**cell, "metric": "rest_physics",
                                  **rate(p for v in verdicts for p in v.frame_physics
                                         if p is not None)})
-                for v, s in zip(verdicts, samples):
+                for i, (v, s) in enumerate(zip(verdicts, samples), start):
+                    at = {**cell, "i": i}      # i: the scene's index in (split, category)
                     if video:
-                        raw.append({**cell, "combo": list(s.combo), "reason": v.reason,
+                        raw.append({**at, "combo": list(s.combo), "reason": v.reason,
                                     "texture": v.texture, "physics": v.physics,
                                     "rest_physics": [p for p in v.frame_physics
                                                      if p is not None]})
                     else:
-                        raw.append({**cell, "combo": list(s.combo), "texture": v.texture,
-                                    "physics": v.physics})
+                        raw.append({**at, "combo": list(s.combo), "texture": v.texture,
+                                    "physics": v.physics, "verdict": v.physics_verdict})
                 if keep_images:   # video: the first clip's frames as a filmstrip row
                     grids[f"{split}/{cat}/{cell['caption']}"] = ims[0] if video else \
                         ims[:keep_images]
