@@ -138,10 +138,13 @@ def _guidance(c: Controls, n: dict[str, Any], target: str, graph: dict[str, Any]
     if not target:
         raise error("target prompt: latent guidance needs a target prompt (press 'fill c+')")
     node = "" if c.mask_node in (None, "", NO_MASK) else str(c.mask_node)
-    if node and (graph is None or node not in {x["id"] for x in graph["nodes"]}):
+    nodes = {x["id"]: x for x in (graph or {}).get("nodes", [])}
+    if node and node not in nodes:
         raise error(f"mask node: {node!r} is not a node of this prompt's scene graph")
+    # an open-world node has no layout box: mask where the model attends to its words
+    where = {"mask_from": "attention"} if node and nodes[node].get("box") is None else {}
     return {"target_prompt": target, "weight": n["lg_weight"], "start": n["start"],
-            "end": n["end"], "mask_node": node}
+            "end": n["end"], "mask_node": node, **where}
 
 
 def build_spec(c: Controls, scene: dict[str, Any] | None = None) -> dict[str, Any]:

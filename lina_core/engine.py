@@ -182,8 +182,8 @@ def _guidance(pipe: Any, spec: InterventionSpec, ad: Adapter, g: Any, encode: En
     if lg.mask_from == "attention" and ad.attention_kind is None:
         raise SpecError(f"latent_guidance.mask_from: 'attention' is not recorded for "
                         f"{type(pipe).__name__}; use mask_from 'graph' on this model")
-    mask = None
-    if lg.mask_node:
+    mask = None       # with mask_from "attention", callbacks.AttentionMask places it later
+    if lg.mask_node and lg.mask_from != "attention":
         mask = box_mask(_box(g, lg.mask_node, "latent_guidance.mask_node"), ad.spatial(shape),
                         lg.mask_softness)
     target = encode([lg.target_prompt])["prompt_embeds"]

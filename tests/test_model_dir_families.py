@@ -121,9 +121,12 @@ def test_intervene(served):
     assert _no_verifier(vb) and _no_verifier(vi) and "saved" in md
 
 
+EARLY = "a mirror behind a cat"
+
+
 def test_intervene_guided_with_a_reallocated_schedule(served):
-    """Latent guidance (over the whole image: an open-world node has no box to mask by, and
-    the app says so naming the field) over a reallocated schedule."""
+    """Latent guidance over a reallocated schedule: over the whole image, then masked to an
+    open-world node (no layout box: by the model's attention to its words)."""
     fam, client, _ = served
     target = client.predict(prompt=PROMPT, api_name="/completion")
     kw = _intervene_kwargs(prompt=PROMPT, target=target, steps=STEPS + 1, start=1, end=3,
@@ -134,8 +137,12 @@ def test_intervene_guided_with_a_reallocated_schedule(served):
     spec = json.loads(out[6])
     assert spec["latent_guidance"]["weight"] == 0.5 and spec["schedule"]["kind"] == \
         "reallocated" and "saved" in out[-1]
-    msg = _error(client, "/intervene", **dict(kw, mask_node="mirror"))
-    assert "mask_node" in msg and "mirror" in msg
+    # a node of an open-world graph (no layout box): masked where the model attends to its word
+    # (named early in the prompt: the tiny CogVideoX keeps only its first 16 text tokens)
+    out = client.predict(api_name="/intervene", **dict(kw, prompt=EARLY, mask_node="mirror"))
+    lg = json.loads(out[6])["latent_guidance"]
+    assert lg["mask_node"] == "mirror" and lg["mask_from"] == "attention" and "saved" in out[-1]
+    assert not any(_blank(x) for x in out[0]), fam
 
 
 @pytest.mark.parametrize("candidate", ["predicted", "schedule"])
