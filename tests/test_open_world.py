@@ -513,6 +513,8 @@ def test_phrasing_rate():
     ("open_world_set_b.json", 1.0),
     ("open_world_set_c.json", 1.0),
     ("open_world_set_d.json", 1.0),   # 40/40 after round 3 (light sources, 'by' after a place)
+    # round 3: set E written after round 3's fixes, scored once, never tuned on: 37/40
+    ("open_world_set_e.json", 0.925),
 ])
 def test_held_out_phrasing_rate(name, floor):
     assert _rate(name) >= floor
