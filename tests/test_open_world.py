@@ -512,7 +512,9 @@ def test_phrasing_rate():
     ("open_world_set_a.json", 0.95),
     ("open_world_set_b.json", 1.0),
     ("open_world_set_c.json", 1.0),
-    ("open_world_set_d.json", 0.95),
+    ("open_world_set_d.json", 1.0),   # 40/40 after round 3 (light sources, 'by' after a place)
+    # round 3: set E written after round 3's fixes, scored once, never tuned on: 37/40
+    ("open_world_set_e.json", 0.925),
 ])
 def test_held_out_phrasing_rate(name, floor):
     assert _rate(name) >= floor
@@ -848,3 +850,43 @@ def test_an_unknown_noun_after_of_is_what_the_container_holds():
 def test_a_stated_fill_level_holds_what_it_is_full_of():
     g = parse("a bathtub more than half full of water")
     assert ("water", "in", "bathtub") in role_edges(g) and effect_types(g) == ["fill"]
+
+
+# round 3 (docs/parser_rates.md): general fixes, each tested on prompts in no set
+def _parsed(prompt: str):
+    g = from_prompt(prompt).graph
+    return (sorted(noun_of(g, n) for n in g.nodes("entity")), role_edges(g),
+            set(effect_types(g)))
+
+
+@pytest.mark.parametrize("prompt", ["a lamp above a still pond",
+                                    "a lantern hanging over a frozen pond",
+                                    "the sun above a calm sea"])
+def test_a_light_source_is_reflected(prompt):
+    assert "reflection" in _parsed(prompt)[2]
+
+
+def test_a_passive_by_after_a_place_names_an_agent_or_a_place():
+    _, edges, effects = _parsed("a glass dropped onto the floor by a boy")
+    assert ("boy", "drop", "glass") in edges and ("glass", "on", "floor") in edges
+    _, edges, _ = _parsed("a kite pulled across the beach by a dog")
+    assert ("dog", "pull", "kite") in edges
+    _, edges, _ = _parsed("a lamp placed on a table by the window")   # a place, not an agent
+    assert ("lamp", "next to", "window") in edges
+    _, edges, _ = _parsed("a boy jumped into a pool by a dog")   # jumping acts on nothing
+    assert ("boy", "next to", "dog") in edges
+
+
+def test_a_container_named_for_what_it_holds_holds_it():
+    nouns, edges, effects = _parsed("an ice cream tub next to a campfire")
+    assert "ice cream" in nouns and "melts" in effects
+    nouns, edges, effects = _parsed("a cookie jar on a shelf")
+    assert "cookie" in nouns and ("cookie", "in", "jar") in edges
+    nouns, _, _ = _parsed("a fish tank on a table")   # a fish tank may be empty
+    assert nouns == ["table", "tank"]
+
+
+def test_an_irregular_simple_past_is_an_active_verb():
+    assert "falls" in _parsed("a cup fell from the table")[2]
+    _, edges, effects = _parsed("a boy threw a stone into a pond")
+    assert ("boy", "throw", "stone") in edges and "splash" in effects

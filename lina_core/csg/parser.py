@@ -36,15 +36,16 @@ class Token:
 
 
 def _verb_forms(k: Knowledge) -> dict[str, tuple[str, str]]:
-    """Every form of every lexicon verb -> (lemma, form): base, s, ing, ed, pp."""
+    """Every form of every lexicon verb -> (lemma, form): base, s, ing, ed, pp, past (an irregular simple past, read as active)."""
     forms: dict[str, tuple[str, str]] = {}
     for lemma, info in k.lexicon["verbs"].items():
         if " " in lemma:
             continue
         ed = _ed_form(lemma)
-        for form, word in (("pp", info.get("pp", ed)), ("ed", ed),
+        past = [("past", info["past"])] if "past" in info else []   # "fell": active
+        for form, word in past + [("pp", info.get("pp", ed)), ("ed", ed),
                            ("ing", ENGLISH.present_participle(lemma)),
-                           ("s", _s_form(lemma)), ("base", lemma)):
+                           ("s", _s_form(lemma)), ("base", lemma)]:
             forms[word] = (lemma, form)
     return forms
 
@@ -248,6 +249,7 @@ class _Builder:
         self.fronted: tuple[str, str] | None = None   # (relation, place) said before a subject
         self.patient: str | None = None       # the object of the clause's action
         self.act: str | None = None           # that action (the verb's lemma)
+        self.participle: str | None = None    # "a vase knocked off a shelf": a later "by"
         self.effect_of: int | None = None     # a stated effect waiting for its entity
         self.unknown: list[str] = []
         self.understood: list[str] = []
@@ -272,12 +274,15 @@ class _Builder:
             for key, value in attrs.items():   # "the ducks" keeps the "three" said before
                 self.g.node(same[-1])["attrs"].setdefault(key, value)
             return same[-1]
+        return self.g.add_node(self._free(noun), "entity", noun=noun, **attrs)
+
+    def _free(self, noun: str) -> str:
         base = noun.replace(" ", "_")
         n, i = base, 1
         while n in self.g.graph:
             i += 1
             n = f"{base}{i}"
-        return self.g.add_node(n, "entity", noun=noun, **attrs)
+        return n
 
     def _edge(self, u: str, v: str, rel: str) -> None:
         if u != v and not self.g.graph.has_edge(u, v):
@@ -288,6 +293,9 @@ class _Builder:
         kind, value = self.pending or (None, None)
         self.pending = None
         subjects = self.subjects or ([self.last] if self.last else [])
+        if kind == "by":   # "knocked off a shelf by a cat": an agent; "by the door": a place
+            agent = knowledge().noun_props(self.g.attr(e, "noun")).get("agent")
+            kind, value = ("agent", value) if agent else ("prep", "next to")
         if kind == "prep" and not subjects:   # "on the mirror sits a cat": a fronted place
             self.fronted, self.last = (value, e), e
             return
@@ -417,7 +425,23 @@ class _Builder:
         noun = entry.get("same_as", t.value) if isinstance(entry, dict) else t.value
         if noun != t.value and t.value.split()[-1] == noun:   # "a golf ball" is a ball,
             self.np["compound"] = t.value                         # with a golf ball's properties
+        held = self.np.get("modifier")
         self._attach(self._entity(noun, plural))
+        self._held_by_name(held)
+
+    def _held_by_name(self, held: str | None) -> None:
+        """A container named for what melts or is eaten ("a butter dish", "a chocolate box")
+        holds it: that is an entity too, in the container and placed where it is."""
+        k, head = knowledge(), self.last
+        if held is None or head is None or not k.noun_props(self.g.attr(head, "noun")).get(
+                "container"):
+            return
+        props = k.noun_props(held)
+        if props.get("melts") or props.get("class") == "food":
+            inner = self.g.add_node(self._free(held), "entity", noun=held)
+            self._edge(inner, head, "in")
+            if self.subjects and self.subjects[-1] == head:
+                self.subjects.append(inner)
 
     def _on_unknown(self, t: Token, nxt: Token | None) -> None:
         """An unknown word is reported; where a noun must be (after a determiner, an
@@ -447,6 +471,7 @@ class _Builder:
         elif nxt.tag in ("PREP", "POS"):   # "a coin tossed into a pond": what the coin does
             for s in self.subjects or [self.last]:
                 self.g.node(s)["attrs"]["action"] = lemma
+            self.participle = lemma if t.text.endswith("ed") else None
         else:
             return False
         self.be = False
@@ -469,6 +494,8 @@ class _Builder:
         if self.pending and self.pending[0] in ("passive", "lit"):
             kind, value = self.pending
             self.pending = ("agent", value) if kind == "passive" else ("lit", value)
+        elif self.participle and not self.pending:   # "knocked off a shelf by ..."
+            self.pending, self.participle = ("by", self.participle), None
         else:
             self.pending = ("prep", "next to")
 
@@ -496,6 +523,9 @@ class _Builder:
                 (nxt is not None and nxt.tag in ("PREP", "POS")):
             for s in subjects:
                 self.g.node(s)["attrs"]["action"] = lemma
+            passive = form in ("pp", "ed") and (info.get("launches") or
+                                                not info.get("intransitive"))   # "dropped"
+            self.participle = lemma if passive and nxt is not None else None
         else:
             self.pending = ("verb", lemma)
         self.be = False
@@ -548,7 +578,7 @@ class _Builder:
 
     def _on_punct(self, t: Token, nxt: Token | None) -> None:
         self._close_lit(t)
-        self.pending, self.conj = None, True
+        self.pending, self.conj, self.participle = None, True, None
 
     def _on_fill(self, t: Token, nxt: Token | None) -> None:
         """Fillers say nothing, but "on it" / "in them" point back at the entity before the
