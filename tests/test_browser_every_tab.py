@@ -78,6 +78,14 @@ def _refused(page, field: str, timeout: float = 60_000) -> str:
     assert "Traceback" not in toasts and "internal error" not in toasts, toasts
     return toasts
 
+def _refused_as_typed(page, box: str, text: str, button: str, field: str) -> None:
+    """Type ``text`` into the ``box`` element, press ``button``: refused naming ``field``, and
+    the box still holds what was typed."""
+    _type_box(page, box, text)
+    page.locator(f"#{button}").click()
+    _refused(page, field)
+    assert _value(page, f"#{box} textarea, #{box} input") == text
+
 
 def _value(page, selector: str) -> str:
     return page.locator(selector).input_value()
@@ -116,23 +124,14 @@ def test_every_tab_refuses_bad_input_and_keeps_it(served, page, tmp_path):
     assert "500" in page.locator("#iv-spec-in .cm-content").inner_text()
     # Probe: a seed that is not a number
     page.get_by_role("tab", name="Probe").click()
-    _type_box(page, "probe-seeds", "0, x")
-    page.locator("#probe-run").click()
-    _refused(page, "seeds")
-    assert _value(page, "#probe-seeds textarea, #probe-seeds input") == "0, x"
+    _refused_as_typed(page, "probe-seeds", "0, x", "probe-run", "seeds")
     # LINA: a batch seed that is not a number
     page.get_by_role("tab", name="LINA").click()
     page.get_by_text("batch: a few seeds").click()
-    _type_box(page, "lina-seeds", "1, two")
-    page.locator("#lina-batch-run").click()
-    _refused(page, "seeds")
-    assert _value(page, "#lina-seeds textarea, #lina-seeds input") == "1, two"
+    _refused_as_typed(page, "lina-seeds", "1, two", "lina-batch-run", "seeds")
     # Video: an empty prompt
     page.get_by_role("tab", name="Video").click()
-    _type_box(page, "video-prompt", "   ")
-    page.locator("#video-run").click()
-    _refused(page, "prompt")
-    assert _value(page, "#video-prompt textarea, #video-prompt input") == "   "
+    _refused_as_typed(page, "video-prompt", "   ", "video-run", "prompt")
     # Runs: Load with no run chosen
     page.get_by_role("tab", name="Runs").click()
     page.locator("#runs-load").click()

@@ -3,7 +3,6 @@ documented keys, the pinned gradio, every offered Hub model preloaded), the plat
 requirements for ZeroGPU, and an app that starts from the folder."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,19 +12,16 @@ from pathlib import Path
 
 import gradio
 import pytest
+from script_loader import load_script
 from huggingface_hub import metadata_load
 
 from app.build import free_port
 from lina_core.pipelines.registry import ALLOWLIST
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_space():
-    spec = importlib.util.spec_from_file_location("make_space", ROOT / "scripts" / "make_space.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("make_space")
 
 
 @pytest.fixture(scope="module")
