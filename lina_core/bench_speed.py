@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .engine import np_images
+
 PROMPT = "a large red ball on a small round mirror"
 VIDEO_PROMPT = "a red ball rolls onto a mirror"
 
@@ -51,8 +53,7 @@ def sampler(pipe: Any, batch: int, steps: int, frames: int | None):
         with torch.no_grad():
             r = pipe([prompt] * batch, num_inference_steps=steps, guidance_scale=3.0,
                      generator=g, output_type="np", **extra)
-        x = r.frames if frames else r.images
-        return (np.clip(np.asarray(x), 0, 1) * 255).round().astype(np.uint8)
+        return np_images(r.frames if frames else r.images)
     return run
 
 
