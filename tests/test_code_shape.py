@@ -81,9 +81,6 @@ def test_app_header_links_the_design_page():
 def test_app_kinds_are_the_adapter_tables():
     """``app.py`` lists the kinds by hand (so that ``--help`` does not import torch); they must
     be the adapter table's, less the video ToyWorld, which has a tab of its own."""
-    import importlib.util
     from lina_core.adapters import KINDS
-    spec = importlib.util.spec_from_file_location("app_main", ROOT / "app.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    assert set(mod.KINDS) == set(KINDS) - {"toyworld_video"}
+    from script_loader import load_app
+    assert set(load_app().KINDS) == set(KINDS) - {"toyworld_video"}

@@ -5,9 +5,7 @@ absent (SD3 without T5, FLUX without T5, Wan 2.1 without a second transformer) p
 the loaded pipeline has the same weights and draws the same image."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,19 +13,16 @@ import torch
 
 from lina_core import engine, speed
 from lina_core.pipelines import registry
+from script_loader import load_app
 from tiny_pipes import build, engine_spec, flux_pipeline
 
-ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ["sd", "sdxl", "sd3", "flux", "flux_t5", "wan", "wan22", "cogvideox", "toyworld",
             "toyworld_video"]
 KIND = {"wan22": "wan", "flux_t5": "flux"}
 
 
 def app_main():
-    spec = importlib.util.spec_from_file_location("app_main", ROOT / "app.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_app()
 
 
 def weights(pipe) -> dict[str, torch.Tensor]:

@@ -4,28 +4,21 @@ stopped within a step or two, one that leaves while queued never has its run sta
 that stays is told its queue position, sees a progress bar step by step, and is served."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from app.build import free_port
+from script_loader import load_script
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_test_module():
-    spec = importlib.util.spec_from_file_location("load_test", ROOT / "scripts" / "load_test.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["load_test"] = mod          # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("load_test")
 
 
 class Lines(logging.Handler):
