@@ -93,5 +93,8 @@ def test_left_clients_are_not_worked_for_and_the_stayer_sees_its_place(served):
     # told its place: next in line behind the runner, or behind the leaving client too
     # when Gradio had not yet dropped it (it sends no new estimate after the drop)
     assert stayer.ranks and stayer.ranks[-1] in (0, 1), stayer
-    assert stayer.progress == sorted(stayer.progress) and stayer.progress[-1] == 20
+    # a bar that moves in steps of the 20: Gradio coalesces progress updates (it sends the
+    # latest pending one at an interval), so the last ones can be overtaken by the result
+    p = stayer.progress
+    assert len(p) >= 2 and p == sorted(set(p)) and 1 <= p[0] and p[-1] <= 20, p
     assert "done" in per[stayer.event_id]
