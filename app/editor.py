@@ -27,6 +27,16 @@ def is_toyworld(graph: dict[str, Any] | CausalSceneGraph) -> bool:
     return graph.get("category") in csg.TOYWORLD_CATEGORIES
 
 
+def ground_truth(graph: dict[str, Any] | CausalSceneGraph, size: int) -> Any:
+    """What the prompt asks for, drawn exactly by the ToyWorld renderer (``size`` px); None for
+    an open-world scene (the open world has no renderer)."""
+    if not is_toyworld(graph):
+        return None
+    from lina_core.toyworld.render import render
+    g = graph if isinstance(graph, CausalSceneGraph) else CausalSceneGraph.from_dict(graph)
+    return render(g, size).image
+
+
 def checked(graph: dict[str, Any]) -> dict[str, Any]:
     """The graph validated (every check names the node or edge at fault), as a fresh dict."""
     return CausalSceneGraph.from_dict(graph).to_dict()

@@ -15,7 +15,7 @@ from lina_core import csg
 from lina_core.limits import MAX_SEED, MAX_STEPS, MIN_STEPS
 from lina_core.pipelines.registry import ModelUnavailable
 
-from . import state
+from . import editor, state
 from .context import MODEL_QUEUE, Ctx
 from .presets import DEFAULT_PROMPT, lina_presets
 from .verdicts import verdict
@@ -116,7 +116,8 @@ def pair(r: Request, store, progress=gr.Progress()) -> dict[str, Any]:
             "heat": heat, "previews": pv["image"],
             "explain": choice_markdown(choice, run_mask, steps),
             "why": json.dumps(choice, indent=2, default=str),
-            "spec": json.dumps(out["spec"], indent=2), "md": md}
+            "spec": json.dumps(out["spec"], indent=2), "md": md,
+            "truth": editor.ground_truth(graph, DISPLAY)}
 
 
 def batch(r: Request, progress=gr.Progress()) -> dict[str, Any]:
@@ -148,9 +149,10 @@ INTRO = ("**LINA** (as this project defines it): for each prompt, a learned pred
          "swapped for familiar ones and the effect's causal parents kept; latent guidance "
          "masked to the effect's region as the run drew it; the reallocated schedule), or none "
          "at all. Pick one by hand to compare. Baseline and LINA start from the same noise.")
-#: the order of the ``/lina`` outputs (the API answers them in this order)
+#: the order of the ``/lina`` outputs (the API answers them in this order; the ground truth,
+#: added later, is last so earlier clients' indices still hold)
 PAIR_OUTPUTS = ("base_img", "lina_img", "mask_img", "vb", "vl", "heat", "previews", "explain",
-                "why", "spec", "md")
+                "why", "spec", "md", "truth")
 
 
 def _inputs() -> dict[str, Any]:
@@ -173,8 +175,12 @@ def _inputs() -> dict[str, Any]:
 
 
 def _images(o: dict[str, Any]) -> None:
-    """The four images of a pair, into ``o``."""
+    """The five images of a pair, into ``o``: the ground truth, baseline, LINA, its guidance
+    mask and the difference."""
     with gr.Row():
+        o["truth"] = gr.Image(label="ground truth (ToyWorld's renderer: what the prompt asks "
+                              "for; none for an open-world scene)", format="png", height=DISPLAY,
+                              interactive=False, elem_id="lina-truth")
         o["base_img"] = gr.Image(label="baseline", format="png", height=DISPLAY,
                                  interactive=False, elem_id="lina-baseline")
         o["lina_img"] = gr.Image(label="LINA", format="png", height=DISPLAY,

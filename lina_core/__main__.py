@@ -205,12 +205,18 @@ def cmd_grid(a: argparse.Namespace) -> None:
     from .grid import categories, run_grid, work_items
     torch.set_num_threads(a.threads)
     pipe = load_model(a.model, a.tiny, a.video)
-    items = work_items(a.splits.split(","), a.n, a.seeds, categories(pipe), a.start)
+    cats = categories(pipe)
+    if a.categories:
+        bad = sorted(set(a.categories.split(",")) - set(cats))
+        if bad:
+            raise SystemExit(f"--categories: {bad} not among this model's categories {list(cats)}")
+        cats = tuple(c for c in cats if c in a.categories.split(","))
+    items = work_items(a.splits.split(","), a.n, a.seeds, cats, a.start)
     family = FAMILY if not a.candidates else tuple(get(n) for n in a.candidates.split(","))
     if a.for_bench:
         from .bench import cells_needed
         from .lina import Predictor
-        names = cells_needed(pipe, Predictor.load(a.for_bench), items, categories(pipe))
+        names = cells_needed(pipe, Predictor.load(a.for_bench), items, cats)
         family = tuple(c for c in family if c.name in names)
         print("cells the benchmark's methods need:", [c.name for c in family], flush=True)
     rows = run_grid(pipe, items, a.out, a.steps, family,
@@ -330,6 +336,8 @@ def _lina_commands(sub: Any) -> None:
     q.add_argument("--n", type=int, default=12, help="scenes per category and split")
     q.add_argument("--start", type=int, default=0, help="first scene index (to extend a run)")
     q.add_argument("--seeds", type=_ints, default=[0, 1])
+    q.add_argument("--categories", default="", help="comma-separated: only these of the "
+                   "model's categories")
     q.add_argument("--candidates", default="",
                    help="comma-separated candidate names (default: the whole family)")
     q.add_argument("--for-bench", default="", metavar="PREDICTOR",

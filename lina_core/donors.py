@@ -30,6 +30,17 @@ CAUSAL_PARENTS: dict[str, tuple[tuple[str, str], ...]] = {
 #: structure; colour never makes a combination novel, so it is never swapped)
 SWAPPABLE: dict[str, tuple[str, ...]] = {"object": ("shape", "material", "size")}
 MAX_CHANGES = 2
+#: ToyWorld v2 scenes (roles, fill, place) have no implicit effect: what they assert is a
+#: relation (who is on top, the fill level, the place), carried by edges and the ``level``
+#: attribute, which no donor changes.  Their held-out key (``held_out.json``) names what makes a
+#: combination novel; per category, the ``(node kind or surface type, attribute)`` slots a
+#: structure donor swaps (the appearance the relation was never seen with) and those a texture
+#: donor swaps (the layout the appearance was never seen in).
+V2_SLOTS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
+    "roles": {"structure": (("object", "colour"),), "texture": ()},
+    "fill": {"structure": (("fill", "material"),), "texture": (("jar", "shape"),)},
+    "place": {"structure": (("object", "shape"),), "texture": ()},
+}
 
 
 class DonorError(GraphError):
@@ -86,13 +97,25 @@ def _rederived(g: CausalSceneGraph) -> CausalSceneGraph:
     return add_implicit_effects(h)
 
 
+def _v2_slots(g: CausalSceneGraph, kind: str) -> list[tuple[str, str]]:
+    """The ``(node id, attribute)`` slots of a v2 scene that a ``kind`` donor swaps."""
+    want = V2_SLOTS[g.category][kind]
+    return [(n, a) for n in g.nodes() for k, a in want
+            if (g.node(n)["kind"] == k or g.node(n)["attrs"].get("type") == k)
+            and g.attr(n, a) is not None]
+
+
 def _check_novel(graph: CausalSceneGraph, what: str) -> None:
     from .toyworld.data import is_held_out
     if graph.is_open:
         raise DonorError(f"graph: an open-world scene has no training set to compare with, so "
                          f"no {what} donor can be chosen automatically; its causal parents are "
                          f"csg.parent_slots(graph, effect)")
-    if not graph.implicit_nodes():
+    if graph.category in V2_SLOTS:
+        if not _v2_slots(graph, what):
+            raise DonorError(f"graph: a {graph.category} scene has no {what} donor (it "
+                             f"asserts a relation; nothing but its layout could be swapped)")
+    elif not graph.implicit_nodes():
         raise DonorError(f"graph: a {what} donor needs an implicit effect node; this "
                          f"{graph.category} scene has none")
     if not is_held_out(graph):
@@ -114,7 +137,10 @@ def _search(graph: CausalSceneGraph, slots: list[tuple[str, str]], same_effects:
                 h = graph.copy()
                 for (n, a), v in zip(combo, values):
                     h.node(n)["attrs"][a] = v
-                h = _rederived(h)
+                try:
+                    h = _rederived(h)   # validates: e.g. a mirror shape for a jar, or two
+                except GraphError:      # objects of one colour, is no scene
+                    continue
                 if is_held_out(h) or (same_effects and _effects(h) != want):
                     continue
                 swaps = tuple((n, a, graph.attr(n, a), v) for (n, a), v in zip(combo, values))
@@ -134,6 +160,8 @@ def structure_donor(graph: CausalSceneGraph) -> Donor:
     an effect or one of its causal parents.
     """
     _check_novel(graph, "structure")
+    if graph.category in V2_SLOTS:
+        return _v2_donor(graph, "structure")
     parents = _parent_slots(graph)
     slots = [(n, a) for n in graph.nodes() for a in SWAPPABLE.get(_kind(graph, n), ())
              if graph.attr(n, a) is not None and (n, a) not in parents]
@@ -154,6 +182,8 @@ def texture_donor(graph: CausalSceneGraph) -> Donor:
     user's prompt has fixed the layout and the model must still draw a shape it never saw in
     this combination."""
     _check_novel(graph, "texture")
+    if graph.category in V2_SLOTS:
+        return _v2_donor(graph, "texture")
     parents = sorted(_parent_slots(graph))
     kept = tuple(sorted((n, a) for n in graph.nodes() for a in SWAPPABLE.get(_kind(graph, n), ())
                         if graph.attr(n, a) is not None and (n, a) not in parents))
@@ -162,6 +192,19 @@ def texture_donor(graph: CausalSceneGraph) -> Donor:
     if donor is None:
         raise DonorError(f"graph: no texture donor for this {graph.category} scene: no causal "
                          f"parent can be swapped for a familiar combination")
+    return donor
+
+
+def _v2_donor(graph: CausalSceneGraph, kind: str) -> Donor:
+    """A v2 scene's donor: its ``kind`` slots swapped for a familiar combination; the other
+    slots, the edges and the fill level are kept."""
+    slots = _v2_slots(graph, kind)
+    other = "texture" if kind == "structure" else "structure"
+    kept = tuple(sorted(_v2_slots(graph, other)))
+    donor = _search(graph, slots, False, kept, kind)
+    if donor is None:
+        raise DonorError(f"graph: no {kind} donor for this {graph.category} scene: no swap of "
+                         f"{', '.join(f'{n}.{a}' for n, a in slots)} is a familiar combination")
     return donor
 
 

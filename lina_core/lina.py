@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from . import candidates as C
 from . import compare, engine
-from .csg import CATEGORIES, CausalSceneGraph, from_prompt, to_prompt
+from .csg import TOYWORLD_CATEGORIES as CATEGORIES, CausalSceneGraph, from_prompt, to_prompt
 from .donors import DonorError, structure_donor, texture_donor
 from .interventions import InterventionSpec
 

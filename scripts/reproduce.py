@@ -27,20 +27,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EIGHT = "reflection,shadow,buoyancy,balance,scale,roles,fill,place"
 
-#: the sizes of each mode: scenes, steps, samples, grid items
+#: the sizes of each mode: scenes, steps, samples, grid items.  The full sizes are those of the
+#: shipped model's run (MODEL.md "ToyWorld v2"): 40,000 scenes, 3,000 fine-tuning steps; grids of
+#: 8 x 3 x 8 = 192 dev-ood items, 64 train items and 400 items (samples) per test split.
 SIZES = {
-    "full": dict(n_data=64000, train_steps=4000, batch=16, lr=3e-4, eval_n=100, eval_batch=20,
-                 steps=25, dev_n=16, dev_seeds="0,1,2", train_n=8, test_n=40, probe_n=2,
-                 ks="0,3,6,9,12,18,25", threads=1, ckpt_every=250),
-    "quick": dict(n_data=16, train_steps=2, batch=2, lr=3e-4, eval_n=2, eval_batch=2,
-                  steps=2, dev_n=1, dev_seeds="0", train_n=1, test_n=1, probe_n=1, ks="0,2",
-                  threads=1, ckpt_every=1),
+    "full": dict(n_data=40000, train_steps=3000, batch=16, lr=3e-4, warmup=100, min_lr=3e-5,
+                 eval_n=50, eval_batch=20, steps=25, dev_n=8, dev_seeds="0,1,2", train_n=4,
+                 test_n=25, seeds="0,1", probe_n=2, ks="0,3,6,9,12,18,25", threads=1,
+                 ckpt_every=250),
+    "quick": dict(n_data=16, train_steps=2, batch=2, lr=3e-4, warmup=2, min_lr=3e-5, eval_n=2,
+                  eval_batch=2, steps=2, dev_n=1, dev_seeds="0", train_n=1, test_n=1,
+                  seeds="0", probe_n=1, ks="0,2", threads=1, ckpt_every=1),
 }
+#: the stages that shard over ``--procs`` processes (accelerate), each with one torch thread
+SHARDED = ("grid_dev", "grid_train", "grid_test_ood", "grid_test_id")
 
 
-def stages(out: Path, z: dict) -> list[tuple[str, list[str]]]:
-    """(name, ``python -m lina_core`` arguments) of every stage, in order."""
-    model, pred = str(out / "model" / "model"), str(out / "predictor")
+def stages(out: Path, z: dict, model: str | None = None) -> list[tuple[str, list[str]]]:
+    """(name, ``python -m lina_core`` arguments) of every stage, in order (``model``: the
+    trained model the stages after ``train`` use; default: the train stage's)."""
+    model, pred = model or str(out / "model" / "model"), str(out / "predictor")
     m = ["--model", model, "--threads", str(z["threads"]), "--steps", str(z["steps"])]
     grid = lambda split, n, seeds, name, *extra: (  # noqa: E731
         f"grid_{name}", ["grid", *m, "--splits", split, "--n", str(n), "--seeds", seeds,
@@ -51,16 +57,17 @@ def stages(out: Path, z: dict) -> list[tuple[str, list[str]]]:
         ("train", ["train", "--data", str(out / "data"), "--out", str(out / "model"),
                    "--finetune-from", str(ROOT / "assets" / "toyworld"),
                    "--steps", str(z["train_steps"]), "--batch", str(z["batch"]),
-                   "--lr", str(z["lr"]), "--warmup", str(min(200, z["train_steps"])),
+                   "--lr", str(z["lr"]), "--warmup", str(z["warmup"]),
+                   "--min-lr", str(z["min_lr"]),
                    "--ckpt-every", str(z["ckpt_every"]), "--threads", str(z["threads"])]),
         ("eval", ["eval", *m, "--n", str(z["eval_n"]), "--batch", str(z["eval_batch"]),
                   "--out", str(out / "eval")]),
         grid("dev-ood", z["dev_n"], z["dev_seeds"], "dev"),
-        grid("train", z["train_n"], "0,1" if z is SIZES["full"] else "0", "train"),
+        grid("train", z["train_n"], z["seeds"], "train"),
         ("fit", ["fit", *m, "--grid", f"{out / 'grid_dev'},{out / 'grid_train'}",
                  "--out", pred]),
-        grid("test-ood", z["test_n"], "0,1" if z is SIZES["full"] else "0", "test_ood"),
-        grid("test-id", z["test_n"], "0,1" if z is SIZES["full"] else "0", "test_id",
+        grid("test-ood", z["test_n"], z["seeds"], "test_ood"),
+        grid("test-id", z["test_n"], z["seeds"], "test_id",
              "--for-bench", pred),
         ("bench", ["bench", *m, "--predictor", pred, "--grid",
                    f"{out / 'grid_test_ood'},{out / 'grid_test_id'}", "--out",
@@ -76,25 +83,48 @@ DOC_FILES = ("eval/eval.md", "eval/samples_grid.png", "bench/bench.md", "bench/b
              "model/loss.png", "stage_times.json")
 
 
-def run(out: Path, quick: bool, dry: bool = False, log=print) -> dict[str, float]:
-    """Run every stage (or print it); the seconds each took, also written to stage_times.json."""
+def command(name: str, args: list[str], procs: int) -> list[str]:
+    """The command line of one stage (a grid over ``procs`` accelerate processes)."""
+    if name in SHARDED and procs > 1:
+        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+                "--num_processes", str(procs), "--num_machines", "1", "--mixed_precision",
+                "no", "--dynamo_backend", "no", "-m", "lina_core", *args]
+    return [sys.executable, "-m", "lina_core", *args]
+
+
+def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
+        only: list[str] | None = None, model: str | None = None) -> dict[str, float]:
+    """Run every stage (or those in ``only``; or print them); the seconds each took, merged
+    into stage_times.json (a stage run again replaces its time)."""
     z = SIZES["quick" if quick else "full"]
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     if quick:       # no torch.compile (its compile time would dwarf a smoke run's work)
         env["LINA_FAST"] = "0"
+    todo = stages(out, z, model)
+    if only:
+        unknown = sorted(set(only) - {n for n, _ in todo})
+        if unknown:
+            raise SystemExit(f"--only: {unknown} are not stages; stages: {[n for n, _ in todo]}")
+        todo = [(n, a) for n, a in todo if n in only]
+    st_file = out / "stage_times.json"
+    done = json.loads(st_file.read_text())["seconds"] if st_file.is_file() and not dry else {}
     times: dict[str, float] = {}
-    for name, args in stages(out, z):
-        cmd = [sys.executable, "-m", "lina_core", *args]
+    for name, args in todo:
+        cmd = command(name, args, procs)
         log(f"[{name}] {' '.join(cmd[1:])}", flush=True)
         if dry:
             continue
         t0 = time.perf_counter()
         r = subprocess.run(cmd, cwd=ROOT, env=env)
         times[name] = round(time.perf_counter() - t0, 2)
-        (out / "stage_times.json").write_text(json.dumps(
-            {"mode": "quick" if quick else "full", "sizes": z, "seconds": times}, indent=1))
+        if st_file.is_file():       # another invocation may have written meanwhile
+            done = json.loads(st_file.read_text())["seconds"]
+        done[name] = times[name]
+        st_file.write_text(json.dumps({"mode": "quick" if quick else "full", "sizes": z,
+                                       "procs": procs, "model": model, "seconds": done},
+                                      indent=1))
         if r.returncode != 0:
             raise SystemExit(f"reproduce: stage {name} failed (exit {r.returncode})")
     if not quick and not dry:
@@ -115,9 +145,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="output folder (full: runs/reproduce, "
                                                 "quick: build/reproduce_quick)")
     ap.add_argument("--dry-run", action="store_true", help="print the commands only")
+    ap.add_argument("--procs", type=int, default=int(os.environ.get("PROCS", "1")),
+                    help="processes for the grid stages (accelerate; one torch thread each)")
+    ap.add_argument("--only", default="", help="comma-separated stages to run (default: all)")
+    ap.add_argument("--model", default=None, help="the trained model the stages after train "
+                    "use (default: the train stage's, <out>/model/model)")
     a = ap.parse_args(argv)
     out = Path(a.out or ROOT / ("build/reproduce_quick" if a.quick else "runs/reproduce"))
-    times = run(out, a.quick, a.dry_run)
+    times = run(out, a.quick, a.dry_run, procs=a.procs,
+                only=[x for x in a.only.split(",") if x], model=a.model)
     print(json.dumps(times, indent=1))
     return 0
 

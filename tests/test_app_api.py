@@ -184,8 +184,13 @@ def test_probe_runs(app):
 def test_lina_pair_and_batch(app):
     client, runs = app[:2]
     out = client.predict(api_name="/lina", **_lina_kwargs())
-    base, lina, mask, vb, vl, heat, strip, explain, why, spec, md = out
+    base, lina, mask, vb, vl, heat, strip, explain, why, spec, md, truth = out
     assert not np.array_equal(_img(base), _img(lina))
+    # the ground truth beside them: the renderer's picture of the prompt, not a sample
+    from lina_core.csg import from_prompt
+    from lina_core.toyworld.render import render
+    want = render(from_prompt(_lina_kwargs()["prompt"]).graph, 256).image
+    assert np.array_equal(_img(truth), np.asarray(want))
     # the predictor's choice: the best predicted gain among the candidates that apply
     choice = json.loads(why)
     assert choice["candidate"] == "cplus_guided_k12"
@@ -336,8 +341,8 @@ def test_cached_lina_preset_survives_the_cache(app, tmp_path, monkeypatch):
                           gr.State({}), cache_presets=True)
         tab_lina.build(ctx)
     out = ctx.parts["lina_presets"].load_from_cache(0)       # the mirror preset
-    assert "saved" in out[-1] and "`cplus_guided_k12`" in out[-1]
-    assert "predictor" in out[7]
+    assert "saved" in out[10] and "`cplus_guided_k12`" in out[10]
+    assert "predictor" in out[7] and out[11] is not None     # the preset's ground truth too
     for i in (0, 1, 2, 5, 6):                                # every image came back
         assert out[i] is not None
 
@@ -347,7 +352,7 @@ def test_runs_export_import_rerun(app, tmp_path):
     # a prompt-space candidate: LINA's run starts at step 0, as a re-run of its spec does (a
     # guided one resumes from the baseline's cached steps, and a re-run from scratch may
     # differ from it by rounding)
-    md = client.predict(api_name="/lina", **_lina_kwargs(candidate="cplus_all"))[-1]
+    md = client.predict(api_name="/lina", **_lina_kwargs(candidate="cplus_all"))[10]
     run_id = md.split("`")[1]
     gallery, spec, record, text = client.predict(rid=run_id, api_name="/runs_load")
     assert len(gallery) == 2 and json.loads(spec)["seed"] == 0 and run_id in text
@@ -565,7 +570,7 @@ def test_every_tab_on_a_model_without_a_verifier(sd_app):
     assert _no_verifier(out[-4]) and _no_verifier(out[-3]) and "no verifier" in out[-1]
     assert _img(out[-2]).std() > 0        # SD's cross-attention, recorded per node
     out = client.predict(api_name="/lina", **_lina_kwargs(steps=3, candidate="cplus_all"))
-    assert _no_verifier(out[3]) and _no_verifier(out[4]) and "saved" in out[-1]
+    assert _no_verifier(out[3]) and _no_verifier(out[4]) and "saved" in out[10]
 
 
 def open_graph_json() -> str:
@@ -593,7 +598,7 @@ def test_every_tab_on_an_open_world_scene(sd_app):
     for cand in ("predicted", "cplus_all"):
         out = client.predict(api_name="/lina", **_lina_kwargs(prompt=prompt, use_scene=True,
                                                               steps=3, candidate=cand))
-        assert _no_verifier(out[3]) and "saved" in out[-1]
+        assert _no_verifier(out[3]) and "saved" in out[10]
         choice = json.loads(out[8])
         assert choice["candidate"] == ("cplus_half" if cand == "predicted" else cand)
         assert "shadow" in choice["why"]["intervention"]["causal_completion"]
@@ -622,7 +627,8 @@ def test_every_tab_on_an_open_world_prompt(sd_app):
     for cand in ("predicted", "cplus_all"):
         out = client.predict(api_name="/lina", **_lina_kwargs(prompt=OPEN_PROMPT, steps=3,
                                                               candidate=cand))
-        assert _no_verifier(out[3]) and "saved" in out[-1]
+        assert _no_verifier(out[3]) and "saved" in out[10]
+        assert out[11] is None                  # no ground truth for an open-world scene
         assert "shadow" in json.loads(out[8])["why"]["intervention"]["causal_completion"]
     # the Intervene tab's c+ on a ToyWorld model too (the parser serves every model)
     assert "shadow" in app_completion(OPEN_PROMPT)

@@ -89,3 +89,64 @@ def test_texture_donor_keeps_the_shape_and_swaps_the_parent():
     assert "cube" in d.caption and d.graph.effects("sinking")      # the same fate kept
     with pytest.raises(DonorError, match="texture donor"):
         texture_donor(from_prompt("a cork cube and a metal cube on a balance").graph)
+
+
+# ToyWorld v2: no implicit effect; the relation (who is on top, the level, the place) is kept and
+# what the relation was never seen with is swapped
+
+
+def _relation(g):
+    from lina_core.csg.scenes_v2 import fill_of, place_of, top_bottom
+    if g.category == "roles":
+        return tuple(g.attr(n, "shape") for n in top_bottom(g))
+    if g.category == "fill":
+        return g.attr(fill_of(g), "level")
+    return place_of(g)
+
+
+def test_place_donor_keeps_the_place_and_swaps_the_shape():
+    g = from_prompt("a red cone close to the water and on the sand").graph
+    d = structure_donor(g)
+    assert d.swaps == (("obj0", "shape", "cone", "ball"),)
+    assert d.caption == "a red ball close to the water and on the sand"
+    with pytest.raises(DonorError, match="no texture donor"):
+        from lina_core.donors import texture_donor
+        texture_donor(g)
+
+
+def test_fill_donors_keep_the_level_and_swap_material_or_jar():
+    from lina_core.donors import texture_donor
+    g = from_prompt("a wide jar with more empty space than soil").graph
+    s, t = structure_donor(g), texture_donor(g)
+    assert s.swaps[0][1:3] == ("material", "soil") and "wide jar" in s.caption
+    assert t.swaps[0][1:3] == ("shape", "wide") and "soil" in t.caption
+    assert "more empty space" in s.caption and "more empty space" in t.caption
+
+
+def test_roles_donor_recolours_and_keeps_who_is_on_top():
+    g = from_prompt("a purple ball on top of a green cube").graph
+    d = structure_donor(g)
+    assert not is_held_out(d.graph) and "ball on top of a" in d.caption
+    assert all(a == "colour" for _, a, _, _ in d.swaps)
+
+
+@pytest.mark.parametrize("split", ["dev-ood", "test-ood"])
+@pytest.mark.parametrize("cat", ["roles", "fill", "place"])
+def test_every_v2_donor_is_familiar_and_keeps_the_relation(split, cat):
+    from lina_core.donors import texture_donor
+    for i in range(12):
+        g = sample_scene(split, i, cat).graph
+        for make in (structure_donor, texture_donor):
+            try:
+                d = make(g)
+            except DonorError as e:
+                assert make is texture_donor and cat != "fill", str(e)
+                continue
+            d.graph.validate()
+            assert not is_held_out(d.graph) and _relation(d.graph) == _relation(g)
+            assert 1 <= len(d.swaps) <= 2
+
+
+def test_v2_scene_seen_in_training_has_no_donor():
+    with pytest.raises(DonorError, match="seen in training"):
+        structure_donor(sample_scene("train", 0, "place").graph)

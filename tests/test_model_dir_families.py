@@ -151,7 +151,7 @@ def test_lina(served, candidate):
     out = client.predict(api_name="/lina", **_lina_kwargs(prompt=PROMPT, steps=STEPS + 1,
                                                           candidate=candidate))
     assert not _blank(out[0]) and not _blank(out[1]), fam
-    assert _no_verifier(out[3]) and _no_verifier(out[4]) and "saved" in out[-1]
+    assert _no_verifier(out[3]) and _no_verifier(out[4]) and "saved" in out[10]
     choice = json.loads(out[8])
     if candidate == "predicted":
         assert "open-world default" in choice["why"]["source"]

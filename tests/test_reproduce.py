@@ -34,6 +34,19 @@ def test_stages_in_order_and_quick_paths_stay_in_out(tmp_path):
     assert len(lines) == len(names) and not (tmp_path / "dry" / "stage_times.json").exists()
 
 
+def test_only_some_stages_on_a_given_model_and_grids_over_processes(tmp_path):
+    mod = repro()
+    lines: list[str] = []
+    mod.run(tmp_path, quick=True, dry=True, log=lambda m, **kw: lines.append(m), procs=2,
+            only=["grid_dev", "fit"], model="some/model")
+    assert [ln.split("]")[0] for ln in lines] == ["[grid_dev", "[fit"]
+    assert "accelerate.commands.launch" in lines[0] and "--num_processes 2" in lines[0]
+    assert "accelerate" not in lines[1]                 # fit is one process
+    assert all("--model some/model" in ln for ln in lines)
+    with pytest.raises(SystemExit, match="--only"):
+        mod.run(tmp_path, quick=True, dry=True, only=["nope"])
+
+
 @pytest.mark.slow   # the whole pipeline at smoke size: ~2 min on 2 busy cores
 def test_quick_mode_runs_end_to_end(tmp_path):
     mod = repro()
