@@ -128,14 +128,20 @@ def cmd_generate(a: argparse.Namespace) -> None:
 def cmd_eval(a: argparse.Namespace) -> None:
     import torch
     from . import speed
-    from .evaluate import evaluate_model, markdown_table, save_grid, write_json
+    from .evaluate import evaluate_model, markdown_table, save_grid, summary, write_json
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+
+    def card(res: dict[str, Any], source: str) -> None:     # the model card's pooled rates
+        cats = tuple(dict.fromkeys(r["category"] for r in res["raw"]))
+        (out / "eval_summary.json").write_text(json.dumps(summary(res["raw"], cats, source),
+                                                          indent=1))
     if a.merge:     # pool earlier runs over disjoint scene ranges (--start) into one table
         from .evaluate import merge
         res = merge([json.loads(Path(p).read_text()) for p in a.merge.split(",")])
         write_json(res, out / "eval.json")
+        card(res, f"python -m lina_core eval --merge {a.merge}")
         (out / "eval.md").write_text(markdown_table(res["rows"]) + "\n")
         print(markdown_table(res["rows"]))
         return
@@ -145,6 +151,7 @@ def cmd_eval(a: argparse.Namespace) -> None:
                          splits=tuple(a.splits.split(",")), frames=a.frames,
                          only=tuple(a.categories.split(",")) if a.categories else None)
     write_json(res, out / "eval.json")
+    card(res, f"python -m lina_core eval --n {a.n} --start {a.start} --splits {a.splits}")
     (out / "eval.md").write_text(markdown_table(res["rows"]) + "\n")
     save_grid(res["grids"], out / "samples_grid.png")
     print(markdown_table(res["rows"]))

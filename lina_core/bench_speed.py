@@ -64,12 +64,13 @@ def flops(run) -> float:
     return float(fc.get_total_flops())
 
 
-def paths(video: bool) -> tuple[Any, Any]:
-    """The old path (loaded with the speed-ups off) and a copy with them on."""
+def paths(video: bool, model: str | None = None) -> tuple[Any, Any]:
+    """The old path (loaded with the speed-ups off) and a copy with them on (``model``: an
+    image model folder; default the shipped one)."""
     from . import speed
     from .__main__ import load_model
     os.environ[speed.FLAG] = "0"
-    old = load_model(None, video=video)
+    old = load_model(None if video else model, video=video)
     os.environ[speed.FLAG] = "1"
     new = copy.deepcopy(old)
     speed.apply(new)
@@ -77,8 +78,9 @@ def paths(video: bool) -> tuple[Any, Any]:
     return old, new
 
 
-def measure(video: bool, batch: int, steps: int, repeats: int, frames: int) -> dict[str, Any]:
-    old, new = paths(video)
+def measure(video: bool, batch: int, steps: int, repeats: int, frames: int,
+            model: str | None = None) -> dict[str, Any]:
+    old, new = paths(video, model)
     f = frames if video else None
     run_old, run_new = sampler(old, batch, steps, f), sampler(new, batch, steps, f)
     work = flops(run_old)
@@ -127,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", help="write the figures as JSON here too")
+    ap.add_argument("--model", help="the image model folder (default: the shipped one)")
     a = ap.parse_args(argv)
     res: dict[str, Any] = {"matmul_1t_gflops": matmul_rate(1), "matmul_2t_gflops": matmul_rate(2),
                            "threads": a.threads, "rows": []}
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     kinds = ([] if a.only_video else [False]) + ([True] if a.video or a.only_video else [])
     for video in kinds:
         for b in (int(x) for x in a.batch.split(",")):
-            res["rows"].append(measure(video, b, a.steps, a.repeats, a.frames))
+            res["rows"].append(measure(video, b, a.steps, a.repeats, a.frames, a.model))
             print(report(res), flush=True)
     if a.out:
         with open(a.out, "w") as fh:

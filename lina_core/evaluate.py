@@ -151,6 +151,18 @@ def pooled(rows_raw: list[dict[str, Any]], split: str, caption: str, metric: str
     return rate(sel)
 
 
+def summary(raw: list[dict[str, Any]], categories: tuple[str, ...], source: str
+            ) -> dict[str, Any]:
+    """The pooled rates over ``categories`` per split and caption form: a model folder's
+    ``eval_summary.json``, which ``tests/test_model.py`` checks fresh samples against."""
+    sel = [r for r in raw if r["category"] in categories]
+    out: dict[str, Any] = {"source": source, "categories": list(categories)}
+    for split in sorted({r["split"] for r in sel}):
+        out[split] = {cap: {m: pooled(sel, split, cap, m) for m in ("texture", "physics")}
+                      for cap in ("implicit", "explicit")}
+    return out
+
+
 def save_grid(grids: dict[str, np.ndarray], path: str | Path, scale: int = 2) -> None:
     """One row per cell: the first samples of each, upscaled with nearest neighbour."""
     from PIL import Image, ImageDraw

@@ -33,12 +33,16 @@ EIGHT = "reflection,shadow,buoyancy,balance,scale,roles,fill,place"
 SIZES = {
     "full": dict(n_data=40000, train_steps=3000, batch=16, lr=3e-4, warmup=100, min_lr=3e-5,
                  eval_n=50, eval_batch=20, steps=25, dev_n=8, dev_seeds="0,1,2", train_n=4,
-                 test_n=25, seeds="0,1", probe_n=2, ks="0,3,6,9,12,18,25", threads=1,
-                 ckpt_every=250),
+                 test_n=25, seeds="0,1", probe_n=2, ks="0,3,6,9,12,18,25",
+                 inpaint_ks="3,6,12,18", verify_n=500, speed_batch="1,8", speed_repeats=5,
+                 threads=1, ckpt_every=250),
     "quick": dict(n_data=16, train_steps=2, batch=2, lr=3e-4, warmup=2, min_lr=3e-5, eval_n=2,
                   eval_batch=2, steps=2, dev_n=1, dev_seeds="0", train_n=1, test_n=1,
-                  seeds="0", probe_n=1, ks="0,2", threads=1, ckpt_every=1),
+                  seeds="0", probe_n=1, ks="0,2", inpaint_ks="1", verify_n=2,
+                  speed_batch="1", speed_repeats=1, threads=1, ckpt_every=1),
 }
+#: the stages that run a module of their own (their arguments start with its name)
+MODULES = ("verifier", "verifier_v2", "speed")
 #: the stages that shard over ``--procs`` processes (accelerate), each with one torch thread
 SHARDED = ("grid_dev", "grid_train", "grid_test_ood", "grid_test_id")
 
@@ -72,9 +76,30 @@ def stages(out: Path, z: dict, model: str | None = None) -> list[tuple[str, list
         ("bench", ["bench", *m, "--predictor", pred, "--grid",
                    f"{out / 'grid_test_ood'},{out / 'grid_test_id'}", "--out",
                    str(out / "bench")]),
-        ("probe_multihop", ["probe", "multihop", *m, "--split", "test-ood", "--n",
-                            str(z["probe_n"]), "--seeds", "0,1", "--ks", z["ks"],
-                            "--out", str(out / "probes")]),
+        *[(f"probe_{name}", ["probe", name, *m, "--split", split, "--n", str(z["probe_n"]),
+                             "--seeds", "0,1", "--ks", ks, "--out", str(out / "probes")])
+          for name, split, ks in (("multihop", "test-ood", z["ks"]),
+                                  ("disentangle", "test-id", z["ks"]),
+                                  ("timing", "test-ood", z["ks"]),
+                                  ("inpaint", "test-ood", z["inpaint_ks"]))],
+        *module_stages(out, z, model),
+    ]
+
+
+def module_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]:
+    """The stages that are modules of their own (``python -m <module>``): the verifier on
+    perturbed renders (no model), and the sampler's speed on the trained model."""
+    cats = "--categories"
+    return [
+        ("verifier", ["lina_core.toyworld.verify_eval", "--n", str(z["verify_n"]), "--size",
+                      "32", "--seed", "5000", cats, EIGHT.replace(",roles,fill,place", ""),
+                      "--json", str(out / "verifier" / "verify_five.json")]),
+        ("verifier_v2", ["lina_core.toyworld.verify_eval", "--n", str(z["verify_n"]), "--size",
+                         "32", "--seed", "5000", cats, "roles,fill,place", "--json",
+                         str(out / "verifier" / "verify_v2.json")]),
+        ("speed", ["lina_core.bench_speed", "--model", model, "--batch", z["speed_batch"],
+                   "--repeats", str(z["speed_repeats"]), "--steps", str(z["steps"]),
+                   "--out", str(out / "speed" / "speed.json")]),
     ]
 
 
@@ -85,6 +110,8 @@ DOC_FILES = ("eval/eval.md", "eval/samples_grid.png", "bench/bench.md", "bench/b
 
 def command(name: str, args: list[str], procs: int) -> list[str]:
     """The command line of one stage (a grid over ``procs`` accelerate processes)."""
+    if name in MODULES:
+        return [sys.executable, "-m", *args]
     if name in SHARDED and procs > 1:
         return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
                 "--num_processes", str(procs), "--num_machines", "1", "--mixed_precision",
@@ -103,6 +130,8 @@ def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
     if quick:       # no torch.compile (its compile time would dwarf a smoke run's work)
         env["LINA_FAST"] = "0"
     todo = stages(out, z, model)
+    for sub in ("verifier", "speed"):
+        (out / sub).mkdir(exist_ok=True)
     if only:
         unknown = sorted(set(only) - {n for n, _ in todo})
         if unknown:

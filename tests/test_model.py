@@ -48,9 +48,10 @@ def test_explicit_test_id_texture_rate_matches_model_card(shipped):
     rate: the reported rate lies inside this sample's 95% interval (and vice versa).  Video:
     per-frame texture, frames pooled over clips."""
     kind, folder, pipe = shipped
-    reported = json.loads((folder / "eval_summary.json").read_text())["test-id"]["explicit"]
-    reported = reported["texture" if kind == "image" else "frame_texture"]
-    cats, n_per_cat = (CATEGORIES, 6) if kind == "image" else (CLIP_CATEGORIES, 2)
+    card = json.loads((folder / "eval_summary.json").read_text())
+    reported = card["test-id"]["explicit"]["texture" if kind == "image" else "frame_texture"]
+    cats, n_per_cat = (tuple(card.get("categories", CATEGORIES)), 6) if kind == "image" else \
+        (CLIP_CATEGORIES, 2)
     samples = [sample_scene("test-id", i * len(cats) + cats.index(c), category=c)
                for c in cats for i in range(n_per_cat)]
     torch.manual_seed(0)
