@@ -26,7 +26,7 @@ from .zerogpu import placement
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
-PREDICTOR_DIR = ASSETS / "lina_predictor"
+PREDICTOR_DIRS = (ASSETS / "lina_predictor", ASSETS / "lina_predictor_video")
 
 #: what LINA does without a usable predictor: it picks the candidate "none" (no intervention),
 #: and the UI says so, so "LINA" is never silently something else
@@ -69,40 +69,39 @@ class Loaded:
     predictor_note: str = ""
 
 
-def predictor_dir() -> Path:
-    """Where the predictor is looked for: ``$LINA_PREDICTOR_DIR`` if set, else
-    assets/lina_predictor."""
+def predictor_dirs() -> list[Path]:
+    """Where predictors are looked for: ``$LINA_PREDICTOR_DIR`` if set, else the shipped ones
+    (the image model's, then the video model's: each fitted for its model's text encoder)."""
     env = os.environ.get("LINA_PREDICTOR_DIR", "").strip()
-    return Path(env) if env else PREDICTOR_DIR
+    return [Path(env)] if env else list(PREDICTOR_DIRS)
 
 
 def attach_predictor(loaded: Loaded) -> None:
-    """Give ``loaded`` the learned predictor if it loads and its features fit this model's text
-    encoder; else leave it None and say why in ``predictor_note`` (LINA then picks ``none``)."""
-    from lina_core.csg import from_prompt
-    from lina_core.lina import Predictor, prompt_features
-    folder = predictor_dir()
-    loaded.predictor = None
-    if not (folder / "predictor.json").is_file():
-        loaded.predictor_note = f"no learned predictor found ({folder}); {NO_PREDICTOR}"
+    """Give ``loaded`` the first learned predictor that loads and was fitted for this model's
+    text encoder; else leave it None and say why in ``predictor_note`` (LINA then picks
+    ``none``)."""
+    from lina_core.lina import Predictor
+    loaded.predictor, why = None, []
+    for folder in predictor_dirs():
+        if not (folder / "predictor.json").is_file():
+            why.append(f"no learned predictor found ({folder})")
+            continue
+        try:
+            pred = Predictor.load(folder)       # ValueError for an older kind of predictor
+            unfit = pred.fits(loaded.pipe)
+        except Exception as exc:  # noqa: BLE001 - a bad predictor must not stop the app
+            first = (str(exc).splitlines() or [""])[0][:300]
+            why.append(f"the predictor in {folder} could not be used "
+                       f"({type(exc).__name__}: {first})")
+            continue
+        if unfit:
+            why.append(f"the predictor in {folder} does not fit this model: {unfit}")
+            continue
+        loaded.predictor = pred
+        loaded.predictor_note = (f"learned predictor ({folder.name}: {len(pred.names)} "
+                                 f"candidates, threshold {pred.threshold:g})")
         return
-    try:
-        pred = Predictor.load(folder)       # ValueError for an older kind of predictor
-        probe = "a red ball on a large round mirror"
-        n = int(prompt_features(loaded.pipe, probe, from_prompt(probe).graph).shape[0])
-        if n != pred.n_features:
-            loaded.predictor_note = (f"the predictor in {folder} expects {pred.n_features} "
-                                     f"features, this model gives {n} (it was fitted for "
-                                     f"another text encoder); {NO_PREDICTOR}")
-            return
-    except Exception as exc:  # noqa: BLE001 - a bad predictor must not stop the app
-        first = (str(exc).splitlines() or [""])[0][:300]
-        loaded.predictor_note = (f"the predictor in {folder} could not be used "
-                                 f"({type(exc).__name__}: {first}); {NO_PREDICTOR}")
-        return
-    loaded.predictor = pred
-    loaded.predictor_note = (f"learned predictor ({folder.name}: {len(pred.names)} candidates, "
-                             f"threshold {pred.threshold:g})")
+    loaded.predictor_note = "; ".join(why) + f"; {NO_PREDICTOR}"
 
 
 class ModelHandle:
@@ -217,7 +216,7 @@ class ModelHandle:
         precomputed outputs): where they come from, and the size and mtime of their files."""
         key = key or self.default_key
         h = hashlib.sha256(key.encode())
-        folders: list[Path] = [predictor_dir()]
+        folders: list[Path] = predictor_dirs()
         if key != "toyworld":
             folders.append(Path(ALLOWLIST[key].source))
         elif self._given is not None:
@@ -322,7 +321,7 @@ class VideoHandle:
     def fingerprint(self) -> str:
         """Identifies the video weights and predictor without loading them (preset cache)."""
         h = hashlib.sha256(self.key.encode())
-        folders = [predictor_dir()]
+        folders = predictor_dirs()
         if self._given is not None:
             h.update(f"given:{id(self._given)}".encode())
         else:

@@ -199,7 +199,12 @@ def cmd_bench(a: argparse.Namespace) -> None:
     from .lina import Predictor
     torch.set_num_threads(a.threads)
     pipe = load_model(a.model, a.tiny, a.video)
-    pred = Predictor.load(a.predictor)
+    folder = a.predictor or str(Path(__file__).resolve().parents[1] / "assets" / (
+        "lina_predictor_video" if a.video else "lina_predictor"))
+    pred = Predictor.load(folder)
+    unfit = pred.fits(pipe)
+    if unfit:
+        raise SystemExit(f"--predictor: {folder} does not fit this model: {unfit}")
     res = run_bench(pipe, pred, _grid_rows(a.grid, set(a.splits.split(","))), a.out)
     print(markdown(res["summary"], categories=False))
     print("share of the oracle's gain LINA recovers:", res["oracle_share"])
@@ -356,8 +361,9 @@ def _lina_commands(sub: Any) -> None:
     q = sub.add_parser("bench", help="baseline, explicit, fixed, LINA, oracle on the grids of "
                        "the reported splits")
     _model_args(q)
-    q.add_argument("--predictor", default=str(Path(__file__).resolve().parents[1] / "assets" /
-                                               "lina_predictor"))
+    q.add_argument("--predictor", default=None, help="default: assets/lina_predictor, or "
+                   "assets/lina_predictor_video with --video (each fitted for its model's text "
+                   "encoder)")
     q.add_argument("--grid", required=True, help="comma-separated grid folders")
     q.add_argument("--splits", default="test-id,test-ood")
     q.add_argument("--out", required=True)

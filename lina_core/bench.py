@@ -31,7 +31,7 @@ import numpy as np
 from .candidates import available
 from .csg import from_prompt
 from .grid import key
-from .lina import Predictor, joint_ok, objective, prompt_features
+from .lina import Predictor, joint_ok, objective
 from .stats import bootstrap
 
 METHODS = ("baseline", "explicit", "schedule_only", "best_fixed", "lina", "oracle",
@@ -47,7 +47,7 @@ def lina_choices(pipe: Any, predictor: Predictor, prompts: list[str],
     out = {}
     for p in prompts:
         t0 = time.perf_counter()
-        c, _ = predictor.choose(prompt_features(pipe, p, from_prompt(p).graph), allowed[p])
+        c, _ = predictor.choose(predictor.features(pipe, p, from_prompt(p).graph), allowed[p])
         out[p] = (c, time.perf_counter() - t0)
     return out
 

@@ -50,10 +50,11 @@ def objective(row: dict[str, Any]) -> float:
     return float(joint_ok(row)) + MARGIN_WEIGHT * row["margin"]
 
 
-def graph_features(graph: CausalSceneGraph) -> np.ndarray:
-    """Scene-graph features, named in ``GRAPH_FEATURES``."""
+def graph_features(graph: CausalSceneGraph, names: tuple[str, ...] | list[str] = GRAPH_FEATURES
+                   ) -> np.ndarray:
+    """Scene-graph features, in the order of ``names`` (a predictor fitted when there were
+    fewer categories names fewer of them; :data:`GRAPH_FEATURES` holds every one)."""
     from .toyworld.data import is_held_out
-    cat = [1.0 if graph.category == c else 0.0 for c in CATEGORIES]
     try:
         novel = float(is_held_out(graph))
     except Exception:  # noqa: BLE001 - an open-world graph has no ToyWorld combination
@@ -65,16 +66,34 @@ def graph_features(graph: CausalSceneGraph) -> np.ndarray:
         donor = 0.0
     depth = graph.hop_depths()
     deps = [depth[n] for n in graph.implicit_nodes()] or [0]
-    return np.array(cat + [novel] + [novel * c for c in cat] +
-                    [donor, max(deps), float(np.mean(deps)), len(graph.implicit_nodes())],
-                    np.float32)
+    cat = {c: float(graph.category == c) for c in CATEGORIES}
+    f = {**{f"category={c}": v for c, v in cat.items()}, "novel": novel,
+         **{f"novel*{c}": novel * v for c, v in cat.items()}, "donor": donor,
+         "max_hop": max(deps), "mean_hop": float(np.mean(deps)),
+         "n_implicit": len(graph.implicit_nodes())}
+    return np.array([f[n] for n in names], np.float32)
 
 
-def prompt_features(pipe: Any, prompt: str, graph: CausalSceneGraph) -> np.ndarray:
-    """Scene-graph features, then the pooled prompt embedding (mean over tokens)."""
+def prompt_features(pipe: Any, prompt: str, graph: CausalSceneGraph,
+                    names: tuple[str, ...] | list[str] = GRAPH_FEATURES) -> np.ndarray:
+    """Scene-graph features (``names``), then the pooled prompt embedding (mean over tokens)."""
     enc = engine.default_encoder(pipe)([prompt])["prompt_embeds"]
     pooled = enc.float().mean(dim=1)[0].cpu().numpy()
-    return np.concatenate([graph_features(graph), pooled]).astype(np.float32)
+    return np.concatenate([graph_features(graph, names), pooled]).astype(np.float32)
+
+
+def encoder_fingerprint(pipe: Any) -> str | None:
+    """A short hash of the text encoder's weights: a predictor's embedding features mean
+    something only for the encoder it was fitted with (None: a pipeline with none)."""
+    import hashlib
+    te = getattr(pipe, "text_encoder", None)
+    if te is None:
+        return None
+    h = hashlib.sha256()
+    for name, t in sorted(te.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------- the predictor
@@ -93,6 +112,28 @@ class Predictor:
     @property
     def n_features(self) -> int:
         return int(self.mu.shape[0])
+
+    @property
+    def graph_feature_names(self) -> list[str]:
+        """The scene-graph features it was fitted on (older fits: fewer categories)."""
+        return list(self.meta.get("graph_features", GRAPH_FEATURES))
+
+    def features(self, pipe: Any, prompt: str, graph: CausalSceneGraph) -> np.ndarray:
+        """This predictor's features for ``prompt`` on ``pipe``."""
+        return prompt_features(pipe, prompt, graph, self.graph_feature_names)
+
+    def fits(self, pipe: Any) -> str | None:
+        """None if this predictor was fitted for ``pipe``'s text encoder, else why not."""
+        want = self.meta.get("text_encoder")
+        if want is not None:
+            have = encoder_fingerprint(pipe)
+            return None if have == want else (f"it was fitted for text encoder {want}, this "
+                                              f"model's is {have}")
+        probe = "a red ball on a large round mirror"      # an older fit: compare sizes only
+        n = int(self.features(pipe, probe, from_prompt(probe).graph).shape[0])
+        return None if n == self.n_features else (
+            f"it expects {self.n_features} features, this model gives {n} (it was fitted for "
+            f"another text encoder)")
 
     def gains(self, feats: np.ndarray) -> dict[str, float]:
         z = (feats - self.mu) / self.sd
@@ -113,7 +154,7 @@ class Predictor:
         save_file(t, folder / "predictor.safetensors")
         meta = dict(self.meta, kind="candidate-choice", candidates=self.names,
                     threshold=self.threshold, n_features=self.n_features,
-                    graph_features=list(GRAPH_FEATURES))
+                    graph_features=self.graph_feature_names)
         (folder / "predictor.json").write_text(json.dumps(meta, indent=1))
 
     @classmethod
@@ -234,7 +275,8 @@ def fit(pipe: Any, rows: list[dict[str, Any]], out: str | Path | None = None
     pred = train_predictor(feats, table["target"], table["avail"], names, alpha, thr,
                            meta={"training": {k: report[k] for k in (
                                "n_prompts", "n_rows", "splits", "alpha", "threshold",
-                               "best_fixed")}})
+                               "best_fixed")}, "text_encoder": encoder_fingerprint(pipe),
+                               "graph_features": list(GRAPH_FEATURES)})
     report["fit_seconds"] = time.perf_counter() - t0
     if out is not None:
         pred.save(out)
@@ -333,7 +375,8 @@ class LinaSampler:
         why: dict[str, Any] = {"category": graph.category, "hop_depths": graph.hop_depths(),
                                "implicit_nodes": graph.implicit_nodes(), "available": allowed}
         if toy:
-            why["graph_features"] = dict(zip(GRAPH_FEATURES, graph_features(graph).tolist()))
+            names = self.predictor.graph_feature_names if self.predictor else GRAPH_FEATURES
+            why["graph_features"] = dict(zip(names, graph_features(graph, names).tolist()))
         if candidate is not None:
             C.get(candidate)
             if candidate not in allowed:
@@ -349,7 +392,7 @@ class LinaSampler:
         elif self.predictor is None:
             candidate, why["source"] = "none", "no predictor: no intervention"
         else:
-            feats = prompt_features(self.pipe, prompt, graph)
+            feats = self.predictor.features(self.pipe, prompt, graph)
             candidate, gains = self.predictor.choose(feats, allowed)
             why.update(source="predictor", threshold=self.predictor.threshold,
                        predicted_gain={k: round(v, 4) for k, v in gains.items() if k in allowed})

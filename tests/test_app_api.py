@@ -29,7 +29,7 @@ THRESHOLD = 0.1
 
 
 def fit_test_predictor(pipe, folder: Path, gains: dict[str, float] = GAINS,
-                       n_features: int | None = None) -> Path:
+                       n_features: int | None = None, meta: dict | None = None) -> Path:
     """A real ``Predictor`` for ``pipe``'s text encoder whose predicted gains are constants
     (zero weights, ``gains`` as biases), saved to ``folder``: the app loads it like a fitted
     one and LINA's choice is known in advance."""
@@ -41,7 +41,7 @@ def fit_test_predictor(pipe, folder: Path, gains: dict[str, float] = GAINS,
     Predictor(names, np.zeros((len(names), d), np.float32),
               np.array([gains.get(n, 0.0) for n in names], np.float32),
               np.zeros(d, np.float32), np.ones(d, np.float32), THRESHOLD,
-              {"note": "test predictor"}).save(folder)
+              {"note": "test predictor", **(meta or {})}).save(folder)
     return folder
 
 
@@ -292,7 +292,9 @@ def test_predictor_that_cannot_be_used_means_no_intervention(app, tmp_path, monk
     old_folder.mkdir()
     (old_folder / "predictor.json").write_text(json.dumps({"inputs": ["x"], "ranges": {}}))
     cases = {tmp_path / "missing": "no learned predictor found", old_folder: "older kind",
-             fit_test_predictor(pipe, tmp_path / "wide", n_features=7): "expects 7 features"}
+             fit_test_predictor(pipe, tmp_path / "wide", n_features=7): "expects 7 features",
+             fit_test_predictor(pipe, tmp_path / "other", meta={"text_encoder": "0123abcd"}):
+             "fitted for text encoder 0123abcd"}
     for folder, why in cases.items():
         monkeypatch.setenv("LINA_PREDICTOR_DIR", str(folder))
         loaded = state.Loaded("toyworld", pipe, "test", False)

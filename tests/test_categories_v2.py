@@ -1,6 +1,6 @@
 """Which ToyWorld categories a model knows (its vocabulary), and the app's verdicts and presets
-for them: the shipped model keeps the first five; a model whose tokenizer has the ToyWorld v2
-words gets roles, fill and place too."""
+for them: a model with the first vocabulary knows the first five; one whose tokenizer has the
+ToyWorld v2 words (the shipped fine-tune) gets roles, fill and place too."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,9 +35,11 @@ def v2_pipe(tmp_path_factory):
     return tiny(tmp_path_factory.mktemp("v2"), V2_WORDS)
 
 
-def test_shipped_tokenizer_knows_the_first_five_only():
+def test_first_vocabulary_knows_the_first_five_and_the_shipped_one_all_eight(old_pipe):
     from transformers import AutoTokenizer
-    assert known_categories(AutoTokenizer.from_pretrained(SHIPPED_TOKENIZER)) == CATEGORIES
+    assert known_categories(old_pipe.tokenizer) == CATEGORIES
+    assert known_categories(AutoTokenizer.from_pretrained(SHIPPED_TOKENIZER)) == \
+        TOYWORLD_CATEGORIES
 
 
 def test_extended_tokenizer_knows_all_eight(v2_pipe, tmp_path):
@@ -47,11 +49,11 @@ def test_extended_tokenizer_knows_all_eight(v2_pipe, tmp_path):
     assert known_categories(t) == CATEGORIES + ("roles", "place")
 
 
-def test_category_words_cover_the_captions():
+def test_category_words_cover_the_captions(old_pipe):
     """Each v2 category's caption words are the first vocabulary's or its V2_CATEGORY_WORDS."""
     import json
     import re
-    old = json.loads((SHIPPED_TOKENIZER / "tokenizer.json").read_text())["model"]["vocab"]
+    old = old_pipe.tokenizer.get_vocab()
     for cat in V2_CATEGORIES:
         words = {w for i in range(60) for ex in (False, True)
                  for w in re.findall(r"[a-z]+", sample_scene("train", i, cat).caption(ex))}

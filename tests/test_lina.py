@@ -2,6 +2,7 @@
 benchmark read off the grid; on a tiny random-weight ToyWorld pipeline."""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -147,6 +148,37 @@ def test_graph_features_name_novelty_and_donors():
     f = dict(zip(GRAPH_FEATURES, graph_features(
         from_prompt("a red ball on the floor, lit from the left").graph)))
     assert f["novel"] == 0 and f["donor"] == 0
+
+
+def test_v2_scenes_have_their_category_and_a_donor_feature():
+    f = dict(zip(GRAPH_FEATURES, graph_features(
+        from_prompt("a red cone close to the water and on the sand").graph)))
+    assert f["category=place"] == 1 and f["novel*place"] == 1 and f["donor"] == 1
+    assert f["n_implicit"] == 0
+
+
+def test_a_predictor_fitted_on_fewer_categories_gets_its_own_features(pipe):
+    """A predictor saved when there were five categories keeps working: its features are
+    computed by the names it was fitted on, in their order."""
+    five = [n for n in GRAPH_FEATURES if not any(c in n for c in ("roles", "fill", "place"))]
+    g = from_prompt(SHADOW).graph
+    full = dict(zip(GRAPH_FEATURES, graph_features(g)))
+    assert graph_features(g, five).tolist() == [full[n] for n in five]
+    d = len(five) + prompt_features(pipe, SHADOW, g).shape[0] - len(GRAPH_FEATURES)
+    old = Predictor(["none"], np.zeros((1, d)), np.zeros(1), np.zeros(d), np.ones(d), 0.1,
+                    {"graph_features": five})
+    assert old.features(pipe, SHADOW, g).shape == (d,) and old.fits(pipe) is None
+
+
+def test_a_fitted_predictor_names_its_text_encoder(pipe, tmp_path):
+    from lina_core.lina import encoder_fingerprint
+    pred, _ = fit(pipe, _grid_rows(pipe, "dev-ood", 0), tmp_path / "pred")
+    back = Predictor.load(tmp_path / "pred")
+    assert back.meta["text_encoder"] == encoder_fingerprint(pipe) and back.fits(pipe) is None
+    other = copy.deepcopy(pipe)
+    with torch.no_grad():
+        next(other.text_encoder.parameters()).add_(1e-3)
+    assert "fitted for text encoder" in back.fits(other)
 
 
 def _toy_table(n: int = 12, d: int = 4, seed: int = 0):

@@ -189,17 +189,19 @@ def v2_captions() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def ext_dir(tmp_path_factory) -> Path:
+def ext_dir(tmp_path_factory, tok_dir) -> Path:
     from lina_core.pipelines.tokenizer import extend_tokenizer
     folder = tmp_path_factory.mktemp("tokenizer_v2")
-    extend_tokenizer(SHIPPED_TOKENIZER, folder)
+    extend_tokenizer(tok_dir, folder)
     return folder
 
 
-def test_shipped_tokenizer_is_the_default_vocabulary(tok):
-    from transformers import AutoTokenizer
+def test_shipped_tokenizer_is_the_default_vocabulary_extended(ext_dir):
+    """The shipped model is the ToyWorld v2 fine-tune: the first vocabulary with V2_WORDS
+    appended (``train --finetune-from``)."""
+    from transformers import AutoTokenizer, CLIPTokenizer
     shipped = AutoTokenizer.from_pretrained(SHIPPED_TOKENIZER)
-    assert shipped.get_vocab() == tok.get_vocab()
+    assert shipped.get_vocab() == CLIPTokenizer.from_pretrained(ext_dir).get_vocab()
     # the shipped model's embedding matrix has one row per token of it
     cfg = json.loads((SHIPPED_TOKENIZER.parent / "text_encoder" / "config.json").read_text())
     assert cfg["vocab_size"] == len(shipped)
