@@ -18,14 +18,14 @@ def repro():
 def test_stages_in_order_and_quick_paths_stay_in_out(tmp_path):
     mod = repro()
     names = [n for n, _ in mod.stages(tmp_path, mod.SIZES["quick"])]
-    assert names == ["data", "train", "eval", "grid_dev", "grid_train", "fit", "grid_test_ood",
+    assert names == ["data_first", "train_first", "data", "train", "eval", "grid_dev", "grid_train", "fit", "grid_test_ood",
                      "grid_test_id", "bench", "probe_multihop", "probe_disentangle",
                      "probe_timing", "probe_inpaint", "verifier", "verifier_v2", "speed"]
     for name, args in mod.stages(tmp_path, mod.SIZES["quick"]):
         outs = [args[i + 1] for i, a in enumerate(args) if a in ("--out", "--json")]
         assert outs and all(Path(o).is_relative_to(tmp_path) for o in outs), name
     train = dict(mod.stages(tmp_path, mod.SIZES["full"]))["train"]
-    assert train[train.index("--finetune-from") + 1] == str(ROOT / "assets" / "toyworld")
+    assert train[train.index("--finetune-from") + 1] == str(tmp_path / "first" / "model")
     data = dict(mod.stages(tmp_path, mod.SIZES["full"]))["data"]
     assert data[data.index("--categories") + 1].split(",") == [
         "reflection", "shadow", "buoyancy", "balance", "scale", "roles", "fill", "place"]
