@@ -6,9 +6,10 @@ the methods they compare are the same runs: ``baseline`` is the ``none`` cell, `
 predictor's cell, ``oracle`` the best cell on the prompt's other seeds.  Each cell is a standalone
 :func:`engine.run` without the trajectory cache, so its wall time is honest.
 
-Work items (split, category, index, seed) are sharded with accelerate's
-``PartialState.split_between_processes``; every cell depends on its own seed alone, so results do
-not depend on the number of processes.  Each process appends finished items to
+Work items (split, category, index, seed) are dealt round-robin to accelerate's processes (so
+each gets every category's share: categories differ 3x in how many candidates apply, and
+contiguous chunks left one process idle for a quarter of the run); every cell depends on its
+own seed alone, so results do not depend on the number of processes.  Each process appends finished items to
 ``rows.<process>.jsonl`` and their images to ``images/``; a rerun runs only the (item, candidate)
 cells not yet in any rows file, so a long run resumes where it stopped and a candidate added to
 the family is filled in, and :func:`read_rows` merges what is there.
@@ -134,16 +135,16 @@ def run_grid(pipe: Any, items: list[dict[str, Any]], out: str | Path, steps: int
     work = [(it, c) for it in items for c in [todo(it, family, cats, done)] if c]
     state.wait_for_everyone()
     t0 = time.perf_counter()
-    with state.split_between_processes(work) as mine:
-        if warm_up and mine:
-            run_item(pipe, mine[0][0], steps, tuple(mine[0][1]), None, frames)
-        with open(out / f"rows.{state.process_index}.jsonl", "a") as f:
-            for j, (it, cands) in enumerate(mine):
-                for row in run_item(pipe, it, steps, tuple(cands), out / "images", frames):
-                    f.write(json.dumps(row) + "\n")
-                f.flush()
-                if (j + 1) % 5 == 0 or j + 1 == len(mine):
-                    progress(f"[proc {state.process_index}] {j + 1}/{len(mine)} items "
-                             f"({len(done)} cells done before) {time.perf_counter() - t0:.0f}s")
+    mine = work[state.process_index::state.num_processes]
+    if warm_up and mine:
+        run_item(pipe, mine[0][0], steps, tuple(mine[0][1]), None, frames)
+    with open(out / f"rows.{state.process_index}.jsonl", "a") as f:
+        for j, (it, cands) in enumerate(mine):
+            for row in run_item(pipe, it, steps, tuple(cands), out / "images", frames):
+                f.write(json.dumps(row) + "\n")
+            f.flush()
+            if (j + 1) % 5 == 0 or j + 1 == len(mine):
+                progress(f"[proc {state.process_index}] {j + 1}/{len(mine)} items "
+                         f"({len(done)} cells done before) {time.perf_counter() - t0:.0f}s")
     state.wait_for_everyone()
     return read_rows(out) if state.is_main_process else None
