@@ -13,37 +13,41 @@ PRESETS: list[tuple[str, str, int]] = [
 ]
 
 #: the LINA tab's talk presets, chosen by measurement on dev-ood (the split LINA was fitted on;
-#: never test-ood) with ``scripts/choose_presets.py``; each label says its measured rate, and
-#: the seed is a sample that shows it
+#: never test-ood) with ``scripts/choose_presets.py`` on the shipped model's grid
+#: (``runs/reproduce/grid_dev``, ``make reproduce``); each label says its measured rate, and the
+#: seed is a sample of the grid that shows it
 MEASURED_PRESETS: list[tuple[str, str, int]] = [
-    ("LINA fixes this (dev-ood: joint success 86% -> 100%, 21 samples; donor for 6 steps)",
-     "a stone cube and a ice cube on a balance", 230000013),
-    ("LINA does not fix this (dev-ood: 0% -> 0%, 30 samples; the ball is drawn as a cube)",
-     "a wood ball in a beaker of water", 30000007),
+    ("LINA fixes this (dev-ood: joint success 0% -> 100%, 12 samples; a donor, then c+)",
+     "a stone cube and a ice cube on a balance", 30000013),
+    ("LINA does not fix this (dev-ood: 0% -> 0%, 12 samples; it sinks, but the ball's shape is "
+     "drawn wrong)", "a stone ball in a beaker of water", 30000002),
 ]
 LINA_PRESETS = MEASURED_PRESETS + [(f"{label} (example, not measured)", prompt, seed)
                                    for label, prompt, seed in PRESETS]
 
-#: ToyWorld v2 talk presets (issue 16): (label, prompt, seed, category).  Offered only when the
-#: loaded model knows the category (:func:`lina_presets`; the shipped model knows none of them,
-#: so its presets are unchanged).  Each prompt is a dev-ood scene or the prior's rare side, so
-#: ``scripts/choose_presets.py`` can measure it on the retrained model's dev-ood grid; until then
-#: they are examples, not measured.
+#: ToyWorld v2 talk presets (issue 16): (label, prompt, seed, category), measured like
+#: :data:`MEASURED_PRESETS` (``choose_presets.py --categories roles,fill,place``).  Offered only
+#: when the loaded model knows the category (:func:`lina_presets`: the shipped model does; a
+#: model with the first vocabulary does not).
 V2_PRESETS: list[tuple[str, str, int, str]] = [
-    ("swapped roles (held out: purple on green; train has green on purple)",
-     "a purple ball on top of a green cube", 0, "roles"),
-    ("biased prior (train: 80% of jars hold more than empty space)",
-     "a tall jar with more empty space than sand", 0, "fill"),
-    ("composed relation (held out: a cone close to the water and on the sand)",
-     "a red cone close to the water and on the sand", 0, "place"),
+    ("swapped roles (held out: purple on green; train has green on purple): the model gets it "
+     "right, LINA keeps it (dev-ood: 100% -> 100%, 6 samples)",
+     "a purple cone on top of a green ball", 35000006, "roles"),
+    ("biased prior, held-out jar (train: 80% of jars hold more than empty space; soil never in "
+     "a wide jar): the soil is drawn wrong; LINA fixes it (dev-ood: 0% -> 80%, 15 samples; a "
+     "structure donor with water for 14 steps)",
+     "a wide jar with more empty space than soil", 35000001, "fill"),
+    ("composed relation (held out: a cone close to the water and on the sand): LINA fixes it "
+     "(dev-ood: 0% -> 100%, 3 samples; a ball as the donor for 6 steps)",
+     "a blue cone close to the water and on the sand", 35000020, "place"),
 ]
 
 
 def lina_presets(categories: tuple[str, ...] = ()) -> list[tuple[str, str, int]]:
     """The LINA tab's presets for a model that knows ``categories``: :data:`LINA_PRESETS`, then
     the :data:`V2_PRESETS` of the categories among them."""
-    return LINA_PRESETS + [(f"{label} (example, not measured)", prompt, seed)
-                           for label, prompt, seed, cat in V2_PRESETS if cat in categories]
+    return LINA_PRESETS + [(label, prompt, seed) for label, prompt, seed, cat in V2_PRESETS
+                           if cat in categories]
 
 
 LABELS = [p[0] for p in PRESETS]
