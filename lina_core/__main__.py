@@ -218,6 +218,11 @@ def cmd_grid(a: argparse.Namespace) -> None:
     torch.set_num_threads(a.threads)
     pipe = load_model(a.model, a.tiny, a.video)
     cats = categories(pipe)
+    if a.rejudge:
+        from .grid import rejudge
+        n, changed = rejudge(a.out, cats)
+        print(f"{n} rows judged again in {a.out}: {changed} changed")
+        return
     if a.categories:
         bad = sorted(set(a.categories.split(",")) - set(cats))
         if bad:
@@ -350,6 +355,8 @@ def _lina_commands(sub: Any) -> None:
     q.add_argument("--seeds", type=_ints, default=[0, 1])
     q.add_argument("--categories", default="", help="comma-separated: only these of the "
                    "model's categories")
+    q.add_argument("--rejudge", action="store_true", help="judge the grid in --out again from "
+                   "its saved images (after a change to the verifier); samples nothing")
     q.add_argument("--candidates", default="",
                    help="comma-separated candidate names (default: the whole family)")
     q.add_argument("--for-bench", default="", metavar="PREDICTOR",

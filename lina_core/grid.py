@@ -106,6 +106,33 @@ def run_item(pipe: Any, item: dict[str, Any], steps: int, family: tuple[Candidat
     return rows
 
 
+def rejudge(out: str | Path, cats: tuple[str, ...]) -> tuple[int, int]:
+    """Judge every row of the grid in ``out`` again from its saved images (after a change to
+    the verifier), rewriting the rows files in place; (rows, rows whose verdict changed)."""
+    from .toyworld.verify_video import judge
+    out = Path(out)
+    n = changed = 0
+    for f in sorted(out.glob("rows.*.jsonl")):
+        rows, pics = [], {}
+        for line in f.read_text().splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            path = out / "images" / ("%s_%s_%d_%d.npz" % key(r))
+            if path not in pics:
+                pics[path] = dict(np.load(path))
+            v = judge(pics[path][r["candidate"]], scene(r, cats).graph)
+            new = {"physics": bool(v.physics_ok), "texture": bool(v.texture_ok),
+                   "verdict": v.physics_verdict, "margin": v.physics_margin}
+            changed += any(r[k] != new[k] for k in ("physics", "texture", "verdict"))
+            rows.append({**r, **new})
+            n += 1
+        tmp = f.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        tmp.replace(f)
+    return n, changed
+
+
 def read_rows(out: str | Path) -> list[dict[str, Any]]:
     """All rows under ``out`` (every process's file, every resumed run), one per item and
     candidate, sorted so the result does not depend on how the work was split."""

@@ -30,7 +30,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 #: tab -> screenshot file (the runs tab is shot last: it loads the latest run)
 SHOTS = {"scene": "tab_scene.png", "intervene": "tab_intervene.png", "probe": "tab_probe.png",
-         "lina": "tab_lina.png", "video": "video_tab.png", "runs": "tab_runs.png"}
+         "lina": "tab_lina.png", "lina_v2": "tab_lina_v2.png", "video": "video_tab.png",
+         "runs": "tab_runs.png"}
 
 
 def start_app(runs_dir: str, tiny: bool = False):
@@ -127,6 +128,17 @@ def main(argv: list[str] | None = None) -> int:
                 wait_image(page, "lina-baseline")
                 wait_image(page, "lina-lina")
 
+            def lina_v2():     # the composed-relation preset (ToyWorld v2), its seed too
+                page.get_by_role("tab", name="LINA").click()
+                page.locator("#lina-presets").get_by_text("composed relation").first.click()
+                page.wait_for_function("document.querySelector('#lina-prompt textarea').value"
+                                       ".includes('sand')", timeout=30_000)
+                page.locator("#lina-run").click()
+                page.wait_for_function("document.querySelector('#lina-why').innerText"
+                                       ".includes('this place scene')", timeout=120_000)
+                wait_image(page, "lina-truth")
+                wait_image(page, "lina-lina")
+
             def runs_tab():    # load the latest run
                 page.get_by_role("tab", name="Runs").click()
                 time.sleep(1.0)
@@ -154,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                                        f".includes('Frame {n}')", timeout=60_000)
 
             steps = {"scene": scene, "intervene": intervene, "probe": probe, "lina": lina,
-                     "runs": runs_tab, "video": video}
+                     "lina_v2": lina_v2, "runs": runs_tab, "video": video}
             for name in a.only or SHOTS:
                 step(name, steps[name])
             ctx.close()

@@ -187,3 +187,24 @@ def test_checkers_return_their_answers(cat):
     assert set(ans.texture) == set(v.texture) and set(ans.physics) == set(v.physics)
     assert set(ans.meas) <= set(v.measurements)
     assert set(ans.per_node) <= set(v.per_node)
+
+
+@pytest.mark.parametrize("cat", ["reflection", "shadow", "scale", "roles", "place"])
+def test_an_object_drawn_twice_fails_count_and_texture(cat):
+    """A doubled object (which diffusion models draw, donors among the causes) passed every
+    other question, which read the largest component; ``count`` says no."""
+    from lina_core.toyworld.verify_eval import doubled
+    found = 0
+    for i in range(30):
+        g = sample_scene("test-id", i, cat).graph
+        img = doubled(g, 32, np.random.default_rng(i))
+        if img is None:         # no free floor for a copy in this scene
+            continue
+        assert verify(render(g, 32).image, g).texture["count"]
+        v = verify(img, g)
+        found += 1
+        assert v.texture["count"] is False and not v.texture_ok, (cat, i)
+        assert sum(v.measurements["copies"].values()) == len(g.nodes("object")) + 1
+        if found == 2:
+            return
+    pytest.fail(f"{cat}: fewer than two scenes of 30 had room for a copy")

@@ -317,6 +317,32 @@ def _blobs(mix: _Mix, where: np.ndarray | None = None, min_mass: float = 12.0,
     return out
 
 
+#: a second component of an object's colour with at least this share of the first one's mass is
+#: a second copy of the object (a diffusion model draws doubled objects; the other questions,
+#: which read the largest component, would pass them)
+COUNT_SHARE = 0.3
+
+
+def _copies(mix: _Mix, colour: str, thr: float = 0.5) -> int:
+    """How many separate objects of ``colour`` the picture holds (0 if it names no palette
+    colour)."""
+    if colour not in mix.names:
+        return 0
+    bl = _blobs(mix, where=mix.obj == mix.names.index(colour), thr=thr)
+    return sum(1 for b in bl if b.mass >= COUNT_SHARE * bl[0].mass)
+
+
+def _ask_count(g: CausalSceneGraph, mix: _Mix, ans: "_Answers", thr: float = 0.5) -> None:
+    """The ``count`` texture question: each object drawn once (each colour as many times as the
+    graph has objects of it: a missing object fails it too)."""
+    want: dict[str, int] = {}
+    for n in _objects(g):
+        want[g.attr(n, "colour")] = want.get(g.attr(n, "colour"), 0) + 1
+    seen = {c: _copies(mix, c, thr) for c in want}
+    ans.texture["count"] = all(seen[c] == k for c, k in want.items())
+    ans.meas["copies"] = seen
+
+
 # --------------------------------------------------------------------------- blur
 
 
@@ -792,6 +818,7 @@ def _verify_reflection(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) ->
     # mirror) at a free amplitude
     model = _ShapeModel(reflection=True, sigma=_blur_sigma(raw), clip=mirror.clip)
     fitted = ans.add(_texture_single(g, raw, mix, blob, o, "colour", soft=soft, model=model))
+    _ask_count(g, mix, ans, thr=(1 + REFLECTION_MIX) / 2)     # the reflection is not a copy
     present = inside = False
     judged = blob is not None and mirror.fit is not None and ci is not None
     if judged:
@@ -943,6 +970,7 @@ def _verify_shadow(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _An
     blob = blobs[0] if blobs else None
     ans = _Answers()
     ans.add(_texture_single(g, raw, mix, blob, o, "colour"))
+    _ask_count(g, mix, ans)
     light = g.nodes("light")
     lside = g.attr(light[0], "side") if light else None
     sh = g.effects("shadow")
@@ -1151,6 +1179,7 @@ def _verify_scale(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Ans
         cand = [b for b in blobs if b.colour == want]
         found[n] = cand[0] if cand else None
         ans.add(_texture_single(g, raw, mix, found[n], n, "colour", prefix=f"{n}."))
+    _ask_count(g, mix, ans)
     pairs = [(u, v) for u, v, r in g.graph.edges(data="relation") if r == "larger than"]
     if not pairs:
         objs = _objects(g)

@@ -187,6 +187,36 @@ def _texture_cfs(g: CausalSceneGraph, size: int, rng: np.random.Generator,
     return out
 
 
+#: the categories whose verifier asks ``count`` (no object drawn twice)
+COUNTED = ("reflection", "shadow", "scale", "roles", "place")
+
+
+def doubled(g: CausalSceneGraph, size: int, rng: np.random.Generator) -> Image | None:
+    """The render with a copy of one object pasted, whole, where the picture shows only wall or
+    open ground (floor, sand, water) and no other node (a diffusion model's doubled object);
+    None where no such place exists."""
+    r = render(g, size)
+    n = g.nodes("object")[int(rng.integers(len(g.nodes("object"))))]
+    m = r.masks[n]
+    busy = np.zeros_like(m)
+    for k, v in r.masks.items():     # every node's pixels but the open ground's
+        if k in g.graph and g.attr(k, "type") not in ("floor", "sand", "water"):
+            busy |= np.asarray(v, bool)
+    ys, xs = np.nonzero(m)
+    w = xs.max() - xs.min() + 1
+    shifts = [d for d in range(-size, size) if abs(d) >= w + 1 and 0 <= xs.min() + d and
+              xs.max() + d < size]
+    rng.shuffle(shifts)
+    for d in shifts:
+        dst = np.zeros_like(m)
+        dst[ys, xs + d] = True
+        if not (dst & busy).any():
+            img = r.image.copy()
+            img[ys, xs + d] = r.image[ys, xs]
+            return img
+    return None
+
+
 def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
                     ) -> list[Counterfactual]:
     """Renders of ``g`` with one thing wrong, each with the question that should say False."""
@@ -245,6 +275,10 @@ def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
     elif cat in V2_CATEGORIES:
         from .verify_eval_v2 import counterfactuals_v2
         out += counterfactuals_v2(g, size, rng)
+    if cat in COUNTED:
+        img = doubled(g, size, rng)
+        if img is not None:
+            out.append(("count", "an object drawn twice", img, g))
     return out
 
 

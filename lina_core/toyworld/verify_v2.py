@@ -29,8 +29,8 @@ from ..csg import FILL_MATERIALS, CausalSceneGraph
 from ..csg.scenes_v2 import fill_of, place_of, top_bottom
 from .render import FLOOR, GLASS, WALL, WATER
 from .render_v2 import JAR_EMPTY, JAR_LID, SAND, fill_colour
-from .verify import (CANON, _EIGHT, _Answers, _blobs, _colour_palette, _fmt, _objects,
-                     _texture_single, _unmix)
+from .verify import (CANON, _EIGHT, _Answers, _ask_count, _blobs, _colour_palette, _fmt,
+                     _objects, _texture_single, _unmix)
 
 TOUCH_GAP = 5.0        #: canonical px between the two objects' cores that still touch
 ON_TOP_MIN = 1 / 3     #: centre height difference, in mean object heights, that is "on top"
@@ -58,6 +58,7 @@ def _verify_roles(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Ans
             ~ndimage.binary_dilation(other.core, _EIGHT, iterations=1)
         ans.add(_texture_single(g, raw, mix, found[n], n, "colour", prefix=f"{n}.",
                                 valid=valid))
+    _ask_count(g, mix, ans)
     bt, bb = found[top], found[bottom]
     if bt is None or bb is None:
         ans.physics.update(on_top=False, touching=False)
@@ -177,6 +178,7 @@ def _verify_place(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Ans
     blob = blobs[0] if blobs else None
     ans = _Answers()
     ans.add(_texture_single(g, raw, mix, blob, o, "colour"))
+    _ask_count(g, mix, ans)
     place = place_of(g)
     asked = {"near": ("on_sand", "close_to_water"), "far": ("on_sand", "far_from_water"),
              "water": ("in_water",)}[place]
