@@ -31,15 +31,15 @@ LINA_PRESETS = MEASURED_PRESETS + [(f"{label} (example, not measured)", prompt, 
 #: model with the first vocabulary does not).
 V2_PRESETS: list[tuple[str, str, int, str]] = [
     ("swapped roles (held out: purple on green; train has green on purple): the model gets it "
-     "right, LINA keeps it (dev-ood: 100% -> 100%, 6 samples)",
+     "right, LINA keeps it (dev-ood: 100% -> 100%, 6 samples; c+ for half the steps)",
      "a purple cone on top of a green ball", 35000006, "roles"),
     ("biased prior, held-out jar (train: 80% of jars hold more than empty space; soil never in "
-     "a wide jar): the soil is drawn wrong; LINA fixes it (dev-ood: 0% -> 80%, 15 samples; a "
-     "structure donor with water for 14 steps)",
+     "a wide jar): the soil is drawn wrong; LINA fixes it here (dev-ood: 0% -> 80%, 15 samples; "
+     "a structure donor with water for 14 steps) but not on the reported jars (RESULTS.md)",
      "a wide jar with more empty space than soil", 35000001, "fill"),
     ("composed relation (held out: a cone close to the water and on the sand): LINA fixes it "
-     "(dev-ood: 0% -> 100%, 3 samples; a ball as the donor for 6 steps)",
-     "a blue cone close to the water and on the sand", 35000020, "place"),
+     "(dev-ood: 0% -> 100%, 9 samples; a ball as the donor for 10 steps)",
+     "a green cone close to the water and on the sand", 35000014, "place"),
 ]
 
 
