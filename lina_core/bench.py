@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .candidates import available
+from .candidates import FAMILY, available
 from .csg import from_prompt
 from .grid import key
 from .lina import Predictor, joint_ok, objective
@@ -268,3 +268,19 @@ def candidate_table(grid_rows: list[dict[str, Any]]) -> str:
                      f"{pct(sum(joint_ok(r) for r in rs), n)} | "
                      f"{100 * np.mean([r['verdict'] == 'undetermined' for r in rs]):.0f} |")
     return "\n".join(lines)
+
+
+def candidate_costs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per candidate of a grid: its cells, and its wall time and model evaluations over the
+    baseline's on the same items (PERFORMANCE.md "LINA's candidates: what each costs")."""
+    base = {key(r): r for r in rows if r["candidate"] == "none"}
+    out = []
+    for c in FAMILY:
+        mine = [r for r in rows if r["candidate"] == c.name and key(r) in base]
+        if mine:
+            b = [base[key(r)] for r in mine]
+            out.append({"candidate": c.name, "cells": len(mine),
+                        "wall_ratio": sum(r["wall_s"] for r in mine) / sum(r["wall_s"] for r in b),
+                        "calls_ratio": sum(r["model_calls"] for r in mine) /
+                        sum(r["model_calls"] for r in b)})
+    return out

@@ -343,3 +343,15 @@ def test_open_world_scene_gets_the_causal_completion_and_refuses_toyworld_candid
     res = sampler(prompt, g, seed=0, height=32, width=32)
     assert res.baseline.shape == res.lina.shape == (1, 32, 32, 3)
     assert not np.array_equal(res.baseline, res.lina)
+
+
+def test_candidate_costs_are_ratios_over_the_same_items():
+    from lina_core.bench import candidate_costs
+    item = {"split": "test-ood", "category": "shadow", "seed": 0}
+    rows = [{**item, "index": i, "candidate": c, "wall_s": w, "model_calls": m}
+            for i in range(2) for c, w, m in (("none", 1.0, 50), ("cplus_guided_k12", 1.5, 59))]
+    rows.append({**item, "index": 5, "candidate": "schedule", "wall_s": 9.0, "model_calls": 50})
+    got = {r["candidate"]: r for r in candidate_costs(rows)}
+    assert got["cplus_guided_k12"]["wall_ratio"] == pytest.approx(1.5)
+    assert got["cplus_guided_k12"]["calls_ratio"] == pytest.approx(59 / 50)
+    assert "schedule" not in got            # its item has no baseline cell
