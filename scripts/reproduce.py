@@ -178,7 +178,25 @@ def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
                 shutil.copy(out / f, docs / Path(f).name)
         if (out / "probes").is_dir():
             shutil.copytree(out / "probes", docs / "probes", dirs_exist_ok=True)
+        for sub in ("verifier", "speed"):
+            for f in sorted((out / sub).glob("*.json")):
+                shutil.copy(f, docs / f.name)
+        grid_tables(out, docs)
     return times
+
+
+def grid_tables(out: Path, docs: Path) -> None:
+    """Every grid's candidate table (each candidate's rates per split and category) as
+    ``<docs>/grid_<name>.md``."""
+    sys.path.insert(0, str(ROOT))
+    from lina_core.bench import candidate_table
+    from lina_core.grid import read_rows
+    for g in sorted(out.glob("grid_*")):
+        rows = read_rows(g) if g.is_dir() else []
+        if rows:
+            (docs / f"{g.name}.md").write_text(
+                f"# Candidate grid `{g.name}` (`make reproduce`, {out.name})\n\n"
+                + candidate_table(rows) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

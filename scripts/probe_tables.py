@@ -1,0 +1,41 @@
+"""Markdown tables of probe results (the JSON each probe writes), for the docs.
+
+    PYTHONPATH=. .venv/bin/python scripts/probe_tables.py runs/reproduce/probes/*.json
+
+One table per file: its rows with every field but the interval bounds, the rate written as
+``acc% [lo, hi] (n)``; the disentangle probe's linear-probe scores follow it.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def table(path: Path) -> str:
+    d = json.loads(path.read_text())
+    rows = d["rows"]
+    cols = [k for k in rows[0] if k not in ("acc", "n", "lo", "hi")]
+    out = [f"**{d['name']}** (`{path.name}`)", "",
+           "| " + " | ".join(cols) + " | rate % [95% CI] (n) |",
+           "|" + "---|" * (len(cols) + 1)]
+    for r in rows:
+        out.append("| " + " | ".join(str(r[c]) for c in cols) +
+                   f" | {100 * r['acc']:.0f} [{100 * r['lo']:.0f}, {100 * r['hi']:.0f}] "
+                   f"({r['n']}) |")
+    lin = d.get("meta", {}).get("linear_probe")
+    if lin:
+        out += ["", "| linear probe | accuracy | test n | chance |", "|---|---|---|---|"]
+        out += [f"| {k} | {v['acc']:.2f} | {v['n_test']} | {v['chance']:.2f} |"
+                for k, v in lin.items()]
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    for f in argv:
+        print(table(Path(f)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
