@@ -15,12 +15,12 @@ from pathlib import Path
 def table(path: Path) -> str:
     d = json.loads(path.read_text())
     rows = d["rows"]
-    cols = [k for k in rows[0] if k not in ("acc", "n", "lo", "hi")]
+    cols = list(dict.fromkeys(k for r in rows for k in r if k not in ("acc", "n", "lo", "hi")))
     out = [f"**{d['name']}** (`{path.name}`)", "",
            "| " + " | ".join(cols) + " | rate % [95% CI] (n) |",
            "|" + "---|" * (len(cols) + 1)]
     for r in rows:
-        out.append("| " + " | ".join(str(r[c]) for c in cols) +
+        out.append("| " + " | ".join(str(r.get(c, "")) for c in cols) +
                    f" | {100 * r['acc']:.0f} [{100 * r['lo']:.0f}, {100 * r['hi']:.0f}] "
                    f"({r['n']}) |")
     lin = d.get("meta", {}).get("linear_probe")

@@ -118,7 +118,8 @@ def module_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]
 
 
 #: the tables and figures a full run copies into docs/results/v2 (from under --out)
-DOC_FILES = ("eval/eval.md", "eval/samples_grid.png", "bench/bench.md", "bench/bench.json",
+DOC_FILES = ("eval/eval.md", "eval/eval.json", "eval/samples_grid.png", "bench/bench.md",
+             "bench/bench.json",
              "model/loss.png", "stage_times.json")
 
 
