@@ -292,9 +292,9 @@ def test_predictor_that_cannot_be_used_means_no_intervention(app, tmp_path, monk
     old_folder.mkdir()
     (old_folder / "predictor.json").write_text(json.dumps({"inputs": ["x"], "ranges": {}}))
     cases = {tmp_path / "missing": "no learned predictor found", old_folder: "older kind",
-             fit_test_predictor(pipe, tmp_path / "wide", n_features=7): "expects 7 features",
              fit_test_predictor(pipe, tmp_path / "other", meta={"text_encoder": "0123abcd"}):
-             "fitted for text encoder 0123abcd"}
+             "fitted for text encoder 0123abcd",
+             fit_test_predictor(pipe, tmp_path / "wide", n_features=7): "expects 7 features"}
     for folder, why in cases.items():
         monkeypatch.setenv("LINA_PREDICTOR_DIR", str(folder))
         loaded = state.Loaded("toyworld", pipe, "test", False)

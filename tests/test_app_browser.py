@@ -89,7 +89,10 @@ def test_lina_mirror_preset_in_the_browser(url, page, tmp_path):
         page.locator("#lina-baseline img").screenshot())).convert("RGB"))
     crop_l = np.asarray(Image.open(io.BytesIO(
         page.locator("#lina-lina img").screenshot())).convert("RGB"))
-    assert crop_b.shape == crop_l.shape and not np.array_equal(crop_b, crop_l)
+    # (five images share the row, so the two may differ by a pixel of layout rounding)
+    h, w = min(crop_b.shape[0], crop_l.shape[0]), min(crop_b.shape[1], crop_l.shape[1])
+    assert abs(crop_b.shape[1] - crop_l.shape[1]) <= 1 and h > 100 and w > 100
+    assert not np.array_equal(crop_b[:h, :w], crop_l[:h, :w])
     assert "LINA" in page.locator("#lina-md").inner_text()
     # the choice is explained, and both runs' per-step previews are shown: two rows
     assert "cplus_all" in page.locator("#lina-md").inner_text()
