@@ -9,8 +9,8 @@ predictor's cell, ``oracle`` the best cell on the prompt's other seeds.  Each ce
 Work items (split, category, index, seed) are dealt round-robin to accelerate's processes (so
 each gets every category's share: categories differ 3x in how many candidates apply, and
 contiguous chunks left one process idle for a quarter of the run); every cell depends on its
-own seed alone, so results do not depend on the number of processes.  Each process appends finished items to
-``rows.<process>.jsonl`` and their images to ``images/``; a rerun runs only the (item, candidate)
+own seed alone, so results do not depend on the number of processes.  Each process appends
+finished items to ``rows.<process>.jsonl`` and their images to ``images/``; a rerun runs only the (item, candidate)
 cells not yet in any rows file, so a long run resumes where it stopped and a candidate added to
 the family is filled in, and :func:`read_rows` merges what is there.
 """
@@ -75,6 +75,12 @@ def todo(item: dict[str, Any], family: tuple[Candidate, ...], cats: tuple[str, .
             if key(item) + (c.name,) not in done]
 
 
+def verdict_fields(v: Any) -> dict[str, Any]:
+    """The judged fields of a grid row, from a verifier verdict."""
+    return {"physics": bool(v.physics_ok), "texture": bool(v.texture_ok),
+            "verdict": v.physics_verdict, "margin": v.physics_margin}
+
+
 def run_item(pipe: Any, item: dict[str, Any], steps: int, family: tuple[Candidate, ...],
              images: Path | None = None, frames: int | None = None) -> list[dict[str, Any]]:
     """The given candidates on one item: one judged row per candidate.  Images are kept in
@@ -93,10 +99,8 @@ def run_item(pipe: Any, item: dict[str, Any], steps: int, family: tuple[Candidat
         im = r.images[0]
         pics[cand.name] = im
         base = pics.get("none", im)
-        v = judge(im, graph)
         rows.append({**item, "prompt": prompt, "candidate": cand.name, "noise_seed": seed,
-                     "physics": bool(v.physics_ok), "texture": bool(v.texture_ok),
-                     "verdict": v.physics_verdict, "margin": v.physics_margin,
+                     **verdict_fields(judge(im, graph)),
                      "drift": float(np.abs(im.astype(np.float32) - base).mean() / 255),
                      "model_calls": int(r.model_calls), "wall_s": wall,
                      "run_mask": (r.record.get("run_mask") or {}).get("box")})
@@ -121,9 +125,7 @@ def rejudge(out: str | Path, cats: tuple[str, ...]) -> tuple[int, int]:
             path = out / "images" / ("%s_%s_%d_%d.npz" % key(r))
             if path not in pics:
                 pics[path] = dict(np.load(path))
-            v = judge(pics[path][r["candidate"]], scene(r, cats).graph)
-            new = {"physics": bool(v.physics_ok), "texture": bool(v.texture_ok),
-                   "verdict": v.physics_verdict, "margin": v.physics_margin}
+            new = verdict_fields(judge(pics[path][r["candidate"]], scene(r, cats).graph))
             changed += any(r[k] != new[k] for k in ("physics", "texture", "verdict"))
             rows.append({**r, **new})
             n += 1

@@ -123,17 +123,18 @@ class Predictor:
         return prompt_features(pipe, prompt, graph, self.graph_feature_names)
 
     def fits(self, pipe: Any) -> str | None:
-        """None if this predictor was fitted for ``pipe``'s text encoder, else why not."""
-        want = self.meta.get("text_encoder")
-        if want is not None:
-            have = encoder_fingerprint(pipe)
-            return None if have == want else (f"it was fitted for text encoder {want}, this "
-                                              f"model's is {have}")
-        probe = "a red ball on a large round mirror"      # an older fit: compare sizes only
+        """None if this predictor was fitted for ``pipe``'s text encoder, else why not.  The
+        feature count is compared first: one short encoding, where hashing a large model's
+        text encoder (SD's, FLUX's) would read all its weights; older fits name no encoder."""
+        probe = "a red ball on a large round mirror"
         n = int(self.features(pipe, probe, from_prompt(probe).graph).shape[0])
-        return None if n == self.n_features else (
-            f"it expects {self.n_features} features, this model gives {n} (it was fitted for "
-            f"another text encoder)")
+        if n != self.n_features:
+            return (f"it expects {self.n_features} features, this model gives {n} (it was "
+                    f"fitted for another text encoder)")
+        want = self.meta.get("text_encoder")
+        have = encoder_fingerprint(pipe) if want is not None else want
+        return None if have == want else (f"it was fitted for text encoder {want}, this "
+                                          f"model's is {have}")
 
     def gains(self, feats: np.ndarray) -> dict[str, float]:
         z = (feats - self.mu) / self.sd

@@ -1,17 +1,19 @@
-"""`make reproduce`: data -> train -> eval -> grid -> fit -> bench -> probes -> the docs' tables
-and figures, each stage a ``python -m lina_core`` command (docs/RESULTS.md "Commands",
-docs/MODEL.md), run in turn and timed.
+"""`make reproduce`: data -> train -> eval -> grids -> fit -> bench -> probes -> verifier ->
+speed, and the docs' tables and figures; each stage a ``python -m`` command (docs/RESULTS.md
+"Commands", docs/MODEL.md), run in turn and timed.
 
     PYTHONPATH=. .venv/bin/python scripts/reproduce.py            # full (hours on 2 cores)
-    QUICK=1 PYTHONPATH=. .venv/bin/python scripts/reproduce.py    # smoke run (about a minute)
+    QUICK=1 PYTHONPATH=. .venv/bin/python scripts/reproduce.py    # smoke run (a few minutes)
 
-The model is the ToyWorld v2 retrain: the shipped image model fine-tuned (``train
---finetune-from assets/toyworld``) on all eight categories, so the first five are kept while
-roles, fill and place are learnt.  Everything goes under ``--out`` (full: ``runs/reproduce``,
-quick: ``build/reproduce_quick``); the full run then copies the tables and figures into
-``docs/results/v2/``.  Neither mode writes ``assets/`` (the retrained model and predictor are
-committed by hand), and the quick mode writes nothing outside its folder.  The stage times go
-to ``<out>/stage_times.json``.  ``--dry-run`` prints the commands only.
+The model is the ToyWorld v2 retrain: the first model (five categories, trained from scratch by
+the ``data_first`` and ``train_first`` stages) fine-tuned (``train --finetune-from``) on all
+eight categories, so the first five are kept while roles, fill and place are learnt.
+Everything goes under ``--out`` (full: ``runs/reproduce``, quick: ``build/reproduce_quick``);
+the full run then copies the tables and figures into ``docs/results/v2/``.  Neither mode writes
+``assets/`` (the retrained model and predictor are committed by hand), and the quick mode writes
+nothing outside its folder.  The stage times go to ``<out>/stage_times.json``.  ``--procs``
+shards the grids, ``--only`` and ``--model`` run some stages on a given model, ``--dry-run``
+prints the commands only.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EIGHT = "reflection,shadow,buoyancy,balance,scale,roles,fill,place"
+FIVE = "reflection,shadow,buoyancy,balance,scale"
+EIGHT = FIVE + ",roles,fill,place"
 
 #: the sizes of each mode: scenes, steps, samples, grid items.  The full sizes are those of the
 #: shipped model's runs (MODEL.md): 40,000 scenes and 3,000 steps for the first model (whose run
@@ -59,11 +62,10 @@ def stages(out: Path, z: dict, model: str | None = None) -> list[tuple[str, list
     grid = lambda split, n, seeds, name, *extra: (  # noqa: E731
         f"grid_{name}", ["grid", *m, "--splits", split, "--n", str(n), "--seeds", seeds,
                          "--out", str(out / f"grid_{name}"), *extra])
-    five = EIGHT.replace(",roles,fill,place", "")
     return [
         # the first model: five categories from scratch (MODEL.md "Data and training")
         ("data_first", ["data", "--out", str(out / "data_first"), "--n", str(z["n_data"]),
-                        "--split", "train", "--size", "32", "--categories", five]),
+                        "--split", "train", "--size", "32", "--categories", FIVE]),
         ("train_first", ["train", "--data", str(out / "data_first"), "--out",
                          str(out / "first"), "--steps", str(z["train_steps"]), "--batch",
                          str(z["batch"]), "--lr", str(z["first_lr"]), "--warmup",
@@ -103,13 +105,11 @@ def stages(out: Path, z: dict, model: str | None = None) -> list[tuple[str, list
 def module_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]:
     """The stages that are modules of their own (``python -m <module>``): the verifier on
     perturbed renders (no model), and the sampler's speed on the trained model."""
-    cats = "--categories"
+    verify = ["lina_core.toyworld.verify_eval", "--n", str(z["verify_n"]), "--size", "32",
+              "--seed", "5000", "--categories"]
     return [
-        ("verifier", ["lina_core.toyworld.verify_eval", "--n", str(z["verify_n"]), "--size",
-                      "32", "--seed", "5000", cats, EIGHT.replace(",roles,fill,place", ""),
-                      "--json", str(out / "verifier" / "verify_five.json")]),
-        ("verifier_v2", ["lina_core.toyworld.verify_eval", "--n", str(z["verify_n"]), "--size",
-                         "32", "--seed", "5000", cats, "roles,fill,place", "--json",
+        ("verifier", [*verify, FIVE, "--json", str(out / "verifier" / "verify_five.json")]),
+        ("verifier_v2", [*verify, "roles,fill,place", "--json",
                          str(out / "verifier" / "verify_v2.json")]),
         ("speed", ["lina_core.bench_speed", "--model", model, "--batch", z["speed_batch"],
                    "--repeats", str(z["speed_repeats"]), "--steps", str(z["steps"]),
@@ -153,7 +153,6 @@ def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
             raise SystemExit(f"--only: {unknown} are not stages; stages: {[n for n, _ in todo]}")
         todo = [(n, a) for n, a in todo if n in only]
     st_file = out / "stage_times.json"
-    done = json.loads(st_file.read_text())["seconds"] if st_file.is_file() and not dry else {}
     times: dict[str, float] = {}
     for name, args in todo:
         cmd = command(name, args, procs)
@@ -163,12 +162,11 @@ def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
         t0 = time.perf_counter()
         r = subprocess.run(cmd, cwd=ROOT, env=env)
         times[name] = round(time.perf_counter() - t0, 2)
-        if st_file.is_file():       # another invocation may have written meanwhile
-            done = json.loads(st_file.read_text())["seconds"]
-        done[name] = times[name]
-        st_file.write_text(json.dumps({"mode": "quick" if quick else "full", "sizes": z,
-                                       "procs": procs, "model": model, "seconds": done},
-                                      indent=1))
+        # read again: another invocation may have written meanwhile; other keys are kept
+        st = json.loads(st_file.read_text()) if st_file.is_file() else {}
+        st.update(mode="quick" if quick else "full", sizes=z, procs=procs, model=model)
+        st.setdefault("seconds", {})[name] = times[name]
+        st_file.write_text(json.dumps(st, indent=1))
         if r.returncode != 0:
             raise SystemExit(f"reproduce: stage {name} failed (exit {r.returncode})")
     if not quick and not dry:
