@@ -178,7 +178,7 @@ def _images(o: dict[str, Any]) -> None:
     """The five images of a pair, into ``o``: the ground truth, baseline, LINA, its guidance
     mask and the difference."""
     with gr.Row():
-        o["truth"] = gr.Image(label="ground truth (the renderer)", format="png", height=DISPLAY,
+        o["truth"] = gr.Image(label="ground truth", format="png", height=DISPLAY,
                               interactive=False, elem_id="lina-truth")
         o["base_img"] = gr.Image(label="baseline", format="png", height=DISPLAY,
                                  interactive=False, elem_id="lina-baseline")
