@@ -144,5 +144,9 @@ def test_every_tab_refuses_bad_input_and_keeps_it(served, page, tmp_path):
                            ".includes('Could not switch')", timeout=60_000)
     page.wait_for_function("document.querySelector('#model-picker input').value"
                            ".includes('tiny-sd')", timeout=30_000)
+    # the picker's revert is an event of its own: Gradio's "processing" overlay sits on the
+    # status until it ends (a clean-clone CI run read it there once)
+    page.wait_for_function("!document.querySelector('#model-status').innerText"
+                           ".startsWith('processing')", timeout=30_000)
     status = page.locator("#model-status").inner_text()      # diffusers' own words may say
     assert status.startswith("Model: local: tiny-sd"), status   # "Error"; the model stays
