@@ -184,10 +184,10 @@ def _images(o: dict[str, Any]) -> None:
                                  interactive=False, elem_id="lina-baseline")
         o["lina_img"] = gr.Image(label="LINA", format="png", height=DISPLAY,
                                  interactive=False, elem_id="lina-lina")
-        o["mask_img"] = gr.Image(label="LINA, with the region its guidance was masked to",
+        o["mask_img"] = gr.Image(label="LINA's guidance mask",
                                  format="png", height=DISPLAY, interactive=False,
                                  elem_id="lina-mask")
-        o["heat"] = gr.Image(label="difference heat map", format="png", height=DISPLAY,
+        o["heat"] = gr.Image(label="difference", format="png", height=DISPLAY,
                              interactive=False)
 
 

@@ -14,7 +14,7 @@ import pytest
 from lina_core.csg import CATEGORIES, CausalSceneGraph, from_prompt
 from lina_core.toyworld.data import SPLITS, sample_scene
 from lina_core.toyworld.render import render
-from lina_core.toyworld.verify import Verdict, VerifyError, verify
+from lina_core.toyworld.verify import COUNTED, Verdict, VerifyError, verify
 from lina_core.stats import wilson
 from lina_core.toyworld.verify_eval import counterfactuals, perturb
 
@@ -189,7 +189,17 @@ def test_checkers_return_their_answers(cat):
     assert set(ans.per_node) <= set(v.per_node)
 
 
-@pytest.mark.parametrize("cat", ["reflection", "shadow", "scale", "roles", "place"])
+def test_counted_names_exactly_the_checkers_that_ask_count():
+    """``COUNTED`` (which ``verify_eval`` reads to add its "drawn twice" counterfactual) says
+    what the checkers do: each counted category's verdict has the question, no other's has."""
+    from lina_core.csg import TOYWORLD_CATEGORIES
+    asks = {cat for cat in TOYWORLD_CATEGORIES
+            if "count" in verify(render(g := sample_scene("test-id", 0, cat).graph, 32).image,
+                                 g).texture}
+    assert asks == set(COUNTED)
+
+
+@pytest.mark.parametrize("cat", COUNTED)
 def test_an_object_drawn_twice_fails_count_and_texture(cat):
     """A doubled object (which diffusion models draw, donors among the causes) passed every
     other question, which read the largest component; ``count`` says no."""

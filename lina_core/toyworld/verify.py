@@ -322,23 +322,34 @@ def _blobs(mix: _Mix, where: np.ndarray | None = None, min_mass: float = 12.0,
 #: which read the largest component, would pass them)
 COUNT_SHARE = 0.3
 
+#: the categories whose checker asks ``count`` (buoyancy, balance and fill draw objects that a
+#: colour count cannot tell apart: a ball and its water, stacked cubes, a jar and its fill);
+#: ``tests/test_verify.py`` runs every checker to pin that this list says what they do
+COUNTED = ("reflection", "shadow", "scale", "roles", "place")
 
-def _copies(mix: _Mix, colour: str, thr: float = 0.5) -> int:
-    """How many separate objects of ``colour`` the picture holds (0 if it names no palette
-    colour)."""
+
+def _colour_blobs(mix: _Mix, colour: str, thr: float = 0.5) -> list[_Blob]:
+    """The components of one palette colour, largest first (none if it names no colour)."""
     if colour not in mix.names:
-        return 0
-    bl = _blobs(mix, where=mix.obj == mix.names.index(colour), thr=thr)
-    return sum(1 for b in bl if b.mass >= COUNT_SHARE * bl[0].mass)
+        return []
+    return _blobs(mix, where=mix.obj == mix.names.index(colour), thr=thr)
 
 
-def _ask_count(g: CausalSceneGraph, mix: _Mix, ans: "_Answers", thr: float = 0.5) -> None:
+def _copies(blobs: list[_Blob]) -> int:
+    """How many separate objects a colour's components are."""
+    return sum(1 for b in blobs if b.mass >= COUNT_SHARE * blobs[0].mass)
+
+
+def _ask_count(g: CausalSceneGraph, mix: _Mix, ans: "_Answers", thr: float = 0.5,
+               found: dict[str, list[_Blob]] | None = None) -> None:
     """The ``count`` texture question: each object drawn once (each colour as many times as the
-    graph has objects of it: a missing object fails it too)."""
+    graph has objects of it: a missing object fails it too).  ``found``: components the
+    checker already has per colour (at ``thr``), not searched again."""
     want: dict[str, int] = {}
     for n in _objects(g):
         want[g.attr(n, "colour")] = want.get(g.attr(n, "colour"), 0) + 1
-    seen = {c: _copies(mix, c, thr) for c in want}
+    found = found or {}
+    seen = {c: _copies(found[c] if c in found else _colour_blobs(mix, c, thr)) for c in want}
     ans.texture["count"] = all(seen[c] == k for c, k in want.items())
     ans.meas["copies"] = seen
 

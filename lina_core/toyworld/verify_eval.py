@@ -33,7 +33,7 @@ from ..csg import (BEAM_HALF, BEAM_TILT, BEAM_Y, CATEGORIES, COLOURS, DENSITY, F
 from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, clip_frames,
                      object_colour, render)
 from .data import SPLITS, sample_scene
-from .verify import verify
+from .verify import COUNTED, verify
 from ..stats import wilson
 
 # --------------------------------------------------------------------------- geometry
@@ -185,10 +185,6 @@ def _texture_cfs(g: CausalSceneGraph, size: int, rng: np.random.Generator,
             relayout(h)
             out.append((pre + "shape", "other shape", render(h, size).image, g))
     return out
-
-
-#: the categories whose verifier asks ``count`` (no object drawn twice)
-COUNTED = ("reflection", "shadow", "scale", "roles", "place")
 
 
 def doubled(g: CausalSceneGraph, size: int, rng: np.random.Generator) -> Image | None:

@@ -48,9 +48,10 @@ def _verify_roles(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Ans
     mix = _unmix(img, [WALL, FLOOR], cols, names, pairs=[(0, 1)])
     ans = _Answers()
     top, bottom = top_bottom(g)
-    found = {}
+    found, per_colour = {}, {}
     for n in (top, bottom):
-        blobs = _blobs(mix, where=mix.obj == names.index(g.attr(n, "colour")))
+        colour = g.attr(n, "colour")
+        per_colour[colour] = blobs = _blobs(mix, where=mix.obj == names.index(colour))
         found[n] = blobs[0] if blobs else None
     for n in _objects(g):
         other = found[bottom if n == top else top]
@@ -58,7 +59,7 @@ def _verify_roles(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Ans
             ~ndimage.binary_dilation(other.core, _EIGHT, iterations=1)
         ans.add(_texture_single(g, raw, mix, found[n], n, "colour", prefix=f"{n}.",
                                 valid=valid))
-    _ask_count(g, mix, ans)
+    _ask_count(g, mix, ans, found=per_colour)
     bt, bb = found[top], found[bottom]
     if bt is None or bb is None:
         ans.physics.update(on_top=False, touching=False)
