@@ -77,16 +77,23 @@ class Compiled(ModelHook):
     """Runs the module's forward through ``torch.compile`` (inductor, weights frozen).
 
     A hook rather than ``module.compile()``: a hook registered later (latent guidance, for one
-    run) wraps this one from outside the compiled region, so it costs no recompilation."""
+    run) wraps this one from outside the compiled region, so it costs no recompilation.
+
+    Freezing is switched on around each call, not passed as ``torch.compile(options=...)``:
+    dynamo reads inductor's global ``freezing`` flag while it traces, to make the weights graph
+    constants; compile options reach inductor only after the trace, too late for that, and
+    with them alone nothing was frozen (weights stayed inputs, re-laid out on every call)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._fn: Any = None
 
     def new_forward(self, module: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
-        if self._fn is None:
-            self._fn = torch.compile(self.fn_ref.original_forward, options={"freezing": True})
-        return self._fn(*args, **kwargs)
+        import torch._inductor.config as inductor_config
+        with inductor_config.patch(freezing=True):
+            if self._fn is None:
+                self._fn = torch.compile(self.fn_ref.original_forward)
+            return self._fn(*args, **kwargs)
 
 
 COMPILE_HOOK = "lina_compiled"

@@ -70,7 +70,18 @@ def test_compiled_denoiser_matches_eager_and_guidance_does_not_recompile(monkeyp
     from torch._dynamo.utils import counters
     from lina_core import candidates, engine
     from lina_core.csg import from_prompt
+    import torch._inductor.config as inductor_config
+    import torch._inductor.freezing as freezing
     monkeypatch.setenv(speed.FLAG, "1")
+    monkeypatch.setattr(inductor_config, "force_disable_caches", True)  # compile, not a cache hit
+    frozen: list[int] = []
+    inline = freezing.replace_params_with_constants
+
+    def spy(gm, flat_params, fw_metadata):
+        kept = inline(gm, flat_params, fw_metadata)
+        frozen.append(sum(1 for i in range(len(flat_params)) if i not in kept))
+        return kept
+    monkeypatch.setattr(freezing, "replace_params_with_constants", spy)
     eager, fast = registry.tiny_toyworld(), registry.tiny_toyworld()
     assert speed.compile_denoiser(fast) and speed.compile_denoiser(fast)  # one hook either way
     assert list(fast.unet._diffusers_hook.hooks) == [speed.COMPILE_HOOK]
@@ -79,6 +90,8 @@ def test_compiled_denoiser_matches_eager_and_guidance_does_not_recompile(monkeyp
                                graph, steps=6, seed=3)
     for _ in range(2):     # warm-up: the pair batch, and the guided half batch
         engine.run(fast, spec, previews=False)
+    n_weights = len(list(fast.unet.parameters()))
+    assert frozen and min(frozen) >= n_weights      # every compiled graph took the weights as constants
     graphs = counters["stats"]["unique_graphs"]
     for s in (spec, dataclasses.replace(spec, seed=4)):
         a = engine.run(eager, s, previews=False).images[0].astype(int)
