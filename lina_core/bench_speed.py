@@ -1,6 +1,7 @@
 """How close ToyWorld sampling comes to the machine's matrix rate, old sampler path vs new.
 
 ``python -m lina_core.bench_speed [--video] [--batch 1] [--repeats 5] [--threads 1] [--out F]``
+(``--profile``: instead, where the new path's time goes, by operator)
 
 In one run: the machine's fp32 matrix-product rate (1024 x 1024, 1 and 2 threads); the floating
 point work of one full sample (``torch.utils.flop_counter``); the old path (the pipeline as
@@ -103,6 +104,25 @@ def measure(video: bool, batch: int, steps: int, repeats: int, frames: int,
             "times": times}
 
 
+def profile(video: bool, batch: int, steps: int, frames: int, model: str | None = None,
+            rows: int = 12) -> str:
+    """The new path's top operators by self time over one full sample (after its compile and a
+    warm-up sample), as the torch profiler's table: where the time goes that is left."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+    _, new = paths(video, model)
+    run = sampler(new, batch, steps, frames if video else None)
+    run(), run()
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        run()
+        wall = time.perf_counter() - t0
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+    return f"one {'clip' if video else 'image'} sample, batch {batch}: {wall:.3f} s under " \
+           f"the profiler, {flops(run) / 1e9:.1f} GFLOP; fp32 matrix product in the same " \
+           f"run {matmul_rate(torch.get_num_threads()):.1f} GFLOP/s\n{table}"
+
+
 def report(res: dict[str, Any]) -> str:
     mm1 = res["matmul_1t_gflops"]
     lines = [f"fp32 1024^3 matrix product: {mm1:.1f} GFLOP/s on 1 thread, "
@@ -130,7 +150,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", help="write the figures as JSON here too")
     ap.add_argument("--model", help="the image model folder (default: the shipped one)")
+    ap.add_argument("--profile", action="store_true",
+                    help="instead: the new path's top operators over one sample (--video: a clip)")
     a = ap.parse_args(argv)
+    if a.profile:
+        torch.set_num_threads(a.threads)
+        print(profile(a.video or a.only_video, int(a.batch.split(",")[0]), a.steps, a.frames,
+                      a.model))
+        return
     res: dict[str, Any] = {"matmul_1t_gflops": matmul_rate(1), "matmul_2t_gflops": matmul_rate(2),
                            "threads": a.threads, "rows": []}
     torch.set_num_threads(a.threads)

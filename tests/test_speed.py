@@ -70,10 +70,8 @@ def test_compiled_denoiser_matches_eager_and_guidance_does_not_recompile(monkeyp
     from torch._dynamo.utils import counters
     from lina_core import candidates, engine
     from lina_core.csg import from_prompt
-    import torch._inductor.config as inductor_config
     import torch._inductor.freezing as freezing
     monkeypatch.setenv(speed.FLAG, "1")
-    monkeypatch.setattr(inductor_config, "force_disable_caches", True)  # compile, not a cache hit
     frozen: list[int] = []
     inline = freezing.replace_params_with_constants
 
@@ -88,8 +86,9 @@ def test_compiled_denoiser_matches_eager_and_guidance_does_not_recompile(monkeyp
     graph = from_prompt("a red ball on a mirror").graph
     spec = candidates.spec_for(candidates.get("cplus_guided_k12"), "a red ball on a mirror",
                                graph, steps=6, seed=3)
-    for _ in range(2):     # warm-up: the pair batch, and the guided half batch
-        engine.run(fast, spec, previews=False)
+    with torch.compiler.config.patch(force_disable_caches=True):  # compiled, not a cache hit
+        for _ in range(2):     # warm-up: the pair batch, and the guided half batch
+            engine.run(fast, spec, previews=False)
     n_weights = len(list(fast.unet.parameters()))
     assert frozen and min(frozen) >= n_weights      # every compiled graph took the weights as constants
     graphs = counters["stats"]["unique_graphs"]
@@ -99,3 +98,24 @@ def test_compiled_denoiser_matches_eager_and_guidance_does_not_recompile(monkeyp
         assert abs(a - b).max() <= 1
     assert counters["stats"]["unique_graphs"] == graphs    # a new hook instance: no recompile
     assert list(fast.unet._diffusers_hook.hooks) == [speed.COMPILE_HOOK]
+
+
+@pytest.mark.slow   # compiles a tiny UNet: ~30-60 s on 2 cores
+def test_bench_speed_prints_rates_and_compares_the_paths(tmp_path, capsys):
+    """The benchmark script on a tiny saved model: in one run the matrix rates, the sample's
+    work, both paths' times and the largest pixel difference between them; and the profile."""
+    import json
+    from lina_core import bench_speed
+    registry.tiny_toyworld().save_pretrained(tmp_path / "tiny")
+    out = tmp_path / "speed.json"
+    bench_speed.main(["--model", str(tmp_path / "tiny"), "--steps", "2", "--repeats", "1",
+                      "--out", str(out)])
+    res = json.loads(out.read_text())
+    assert res["matmul_1t_gflops"] > 0 and res["matmul_2t_gflops"] > 0
+    (row,) = res["rows"]
+    assert row["gflop"] > 0 and row["old_s"] > 0 and row["new_s"] > 0
+    assert row["max_pixel_diff"] <= 1
+    assert len(row["times"]["old"]) == len(row["times"]["new"]) == 1
+    assert "| image | 1 |" in capsys.readouterr().out
+    table = bench_speed.profile(False, 1, 2, 8, str(tmp_path / "tiny"))
+    assert "Self CPU" in table and "under the profiler" in table
