@@ -10,9 +10,9 @@ Work items (split, category, index, seed) are dealt round-robin to accelerate's 
 each gets every category's share: categories differ 3x in how many candidates apply, and
 contiguous chunks left one process idle for a quarter of the run); every cell depends on its
 own seed alone, so results do not depend on the number of processes.  Each process appends
-finished items to ``rows.<process>.jsonl`` and their images to ``images/``; a rerun runs only the (item, candidate)
-cells not yet in any rows file, so a long run resumes where it stopped and a candidate added to
-the family is filled in, and :func:`read_rows` merges what is there.
+finished items to ``rows.<process>.jsonl`` and their images to ``images/``; a rerun runs only
+the (item, candidate) cells not yet in any rows file, so a long run resumes where it stopped and
+a candidate added to the family is filled in, and :func:`read_rows` merges what is there.
 """
 from __future__ import annotations
 

@@ -90,7 +90,8 @@ def test_compiled_denoiser_matches_eager_and_guidance_does_not_recompile(monkeyp
         for _ in range(2):     # warm-up: the pair batch, and the guided half batch
             engine.run(fast, spec, previews=False)
     n_weights = len(list(fast.unet.parameters()))
-    assert frozen and min(frozen) >= n_weights      # every compiled graph took the weights as constants
+    # every compiled graph took the weights as constants
+    assert frozen and min(frozen) >= n_weights
     graphs = counters["stats"]["unique_graphs"]
     for s in (spec, dataclasses.replace(spec, seed=4)):
         a = engine.run(eager, s, previews=False).images[0].astype(int)
