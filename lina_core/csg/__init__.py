@@ -19,8 +19,9 @@ from .captions import _obj_phrase, to_prompt
 from .geometry import (BEAM_HALF, BEAM_TILT, BEAM_Y, FLOOR_Y, LIGHT_X, MIRROR_ASPECT, MIRROR_CY,
                        MIRROR_RIM_WIDTH, MIRROR_RX, OBJECT_BASE_ON_MIRROR, OBJECT_W,
                        REFLECTION_SQUASH, SHAPE_ASPECT, WATER_BOX, balance_cube_box, layout)
-from .grammar import EFFECT_WORDS, FUNCTION_WORDS, SYNONYMS, ParseResult, _words, from_prompt
-from .graph import CausalSceneGraph, GraphError, _finite, _short
+from .grammar import (EFFECT_WORDS, FUNCTION_WORDS, SYNONYMS, ParseResult, _words, check_prompt,
+                      from_prompt)
+from .graph import CausalSceneGraph, GraphError, _finite, _short, check_graph_size
 from .knowledge import ENV_VAR, Knowledge, add_knowledge, entity_props, knowledge, reset_knowledge
 from .plot import CAUSAL_EDGE_COLOUR, KIND_COLOURS, SPATIAL_EDGE_COLOUR, _positions, figure
 from .rules import (RULES, SHADOW_FROM_LIGHT, Rule, add_implicit_effects, apply_rule,
@@ -44,7 +45,8 @@ __all__ = [
     "Rule", "SCHEMA_VERSION", "SHADOW_FROM_LIGHT", "SHAPES", "SHAPE_ASPECT", "SIZES",
     "SPATIAL_EDGE_COLOUR", "SPATIAL_RELATIONS", "SURFACE_TYPES", "SYNONYMS", "WATER_BOX",
     "add_implicit_effects", "add_knowledge", "add_world_effects", "apply_rule",
-    "balance_cube_box", "causal_parents", "effect_types", "entity_props", "figure",
+    "balance_cube_box", "causal_parents", "check_graph_size", "check_prompt", "effect_types",
+    "entity_props", "figure",
     "from_prompt", "knowledge", "layout", "parent_slots", "reset_knowledge", "to_prompt",
     "world_parents", "FILL_LEVELS", "FILL_MATERIALS", "JAR_SHAPES", "PLACES",
     "TOYWORLD_CATEGORIES", "V2_CATEGORIES"

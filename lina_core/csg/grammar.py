@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..limits import MAX_PROMPT_CHARS, check_text
 from .geometry import layout
 from .graph import CausalSceneGraph, GraphError
 from .rules import add_implicit_effects
@@ -296,13 +297,22 @@ def _loses_something(text: str, unknown: list[str]) -> bool:
     return len(cued) > 1 or (lamp_named and bool(cued))
 
 
+def check_prompt(text: str, field: str = "prompt") -> str:
+    """``text`` if it is a string of at most :data:`~lina_core.limits.MAX_PROMPT_CHARS`
+    characters, else :class:`GraphError` naming the field, its length and the limit: the
+    parser's (and the app's) one check, made before any parsing so its cost is bounded."""
+    return check_text(field, text, MAX_PROMPT_CHARS, error=GraphError)
+
+
 def from_prompt(text: str) -> ParseResult:
     """Parse any prompt into a validated graph with its implicit effects added.
 
     ToyWorld first (byte-identical to its grammar for everything the data generator writes),
     else the open world (:func:`.parser.open_prompt_graph`).  Deterministic; every word not
     used is returned in ``unknown_words``.  Raises :class:`GraphError` for an empty prompt or
-    one with no entity at all, saying what was understood."""
+    one with no entity at all, saying what was understood, and one over
+    :data:`~lina_core.limits.MAX_PROMPT_CHARS` characters before reading a word of it."""
+    check_prompt(text)
     try:
         result, stated = _toyworld_read(text)
         if not (_loses_something(text, result.unknown_words)

@@ -13,6 +13,9 @@ from typing import Any, Iterable
 
 import networkx as nx
 
+from ..limits import (MAX_GRAPH_EDGES, MAX_GRAPH_NODES, SNIPPET_CHARS, check_count, load_json,
+                      snippet)
+
 from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, GRAPH_CATEGORIES, LIGHT_SIDES,
                          MATERIAL_CATEGORIES, MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT,
                          OPEN_CATEGORY, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION,
@@ -26,13 +29,10 @@ class GraphError(ValueError):
     """The one error type for anything wrong with a scene graph or its JSON."""
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    """``repr`` for error messages: never raises, never floods the UI."""
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 - deeply nested or odd values
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+def _short(value: Any, limit: int = SNIPPET_CHARS) -> str:
+    """``repr`` for error messages: never raises, never floods the UI (a node id or value is
+    user input: :func:`lina_core.limits.snippet`)."""
+    return snippet(value, limit)
 
 
 def _finite(v: Any) -> bool:
@@ -51,6 +51,9 @@ class CausalSceneGraph:
 
     category: str
     graph: nx.DiGraph = field(default_factory=nx.DiGraph)
+    #: where :meth:`free_id` got to for each base id
+    _next_id: dict[str, int] = field(default_factory=dict, init=False, repr=False,
+                                     compare=False)
 
     # -- building ---------------------------------------------------------------------
     def add_node(self, node_id: str, kind: str, explicit: bool = True,
@@ -62,6 +65,18 @@ class CausalSceneGraph:
 
     def add_edge(self, source: str, target: str, relation: str) -> None:
         self.graph.add_edge(source, target, relation=relation)
+
+    def free_id(self, base: str) -> str:
+        """``base``, else the first of ``base2``, ``base3``, ... not taken.  It remembers how far
+        each base got (nodes are not removed while a graph is built), so naming n nodes alike
+        costs O(n), not O(n^2)."""
+        i = self._next_id.get(base, 1)
+        n = base if i == 1 else f"{base}{i}"
+        while n in self.graph:
+            i += 1
+            n = f"{base}{i}"
+        self._next_id[base] = i
+        return n
 
     # -- queries ----------------------------------------------------------------------
     def nodes(self, kind: str | None = None) -> list[str]:
@@ -126,6 +141,7 @@ class CausalSceneGraph:
     # -- validation -------------------------------------------------------------------
     def validate(self) -> "CausalSceneGraph":
         """Raise :class:`GraphError` naming the node or edge and what is allowed."""
+        check_graph_size(len(self.graph), self.graph.number_of_edges())
         if self.category not in GRAPH_CATEGORIES:
             raise GraphError(f"category: {_short(self.category)} is not one of "
                              f"{list(GRAPH_CATEGORIES)}")
@@ -156,9 +172,12 @@ class CausalSceneGraph:
 
     @classmethod
     def from_dict(cls, data: Any) -> "CausalSceneGraph":
+        """A validated graph from its JSON form; unknown fields and oversized graphs are refused
+        (by name) before anything is built."""
         if not isinstance(data, dict):
             raise GraphError("graph JSON: top level must be an object with keys "
                              "schema_version, category, nodes, edges")
+        _check_fields("graph JSON", data, GRAPH_FIELDS)
         version = data.get("schema_version")
         if isinstance(version, bool) or not isinstance(version, int) or version != SCHEMA_VERSION:
             raise GraphError(f"schema_version: {_short(version)} is not supported; allowed: "
@@ -167,6 +186,7 @@ class CausalSceneGraph:
         nodes, edges = data.get("nodes"), data.get("edges")
         if not isinstance(nodes, list) or not isinstance(edges, list):
             raise GraphError("nodes and edges: must both be lists")
+        check_graph_size(len(nodes), len(edges))
         for i, nd in enumerate(nodes):
             _add_node_from_dict(g.graph, i, nd)
         for i, ed in enumerate(edges):
@@ -174,13 +194,10 @@ class CausalSceneGraph:
         return g.validate()
 
     @classmethod
-    def from_json(cls, text: str) -> "CausalSceneGraph":
-        try:
-            data = json.loads(text)
-        except (ValueError, TypeError, RecursionError) as exc:
-            # ValueError covers JSONDecodeError, bad UTF-8 bytes and over-long integers
-            raise GraphError(f"graph JSON: not valid JSON ({_short(str(exc), 200)})") from None
-        return cls.from_dict(data)
+    def from_json(cls, text: str | bytes) -> "CausalSceneGraph":
+        """A validated graph from JSON text, its size and nesting checked before it is parsed
+        (:func:`lina_core.limits.load_json`)."""
+        return cls.from_dict(load_json(text, "graph JSON", error=GraphError))
 
     def copy(self) -> "CausalSceneGraph":
         return CausalSceneGraph.from_dict(self.to_dict())
@@ -188,23 +205,47 @@ class CausalSceneGraph:
 
 # --------------------------------------------------------------------------- JSON parts
 
+#: the fields of a graph's JSON, and of each node and edge: anything else is refused by name (a
+#: misspelt "atrs" must not silently drop a node's attributes), as a spec's JSON does
+GRAPH_FIELDS = ("schema_version", "category", "nodes", "edges")
+NODE_FIELDS = ("id", "kind", "explicit", "box", "attrs")
+EDGE_FIELDS = ("source", "target", "relation")
+
+
+def check_graph_size(nodes: int, edges: int, field: str = "graph") -> None:
+    """:class:`GraphError` for a graph over :data:`~lina_core.limits.MAX_GRAPH_NODES` nodes
+    or :data:`~lina_core.limits.MAX_GRAPH_EDGES` edges: checked before a graph is built,
+    validated, laid out or drawn, so their cost stays bounded."""
+    check_count(f"{field} nodes", nodes, MAX_GRAPH_NODES, "nodes", error=GraphError)
+    check_count(f"{field} edges", edges, MAX_GRAPH_EDGES, "edges", error=GraphError)
+
+
+def _check_fields(where: str, obj: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """Refuse keys of ``obj`` not in ``allowed``, naming the first few (each cut short)."""
+    extra = [k for k in obj if k not in allowed]
+    if extra:
+        names = ", ".join(_short(k, 24) for k in extra[:3]) + (", ..." if len(extra) > 3 else "")
+        raise GraphError(f"{where}: unknown field(s) {names}; allowed {list(allowed)}")
+
+
 
 def _add_node_from_dict(graph: nx.DiGraph, i: int, nd: Any) -> None:
     """Add ``nodes[i]`` of a graph's JSON, checking only what ``validate`` cannot."""
     if not isinstance(nd, dict) or not isinstance(nd.get("id"), str) or not nd["id"]:
         raise GraphError(f"nodes[{i}]: must be an object with a non-empty string 'id'")
+    _check_fields(f"nodes[{i}]", nd, NODE_FIELDS)
     if nd["id"] in graph:
-        raise GraphError(f"nodes[{i}]: duplicate id {nd['id']!r}")
+        raise GraphError(f"nodes[{i}]: duplicate id {_short(nd['id'])}")
     attrs = nd.get("attrs", {})
     if not isinstance(attrs, dict):
-        raise GraphError(f"node {nd['id']!r}: attrs must be an object")
+        raise GraphError(f"node {_short(nd['id'])}: attrs must be an object")
     explicit = nd.get("explicit", True)
     if not isinstance(explicit, bool):
-        raise GraphError(f"node {nd['id']!r}: explicit must be true or false")
+        raise GraphError(f"node {_short(nd['id'])}: explicit must be true or false")
     box = nd.get("box")
     if box is not None and not (isinstance(box, list) and len(box) == 4 and all(
             _finite(v) for v in box)):
-        raise GraphError(f"node {nd['id']!r}: box must be null or four numbers "
+        raise GraphError(f"node {_short(nd['id'])}: box must be null or four numbers "
                          f"[x0, y0, x1, y1] in [0, 1]")
     graph.add_node(nd["id"], kind=nd.get("kind"), explicit=explicit,
                    box=None if box is None else [float(v) for v in box], attrs=dict(attrs))
@@ -214,12 +255,13 @@ def _add_edge_from_dict(graph: nx.DiGraph, i: int, ed: Any) -> None:
     """Add ``edges[i]`` of a graph's JSON; both ends must be known node ids."""
     if not isinstance(ed, dict):
         raise GraphError(f"edges[{i}]: must be an object with source, target, relation")
+    _check_fields(f"edges[{i}]", ed, EDGE_FIELDS)
     s, t = ed.get("source"), ed.get("target")
     for end, name in ((s, "source"), (t, "target")):
         if not isinstance(end, str) or end not in graph:
             raise GraphError(f"edges[{i}]: {name} {_short(end)} is not a node id "
                              f"(dangling edge); known ids: "
-                             f"{_short(sorted(graph.nodes), 200)}")
+                             f"{_short(sorted(graph.nodes), 80)}")
     graph.add_edge(s, t, relation=ed.get("relation"))
 
 
@@ -229,7 +271,7 @@ def _add_edge_from_dict(graph: nx.DiGraph, i: int, ed: Any) -> None:
 def _check_kind(n: str, d: dict[str, Any]) -> str:
     kind = d.get("kind")
     if kind not in NODE_KINDS:
-        raise GraphError(f"node {n!r}: kind {_short(kind)} is not one of "
+        raise GraphError(f"node {_short(n)}: kind {_short(kind)} is not one of "
                          f"{list(NODE_KINDS)}")
     return kind
 
@@ -240,7 +282,7 @@ def _check_box(n: str, box: Any) -> None:
               and all(_finite(v) for v in box))
         if not ok or not all(0.0 <= v <= 1.0 for v in box) or box[0] > box[2] \
                 or box[1] > box[3]:
-            raise GraphError(f"node {n!r}: box {_short(box)} must be [x0, y0, x1, y1] with "
+            raise GraphError(f"node {_short(n)}: box {_short(box)} must be [x0, y0, x1, y1] with "
                              f"0 <= x0 <= x1 <= 1 and 0 <= y0 <= y1 <= 1")
 
 
@@ -257,15 +299,15 @@ def _check_open_node(n: str, d: dict[str, Any]) -> None:
     kind = _check_kind(n, d)
     attrs = d.get("attrs")
     if not isinstance(attrs, dict):
-        raise GraphError(f"node {n!r}: attrs must be an object")
+        raise GraphError(f"node {_short(n)}: attrs must be an object")
     for key, value in attrs.items():
         if not isinstance(key, str) or not key or not _open_value_ok(value):
-            raise GraphError(f"node {n!r}: attribute {_short(key)}={_short(value)} must be a "
+            raise GraphError(f"node {_short(n)}: attribute {_short(key)}={_short(value)} must be a "
                              f"name with a string (1-{OPEN_TEXT_LIMIT} characters), number "
                              f"or true/false value")
     need = {"entity": "noun", "effect": "type"}.get(kind)
     if need and not isinstance(attrs.get(need), str):
-        raise GraphError(f"node {n!r}: an open-world {kind} needs attribute {need!r} "
+        raise GraphError(f"node {_short(n)}: an open-world {kind} needs attribute {need!r} "
                          f"(a string)")
     _check_box(n, d.get("box"))
 
@@ -275,7 +317,7 @@ def _check_open_edge(g: CausalSceneGraph, u: str, v: str, d: dict[str, Any]) -> 
     comparative, or a causal relation: every edge into an effect is one of its causes)."""
     rel = d.get("relation")
     if not isinstance(rel, str) or not 0 < len(rel) <= OPEN_TEXT_LIMIT:
-        raise GraphError(f"edge {u!r}->{v!r}: relation {_short(rel)} must be a string of "
+        raise GraphError(f"edge {_short(u)}->{_short(v)}: relation {_short(rel)} must be a string of "
                          f"1-{OPEN_TEXT_LIMIT} characters")
 
 
@@ -283,18 +325,18 @@ def _check_node(n: str, d: dict[str, Any]) -> None:
     """A node's kind, attributes and box are ones the vocabulary allows."""
     kind = _check_kind(n, d)
     if kind == "entity":
-        raise GraphError(f"node {n!r}: entity nodes belong to open-world graphs (category "
+        raise GraphError(f"node {_short(n)}: entity nodes belong to open-world graphs (category "
                          f"{OPEN_CATEGORY!r}); a ToyWorld scene uses object, surface, light")
     attrs = d.get("attrs") or {}
     if not isinstance(attrs, dict):
-        raise GraphError(f"node {n!r}: attrs must be an object")
+        raise GraphError(f"node {_short(n)}: attrs must be an object")
     for key, value in attrs.items():
         allowed = ATTRIBUTES[kind].get(key)
         if allowed is None:
-            raise GraphError(f"node {n!r}: attribute {_short(key)} is not allowed for "
+            raise GraphError(f"node {_short(n)}: attribute {_short(key)} is not allowed for "
                              f"a {kind}; allowed: {sorted(ATTRIBUTES[kind])}")
         if value not in allowed:
-            raise GraphError(f"node {n!r}: {key}={_short(value)} is not one of "
+            raise GraphError(f"node {_short(n)}: {key}={_short(value)} is not one of "
                              f"{list(allowed)}")
     _check_box(n, d.get("box"))
 
@@ -303,10 +345,10 @@ def _check_edge(g: CausalSceneGraph, u: str, v: str, d: dict[str, Any]) -> None:
     """A known relation; causal ones point to an effect."""
     rel = d.get("relation")
     if rel not in RELATIONS:
-        raise GraphError(f"edge {u!r}->{v!r}: relation {_short(rel)} is not one of "
+        raise GraphError(f"edge {_short(u)}->{_short(v)}: relation {_short(rel)} is not one of "
                          f"{list(RELATIONS)}")
     if rel in CAUSAL_RELATIONS and g.graph.nodes[v]["kind"] != "effect":
-        raise GraphError(f"edge {u!r}->{v!r}: causal relation {rel!r} must point to an "
+        raise GraphError(f"edge {_short(u)}->{_short(v)}: causal relation {rel!r} must point to an "
                          f"effect node")
 
 
@@ -314,16 +356,16 @@ def _check_causal_dag(g: CausalSceneGraph) -> None:
     """Causal edges form a DAG and every effect has a cause."""
     causal = nx.DiGraph(g.causal_edges())
     if causal.number_of_nodes() and not nx.is_directed_acyclic_graph(causal):
-        cycle = nx.find_cycle(causal)
-        raise GraphError("causal edges form a cycle: "
-                         + " -> ".join(f"{a!r}" for a, _ in cycle) + f" -> {cycle[0][0]!r}; "
-                         "causal edges must form a DAG")
+        ids = [_short(a, 24) for a, _ in nx.find_cycle(causal)]
+        shown = ids[:4] + (ids[:1] if len(ids) <= 4 else ["..."])   # a long cycle: its start
+        raise GraphError("causal edges form a cycle: " + " -> ".join(shown)
+                         + "; causal edges must form a DAG")
     caused = {v for _, v in g.causal_edges()}
     for e in g.nodes("effect"):
         if e not in caused:
             how = ("an edge from its cause" if g.is_open
                    else f"a causal edge ({', '.join(CAUSAL_RELATIONS)})")
-            raise GraphError(f"node {e!r}: effect has no cause; add {how} into it")
+            raise GraphError(f"node {_short(e)}: effect has no cause; add {how} into it")
 
 
 def _check_requirements(g: CausalSceneGraph) -> None:
@@ -338,13 +380,13 @@ def _check_requirements(g: CausalSceneGraph) -> None:
     for o in objs:
         for key in ("shape", look):
             if key not in g.graph.nodes[o]["attrs"]:
-                raise GraphError(f"node {o!r}: a {cat} object needs attribute {key!r} "
+                raise GraphError(f"node {_short(o)}: a {cat} object needs attribute {key!r} "
                                  f"(one of {list(ATTRIBUTES['object'][key])})")
     need = REQUIRED_SURFACE.get(cat)
     if need and g.surface(need) is None:
         raise GraphError(f"nodes: a {cat} scene needs a surface node with type={need!r}")
     if cat == "reflection" and g.attr(g.surface("mirror"), "shape") not in MIRROR_SHAPES:
-        raise GraphError(f"node {g.surface('mirror')!r}: a mirror needs attribute "
+        raise GraphError(f"node {_short(g.surface('mirror'))}: a mirror needs attribute "
                          f"'shape' (one of {list(MIRROR_SHAPES)})")
     if cat in V2_CATEGORIES:
         from .scenes_v2 import check_scene

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .graph import CausalSceneGraph, GraphError
+from .grammar import check_prompt
+from .graph import CausalSceneGraph, GraphError, check_graph_size
 from .knowledge import ENGLISH, Knowledge, entity_props, knowledge
 from .world import add_world_effects
 
@@ -254,6 +255,8 @@ class _Builder:
         self.unknown: list[str] = []
         self.understood: list[str] = []
         self.stated: list[tuple[str, str | None]] = []
+        self.entities: list[str] = []        # in order, and by noun: lookups stay O(1)
+        self.by_noun: dict[str, list[str]] = {}
 
     # -- entities ---------------------------------------------------------------------
     def _entity(self, noun: str, plural: bool) -> str:
@@ -267,25 +270,33 @@ class _Builder:
         if count is not None and count != 1:
             attrs["count"] = count
         det = self.np.get("det")
-        same = [n for n in self.g.nodes("entity") if self.g.attr(n, "noun") == noun and
-                all(self.g.attr(n, a) in (None, v) for a, v in attrs.items() if a != "count")]
         self.np = {}   # "more red marbles than blue marbles": two kinds of marble
-        if same and det not in ("a", "an", "another") and not isinstance(count, int):
-            for key, value in attrs.items():   # "the ducks" keeps the "three" said before
-                self.g.node(same[-1])["attrs"].setdefault(key, value)
-            return same[-1]
-        return self.g.add_node(self._free(noun), "entity", noun=noun, **attrs)
+        if det not in ("a", "an", "another") and not isinstance(count, int):
+            same = self._same(noun, attrs)
+            if same is not None:
+                for key, value in attrs.items():   # "the ducks" keeps the "three" said before
+                    self.g.node(same)["attrs"].setdefault(key, value)
+                return same
+        return self._add_entity(self.g.free_id(noun.replace(" ", "_")), noun, **attrs)
 
-    def _free(self, noun: str) -> str:
-        base = noun.replace(" ", "_")
-        n, i = base, 1
-        while n in self.g.graph:
-            i += 1
-            n = f"{base}{i}"
-        return n
+    def _same(self, noun: str, attrs: dict[str, Any]) -> str | None:
+        """The latest entity of ``noun`` whose attributes do not contradict ``attrs``."""
+        return next((n for n in reversed(self.by_noun.get(noun, [])) if all(
+            self.g.attr(n, a) in (None, v) for a, v in attrs.items() if a != "count")), None)
+
+    def _add_entity(self, node_id: str, noun: str, **attrs: Any) -> str:
+        """Add an entity node, indexed (so neither "the cat" nor "on it" rescans the graph),
+        refusing a prompt whose graph would pass :data:`~lina_core.limits.MAX_GRAPH_NODES`."""
+        check_graph_size(len(self.g.graph) + 1, self.g.graph.number_of_edges(), "prompt's graph")
+        self.g.add_node(node_id, "entity", noun=noun, **attrs)
+        self.entities.append(node_id)
+        self.by_noun.setdefault(noun, []).append(node_id)
+        return node_id
 
     def _edge(self, u: str, v: str, rel: str) -> None:
         if u != v and not self.g.graph.has_edge(u, v):
+            check_graph_size(len(self.g.graph), self.g.graph.number_of_edges() + 1,
+                             "prompt's graph")
             self.g.add_edge(u, v, rel)
 
     def _attach(self, e: str) -> None:
@@ -414,7 +425,7 @@ class _Builder:
                 self.np.setdefault(attr, value)
         light = knowledge().lexicon["states"].get(t.text, {}).get("implies")
         if isinstance(light, str) and not self.g.graph.has_node(light):
-            self.g.add_node(light, "entity", noun=light)
+            self._add_entity(light, light)
 
     def _on_noun(self, t: Token, nxt: Token | None) -> None:
         if nxt is not None and nxt.tag == "NOUN":   # "a beach ball": the last noun is the head
@@ -438,7 +449,7 @@ class _Builder:
             return
         props = k.noun_props(held)
         if props.get("melts") or props.get("class") == "food":
-            inner = self.g.add_node(self._free(held), "entity", noun=held)
+            inner = self._add_entity(self.g.free_id(held.replace(" ", "_")), held)
             self._edge(inner, head, "in")
             if self.subjects and self.subjects[-1] == head:
                 self.subjects.append(inner)
@@ -584,9 +595,9 @@ class _Builder:
         """Fillers say nothing, but "on it" / "in them" point back at the entity before the
         clause's subject (the graph stays pronoun-free)."""
         if t.text in ("it", "them") and self.pending and self.pending[0] == "prep":
-            before = [n for n in self.g.nodes("entity") if n not in self.subjects]
-            if before:
-                self._attach(before[-1])
+            before = next((n for n in reversed(self.entities) if n not in self.subjects), None)
+            if before is not None:
+                self._attach(before)
 
     def _close_lit(self, t: Token | None) -> None:
         """'lit' with no light named ("a brightly lit cat"): a light, side unknown."""
@@ -607,29 +618,47 @@ def _mark_stated(g: CausalSceneGraph, stated: list[tuple[str, str | None]]) -> N
     """Effects the prompt names are explicit; one the rules did not derive is added as stated
     (caused by the entity it was said of), unless physics chose the other fate."""
     other = {"floats": "sinks", "sinks": "floats"}
+    by_type: dict[str, list[str]] = {}   # indexed once: a long prompt states many effects
+    for e in g.effects():
+        by_type.setdefault(g.attr(e, "type"), []).append(e)
     for kind, who in stated:
-        found = g.effects(kind)
-        mine = [e for e in found if who is not None and g.graph.has_edge(who, e)]
-        for e in mine or found[:1]:
+        found = by_type.get(kind, [])
+        for e in _caused(g, who, kind) or found[:1]:
             g.node(e)["explicit"] = True
-        fate_taken = other.get(kind) and any(
-            who is not None and g.graph.has_edge(who, e) for e in g.effects(other[kind]))
+        fate_taken = kind in other and bool(_caused(g, who, other[kind]))
         if not found and who is not None and not fate_taken:
             e = g.add_node(f"{kind}_{who}", "effect", explicit=True, type=kind)
             g.add_edge(who, e, "shows")
+            by_type[kind] = [e]
+
+
+def _caused(g: CausalSceneGraph, who: str | None, kind: str) -> list[str]:
+    """The effects of type ``kind`` that ``who`` causes (none for no one)."""
+    if who is None:
+        return []
+    return [e for e in g.graph.successors(who)
+            if g.node(e)["kind"] == "effect" and g.attr(e, "type") == kind]
+
+
+def _few(items: list[str], limit: int = 60) -> str:
+    """``items`` joined, cut to about ``limit`` characters: a refusal quotes a little of the
+    prompt, never all of it."""
+    text = ", ".join(items)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(items)} in all)"
 
 
 def open_prompt_graph(text: str) -> OpenParse:
     """Parse any English prompt into a validated open-world graph with its implicit effects.
 
-    Raises :class:`GraphError` when no entity can be found; the message says which words it
-    understood and which it did not."""
-    toks = tokens(text)
+    Raises :class:`GraphError` when no entity can be found (the message says which words it
+    understood and which it did not), and, before reading a word, for a prompt over
+    :data:`~lina_core.limits.MAX_PROMPT_CHARS` characters."""
+    toks = tokens(check_prompt(text))
     b = _Builder()
     b.feed(toks)
     if not b.g.nodes("entity"):
-        understood = ", ".join(b.understood) or "nothing"
-        unknown = ", ".join(b.unknown) or "none"
+        understood = _few(b.understood) or "nothing"
+        unknown = _few(b.unknown) or "none"
         raise GraphError(f"prompt: no scene recognised: no entity (a noun such as 'cat', "
                          f"'mirror' or 'lake'); understood: {understood}; unknown words: "
                          f"{unknown}")

@@ -6,7 +6,7 @@ float or sink by density, tilt toward the heavier, a shadow away from its light,
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .graph import CausalSceneGraph
 from .knowledge import entity_props, knowledge
@@ -54,12 +54,10 @@ def _liquid_inside(g: CausalSceneGraph, container: str) -> str | None:
     return None
 
 
-def _pairs(g: CausalSceneGraph, rule: Rule) -> list[tuple[str, str]]:
-    """(subject, object) entity pairs the rule's link admits, in graph order."""
-    ents = g.nodes("entity")
-    if rule["link"] == "scene":
-        return [(s, o) for s in ents for o in ents if s != o]
-    out = []
+def _linked_pairs(g: CausalSceneGraph, rule: Rule, ents: set[str]
+                  ) -> Iterator[tuple[str, str]]:
+    """(subject, object) entity pairs joined by an edge of the rule's link, in graph order:
+    one per edge, so linear in the graph."""
     symmetric = knowledge().lexicon["symmetric"]
     edges = list(g.graph.edges(data="relation"))
     edges += [(o, s, rel) for s, o, rel in edges if rel in symmetric]   # "X next to Y": both
@@ -69,23 +67,50 @@ def _pairs(g: CausalSceneGraph, rule: Rule) -> list[tuple[str, str]]:
         if rule.get("through_container") and not entity_props(g, o).get("liquid"):
             o = _liquid_inside(g, o) or o
         if s != o:
-            out.append((s, o))
-    return out
+            yield s, o
 
 
-def _matches(g: CausalSceneGraph, rule: Rule) -> list[tuple[list[str], str]]:
-    """(subjects, object) the rule fires on: one subject each, or two for a ``pair`` rule."""
-    found: list[tuple[list[str], str]] = []
-    for s, o in _pairs(g, rule):
-        if _ok(entity_props(g, s), rule.get("subject", {})) and \
-                _ok(entity_props(g, o), rule.get("object", {})):
-            found.append(([s], o))
+def _scene_pairs(g: CausalSceneGraph, rule: Rule, props: Callable[[str], dict[str, Any]]
+                 ) -> Iterator[tuple[str, str]]:
+    """(subject, object) pairs of a scene-wide rule (a shadow: any caster, any light), in graph
+    order, among the entities that pass the rule's tests.  A subject that already has the
+    rule's effect is passed over (its other pairs could add nothing), so pairing is linear,
+    not every entity with every other: 180 balls and a lamp are 180 pairs, 90 balls and 90
+    lamps still 90 once the first lamp cast each ball's shadow."""
+    ents = g.nodes("entity")
+    subjects = [s for s in ents if _ok(props(s), rule.get("subject", {}))]
+    objects = [o for o in ents if _ok(props(o), rule.get("object", {}))]
+    types = effects_of(rule)
+    for s in subjects:
+        for o in objects:
+            if not rule.get("pair") and _has_effect(g, s, types):
+                break
+            if s != o:
+                yield s, o
+
+
+def _matches(g: CausalSceneGraph, rule: Rule) -> Iterator[tuple[list[str], str]]:
+    """(subjects, object) the rule fires on: one subject each, or two for a ``pair`` rule.
+    Lazy, so an effect added for one match is seen by the next (see :func:`_scene_pairs`)."""
+    cache: dict[str, dict[str, Any]] = {}
+
+    def props(n: str) -> dict[str, Any]:   # each entity's properties once per rule
+        if n not in cache:
+            cache[n] = entity_props(g, n)
+        return cache[n]
+
+    if rule["link"] == "scene":
+        pairs = _scene_pairs(g, rule, props)
+    else:
+        pairs = _linked_pairs(g, rule, set(g.nodes("entity")))
+    found = (([s], o) for s, o in pairs if _ok(props(s), rule.get("subject", {}))
+             and _ok(props(o), rule.get("object", {})))
     if not rule.get("pair"):
         return found
     by_object: dict[str, list[str]] = {}
     for (s,), o in found:
         by_object.setdefault(o, []).append(s)
-    return [(subjects[:2], o) for o, subjects in by_object.items() if len(subjects) >= 2]
+    return iter([(subjects[:2], o) for o, subjects in by_object.items() if len(subjects) >= 2])
 
 
 def _has_effect(g: CausalSceneGraph, node: str, types: list[str]) -> str | None:
@@ -113,19 +138,11 @@ def _apply(g: CausalSceneGraph, rule: Rule, subjects: list[str], obj: str) -> bo
     if decision is None:
         return False
     kind, attrs, extra = decision
-    e = _free_id(g, f"{kind}_{owner}")
+    e = g.free_id(f"{kind}_{owner}")
     g.add_node(e, "effect", explicit=False, type=kind, rule=rule["name"], **attrs)
     for c in dict.fromkeys(causes + extra):
         g.add_edge(c, e, rule["relation"])
     return True
-
-
-def _free_id(g: CausalSceneGraph, base: str) -> str:
-    n, i = base, 1
-    while n in g.graph:
-        i += 1
-        n = f"{base}{i}"
-    return n
 
 
 def add_world_effects(g: CausalSceneGraph, rules: list[Rule] | None = None
@@ -176,7 +193,8 @@ def _mass(g: CausalSceneGraph, n: str) -> float | None:
 def _heavier(g: CausalSceneGraph, subjects: list[str], obj: str) -> Decision:
     """The heavier of two masses: a stated 'heavier/lighter than', else the lexicon's masses."""
     a, b = subjects
-    rel = {r: (u, v) for u, v, r in g.graph.edges(data="relation") if {u, v} == {a, b}}
+    rel = {d["relation"]: (u, v) for u, v in ((a, b), (b, a))
+           if (d := g.graph.get_edge_data(u, v)) is not None}
     if "heavier than" in rel:
         heavy = rel["heavier than"][0]
     elif "lighter than" in rel:
@@ -219,8 +237,8 @@ def _away_from_light(g: CausalSceneGraph, subjects: list[str], obj: str) -> Deci
 def _fill_level(g: CausalSceneGraph, subjects: list[str], obj: str) -> Decision:
     """'more X than Y in Z': Z is more than half full of X (less than half for less/fewer)."""
     s = subjects[0]
-    container = next((v for u, v, r in g.graph.edges(data="relation")
-                      if u in (s, obj) and r == "in" and g.node(v)["kind"] == "entity"), None)
+    container = next((v for u in (s, obj) for _, v, r in g.graph.out_edges(u, data="relation")
+                      if r == "in" and g.node(v)["kind"] == "entity"), None)
     if container is None:
         return None
     more = g.graph.edges[s, obj]["relation"] == "more than"
