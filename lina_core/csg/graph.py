@@ -186,7 +186,7 @@ class CausalSceneGraph:
         nodes, edges = data.get("nodes"), data.get("edges")
         if not isinstance(nodes, list) or not isinstance(edges, list):
             raise GraphError("nodes and edges: must both be lists")
-        check_graph_size(len(nodes), len(edges))
+        check_graph_size(len(nodes), len(edges), "graph JSON")
         for i, nd in enumerate(nodes):
             _add_node_from_dict(g.graph, i, nd)
         for i, ed in enumerate(edges):
@@ -216,8 +216,8 @@ def check_graph_size(nodes: int, edges: int, field: str = "graph") -> None:
     """:class:`GraphError` for a graph over :data:`~lina_core.limits.MAX_GRAPH_NODES` nodes
     or :data:`~lina_core.limits.MAX_GRAPH_EDGES` edges: checked before a graph is built,
     validated, laid out or drawn, so their cost stays bounded."""
-    check_count(f"{field} nodes", nodes, MAX_GRAPH_NODES, "nodes", error=GraphError)
-    check_count(f"{field} edges", edges, MAX_GRAPH_EDGES, "edges", error=GraphError)
+    check_count(field, nodes, MAX_GRAPH_NODES, "nodes", error=GraphError)
+    check_count(field, edges, MAX_GRAPH_EDGES, "edges", error=GraphError)
 
 
 def _check_fields(where: str, obj: dict[str, Any], allowed: tuple[str, ...]) -> None:

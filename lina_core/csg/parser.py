@@ -287,7 +287,8 @@ class _Builder:
     def _add_entity(self, node_id: str, noun: str, **attrs: Any) -> str:
         """Add an entity node, indexed (so neither "the cat" nor "on it" rescans the graph),
         refusing a prompt whose graph would pass :data:`~lina_core.limits.MAX_GRAPH_NODES`."""
-        check_graph_size(len(self.g.graph) + 1, self.g.graph.number_of_edges(), "prompt's graph")
+        check_graph_size(len(self.g.graph) + 1, self.g.graph.number_of_edges(),
+                         "prompt's scene graph")
         self.g.add_node(node_id, "entity", noun=noun, **attrs)
         self.entities.append(node_id)
         self.by_noun.setdefault(noun, []).append(node_id)
@@ -296,7 +297,7 @@ class _Builder:
     def _edge(self, u: str, v: str, rel: str) -> None:
         if u != v and not self.g.graph.has_edge(u, v):
             check_graph_size(len(self.g.graph), self.g.graph.number_of_edges() + 1,
-                             "prompt's graph")
+                             "prompt's scene graph")
             self.g.add_edge(u, v, rel)
 
     def _attach(self, e: str) -> None:

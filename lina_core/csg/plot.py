@@ -53,11 +53,13 @@ def _depths(g: CausalSceneGraph) -> dict[str, int]:
     graph: an edge that would close a cycle is ignored."""
     dag = nx.DiGraph()
     dag.add_nodes_from(g.graph.nodes)
-    for u, v in g.graph.edges:
-        if u != v and _kind_of(g, v) == "effect":
-            dag.add_edge(u, v)
-            if not nx.is_directed_acyclic_graph(dag):
-                dag.remove_edge(u, v)
+    into_effects = [(u, v) for u, v in g.graph.edges if u != v and _kind_of(g, v) == "effect"]
+    dag.add_edges_from(into_effects)
+    if not nx.is_directed_acyclic_graph(dag):   # rare (an edit in progress): edge by edge
+        dag.remove_edges_from(into_effects)
+        for u, v in into_effects:
+            if not nx.has_path(dag, v, u):       # u -> v would close a cycle
+                dag.add_edge(u, v)
     depth: dict[str, int] = {}
     for n in nx.topological_sort(dag):
         preds = list(dag.predecessors(n))
@@ -176,13 +178,37 @@ def _edge_path(p0: tuple[float, float], p1: tuple[float, float], k: int = 0
     return xs, ys, (xs[8], ys[8])
 
 
+#: two edge labels closer than this (in x and in y) would overlap
+LABEL_CLEAR_X, LABEL_CLEAR_Y = 0.35, 0.12
+
+
+class _Placed:
+    """The edge labels placed so far, bucketed in cells of the clearance's size, so "is this
+    spot clear?" looks at nine cells, not every label (which made a big graph quadratic)."""
+
+    def __init__(self) -> None:
+        self.cells: dict[tuple[int, int], list[tuple[float, float]]] = {}
+
+    @staticmethod
+    def _cell(p: tuple[float, float]) -> tuple[int, int]:
+        return math.floor(p[0] / LABEL_CLEAR_X), math.floor(p[1] / LABEL_CLEAR_Y)
+
+    def clear(self, p: tuple[float, float]) -> bool:
+        cx, cy = self._cell(p)
+        return all(abs(p[0] - a) > LABEL_CLEAR_X or abs(p[1] - b) > LABEL_CLEAR_Y
+                   for i in (-1, 0, 1) for j in (-1, 0, 1)
+                   for a, b in self.cells.get((cx + i, cy + j), ()))
+
+    def append(self, p: tuple[float, float]) -> None:
+        self.cells.setdefault(self._cell(p), []).append(p)
+
+
 def _label_spot(xs: list[float], ys: list[float], spot: tuple[float, float],
-                placed: list[tuple[float, float]]) -> tuple[float, float]:
+                placed: _Placed) -> tuple[float, float]:
     """Where an edge's label goes: ``spot`` (its middle), or the first point further along
     the edge that is clear of the labels already placed (two edges crossing at their middles
     would write one label over the other); the spot taken is added to ``placed``."""
-    def clear(p: tuple[float, float]) -> bool:
-        return all(abs(p[0] - a) > 0.35 or abs(p[1] - b) > 0.12 for a, b in placed)
+    clear = placed.clear
     if len(xs) == 2:
         ts = (0.5, 0.32, 0.68, 0.22, 0.78)
         options = [(xs[0] + t * (xs[1] - xs[0]), ys[0] + t * (ys[1] - ys[0])) for t in ts]
@@ -195,10 +221,11 @@ def _label_spot(xs: list[float], ys: list[float], spot: tuple[float, float],
 
 
 def _add_edges(fig: Any, g: CausalSceneGraph, pos: dict[str, tuple[float, float]],
-               causal: bool, seen: dict[frozenset, int],
-               placed: list[tuple[float, float]]) -> None:
+               causal: bool, seen: dict[frozenset, int], placed: _Placed,
+               notes: list[dict[str, Any]]) -> None:
     """One line trace for the causal (or the other) edges, arrows on causal ones, and the
-    relation written on every edge, no label over another."""
+    relation written on every edge, no label over another (arrows and labels go to
+    ``notes``: the figure's annotations, set at once)."""
     import plotly.graph_objects as go
 
     xs: list[float | None] = []
@@ -216,12 +243,12 @@ def _add_edges(fig: Any, g: CausalSceneGraph, pos: dict[str, tuple[float, float]
         text += [f"{u} —{rel}→ {v}"] * len(ex) + [None]
         colour = CAUSAL_EDGE_COLOUR if causal else SPATIAL_EDGE_COLOUR
         if causal:
-            fig.add_annotation(x=ex[-1], y=ey[-1], ax=ex[-2], ay=ey[-2], xref="x", yref="y",
-                               axref="x", ayref="y", showarrow=True, arrowhead=3,
-                               arrowsize=1.2, arrowwidth=2, arrowcolor=colour, standoff=13,
-                               text="")
-        fig.add_annotation(x=lx, y=ly, text=str(rel), showarrow=False, xref="x", yref="y",
-                           font=dict(size=10, color=colour), bgcolor="rgba(255,255,255,0.85)")
+            notes.append(dict(x=ex[-1], y=ey[-1], ax=ex[-2], ay=ey[-2], xref="x", yref="y",
+                              axref="x", ayref="y", showarrow=True, arrowhead=3,
+                              arrowsize=1.2, arrowwidth=2, arrowcolor=colour, standoff=13,
+                              text=""))
+        notes.append(dict(x=lx, y=ly, text=str(rel), showarrow=False, xref="x", yref="y",
+                          font=dict(size=10, color=colour), bgcolor="rgba(255,255,255,0.85)"))
     fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="lines", hoverinfo="text", text=text,
         name="causal edges" if causal else "spatial edges",
@@ -240,19 +267,19 @@ def _hover(g: CausalSceneGraph, n: str, implicit: bool, depths: dict[str, Any]) 
 
 
 def _add_nodes(fig: Any, g: CausalSceneGraph, pos: dict[str, tuple[float, float]],
-               implicit: bool, depths: dict[str, Any]) -> None:
+               implicit: bool, depths: dict[str, Any], notes: list[dict[str, Any]]) -> None:
     """One marker trace for the stated (or the implicit) nodes; implicit ones hollow, with a
-    dotted ring."""
+    dotted ring; their labels go to ``notes``."""
     import plotly.graph_objects as go
 
     ns = [n for n, d in g.graph.nodes(data=True) if (not d.get("explicit", True)) == implicit]
     colours = [KIND_COLOURS.get(_kind_of(g, n), "#000000") for n in ns]
     for n in ns:         # labels on a white ground, so an edge under one never hides it
         text = "<br>".join(label_lines(g, n))
-        fig.add_annotation(x=pos[n][0], y=pos[n][1], xref="x", yref="y", showarrow=False,
-                           text=f"<i>{text}</i>" if implicit else text, yanchor="top",
-                           yshift=-MARKER_PX / 2, font=dict(size=11, color="#222222"),
-                           bgcolor="rgba(255,255,255,0.9)", borderpad=1)
+        notes.append(dict(x=pos[n][0], y=pos[n][1], xref="x", yref="y", showarrow=False,
+                          text=f"<i>{text}</i>" if implicit else text, yanchor="top",
+                          yshift=-MARKER_PX / 2, font=dict(size=11, color="#222222"),
+                          bgcolor="rgba(255,255,255,0.9)", borderpad=1))
     fig.add_trace(go.Scatter(
         x=[pos[n][0] for n in ns], y=[pos[n][1] for n in ns], mode="markers",
         name="implicit nodes" if implicit else "nodes", customdata=ns,
@@ -290,18 +317,18 @@ def figure(g: CausalSceneGraph) -> Any:
         depths = {}
     fig = go.Figure()
     seen: dict[frozenset, int] = {}
-    placed: list[tuple[float, float]] = []
-    for causal in (True, False):
-        _add_edges(fig, g, pos, causal, seen, placed)
+    placed, notes = _Placed(), []   # notes: every annotation, set at once (plotly's
+    for causal in (True, False):    # add_annotation re-checks all earlier ones: quadratic)
+        _add_edges(fig, g, pos, causal, seen, placed, notes)
     for implicit in (False, True):
-        _add_nodes(fig, g, pos, implicit, depths)
+        _add_nodes(fig, g, pos, implicit, depths, notes)
     boxes = label_boxes(g, pos, drawn_unit_px(pos)).values()
     x0 = min((b[0] for b in boxes), default=-1) - 0.3
     x1 = max((b[2] for b in boxes), default=1) + 0.3
     y0 = min((b[1] for b in boxes), default=-1) - 0.1
     y1 = max((b[3] for b in boxes), default=1) + 0.8      # room for arcs over the top row
     fig.update_layout(
-        showlegend=True, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
+        annotations=notes, showlegend=True, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
         title=f"Causal scene graph ({g.category}): causes above effects",
         height=int(max(300, (y1 - y0) * UNIT_PX + 90)),
         legend=dict(orientation="h", yanchor="top", y=-0.02, x=0),
