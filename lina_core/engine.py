@@ -26,7 +26,7 @@ from .adapters import Adapter, adapter_for, family, to_uint8_images  # noqa: F40
 from .edits import Encoder, embeddings_per_step, memo, resolve_donors  # noqa: F401
 from .guidance import GuidanceHook, attached, box_mask  # noqa: F401
 from .interventions import InterventionSpec, SpecError
-from .samplers import Noiser, run_scheduler, schedule_call, set_schedule
+from .samplers import Noiser, run_scheduler, schedule_call, set_schedule, starting_at_latents
 
 # ---------------------------------------------------------------------- results
 
@@ -235,13 +235,19 @@ def _jobs(spec: InterventionSpec, ad: Adapter, st: _Start, noise: torch.Tensor,
     return J.StepJobs(jobs), run_mask
 
 
+def _plain(st: _Start) -> bool:
+    """Whether the call starts from the seed's noise at step 0 (else from given latents)."""
+    return st.k == 0 and st.inpaint_mask is None
+
+
 def _call_kwargs(spec: InterventionSpec, ad: Adapter, st: _Start, noise: torch.Tensor,
-                 init_sigma: float, embeds_at: list[torch.Tensor], pos: dict, neg: dict,
+                 embeds_at: list[torch.Tensor], pos: dict, neg: dict,
                  batch: int) -> dict[str, Any]:
-    """The pipeline call's arguments, bar the schedule, size and callback."""
-    plain = st.k == 0 and st.inpaint_mask is None
+    """The pipeline call's arguments, bar the schedule, size and callback.  A call that does
+    not start from the noise gets the latents entering its first step as they are, with a
+    scheduler whose ``init_noise_sigma`` is 1 (:func:`samplers.starting_at_latents`)."""
     call = dict(prompt_embeds=embeds_at[st.k], guidance_scale=spec.guidance_scale,
-                latents=noise if plain else st.latents / init_sigma, output_type="np")
+                latents=noise if _plain(st) else st.latents, output_type="np")
     for key, v in pos.items():
         if key != "prompt_embeds":
             call[key] = v.repeat_interleave(batch, 0)
@@ -284,10 +290,11 @@ def prepare(pipe: Any, spec: InterventionSpec, seed: int, batch: int,
     jobs, run_mask = _jobs(spec, ad, st, noise, noiser, hooks, embeds_at, latents,
                            pv if previews else None, g, shape, att)
     run_sched = sched.tail(st.k) if st.k else sched
+    if not _plain(st):
+        scheduler = starting_at_latents(scheduler)
     set_schedule(scheduler, run_sched, device, mu)
-    init_sigma = float(getattr(scheduler, "init_noise_sigma", 1.0))
     sched_kw, scheduler = schedule_call(pipe, scheduler, run_sched, mu)
-    call = _call_kwargs(spec, ad, st, noise, init_sigma, embeds_at, pos, neg, batch)
+    call = _call_kwargs(spec, ad, st, noise, embeds_at, pos, neg, batch)
     call.update(sched_kw, **ad.call_kwargs(height, width, frames),
                 callback_on_step_end=jobs, callback_on_step_end_tensor_inputs=jobs.tensor_inputs)
     return Prepared(spec, seed, batch, ad, scheduler, replaced, sched, mu, st.k, noise, latents,

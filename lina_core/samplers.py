@@ -66,6 +66,31 @@ class _Pinned:
         super().set_timesteps(device=device, **self.pinned)
 
 
+class _StartsAtLatents:
+    """Scheduler mixin: ``init_noise_sigma`` is exactly 1 for a call that starts from latents
+    already at the noise level of its first step (a branch from a cached step, inpainting).
+
+    Pipelines scale the latents they are given by ``init_noise_sigma`` (SD, SDXL, CogVideoX and
+    ToyWorld do; flow-matching ones have it at 1).  Passing ``x / s`` for the pipeline to scale
+    back by ``s`` is not exact in float32, and the last-bit difference is magnified by later
+    steps: a branch then differed from the same run made from step 0 by one grey level, on CPUs
+    whose kernels round that way (AVX-512).  Multiplying by exactly 1.0 is exact on every CPU,
+    so a branch and a standalone run carry the same latents by construction.
+    """
+
+    @property
+    def init_noise_sigma(self) -> float:
+        return 1.0
+
+
+def starting_at_latents(scheduler: Any) -> Any:
+    """A copy of ``scheduler`` (same class name, same config, schedule not yet set) whose
+    ``init_noise_sigma`` is 1 (:class:`_StartsAtLatents`)."""
+    base = type(scheduler)
+    cls = type(base.__name__, (_StartsAtLatents, base), {})
+    return cls.from_config(scheduler.config)
+
+
 def schedule_call(pipe: Any, scheduler: Any, sched: S.Schedule, mu: float | None,
                   ) -> tuple[dict[str, Any], Any]:
     """The call arguments that select ``sched``, and the scheduler to run the call with.

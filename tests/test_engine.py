@@ -325,12 +325,14 @@ def test_cached_branch_equals_full_recomputation(model, baselines):
     assert full.record["started_at_step"] == 0 and cached.record["started_at_step"] == K
     assert cached.model_calls < full.model_calls
     assert len(cached.trajectory.latents) == STEPS + 1
-    for a, b in zip(full.trajectory.latents, cached.trajectory.latents):
-        assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
-    assert maxdiff(full.images, cached.images) <= 1
+    # equal by construction (the same operations on the same shapes), so equal on every CPU:
+    # a branch passes its cached latent as it is, never divided for the pipeline to scale back
+    for i, (a, b) in enumerate(zip(full.trajectory.latents, cached.trajectory.latents)):
+        assert torch.equal(a, b), f"latents entering step {i} differ by {maxdiff(a, b):.3g}"
+    assert np.array_equal(full.images, cached.images)
     if fam == "toyworld":
         assert len(cached.previews) == STEPS
-        assert maxdiff(np.stack(full.previews), np.stack(cached.previews)) <= 1
+        assert np.array_equal(np.stack(full.previews), np.stack(cached.previews))
 
 
 def test_cache_with_another_schedule_is_refused(model, baselines):
