@@ -311,7 +311,7 @@ def _model_commands(sub: Any) -> None:
     q.add_argument("--model-dir", help="a local diffusers folder of any supported family "
                                        "(SD, SDXL, SD3, FLUX, ...), loaded as the app does")
     q.add_argument("--size", type=int, help="image height and width in pixels (default: the "
-                                            "family's)")
+                                            "model's own, from its config)")
     q.set_defaults(fn=cmd_generate)
 
     q = sub.add_parser("eval", help="verifier accuracy of the model's samples per cell")

@@ -6,9 +6,9 @@ registry and the app ask :func:`adapter_for` (a loaded pipeline) or :func:`adapt
 pipeline's MRO, so a user's subclass of ``StableDiffusionPipeline`` gets the SD adapter.
 
 To add a family: subclass :class:`Adapter` here, override what differs (prompt encoding, latent
-shape, initial noise, base schedule, flow shift), decorate it with ``@register(...)`` naming its
-pipeline classes, and add its tiny random-weight pipeline to ``tests/tiny_pipes.py`` and to
-``FAMILIES`` in ``tests/test_engine.py``.
+shape, initial noise, base schedule, flow shift, default size), decorate it with
+``@register(...)`` naming its pipeline classes, and add its tiny random-weight pipeline to
+``tests/tiny_pipes.py`` and to ``FAMILIES`` in ``tests/test_engine.py``.
 """
 from __future__ import annotations
 
@@ -37,8 +37,11 @@ class Adapter:
     uses_negative: bool = True
     #: the unconditional pass is a call of its own, recognisable by its embeddings (Wan)
     separate_unconditional: bool = False
-    #: the square size (pixels) the app asks for when the user gives none (None: the model's own)
-    default_size: int | None = 512
+    #: always None: no family has a size of its own any more, the pipeline's config decides
+    #: (:meth:`native_size`, filled in by :meth:`size` when the caller gives none).  Kept only
+    #: because ``app/state.py``'s ``_size_kwargs`` still reads it (None: pass no size); remove
+    #: the two together.
+    default_size: int | None = None
     #: the denoiser attributes to guide (Wan 2.2 hands the low-noise steps to ``transformer_2``)
     denoisers: tuple[str, ...] = ("unet", "transformer", "transformer_2")
     #: how :mod:`.attention` reads text attention: "cross" (UNet ``attn2``), "joint" (SD3),
@@ -64,8 +67,29 @@ class Adapter:
 
     def size(self, pipe: Any, height: int | None, width: int | None, frames: int | None,
              ) -> tuple[int | None, int | None, int | None]:
-        """The output size to run at, checked before any model work (video families)."""
-        return height, width, frames
+        """The output size to run at: what the caller left out (None or 0) filled in, side by
+        side, with :meth:`native_size`, as ``__call__``'s ``height = height or ...`` does; video
+        families check the result before any model work."""
+        if height and width and (frames or not self.video):
+            return height, width, frames
+        h, w, f = self.native_size(pipe)
+        return height or h, width or w, frames or f
+
+    def native_size(self, pipe: Any) -> tuple[int, int, int | None]:
+        """(height, width, frames) the pipeline's own ``__call__`` uses when given none.
+
+        SDXL, SD3 and FLUX (and most diffusers image pipelines): ``default_sample_size *
+        vae_scale_factor``.  ``default_sample_size`` is set in ``__init__``: the denoiser
+        config's ``sample_size`` (SDXL's UNet, SD3's transformer), or 128 where no config has one
+        (FLUX).  A constant here would ask a small model for more than it can draw (a tiny SD3
+        with ``sample_size`` 32 was asked for 1024 px); a pipeline without the attribute has no
+        size of its own, and rather than guess one we ask for it."""
+        n = getattr(pipe, "default_sample_size", None)
+        if n is None:
+            raise SpecError(f"height/width: {type(pipe).__name__} has no default size (no "
+                            f"default_sample_size); give both")
+        s = int(n) * pipe.vae_scale_factor
+        return s, s, None
 
     def latent_shape(self, pipe: Any, batch: int, height: int | None, width: int | None,
                      frames: int | None) -> tuple[int, ...]:
@@ -188,11 +212,16 @@ def to_uint8_images(x: torch.Tensor) -> np.ndarray:
 
 @register("ToyWorldPipeline")
 class ToyWorld(Adapter):
-    kind, pixel_latents, default_size, attention_kind = "toyworld", True, None, "cross"
+    kind, pixel_latents, attention_kind = "toyworld", True, "cross"
 
     def pipeline_class(self) -> type:
         from .pipelines.toyworld import ToyWorldPipeline
         return ToyWorldPipeline
+
+    def native_size(self, pipe):
+        """ToyWorld draws at its UNet's ``sample_size`` (``pipe.resolution``) and nothing else:
+        the size is not passed to ``__call__`` (:meth:`call_kwargs`)."""
+        return pipe.resolution, pipe.resolution, None
 
     def latent_shape(self, pipe, batch, height, width, frames):
         r = pipe.resolution
@@ -213,6 +242,10 @@ class ToyWorldVideo(ToyWorld):
         from .pipelines.toyworld_video import ToyWorldVideoPipeline
         return ToyWorldVideoPipeline
 
+    def native_size(self, pipe):
+        """Its resolution, and ``default_frames`` as ``__call__`` takes them when given None."""
+        return pipe.resolution, pipe.resolution, pipe.default_frames
+
     def latent_shape(self, pipe, batch, height, width, frames):
         r = pipe.resolution
         return (batch, pipe.unet.config.in_channels, frames or pipe.default_frames, r, r)
@@ -225,10 +258,25 @@ class ToyWorldVideo(ToyWorld):
 class StableDiffusion(Adapter):
     kind, pipeline_class_name, attention_kind = "sd", "StableDiffusionPipeline", "cross"
 
+    def size(self, pipe, height, width, frames):
+        """``StableDiffusionPipeline.__call__``: ``if not height or not width`` both sides take
+        the default, a lone height or width is dropped."""
+        if not height or not width:
+            height, width, _ = self.native_size(pipe)
+        return height, width, frames
+
+    def native_size(self, pipe):
+        """``unet.config.sample_size * vae_scale_factor`` (SD has no ``default_sample_size``);
+        ``sample_size`` may be a (height, width) pair."""
+        n = pipe.unet.config.sample_size
+        h, w = (n, n) if isinstance(n, int) else (n[0], n[1])
+        s = pipe.vae_scale_factor
+        return h * s, w * s, None
+
 
 @register("StableDiffusionXLPipeline")
 class StableDiffusionXL(Adapter):
-    kind, pipeline_class_name, default_size = "sdxl", "StableDiffusionXLPipeline", 1024
+    kind, pipeline_class_name = "sdxl", "StableDiffusionXLPipeline"
     attention_kind = "cross"
 
     def encode(self, pipe, texts):
@@ -246,7 +294,7 @@ class StableDiffusionXL(Adapter):
 
 @register("StableDiffusion3Pipeline")
 class StableDiffusion3(Adapter):
-    kind, pipeline_class_name, default_size = "sd3", "StableDiffusion3Pipeline", 1024
+    kind, pipeline_class_name = "sd3", "StableDiffusion3Pipeline"
     attention_kind = "joint"   # the text is CLIP's 77 tokens, then T5's
 
     def encode(self, pipe, texts):
@@ -257,7 +305,7 @@ class StableDiffusion3(Adapter):
 
 @register("FluxPipeline")
 class Flux(Adapter):
-    kind, pipeline_class_name, uses_negative, default_size = "flux", "FluxPipeline", False, 1024
+    kind, pipeline_class_name, uses_negative = "flux", "FluxPipeline", False
     attention_kind = "flux"
 
     def attention_tokens(self, pipe, prompt, length):
@@ -313,7 +361,7 @@ class Flux(Adapter):
 
 class _T5Video(Adapter):
     """Wan and CogVideoX: T5 prompts padded as ``__call__`` pads them, sizes from its defaults."""
-    video, default_size = True, 480
+    video = True
 
     def encode(self, pipe, texts):
         pe, _ = pipe.encode_prompt(texts, do_classifier_free_guidance=False,
@@ -329,15 +377,11 @@ class _T5Video(Adapter):
         return int(n or inspect.signature(pipe.__call__).parameters["max_sequence_length"].default)
 
     def size(self, pipe, height, width, frames):
-        """The pipeline's own defaults for what the caller left out, checked against the
-        latents' multiples."""
-        params = inspect.signature(pipe.__call__).parameters
-        cfg, s = pipe.transformer.config, pipe.vae_scale_factor_spatial
-        height = height or params["height"].default or cfg.sample_height * s
-        width = width or params["width"].default or cfg.sample_width * s
-        frames = frames or params["num_frames"].default or cfg.sample_frames
-        p = cfg.patch_size
-        m = s * int(p[-1] if isinstance(p, (tuple, list)) else p)
+        """The pipeline's own defaults (:meth:`native_size`) for what the caller left out,
+        checked against the latents' multiples."""
+        height, width, frames = super().size(pipe, height, width, frames)
+        p = pipe.transformer.config.patch_size
+        m = pipe.vae_scale_factor_spatial * int(p[-1] if isinstance(p, (tuple, list)) else p)
         if height % m or width % m:
             raise SpecError(f"height/width: {height}x{width} must both be multiples of {m} for "
                             f"{type(pipe).__name__}")
@@ -355,6 +399,12 @@ class _T5Video(Adapter):
 class Wan(_T5Video):
     kind, pipeline_class_name, separate_unconditional = "wan", "WanPipeline", True
     attention_kind = "wan"
+
+    def native_size(self, pipe):
+        """``WanPipeline.__call__``'s own signature defaults (480 x 832, 81 frames): no Wan
+        config holds a size, so the pipeline's defaults are the model's."""
+        p = inspect.signature(pipe.__call__).parameters
+        return p["height"].default, p["width"].default, p["num_frames"].default
 
     def attention_frames(self, pipe, shape):
         return shape[2] // int(pipe.transformer.config.patch_size[0])
@@ -374,6 +424,12 @@ class Wan(_T5Video):
 @register("CogVideoXPipeline")
 class CogVideoX(_T5Video):
     kind, pipeline_class_name, attention_kind = "cogvideox", "CogVideoXPipeline", "cog"
+
+    def native_size(self, pipe):
+        """``CogVideoXPipeline.__call__``: the transformer's ``sample_height``/``sample_width``
+        times ``vae_scale_factor_spatial`` (480 x 720 for 2B/5B) and its ``sample_frames``."""
+        cfg, s = pipe.transformer.config, pipe.vae_scale_factor_spatial
+        return cfg.sample_height * s, cfg.sample_width * s, cfg.sample_frames
 
     def attention_frames(self, pipe, shape):
         return shape[1] // int(pipe.transformer.config.patch_size_t or 1)
