@@ -1,11 +1,15 @@
 """Model work only for clients that are still there, and a progress bar for it.
 
 Gradio drops a queued event whose client has gone (its SSE stream closed) before it starts, but
-an event already running runs to its end: Gradio only marks it ``alive = False``.  Each model
-call here runs under a :mod:`lina_core.watch` watcher that, after every denoising step, moves the
-event's progress bar (``gr.Progress``, steps done of the run) and stops the run
-(:class:`~lina_core.watch.Cancelled`) once its client is gone, so abandoned work stops within
-the step in progress.  The watcher reads Gradio's own record of the event (the queue's active
+an event already running runs to its end: for a closed client Gradio only marks it
+``alive = False``; for a cancel (``job.cancel()``, a Stop button) it cancels the event's asyncio
+task and frees the queue slot while the worker thread runs on.  Each model call here runs under
+a :mod:`lina_core.watch` watcher that, after every denoising step, moves the event's progress
+bar (``gr.Progress``, steps done of the run) and stops the run
+(:class:`~lina_core.watch.Cancelled`) once its client is gone or its event has left the queue's
+running jobs, so abandoned work stops within the step in progress.  The next job on the freed
+slot waits for the engine's pipeline lock (:func:`lina_core.engine.pipeline_lock`), so two runs
+never share a pipeline.  The watcher reads Gradio's own record of the event (the queue's active
 jobs, an internal of Gradio 6 pinned by ``tests/test_queue.py``); outside an event (tests, the
 CLI) it only counts steps.
 
@@ -52,21 +56,37 @@ def _event() -> tuple[Any, str | None]:
     return getattr(blocks, "_queue", None), event_id
 
 
-def client_gone(queue: Any, event_id: str | None) -> bool:
-    """Whether Gradio has marked the event ``event_id`` dead (its client disconnected)."""
-    if queue is None or event_id is None:
-        return False
-    for job in getattr(queue, "active_jobs", ()):
+def _find(queue: Any, event_id: str) -> Any:
+    """The event ``event_id`` among the queue's running jobs, or None."""
+    for job in list(getattr(queue, "active_jobs", ())):
         for ev in job or ():
             if getattr(ev, "_id", None) == event_id:
-                return not getattr(ev, "alive", True)
-    return False
+                return ev
+    return None
+
+
+def client_gone(queue: Any, event_id: str | None, seen: bool = False) -> bool:
+    """Whether the event ``event_id`` is no longer wanted: Gradio marked it dead (its client
+    disconnected), or, once ``seen`` among the running jobs, it is not there any more.
+
+    The second case is a cancel (``job.cancel()``, the UI's Stop button): Gradio cancels the
+    event's asyncio task and frees its queue slot, but the worker thread running the model goes
+    on; only its absence from ``active_jobs`` says the event was dropped.  An event never seen
+    there (run outside the queue) is never judged gone by absence.
+    """
+    if queue is None or event_id is None:
+        return False
+    ev = _find(queue, event_id)
+    if ev is None:
+        return seen
+    return not getattr(ev, "alive", True)
 
 
 def step_watcher(name: str, show_steps: bool = True) -> Watcher:
     """The watcher of one model call named ``name``: progress per step (``show_steps``), and
     :class:`Cancelled` once the event's client is gone."""
     queue, event_id = _event()
+    seen = queue is not None and event_id is not None and _find(queue, event_id) is not None
     progress = _PROGRESS.get() if show_steps else None
     ends: list[float] = []
 
@@ -75,7 +95,7 @@ def step_watcher(name: str, show_steps: bool = True) -> Watcher:
         if done:
             ends.append(now)
             STATS["steps"] += 1
-        if client_gone(queue, event_id):
+        if client_gone(queue, event_id, seen):
             STATS["cancelled"] += 1
             log.info(json.dumps({"event": "cancelled", "fn": name, "event_id": event_id,
                                  "step": done, "total": total, "t": now,

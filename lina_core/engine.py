@@ -11,7 +11,9 @@ families is asked of their adapter (:mod:`.adapters`).  No code here assumes 4-D
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -364,6 +366,27 @@ def _versions() -> dict[str, str]:
     return {"torch": torch.__version__, "diffusers": diffusers.__version__}
 
 
+_LOCKS: "weakref.WeakKeyDictionary[Any, threading.RLock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def pipeline_lock(pipe: Any) -> threading.RLock:
+    """The lock every run on ``pipe`` holds from :func:`prepare` to :func:`record`.
+
+    A run swaps its own scheduler into the pipeline and attaches hooks for one call; two runs
+    on one pipeline at once would step each other's scheduler (Gradio's cancel frees the queue
+    slot while the cancelled call's thread still runs, so the next visitor's job started beside
+    it).  Holding this lock makes runs on one pipeline one at a time by construction, whoever
+    calls the engine; a cancelled run gives it up within a step, when its watcher stops it.  Kept
+    beside the pipeline (weakly), never on it: a run leaves the user's pipeline as it was.
+    """
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(pipe)
+        if lock is None:
+            lock = _LOCKS[pipe] = threading.RLock()
+        return lock
+
+
 def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int = 1,
         cache: Trajectory | None = None, reference: torch.Tensor | None = None,
         encoder: Encoder | None = None, height: int | None = None, width: int | None = None,
@@ -386,13 +409,15 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
         cache = None
     t_all = time.perf_counter()
     seed = spec.seed if seed is None else seed
-    p = prepare(pipe, spec, seed, batch, cache, reference, encoder, (height, width, frames),
-                graph, previews, attention)
-    W.check(p.k, spec.steps)           # the client may have gone while we prepared
-    t0 = time.perf_counter()
-    out = denoise(pipe, p, extra_call_kwargs)
-    timing = {"pipeline_s": time.perf_counter() - t0}
-    res = record(pipe, p, out, timing)
+    with pipeline_lock(pipe):
+        W.check(0, spec.steps)         # the client may have gone while we waited for the lock
+        p = prepare(pipe, spec, seed, batch, cache, reference, encoder, (height, width, frames),
+                    graph, previews, attention)
+        W.check(p.k, spec.steps)       # the client may have gone while we prepared
+        t0 = time.perf_counter()
+        out = denoise(pipe, p, extra_call_kwargs)
+        timing = {"pipeline_s": time.perf_counter() - t0}
+        res = record(pipe, p, out, timing)
     timing["total_s"] = time.perf_counter() - t_all
     return res
 

@@ -98,3 +98,50 @@ def test_left_clients_are_not_worked_for_and_the_stayer_sees_its_place(served):
     p = stayer.progress
     assert len(p) >= 2 and p == sorted(set(p)) and 1 <= p[0] and p[-1] <= 20, p
     assert "done" in per[stayer.event_id]
+
+
+def _lina(client, seed: int, steps: int):
+    return client.submit(prompt="a red cone on the floor, lit from the left", use_scene=False,
+                         seed=seed, steps=steps, candidate="none", api_name="/lina")
+
+
+def _pixels(result) -> list:
+    """The baseline and LINA images of a /lina result, as arrays."""
+    import numpy as np
+    from PIL import Image
+    return [np.asarray(Image.open(r["path"] if isinstance(r, dict) else r).convert("RGB"))
+            for r in result[:2]]
+
+
+@pytest.mark.slow   # the served app, a cancelled 100-step run and two 8-step pairs: ~20 s
+def test_a_cancelled_run_stops_and_the_next_visitor_gets_the_solo_result(served):
+    """gradio_client's ``cancel()`` of a running /lina frees Gradio's queue slot at once, while
+    the model call's thread runs on: the run must stop within a step (its event has left the
+    queue's active jobs), and the next visitor's run, started behind it, must never share the
+    pipeline with it: its images are bit-identical to the same request made alone."""
+    from gradio_client import Client
+    from app.waiting import STATS
+    base, lines = served
+    a, b = Client(base, verbose=False), Client(base, verbose=False)
+    cancelled_before = STATS["cancelled"]
+    job = _lina(a, 1, 100)
+    t0 = time.time()
+    while time.time() - t0 < 60:      # wait until the run is really denoising
+        st = job.status()
+        if st.progress_data and any(p.unit == "steps" and (p.index or 0) >= 3
+                                    for p in st.progress_data):
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the 100-step run never reported its steps")
+    job.cancel()
+    behind = _lina(b, 2, 8).result(timeout=120)
+    deadline = time.time() + 30
+    while STATS["cancelled"] == cancelled_before and time.time() < deadline:
+        time.sleep(0.1)
+    stop = [d for d in lines if d["event"] == "cancelled"]
+    assert STATS["cancelled"] > cancelled_before and stop, "the cancelled run was not stopped"
+    assert stop[-1]["step"] < stop[-1]["total"]
+    solo = _lina(b, 2, 8).result(timeout=120)
+    for x, y in zip(_pixels(behind), _pixels(solo)):
+        assert (x == y).all()
