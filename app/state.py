@@ -362,10 +362,11 @@ def set_video_handle(h: VideoHandle) -> VideoHandle:
 
 
 def _size_kwargs(loaded: Loaded) -> dict[str, int]:
-    """The family's default size (ToyWorld draws at its own resolution)."""
-    from lina_core.adapters import adapter_for_kind
-    s = adapter_for_kind(ALLOWLIST[loaded.key].kind).default_size
-    return {} if s is None else {"height": s, "width": s}
+    """The size the app asks of ``loaded``: none, so every model runs at its pipeline's own
+    default (:meth:`lina_core.adapters.Adapter.native_size`, from its config, as diffusers'
+    ``__call__`` computes it). The one place every tab's size comes from, so a host (or a test
+    driving a tiny real model) asks for another size here alone."""
+    return {}
 
 
 def _first(images: np.ndarray) -> np.ndarray:

@@ -37,11 +37,6 @@ class Adapter:
     uses_negative: bool = True
     #: the unconditional pass is a call of its own, recognisable by its embeddings (Wan)
     separate_unconditional: bool = False
-    #: always None: no family has a size of its own any more, the pipeline's config decides
-    #: (:meth:`native_size`, filled in by :meth:`size` when the caller gives none).  Kept only
-    #: because ``app/state.py``'s ``_size_kwargs`` still reads it (None: pass no size); remove
-    #: the two together.
-    default_size: int | None = None
     #: the denoiser attributes to guide (Wan 2.2 hands the low-noise steps to ``transformer_2``)
     denoisers: tuple[str, ...] = ("unet", "transformer", "transformer_2")
     #: how :mod:`.attention` reads text attention: "cross" (UNet ``attn2``), "joint" (SD3),
