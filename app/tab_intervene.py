@@ -22,8 +22,8 @@ from .presets import DEFAULT_PROMPT, PRESETS
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, VERDICT_HEADERS, VERDICT_WIDTHS, FieldNumber,
                       FieldSlider, diff_heatmap, error, guard, keyed, number, on_status,
-                      run_status, side_by_side, steps_slider, upscale, verdict_rows,
-                      verdict_summary)
+                      run_status, side_by_side, steps_slider, stop_button, stops, upscale,
+                      verdict_rows, verdict_summary)
 
 NO_EDIT = "none"
 NO_MASK = "(none: whole image)"
@@ -364,13 +364,15 @@ def _wire_runs(ctx: Ctx, c: dict[str, Any], o: dict[str, Any], io: dict[str, Any
         return vars(controls_of(text))
 
     shown = dict(show_progress_on=[c["status"]])
-    on_status(c["run"].click(guard(keyed(run_controls, outs)), None, list(outs.values()),
-                             inputs_kwargs={**fields, "scene": ctx.scene,
-                                            "model_key": ctx.model_key},
-                             api_name="intervene", **shown, **MODEL_QUEUE), c["status"])
-    on_status(io["run_json"].click(guard(keyed(run_pasted, outs)), [io["spec_in"], ctx.model_key],
-                                   list(outs.values()), api_name="intervene_json", **shown,
-                                   **MODEL_QUEUE), c["status"])
+    ev_run = on_status(c["run"].click(guard(keyed(run_controls, outs)), None, list(outs.values()),
+                                      inputs_kwargs={**fields, "scene": ctx.scene,
+                                                     "model_key": ctx.model_key},
+                                      api_name="intervene", **shown, **MODEL_QUEUE), c["status"])
+    ev_json = on_status(io["run_json"].click(guard(keyed(run_pasted, outs)),
+                                             [io["spec_in"], ctx.model_key], list(outs.values()),
+                                             api_name="intervene_json", **shown, **MODEL_QUEUE),
+                        c["status"])
+    stops(c["stop"], ev_run, ev_json)
     on_status(io["load_json"].click(guard(keyed(load_controls, fields)), [io["spec_in"]],
                                     list(fields.values()), api_name="load_spec", **shown),
               c["status"])
@@ -412,7 +414,9 @@ def build(ctx: Ctx) -> None:
         from_scene = gr.Button("use Scene prompt", scale=1)
     presets_box = gr.Column()      # filled below, once the outputs exist
     c = {"prompt": prompt, "from_scene": from_scene, **_controls()}
-    c["run"] = gr.Button("Run baseline and intervened", variant="primary", elem_id="iv-run")
+    with gr.Row():
+        c["run"] = gr.Button("Run baseline and intervened", variant="primary", elem_id="iv-run")
+        c["stop"] = stop_button("iv-stop")
     c["status"] = run_status("iv-status")
     o = _outputs()
     io = _spec_io(o)

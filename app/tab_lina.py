@@ -22,8 +22,8 @@ from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, UI_MAX_SEEDS, VERDICT_HEADERS,
                       VERDICT_WIDTHS, FieldNumber, box_outline, check_candidate, choice_markdown,
                       diff_heatmap, error, guard, intervention_dropdown, keyed, number, on_status,
-                      parse_int_list, run_status, steps_slider, upscale, verdict_rows,
-                      verdict_summary)
+                      parse_int_list, run_status, steps_slider, stop_button, stops, upscale,
+                      verdict_rows, verdict_summary)
 
 
 def _scene_for(prompt: Any, use_scene: bool, scene: dict[str, Any] | None
@@ -169,7 +169,9 @@ def _inputs() -> dict[str, Any]:
         i["steps"] = steps_slider()
         i["candidate"] = intervention_dropdown(elem_id="lina-candidate")
         i["predict"] = gr.Button("Predict intervention", elem_id="lina-predict")
-    i["run"] = gr.Button("Run baseline vs LINA", variant="primary", elem_id="lina-run")
+    with gr.Row():
+        i["run"] = gr.Button("Run baseline vs LINA", variant="primary", elem_id="lina-run")
+        i["stop"] = stop_button("lina-stop")
     i["status"] = run_status("lina-status")
     return i
 
@@ -221,6 +223,7 @@ def _batch_section() -> dict[str, Any]:
             b["seeds"] = gr.Textbox("0, 1, 2, 3", label=f"seeds (at most {UI_MAX_SEEDS})",
                                     elem_id="lina-seeds")
             b["run"] = gr.Button("Run batch", elem_id="lina-batch-run")
+            b["stop"] = stop_button("lina-batch-stop")
         b["status"] = run_status("lina-batch-status")
         b["batch_md"] = gr.Markdown()
         with gr.Row():
@@ -249,19 +252,21 @@ def _wire(ctx: Ctx, i: dict[str, Any], o: dict[str, Any], b: dict[str, Any]) -> 
         return {n: i[n] if n in i else b[n] for n in names} | state_in
 
     at, bt = dict(show_progress_on=[i["status"]]), dict(show_progress_on=[b["status"]])
-    on_status(i["run"].click(guard(keyed(run_pair, outs)), None, list(outs.values()),
-                             inputs_kwargs=named("prompt", "use_scene", "seed", "steps",
-                                                 "candidate"),
-                             api_name="lina", **at, **MODEL_QUEUE), i["status"])
+    ev_pair = on_status(i["run"].click(guard(keyed(run_pair, outs)), None, list(outs.values()),
+                                       inputs_kwargs=named("prompt", "use_scene", "seed", "steps",
+                                                           "candidate"),
+                                       api_name="lina", **at, **MODEL_QUEUE), i["status"])
     why = {"explain": o["explain"], "why": o["why"]}
     on_status(i["predict"].click(guard(keyed(run_predict, why)), None, list(why.values()),
                                  inputs_kwargs=named("prompt", "use_scene", "candidate", "steps"),
                                  api_name="lina_predict", **at, **MODEL_QUEUE), i["status"])
     gal = {k: b[k] for k in ("base_gal", "lina_gal", "batch_md")}
-    on_status(b["run"].click(guard(keyed(run_batch, gal)), None, list(gal.values()),
-                             inputs_kwargs=named("prompt", "use_scene", "seeds", "steps",
-                                                 "candidate"),
-                             api_name="lina_batch", **bt, **MODEL_QUEUE), b["status"])
+    ev_batch = on_status(b["run"].click(guard(keyed(run_batch, gal)), None, list(gal.values()),
+                                        inputs_kwargs=named("prompt", "use_scene", "seeds",
+                                                            "steps", "candidate"),
+                                        api_name="lina_batch", **bt, **MODEL_QUEUE), b["status"])
+    stops(i["stop"], ev_pair)
+    stops(b["stop"], ev_batch)
     return keyed(run_pair, outs)
 
 

@@ -14,7 +14,8 @@ from lina_core.probes import PROBES
 from . import state
 from .context import MODEL_QUEUE, Ctx
 from .widgets import (UI_MAX_KS, UI_MAX_PROBE_N, UI_MAX_PROBE_SEEDS, FieldSlider, error, guard,
-                      number, on_status, parse_int_list, run_status, steps_slider, table)
+                      number, on_status, parse_int_list, run_status, steps_slider, stop_button,
+                      stops, table)
 
 SPLITS = ("train", "test-id", "test-ood")
 DESCRIPTIONS = {
@@ -72,13 +73,15 @@ def build(ctx: Ctx) -> None:
                            elem_id="probe-seeds")
         ks = gr.Textbox("0, 5, 10, 15", label="ks: switch steps (timing, inpaint)")
         steps = steps_slider(15)
-    run = gr.Button("Run probe", variant="primary", elem_id="probe-run")
+    with gr.Row():
+        run = gr.Button("Run probe", variant="primary", elem_id="probe-run")
+        stop = stop_button("probe-stop")
     status = run_status("probe-status")
     md = gr.Markdown(elem_id="probe-md")
     plot = gr.Plot(label="probe result")
     rows = gr.Dataframe(label="rows", interactive=False, wrap=True)
     name.change(lambda v: f"_{DESCRIPTIONS.get(v, '')}_", [name], [desc],
                 api_visibility="private", show_progress="hidden")
-    on_status(run.click(guard(run_probe), [name, split, n, seeds, ks, steps, ctx.model_key],
-                        [plot, rows, md], api_name="probe", show_progress_on=[status],
-                        **MODEL_QUEUE), status)
+    ev = run.click(guard(run_probe), [name, split, n, seeds, ks, steps, ctx.model_key],
+                   [plot, rows, md], api_name="probe", show_progress_on=[status], **MODEL_QUEUE)
+    stops(stop, on_status(ev, status))

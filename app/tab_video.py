@@ -30,7 +30,8 @@ from .runstore import RunStore
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, FieldNumber, FieldSlider,
                       check_candidate, choice_markdown, error, guard, intervention_dropdown,
-                      keyed, number, on_status, run_status, steps_slider, upscale)
+                      keyed, number, on_status, run_status, steps_slider, stop_button, stops,
+                      upscale)
 
 FPS = 4                    #: playback rate of every clip file (ToyWorld clips are short)
 FILE_SCALE = 8             #: 32 px frames -> 256 px in the files (nearest neighbour)
@@ -386,7 +387,9 @@ def _inputs() -> dict[str, Any]:
         i["guidance"] = FieldSlider(0, MAX_GUIDANCE, value=DEFAULT_GUIDANCE, step=0.5,
                                     label="guidance scale", field="guidance_scale")
         i["candidate"] = intervention_dropdown(elem_id="video-candidate")
-    i["go"] = gr.Button("Run baseline vs LINA clips", variant="primary", elem_id="video-run")
+    with gr.Row():
+        i["go"] = gr.Button("Run baseline vs LINA clips", variant="primary", elem_id="video-run")
+        i["stop"] = stop_button("video-stop")
     i["status"] = run_status("video-status")
     return i
 
@@ -447,9 +450,10 @@ def _wire(ctx: Ctx, i: dict[str, Any], o: dict[str, Any]) -> Any:
         return run(values, store, progress)
     run_ui = keyed(run_ui, outs)
 
-    on_status(i["go"].click(guard(run_ui), None, list(outs.values()), inputs_kwargs=fields,
-                            api_name="video", show_progress_on=[i["status"]], **MODEL_QUEUE),
-              i["status"])
+    stops(i["stop"], on_status(
+        i["go"].click(guard(run_ui), None, list(outs.values()), inputs_kwargs=fields,
+                      api_name="video", show_progress_on=[i["status"]], **MODEL_QUEUE),
+        i["status"]))
     play, scrubber, strip_img = o["play"], o["scrubber"], o["strip_img"]
     play.click(None, [play], [play], js=PLAY_JS, api_visibility="private")
     o["base_vid"].change(None, None, [play], js="() => 'Play both'", api_visibility="private")

@@ -58,6 +58,18 @@ NOT_RUN = ("**Not run** (the message in the corner says why): every input is as 
            "and every output as it was.")
 
 
+def stop_button(elem_id: str) -> gr.Button:
+    """A Stop button for a tab's model runs (wired by :func:`stops`)."""
+    return gr.Button("Stop", variant="stop", elem_id=elem_id, scale=0, min_width=80)
+
+
+def stops(button: gr.Button, *events: Any) -> None:
+    """``button`` cancels ``events``: Gradio cancels a queued one, and a running one's model
+    call stops within the denoising step in progress (:mod:`app.waiting`)."""
+    button.click(None, None, None, cancels=list(events), api_visibility="private",
+                 show_progress="hidden")
+
+
 def run_status(elem_id: str) -> gr.Markdown:
     """A tab's status line, under its buttons: where the events' queue position, progress bar
     and errors show (``show_progress_on``), so no output box is ever marked "Error"."""

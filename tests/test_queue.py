@@ -145,3 +145,17 @@ def test_a_cancelled_run_stops_and_the_next_visitor_gets_the_solo_result(served)
     solo = _lina(b, 2, 8).result(timeout=120)
     for x, y in zip(_pixels(behind), _pixels(solo)):
         assert (x == y).all()
+
+
+def test_every_model_run_has_a_stop_button():
+    """Each tab that runs a model has a Stop button whose click cancels that tab's run events
+    (what the cancel test above drives through gradio_client, the button sends from the page)."""
+    from app import build_demo
+    from lina_core.pipelines.registry import tiny_toyworld
+    demo = build_demo(pipe=tiny_toyworld(), runs_dir="/tmp/lina-stop-test", threads=1,
+                      cache_presets=False)
+    deps = demo.config["dependencies"]
+    ids = {d.get("api_name"): d["id"] for d in deps}
+    cancelled = {c for d in deps for c in d.get("cancels") or ()}
+    for name in ("lina", "lina_batch", "intervene", "intervene_json", "probe", "video"):
+        assert ids[name] in cancelled, f"/{name} has no Stop button"
