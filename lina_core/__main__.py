@@ -66,10 +66,11 @@ def cmd_data(a: argparse.Namespace) -> None:
 
 def cmd_render(a: argparse.Namespace) -> None:
     from PIL import Image
-    from .csg import CausalSceneGraph, from_prompt
+    from .csg import CausalSceneGraph, GraphError, from_prompt
+    from .limits import read_json_file
     from .toyworld.render import render
-    if a.graph:
-        g = CausalSceneGraph.from_json(Path(a.graph).read_text())
+    if a.graph:   # size and nesting checked before the file is read or parsed
+        g = CausalSceneGraph.from_dict(read_json_file(a.graph, "graph JSON", error=GraphError))
     else:
         parsed = from_prompt(a.prompt)
         if parsed.unknown_words:
@@ -92,10 +93,10 @@ def cmd_train(a: argparse.Namespace) -> None:
 def cmd_generate(a: argparse.Namespace) -> None:
     from PIL import Image
     from . import engine
-    from .interventions import InterventionSpec
-    from .limits import MAX_RESOLUTION, MAX_STEPS, MIN_STEPS, check_int
-    if a.spec:
-        spec = InterventionSpec.from_json(Path(a.spec).read_text())
+    from .interventions import InterventionSpec, SpecError
+    from .limits import MAX_RESOLUTION, MAX_STEPS, MIN_STEPS, check_int, read_json_file
+    if a.spec:    # size and nesting checked before the file is read or parsed
+        spec = InterventionSpec.from_dict(read_json_file(a.spec, "spec", error=SpecError))
     else:
         check_int("steps", a.steps, MIN_STEPS, MAX_STEPS)
         spec = InterventionSpec(prompt=a.prompt, steps=a.steps, seed=a.seed,
@@ -393,8 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     from .pipelines.registry import ModelUnavailable
     try:
         args.fn(args)
-    except (GraphError, SpecError, LimitError, ModelUnavailable, FileNotFoundError,
-            ValueError) as exc:
+    except (GraphError, SpecError, LimitError, ModelUnavailable, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

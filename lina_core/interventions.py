@@ -10,8 +10,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .limits import (MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MAX_STRENGTH, MIN_STEPS,
-                     check_number)
+from .limits import (MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS, MAX_STRENGTH,
+                     MIN_STEPS, check_number, check_text, load_json, snippet)
 
 SCHEMA_VERSION = 1
 EDIT_TYPES = ("replace", "interpolate", "add_direction", "scale_tokens", "swap_tokens", "donor")
@@ -41,8 +41,9 @@ def _window(name: str, start: Any, end: Any, steps: int) -> None:
 
 
 def _str(name: str, v: Any) -> None:
-    if not isinstance(v, str):
-        raise SpecError(f"{name}: {v!r} must be a string")
+    """A string of at most :data:`~lina_core.limits.MAX_PROMPT_CHARS` characters (every text
+    field of a spec is a prompt, a word or a node id: a text encoder or the parser reads it)."""
+    check_text(name, v, MAX_PROMPT_CHARS, error=SpecError)
 
 
 @dataclass
@@ -74,13 +75,15 @@ class PromptEdit:
     def validate(self, steps: int, i: int = 0) -> None:
         name = f"edits[{i}]"
         if self.type not in EDIT_TYPES:
-            raise SpecError(f"{name}.type: {self.type!r} is not one of {list(EDIT_TYPES)}")
+            raise SpecError(f"{name}.type: {snippet(self.type)} is not one of "
+                            f"{list(EDIT_TYPES)}")
         _window(name, self.start, self.end, steps)
         _num(f"{name}.strength", self.strength, -MAX_STRENGTH, MAX_STRENGTH)
         for f in ("target_prompt", "direction_from", "direction_to"):
             _str(f"{name}.{f}", getattr(self, f))
         if not isinstance(self.words, list) or not all(isinstance(w, str) for w in self.words):
             raise SpecError(f"{name}.words: must be a list of strings")
+        check_text(f"{name}.words", " ".join(self.words), MAX_PROMPT_CHARS, error=SpecError)
         if self.type in ("replace", "interpolate", "swap_tokens") and not self.target_prompt:
             raise SpecError(f"{name}.target_prompt: required for {self.type}")
         if self.type == "add_direction" and not (self.direction_from or self.direction_to):
@@ -91,7 +94,8 @@ class PromptEdit:
                 not isinstance(p, (list, tuple)) or len(p) != 2 for p in self.pairs)):
             raise SpecError(f"{name}.pairs: a list of [source_word, target_word] pairs")
         if self.donor not in DONOR_KINDS:
-            raise SpecError(f"{name}.donor: {self.donor!r} is not one of {list(DONOR_KINDS)}")
+            raise SpecError(f"{name}.donor: {snippet(self.donor)} is not one of "
+                            f"{list(DONOR_KINDS)}")
         if not isinstance(self.swaps, dict) or not all(
                 isinstance(k, str) and k.count(".") == 1 and isinstance(v, str)
                 for k, v in self.swaps.items()):
@@ -121,12 +125,13 @@ class LatentGuidance:
     def validate(self, steps: int) -> None:
         if not isinstance(self.target_prompt, str) or not self.target_prompt:
             raise SpecError("latent_guidance.target_prompt: required, a non-empty string")
+        _str("latent_guidance.target_prompt", self.target_prompt)
         _str("latent_guidance.mask_node", self.mask_node)
         _num("latent_guidance.weight", self.weight, -MAX_STRENGTH, MAX_STRENGTH)
         _window("latent_guidance", self.start, self.end, steps)
         _num("latent_guidance.mask_softness", self.mask_softness, 0.0, 0.5)
         if self.mask_from not in MASK_SOURCES:
-            raise SpecError(f"latent_guidance.mask_from: {self.mask_from!r} is not one of "
+            raise SpecError(f"latent_guidance.mask_from: {snippet(self.mask_from)} is not one of "
                             f"{list(MASK_SOURCES)}")
         if self.mask_from != "graph" and not self.mask_node:
             raise SpecError(f"latent_guidance.mask_node: mask_from {self.mask_from!r} needs a "
@@ -154,8 +159,9 @@ class Inpaint:
         _int("inpaint.start", self.start, 0, steps - 1)
         if not isinstance(self.mask_node, str) or not self.mask_node:
             raise SpecError("inpaint.mask_node: name the scene-graph node to regenerate")
+        _str("inpaint.mask_node", self.mask_node)
         if self.mask_from not in ("graph", "attention"):
-            raise SpecError(f"inpaint.mask_from: {self.mask_from!r} is not one of "
+            raise SpecError(f"inpaint.mask_from: {snippet(self.mask_from)} is not one of "
                             f"['graph', 'attention']")
 
 
@@ -167,7 +173,8 @@ class ScheduleSpec:
 
     def validate(self) -> None:
         if self.kind not in SCHEDULE_KINDS:
-            raise SpecError(f"schedule.kind: {self.kind!r} is not one of {list(SCHEDULE_KINDS)}")
+            raise SpecError(f"schedule.kind: {snippet(self.kind)} is not one of "
+                            f"{list(SCHEDULE_KINDS)}")
         _num("schedule.rho", self.rho, 0.0, 1.0)
         _num("schedule.split", self.split, 0.05, 0.95)
 
@@ -188,10 +195,11 @@ class InterventionSpec:
 
     def validate(self) -> "InterventionSpec":
         if self.schema_version != SCHEMA_VERSION:
-            raise SpecError(f"schema_version: {self.schema_version!r} is not supported; allowed: "
-                            f"{SCHEMA_VERSION}")
+            raise SpecError(f"schema_version: {snippet(self.schema_version)} is not supported; "
+                            f"allowed: {SCHEMA_VERSION}")
         if not isinstance(self.prompt, str) or not self.prompt.strip():
             raise SpecError("prompt: required, a non-empty string")
+        _str("prompt", self.prompt)
         _str("negative_prompt", self.negative_prompt)
         if not isinstance(self.edits, list) or not all(isinstance(e, PromptEdit)
                                                        for e in self.edits):
@@ -211,32 +219,36 @@ class InterventionSpec:
         if self.inpaint is not None:
             self.inpaint.validate(self.steps)
         self.schedule.validate()
-        graph = self.graph or {}
-        if not isinstance(graph, dict) or not isinstance(graph.get("nodes", []), list) or any(
-                not isinstance(n, dict) or "id" not in n for n in graph.get("nodes", [])):
-            raise SpecError("graph: must be a scene graph object whose nodes each have an id")
-        nodes = {n["id"] for n in graph.get("nodes", [])}
+        g = self._graph()
+        nodes = set(g.graph) if g is not None else set()
         donors = [(i, e) for i, e in enumerate(self.edits) if e.type == "donor"]
         if donors:
-            self._check_donors(donors)
+            self._check_donors(donors, g)
         for name, node in (("latent_guidance.mask_node", getattr(self.latent_guidance,
                                                                  "mask_node", "")),
                            ("inpaint.mask_node", getattr(self.inpaint, "mask_node", ""))):
             if node and node not in nodes:
-                raise SpecError(f"{name}: {node!r} is not a node of the spec's graph; "
-                                f"known: {sorted(nodes)}")
+                raise SpecError(f"{name}: {snippet(node)} is not a node of the spec's graph; "
+                                f"known: {snippet(sorted(nodes), 80)}")
         return self
 
-    def _check_donors(self, donors: list[tuple[int, "PromptEdit"]]) -> None:
-        """A donor edit needs the spec's graph, and a donor that exists for it."""
+    def _graph(self) -> Any:
+        """The spec's graph, validated as the graph editor validates one (its fields, sizes,
+        kinds, causal cycles), or None when it has none: a spec that passes runs."""
         from .csg import CausalSceneGraph, GraphError
-        from .donors import donor_for
-        if not self.graph or not self.graph.get("nodes"):
-            raise SpecError(f"edits[{donors[0][0]}]: a donor edit needs the spec's graph")
+        if self.graph is None or self.graph == {}:
+            return None
         try:
-            g = CausalSceneGraph.from_dict(self.graph)
+            return CausalSceneGraph.from_dict(self.graph)
         except GraphError as exc:
             raise SpecError(f"graph: {exc}") from None
+
+    def _check_donors(self, donors: list[tuple[int, "PromptEdit"]], g: Any) -> None:
+        """A donor edit needs the spec's graph, and a donor that exists for it."""
+        from .donors import donor_for
+        from .csg import GraphError
+        if g is None or not len(g.graph):
+            raise SpecError(f"edits[{donors[0][0]}]: a donor edit needs the spec's graph")
         for i, e in donors:
             try:
                 donor_for(g, e.donor, e.swaps)
@@ -271,7 +283,7 @@ class InterventionSpec:
         known = set(cls.__dataclass_fields__)
         extra = set(d) - known
         if extra:
-            raise SpecError(f"spec: unknown field(s) {sorted(extra)}; allowed {sorted(known)}")
+            raise SpecError(f"spec: unknown field(s) {_names(extra)}; allowed {sorted(known)}")
         for name in ("latent_guidance", "inpaint", "schedule"):
             if d.get(name) is not None and not isinstance(d[name], dict):
                 raise SpecError(f"{name}: must be a JSON object or null")
@@ -286,7 +298,7 @@ class InterventionSpec:
         for name, obj, c in nested:
             extra = set(obj) - set(c.__dataclass_fields__)
             if extra:
-                raise SpecError(f"{name}: unknown field(s) {sorted(extra)}; allowed "
+                raise SpecError(f"{name}: unknown field(s) {_names(extra)}; allowed "
                                 f"{sorted(c.__dataclass_fields__)}")
         try:
             kw = dict(d)
@@ -298,13 +310,17 @@ class InterventionSpec:
             kw["schedule"] = ScheduleSpec(**(d.get("schedule") or {}))
             spec = cls(**kw)
         except TypeError as exc:
-            raise SpecError(f"spec: {exc}") from None
+            raise SpecError(f"spec: {str(exc)[:120]}") from None
         return spec.validate()
 
     @classmethod
-    def from_json(cls, text: str) -> "InterventionSpec":
-        try:
-            d = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise SpecError(f"spec: not valid JSON ({exc})") from None
-        return cls.from_dict(d)
+    def from_json(cls, text: str | bytes) -> "InterventionSpec":
+        """A validated spec from JSON text, its size and nesting checked before it is parsed
+        (:func:`lina_core.limits.load_json`)."""
+        return cls.from_dict(load_json(text, "spec", error=SpecError))
+
+
+def _names(fields: set[Any]) -> str:
+    """Unknown field names for a message: the first three, each cut short (a key is input)."""
+    names = sorted(map(str, fields))
+    return ", ".join(snippet(n, 24) for n in names[:3]) + (", ..." if len(names) > 3 else "")

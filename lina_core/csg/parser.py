@@ -666,4 +666,5 @@ def open_prompt_graph(text: str) -> OpenParse:
     add_world_effects(b.g)
     _mark_stated(b.g, b.stated)
     add_world_effects(b.g)   # what a stated effect implies ("a lemon floating": refraction)
+    check_graph_size(len(b.g.graph), b.g.graph.number_of_edges(), "prompt's scene graph")
     return OpenParse(b.g.validate(), b.unknown, b.understood, b.stated)
