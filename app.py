@@ -1,7 +1,7 @@
 """LINA explorer: build the Gradio app and launch it.
 
     python app.py [--model KEY | --model-dir PATH [--model-kind KIND]] [--host H] [--port P]
-                  [--runs-dir DIR] [--no-cache-presets] [--threads N]
+                  [--runs-dir DIR] [--private-runs] [--no-cache-presets] [--threads N]
 
 The default model is ToyWorld (assets/toyworld; else the folder in $LINA_MODEL_DIR; else a tiny
 random-weight model so the app still starts). Bad flags exit with status 2 and one line.
@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
                    help="default: $GRADIO_SERVER_PORT or 7860")
     p.add_argument("--runs-dir", default="runs", help="where runs are saved (default ./runs)")
+    p.add_argument("--private-runs", action="store_true", default=None,
+                   help="each browser session sees only its own runs (default: on in a Space)")
     p.add_argument("--no-cache-presets", action="store_true",
                    help="do not cache the LINA talk presets")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -69,7 +71,7 @@ def build_from_args(args: argparse.Namespace):
     if args.threads is not None and not 1 <= args.threads <= 256:
         raise ValueError(f"--threads: {args.threads} is out of range; allowed [1, 256]")
     from app import build_demo
-    return build_demo(model=key, runs_dir=args.runs_dir,
+    return build_demo(model=key, runs_dir=args.runs_dir, private_runs=args.private_runs,
                       cache_presets=not args.no_cache_presets, threads=args.threads)
 
 

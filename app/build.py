@@ -40,18 +40,21 @@ def _source_hash() -> str:
 
 def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path = "runs",
                cache_presets: bool = False, threads: int | None = None,
-               video_pipe: Any = None) -> gr.Blocks:
+               video_pipe: Any = None, private_runs: bool | None = None) -> gr.Blocks:
     """Build the app.
 
     model: the allowlist key of the default model; pipe: a ready pipeline for that key (tests
     pass a tiny one); runs_dir: where runs are saved; cache_presets: lazily cache the LINA and
     Video talk presets (per model weights and app version, under ``<runs_dir>/.preset_cache``);
     video_pipe: a ready ToyWorld video pipeline for the Video tab (else assets/toyworld_video,
-    loaded on first use).
+    loaded on first use); private_runs: each browser session sees only its own runs
+    (:mod:`app.runstore`); default: on in a Hugging Face Space (``SPACE_ID`` is set there).
     """
     handle = state.set_handle(ModelHandle(model, pipe=pipe, threads=threads))
     video = state.set_video_handle(VideoHandle(video_pipe, threads=threads))
-    store = RunStore(runs_dir)
+    if private_runs is None:
+        private_runs = bool(os.environ.get("SPACE_ID"))
+    store = RunStore(runs_dir, private=private_runs)
     if zerogpu.on_zero_gpu():     # models on cuda at import, in this process (zerogpu.placement)
         handle.get()
         try:

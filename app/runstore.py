@@ -7,17 +7,25 @@ Layout of one run (``<runs-dir>/<run id>/``)::
     record.json    kind, model, seed, prompt, baseline spec, timings, verdicts, engine records
     *.png          the images at model resolution (exact pixels, not the upscaled display)
 
+Private runs (a public Space): with ``private=True`` each browser session's runs live in a
+folder of their own, ``<runs-dir>/<owner>/<run id>/``, the owner being a hash of Gradio's
+session (a page load), so a visitor lists, loads, exports and re-runs only their own runs; a
+session keeps at most :data:`MAX_RUNS_PER_OWNER` runs and the store :data:`MAX_RUNS_TOTAL`,
+the oldest pruned.  Without it (a researcher's own app) the whole folder is one user's.  Exports
+go to ``<runs-dir>/.exports`` and are removed after :data:`EXPORT_TTL_S` seconds.
+
 Security: run ids are checked against a strict pattern and must name an existing folder; an
 import reads only the uploaded file Gradio hands us, and from a ZIP only members named
 ``spec.json``, ``record.json`` or ``<name>.png`` (no folders, no ``..``, no absolute paths).
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
 import secrets
-import tempfile
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -35,6 +43,24 @@ MAX_IMPORT_BYTES = 32 * 1024 * 1024       # the uploaded file
 MAX_MEMBER_BYTES = 8 * 1024 * 1024        # one member, uncompressed
 MAX_MEMBERS = 64
 MAX_IMAGE_SIDE = 2048
+MAX_RUNS_PER_OWNER = 100                  # a private session's runs; the oldest pruned
+MAX_RUNS_TOTAL = 2000                     # all runs of a private store; the oldest pruned
+EXPORT_TTL_S = 15 * 60                    # an export ZIP outlives its download by this much
+OWNER = re.compile(r"^[0-9a-f]{16}$")
+
+
+def session_owner() -> str | None:
+    """The running Gradio event's session as a folder name (None outside an event): a hash,
+    so a session id never becomes a path."""
+    try:
+        from gradio.context import LocalContext
+    except ImportError:
+        return None
+    req = LocalContext.request.get(None)
+    session = getattr(req, "session_hash", None)
+    if not session:
+        return None
+    return hashlib.sha256(str(session).encode()).hexdigest()[:16]
 
 
 class RunError(ValueError):
@@ -49,9 +75,23 @@ def _json_default(o: Any) -> Any:
     return str(o)
 
 
+def _age(folder: Path) -> tuple[str, int]:
+    """A run folder's sort key, oldest first: the second in its id, then (runs of one second)
+    when its folder was written."""
+    return folder.name[:15], folder.stat().st_mtime_ns
+
+
 class RunStore:
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, private: bool = False):
         self.root = Path(root).expanduser().resolve()
+        self.private = private
+
+    def home(self) -> Path:
+        """The folder the caller's runs live in: the store's root, or (private) the running
+        session's own folder; a private store outside any session has a folder of its own."""
+        if not self.private:
+            return self.root
+        return self.root / (session_owner() or "0" * 16)
 
     # ------------------------------------------------------------------ writing
     def new_id(self, kind: str) -> str:
@@ -61,7 +101,7 @@ class RunStore:
     def save(self, kind: str, spec: dict[str, Any] | None, record: dict[str, Any],
              images: dict[str, np.ndarray]) -> str:
         run_id = self.new_id(kind)
-        folder = self.root / run_id
+        folder = self.home() / run_id
         folder.mkdir(parents=True, exist_ok=False)
         names = []
         for name, img in images.items():
@@ -75,21 +115,38 @@ class RunStore:
         if spec is not None:
             (folder / "spec.json").write_text(json.dumps(spec, indent=2, default=_json_default))
         (folder / "record.json").write_text(json.dumps(rec, indent=1, default=_json_default))
+        if self.private:
+            self._prune()
         return run_id
+
+    def _prune(self) -> None:
+        """Keep a private store within its quotas: the session's newest
+        :data:`MAX_RUNS_PER_OWNER` runs, and the store's newest :data:`MAX_RUNS_TOTAL`."""
+        for rid in self.ids()[MAX_RUNS_PER_OWNER:]:
+            shutil.rmtree(self.home() / rid, ignore_errors=True)
+        runs = [r for o in self.root.iterdir() if o.is_dir() and OWNER.match(o.name)
+                for r in o.iterdir() if r.is_dir() and RUN_ID.match(r.name)]
+        if len(runs) > MAX_RUNS_TOTAL:
+            for r in sorted(runs, key=_age, reverse=True)[MAX_RUNS_TOTAL:]:
+                shutil.rmtree(r, ignore_errors=True)
 
     # ------------------------------------------------------------------ reading
     def ids(self) -> list[str]:
-        if not self.root.is_dir():
+        """The caller's runs, newest first."""
+        home = self.home()
+        if not home.is_dir():
             return []
-        return sorted((p.name for p in self.root.iterdir()
-                       if p.is_dir() and RUN_ID.match(p.name)), reverse=True)
+        runs = [p for p in home.iterdir() if p.is_dir() and RUN_ID.match(p.name)]
+        return [p.name for p in sorted(runs, key=_age, reverse=True)]
 
     def folder(self, run_id: Any) -> Path:
         if not isinstance(run_id, str) or not RUN_ID.match(run_id):
-            raise RunError(f"run id: {run_id!r} is not a run id (pick one from the list)")
-        p = self.root / run_id
+            raise RunError(f"run id: {str(run_id)[:40]!r} is not a run id (pick one from the "
+                           f"list)")
+        p = self.home() / run_id
         if not p.is_dir():
-            raise RunError(f"run id: {run_id!r} does not exist in {self.root}")
+            where = "in this session's runs" if self.private else f"in {self.root}"
+            raise RunError(f"run id: {run_id!r} does not exist {where}")
         return p
 
     def load(self, run_id: str) -> dict[str, Any]:
@@ -108,7 +165,10 @@ class RunStore:
     def export_zip(self, run_id: str) -> Path:
         """A ZIP with spec.json, record.json, the PNGs and a README on how to reproduce it."""
         p = self.folder(run_id)
-        out_dir = Path(tempfile.mkdtemp(prefix="lina-export-"))
+        exports = self.root / ".exports"
+        self._drop_old_exports(exports)
+        out_dir = exports / secrets.token_hex(8)
+        out_dir.mkdir(parents=True)
         out = out_dir / f"{run_id}.zip"
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
             for f in sorted(p.iterdir()):
@@ -122,6 +182,17 @@ class RunStore:
                 "Reproduce: python -m lina_core generate --spec spec.json --out again.png\n"
                 "or import this ZIP in the app's Runs tab and press 'Re-run'.\n"))
         return out
+
+    @staticmethod
+    def _drop_old_exports(exports: Path) -> None:
+        """Remove export folders older than :data:`EXPORT_TTL_S` (Gradio has copied a returned
+        file into its own cache long before)."""
+        if not exports.is_dir():
+            return
+        now = time.time()
+        for d in exports.iterdir():
+            if d.is_dir() and now - d.stat().st_mtime > EXPORT_TTL_S:
+                shutil.rmtree(d, ignore_errors=True)
 
     def import_file(self, path: str | Path) -> str:
         """Import an uploaded spec JSON or run ZIP (the temp file Gradio gives us)."""

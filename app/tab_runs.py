@@ -10,7 +10,7 @@ import numpy as np
 
 from . import state
 from .context import MODEL_QUEUE, Ctx
-from .runstore import RunError, RunStore
+from .runstore import MAX_RUNS_PER_OWNER, RunError, RunStore
 from .widgets import DISPLAY, diff_heatmap, error, guard, on_status, run_status, upscale
 
 #: the image a re-run of the saved spec should reproduce, by run kind
@@ -94,8 +94,11 @@ def rerun(store: RunStore, rid: Any, model_key: str | None, progress: Any) -> tu
 
 def build(ctx: Ctx) -> None:
     store = ctx.store
-    gr.Markdown(f"Runs are saved in `{store.root}` (set with `--runs-dir`): `spec.json`, "
-                f"`record.json` (model, seed, timings, verdicts) and the images as PNG.")
+    where = (f"Your runs are private to this browser session (a reload starts a new one; export "
+             "a run to keep it), at most {MAX_RUNS_PER_OWNER}, the oldest dropped" if store.private else
+             f"Runs are saved in `{store.root}` (set with `--runs-dir`)")
+    gr.Markdown(f"{where}: `spec.json`, `record.json` (model, seed, timings, verdicts) and the "
+                f"images as PNG.")
     c = _layout(store)
     run_id, shown = c["run_id"], [c["images"], c["spec"], c["record"], c["md"]]
 
