@@ -18,6 +18,7 @@ from typing import Any
 
 from .csg import (ATTRIBUTES, CausalSceneGraph, GraphError, add_implicit_effects,
                   causal_parents, effect_types, to_prompt)
+from .limits import snippet
 
 #: causal parents per effect type, as ``(node kind or surface type, attribute)`` pairs: the
 #: attributes that decide the effect and must never change in a donor (read from the causal rules
@@ -221,13 +222,15 @@ def donor_for(graph: CausalSceneGraph, kind: str = "structure",
     for slot, value in swaps.items():
         node, attr = slot.split(".", 1)
         if node not in graph.graph:
-            raise DonorError(f"{slot!r}: no node {node!r}; nodes: {sorted(graph.graph.nodes)}")
+            raise DonorError(f"{snippet(slot)}: no node {snippet(node)}; nodes: "
+                             f"{snippet(sorted(graph.graph.nodes), 80)}")
         allowed = ATTRIBUTES.get(_kind(graph, node), {})
         if attr not in allowed:
-            raise DonorError(f"{slot!r}: a {_kind(graph, node)} has no attribute {attr!r}; "
-                             f"allowed: {sorted(allowed)}")
+            raise DonorError(f"{snippet(slot)}: a {_kind(graph, node)} has no attribute "
+                             f"{snippet(attr)}; allowed: {sorted(allowed)}")
         if value not in allowed[attr]:
-            raise DonorError(f"{slot!r}: {value!r} is not one of {list(allowed[attr])}")
+            raise DonorError(f"{snippet(slot)}: {snippet(value)} is not one of "
+                             f"{list(allowed[attr])}")
         done.append((node, attr, graph.attr(node, attr), value))
         h.node(node)["attrs"][attr] = value
     h = _rederived(h)
