@@ -8,12 +8,17 @@ subprocess with its ``lina.queue`` log on, then drives ``--clients`` clients at 
 Gradio's queue protocol over raw HTTP (``POST /gradio_api/queue/join``, then the SSE stream
 ``GET /gradio_api/queue/data``), each asking the Scene tab's ``/generate`` for one image of
 ``--steps`` steps.  A share ``--leave`` of them close their stream early: half after their run
-has done a few steps (mid-run), half while still queued.  Reports:
+has done a few steps (mid-run), half while still queued; a share ``--cancel`` press cancel
+instead (Gradio's ``POST /gradio_api/cancel``, what ``job.cancel()`` and the Stop button send),
+half mid-run, half queued, and keep their stream open.  Reports:
 
 - served: stayed, and got their image; errors: stayed and got an error; lost: stayed and got
-  neither within ``--timeout`` s;
-- cancelled: left mid-run and the app logged the run stopped; dropped: left while queued and
-  the app never started their run; leaked: left, yet their run went on to the end;
+  neither within ``--timeout`` s; wrong: served images that differ from the same request made
+  alone after the load (``--check`` of them are re-run; every pixel must match);
+- cancelled: left or cancelled mid-run and the app logged the run stopped; dropped: left or
+  cancelled while queued and the app never started their run; leaked: left or cancelled, yet
+  their run went on to the end;
+- peak memory of the app process (its VmHWM, MiB);
 - steps after leaving: per cancelled run, denoising steps that ended after the client closed
   its stream (from the app's log of the run's step ends; the target is at most one, the step
   in progress);
@@ -59,6 +64,8 @@ class Outcome:
     ranks: list[int] = field(default_factory=list)    # queue positions it was told
     progress: list[int] = field(default_factory=list)  # steps done, as the progress bar said
     message: str = ""
+    seed: int = 0
+    images: list[str] = field(default_factory=list)    # URLs of the served images
 
 
 def endpoint(base: str, api_name: str) -> tuple[int, list[bool]]:
@@ -98,11 +105,37 @@ def _steps(msg: dict[str, Any]) -> int | None:
     return None
 
 
+def cancel(http: httpx.Client, base: str, fn_index: int, session: str, event_id: str) -> None:
+    """What gradio_client's ``job.cancel()`` and a Stop button send."""
+    http.post(f"{base}{API}/cancel", json={"session_hash": session, "fn_index": fn_index,
+                                           "event_id": event_id}).raise_for_status()
+
+
+def _image_urls(output: Any) -> list[str]:
+    """The image files in a completed event's output data."""
+    found: list[str] = []
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            url = x.get("url")
+            if isinstance(url, str) and url.endswith(".png"):
+                found.append(url)
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+    walk(output)
+    return found
+
+
 def one_client(base: str, fn: tuple[int, list[bool]], i: int, plan: str, steps: int,
-               leave_at: int, timeout: float) -> Outcome:
-    """One client's whole life: join, read its stream, maybe leave, note what it saw."""
+               leave_at: int, timeout: float, seed: int | None = None) -> Outcome:
+    """One client's whole life: join, read its stream, maybe leave or cancel, note what it
+    saw."""
     out, session, t0 = Outcome(i, plan), uuid.uuid4().hex[:11], time.perf_counter()
-    values = [PROMPT, None, i, steps, None]           # prompt, scene, seed, steps, model
+    out.seed = i if seed is None else seed
+    values = [PROMPT, None, out.seed, steps, None]    # prompt, scene, seed, steps, model
     data = [None if st else v for st, v in zip(fn[1], values)]
     with httpx.Client(timeout=30) as http:
         try:
@@ -118,16 +151,26 @@ def one_client(base: str, fn: tuple[int, list[bool]], i: int, plan: str, steps: 
                     out.t_left, out.result = time.time(), "left"
                     resp.close()
                     return out
+                if plan == "cancel_queued" and out.t_left is None:
+                    out.t_left, out.result = time.time(), "left"
+                    cancel(http, base, fn[0], session, out.event_id)
             elif kind == "progress" and _steps(msg) is not None:
                 out.progress.append(_steps(msg))
                 if plan == "leave_running" and out.progress[-1] >= leave_at:
                     out.t_left, out.result = time.time(), "left"
                     resp.close()
                     return out
+                if plan == "cancel_running" and out.progress[-1] >= leave_at \
+                        and out.t_left is None:
+                    out.t_left, out.result = time.time(), "left"
+                    cancel(http, base, fn[0], session, out.event_id)
             elif kind == "process_completed":
+                if out.t_left is not None:        # the cancel's own completion message
+                    return out
                 ok = bool(msg.get("success"))
                 out.result = "served" if ok else "error"
                 out.message = "" if ok else str((msg.get("output") or {}).get("error"))[:200]
+                out.images = _image_urls((msg.get("output") or {}).get("data"))
                 out.latency_s = time.perf_counter() - t0
                 return out
     return out
@@ -199,6 +242,7 @@ def summarise(outs: list[Outcome], log: dict[str, dict[str, Any]]) -> dict[str, 
     """The report's figures (see the module docstring)."""
     s: dict[str, Any] = {k: 0 for k in ("served", "errors", "lost", "refused", "cancelled",
                                         "dropped", "leaked", "left_unaccounted")}
+    s["by_plan"] = {p: sum(o.plan == p for o in outs) for p in sorted({o.plan for o in outs})}
     after: list[int] = []
     for o in outs:
         ev = log.get(o.event_id or "", {})
@@ -225,16 +269,54 @@ def summarise(outs: list[Outcome], log: dict[str, dict[str, Any]]) -> dict[str, 
     return s
 
 
-def plans(n: int, leave: float, seed: int) -> list[str]:
-    """Which clients stay, leave mid-run, or leave while queued (shuffled, reproducibly)."""
-    k = int(round(n * leave))
-    p = ["leave_running"] * (k - k // 2) + ["leave_queued"] * (k // 2) + ["stay"] * (n - k)
+def plans(n: int, leave: float, seed: int, cancel_share: float = 0.0) -> list[str]:
+    """Which clients stay, leave or cancel mid-run, or leave or cancel while queued (shuffled,
+    reproducibly)."""
+    k, c = int(round(n * leave)), int(round(n * cancel_share))
+    p = (["leave_running"] * (k - k // 2) + ["leave_queued"] * (k // 2) +
+         ["cancel_running"] * (c - c // 2) + ["cancel_queued"] * (c // 2) +
+         ["stay"] * max(0, n - k - c))
     random.Random(seed).shuffle(p)
     return p
 
 
+def _pixels(http: httpx.Client, urls: list[str]) -> list[bytes]:
+    """The decoded RGB pixels of each image URL (PNG bytes may differ in metadata)."""
+    import io
+    import numpy as np
+    from PIL import Image
+    return [np.asarray(Image.open(io.BytesIO(http.get(u).content)).convert("RGB")).tobytes()
+            for u in urls]
+
+
+def check_served(base: str, outs: list[Outcome], steps: int, n: int, timeout: float) -> dict:
+    """Re-run up to ``n`` served requests alone, after the load; a served image that differs
+    in any pixel from its solo re-run is wrong."""
+    fn = endpoint(base, "generate")
+    checked = wrong = 0
+    with httpx.Client(timeout=60) as http:
+        for o in [o for o in outs if o.result == "served" and o.images][:n]:
+            solo = one_client(base, fn, 1000 + o.client, "stay", steps, 0, timeout, o.seed)
+            if solo.result != "served":
+                continue
+            checked += 1
+            wrong += _pixels(http, o.images) != _pixels(http, solo.images)
+    return {"checked": checked, "wrong": wrong}
+
+
+def peak_mib(pid: int) -> float | None:
+    """A process's peak resident memory (VmHWM), MiB; None where /proc does not say."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
 def drive(base: str, n: int, leave: float, steps: int, leave_at: int, timeout: float,
-          seed: int = 0) -> list[Outcome]:
+          seed: int = 0, cancel_share: float = 0.0) -> list[Outcome]:
     """``n`` clients at once (a thread each), started 50 ms apart."""
     fn = endpoint(base, "generate")
     outs: list[Outcome | None] = [None] * n
@@ -245,7 +327,7 @@ def drive(base: str, n: int, leave: float, steps: int, leave_at: int, timeout: f
         except Exception as exc:  # noqa: BLE001 - a client failure is a figure, not a crash
             outs[i] = Outcome(i, plan, result="lost", message=f"{type(exc).__name__}: {exc}")
     threads = [threading.Thread(target=go, args=(i, p)) for i, p in
-               enumerate(plans(n, leave, seed))]
+               enumerate(plans(n, leave, seed, cancel_share))]
     for t in threads:
         t.start()
         time.sleep(0.05)
@@ -258,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=12)
     ap.add_argument("--leave", type=float, default=0.5, help="share of clients that leave")
+    ap.add_argument("--cancel", type=float, default=0.0,
+                    help="share of clients that press cancel (half mid-run, half queued)")
+    ap.add_argument("--check", type=int, default=4,
+                    help="served requests re-run alone after the load (every pixel must match)")
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--leave-at", type=int, default=3, help="steps seen before leaving")
     ap.add_argument("--timeout", type=float, default=600)
@@ -277,15 +363,19 @@ def main(argv: list[str] | None = None) -> int:
     proc, base = start_app(log_file, a.tiny)
     try:
         t0 = time.perf_counter()
-        outs = drive(base, a.clients, a.leave, a.steps, a.leave_at, a.timeout)
+        outs = drive(base, a.clients, a.leave, a.steps, a.leave_at, a.timeout,
+                     cancel_share=a.cancel)
         wall = time.perf_counter() - t0
         time.sleep(2.0)                     # the last cancellations reach the log
         probe = one_client(base, endpoint(base, "generate"), 999, "stay", 2, 0, 120)
+        checked = check_served(base, outs, a.steps, a.check, a.timeout)
+        peak = peak_mib(proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
     summary = summarise(outs, read_log(log_file))
-    summary.update(wall_s=round(wall, 1), steps=a.steps, tiny=a.tiny,
+    summary.update(wall_s=round(wall, 1), steps=a.steps, tiny=a.tiny, wrong=checked["wrong"],
+                   checked_against_solo=checked["checked"], app_peak_mib=peak,
                    after_load_probe={"result": probe.result,
                                      "latency_s": round(probe.latency_s or -1, 2)},
                    command=" ".join(["scripts/load_test.py", *(argv or sys.argv[1:])]))
