@@ -9,7 +9,7 @@ import gradio as gr
 from lina_core.pipelines.registry import ModelUnavailable
 
 from .context import MODEL_QUEUE, Ctx
-from .widgets import log
+from .widgets import FieldDropdown, log
 
 
 def select(key: str, current: str, ctx: Ctx) -> tuple:
@@ -39,8 +39,8 @@ def select(key: str, current: str, ctx: Ctx) -> tuple:
 
 def build(ctx: Ctx) -> tuple[gr.Dropdown, gr.Markdown]:
     with gr.Row(equal_height=True):
-        dd = gr.Dropdown(ctx.handle.choices(), value=ctx.handle.default_key, label="model",
-                         scale=1, elem_id="model-picker")
+        dd = FieldDropdown(ctx.handle.choices(), value=ctx.handle.default_key, label="model",
+                           scale=1, elem_id="model-picker", field="model")
         status = gr.Markdown("loading the model ...", elem_id="model-status")
     dd.input(lambda k, c: select(k, c, ctx), [dd, ctx.model_key], [dd, ctx.model_key, status],
              api_name="select_model", **MODEL_QUEUE)

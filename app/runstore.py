@@ -21,6 +21,7 @@ import reads only the uploaded file Gradio hands us, and from a ZIP only members
 from __future__ import annotations
 
 import hashlib
+import logging
 import io
 import json
 import re
@@ -28,6 +29,7 @@ import secrets
 import shutil
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,9 @@ import numpy as np
 from PIL import Image
 
 from lina_core.interventions import InterventionSpec, SpecError
+from lina_core.limits import LimitError, load_json
 
+log = logging.getLogger("lina.app")
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[a-z]+-[0-9a-f]{6}$")
 PNG_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.png$")
 RECORD_SCHEMA = 1
@@ -250,17 +254,16 @@ class RunStore:
                 if info.file_size > MAX_MEMBER_BYTES:
                     raise RunError(f"import: member {name!r} is {info.file_size} bytes "
                                    f"uncompressed; at most {MAX_MEMBER_BYTES} allowed")
-                with z.open(info) as fh:
-                    raw = fh.read(MAX_MEMBER_BYTES + 1)
+                raw = self._member(z, info)
                 if len(raw) > MAX_MEMBER_BYTES:
                     raise RunError(f"import: member {name!r} is larger than it claims")
                 if name == "spec.json":
                     spec = self._spec(raw, "import spec.json")
                 elif name == "record.json":
-                    try:
-                        record = json.loads(raw.decode("utf-8"))
-                    except (UnicodeDecodeError, ValueError) as exc:
-                        raise RunError(f"import record.json: not valid JSON ({exc})") from None
+                    try:        # bounded: no RecursionError for 5,000 nested brackets
+                        record = load_json(raw, "import record.json", error=RunError)
+                    except LimitError as exc:
+                        raise RunError(str(exc)) from None
                     if not isinstance(record, dict):
                         raise RunError("import record.json: must be a JSON object")
                 else:
@@ -268,6 +271,20 @@ class RunStore:
             if spec is None:
                 raise RunError("import: the ZIP has no spec.json at its top level")
             return spec, record or {}, images
+
+    @staticmethod
+    def _member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+        """A member's bytes (at most one over the limit); an archive whose headers lie (a bad
+        CRC, a corrupt or truncated stream, an unsupported method, encryption) is refused
+        naming the member, never with zipfile's or zlib's own exception."""
+        try:
+            with z.open(info) as fh:
+                return fh.read(MAX_MEMBER_BYTES + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+                ValueError, OSError) as exc:
+            why = str(exc).splitlines()[0][:80] if str(exc) else "unreadable"
+            raise RunError(f"import: member {info.filename[:40]!r} cannot be read ({why}); "
+                           f"archive rejected") from None
 
     @staticmethod
     def _png(raw: bytes, name: str) -> np.ndarray:
@@ -282,4 +299,5 @@ class RunStore:
         except RunError:
             raise
         except Exception as exc:  # noqa: BLE001 - PIL raises many kinds
-            raise RunError(f"import {name}: not a readable PNG ({exc})") from None
+            log.info("import %s: unreadable PNG (%s)", name, exc)
+            raise RunError(f"import {name}: not a readable PNG image") from None

@@ -12,7 +12,8 @@ import pandas as pd
 
 from lina_core import csg
 from lina_core.interventions import EDIT_TYPES, InterventionSpec
-from lina_core.limits import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MAX_STRENGTH, MIN_STEPS
+from lina_core.limits import (MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS, MAX_STRENGTH,
+                              MIN_STEPS, check_text)
 from lina_core.schedules import STRUCTURE_SPLIT, Schedule
 from lina_core.schedules import figure as schedule_figure
 
@@ -20,10 +21,10 @@ from . import state
 from .context import MODEL_QUEUE, Ctx
 from .presets import DEFAULT_PROMPT, PRESETS
 from .verdicts import verdict
-from .widgets import (DEFAULT_STEPS, DISPLAY, VERDICT_HEADERS, VERDICT_WIDTHS, FieldNumber,
-                      FieldSlider, diff_heatmap, error, guard, keyed, number, on_status,
-                      run_status, side_by_side, steps_slider, stop_button, stops, upscale,
-                      verdict_rows, verdict_summary)
+from .widgets import (DEFAULT_STEPS, DISPLAY, VERDICT_HEADERS, VERDICT_WIDTHS, FieldDropdown,
+                      FieldNumber, FieldRadio, FieldSlider, diff_heatmap, error, guard, keyed,
+                      number, on_status, run_status, side_by_side, steps_slider, stop_button,
+                      stops, upscale, verdict_rows, verdict_summary)
 
 NO_EDIT = "none"
 NO_MASK = "(none: whole image)"
@@ -44,6 +45,7 @@ def _graph_for(prompt: str, scene: dict[str, Any] | None) -> dict[str, Any] | No
 def completion(prompt: Any, scene: dict[str, Any] | None) -> str:
     if not isinstance(prompt, str) or not prompt.strip():
         raise error("prompt: required")
+    csg.check_prompt(prompt)        # its length, before the parser reads a word of it
     g = _graph_for(prompt, scene)
     if g is None:
         raise error(f"prompt: {_why_no_graph(prompt)}; so it has no causal completion c+: type "
@@ -147,10 +149,24 @@ def _guidance(c: Controls, n: dict[str, Any], target: str, graph: dict[str, Any]
             "end": n["end"], "mask_node": node, **where}
 
 
+#: the Intervene tab's text controls, by the field names their refusals give
+TEXT_FIELDS = {"prompt": "prompt", "target": "target prompt", "words": "words",
+               "d_from": "direction from", "d_to": "direction to"}
+
+
+def _check_texts(c: Controls) -> None:
+    """Every text control at most MAX_PROMPT_CHARS characters, before any parsing."""
+    for name, field in TEXT_FIELDS.items():
+        value = getattr(c, name)
+        if value not in (None, ""):
+            check_text(field, value, MAX_PROMPT_CHARS, error=csg.GraphError)
+
+
 def build_spec(c: Controls, scene: dict[str, Any] | None = None) -> dict[str, Any]:
     """Controls -> a validated spec dict; every error names its field."""
     if not isinstance(c.prompt, str) or not c.prompt.strip():
         raise error("prompt: required, a non-empty string")
+    _check_texts(c)
     prompt = c.prompt.strip()
     n = _numbers(c)
     if c.edit_type not in (NO_EDIT,) + EDIT_TYPES:
@@ -256,8 +272,8 @@ def _controls() -> dict[str, Any]:
         c["guidance"] = FieldSlider(0, MAX_GUIDANCE, value=3.0, step=0.5,
                                     label="guidance scale", field="guidance_scale")
     with gr.Row():
-        c["edit_type"] = gr.Dropdown([NO_EDIT, *EDIT_TYPES], value="interpolate",
-                                     label="edit type")
+        c["edit_type"] = FieldDropdown([NO_EDIT, *EDIT_TYPES], value="interpolate",
+                                       label="edit type", field="edit type")
         c["strength"] = FieldSlider(-MAX_STRENGTH, MAX_STRENGTH, value=1.0, step=0.05,
                                     label="strength", field="strength")
     with gr.Row():
@@ -288,10 +304,13 @@ def _guidance_controls(c: dict[str, Any]) -> None:
                                      label="latent guidance weight (0 = off)",
                                      field="latent guidance weight")
         g0 = _graph_for(DEFAULT_PROMPT, None)
-        c["mask_node"] = gr.Dropdown([NO_MASK] + [n["id"] for n in g0["nodes"]],
-                                     value=NO_MASK, label="latent guidance mask node")
+        # typed values allowed: the choices follow the prompt, checked against its graph
+        c["mask_node"] = FieldDropdown([NO_MASK] + [n["id"] for n in g0["nodes"]],
+                                       value=NO_MASK, label="latent guidance mask node",
+                                       allow_custom_value=True, field="mask node")
     with gr.Row():
-        c["schedule"] = gr.Radio(["uniform", "reallocated"], value="uniform", label="schedule")
+        c["schedule"] = FieldRadio(["uniform", "reallocated"], value="uniform", label="schedule",
+                                   field="schedule")
         c["rho"] = FieldSlider(0, 1, value=0.4, step=0.05, label="rho (share of steps in the "
                                "high-noise phase)", field="rho")
 

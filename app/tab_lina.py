@@ -20,10 +20,10 @@ from .context import MODEL_QUEUE, Ctx
 from .presets import DEFAULT_PROMPT, lina_presets
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, UI_MAX_SEEDS, VERDICT_HEADERS,
-                      VERDICT_WIDTHS, FieldNumber, box_outline, check_candidate, choice_markdown,
-                      diff_heatmap, error, guard, intervention_dropdown, keyed, number, on_status,
-                      parse_int_list, run_status, steps_slider, stop_button, stops, upscale,
-                      verdict_rows, verdict_summary)
+                      VERDICT_WIDTHS, FieldCheckbox, FieldNumber, box_outline, check_candidate,
+                      choice_markdown, diff_heatmap, error, guard, intervention_dropdown, keyed,
+                      number, on_status, parse_int_list, run_status, steps_slider, stop_button,
+                      stops, upscale, verdict_rows, verdict_summary)
 
 
 def _scene_for(prompt: Any, use_scene: bool, scene: dict[str, Any] | None
@@ -32,6 +32,8 @@ def _scene_for(prompt: Any, use_scene: bool, scene: dict[str, Any] | None
         if not scene or not scene.get("graph"):
             raise error("use Scene graph: the Scene tab has no graph yet")
         g = csg.CausalSceneGraph.from_dict(scene["graph"])
+        if isinstance(prompt, str) and prompt.strip():
+            csg.check_prompt(prompt)
         text = prompt.strip() if isinstance(prompt, str) and prompt.strip() else csg.to_prompt(g)
         return text, g.to_dict()
     if not isinstance(prompt, str) or not prompt.strip():
@@ -161,7 +163,8 @@ def _inputs() -> dict[str, Any]:
     i: dict[str, Any] = {}
     with gr.Row():
         i["prompt"] = gr.Textbox(DEFAULT_PROMPT, label="prompt", scale=4, elem_id="lina-prompt")
-        i["use_scene"] = gr.Checkbox(False, label="use the Scene tab's graph", scale=1)
+        i["use_scene"] = FieldCheckbox(False, label="use the Scene tab's graph", scale=1,
+                                       field="use Scene graph")
     i["presets"] = gr.Column()
     with gr.Row(equal_height=True):
         i["seed"] = FieldNumber(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,

@@ -13,9 +13,9 @@ from lina_core.probes import PROBES
 
 from . import state
 from .context import MODEL_QUEUE, Ctx
-from .widgets import (UI_MAX_KS, UI_MAX_PROBE_N, UI_MAX_PROBE_SEEDS, FieldSlider, error, guard,
-                      number, on_status, parse_int_list, run_status, steps_slider, stop_button,
-                      stops, table)
+from .widgets import (PROBE_BUDGET, UI_MAX_KS, UI_MAX_PROBE_N, UI_MAX_PROBE_SEEDS, FieldDropdown,
+                      FieldSlider, check_budget, error, guard, number, on_status,
+                      parse_int_list, run_status, steps_slider, stop_button, stops, table)
 
 SPLITS = ("train", "test-id", "test-ood")
 DESCRIPTIONS = {
@@ -25,6 +25,8 @@ DESCRIPTIONS = {
     "timing": "switch the conditioning c -> c+ (and back) at step k: when is structure fixed?",
     "inpaint": "regenerate the implicit effect's region from step k with c+",
 }
+#: the probes that run once per switch step k
+KS_PROBES = ("timing", "inpaint")
 
 
 def run_probe(name: Any, split: Any, n: Any, seeds: Any, ks: Any, steps: Any, model_key: str,
@@ -37,6 +39,10 @@ def run_probe(name: Any, split: Any, n: Any, seeds: Any, ks: Any, steps: Any, mo
     steps = number("steps", steps, MIN_STEPS, MAX_STEPS, integer=True)
     seed_list = parse_int_list("seeds", seeds, 0, MAX_SEED, UI_MAX_PROBE_SEEDS)
     k_list = parse_int_list("ks", ks, 0, steps, UI_MAX_KS)
+    work = {"prompts per category": n, "seeds": len(seed_list), "steps": steps}
+    if name in KS_PROBES:
+        work["ks"] = len(k_list)
+    check_budget("probe work", work, PROBE_BUDGET, "PROBE_BUDGET")
     progress(0.0, desc=f"{name}: starting")
     t0 = time.perf_counter()
 
@@ -49,7 +55,7 @@ def run_probe(name: Any, split: Any, n: Any, seeds: Any, ks: Any, steps: Any, mo
     headers, values = table(res.rows)
     meta = {k: v for k, v in res.meta.items() if k != "raw"}
     md = (f"**{name}** on {split}: {n} prompt(s) per category, seeds {seed_list}"
-          + (f", ks {k_list}" if name in ("timing", "inpaint") else "")
+          + (f", ks {k_list}" if name in KS_PROBES else "")
           + f", {steps} steps; {len(res.rows)} rows in {wall:.1f} s. "
           + "Error bars are 95% Wilson intervals.")
     if "linear_probe" in meta:
@@ -61,10 +67,12 @@ def run_probe(name: Any, split: Any, n: Any, seeds: Any, ks: Any, steps: Any, mo
 
 def build(ctx: Ctx) -> None:
     gr.Markdown("PAP-style probes on ToyWorld prompts. Keep runs small here (a few prompts per "
-                "category); the CLI (`python -m lina_core probe`) runs the full versions.")
+                "category): prompts per category x seeds x ks (timing, inpaint) x steps is at "
+                f"most {PROBE_BUDGET} (PROBE_BUDGET); the CLI (`python -m lina_core probe`) runs "
+                "the full versions.")
     with gr.Row():
-        name = gr.Dropdown(list(PROBES), value="timing", label="probe")
-        split = gr.Dropdown(list(SPLITS), value="test-ood", label="split")
+        name = FieldDropdown(list(PROBES), value="timing", label="probe", field="probe")
+        split = FieldDropdown(list(SPLITS), value="test-ood", label="split", field="split")
         n = FieldSlider(1, UI_MAX_PROBE_N, value=1, step=1, label="prompts per category",
                         field="prompts per category")
     desc = gr.Markdown(f"_{DESCRIPTIONS['timing']}_")

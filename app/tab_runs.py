@@ -11,7 +11,8 @@ import numpy as np
 from . import state
 from .context import MODEL_QUEUE, Ctx
 from .runstore import MAX_RUNS_PER_OWNER, RunError, RunStore
-from .widgets import DISPLAY, diff_heatmap, error, guard, on_status, run_status, upscale
+from .widgets import (DISPLAY, FieldDropdown, FieldFile, diff_heatmap, error, guard, on_status,
+                      run_status, upscale)
 
 #: the image a re-run of the saved spec should reproduce, by run kind
 TARGET_IMAGE = {"intervene": "intervened", "lina": "lina"}
@@ -22,8 +23,8 @@ def _layout(store: RunStore) -> dict[str, Any]:
     c: dict[str, Any] = {}
     with gr.Row():
         ids = store.ids()
-        c["run_id"] = gr.Dropdown(ids, value=ids[0] if ids else None, label="run id", scale=4,
-                                  allow_custom_value=True)
+        c["run_id"] = FieldDropdown(ids, value=ids[0] if ids else None, label="run id", scale=4,
+                                    allow_custom_value=True, field="run id")
         c["refresh"] = gr.Button("Refresh", scale=1)
         c["load"] = gr.Button("Load", scale=1, variant="primary", elem_id="runs-load")
     c["status"] = run_status("runs-status")
@@ -37,9 +38,9 @@ def _layout(store: RunStore) -> dict[str, Any]:
     with gr.Row():
         c["export"] = gr.Button("Export ZIP")
         c["zip_out"] = gr.File(label="run ZIP (spec + record + images)", interactive=False)
-        c["upload"] = gr.File(label="import a spec JSON or run ZIP",
-                              file_types=[".json", ".zip"], file_count="single",
-                              type="filepath")
+        c["upload"] = FieldFile(label="import a spec JSON or run ZIP",
+                                file_types=[".json", ".zip"], file_count="single",
+                                type="filepath", field="import")
     with gr.Row():
         c["rerun"] = gr.Button("Re-run the saved spec with the current model")
         c["rerun_img"] = gr.Image(label="re-run", format="png", height=DISPLAY,

@@ -13,16 +13,17 @@ import pandas as pd
 from lina_core import csg
 from lina_core.csg import TOYWORLD_CATEGORIES, CausalSceneGraph
 from lina_core.interventions import InterventionSpec
-from lina_core.limits import MAX_SEED, MAX_STEPS, MIN_STEPS
+from lina_core.limits import (MAX_GRAPH_EDGES, MAX_GRAPH_NODES, MAX_JSON_BYTES, MAX_PROMPT_CHARS,
+                              MAX_SEED, MAX_STEPS, MIN_STEPS, check_count, check_text, snippet)
 from lina_core.toyworld.render import render
 
 from . import editor, state
 from .context import MODEL_QUEUE, Ctx
 from .presets import DEFAULT_PROMPT, PRESETS
 from .verdicts import no_verifier, verdict
-from .widgets import (DISPLAY, VERDICT_HEADERS, VERDICT_WIDTHS, FieldNumber, error, guard,
-                      keyed, mask_overlay, number, steps_slider, upscale, verdict_rows,
-                      verdict_summary)
+from .widgets import (DISPLAY, VERDICT_HEADERS, VERDICT_WIDTHS, FieldCheckbox, FieldDataframe,
+                      FieldDropdown, FieldNumber, error, guard, keyed, mask_overlay, number,
+                      steps_slider, upscale, verdict_rows, verdict_summary)
 
 NODE_HEADERS = ["id", "kind", "explicit", "attrs", "box"]
 EDGE_HEADERS = ["source", "target", "relation"]
@@ -122,7 +123,9 @@ def parse_prompt(prompt: Any) -> dict[str, Any]:
 
 def apply_json(text: Any) -> dict[str, Any]:
     """Validate the edited JSON; on error the text stays as the user left it."""
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise error(f"graph JSON: {snippet(text)} must be text; paste a scene graph object")
+    if not text.strip():
         raise error("graph JSON: empty; paste a scene graph object")
     g = CausalSceneGraph.from_json(text)
     return views({"prompt": csg.to_prompt(g), "graph": g.to_dict(), "unknown": []})
@@ -146,10 +149,24 @@ def _rows(value: Any, headers: list[str]) -> list[list[Any]]:
     return list(value)
 
 
+def _check_table(field: str, rows: list[Any], max_rows: int) -> None:
+    """A table's rows (each a list of cells) and its text, counted before it is read."""
+    check_count(field, len(rows), max_rows, "rows", error=csg.GraphError)
+    if not all(isinstance(r, (list, tuple)) for r in rows):
+        raise error(f"{field}: every row must be a list of cells")
+    chars = sum(len(str(c)) for r in rows for c in r)
+    check_count(field, chars, MAX_JSON_BYTES, "characters", error=csg.GraphError)
+
+
 def graph_from_tables(nodes: Any, edges: Any, category: Any) -> dict[str, Any]:
-    """The tables -> a graph dict (not yet validated); errors name the table, row and column."""
+    """The tables -> a graph dict (not yet validated); errors name the table, row and column.
+    Their sizes are checked first: rows against the graph's limits, all cells together
+    against a graph JSON's."""
+    node_list, edge_list = _rows(nodes, NODE_HEADERS), _rows(edges, EDGE_HEADERS)
+    _check_table("nodes table", node_list, MAX_GRAPH_NODES)
+    _check_table("edges table", edge_list, MAX_GRAPH_EDGES)
     out_nodes, out_edges = [], []
-    for i, row in enumerate(_rows(nodes, NODE_HEADERS), start=1):
+    for i, row in enumerate(node_list, start=1):
         row = list(row) + [""] * (5 - len(row))
         nid, kind, explicit, attrs, box = row[:5]
         if all(_cell(c) == "" for c in (nid, kind, attrs, box)):
@@ -183,7 +200,7 @@ def graph_from_tables(nodes: Any, edges: Any, category: Any) -> dict[str, Any]:
                             f"got {len(box_val)}")
         out_nodes.append({"id": nid, "kind": _cell(kind), "explicit": explicit, "box": box_val,
                           "attrs": attr_dict})
-    for i, row in enumerate(_rows(edges, EDGE_HEADERS), start=1):
+    for i, row in enumerate(edge_list, start=1):
         row = list(row) + [""] * (3 - len(row))
         s, t, rel = (_cell(c) for c in row[:3])
         if not (s or t or rel):
@@ -259,6 +276,9 @@ def edit(action: str, form: EditForm) -> dict[str, Any]:
     """One editor action on the graph in the JSON box: validated, then every view follows;
     a bad edit raises (naming its field) and changes nothing."""
     fn, says = EDITS[action]
+    for name, value in vars(form).items():     # every text bounded before any parsing
+        if name != "code" and isinstance(value, str):
+            check_text(name.replace("_", " "), value, MAX_PROMPT_CHARS, error=csg.GraphError)
     new = fn(editor.load(form.code), form)
     g = CausalSceneGraph.from_dict(new)
     words = {k: str(v or "").strip() for k, v in vars(form).items() if k != "code"}
@@ -359,11 +379,13 @@ def _editor_section(init: dict[str, Any]) -> dict[str, Any]:
     e: dict[str, Any] = {}
     with gr.Accordion("edit the graph: nodes and edges", open=True, elem_id="scene-editor"):
         with gr.Row():
-            e["node_id"] = gr.Dropdown(ids, value=None, label="node id (pick one, or type a "
-                                       "new one)", allow_custom_value=True, elem_id="ed-node")
-            e["kind"] = gr.Dropdown(kinds, value="object", label="kind",
-                                    allow_custom_value=True, elem_id="ed-kind")
-            e["explicit"] = gr.Checkbox(True, label="stated in the prompt (explicit)")
+            e["node_id"] = FieldDropdown(ids, value=None, label="node id (pick one, or type a "
+                                         "new one)", allow_custom_value=True, elem_id="ed-node",
+                                         field="node id")
+            e["kind"] = FieldDropdown(kinds, value="object", label="kind", field="kind",
+                                      allow_custom_value=True, elem_id="ed-kind")
+            e["explicit"] = FieldCheckbox(True, label="stated in the prompt (explicit)",
+                                          field="explicit")
             e["attrs"] = gr.Textbox("", label="attrs (key=value, ...)", scale=2,
                                     elem_id="ed-attrs")
         with gr.Row():
@@ -372,12 +394,12 @@ def _editor_section(init: dict[str, Any]) -> dict[str, Any]:
                 e[action] = gr.Button(action.replace("_", " "), size="sm",
                                       elem_id=f"ed-{action}")
         with gr.Row():
-            e["source"] = gr.Dropdown(ids, value=None, label="edge source",
-                                      allow_custom_value=True)
-            e["target"] = gr.Dropdown(ids, value=None, label="edge target",
-                                      allow_custom_value=True)
-            e["relation"] = gr.Dropdown(list(csg.RELATIONS), value=None, label="relation",
-                                        allow_custom_value=True)
+            e["source"] = FieldDropdown(ids, value=None, label="edge source",
+                                        allow_custom_value=True, field="edge source")
+            e["target"] = FieldDropdown(ids, value=None, label="edge target",
+                                        allow_custom_value=True, field="edge target")
+            e["relation"] = FieldDropdown(list(csg.RELATIONS), value=None, label="relation",
+                                          allow_custom_value=True, field="relation")
         with gr.Row():
             for action in ("add_edge", "remove_edge"):
                 e[action] = gr.Button(action.replace("_", " "), size="sm",
@@ -393,16 +415,20 @@ def _tables_section(init: dict[str, Any], g0: CausalSceneGraph) -> dict[str, Any
     with gr.Accordion("edit the graph: tables", open=False):
         # every category the parser can produce (a v2 prompt parses with any model loaded)
         cats = list(dict.fromkeys([*TOYWORLD_CATEGORIES, editor.OPEN]))
-        t["category"] = gr.Dropdown(cats, value=g0.category, label="category")
-        t["nodes"] = gr.Dataframe(node_rows(init["graph"]), headers=NODE_HEADERS,
-                                  datatype=["str", "str", "bool", "str", "str"], type="array",
-                                  interactive=True, label="nodes (attrs: key=value, ...; box: "
-                                  "x0, y0, x1, y1 in [0, 1])")
-        t["edges"] = gr.Dataframe(edge_rows(init["graph"]), headers=EDGE_HEADERS, type="array",
-                                  interactive=True, label=f"edges (relations: "
-                                  f"{', '.join(csg.RELATIONS)})")
+        t["category"] = FieldDropdown(cats, value=g0.category, label="category",
+                                      field="category")
+        t["nodes"] = FieldDataframe(node_rows(init["graph"]), headers=NODE_HEADERS,
+                                    datatype=["str", "str", "bool", "str", "str"], type="array",
+                                    interactive=True, label=f"nodes (at most {MAX_GRAPH_NODES}; "
+                                    "attrs: key=value, ...; box: x0, y0, x1, y1 in [0, 1])",
+                                    field="nodes table", max_rows=MAX_GRAPH_NODES)
+        t["edges"] = FieldDataframe(edge_rows(init["graph"]), headers=EDGE_HEADERS, type="array",
+                                    interactive=True, label=f"edges (at most {MAX_GRAPH_EDGES}; "
+                                    f"relations: {', '.join(csg.RELATIONS)})",
+                                    field="edges table", max_rows=MAX_GRAPH_EDGES)
         with gr.Row():
-            t["reinfer"] = gr.Checkbox(True, label="re-infer implicit effects and layout")
+            t["reinfer"] = FieldCheckbox(True, label="re-infer implicit effects and layout",
+                                         field="re-infer")
             t["apply_tables"] = gr.Button("Apply tables", variant="secondary")
     with gr.Accordion("edit the graph: JSON (the source of truth)", open=False):
         t["code"] = gr.Code(json.dumps(init["graph"], indent=2), language="json",

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from lina_core import csg, video_io
-from lina_core.limits import MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MIN_STEPS
+from lina_core.limits import (MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MIN_STEPS, LimitError,
+                              load_json, snippet)
 from lina_core.toyworld.render import CLIP_KINDS, render_clip
 from lina_core.toyworld.video_data import MAX_CLIP_FRAMES, MIN_CLIP_FRAMES, to_strip
 
@@ -28,10 +29,10 @@ from .context import MODEL_QUEUE, Ctx
 from .presets import VIDEO_PRESET_INDEX, VIDEO_PRESET_SPLIT, VIDEO_PRESETS
 from .runstore import RunStore
 from .verdicts import verdict
-from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, FieldNumber, FieldSlider,
-                      check_candidate, choice_markdown, error, guard, intervention_dropdown,
-                      keyed, number, on_status, run_status, steps_slider, stop_button, stops,
-                      upscale)
+from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, VIDEO_BUDGET, FieldImage, FieldNumber,
+                      FieldSlider, check_budget, check_candidate, choice_markdown, error, guard,
+                      intervention_dropdown, keyed, number, on_status, run_status, steps_slider,
+                      stop_button, stops, upscale)
 
 FPS = 4                    #: playback rate of every clip file (ToyWorld clips are short)
 FILE_SCALE = 8             #: 32 px frames -> 256 px in the files (nearest neighbour)
@@ -80,6 +81,7 @@ def check_inputs(prompt: Any, frames: Any, steps: Any, seed: Any, guidance: Any,
     steps = number("steps", steps, MIN_STEPS, MAX_STEPS, integer=True)
     seed = number("seed", seed, 0, MAX_SEED, integer=True)
     guidance = number("guidance_scale", guidance, 0.0, MAX_GUIDANCE)
+    check_budget("video work", {"frames": frames, "steps": steps}, VIDEO_BUDGET, "VIDEO_BUDGET")
     text, graph = clip_graph(prompt)
     return VideoInputs(text, graph, frames, steps, seed, guidance,
                        check_candidate(candidate, graph))
@@ -232,17 +234,40 @@ def temporal_rows(verdicts: dict[str, dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
+def clip_verdicts(verdicts_json: Any) -> dict[str, Any]:
+    """The clip verdicts box (the run's JSON) as a dict, through the bounded JSON loader; empty
+    when there are none yet; a refusal naming "clip verdicts" for anything else."""
+    if verdicts_json in (None, ""):
+        return {}
+    try:
+        v = load_json(verdicts_json, "clip verdicts") if isinstance(verdicts_json, str) \
+            else verdicts_json
+    except LimitError as exc:
+        raise error(str(exc)) from None
+    if not isinstance(v, dict):
+        raise error(f"clip verdicts: {snippet(v)} must be a JSON object (the run's verdicts)")
+    return v
+
+
+def _get(obj: Any, key: Any) -> Any:
+    """``obj[key]`` for a dict (a list index for a list), else None: the verdicts box is
+    input, so any part of it may be of the wrong type."""
+    if isinstance(obj, dict):
+        return obj.get(key)
+    if isinstance(obj, list) and isinstance(key, int) and 0 <= key < len(obj):
+        return obj[key]
+    return None
+
+
 def frame_text(verdicts_json: Any, f: int) -> str:
     """What the verifier said about frame ``f`` of baseline and LINA, node by node."""
-    try:
-        v = json.loads(verdicts_json) if isinstance(verdicts_json, str) else (verdicts_json or {})
-    except ValueError:
-        v = {}
+    v = clip_verdicts(verdicts_json)
     lines = [f"**Frame {f}** (t = {f / FPS:.2f} s)."]
     for key, label in (("baseline", "Baseline"), ("lina", "LINA")):
-        frames = (v.get(key) or {}).get("frames") or []
-        if f < len(frames):
-            nodes = "; ".join(f"{n}: {t}" for n, t in (frames[f].get("per_node") or {}).items())
+        per_node = _get(_get(_get(v.get(key), "frames"), f), "per_node")
+        if per_node is not None or _get(_get(v.get(key), "frames"), f) is not None:
+            nodes = "; ".join(f"{n}: {t}" for n, t in per_node.items()) \
+                if isinstance(per_node, dict) else ""
             lines.append(f"**{label}:** {nodes or 'no per-node verdicts'}")
     return "  \n".join(lines)
 
@@ -251,9 +276,10 @@ def scrub(strip_image: Any, f: Any, verdicts_json: Any) -> tuple:
     """The scrubber: frame ``f`` of ground truth, baseline and LINA, enlarged, plus its verdicts."""
     if strip_image is None:
         raise error("frame: run the clips first (there is no clip to scrub yet)")
+    verdicts = clip_verdicts(verdicts_json)    # checked before the image is cut
     frames = frame_from_strip(strip_image, f)
-    f = int(float(f))
-    return (*[upscale(x, DISPLAY) for x in frames], frame_text(verdicts_json, f))
+    f = int(number("frame", f, 0, MAX_CLIP_FRAMES - 1, integer=True))
+    return (*[upscale(x, DISPLAY) for x in frames], frame_text(verdicts, f))
 
 
 def scrub_range(strip_image: Any) -> dict[str, Any]:
@@ -379,7 +405,8 @@ def _inputs() -> dict[str, Any]:
     i["presets"] = gr.Column()     # filled at the end, once the outputs exist (for caching)
     with gr.Row():
         i["frames"] = FieldSlider(MIN_CLIP_FRAMES, MAX_CLIP_FRAMES, value=DEFAULT_FRAMES,
-                                  step=1, label="frames", field="frames",
+                                  step=1, label=f"frames (frames x steps at most "
+                                  f"{VIDEO_BUDGET})", field="frames",
                                   elem_id="video-frames")
         i["steps"] = steps_slider(elem_id="video-steps")
         i["seed"] = FieldNumber(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
@@ -424,9 +451,9 @@ def _outputs() -> dict[str, Any]:
     o["table"] = gr.Dataframe(headers=FRAME_HEADERS, label="verifier, per frame (physics is "
                               "asked only where the scene is at rest)", wrap=True,
                               interactive=False, elem_id="video-verdicts")
-    o["strip_img"] = gr.Image(label="all frames: rows ground truth / baseline / LINA, frames "
-                              "left to right", format="png", interactive=False,
-                              elem_id="video-strip")
+    o["strip_img"] = FieldImage(label="all frames: rows ground truth / baseline / LINA, frames "
+                                "left to right", format="png", interactive=False,
+                                elem_id="video-strip", field="filmstrip")
     with gr.Row():
         o["mp4"] = gr.File(label="export: baseline | LINA, MP4 (H.264)", interactive=False,
                            elem_id="video-mp4")

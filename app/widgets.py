@@ -10,14 +10,17 @@ import html
 import json
 import logging
 import math
+import os
 from typing import Any, Callable, Sequence
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from lina_core.csg import GraphError
 from lina_core.interventions import SpecError
-from lina_core.limits import MAX_BATCH, MAX_STEPS, MIN_STEPS, LimitError, check_number
+from lina_core.limits import (MAX_BATCH, MAX_STEPS, MIN_STEPS, LimitError, check_count,
+                              check_number, snippet)
 from lina_core.pipelines.registry import ModelUnavailable
 from lina_core.watch import Cancelled
 
@@ -35,6 +38,18 @@ UI_MAX_PROBE_SEEDS = 4
 UI_MAX_KS = 12
 DEFAULT_STEPS = 25
 assert MIN_STEPS <= DEFAULT_STEPS <= MAX_STEPS
+#: a probe run's work, prompts per category x seeds x switch steps (timing, inpaint) x steps:
+#: the UI caps alone allow 4 x 4 x 12 x 100 = 19,200, over 100 times a two-minute run
+PROBE_BUDGET = 1_200
+#: a Video-tab run's work, frames x steps (16 frames at 50 steps, or 8 at 100)
+VIDEO_BUDGET = 800
+#: an uploaded image (the Video tab's filmstrip): its bytes, and its pixels read from the
+#: header before it is decoded (a 420 kB PNG can claim 179 megapixels: 1.9 GB decoded)
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+MAX_UPLOAD_PIXELS = 2048 * 2048
+#: PIL itself refuses (DecompressionBombError) images over twice this, wherever the app opens
+#: one; :func:`check_image_file` refuses those over :data:`MAX_UPLOAD_PIXELS` before PIL decodes
+Image.MAX_IMAGE_PIXELS = MAX_UPLOAD_PIXELS
 
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (GraphError, SpecError, LimitError,
                                                  ModelUnavailable, ValueError, KeyError)
@@ -49,8 +64,16 @@ except ImportError:  # pragma: no cover
 
 
 def error(message: str) -> gr.Error:
-    """A ``gr.Error`` whose text is shown as text (user strings never become HTML)."""
-    return gr.Error(html.escape(str(message), quote=False), print_exception=False)
+    """A ``gr.Error`` whose text is shown as text.
+
+    Gradio's browser renders the message as (sanitized) HTML, so a quoted ``<tag`` or ``&name;``
+    of user input would be read as markup: a message holding ``<`` or ``&`` is escaped (the
+    browser shows it as typed), any other message is sent as it is, so API clients read
+    ``a -> b``, not ``a -&gt; b`` (a lone ``>`` is text in HTML)."""
+    text = str(message)
+    if "<" in text or "&" in text:
+        text = html.escape(text, quote=False)
+    return gr.Error(text, print_exception=False)
 
 
 #: a tab's status line after a refused or failed event: nothing ran and nothing changed
@@ -102,12 +125,28 @@ def guard(fn: Callable) -> Callable:
             raise error(str(exc)) from None
         except KNOWN_ERRORS as exc:
             msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+            if not _names_a_field(msg):    # a library bug's ValueError, not a refusal
+                raise internal_error(fn) from None
             raise error(msg) from None
-        except Exception as exc:  # noqa: BLE001 - the UI never shows a traceback
-            log.exception("unexpected error in %s", getattr(fn, "__name__", fn))
-            first = (str(exc).splitlines() or [""])[0][:300]
-            raise error(f"internal error ({type(exc).__name__}): {first}") from None
+        except Exception:  # noqa: BLE001 - the UI never shows a traceback
+            raise internal_error(fn) from None
     return wrapper
+
+
+def _names_a_field(message: str) -> bool:
+    """Whether ``message`` reads "field: what is wrong" (every refusal of the app and the
+    library does); anything else is an internal error, not something the user can fix."""
+    head, sep, rest = message.partition(":")
+    return bool(sep and head.strip() and rest.strip()) and len(head) <= 80
+
+
+def internal_error(fn: Callable) -> gr.Error:
+    """The one message for a failure that is not the user's: it names what failed and says
+    nothing changed; the traceback (called from an ``except`` block) goes to the server log
+    only, so no exception class or internal detail reaches a visitor."""
+    what = str(getattr(fn, "__name__", "this action")).strip("_").replace("_", " ")
+    log.exception("unexpected error in %s", what)
+    return error(f"{what}: internal error; nothing was changed (details in the server log)")
 
 
 def keyed(fn: Callable, outputs: dict[str, Any]) -> Callable:
@@ -127,19 +166,67 @@ def keyed(fn: Callable, outputs: dict[str, Any]) -> Callable:
 # --------------------------------------------------------------------------- parsing inputs
 
 
+#: the characters a comma-separated list of integers may take (checked before it is split)
+MAX_INT_LIST_CHARS = 200
+
+
 def parse_int_list(field: str, text: Any, lo: int, hi: int, max_len: int) -> list[int]:
-    """``"0, 1, 2"`` -> ``[0, 1, 2]``, every value in ``[lo, hi]``; errors name ``field``."""
+    """``"0, 1, 2"`` -> ``[0, 1, 2]``, every value in ``[lo, hi]``, none repeated (a repeat
+    would only run the same work twice); errors name ``field``."""
     if isinstance(text, (list, tuple)):
         items = list(text)
     else:
         if not isinstance(text, str):
-            raise error(f"{field}: expected comma-separated integers, got {text!r}")
+            raise error(f"{field}: expected comma-separated integers, got {snippet(text)}")
+        if len(text) > MAX_INT_LIST_CHARS:
+            raise error(f"{field}: {len(text)} characters; the limit is {MAX_INT_LIST_CHARS} "
+                        f"characters")
         items = [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
     if not items:
         raise error(f"{field}: give at least one integer in [{lo}, {hi}], e.g. 0,1")
     if len(items) > max_len:
         raise error(f"{field}: {len(items)} values; at most {max_len} allowed")
-    return [int(number(field, t, lo, hi, integer=True)) for t in items]
+    values = [int(number(field, t, lo, hi, integer=True)) for t in items]
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise error(f"{field}: {', '.join(map(str, repeated))} given more than once; give each "
+                    f"value once")
+    return values
+
+
+def check_budget(field: str, factors: dict[str, int], budget: int, name: str) -> int:
+    """The product of ``factors`` (e.g. frames x steps) if within ``budget``; else a refusal
+    naming ``field``, each factor, the product and the limit (checked before model work)."""
+    work = math.prod(factors.values())
+    if work > budget:
+        terms = " x ".join(f"{v} {k}" for k, v in factors.items())
+        raise error(f"{field}: {terms} = {work}; the limit ({name}) is {budget}; use fewer")
+    return work
+
+
+def check_image_file(field: str, path: Any) -> None:
+    """An uploaded image's size in bytes and in pixels, read from its header without decoding
+    it (PIL's ``Image.open`` is lazy): a small file claiming a huge image is refused before it
+    takes any memory."""
+    try:
+        size = os.path.getsize(path)
+    except (OSError, TypeError, ValueError):
+        raise error(f"{field}: no readable uploaded file") from None
+    try:
+        check_count(field, size, MAX_UPLOAD_BYTES, "bytes")
+    except LimitError as exc:
+        raise error(str(exc)) from None
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except Image.DecompressionBombError:
+        raise error(f"{field}: more than {2 * MAX_UPLOAD_PIXELS} pixels; the limit is "
+                    f"{MAX_UPLOAD_PIXELS} pixels") from None
+    except Exception:  # noqa: BLE001 - PIL raises many kinds for a file that is no image
+        raise error(f"{field}: not a readable image (PNG, JPEG or WebP)") from None
+    if w * h > MAX_UPLOAD_PIXELS:
+        raise error(f"{field}: {w}x{h} is {w * h} pixels; the limit is {MAX_UPLOAD_PIXELS} "
+                    f"pixels")
 
 
 def number(field: str, value: Any, lo: float, hi: float, integer: bool = False) -> float | int:
@@ -154,63 +241,220 @@ def number(field: str, value: Any, lo: float, hi: float, integer: bool = False) 
 # --------------------------------------------------------------------------- bounded inputs
 
 
-def _check_bounds(field: str, lo: float | None, hi: float | None, payload: Any) -> None:
-    """Raise a ``gr.Error`` naming ``field`` for a missing, non-finite or out-of-range value."""
-    number(field, payload, -math.inf if lo is None else lo, math.inf if hi is None else hi)
+def _check_bounds(field: str, lo: float | None, hi: float | None, payload: Any,
+                  integer: bool = False) -> float | int:
+    """``payload`` as a number (an ``int`` when ``integer``), else a ``gr.Error`` naming
+    ``field`` for a missing, non-numeric, non-finite, fractional or out-of-range value."""
+    return number(field, payload, -math.inf if lo is None else lo,
+                  math.inf if hi is None else hi, integer)
 
 
-class FieldSlider(gr.Slider):
-    """``gr.Slider`` whose range errors name the field (Gradio's own message does not); a
-    template of the stock slider, so the browser renders it as one."""
+class _ReadAs:
+    """A component's data model whose validation failure (Gradio validates an API payload
+    before ``preprocess``, and would answer ``{"error": null}``) is a ``gr.Error`` naming the
+    field; everything else is the model's own."""
+
+    def __init__(self, model: Any, field: str, expects: str):
+        self._model, self._field, self._expects = model, field, expects
+
+    def model_validate(self, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._model.model_validate(obj, *args, **kwargs)
+        except Exception:  # noqa: BLE001 - pydantic's ValidationError and its kin
+            raise error(f"{self._field}: {snippet(obj)} is not {self._expects}") from None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):    # copy and deepcopy probe before __init__ has run
+            raise AttributeError(name)
+        return getattr(self._model, name)
+
+
+class _Named:
+    """Mixin for a Gradio component: every failure of Gradio's own checks of an input (its data
+    model, its ``preprocess``) becomes one ``gr.Error`` naming the field, never Gradio's
+    anonymous "upstream Gradio app has raised an exception".  ``_read`` is the subclass's
+    own check, run first; it returns the value handed on to the stock ``preprocess``."""
+    _field = "value"
+    _expects = "a valid value"
+
+    def _name(self, field: str) -> None:
+        self._field = field
+        if getattr(self, "data_model", None) is not None:
+            self.data_model = _ReadAs(self.data_model, field, self._expects)
+
+    def _read(self, payload: Any) -> Any:
+        return payload
+
+    def preprocess(self, payload):  # type: ignore[override]
+        payload = self._read(payload)
+        try:
+            return super().preprocess(payload)  # type: ignore[misc]
+        except gr.Error as exc:            # Gradio's "Value: x is not in the list of choices"
+            raise error(f"{self._field}: {exc.message}") from None
+        except Exception:  # noqa: BLE001 - whatever the stock component raises
+            log.info("%s: unreadable input", self._field, exc_info=True)
+            raise error(f"{self._field}: the value sent is not {self._expects}") from None
+
+
+class FieldSlider(_Named, gr.Slider):
+    """``gr.Slider`` whose errors name the field (Gradio's own message does not), a whole step
+    (step 1 from a whole minimum) refusing fractions; a template of the stock slider, so the
+    browser renders it as one."""
     is_template = True
+    _expects = "a number"
 
     # gradio's component metaclass passes only named parameters on, so name them all here
     def __init__(self, minimum: float = 0, maximum: float = 100, value: Any = None, *,
                  field: str = "value", **kwargs):
         super().__init__(minimum, maximum, value, **kwargs)
-        self._field = field
+        self._name(field)
+        self._integer = float(self.step).is_integer() and float(self.minimum).is_integer()
 
-    def preprocess(self, payload):  # type: ignore[override]
-        _check_bounds(self._field, self.minimum, self.maximum, payload)
-        return super().preprocess(payload)
+    def _read(self, payload: Any) -> Any:
+        return _check_bounds(self._field, self.minimum, self.maximum, payload, self._integer)
 
     def get_config(self, cls=None):  # the stock slider's props (label, range, value, ...)
         return super().get_config(cls or gr.Slider)
 
 
-class FieldNumber(gr.Number):
-    """``gr.Number`` whose range errors name the field; rendered by the stock number box."""
+class FieldNumber(_Named, gr.Number):
+    """``gr.Number`` whose errors name the field; ``precision=0`` refuses a fraction (Gradio
+    would round 2.5 silently); rendered by the stock number box."""
     is_template = True
+    _expects = "a number"
 
     def __init__(self, value: Any = None, *, field: str = "value", **kwargs):
         super().__init__(value, **kwargs)
-        self._field = field
+        self._name(field)
 
-    def preprocess(self, payload):  # type: ignore[override]
-        _check_bounds(self._field, self.minimum, self.maximum, payload)
-        return super().preprocess(payload)
+    def _read(self, payload: Any) -> Any:
+        return _check_bounds(self._field, self.minimum, self.maximum, payload,
+                             self.precision == 0)
 
     def get_config(self, cls=None):  # the stock number box's props
         return super().get_config(cls or gr.Number)
 
 
-class FieldDropdown(gr.Dropdown):
+def _check_choice(field: str, choices: Any, payload: Any) -> Any:
+    """``payload`` if it is one of the component's choices, else a refusal listing them."""
+    allowed = [v for _, v in choices]
+    if payload is None or isinstance(payload, (list, dict)) or payload not in allowed:
+        shown = allowed if len(str(allowed)) <= 220 else f"{len(allowed)} choices"
+        raise error(f"{field}: {snippet(payload)} is not one of {shown}")
+    return payload
+
+
+class FieldDropdown(_Named, gr.Dropdown):
     """``gr.Dropdown`` whose "not one of the choices" error names the field and the allowed
-    values; rendered by the stock dropdown."""
+    values (one that takes typed values checks only that it is text); rendered by the stock
+    dropdown."""
     is_template = True
+    _expects = "one of the choices"
 
     def __init__(self, choices: Any = None, *, field: str = "value", **kwargs):
         super().__init__(choices=choices, **kwargs)
-        self._field = field
+        self._name(field)
 
-    def preprocess(self, payload):  # type: ignore[override]
-        allowed = [v for _, v in self.choices]
-        if payload is None or payload not in allowed:
-            raise error(f"{self._field}: {payload!r} is not one of {allowed}")
-        return super().preprocess(payload)
+    def _read(self, payload: Any) -> Any:
+        if self.allow_custom_value:
+            if payload is not None and not isinstance(payload, (str, int, float)):
+                raise error(f"{self._field}: {snippet(payload)} must be text")
+            return payload
+        return _check_choice(self._field, self.choices, payload)
 
     def get_config(self, cls=None):  # the stock dropdown's props
         return super().get_config(cls or gr.Dropdown)
+
+
+class FieldRadio(_Named, gr.Radio):
+    """``gr.Radio`` whose "not one of the choices" error names the field; the stock radio."""
+    is_template = True
+    _expects = "one of the choices"
+
+    def __init__(self, choices: Any = None, *, field: str = "value", **kwargs):
+        super().__init__(choices=choices, **kwargs)
+        self._name(field)
+
+    def _read(self, payload: Any) -> Any:
+        return _check_choice(self._field, self.choices, payload)
+
+    def get_config(self, cls=None):
+        return super().get_config(cls or gr.Radio)
+
+
+class FieldCheckbox(_Named, gr.Checkbox):
+    """``gr.Checkbox`` that takes true or false only (Gradio passes any value on, and "no"
+    would be true); the stock checkbox."""
+    is_template = True
+    _expects = "true or false"
+
+    def __init__(self, value: Any = False, *, field: str = "value", **kwargs):
+        super().__init__(value, **kwargs)
+        self._name(field)
+
+    def _read(self, payload: Any) -> Any:
+        if payload is not None and not isinstance(payload, bool):
+            raise error(f"{self._field}: {snippet(payload)} must be true or false")
+        return payload
+
+    def get_config(self, cls=None):  # Checkbox.get_config takes no cls: do what it does
+        config = gr.components.Component.get_config(self, cls or gr.Checkbox)
+        config["show_label"] = True if self.label is not None else self.show_label
+        return config
+
+
+class FieldImage(_Named, gr.Image):
+    """``gr.Image`` taking an upload: its bytes and pixels checked from the header before it is
+    decoded (:func:`check_image_file`), an unreadable file named; the stock image box."""
+    is_template = True
+    _expects = "a readable image (PNG, JPEG or WebP)"
+
+    def __init__(self, value: Any = None, *, field: str = "image", **kwargs):
+        super().__init__(value, **kwargs)
+        self._name(field)
+
+    def _read(self, payload: Any) -> Any:
+        if payload is not None:
+            check_image_file(self._field, getattr(payload, "path", None))
+        return payload
+
+    def get_config(self, cls=None):
+        return super().get_config(cls or gr.Image)
+
+
+class FieldFile(_Named, gr.File):
+    """``gr.File`` whose malformed payloads are refused by name; the stock file box."""
+    is_template = True
+    _expects = "an uploaded file"
+
+    def __init__(self, value: Any = None, *, field: str = "file", **kwargs):
+        super().__init__(value, **kwargs)
+        self._name(field)
+
+    def get_config(self, cls=None):
+        return super().get_config(cls or gr.File)
+
+
+class FieldDataframe(_Named, gr.Dataframe):
+    """``gr.Dataframe`` whose rows are counted before they are read (``max_rows``) and whose
+    malformed payloads are refused by name; the stock table."""
+    is_template = True
+    _expects = "a table (headers and rows of cells)"
+
+    def __init__(self, value: Any = None, *, field: str = "table", max_rows: int = 64,
+                 **kwargs):
+        super().__init__(value, **kwargs)
+        self._name(field)
+        self._max_rows = max_rows
+
+    def _read(self, payload: Any) -> Any:
+        rows = getattr(payload, "data", None) or []
+        if len(rows) > self._max_rows:
+            raise error(f"{self._field}: {len(rows)} rows; the limit is {self._max_rows} rows")
+        return payload
+
+    def get_config(self, cls=None):
+        return super().get_config(cls or gr.Dataframe)
 
 
 def steps_slider(value: int = DEFAULT_STEPS, **kw) -> FieldSlider:
