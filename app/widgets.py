@@ -285,6 +285,17 @@ class _Named:
     def _read(self, payload: Any) -> Any:
         return payload
 
+    def _stock(self) -> type:
+        """The stock Gradio component this one templates (the browser renders that one)."""
+        return next(c for c in type(self).__mro__[1:] if c.__module__.startswith("gradio."))
+
+    # Gradio names a template after its first base class, which is this mixin: name the stock
+    def get_block_name(self) -> str:
+        return self._stock().__name__.lower()
+
+    def get_block_class(self) -> str:
+        return self._stock().__name__.lower()
+
     def preprocess(self, payload):  # type: ignore[override]
         payload = self._read(payload)
         try:

@@ -442,3 +442,19 @@ def test_fuzz_spec_from_json(text):
 def test_load_json_refuses_bytes_that_are_not_utf8():
     with pytest.raises(LimitError, match="^doc: not UTF-8"):
         load_json(io.BytesIO(b"\xff\xfe").getvalue(), "doc")
+
+
+def test_field_widgets_render_as_the_stock_components():
+    """The browser draws a template by the name Gradio gives it: the stock component's."""
+    import gradio as gr
+
+    from app import widgets as w
+    with gr.Blocks():
+        pairs = [(w.FieldCheckbox(True, label="x", field="x"), gr.Checkbox(True, label="x")),
+                 (w.FieldImage(label="x", field="x"), gr.Image(label="x")),
+                 (w.FieldSlider(0, 9, value=1, step=1, label="x", field="x"),
+                  gr.Slider(0, 9, value=1, step=1, label="x")),
+                 (w.FieldDataframe([[1]], headers=["a"], field="x"),
+                  gr.Dataframe([[1]], headers=["a"]))]
+    for ours, stock in pairs:
+        assert ours.get_config() == stock.get_config()
