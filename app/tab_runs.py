@@ -97,7 +97,8 @@ def build(ctx: Ctx) -> None:
     store = ctx.store
     private = (f"Your runs are private to this browser session (a reload starts a new one; "
                f"export a run to keep it), at most {MAX_RUNS_PER_OWNER}, the oldest dropped")
-    where = private if store.private else f"Runs are saved in `{store.root}` (set with `--runs-dir`)"
+    shared = f"Runs are saved in `{store.root}` (set with `--runs-dir`)"
+    where = private if store.private else shared
     gr.Markdown(f"{where}: `spec.json`, `record.json` (model, seed, timings, verdicts) and the "
                 f"images as PNG.")
     c = _layout(store)
