@@ -410,10 +410,9 @@ def run(pipe: Any, spec: InterventionSpec, seed: int | None = None, batch: int =
     t_all = time.perf_counter()
     seed = spec.seed if seed is None else seed
     with pipeline_lock(pipe):
-        W.check(0, spec.steps)         # the client may have gone while we waited for the lock
         p = prepare(pipe, spec, seed, batch, cache, reference, encoder, (height, width, frames),
                     graph, previews, attention)
-        W.check(p.k, spec.steps)       # the client may have gone while we prepared
+        W.check(p.k, spec.steps)       # the client may have gone while we waited and prepared
         t0 = time.perf_counter()
         out = denoise(pipe, p, extra_call_kwargs)
         timing = {"pipeline_s": time.perf_counter() - t0}
