@@ -18,7 +18,9 @@ half mid-run, half queued, and keep their stream open.  Reports:
 - cancelled: left or cancelled mid-run and the app logged the run stopped; dropped: left or
   cancelled while queued and the app never started their run; leaked: left or cancelled, yet
   their run went on to the end;
-- peak memory of the app process (its VmHWM, MiB);
+- peak memory of the app process (its VmHWM, MiB), after the load and, with ``--hostile``, after
+  a round of oversized inputs (a 100 kB prompt, a 31 MB spec, 5,000-deep JSON, a PNG whose
+  header claims 13,000 x 13,000 pixels, each answered with its message's length and time);
 - steps after leaving: per cancelled run, denoising steps that ended after the client closed
   its stream (from the app's log of the run's step ends; the target is at most one, the step
   in progress);
@@ -315,6 +317,38 @@ def peak_mib(pid: int) -> float | None:
     return None
 
 
+def _big_png(path: Path, side: int = 13000) -> Path:
+    """A small file (1-bit, one colour) whose header claims ``side`` x ``side`` pixels."""
+    from PIL import Image
+    Image.new("1", (side, side)).save(path, optimize=True)
+    return path
+
+
+def hostile(base: str, folder: Path) -> list[dict[str, Any]]:
+    """Oversized inputs a careless or hostile visitor might send; what each got back."""
+    from gradio_client import Client, handle_file
+    client = Client(base, verbose=False)
+    deep = "[" * 5000 + "]" * 5000
+    spec31 = '{"prompt": "' + "a" * 31_000_000 + '"}'
+    png = str(_big_png(folder / "big.png"))
+    calls = [("parse", "/parse", ("a red ball " * 9500,)),
+             ("load_spec deep", "/load_spec", (deep,)),
+             ("intervene_json 31 MB", "/intervene_json", (spec31, "toyworld")),
+             ("apply_json deep", "/apply_json", (deep,)),
+             ("video_frame 169 MP", "/video_frame", (handle_file(png), 0, "{}"))]
+    out = []
+    for name, api, args in calls:
+        t0 = time.perf_counter()
+        try:
+            client.predict(*args, api_name=api)
+            answer = "accepted"
+        except Exception as exc:  # noqa: BLE001 - the refusal is the figure
+            answer = str(exc)
+        out.append({"input": name, "seconds": round(time.perf_counter() - t0, 2),
+                    "answer_chars": len(answer), "answer": answer[:160]})
+    return out
+
+
 def drive(base: str, n: int, leave: float, steps: int, leave_at: int, timeout: float,
           seed: int = 0, cancel_share: float = 0.0) -> list[Outcome]:
     """``n`` clients at once (a thread each), started 50 ms apart."""
@@ -342,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--leave", type=float, default=0.5, help="share of clients that leave")
     ap.add_argument("--cancel", type=float, default=0.0,
                     help="share of clients that press cancel (half mid-run, half queued)")
+    ap.add_argument("--hostile", action="store_true",
+                    help="after the load, send oversized inputs and report the peak memory")
     ap.add_argument("--check", type=int, default=4,
                     help="served requests re-run alone after the load (every pixel must match)")
     ap.add_argument("--steps", type=int, default=25)
@@ -370,12 +406,15 @@ def main(argv: list[str] | None = None) -> int:
         probe = one_client(base, endpoint(base, "generate"), 999, "stay", 2, 0, 120)
         checked = check_served(base, outs, a.steps, a.check, a.timeout)
         peak = peak_mib(proc.pid)
+        bad = hostile(base, out) if a.hostile else None
+        peak_hostile = peak_mib(proc.pid) if a.hostile else None
     finally:
         proc.terminate()
         proc.wait(30)
     summary = summarise(outs, read_log(log_file))
     summary.update(wall_s=round(wall, 1), steps=a.steps, tiny=a.tiny, wrong=checked["wrong"],
                    checked_against_solo=checked["checked"], app_peak_mib=peak,
+                   hostile=bad, app_peak_mib_after_hostile=peak_hostile,
                    after_load_probe={"result": probe.result,
                                      "latency_s": round(probe.latency_s or -1, 2)},
                    command=" ".join(["scripts/load_test.py", *(argv or sys.argv[1:])]))
