@@ -296,6 +296,9 @@ class _Named:
     def get_block_class(self) -> str:
         return self._stock().__name__.lower()
 
+    def get_config(self, cls=None):  # the stock component's props (label, range, value, ...)
+        return super().get_config(cls or self._stock())  # type: ignore[misc]
+
     def preprocess(self, payload):  # type: ignore[override]
         payload = self._read(payload)
         try:
@@ -324,9 +327,6 @@ class FieldSlider(_Named, gr.Slider):
     def _read(self, payload: Any) -> Any:
         return _check_bounds(self._field, self.minimum, self.maximum, payload, self._integer)
 
-    def get_config(self, cls=None):  # the stock slider's props (label, range, value, ...)
-        return super().get_config(cls or gr.Slider)
-
 
 class FieldNumber(_Named, gr.Number):
     """``gr.Number`` whose errors name the field; ``precision=0`` refuses a fraction (Gradio
@@ -341,9 +341,6 @@ class FieldNumber(_Named, gr.Number):
     def _read(self, payload: Any) -> Any:
         return _check_bounds(self._field, self.minimum, self.maximum, payload,
                              self.precision == 0)
-
-    def get_config(self, cls=None):  # the stock number box's props
-        return super().get_config(cls or gr.Number)
 
 
 def _check_choice(field: str, choices: Any, payload: Any) -> Any:
@@ -373,9 +370,6 @@ class FieldDropdown(_Named, gr.Dropdown):
             return payload
         return _check_choice(self._field, self.choices, payload)
 
-    def get_config(self, cls=None):  # the stock dropdown's props
-        return super().get_config(cls or gr.Dropdown)
-
 
 class FieldRadio(_Named, gr.Radio):
     """``gr.Radio`` whose "not one of the choices" error names the field; the stock radio."""
@@ -388,9 +382,6 @@ class FieldRadio(_Named, gr.Radio):
 
     def _read(self, payload: Any) -> Any:
         return _check_choice(self._field, self.choices, payload)
-
-    def get_config(self, cls=None):
-        return super().get_config(cls or gr.Radio)
 
 
 class FieldCheckbox(_Named, gr.Checkbox):
@@ -429,9 +420,6 @@ class FieldImage(_Named, gr.Image):
             check_image_file(self._field, getattr(payload, "path", None))
         return payload
 
-    def get_config(self, cls=None):
-        return super().get_config(cls or gr.Image)
-
 
 class FieldFile(_Named, gr.File):
     """``gr.File`` whose malformed payloads are refused by name; the stock file box."""
@@ -441,9 +429,6 @@ class FieldFile(_Named, gr.File):
     def __init__(self, value: Any = None, *, field: str = "file", **kwargs):
         super().__init__(value, **kwargs)
         self._name(field)
-
-    def get_config(self, cls=None):
-        return super().get_config(cls or gr.File)
 
 
 class FieldDataframe(_Named, gr.Dataframe):
@@ -463,9 +448,6 @@ class FieldDataframe(_Named, gr.Dataframe):
         if len(rows) > self._max_rows:
             raise error(f"{self._field}: {len(rows)} rows; the limit is {self._max_rows} rows")
         return payload
-
-    def get_config(self, cls=None):
-        return super().get_config(cls or gr.Dataframe)
 
 
 def steps_slider(value: int = DEFAULT_STEPS, **kw) -> FieldSlider:
