@@ -65,7 +65,12 @@ def page(tmp_path):
 
 def _refused(page, field: str, timeout: float = 60_000) -> str:
     """Wait for the error toast naming ``field``; dismiss it; the tab's text afterwards."""
-    page.wait_for_function(f"({TOASTS})().includes({json.dumps(field)})", timeout=timeout)
+    try:
+        page.wait_for_function(f"({TOASTS})().includes({json.dumps(field)})", timeout=timeout)
+    except Exception:  # noqa: BLE001 - say what the page showed instead
+        page.screenshot(path="/tmp/lina-refused-timeout.png", full_page=True)
+        raise AssertionError(f"no toast naming {field!r}; toasts {page.evaluate(TOASTS)!r}; "
+                             f"panel {page.evaluate(PANEL)[-1500:]!r}") from None
     time.sleep(0.5)                                   # outputs settle after the event
     toasts = page.evaluate(TOASTS)
     for close in page.locator(".toast-close").all():
@@ -128,6 +133,7 @@ def test_every_tab_refuses_bad_input_and_keeps_it(served, page, tmp_path):
     # LINA: a batch seed that is not a number
     page.get_by_role("tab", name="LINA").click()
     page.get_by_text("batch: a few seeds").click()
+    page.locator("#lina-batch-run").wait_for(state="visible")     # the accordion has opened
     _refused_as_typed(page, "lina-seeds", "1, two", "lina-batch-run", "seeds")
     # Video: an empty prompt
     page.get_by_role("tab", name="Video").click()
