@@ -359,11 +359,17 @@ OPEN_WORLD_DEFAULT = "cplus_half"
 
 
 class LinaSampler:
-    """Baseline and LINA from the same initial noise, with the choice made and why."""
+    """Baseline and LINA from the same initial noise, with the choice made and why.
+
+    With a learned ``check`` (:class:`lina_core.check.EarlyCheck`) LINA is the loop of
+    :mod:`lina_core.adaptive` on ToyWorld scenes: it reads the run's own preview at the check
+    step, leaves a run the check expects to come out right alone (LINA's picture is then the
+    baseline's), and otherwise tries the predictor's interventions in turn.  Without one, or
+    when a candidate is given, it runs the one choice :meth:`choose` makes before the run."""
 
     def __init__(self, pipe: Any, predictor: Predictor | None = None, steps: int = 25,
-                 guidance_scale: float = 3.0):
-        self.pipe, self.predictor = pipe, predictor
+                 guidance_scale: float = 3.0, check: Any = None):
+        self.pipe, self.predictor, self.check = pipe, predictor, check
         self.steps, self.guidance_scale = steps, guidance_scale
 
     def choose(self, prompt: str, graph: CausalSceneGraph, candidate: str | None = None
@@ -413,13 +419,15 @@ class LinaSampler:
                 raise ValueError("prompt / graph: give at least one")
             graph = from_prompt(prompt).graph
         prompt = prompt or to_prompt(graph)
+        size = dict(frames=frames, height=height, width=width)
+        if self.adapts(graph, candidate, batch, frames):
+            return self._loop(prompt, graph, seed, size)
         t0 = time.perf_counter()
         choice = self.choose(prompt, graph, candidate)
         choice.spec.seed = seed
         t1 = time.perf_counter()
         base_spec = InterventionSpec(prompt=prompt, steps=self.steps, seed=seed,
                                      guidance_scale=self.guidance_scale, graph=graph.to_dict())
-        size = dict(frames=frames, height=height, width=width)
         base = engine.run(self.pipe, base_spec, seed=seed, batch=batch, previews=True, **size)
         t2 = time.perf_counter()
         # the same noise; prompt-space candidates differ from step 0, guided ones start from
@@ -430,3 +438,55 @@ class LinaSampler:
         return LinaResult(base.images, lina.images, choice, base.record, lina.record,
                           {"choose_s": t1 - t0, "baseline_s": t2 - t1, "lina_s": t3 - t2},
                           base.previews, lina.previews)
+
+    def adapts(self, graph: CausalSceneGraph, candidate: str | None, batch: int = 1,
+               frames: int | None = None) -> bool:
+        """Whether a call runs the loop: a check is attached, LINA chooses, the scene is a
+        ToyWorld one (the check was trained on ToyWorld runs), one still image."""
+        return (self.check is not None and candidate is None and C.is_toyworld(graph)
+                and batch == 1 and frames is None)
+
+    def _loop(self, prompt: str, graph: CausalSceneGraph, seed: int,
+              size: dict[str, Any]) -> LinaResult:
+        """The adaptive loop (:mod:`lina_core.adaptive`), live."""
+        from . import adaptive
+        t0 = time.perf_counter()
+        base_spec = InterventionSpec(prompt=prompt, steps=self.steps, seed=seed,
+                                     guidance_scale=self.guidance_scale, graph=graph.to_dict())
+        base = engine.run(self.pipe, base_spec, seed=seed, previews=True, **size)
+        t1 = time.perf_counter()
+        step = self.check.step_for(self.steps)
+        feats = prompt_features(self.pipe, prompt, graph)
+        p_of = lambda r: self.check.probabilities(r.previews[step][0][None], feats)[0]  # noqa
+        base_p = p_of(base)
+        allowed = [c.name for c in C.available(graph)]
+        gains = (self.predictor.gains(self.predictor.features(self.pipe, prompt, graph))
+                 if self.predictor is not None else {n: 0.0 for n in allowed})
+        ranked = adaptive.ranked_candidates({n: g for n, g in gains.items() if n in allowed})
+        names = adaptive.plan(ranked, base_p, allowed)
+        runs: list[Any] = []
+
+        def try_fn(i: int):
+            spec = C.spec_for(C.get(names[i]), prompt, graph, self.steps, seed,
+                              self.guidance_scale)
+            runs.append((spec, compare.branch(self.pipe, spec, base, seed=seed, previews=True,
+                                              **size)))
+            return p_of(runs[-1][1])
+
+        meta = self.check.meta
+        d = adaptive.decide(base_p, names, try_fn, float(meta.get("loop_threshold",
+                            meta.get("threshold", adaptive.THRESHOLD))),
+                            int(meta.get("max_tries", adaptive.MAX_TRIES)))
+        t2 = time.perf_counter()
+        kept = d.kept_name
+        spec, lina = (base_spec, base) if d.kept < 0 else runs[d.kept]
+        why: dict[str, Any] = {"category": graph.category, "source": "adaptive loop",
+                               "available": allowed, "check_step": step,
+                               "loop": d.to_dict(),
+                               "reason": adaptive.describe(d, step),
+                               "predicted_gain": {k: round(v, 4) for k, v in gains.items()
+                                                  if k in allowed},
+                               "intervention": explain(C.get(kept), graph, self.steps)}
+        return LinaResult(base.images, lina.images, Choice(kept, spec, why), base.record,
+                          lina.record, {"choose_s": 0.0, "baseline_s": t1 - t0,
+                                        "lina_s": t2 - t1}, base.previews, lina.previews)

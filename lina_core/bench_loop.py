@@ -1,0 +1,244 @@
+"""The loop's benchmark: every try it could make, recorded once, then replayed per policy.
+
+For each work item of a split (the grid's items and noise seeds, so a sample is the same run
+everywhere) the baseline run kept by :mod:`lina_core.check_data` says what the check sees at the
+check step.  For every item some check might flag (the learned check below ``FLAG_MAX``, or the
+verifier reading the same preview), this module reruns the baseline and records every try the
+policies could make: the predictor's top candidates (as :func:`adaptive.plan` orders them, for
+either check) and fresh noise seeds with no intervention (best-of-N), each with its final
+verdict, the learned check's and the verifier's reading of its preview at the check step, its
+wall time and model calls.  :func:`replay` then runs :func:`adaptive.decide`, the loop's own
+policy, over the recorded probabilities: the same decisions the live loop makes, for any
+threshold and budget, without rerunning anything.  Wall times are measured per run in the
+process that made it; the baseline's, for flagged items, in the same process as its tries.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import adaptive, compare, engine
+from .candidates import available, spec_for
+from .check import EarlyCheck
+from .check_data import item_file, read_rows
+from .csg import from_prompt
+from .grid import SEED_STRIDE, categories, key, scene, verdict_fields
+from .interventions import InterventionSpec
+
+FLAG_MAX = 0.9          #: items the learned check rates below this get their tries recorded
+TRIES_RECORDED = 3      #: candidates per ordering, and fresh seeds, recorded per flagged item
+RESEED_OFFSET = 7       #: fresh seed j of an item: replicate seed + RESEED_OFFSET + j
+
+
+def verifier_p(image: np.ndarray, graph: Any) -> tuple[float, float]:
+    """The verifier read as a check (0 or 1 per question): the upper bound, labelled so."""
+    from .toyworld.verify_video import judge
+    v = judge(image, graph)
+    return (float(bool(v.physics_ok)), float(bool(v.texture_ok)))
+
+
+def _judged(r: engine.RunResult, graph: Any, step: int, check: EarlyCheck,
+            feats: np.ndarray, name: str, wall: float) -> dict[str, Any]:
+    from .toyworld.verify_video import judge
+    prev = r.previews[step][0]
+    return {"name": name, **verdict_fields(judge(r.images[0], graph)),
+            "p": check.probabilities(prev[None], feats)[0].tolist(),
+            "p_verifier": list(verifier_p(prev, graph)),
+            "wall_s": wall, "model_calls": int(r.model_calls)}
+
+
+def record_item(pipe: Any, item: dict[str, Any], base_row: dict[str, Any], check: EarlyCheck,
+                predictor: Any, steps: int = 25) -> dict[str, Any]:
+    """Every try for one flagged item (see the module docstring)."""
+    from .lina import prompt_features
+    s = scene(item, categories(pipe))
+    prompt, graph, seed = s.caption(False), s.graph, int(base_row["noise_seed"])
+    step = check.step_for(steps)
+    feats = prompt_features(pipe, prompt, graph)
+    spec = InterventionSpec(prompt=prompt, steps=steps, seed=seed, guidance_scale=3.0,
+                            graph=graph.to_dict())
+    t0 = time.perf_counter()
+    base = engine.run(pipe, spec, seed=seed, previews=True)
+    bj = _judged(base, graph, step, check, feats, "none", time.perf_counter() - t0)
+    allowed = [c.name for c in available(graph)]
+    gains = predictor.gains(predictor.features(pipe, prompt, graph))
+    ranked = adaptive.ranked_candidates({n: g for n, g in gains.items() if n in allowed})
+    names: list[str] = []
+    for p in (bj["p"], bj["p_verifier"]):
+        for n in adaptive.plan(ranked, p, allowed)[:TRIES_RECORDED]:
+            if n not in names:
+                names.append(n)
+    tries = []
+    for n in names:
+        from .candidates import get
+        cspec = spec_for(get(n), prompt, graph, steps, seed)
+        t0 = time.perf_counter()
+        r = compare.branch(pipe, cspec, base, seed=seed, previews=True)
+        tries.append(_judged(r, graph, step, check, feats, n, time.perf_counter() - t0))
+    seeds = []
+    for j in range(TRIES_RECORDED):
+        sd = seed + SEED_STRIDE * (RESEED_OFFSET + j)
+        t0 = time.perf_counter()
+        r = engine.run(pipe, InterventionSpec.from_dict({**spec.to_dict(), "seed": sd}),
+                       seed=sd, previews=True)
+        seeds.append(_judged(r, graph, step, check, feats, f"seed+{j + 1}",
+                             time.perf_counter() - t0))
+    return {**item, "prompt": prompt, "noise_seed": seed, "check_step": step, "base": bj,
+            "ranked": ranked, "allowed": allowed, "tries": tries, "seeds": seeds,
+            "same_as_kept_baseline": bj["physics"] == base_row["physics"]
+            and bj["texture"] == base_row["texture"]}
+
+
+def base_probabilities(pipe: Any, folder: str | Path, check: EarlyCheck
+                       ) -> list[dict[str, Any]]:
+    """Each kept baseline run of ``folder`` with the learned check's and the verifier's
+    reading of its preview at the check step."""
+    from .lina import prompt_features
+    folder = Path(folder)
+    out, cache = [], {}
+    for r in read_rows(folder):
+        prev = np.load(item_file(folder, r))["previews"][check.step]
+        if r["prompt"] not in cache:
+            cache[r["prompt"]] = prompt_features(pipe, r["prompt"], from_prompt(r["prompt"]).graph)
+        t0 = time.perf_counter()
+        p = check.probabilities(prev[None], cache[r["prompt"]])[0]
+        graph = scene(r, categories(pipe)).graph
+        out.append({**r, "p": p.tolist(), "check_s": time.perf_counter() - t0,
+                    "p_verifier": list(verifier_p(prev, graph))})
+    return out
+
+
+def flagged(b: dict[str, Any]) -> bool:
+    return adaptive.joint(b["p"]) < FLAG_MAX or adaptive.joint(b["p_verifier"]) < 1
+
+
+def record_split(pipe: Any, folder: str | Path, out: str | Path, check: EarlyCheck,
+                 predictor: Any, progress: Callable[[str], None] = print, shard: int = 0,
+                 shards: int = 1) -> None:
+    """Record the tries of every flagged item of the baseline runs in ``folder`` into
+    ``out/tries.<shard>.jsonl`` (resumable; ``shard`` of ``shards`` processes)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    bases = base_probabilities(pipe, folder, check)
+    (out / "bases.jsonl").write_text("".join(json.dumps(b) + "\n" for b in bases))
+    done = {key(r) for r in read_tries(out)}
+    todo = [b for b in bases if flagged(b) and key(b) not in done][shard::shards]
+    t0 = time.perf_counter()
+    with open(out / f"tries.{shard}.jsonl", "a") as f:
+        for j, b in enumerate(todo):
+            item = {k: b[k] for k in ("split", "category", "index", "seed")}
+            f.write(json.dumps(record_item(pipe, item, b, check, predictor)) + "\n")
+            f.flush()
+            if (j + 1) % 5 == 0 or j + 1 == len(todo):
+                progress(f"{j + 1}/{len(todo)} flagged items {time.perf_counter() - t0:.0f}s")
+
+
+def read_tries(out: str | Path) -> list[dict[str, Any]]:
+    seen = {}
+    for f in sorted(Path(out).glob("tries.*.jsonl")):
+        for line in f.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                seen[key(r)] = r
+    return [seen[k] for k in sorted(seen)]
+
+
+def read_bases(out: str | Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in (Path(out) / "bases.jsonl").read_text().splitlines() if x]
+
+
+# ---------------------------------------------------------------------- replay and summary
+
+POLICIES = ("loop", "loop_verifier_check", "best_of_n_seeds")
+
+
+def replay(bases: list[dict[str, Any]], tries: list[dict[str, Any]], policy: str,
+           threshold: float, max_tries: int) -> list[dict[str, Any]]:
+    """One row per item: what ``policy`` ends with, run through :func:`adaptive.decide` on
+    the recorded probabilities.  ``loop``: the learned check and the predictor's
+    interventions; ``loop_verifier_check``: the same with the verifier reading the previews
+    (an upper bound); ``best_of_n_seeds``: the learned check, fresh seeds instead of
+    interventions (selection among samples, no intervention)."""
+    if policy not in POLICIES:
+        raise ValueError(f"policy: {policy!r} is not one of {POLICIES}")
+    pkey = "p_verifier" if policy == "loop_verifier_check" else "p"
+    rec = {key(t): t for t in tries}
+    rows = []
+    for b in bases:
+        t = rec.get(key(b))
+        base_ok = bool(b["physics"] and b["texture"])
+        out = {k: b[k] for k in ("split", "category", "index", "seed", "prompt")}
+        out.update(policy=policy, base_joint=base_ok, base_calls=b["model_calls"],
+                   base_wall=b["wall_s"])
+        if t is None:
+            if adaptive.joint(b[pkey]) < threshold:
+                raise ValueError(f"replay: item {key(b)} is flagged at threshold {threshold} "
+                                 f"but its tries were not recorded (FLAG_MAX {FLAG_MAX})")
+            out.update(joint=base_ok, physics=b["physics"], texture=b["texture"], kept="none",
+                       n_tries=0, calls=b["model_calls"], wall=b["wall_s"] + b["check_s"])
+            rows.append(out)
+            continue
+        runs = t["seeds"] if policy == "best_of_n_seeds" else t["tries"]
+        by = {r["name"]: r for r in runs}
+        names = ([r["name"] for r in runs] if policy == "best_of_n_seeds" else
+                 adaptive.plan(t["ranked"], t["base"][pkey], t["allowed"]))
+        names = [n for n in names if n in by]
+        d = adaptive.decide(t["base"][pkey], names, lambda i: by[names[i]][pkey], threshold,
+                            max_tries)
+        kept = t["base"] if d.kept < 0 else by[d.kept_name]
+        used = [by[x["name"]] for x in d.tries]
+        # the kept baseline's verdict is the one the check data recorded for this run
+        kb = b if d.kept < 0 else kept
+        scale = b["wall_s"] / max(t["base"]["wall_s"], 1e-9)   # tries timed with their base
+        out.update(joint=bool(kb["physics"] and kb["texture"]), physics=kb["physics"],
+                   texture=kb["texture"], kept=d.kept_name, n_tries=len(used),
+                   calls=b["model_calls"] + sum(r["model_calls"] for r in used),
+                   wall=b["wall_s"] + b["check_s"] * (1 + len(used))
+                   + scale * sum(r["wall_s"] for r in used), reason=d.reason)
+        rows.append(out)
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Joint success with its interval, the gain over the baseline (paired bootstrap), the
+    repair and break rates, compute relative to the baseline (mean and p95)."""
+    from .stats import bootstrap, rate
+    j = [float(r["joint"]) for r in rows]
+    b = [float(r["base_joint"]) for r in rows]
+    fails = [r for r in rows if not r["base_joint"]]
+    oks = [r for r in rows if r["base_joint"]]
+    calls = np.array([r["calls"] / r["base_calls"] for r in rows])
+    wall = np.array([r["wall"] / r["base_wall"] for r in rows])
+    jr = rate(j)
+    return {"n": len(rows), "joint": jr["acc"], "joint_ci": [jr["lo"], jr["hi"]],
+            "baseline": float(np.mean(b)),
+            "gain": float(np.mean(j) - np.mean(b)),
+            "gain_ci": list(bootstrap([x - y for x, y in zip(j, b)])),
+            "repair": rate(r["joint"] for r in fails),
+            "break": rate(not r["joint"] for r in oks),
+            "calls_ratio": float(calls.mean()), "calls_p95": float(np.percentile(calls, 95)),
+            "wall_ratio": float(sum(r["wall"] for r in rows) / sum(r["base_wall"] for r in rows)),
+            "wall_p95": float(np.percentile(wall, 95)),
+            "tried": float(np.mean([r.get("n_tries", 0) > 0 for r in rows]))}
+
+
+def choose_policy(bases: list[dict[str, Any]], tries: list[dict[str, Any]],
+                  thresholds=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+                  budgets=(1, 2, 3), max_calls_ratio: float = 1.6) -> dict[str, Any]:
+    """The loop's threshold and budget: the best joint success on these (dev-ood) items among
+    the settings whose mean model calls stay within ``max_calls_ratio`` of the baseline."""
+    table = {}
+    for t in thresholds:
+        for m in budgets:
+            s = summarise(replay(bases, tries, "loop", t, m))
+            table[f"threshold={t},max_tries={m}"] = {k: s[k] for k in (
+                "joint", "gain", "calls_ratio", "wall_ratio")}
+    ok = {k: v for k, v in table.items() if v["calls_ratio"] <= max_calls_ratio} or table
+    best = max(ok, key=lambda k: (ok[k]["joint"], -ok[k]["calls_ratio"]))
+    t, m = (float(x.split("=")[1]) for x in best.split(","))
+    return {"threshold": t, "max_tries": int(m), "table": table,
+            "max_calls_ratio": max_calls_ratio}

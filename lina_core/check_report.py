@@ -1,0 +1,192 @@
+"""The loop's report: the check's card figures and the benchmark table, from recorded runs.
+
+Reads what ``scripts/loop_bench.py`` recorded under a root folder (the kept baseline runs per
+split, the tries of flagged items) and the shipped check, chooses the loop's threshold and budget
+on dev-ood (:func:`bench_loop.choose_policy`), and reports test-ood and test-id with those:
+nothing on a test split chooses anything.  Methods of the per-prompt benchmark (best fixed,
+per-prompt LINA, best of grid) are read from its shipped rows (``docs/results/v2/bench.json``:
+the same items and noise seeds), and the share of items whose baseline verdict agrees with the
+runs here is reported, so the two can be compared.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import bench_loop as B
+from .check import EarlyCheck, report as check_report
+from .grid import key
+from .stats import bootstrap, rate
+
+SHIPPED_BENCH = Path(__file__).resolve().parent.parent / "docs" / "results" / "v2" / "bench.json"
+SHIPPED_METHODS = ("best_fixed", "lina", "best_of_grid")
+LABELS = {"baseline": "baseline", "best_fixed": "best fixed intervention (per-prompt bench)",
+          "lina": "per-prompt LINA (one choice before the run)",
+          "loop": "**LINA loop** (learned check)",
+          "best_of_n_seeds": "best-of-N seeds by the same check, no intervention",
+          "loop_verifier_check": "loop with the verifier as its check (upper bound)",
+          "best_of_grid": "best of the candidate grid per sample (upper bound, 8.7x time)"}
+
+
+def shipped_rows(split: str) -> dict[str, dict[tuple, dict[str, Any]]]:
+    if not SHIPPED_BENCH.is_file():
+        return {}
+    rows = json.loads(SHIPPED_BENCH.read_text())["rows"]
+    out: dict[str, dict[tuple, dict[str, Any]]] = {}
+    for r in rows:
+        if r["split"] == split:
+            out.setdefault(r["method"], {})[key(r)] = r
+    return out
+
+
+def _from_shipped(bases: list[dict[str, Any]], rows: dict[tuple, dict[str, Any]], name: str
+                  ) -> list[dict[str, Any]]:
+    out = []
+    for b in bases:
+        r = rows[key(b)]
+        out.append({"category": b["category"], "policy": name, "joint": bool(r["joint"]),
+                    "base_joint": bool(b["physics"] and b["texture"]),
+                    "calls": r["model_calls"], "base_calls": b["model_calls"],
+                    "wall": r["wall_s"], "base_wall": rows_base(b, r)})
+    return out
+
+
+def rows_base(b: dict[str, Any], r: dict[str, Any]) -> float:
+    """A shipped row's wall time is compared with the shipped baseline's (same machine)."""
+    return r.get("_base_wall", b["wall_s"])
+
+
+def method_table(bases: list[dict[str, Any]], tries: list[dict[str, Any]], split: str,
+                 threshold: float, max_tries: int) -> dict[str, Any]:
+    """Every method's per-item rows and summary on one split."""
+    methods: dict[str, list[dict[str, Any]]] = {}
+    methods["baseline"] = [{"category": b["category"], "joint": bool(b["physics"] and b["texture"]),
+                            "base_joint": bool(b["physics"] and b["texture"]),
+                            "calls": b["model_calls"], "base_calls": b["model_calls"],
+                            "wall": b["wall_s"], "base_wall": b["wall_s"]} for b in bases]
+    for pol in B.POLICIES:
+        methods[pol] = B.replay(bases, tries, pol, threshold, max_tries)
+    ship = shipped_rows(split)
+    agree = None
+    if ship and all(key(b) in ship.get("baseline", {}) for b in bases):
+        sb = ship["baseline"]
+        agree = float(np.mean([bool(sb[key(b)]["joint"]) == bool(b["physics"] and b["texture"])
+                               for b in bases]))
+        for m in SHIPPED_METHODS:
+            if m in ship:
+                for k, r in ship[m].items():
+                    r["_base_wall"] = sb[k]["wall_s"]
+                methods[m] = _from_shipped(bases, ship[m], m)
+    summary = {m: B.summarise(rows) for m, rows in methods.items()}
+    cats = sorted({b["category"] for b in bases})
+    per_cat = {m: {c: rate(r["joint"] for r in rows if r["category"] == c)["acc"]
+                   for c in cats} for m, rows in methods.items()}
+    return {"summary": summary, "per_category": per_cat, "baseline_agrees_with_shipped": agree,
+            "rows": {m: rows for m, rows in methods.items() if m in B.POLICIES}}
+
+
+def check_figures(bases: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    p = np.array([b["p"] for b in bases])
+    labels = np.array([[b["physics"], b["texture"]] for b in bases], np.float32)
+    out = check_report(p, labels, threshold)
+    cats = sorted({b["category"] for b in bases})
+    out["per_category"] = {}
+    for c in cats:
+        m = np.array([b["category"] == c for b in bases])
+        r = check_report(p[m], labels[m], threshold)
+        out["per_category"][c] = {k: r[k] for k in ("n", "failures", "auroc", "precision",
+                                                    "recall")}
+    pv = np.array([b["p_verifier"] for b in bases])
+    fail = ~labels.astype(bool).all(1)
+    flag_v = (pv[:, 0] * pv[:, 1]) < 1
+    out["verifier_on_preview"] = {"agreement": float(np.mean(flag_v == fail)),
+                                  "precision": float((flag_v & fail).sum() / max(1, flag_v.sum())),
+                                  "recall": float((flag_v & fail).sum() / max(1, fail.sum()))}
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None or x != x else f"{100 * x:.1f}"
+
+
+def markdown(res: dict[str, Any]) -> str:
+    pol = res["policy"]
+    lines = [f"Loop settings chosen on dev-ood: threshold {pol['threshold']}, at most "
+             f"{pol['max_tries']} tries (model calls within {pol['max_calls_ratio']}x the "
+             f"baseline); check step {res['check']['check_step']} of 25.", ""]
+    for split in ("test-ood", "test-id"):
+        if split not in res["splits"]:
+            continue
+        t = res["splits"][split]
+        lines += [f"### {split} (n = {t['summary']['baseline']['n']})", "",
+                  "| method | joint success [95% CI] | gain [95% CI] | repair | break | "
+                  "model calls (x baseline) | wall (x baseline, mean / p95) |",
+                  "|---|---|---|---|---|---|---|"]
+        for m in ("baseline", "best_fixed", "lina", "best_of_n_seeds", "loop",
+                  "loop_verifier_check", "best_of_grid"):
+            s = t["summary"].get(m)
+            if s is None:
+                continue
+            lines.append(
+                f"| {LABELS[m]} | {_pct(s['joint'])} [{_pct(s['joint_ci'][0])}, "
+                f"{_pct(s['joint_ci'][1])}] | {100 * s['gain']:+.1f} [{100 * s['gain_ci'][0]:+.1f}, "
+                f"{100 * s['gain_ci'][1]:+.1f}] | {_pct(s['repair']['acc'])}% of "
+                f"{s['repair']['n']} | {_pct(s['break']['acc'])}% of {s['break']['n']} | "
+                f"{s['calls_ratio']:.2f} | {s['wall_ratio']:.2f} / {s['wall_p95']:.2f} |")
+        agree = t.get("baseline_agrees_with_shipped")
+        if agree is not None:
+            lines += ["", f"Baseline verdicts here agree with the shipped benchmark's rows on "
+                          f"{100 * agree:.1f}% of items (rows for best fixed, per-prompt LINA and "
+                          f"best of grid are the shipped ones; their wall ratios are against the "
+                          f"shipped baseline's times)."]
+        cats = list(t["per_category"]["baseline"])
+        lines += ["", "| category | " + " | ".join(cats) + " |",
+                  "|---|" + "---|" * len(cats)]
+        for m in ("baseline", "loop", "best_of_n_seeds", "loop_verifier_check"):
+            lines.append(f"| {m} | " + " | ".join(_pct(t["per_category"][m][c]) for c in cats)
+                         + " |")
+        c = t["check"]
+        lines += ["", f"The check on {split} (reported only): AUROC for final failure "
+                      f"{c['auroc']:.3f} [{c['auroc_ci'][0]:.3f}, {c['auroc_ci'][1]:.3f}] "
+                      f"(n = {c['n']}, {c['failures']} failures); at the loop's threshold, "
+                      f"precision {c['precision']:.2f}, recall {c['recall']:.2f}; the verifier "
+                      f"reading the same preview: precision "
+                      f"{c['verifier_on_preview']['precision']:.2f}, recall "
+                      f"{c['verifier_on_preview']['recall']:.2f}.", "",
+                  "| category | n | failures | AUROC | precision | recall |",
+                  "|---|---|---|---|---|---|"]
+        for cat, r in c["per_category"].items():
+            lines.append(f"| {cat} | {r['n']} | {r['failures']} | {r['auroc']:.2f} | "
+                         f"{r['precision']:.2f} | {r['recall']:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(root: Path, check_dir: Path, out: Path) -> dict[str, Any]:
+    ck = EarlyCheck.load(check_dir)
+    dev_bases, dev_tries = B.read_bases(root / "tries_dev-ood"), B.read_tries(root / "tries_dev-ood")
+    pol = B.choose_policy(dev_bases, dev_tries)
+    res: dict[str, Any] = {"check": {k: ck.meta[k] for k in ("check_step", "width", "training",
+                                                               "cv_auroc") if k in ck.meta},
+                           "policy": pol, "splits": {}}
+    res["check"]["cv_report"] = ck.meta.get("cv_report")
+    res["dev-ood"] = B.summarise(B.replay(dev_bases, dev_tries, "loop", pol["threshold"],
+                                          pol["max_tries"]))
+    for split in ("test-ood", "test-id"):
+        folder = root / f"tries_{split}"
+        if not (folder / "bases.jsonl").is_file():
+            continue
+        bases, tries = B.read_bases(folder), B.read_tries(folder)
+        t = method_table(bases, tries, split, pol["threshold"], pol["max_tries"])
+        t["check"] = check_figures(bases, pol["threshold"])
+        t["recorded"] = {"flagged_items": len(tries),
+                         "rerun_baseline_agrees": float(np.mean(
+                             [x["same_as_kept_baseline"] for x in tries])) if tries else None}
+        res["splits"][split] = t
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "loop.json").write_text(json.dumps(res, indent=1))
+    (out / "loop.md").write_text(markdown(res))
+    return res

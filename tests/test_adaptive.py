@@ -1,0 +1,190 @@
+"""LINA's loop (lina_core.adaptive), its learned check (lina_core.check) and the benchmark's
+replay of recorded tries (lina_core.bench_loop): the policy, save/load identity, and the live
+loop on a tiny pipeline (a run the check passes is the baseline, bit for bit)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lina_core import adaptive, bench_loop
+from lina_core.check import CheckNet, EarlyCheck, auroc, choose_threshold, p_joint, train_net
+from lina_core.lina import GRAPH_FEATURES, LinaSampler, prompt_features
+from lina_core.toyworld.data import sample_scene
+
+PROMPT_DIM = len(GRAPH_FEATURES) + 128
+
+
+# ---------------------------------------------------------------------- the policy
+
+
+def test_a_run_the_check_passes_is_left_alone():
+    d = adaptive.decide((0.9, 0.9), ["donor_k10"], lambda i: pytest.fail("tried"), 0.5, 2)
+    assert d.kept == -1 and d.tries == [] and d.reason == "check passed"
+
+
+def test_the_first_try_that_passes_is_kept_and_nothing_after_it_runs():
+    seen = []
+
+    def try_fn(i):
+        seen.append(i)
+        return [(0.3, 0.9), (0.8, 0.9), (1.0, 1.0)][i]
+
+    d = adaptive.decide((0.2, 0.9), ["a", "b", "c"], try_fn, 0.5, 3)
+    assert seen == [0, 1] and d.kept_name == "b" and d.reason == "b passed the check"
+    assert [t["passed"] for t in d.tries] == [False, True]
+
+
+def test_the_budget_caps_tries_and_the_best_rated_run_is_kept():
+    d = adaptive.decide((0.2, 0.9), ["a", "b", "c"], lambda i: [(0.4, 0.9), (0.3, 0.9),
+                                                                (1, 1)][i], 0.5, 2)
+    assert len(d.tries) == 2 and d.kept_name == "a"          # 0.36 beats 0.18 and 0.27
+    worse = adaptive.decide((0.4, 0.9), ["a"], lambda i: (0.1, 0.1), 0.5, 2)
+    assert worse.kept == -1 and "baseline rated best" in worse.reason
+
+
+def test_plan_follows_the_ranking_and_puts_the_texture_donor_first_for_texture_failures():
+    ranked = ["donor_k10", "texture_k14", "cplus_half", "schedule"]
+    allowed = ["none", "donor_k10", "texture_k14", "cplus_half"]
+    assert adaptive.plan(ranked, (0.2, 0.9), allowed) == ["donor_k10", "texture_k14",
+                                                          "cplus_half"]
+    assert adaptive.plan(ranked, (0.9, 0.2), allowed)[0] == "texture_k14"
+    assert adaptive.ranked_candidates({"none": 1, "a": 0.1, "b": 0.3}) == ["b", "a"]
+
+
+# ---------------------------------------------------------------------- the check
+
+
+def test_auroc_and_threshold():
+    assert auroc(np.array([0.9, 0.8, 0.1, 0.2]), np.array([1, 1, 0, 0])) == 1.0
+    assert auroc(np.array([0.5, 0.5]), np.array([1, 0])) == 0.5
+    p = np.array([[0.1, 1], [0.3, 1], [0.9, 1], [0.95, 1]])
+    labels = np.array([[0, 1], [0, 1], [1, 1], [1, 1]])
+    thr = choose_threshold(p, labels, recall=1.0)
+    assert ((p_joint(p) < thr) == ~labels.astype(bool).all(1)).all()
+
+
+def _synthetic(n=96, seed=0):
+    """Red previews are right, blue ones wrong: a check must learn that from pixels."""
+    rng = np.random.default_rng(seed)
+    ok = rng.random(n) < 0.6
+    img = np.zeros((n, 3, 32, 32, 3), np.uint8)
+    img[ok, ..., 0] = 200
+    img[~ok, ..., 2] = 200
+    img = np.clip(img + rng.integers(0, 40, img.shape), 0, 255).astype(np.uint8)
+    feats = rng.normal(size=(n, PROMPT_DIM)).astype(np.float32)
+    labels = np.stack([ok, np.ones(n, bool)], 1).astype(np.float32)
+    return img, feats, labels
+
+
+def test_the_check_learns_from_the_preview_and_round_trips(tmp_path):
+    img, feats, labels = _synthetic()
+    net, mu, sd = train_net(img, feats, labels, width=8, epochs=15)
+    ck = EarlyCheck(net, mu, sd, {"check_step": 8, "steps": 25, "width": 8,
+                                  "n_prompt": PROMPT_DIM})
+    ti, tf, tl = _synthetic(seed=1)
+    p = ck.probabilities(ti[:, 1], tf)
+    assert auroc(1 - p[:, 0], tl[:, 0] < 0.5) > 0.95
+    ck.save(tmp_path)
+    back = EarlyCheck.load(tmp_path)
+    assert np.array_equal(back.probabilities(ti[:, 1], tf), p)
+    assert back.step == 8 and back.step_for(50) == 16
+    assert (tmp_path / "check.safetensors").is_file() and not list(tmp_path.glob("*.pt"))
+
+
+# ---------------------------------------------------------------------- replay
+
+
+def _base(i, ok, p, pv=(1, 1)):
+    return {"split": "dev-ood", "category": "shadow", "index": i, "seed": 0, "prompt": "x",
+            "physics": ok, "texture": True, "model_calls": 50, "wall_s": 1.0, "check_s": 0.01,
+            "p": list(p), "p_verifier": list(pv)}
+
+
+def _tries(i, base_p, tries, seeds):
+    mk = lambda name, ok, p: {"name": name, "physics": ok, "texture": True, "p": list(p),  # noqa
+                              "p_verifier": [float(ok), 1.0], "wall_s": 1.0,
+                              "model_calls": 50}
+    return {"split": "dev-ood", "category": "shadow", "index": i, "seed": 0,
+            "base": {**mk("none", False, base_p), "wall_s": 1.0},
+            "ranked": [t[0] for t in tries], "allowed": [t[0] for t in tries],
+            "tries": [mk(*t) for t in tries], "seeds": [mk(*t) for t in seeds],
+            "same_as_kept_baseline": True}
+
+
+def test_replay_runs_the_loops_policy_on_recorded_tries():
+    bases = [_base(0, True, (0.95, 0.95)), _base(1, False, (0.1, 0.9), (0, 1)),
+             _base(2, True, (0.2, 0.9))]
+    tries = [_tries(1, (0.1, 0.9), [("donor_k10", True, (0.9, 0.9))],
+                    [("seed+1", False, (0.2, 0.9))]),
+             _tries(2, (0.2, 0.9), [("donor_k10", False, (0.1, 0.9))],
+                    [("seed+1", True, (0.9, 0.9))])]
+    loop = bench_loop.replay(bases, tries, "loop", 0.5, 2)
+    assert [r["joint"] for r in loop] == [True, True, True]       # item 2: baseline kept
+    assert [r["kept"] for r in loop] == ["none", "donor_k10", "none"]
+    assert loop[1]["calls"] == 100 and loop[0]["calls"] == 50
+    seeds = bench_loop.replay(bases, tries, "best_of_n_seeds", 0.5, 2)
+    # item 1: no seed passes, the one the check rates above the baseline is kept (and wrong)
+    assert [r["kept"] for r in seeds] == ["none", "seed+1", "seed+1"]
+    assert [r["joint"] for r in seeds] == [True, False, True]
+    s = bench_loop.summarise(loop)
+    assert s["repair"]["acc"] == 1.0 and s["break"]["acc"] == 0.0 and s["gain"] > 0
+    with pytest.raises(ValueError, match="policy"):
+        bench_loop.replay(bases, tries, "magic", 0.5, 2)
+
+
+# ---------------------------------------------------------------------- the live loop
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    from lina_core.pipelines import registry
+    return registry.tiny_toyworld()
+
+
+def _check(threshold: float, max_tries: int = 2, dim: int = len(GRAPH_FEATURES) + 32
+           ) -> EarlyCheck:
+    """A random-weight check for the tiny pipeline (its text encoder is 32 wide)."""
+    torch.manual_seed(0)
+    return EarlyCheck(CheckNet(dim, 8), np.zeros(dim), np.ones(dim),
+                      {"check_step": 2, "steps": 6, "width": 8, "n_prompt": dim,
+                       "loop_threshold": threshold, "max_tries": max_tries})
+
+
+def _scene():
+    for i in range(40):
+        s = sample_scene("test-ood", i, category="shadow")
+        return s.caption(False), s.graph
+
+
+def test_a_run_the_check_passes_is_the_baseline_bit_for_bit(pipe):
+    prompt, graph = _scene()
+    res = LinaSampler(pipe, None, steps=6, check=_check(0.0))(prompt, graph, seed=3)
+    assert res.choice.candidate == "none" and res.choice.why["loop"]["tries"] == []
+    assert np.array_equal(res.baseline, res.lina)
+    assert "nothing changed" in res.choice.why["reason"]
+    plain = LinaSampler(pipe, None, steps=6)(prompt, graph, seed=3)
+    assert np.array_equal(plain.baseline, res.baseline)
+
+
+def test_a_failing_check_tries_interventions_within_the_budget(pipe):
+    prompt, graph = _scene()
+    res = LinaSampler(pipe, None, steps=6, check=_check(1.01, max_tries=2))(prompt, graph,
+                                                                           seed=3)
+    loop = res.choice.why["loop"]
+    assert len(loop["tries"]) == 2 and not any(t["passed"] for t in loop["tries"])
+    assert loop["kept"] == res.choice.candidate
+    assert res.choice.why["check_step"] == 2
+    if res.choice.candidate != "none":
+        assert not np.array_equal(res.baseline, res.lina)
+    feats = prompt_features(pipe, prompt, graph)
+    assert np.isclose(loop["base_p"][0], _check(1.01).probabilities(
+        res.baseline_previews[2][0][None], feats)[0, 0])
+
+
+def test_a_given_candidate_or_an_open_world_scene_skips_the_loop(pipe):
+    s = LinaSampler(pipe, None, steps=6, check=_check(1.01))
+    prompt, graph = _scene()
+    assert not s.adapts(graph, "donor_k10") and s.adapts(graph, None)
+    from lina_core.csg import from_prompt
+    assert not s.adapts(from_prompt("a cat on a sofa next to a lamp").graph, None)
