@@ -67,6 +67,9 @@ class Loaded:
     trained: bool        # False for the tiny random-weight fallback
     predictor: Any = None
     predictor_note: str = ""
+    #: LINA's learned early check (lina_core.check), shipped beside the predictor: with it,
+    #: LINA is the adaptive loop on ToyWorld scenes
+    check: Any = None
 
 
 def predictor_dirs() -> list[Path]:
@@ -100,6 +103,19 @@ def attach_predictor(loaded: Loaded) -> None:
         loaded.predictor = pred
         loaded.predictor_note = (f"learned predictor ({folder.name}: {len(pred.names)} "
                                  f"candidates, threshold {pred.threshold:g})")
+        loaded.check = None
+        if (folder / "check.json").is_file():
+            try:
+                from lina_core.check import EarlyCheck
+                ck = EarlyCheck.load(folder)
+            except Exception as exc:  # noqa: BLE001 - a bad check must not stop the app
+                loaded.predictor_note += f"; the early check could not be loaded ({exc})"[:300]
+                return
+            if int(ck.meta.get("n_prompt", -1)) == pred.n_features and \
+                    ck.meta.get("text_encoder") == pred.meta.get("text_encoder"):
+                loaded.check = ck
+                loaded.predictor_note += (f"; learned early check at step {ck.step}: LINA "
+                                          f"intervenes only where the run is going wrong")
         return
     loaded.predictor_note = "; ".join(why) + f"; {NO_PREDICTOR}"
 
@@ -460,7 +476,7 @@ def lina_pair(model_key: str, prompt: str, graph: dict[str, Any], seed: int, ste
     from lina_core.lina import LinaSampler
     m = handle().get(model_key)
     t0 = time.perf_counter()
-    sampler = LinaSampler(m.pipe, m.predictor, steps=steps)
+    sampler = LinaSampler(m.pipe, m.predictor, steps=steps, check=m.check)
     res = sampler(prompt, _graph(graph), seed=seed, candidate=_candidate(candidate),
                   **_size_kwargs(m))
     strip, shown = previews_strip(res.baseline_previews, res.lina_previews)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m lina_core {data,train,generate,eval,probe,grid,fit,bench} ...``.
+"""Command line: ``python -m lina_core {data,train,generate,eval,probe,lina,grid,fit,bench} ...``.
 
 Bad input exits with status 2 and one line naming the field and the allowed range.
 """
@@ -211,6 +211,40 @@ def cmd_bench(a: argparse.Namespace) -> None:
     print("share of the oracle's gain LINA recovers:", res["oracle_share"])
 
 
+def cmd_lina(a: argparse.Namespace) -> None:
+    """Baseline and LINA for one prompt: with the shipped check, the adaptive loop."""
+    import torch
+    from PIL import Image
+    from .csg import check_prompt, from_prompt
+    from .lina import LinaSampler, Predictor
+    from .limits import MAX_STEPS, MIN_STEPS, check_int
+    check_int("steps", a.steps, MIN_STEPS, MAX_STEPS)
+    check_prompt(a.prompt)
+    torch.set_num_threads(a.threads)
+    pipe = load_model(a.model, a.tiny, False)
+    folder = Path(a.predictor or Path(__file__).resolve().parents[1] / "assets" / "lina_predictor")
+    pred = check = None
+    if not a.tiny:
+        pred = Predictor.load(folder)
+        unfit = pred.fits(pipe)
+        if unfit:
+            raise SystemExit(f"--predictor: {folder} does not fit this model: {unfit}")
+        if (folder / "check.json").is_file() and not a.no_check:
+            from .check import EarlyCheck
+            check = EarlyCheck.load(folder)
+    res = LinaSampler(pipe, pred, steps=a.steps, check=check)(
+        a.prompt, from_prompt(a.prompt).graph, seed=a.seed, candidate=a.candidate)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(res.baseline[0]).save(out / "baseline.png")
+    Image.fromarray(res.lina[0]).save(out / "lina.png")
+    (out / "lina.json").write_text(json.dumps({"choice": res.choice.to_dict(),
+                                               "timings": res.timings}, indent=1, default=str))
+    why = res.choice.why
+    print(why.get("reason") or f"{res.choice.candidate} ({why.get('source', '')})")
+    print(f"wrote {out / 'baseline.png'}, {out / 'lina.png'} and {out / 'lina.json'}")
+
+
 def cmd_grid(a: argparse.Namespace) -> None:
     import torch
     from .candidates import FAMILY, get
@@ -339,7 +373,20 @@ def _model_commands(sub: Any) -> None:
 
 
 def _lina_commands(sub: Any) -> None:
-    """The subcommands fit, grid, bench: LINA's candidate grid, its fit and the benchmark."""
+    """The subcommands lina, fit, grid, bench: LINA on a prompt, its candidate grid, its fit
+    and the benchmark."""
+    q = sub.add_parser("lina", help="baseline and LINA for one prompt (the adaptive loop when "
+                       "the predictor folder holds a check)")
+    _model_args(q)
+    q.add_argument("--prompt", default="a red ball on a large round mirror")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--candidate", default=None, help="run this candidate instead of choosing")
+    q.add_argument("--predictor", default=None, help="default: assets/lina_predictor")
+    q.add_argument("--no-check", action="store_true",
+                   help="one choice per prompt before the run, as LINA did before the loop")
+    q.add_argument("--out", default="lina_out")
+    q.set_defaults(fn=cmd_lina)
+
     q = sub.add_parser("fit", help="fit LINA's predictor on candidate grids of dev-ood and "
                        "train (never test-ood)")
     _model_args(q)

@@ -188,3 +188,15 @@ def test_a_given_candidate_or_an_open_world_scene_skips_the_loop(pipe):
     assert not s.adapts(graph, "donor_k10") and s.adapts(graph, None)
     from lina_core.csg import from_prompt
     assert not s.adapts(from_prompt("a cat on a sofa next to a lamp").graph, None)
+
+
+def test_cli_lina_writes_the_pair_and_the_choice(tmp_path, capsys):
+    import json
+
+    from lina_core.__main__ import main
+    assert main(["lina", "--tiny", "--steps", "3", "--threads", "1", "--prompt",
+                 "a red ball on the floor, lit from the left", "--out", str(tmp_path)]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"baseline.png", "lina.png", "lina.json"}
+    assert json.loads((tmp_path / "lina.json").read_text())["choice"]["candidate"] == "none"
+    assert main(["lina", "--tiny", "--steps", "0", "--out", str(tmp_path)]) == 2
+    assert "steps" in capsys.readouterr().err
