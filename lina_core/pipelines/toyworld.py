@@ -10,6 +10,7 @@ the image itself in [-1, 1], 3 x 32 x 32 for the shipped model.
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from typing import Any, Callable
 
@@ -24,6 +25,43 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from ..limits import check_float, check_int
 from .tokenizer import MAX_LENGTH
+
+
+def euler_step(scheduler: Any, model_output: torch.Tensor, t: torch.Tensor,
+               sample: torch.Tensor, extra_step_kwargs: dict[str, Any]) -> torch.Tensor:
+    """``scheduler.step(...)[0]``, with diffusers' deterministic Euler update done in float64.
+
+    The first sigma of the ToyWorld schedule is 2.03e4, so the latents entering step 0 are of
+    that size and diffusers' float32 ``sample + derivative * dt`` cancels two numbers of that
+    size: its result is rounded to their float32 spacing (~2e-3), and a last-bit difference in
+    the model output (a batch's kernels round otherwise than a single image's) can land it on
+    the neighbouring float, 1e-3 apart in the output.  Here diffusers' own ``step`` still runs
+    (its checks and step index, its output's dtype), and the update is recomputed in float64
+    from the same sample, model output and sigmas, then rounded once to that dtype: latents
+    between steps stay what the model and callbacks see (float32 on the CPU), so a branch from
+    a cached step and a run from step 0 still carry the same latents.  Other schedulers
+    (flow-matching Euler's sigmas are at most 1; DDIM, multistep and ancestral ones; a
+    subclass with its own ``step``), churn (``s_churn``) and Apple GPUs (no float64) take
+    diffusers' step as it is.
+    """
+    prev = scheduler.step(model_output, t, sample, **extra_step_kwargs, return_dict=False)[0]
+    if (not isinstance(scheduler, EulerDiscreteScheduler)
+            or type(scheduler).step is not EulerDiscreteScheduler.step
+            or extra_step_kwargs.get("s_churn", 0.0) != 0.0
+            or sample.device.type == "mps"):           # no float64 on Apple GPUs
+        return prev
+    i = scheduler.step_index - 1
+    s, nxt = float(scheduler.sigmas[i]), float(scheduler.sigmas[i + 1])
+    x, m = sample.double(), model_output.double()
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        derivative = m
+    elif kind == "v_prediction":
+        x0 = m * (-s / math.sqrt(s * s + 1)) + x / (s * s + 1)
+        derivative = (x - x0) / s
+    else:                                      # "sample" / "original_sample": diffusers checked
+        derivative = (x - m) / s
+    return (x + derivative * (nxt - s)).to(prev.dtype)
 
 
 class ToyWorldPipeline(DiffusionPipeline):
@@ -210,8 +248,7 @@ class ToyWorldPipeline(DiffusionPipeline):
                     continue
                 out = self.predict(latents, t, embeds["prompt_embeds"],
                                    embeds["negative_prompt_embeds"])
-                latents = self.scheduler.step(out, t, latents, **extra_step_kwargs,
-                                              return_dict=False)[0]
+                latents = euler_step(self.scheduler, out, t, latents, extra_step_kwargs)
                 if callback is not None:
                     local = {"latents": latents, **embeds}
                     cb = callback(self, i, t, {k: local[k] for k in tensor_inputs}) or {}
