@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Collection
 
 ROOT = Path(__file__).resolve().parents[1]
 FIVE = "reflection,shadow,buoyancy,balance,scale"
@@ -134,10 +135,35 @@ def command(name: str, args: list[str], procs: int) -> list[str]:
     return [sys.executable, "-m", "lina_core", *args]
 
 
+def run_in_process(name: str, args: list[str], env: dict[str, str]) -> int:
+    """One stage run by calling its entry point's ``main(args)`` in this process, with the
+    stage's environment, working folder and torch thread count, all put back afterwards: what
+    the command line runs, without a fresh interpreter importing torch (the tests' smoke run)."""
+    import importlib
+    module, argv = (args[0], args[1:]) if name in MODULES else ("lina_core.__main__", args)
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    import torch
+    threads = torch.get_num_threads()
+    os.environ.update(env)
+    os.chdir(ROOT)
+    try:
+        code = importlib.import_module(module).main(argv)
+    except SystemExit as exc:               # argparse's errors; a main that exits
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        torch.set_num_threads(threads)
+    return code or 0
+
+
 def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
-        only: list[str] | None = None, model: str | None = None) -> dict[str, float]:
+        only: list[str] | None = None, model: str | None = None,
+        in_process: Collection[str] = ()) -> dict[str, float]:
     """Run every stage (or those in ``only``; or print them); the seconds each took, merged
-    into stage_times.json (a stage run again replaces its time)."""
+    into stage_times.json (a stage run again replaces its time).  ``in_process``: stages run
+    by :func:`run_in_process` instead of a subprocess (not a grid sharded over ``procs``)."""
     z = SIZES["quick" if quick else "full"]
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
@@ -160,15 +186,18 @@ def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
         if dry:
             continue
         t0 = time.perf_counter()
-        r = subprocess.run(cmd, cwd=ROOT, env=env)
+        if name in in_process and not (name in SHARDED and procs > 1):
+            code = run_in_process(name, args, env)
+        else:
+            code = subprocess.run(cmd, cwd=ROOT, env=env).returncode
         times[name] = round(time.perf_counter() - t0, 2)
         # read again: another invocation may have written meanwhile; other keys are kept
         st = json.loads(st_file.read_text()) if st_file.is_file() else {}
         st.update(mode="quick" if quick else "full", sizes=z, procs=procs, model=model)
         st.setdefault("seconds", {})[name] = times[name]
         st_file.write_text(json.dumps(st, indent=1))
-        if r.returncode != 0:
-            raise SystemExit(f"reproduce: stage {name} failed (exit {r.returncode})")
+        if code != 0:
+            raise SystemExit(f"reproduce: stage {name} failed (exit {code})")
     if not quick and not dry:
         docs = ROOT / "docs" / "results" / "v2"
         docs.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,8 @@ its folder, and (slow) the quick mode runs end to end."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,13 +50,46 @@ def test_only_some_stages_on_a_given_model_and_grids_over_processes(tmp_path):
         mod.run(tmp_path, quick=True, dry=True, only=["nope"])
 
 
+def test_a_stage_in_process_gives_its_exit_status_and_puts_the_process_back(tmp_path,
+                                                                            monkeypatch):
+    import os
+    import torch
+    mod = repro()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LINA_FAST", raising=False)
+    env, threads = dict(os.environ), torch.get_num_threads()
+    bad = ["data", "--out", str(tmp_path / "d"), "--n", "0"]          # refused: exit 2
+    assert mod.run_in_process("data", bad, {**env, "LINA_FAST": "0"}) == 2
+    assert mod.run_in_process("data", ["data", "--nope"], env) == 2   # argparse's exit
+    assert mod.run_in_process("data", ["data", "--out", str(tmp_path / "d"), "--n", "1",
+                                       "--size", "32"], env) == 0
+    assert (tmp_path / "d").is_dir()
+    assert dict(os.environ) == env and os.getcwd() == str(tmp_path)
+    assert torch.get_num_threads() == threads
+
+
 @pytest.mark.slow   # the whole pipeline at smoke size: ~2 min on 2 busy cores
-def test_quick_mode_runs_end_to_end(tmp_path):
+def test_quick_mode_runs_end_to_end(tmp_path, monkeypatch):
+    """Every stage, in order.  Two run as `make reproduce` runs them, each a subprocess: a
+    ``python -m lina_core`` stage and a module of its own; the rest run in this process
+    (run_in_process: the same entry points, without a fresh torch import each)."""
     mod = repro()
     docs_v2 = ROOT / "docs" / "results" / "v2"
     existed = docs_v2.exists()
-    times = mod.run(tmp_path, quick=True, log=lambda m, **kw: None)
-    assert list(times) == [n for n, _ in mod.stages(tmp_path, mod.SIZES["quick"])]
+    names = [n for n, _ in mod.stages(tmp_path, mod.SIZES["quick"])]
+    ran: list[str] = []
+    spawn = subprocess.run
+
+    def spy(cmd, *a, **kw):
+        if list(cmd[:2]) == [sys.executable, "-m"]:
+            ran.append(cmd[2])                  # python -m <this>
+        return spawn(cmd, *a, **kw)
+    monkeypatch.setattr(subprocess, "run", spy)
+    times = mod.run(tmp_path, quick=True, log=lambda m, **kw: None,
+                    in_process=set(names) - {"data_first", "verifier"})
+    monkeypatch.undo()
+    assert ran == ["lina_core", "lina_core.toyworld.verify_eval"]
+    assert list(times) == names
     st = json.loads((tmp_path / "stage_times.json").read_text())
     assert st["mode"] == "quick" and st["seconds"] == times
     from lina_core.grid import categories, read_rows
