@@ -1,4 +1,7 @@
-"""The command line: bad input exits with status 2 and one line naming the field."""
+"""The command line: bad input exits with status 2 and one line naming the field.  The commands
+run in this process (cli_runner: ``main(argv)``, output captured); a rendered PNG and a refused
+``--model-dir`` go through a real ``python -m lina_core`` subprocess (exit status, one error
+line, no traceback)."""
 from __future__ import annotations
 
 import json
@@ -7,15 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lina_core", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300,
-                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
-                               "PYTHONPATH": str(ROOT)})
+def cli(*args: str, cwd: Path = ROOT, spawn: bool = False) -> subprocess.CompletedProcess:
+    return run_cli(*args, cwd=cwd, spawn=spawn)
 
 
 def _one_error_line(r: subprocess.CompletedProcess, *needles: str) -> None:
@@ -30,7 +31,7 @@ def _one_error_line(r: subprocess.CompletedProcess, *needles: str) -> None:
 def test_render_writes_png(tmp_path):
     out = tmp_path / "r.png"
     r = cli("render", "--prompt", "a wood ball in a beaker of water", "--size", "32",
-            "--out", str(out))
+            "--out", str(out), spawn=True)          # the python -m lina_core smoke test
     assert r.returncode == 0, r.stderr
     assert out.stat().st_size > 100
 
@@ -75,8 +76,7 @@ def test_generate_rejects_nan_strength_in_spec(tmp_path):
                         str(tmp_path / "x.png")), "edits[0].strength")
 
 
-@pytest.mark.slow   # a CLI subprocess that imports torch and samples: ~5 s; the CLI's
-#                     argument errors stay in the fast lane
+@pytest.mark.slow   # samples the tiny model; the CLI's argument errors stay in the fast lane
 def test_generate_with_tiny_model_writes_image_and_record(tmp_path):
     out = tmp_path / "x.png"
     r = cli("generate", "--tiny", "--steps", "3", "--out", str(out))
@@ -85,7 +85,7 @@ def test_generate_with_tiny_model_writes_image_and_record(tmp_path):
     assert rec["spec"]["steps"] == 3 and len(rec["schedule_used"]["values"]) == 3
 
 
-@pytest.mark.slow   # a CLI subprocess that imports torch and loads a saved SD folder: ~10 s
+@pytest.mark.slow   # builds, saves and loads a tiny SD folder
 def test_generate_loads_a_real_family_from_model_dir(tmp_path):
     """``--model-dir`` takes any family the app takes (here a tiny random SD 1.x saved with
     ``save_pretrained``), loaded by ``registry.load`` as the app loads it."""
@@ -104,9 +104,9 @@ def test_generate_loads_a_real_family_from_model_dir(tmp_path):
     assert Image.open(out).size == (32, 32)
 
 
-@pytest.mark.slow   # two CLI subprocesses that import torch: ~12 s on 2 loaded cores
+@pytest.mark.slow   # a CLI subprocess that imports torch: ~6 s on 2 loaded cores
 def test_generate_model_dir_errors_name_the_field(tmp_path):
     _one_error_line(cli("generate", "--model-dir", str(tmp_path), "--out",
-                        str(tmp_path / "x.png")), "--model-dir", "model_index.json")
+                        str(tmp_path / "x.png"), spawn=True), "--model-dir", "model_index.json")
     _one_error_line(cli("generate", "--tiny", "--size", "4096", "--out",
                         str(tmp_path / "x.png")), "size", "1024")

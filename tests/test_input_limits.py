@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +14,6 @@ from lina_core.interventions import InterventionSpec, SpecError
 from lina_core.limits import (MAX_GRAPH_EDGES, MAX_GRAPH_NODES, MAX_JSON_BYTES, MAX_JSON_DEPTH,
                               MAX_PROMPT_CHARS, LimitError)
 
-ROOT = Path(__file__).resolve().parents[1]
 SHORT = 200          # a refusal is one short line, whatever the input's size
 HUGE = 100_000       # the tester's 100 kB paste
 DEEP = "[" * 5000 + "]" * 5000
@@ -220,10 +217,10 @@ def test_spec_prompts_are_bounded():
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lina_core", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300,
-                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
-                               "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    """``python -m lina_core`` run in this process (cli_runner; test_cli keeps the subprocess
+    smoke tests)."""
+    from cli_runner import run_cli
+    return run_cli(*args)
 
 
 @pytest.mark.parametrize("command, option, text, needles", [

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -145,8 +144,10 @@ def test_evaluate_model_on_a_video_pipeline(tmp_path):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lina_core", *args], capture_output=True,
-                          text=True, timeout=300)
+    """``python -m lina_core`` run in this process (cli_runner; test_cli keeps the subprocess
+    smoke tests)."""
+    from cli_runner import run_cli as run
+    return run(*args)
 
 
 def test_cli_video_errors_name_the_field(tmp_path):
@@ -156,7 +157,7 @@ def test_cli_video_errors_name_the_field(tmp_path):
     assert r.returncode == 2 and "--out" in r.stderr and ".mp4" in r.stderr
 
 
-@pytest.mark.slow   # a CLI subprocess that imports torch and samples a clip: ~10 s; the CLI's image path stays fast
+@pytest.mark.slow   # samples a clip with the tiny video model; the CLI's image path stays fast
 def test_cli_generates_a_clip(tmp_path):
     r = run_cli("generate", "--tiny", "--video", "--frames", "9", "--steps", "2", "--out",
                 str(tmp_path / "a.gif"))
