@@ -101,22 +101,5 @@ def test_compiled_denoiser_matches_eager_and_guidance_does_not_recompile(monkeyp
     assert list(fast.unet._diffusers_hook.hooks) == [speed.COMPILE_HOOK]
 
 
-@pytest.mark.slow   # compiles a tiny UNet: ~30-60 s on 2 cores
-def test_bench_speed_prints_rates_and_compares_the_paths(tmp_path, capsys):
-    """The benchmark script on a tiny saved model: in one run the matrix rates, the sample's
-    work, both paths' times and the largest pixel difference between them; and the profile."""
-    import json
-    from lina_core import bench_speed
-    registry.tiny_toyworld().save_pretrained(tmp_path / "tiny")
-    out = tmp_path / "speed.json"
-    bench_speed.main(["--model", str(tmp_path / "tiny"), "--steps", "2", "--repeats", "1",
-                      "--out", str(out)])
-    res = json.loads(out.read_text())
-    assert res["matmul_1t_gflops"] > 0 and res["matmul_2t_gflops"] > 0
-    (row,) = res["rows"]
-    assert row["gflop"] > 0 and row["old_s"] > 0 and row["new_s"] > 0
-    assert row["max_pixel_diff"] <= 1
-    assert len(row["times"]["old"]) == len(row["times"]["new"]) == 1
-    assert "| image | 1 |" in capsys.readouterr().out
-    table = bench_speed.profile(False, 1, 2, 8, str(tmp_path / "tiny"))
-    assert "Self CPU" in table and "under the profiler" in table
+# test_speed_bench.py: the benchmark script (another compile), in a file of its own so that
+# `pytest -n 2 --dist loadfile` can run the two compiles on different workers
