@@ -41,56 +41,75 @@ def verifier_p(image: np.ndarray, graph: Any) -> tuple[float, float]:
     return (float(bool(v.physics_ok)), float(bool(v.texture_ok)))
 
 
-def _judged(r: engine.RunResult, graph: Any, step: int, check: EarlyCheck,
-            feats: np.ndarray, name: str, wall: float) -> dict[str, Any]:
+KEEP_STEPS = (4, 5, 6, 7, 8)   #: previews kept per recorded run: the check step is one of them
+
+
+def _judged(r: engine.RunResult, graph: Any, name: str, wall: float,
+            previews: dict[str, np.ndarray]) -> dict[str, Any]:
     from .toyworld.verify_video import judge
-    prev = r.previews[step][0]
+    previews[name] = np.stack([r.previews[k][0] for k in KEEP_STEPS])
     return {"name": name, **verdict_fields(judge(r.images[0], graph)),
-            "p": check.probabilities(prev[None], feats)[0].tolist(),
-            "p_verifier": list(verifier_p(prev, graph)),
             "wall_s": wall, "model_calls": int(r.model_calls)}
 
 
-def record_item(pipe: Any, item: dict[str, Any], base_row: dict[str, Any], check: EarlyCheck,
-                predictor: Any, steps: int = 25) -> dict[str, Any]:
-    """Every try for one flagged item (see the module docstring)."""
-    from .lina import prompt_features
+def record_item(pipe: Any, item: dict[str, Any], base_row: dict[str, Any], predictor: Any,
+                out: Path, steps: int = 25) -> dict[str, Any]:
+    """Every try for one flagged item (see the module docstring); the previews of each run at
+    :data:`KEEP_STEPS` go to ``out/previews/<item>.npz`` so any check can be replayed."""
+    from .candidates import get
     s = scene(item, categories(pipe))
     prompt, graph, seed = s.caption(False), s.graph, int(base_row["noise_seed"])
-    step = check.step_for(steps)
-    feats = prompt_features(pipe, prompt, graph)
     spec = InterventionSpec(prompt=prompt, steps=steps, seed=seed, guidance_scale=3.0,
                             graph=graph.to_dict())
+    previews: dict[str, np.ndarray] = {}
     t0 = time.perf_counter()
     base = engine.run(pipe, spec, seed=seed, previews=True)
-    bj = _judged(base, graph, step, check, feats, "none", time.perf_counter() - t0)
+    bj = _judged(base, graph, "none", time.perf_counter() - t0, previews)
     allowed = [c.name for c in available(graph)]
     gains = predictor.gains(predictor.features(pipe, prompt, graph))
     ranked = adaptive.ranked_candidates({n: g for n, g in gains.items() if n in allowed})
     names: list[str] = []
-    for p in (bj["p"], bj["p_verifier"]):
+    for p in ((1.0, 0.0), (0.0, 1.0)):          # texture-first and the ranking itself
         for n in adaptive.plan(ranked, p, allowed)[:TRIES_RECORDED]:
             if n not in names:
                 names.append(n)
     tries = []
     for n in names:
-        from .candidates import get
         cspec = spec_for(get(n), prompt, graph, steps, seed)
         t0 = time.perf_counter()
         r = compare.branch(pipe, cspec, base, seed=seed, previews=True)
-        tries.append(_judged(r, graph, step, check, feats, n, time.perf_counter() - t0))
+        tries.append(_judged(r, graph, n, time.perf_counter() - t0, previews))
     seeds = []
     for j in range(TRIES_RECORDED):
         sd = seed + SEED_STRIDE * (RESEED_OFFSET + j)
         t0 = time.perf_counter()
         r = engine.run(pipe, InterventionSpec.from_dict({**spec.to_dict(), "seed": sd}),
                        seed=sd, previews=True)
-        seeds.append(_judged(r, graph, step, check, feats, f"seed+{j + 1}",
-                             time.perf_counter() - t0))
-    return {**item, "prompt": prompt, "noise_seed": seed, "check_step": step, "base": bj,
+        seeds.append(_judged(r, graph, f"seed+{j + 1}", time.perf_counter() - t0, previews))
+    (out / "previews").mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "previews" / ("%s_%s_%d_%d.npz" % key(item)), **previews)
+    return {**item, "prompt": prompt, "noise_seed": seed, "base": bj,
             "ranked": ranked, "allowed": allowed, "tries": tries, "seeds": seeds,
             "same_as_kept_baseline": bj["physics"] == base_row["physics"]
             and bj["texture"] == base_row["texture"]}
+
+
+def rescore(out: str | Path, tries: list[dict[str, Any]], check: EarlyCheck, pipe: Any
+            ) -> list[dict[str, Any]]:
+    """The recorded tries with the check's and the verifier's reading (``p``,
+    ``p_verifier``) of each run's preview at ``check``'s step."""
+    from .lina import prompt_features
+    step = KEEP_STEPS.index(check.step)
+    cats = categories(pipe)
+    for t in tries:
+        prev = np.load(Path(out) / "previews" / ("%s_%s_%d_%d.npz" % key(t)))
+        graph = scene(t, cats).graph
+        feats = prompt_features(pipe, t["prompt"], graph)
+        for r in [t["base"], *t["tries"], *t["seeds"]]:
+            img = prev[r["name"]][step]
+            r["p"] = check.probabilities(img[None], feats, [graph])[0].tolist()
+            r["p_verifier"] = list(verifier_p(img, graph))
+    return tries
 
 
 def base_probabilities(pipe: Any, folder: str | Path, check: EarlyCheck
@@ -104,9 +123,9 @@ def base_probabilities(pipe: Any, folder: str | Path, check: EarlyCheck
         prev = np.load(item_file(folder, r))["previews"][check.step]
         if r["prompt"] not in cache:
             cache[r["prompt"]] = prompt_features(pipe, r["prompt"], from_prompt(r["prompt"]).graph)
-        t0 = time.perf_counter()
-        p = check.probabilities(prev[None], cache[r["prompt"]])[0]
         graph = scene(r, categories(pipe)).graph
+        t0 = time.perf_counter()
+        p = check.probabilities(prev[None], cache[r["prompt"]], [graph])[0]
         out.append({**r, "p": p.tolist(), "check_s": time.perf_counter() - t0,
                     "p_verifier": list(verifier_p(prev, graph))})
     return out
@@ -119,19 +138,21 @@ def flagged(b: dict[str, Any]) -> bool:
 def record_split(pipe: Any, folder: str | Path, out: str | Path, check: EarlyCheck,
                  predictor: Any, progress: Callable[[str], None] = print, shard: int = 0,
                  shards: int = 1) -> None:
-    """Record the tries of every flagged item of the baseline runs in ``folder`` into
-    ``out/tries.<shard>.jsonl`` (resumable; ``shard`` of ``shards`` processes)."""
+    """Record the tries of every item of the baseline runs in ``folder`` that ``check`` (or
+    the verifier on the same preview) flags, into ``out/tries.<shard>.jsonl`` (resumable:
+    rerun with a refitted check, it records only the newly flagged items)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     bases = base_probabilities(pipe, folder, check)
-    (out / "bases.jsonl").write_text("".join(json.dumps(b) + "\n" for b in bases))
+    if shard == 0:
+        (out / "bases.jsonl").write_text("".join(json.dumps(b) + "\n" for b in bases))
     done = {key(r) for r in read_tries(out)}
     todo = [b for b in bases if flagged(b) and key(b) not in done][shard::shards]
     t0 = time.perf_counter()
     with open(out / f"tries.{shard}.jsonl", "a") as f:
         for j, b in enumerate(todo):
             item = {k: b[k] for k in ("split", "category", "index", "seed")}
-            f.write(json.dumps(record_item(pipe, item, b, check, predictor)) + "\n")
+            f.write(json.dumps(record_item(pipe, item, b, predictor, out)) + "\n")
             f.flush()
             if (j + 1) % 5 == 0 or j + 1 == len(todo):
                 progress(f"{j + 1}/{len(todo)} flagged items {time.perf_counter() - t0:.0f}s")
@@ -185,9 +206,9 @@ def replay(bases: list[dict[str, Any]], tries: list[dict[str, Any]], policy: str
         runs = t["seeds"] if policy == "best_of_n_seeds" else t["tries"]
         by = {r["name"]: r for r in runs}
         names = ([r["name"] for r in runs] if policy == "best_of_n_seeds" else
-                 adaptive.plan(t["ranked"], t["base"][pkey], t["allowed"]))
+                 adaptive.plan(t["ranked"], b[pkey], t["allowed"]))
         names = [n for n in names if n in by]
-        d = adaptive.decide(t["base"][pkey], names, lambda i: by[names[i]][pkey], threshold,
+        d = adaptive.decide(b[pkey], names, lambda i: by[names[i]][pkey], threshold,
                             max_tries)
         kept = t["base"] if d.kept < 0 else by[d.kept_name]
         used = [by[x["name"]] for x in d.tries]

@@ -165,9 +165,17 @@ def markdown(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_report(root: Path, check_dir: Path, out: Path) -> dict[str, Any]:
+def _split(pipe: Any, root: Path, split: str, ck: EarlyCheck
+           ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A split's kept baselines (read by ``ck``) and its recorded tries, rescored by ``ck``."""
+    folder = root / f"tries_{split}"
+    bases = B.base_probabilities(pipe, root / split, ck)
+    return bases, B.rescore(folder, B.read_tries(folder), ck, pipe)
+
+
+def write_report(pipe: Any, root: Path, check_dir: Path, out: Path) -> dict[str, Any]:
     ck = EarlyCheck.load(check_dir)
-    dev_bases, dev_tries = B.read_bases(root / "tries_dev-ood"), B.read_tries(root / "tries_dev-ood")
+    dev_bases, dev_tries = _split(pipe, root, "dev-ood", ck)
     pol = B.choose_policy(dev_bases, dev_tries)
     res: dict[str, Any] = {"check": {k: ck.meta[k] for k in ("check_step", "width", "training",
                                                                "cv_auroc") if k in ck.meta},
@@ -176,10 +184,9 @@ def write_report(root: Path, check_dir: Path, out: Path) -> dict[str, Any]:
     res["dev-ood"] = B.summarise(B.replay(dev_bases, dev_tries, "loop", pol["threshold"],
                                           pol["max_tries"]))
     for split in ("test-ood", "test-id"):
-        folder = root / f"tries_{split}"
-        if not (folder / "bases.jsonl").is_file():
+        if not (root / f"tries_{split}").is_dir():
             continue
-        bases, tries = B.read_bases(folder), B.read_tries(folder)
+        bases, tries = _split(pipe, root, split, ck)
         t = method_table(bases, tries, split, pol["threshold"], pol["max_tries"])
         t["check"] = check_figures(bases, pol["threshold"])
         t["recorded"] = {"flagged_items": len(tries),

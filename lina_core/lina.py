@@ -457,7 +457,8 @@ class LinaSampler:
         t1 = time.perf_counter()
         step = self.check.step_for(self.steps)
         feats = prompt_features(self.pipe, prompt, graph)
-        p_of = lambda r: self.check.probabilities(r.previews[step][0][None], feats)[0]  # noqa
+        p_of = lambda r: self.check.probabilities(r.previews[step][0][None], feats,  # noqa
+                                                  [graph])[0]
         base_p = p_of(base)
         allowed = [c.name for c in C.available(graph)]
         gains = (self.predictor.gains(self.predictor.features(self.pipe, prompt, graph))

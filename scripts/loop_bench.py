@@ -45,7 +45,8 @@ def cmd_fit_check(a):
     from lina_core.check import fit_check
     pipe = _pipe()
     ck, rep = fit_check(pipe, [Path(a.root) / s for s in FIT_SPLITS], a.check,
-                        epochs=a.epochs)
+                        epochs=a.epochs, steps_to_try=tuple(int(x) for x in a.steps.split(",")),
+                        widths=tuple(int(x) for x in a.widths.split(",")))
     print(json.dumps({k: rep[k] for k in ("check_step", "width", "threshold", "cv_auroc",
                                           "training")}, indent=1))
 
@@ -62,7 +63,8 @@ def cmd_tries(a):
 
 def cmd_report(a):
     from lina_core.check_report import write_report
-    write_report(Path(a.root), Path(a.check), Path(a.out))
+    res = write_report(_pipe(), Path(a.root), Path(a.check), Path(a.out))
+    print((Path(a.out) / "loop.md").read_text())
 
 
 def main(argv=None):
@@ -79,6 +81,8 @@ def main(argv=None):
     q.set_defaults(fn=cmd_collect)
     q = sub.add_parser("fit-check")
     q.add_argument("--epochs", type=int, default=40)
+    q.add_argument("--steps", default="4,6,8", help="check steps to choose among (dev-ood CV)")
+    q.add_argument("--widths", default="16,32")
     q.set_defaults(fn=cmd_fit_check)
     q = sub.add_parser("tries")
     q.add_argument("--split", choices=SPLITS, required=True)

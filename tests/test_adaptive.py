@@ -60,7 +60,7 @@ def test_auroc_and_threshold():
     assert auroc(np.array([0.5, 0.5]), np.array([1, 0])) == 0.5
     p = np.array([[0.1, 1], [0.3, 1], [0.9, 1], [0.95, 1]])
     labels = np.array([[0, 1], [0, 1], [1, 1], [1, 1]])
-    thr = choose_threshold(p, labels, recall=1.0)
+    thr = choose_threshold(p, labels)
     assert ((p_joint(p) < thr) == ~labels.astype(bool).all(1)).all()
 
 
@@ -68,7 +68,7 @@ def _synthetic(n=96, seed=0):
     """Red previews are right, blue ones wrong: a check must learn that from pixels."""
     rng = np.random.default_rng(seed)
     ok = rng.random(n) < 0.6
-    img = np.zeros((n, 3, 32, 32, 3), np.uint8)
+    img = np.zeros((n, 3, 32, 32, 6), np.uint8)
     img[ok, ..., 0] = 200
     img[~ok, ..., 2] = 200
     img = np.clip(img + rng.integers(0, 40, img.shape), 0, 255).astype(np.uint8)
@@ -179,7 +179,9 @@ def test_a_failing_check_tries_interventions_within_the_budget(pipe):
         assert not np.array_equal(res.baseline, res.lina)
     feats = prompt_features(pipe, prompt, graph)
     assert np.isclose(loop["base_p"][0], _check(1.01).probabilities(
-        res.baseline_previews[2][0][None], feats)[0, 0])
+        res.baseline_previews[2][0][None], feats, [graph])[0, 0])
+    with pytest.raises(ValueError, match="scene graph"):
+        _check(1.01).probabilities(res.baseline_previews[2][0][None], feats)
 
 
 def test_a_given_candidate_or_an_open_world_scene_skips_the_loop(pipe):
