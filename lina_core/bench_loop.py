@@ -30,7 +30,7 @@ from .grid import SEED_STRIDE, categories, key, scene, verdict_fields
 from .interventions import InterventionSpec
 
 FLAG_MAX = 0.9          #: items the learned check rates below this get their tries recorded
-TRIES_RECORDED = 3      #: candidates per ordering, and fresh seeds, recorded per flagged item
+TRIES_RECORDED = 2      #: candidates per ordering, and fresh seeds, recorded per flagged item
 RESEED_OFFSET = 7       #: fresh seed j of an item: replicate seed + RESEED_OFFSET + j
 
 
@@ -137,13 +137,14 @@ def flagged(b: dict[str, Any]) -> bool:
 
 def record_split(pipe: Any, folder: str | Path, out: str | Path, check: EarlyCheck,
                  predictor: Any, progress: Callable[[str], None] = print, shard: int = 0,
-                 shards: int = 1) -> None:
+                 shards: int = 1, seeds: set[int] | None = None, steps: int = 25) -> None:
     """Record the tries of every item of the baseline runs in ``folder`` that ``check`` (or
     the verifier on the same preview) flags, into ``out/tries.<shard>.jsonl`` (resumable:
     rerun with a refitted check, it records only the newly flagged items)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    bases = base_probabilities(pipe, folder, check)
+    bases = [b for b in base_probabilities(pipe, folder, check)
+             if seeds is None or int(b["seed"]) in seeds]
     if shard == 0:
         (out / "bases.jsonl").write_text("".join(json.dumps(b) + "\n" for b in bases))
     done = {key(r) for r in read_tries(out)}
@@ -152,7 +153,7 @@ def record_split(pipe: Any, folder: str | Path, out: str | Path, check: EarlyChe
     with open(out / f"tries.{shard}.jsonl", "a") as f:
         for j, b in enumerate(todo):
             item = {k: b[k] for k in ("split", "category", "index", "seed")}
-            f.write(json.dumps(record_item(pipe, item, b, predictor, out)) + "\n")
+            f.write(json.dumps(record_item(pipe, item, b, predictor, out, steps)) + "\n")
             f.flush()
             if (j + 1) % 5 == 0 or j + 1 == len(todo):
                 progress(f"{j + 1}/{len(todo)} flagged items {time.perf_counter() - t0:.0f}s")
@@ -249,7 +250,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def choose_policy(bases: list[dict[str, Any]], tries: list[dict[str, Any]],
                   thresholds=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
-                  budgets=(1, 2, 3), max_calls_ratio: float = 1.6) -> dict[str, Any]:
+                  budgets=(1, 2), max_calls_ratio: float = 1.6) -> dict[str, Any]:
     """The loop's threshold and budget: the best joint success on these (dev-ood) items among
     the settings whose mean model calls stay within ``max_calls_ratio`` of the baseline."""
     table = {}

@@ -1,15 +1,18 @@
 """LINA's learned early check: will this run come out right?  Read off its own early preview.
 
 The check reads the run's predicted clean image at the check step (the model's own guess of the
-final picture, :attr:`engine.RunResult.previews`) together with the prompt (the scene-graph
-features and pooled prompt embedding the predictor uses, :func:`lina.prompt_features`) and
-gives two probabilities: that the *final* image's physics will be right, and its texture.
+final picture, :attr:`engine.RunResult.previews`) beside the scene graph's layout masks placed
+where the run drew its first object (:func:`expected`), together with the prompt (the
+scene-graph features and pooled prompt embedding the predictor uses,
+:func:`lina.prompt_features`), and gives two probabilities: that the *final* image's physics
+will be right, and its texture.
 
-It is learned, never the verifier: a small CNN over the 32 x 32 preview, its features gated by
-the prompt's, trained on baseline runs of train and dev-ood prompts (:mod:`lina_core.check_data`)
-labelled by the verifier's verdict on their final images.  The check step, the network's width
-and the training length are chosen by grouped cross-validation on those splits; test-id and
-test-ood are only reported (:func:`evaluate`).  Saved as safetensors with a JSON card.
+It is learned, never the verifier: an ensemble of three small CNNs, their image features gated
+by the prompt's, trained on baseline runs of train and dev-ood prompts
+(:mod:`lina_core.check_data`) labelled by the verifier's verdict on their final images.  The
+check step and width are chosen by grouped cross-validation on those splits; test-id and
+test-ood are only reported (:mod:`lina_core.check_report`).  Saved as safetensors with a JSON
+card.
 """
 from __future__ import annotations
 
@@ -28,8 +31,8 @@ HEADS = ("physics", "texture")
 
 
 class CheckNet(nn.Module):
-    """preview and expected picture (N x 6 x 32 x 32 in [0, 1]) + prompt features (N x F)
-    -> 2 logits."""
+    """preview and the graph's layout masks (N x 6 x 32 x 32 in [0, 1]) + prompt features
+    (N x F) -> 2 logits."""
 
     def __init__(self, n_prompt: int, width: int = 32, channels: int = 6):
         super().__init__()
@@ -55,20 +58,27 @@ def to_input(previews: np.ndarray) -> torch.Tensor:
 
 
 def expected(preview: np.ndarray, graph: Any) -> np.ndarray:
-    """What the scene graph says the picture should show, laid out where the run drew its
-    first object (:func:`toyworld.align.align_layout`): the ground-truth render of the graph,
-    right physics included.  The check compares the preview against it."""
+    """Where the scene graph puts things, laid out where the run drew its first object
+    (:func:`toyworld.align.align_layout`, as the guided candidates place their masks): three
+    mask channels (0 or 255), the objects, the implicit effects, and everything else (surfaces,
+    lights).  The graph's geometry, never its colours: no ground-truth picture reaches the
+    check (DESIGN section 5: LINA never sees a ground-truth render)."""
     from .toyworld.align import align_layout
     from .toyworld.render import render
     try:
         g = align_layout(graph, preview)
     except Exception:  # noqa: BLE001 - an object the preview does not show: the graph's layout
         g = graph
-    return render(g, preview.shape[0]).image
+    masks = render(g, preview.shape[0]).masks
+    objs, effects = set(g.nodes("object")), set(g.implicit_nodes())
+    out = np.zeros(preview.shape[:2] + (3,), np.uint8)
+    for n, m in masks.items():
+        out[..., 0 if n in objs else 1 if n in effects else 2][np.asarray(m, bool)] = 255
+    return out
 
 
 def with_expected(previews: np.ndarray, graphs: list[Any]) -> np.ndarray:
-    """N x H x W x 3 previews -> N x H x W x 6: each beside its :func:`expected` picture."""
+    """N x H x W x 3 previews -> N x H x W x 6: each beside its :func:`expected` layout."""
     return np.stack([np.concatenate([p, expected(p, g)], -1) for p, g in zip(previews, graphs)])
 
 

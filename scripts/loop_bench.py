@@ -58,7 +58,7 @@ def cmd_tries(a):
     pipe = _pipe()
     record_split(pipe, Path(a.root) / a.split, Path(a.root) / f"tries_{a.split}",
                  EarlyCheck.load(a.check), Predictor.load(a.check), shard=a.shard,
-                 shards=a.shards)
+                 shards=a.shards, seeds={int(s) for s in a.seeds.split(",")} if a.seeds else None)
 
 
 def cmd_report(a):
@@ -86,6 +86,8 @@ def main(argv=None):
     q.set_defaults(fn=cmd_fit_check)
     q = sub.add_parser("tries")
     q.add_argument("--split", choices=SPLITS, required=True)
+    q.add_argument("--seeds", default=None, help="only items of these replicate seeds "
+                   "(dev-ood: 0, as check_report.DEV_SEEDS)")
     q.add_argument("--shard", type=int, default=0)
     q.add_argument("--shards", type=int, default=1)
     q.set_defaults(fn=cmd_tries)

@@ -202,3 +202,36 @@ def test_cli_lina_writes_the_pair_and_the_choice(tmp_path, capsys):
     assert json.loads((tmp_path / "lina.json").read_text())["choice"]["candidate"] == "none"
     assert main(["lina", "--tiny", "--steps", "0", "--out", str(tmp_path)]) == 2
     assert "steps" in capsys.readouterr().err
+
+
+def test_recorded_tries_replay_what_the_live_loop_does(pipe, tmp_path):
+    """The benchmark's path: kept baseline runs, recorded tries rescored by a check, replayed
+    by the loop's policy; on a flagged item the replay keeps what the live loop keeps."""
+    from lina_core import check_data
+    from lina_core.grid import categories, scene
+
+    class Ranker:                      # a predictor stand-in: a fixed ranking
+        def features(self, pipe, prompt, graph):
+            return None
+
+        def gains(self, feats):
+            return {"donor_k10": 0.3, "cplus_half": 0.2, "texture_k14": 0.1, "schedule": 0.0}
+
+    item = {"split": "test-ood", "category": "shadow", "index": 0, "seed": 0}
+    rows = check_data.collect(pipe, [item], tmp_path / "kept", steps=9, progress=lambda m: None)
+    ck = _check(1.01, max_tries=2)
+    ck.meta.update(check_step=5, steps=9)
+    out = tmp_path / "tries"
+    bench_loop.record_split(pipe, tmp_path / "kept", out, ck, Ranker(), progress=lambda m: None,
+                            steps=9)
+    bases = bench_loop.base_probabilities(pipe, tmp_path / "kept", ck)
+    tries = bench_loop.rescore(out, bench_loop.read_tries(out), ck, pipe)
+    assert len(tries) == 1 and tries[0]["same_as_kept_baseline"]
+    assert np.allclose(tries[0]["base"]["p"], bases[0]["p"])
+    replayed = bench_loop.replay(bases, tries, "loop", 1.01, 2)[0]
+    graph = scene(item, categories(pipe)).graph
+    live = LinaSampler(pipe, Ranker(), steps=9, check=ck)(rows[0]["prompt"], graph,
+                                                          seed=rows[0]["noise_seed"])
+    assert replayed["kept"] == live.choice.candidate
+    assert [t["name"] for t in live.choice.why["loop"]["tries"]] == \
+        adaptive.plan(tries[0]["ranked"], bases[0]["p"], tries[0]["allowed"])[:2]
