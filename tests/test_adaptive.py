@@ -235,3 +235,30 @@ def test_recorded_tries_replay_what_the_live_loop_does(pipe, tmp_path):
     assert replayed["kept"] == live.choice.candidate
     assert [t["name"] for t in live.choice.why["loop"]["tries"]] == \
         adaptive.plan(tries[0]["ranked"], bases[0]["p"], tries[0]["allowed"])[:2]
+
+
+def test_the_app_attaches_a_check_fitted_for_the_same_text_encoder(pipe, tmp_path,
+                                                                    monkeypatch):
+    from app import state
+    from lina_core.lina import Predictor, encoder_fingerprint
+    from app.widgets import choice_markdown
+    d = len(GRAPH_FEATURES) + 32
+    enc = encoder_fingerprint(pipe)
+    Predictor(["none", "donor_k10"], np.zeros((2, d)), np.zeros(2), np.zeros(d), np.ones(d),
+              0.0, {"text_encoder": enc}).save(tmp_path)
+    ck = _check(1.01)
+    ck.meta["text_encoder"] = enc
+    ck.save(tmp_path)
+    monkeypatch.setenv("LINA_PREDICTOR_DIR", str(tmp_path))
+    loaded = state.Loaded("toyworld", pipe, "tiny", False)
+    state.attach_predictor(loaded)
+    assert loaded.check is not None and "early check at step 2" in loaded.predictor_note
+    prompt, graph = _scene()
+    res = LinaSampler(pipe, loaded.predictor, steps=6, check=loaded.check)(prompt, graph, seed=1)
+    md = choice_markdown(res.choice.to_dict(), None, 6)
+    assert "**The loop:**" in md and "it is not the verifier" in md
+    assert md.count("| `") == 1 + len(res.choice.why["loop"]["tries"])   # baseline + tries
+    ck.meta["text_encoder"] = "another"
+    ck.save(tmp_path)
+    state.attach_predictor(loaded)
+    assert loaded.check is None and loaded.predictor is not None
