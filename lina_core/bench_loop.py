@@ -29,7 +29,9 @@ from .csg import from_prompt
 from .grid import SEED_STRIDE, categories, key, scene, verdict_fields
 from .interventions import InterventionSpec
 
-FLAG_MAX = 0.9          #: items the learned check rates below this get their tries recorded
+#: items the learned check rates below this get their tries recorded (at least the shipped
+#: check's threshold, chosen on train and dev-ood)
+FLAG_MAX = 0.3
 TRIES_RECORDED = 2      #: candidates per ordering, and fresh seeds, recorded per flagged item
 RESEED_OFFSET = 7       #: fresh seed j of an item: replicate seed + RESEED_OFFSET + j
 
@@ -246,21 +248,3 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "wall_ratio": float(sum(r["wall"] for r in rows) / sum(r["base_wall"] for r in rows)),
             "wall_p95": float(np.percentile(wall, 95)),
             "tried": float(np.mean([r.get("n_tries", 0) > 0 for r in rows]))}
-
-
-def choose_policy(bases: list[dict[str, Any]], tries: list[dict[str, Any]],
-                  thresholds=(0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
-                  budgets=(1, 2), max_calls_ratio: float = 1.6) -> dict[str, Any]:
-    """The loop's threshold and budget: the best joint success on these (dev-ood) items among
-    the settings whose mean model calls stay within ``max_calls_ratio`` of the baseline."""
-    table = {}
-    for t in thresholds:
-        for m in budgets:
-            s = summarise(replay(bases, tries, "loop", t, m))
-            table[f"threshold={t},max_tries={m}"] = {k: s[k] for k in (
-                "joint", "gain", "calls_ratio", "wall_ratio")}
-    ok = {k: v for k, v in table.items() if v["calls_ratio"] <= max_calls_ratio} or table
-    best = max(ok, key=lambda k: (ok[k]["joint"], -ok[k]["calls_ratio"]))
-    t, m = (float(x.split("=")[1]) for x in best.split(","))
-    return {"threshold": t, "max_tries": int(m), "table": table,
-            "max_calls_ratio": max_calls_ratio}

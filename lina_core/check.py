@@ -312,8 +312,7 @@ def out_of_fold(data: dict[str, Any], folds: int = 5, seed: int = 0, **train_kw:
 
 def choose_threshold(p: np.ndarray, labels: np.ndarray) -> float:
     """The flagging threshold on P(joint right) that maximises recall minus false-alarm rate
-    (Youden's J) on out-of-fold probabilities: the card's default; the loop's own threshold
-    is chosen on dev-ood by what the loop then achieves (:func:`bench_loop.choose_policy`)."""
+    (Youden's J) on out-of-fold probabilities: the loop's threshold (``loop_threshold``)."""
     pj, fail = p_joint(p), ~labels.astype(bool).all(1)
     if not fail.any() or fail.all():
         return 0.5
@@ -354,7 +353,12 @@ def fit_check(pipe: Any, folders: list[str | Path], out: str | Path | None = Non
     net, mu, sd = train_ensemble(data["images"], data["feats"], data["labels"], width=width,
                                  epochs=epochs, members=members)
     splits = sorted({r["split"] for r in data["rows"]})
+    from .adaptive import MAX_TRIES
     meta = {"kind": "early-check", "check_step": step, "steps": 25, "width": width,
+            "loop_threshold": thr, "max_tries": MAX_TRIES,
+            "loop_chosen": "threshold by Youden's J on out-of-fold train and dev-ood "
+                           f"probabilities; {MAX_TRIES} tries (the default), fixed before any "
+                           "test run",
             "members": members, "channels": int(data["images"].shape[-1]),
             "n_prompt": int(data["feats"].shape[1]), "epochs": epochs, "threshold": thr,
             "training": {"splits": splits, "n": len(data["rows"]),

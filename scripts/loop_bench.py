@@ -3,14 +3,15 @@ the policy chosen on dev-ood, the benchmark on test-ood and test-id.
 
     python scripts/loop_bench.py collect --split dev-ood [--n 25 --seeds 0,1]
     python scripts/loop_bench.py fit-check            # on runs/check/{train,dev-ood}
-    python scripts/loop_bench.py tries --split dev-ood [--shard 0 --shards 1]
+    python scripts/loop_bench.py tries --split test-ood [--shard 0 --shards 1]
     python scripts/loop_bench.py report               # docs/results/loop/{loop.json,loop.md}
 
 Every stage is resumable and writes under ``--root`` (default ``runs/check``); ``fit-check``
 writes the shipped check to ``--check`` (default ``assets/lina_predictor``, beside the
 predictor whose candidate ranking the loop uses).  Nothing reported on test-ood (or test-id) is
-used to fit the check or to choose its step, threshold or budget: those come from train and
-dev-ood only.  One torch thread per process (run two processes on two cores).
+used to fit the check or to choose its step, threshold or budget: the check and its step are
+fitted and chosen by cross-validation on train and dev-ood runs, the loop's threshold is the
+check's (out-of-fold, same runs), its budget the default two tries.  One torch thread per process (run two processes on two cores).
 """
 from __future__ import annotations
 
@@ -86,8 +87,7 @@ def main(argv=None):
     q.set_defaults(fn=cmd_fit_check)
     q = sub.add_parser("tries")
     q.add_argument("--split", choices=SPLITS, required=True)
-    q.add_argument("--seeds", default=None, help="only items of these replicate seeds "
-                   "(dev-ood: 0, as check_report.DEV_SEEDS)")
+    q.add_argument("--seeds", default=None, help="only items of these replicate seeds")
     q.add_argument("--shard", type=int, default=0)
     q.add_argument("--shards", type=int, default=1)
     q.set_defaults(fn=cmd_tries)
