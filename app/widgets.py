@@ -527,12 +527,14 @@ def choice_markdown(choice: dict[str, Any], run_mask: dict[str, Any] | None = No
     loop = why.get("loop")
     if loop:
         lines.append(f"**The loop:** {why.get('reason', loop.get('reason', ''))}.")
-        rows = [("baseline", loop["base_p"], None)] + [
-            (t["name"], t["p"], t["passed"]) for t in loop.get("tries") or []]
-        lines.append("| run | P(physics right) | P(texture right) | passed |\n|---|---|---|---|\n"
-                     + "\n".join(f"| `{n}` | {p[0]:.2f} | {p[1]:.2f} | "
+        rows = [("baseline", loop["base_p"], None, why.get("check_step"))] + [
+            (t["name"], t["p"], t["passed"], t.get("checked_at"))
+            for t in loop.get("tries") or []]
+        lines.append("| run | checked at step | P(physics right) | P(texture right) | passed |\n"
+                     "|---|---|---|---|---|\n"
+                     + "\n".join(f"| `{n}` | {k} | {p[0]:.2f} | {p[1]:.2f} | "
                                   f"{'-' if ok is None else ('yes' if ok else 'no')} |"
-                                  for n, p, ok in rows)
+                                  for n, p, ok, k in rows)
                      + f"\n\n(the learned check at step {why.get('check_step')}, threshold "
                        f"{loop['threshold']:.2f} on P(both right); it is not the verifier)")
     if why.get("predictor_note"):

@@ -50,9 +50,11 @@ def joint(p: Sequence[float]) -> float:
 
 def decide(base_p: Sequence[float], names: Sequence[str],
            try_fn: Callable[[int], Sequence[float]], threshold: float = THRESHOLD,
-           max_tries: int = MAX_TRIES) -> Decision:
+           max_tries: int = MAX_TRIES, step_of: Callable[[str], int] | None = None
+           ) -> Decision:
     """Run the loop: ``try_fn(i)`` runs try ``names[i]`` and returns the check's (P(physics
-    right), P(texture right)) at its check step.  Deterministic given the probabilities."""
+    right), P(texture right)) at its check step (``step_of(name)``, recorded when given).
+    Deterministic given the probabilities."""
     d = Decision(float(threshold), (float(base_p[0]), float(base_p[1])))
     if joint(base_p) >= threshold:
         d.reason = "check passed"
@@ -62,6 +64,8 @@ def decide(base_p: Sequence[float], names: Sequence[str],
         p = try_fn(i)
         ok = joint(p) >= threshold
         d.tries.append({"name": name, "p": [float(p[0]), float(p[1])], "passed": ok})
+        if step_of is not None:
+            d.tries[-1]["checked_at"] = step_of(name)
         if ok:
             d.kept, d.reason = i, f"{name} passed the check"
             return d
@@ -75,6 +79,22 @@ def decide(base_p: Sequence[float], names: Sequence[str],
     else:
         d.reason = f"no try passed; {d.tries[best]['name']} rated best"
     return d
+
+
+def try_step(name: str, check_step: int, steps: int) -> int:
+    """The step at which a try of candidate ``name`` is checked: the check step, or later
+    where the try's preview at the check step would show another scene than the user's.  A
+    structure donor (or guidance toward one) draws the donor's scene until its window ends, so
+    its try is checked when the run is back on the user's prompt (step k); a texture donor acts
+    only after step k and changes what the picture shows to the end, so its try is checked on
+    the last preview.  ``c+`` states the user's scene (plus its effects): checked at the check
+    step."""
+    c = C.get(name)
+    if c.op in ("donor", "donor_cplus", "donor_guided", "cplus_guided"):
+        return min(steps - 1, max(check_step, c.k(steps)))
+    if c.op == "texture":
+        return steps - 1
+    return check_step
 
 
 def plan(ranked: Sequence[str], base_p: Sequence[float], allowed: Sequence[str]) -> list[str]:
@@ -98,7 +118,9 @@ def describe(d: Decision, check_step: int, graph_category: str | None = None) ->
     head = f"at step {check_step} the check gave {pj:.0%} that the picture comes out right"
     if not d.tries:
         return f"{head}: {d.reason}, nothing changed"
-    tried = "; ".join(f"{t['name']} {joint(t['p']):.0%}" for t in d.tries)
+    tried = "; ".join(f"{t['name']} {joint(t['p']):.0%}"
+                      + (f" at step {t['checked_at']}" if "checked_at" in t else "")
+                      for t in d.tries)
     return f"{head}; tried {tried}; {d.reason}"
 
 

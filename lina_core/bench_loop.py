@@ -43,13 +43,15 @@ def verifier_p(image: np.ndarray, graph: Any) -> tuple[float, float]:
     return (float(bool(v.physics_ok)), float(bool(v.texture_ok)))
 
 
-KEEP_STEPS = (4, 5, 6, 7, 8)   #: previews kept per recorded run: the check step is one of them
+#: previews kept per recorded run (steps 4 .. 24 of 25): the check step, and the later steps at
+#: which a try is checked (:func:`adaptive.try_step`), are among them
+KEEP_STEPS = tuple(range(4, 25))
 
 
 def _judged(r: engine.RunResult, graph: Any, name: str, wall: float,
             previews: dict[str, np.ndarray]) -> dict[str, Any]:
     from .toyworld.verify_video import judge
-    previews[name] = np.stack([r.previews[k][0] for k in KEEP_STEPS])
+    previews[name] = np.stack([r.previews[k][0] for k in KEEP_STEPS if k < len(r.previews)])
     return {"name": name, **verdict_fields(judge(r.images[0], graph)),
             "wall_s": wall, "model_calls": int(r.model_calls)}
 
@@ -96,19 +98,20 @@ def record_item(pipe: Any, item: dict[str, Any], base_row: dict[str, Any], predi
             and bj["texture"] == base_row["texture"]}
 
 
-def rescore(out: str | Path, tries: list[dict[str, Any]], check: EarlyCheck, pipe: Any
-            ) -> list[dict[str, Any]]:
+def rescore(out: str | Path, tries: list[dict[str, Any]], check: EarlyCheck, pipe: Any,
+            steps: int = 25) -> list[dict[str, Any]]:
     """The recorded tries with the check's and the verifier's reading (``p``,
-    ``p_verifier``) of each run's preview at ``check``'s step."""
+    ``p_verifier``) of each run's preview at its check step (:func:`adaptive.try_step`)."""
     from .lina import prompt_features
-    step = KEEP_STEPS.index(check.step)
     cats = categories(pipe)
     for t in tries:
         prev = np.load(Path(out) / "previews" / ("%s_%s_%d_%d.npz" % key(t)))
         graph = scene(t, cats).graph
         feats = prompt_features(pipe, t["prompt"], graph)
         for r in [t["base"], *t["tries"], *t["seeds"]]:
-            img = prev[r["name"]][step]
+            name = "none" if r["name"].startswith("seed+") else r["name"]
+            r["check_step"] = adaptive.try_step(name, check.step, steps)
+            img = prev[r["name"]][KEEP_STEPS.index(r["check_step"])]
             r["p"] = check.probabilities(img[None], feats, [graph])[0].tolist()
             r["p_verifier"] = list(verifier_p(img, graph))
     return tries
@@ -150,7 +153,9 @@ def record_split(pipe: Any, folder: str | Path, out: str | Path, check: EarlyChe
     if shard == 0:
         (out / "bases.jsonl").write_text("".join(json.dumps(b) + "\n" for b in bases))
     done = {key(r) for r in read_tries(out)}
-    todo = [b for b in bases if flagged(b) and key(b) not in done][shard::shards]
+    # the items the learned check flags first: the verifier-as-check bound needs the rest
+    todo = sorted((b for b in bases if flagged(b) and key(b) not in done),
+                  key=lambda b: adaptive.joint(b["p"]) >= FLAG_MAX)[shard::shards]
     t0 = time.perf_counter()
     with open(out / f"tries.{shard}.jsonl", "a") as f:
         for j, b in enumerate(todo):

@@ -198,4 +198,55 @@ def write_report(pipe: Any, root: Path, check_dir: Path, out: Path) -> dict[str,
     out.mkdir(parents=True, exist_ok=True)
     (out / "loop.json").write_text(json.dumps(res, indent=1))
     (out / "loop.md").write_text(markdown(res))
+    (out / "check_card.md").write_text(card(res))
     return res
+
+
+def card(res: dict[str, Any]) -> str:
+    """The check's card (docs/CHECK.md): what it reads, its data, its figures."""
+    c = res["check"]
+    cv = c.get("cv_report") or {}
+    tr = c.get("training", {})
+    lines = [
+        "# LINA's early check: card", "",
+        "Made by `python scripts/loop_bench.py fit-check` (train and dev-ood baseline runs kept "
+        "by `scripts/loop_bench.py collect`); figures on the test splits by "
+        "`python scripts/loop_bench.py report` (reported only, never used to choose).", "",
+        "**What it is.** An ensemble of "
+        f"{c.get('members', 1)} small CNNs (width {c['width']}) that read a run's predicted clean "
+        f"image at step {c['check_step']} of 25 beside three layout masks of the scene graph "
+        "(objects, implicit effects, the rest) placed where the run drew its first object, with "
+        "the prompt's features (the predictor's: scene-graph features and pooled prompt "
+        "embedding), and give P(physics right) and P(texture right) for the run's *final* image. "
+        "It never runs the verifier and never sees a ground-truth picture; the verifier labels "
+        "its training data (its verdict on each run's final image).", "",
+        f"**Data.** {tr.get('n')} baseline runs ({', '.join(tr.get('splits', []))}; "
+        f"{tr.get('prompts')} prompts, {tr.get('failures')} final failures), 25 Euler steps, "
+        "guidance 3, the grid's items and noise seeds. The check step and width were chosen by "
+        "5-fold cross-validation grouped by prompt: "
+        + ", ".join(f"{k}: AUROC {v:.3f}" for k, v in (c.get("cv_auroc") or {}).items()) + ".",
+        "",
+        f"**Out of fold** (train + dev-ood, n = {cv.get('n')}): AUROC for final failure "
+        f"{cv.get('auroc', float('nan')):.3f} [{cv.get('auroc_ci', [0, 0])[0]:.3f}, "
+        f"{cv.get('auroc_ci', [0, 0])[1]:.3f}] (physics {cv.get('auroc_physics', 0):.3f}, "
+        f"texture {cv.get('auroc_texture', 0):.3f}); at the loop's threshold "
+        f"{res['policy']['threshold']:.3f}, precision {cv.get('precision', 0):.2f}, recall "
+        f"{cv.get('recall', 0):.2f}, accuracy {cv.get('accuracy', 0):.3f}.", ""]
+    for split, t in res["splits"].items():
+        k = t["check"]
+        lines += [f"**{split}** (held out, reported only; n = {k['n']}, {k['failures']} final "
+                  f"failures): AUROC {k['auroc']:.3f} [{k['auroc_ci'][0]:.3f}, "
+                  f"{k['auroc_ci'][1]:.3f}] (physics {k['auroc_physics']:.3f}, texture "
+                  f"{k['auroc_texture']:.3f}); precision {k['precision']:.2f}, recall "
+                  f"{k['recall']:.2f}, accuracy {k['accuracy']:.3f} "
+                  f"[{k['accuracy_ci'][0]:.3f}, {k['accuracy_ci'][1]:.3f}].", "",
+                  "Calibration (P(both right) predicted vs observed):", "",
+                  "| bin | n | predicted | observed |", "|---|---|---|---|"]
+        lines += [f"| {b['bin'][0]:.1f}-{b['bin'][1]:.1f} | {b['n']} | {b['predicted']:.2f} | "
+                  f"{b['observed']:.2f} |" for b in k["calibration"]]
+        lines.append("")
+    lines += ["**Limits.** Trained on a few hundred runs of one ToyWorld model; it is "
+              "overconfident (see the calibration tables) and reads physics worse than texture. "
+              "On other models (SD, FLUX, ...) there is no learned check: LINA runs its single "
+              "per-prompt choice there, and nothing here measures a check on real weights.", ""]
+    return "\n".join(lines)

@@ -457,8 +457,8 @@ class LinaSampler:
         t1 = time.perf_counter()
         step = self.check.step_for(self.steps)
         feats = prompt_features(self.pipe, prompt, graph)
-        p_of = lambda r: self.check.probabilities(r.previews[step][0][None], feats,  # noqa
-                                                  [graph])[0]
+        p_of = lambda r, k=step: self.check.probabilities(r.previews[k][0][None],  # noqa
+                                                          feats, [graph])[0]
         base_p = p_of(base)
         allowed = [c.name for c in C.available(graph)]
         gains = (self.predictor.gains(self.predictor.features(self.pipe, prompt, graph))
@@ -472,12 +472,13 @@ class LinaSampler:
                               self.guidance_scale)
             runs.append((spec, compare.branch(self.pipe, spec, base, seed=seed, previews=True,
                                               **size)))
-            return p_of(runs[-1][1])
+            return p_of(runs[-1][1], adaptive.try_step(names[i], step, self.steps))
 
         meta = self.check.meta
         d = adaptive.decide(base_p, names, try_fn, float(meta.get("loop_threshold",
                             meta.get("threshold", adaptive.THRESHOLD))),
-                            int(meta.get("max_tries", adaptive.MAX_TRIES)))
+                            int(meta.get("max_tries", adaptive.MAX_TRIES)),
+                            lambda n: adaptive.try_step(n, step, self.steps))
         t2 = time.perf_counter()
         kept = d.kept_name
         spec, lina = (base_spec, base) if d.kept < 0 else runs[d.kept]

@@ -225,7 +225,7 @@ def test_recorded_tries_replay_what_the_live_loop_does(pipe, tmp_path):
     bench_loop.record_split(pipe, tmp_path / "kept", out, ck, Ranker(), progress=lambda m: None,
                             steps=9)
     bases = bench_loop.base_probabilities(pipe, tmp_path / "kept", ck)
-    tries = bench_loop.rescore(out, bench_loop.read_tries(out), ck, pipe)
+    tries = bench_loop.rescore(out, bench_loop.read_tries(out), ck, pipe, steps=9)
     assert len(tries) == 1 and tries[0]["same_as_kept_baseline"]
     assert np.allclose(tries[0]["base"]["p"], bases[0]["p"])
     replayed = bench_loop.replay(bases, tries, "loop", 1.01, 2)[0]
@@ -262,3 +262,14 @@ def test_the_app_attaches_a_check_fitted_for_the_same_text_encoder(pipe, tmp_pat
     ck.save(tmp_path)
     state.attach_predictor(loaded)
     assert loaded.check is None and loaded.predictor is not None
+
+
+def test_a_try_is_checked_once_the_run_is_back_on_the_users_scene():
+    assert adaptive.try_step("none", 6, 25) == 6 and adaptive.try_step("cplus_half", 6, 25) == 6
+    assert adaptive.try_step("donor_k10", 6, 25) == 10       # the donor's scene until step 10
+    assert adaptive.try_step("donor_k6", 6, 25) == 6
+    assert adaptive.try_step("donor_guided_k12", 6, 25) == 12
+    assert adaptive.try_step("texture_k14", 6, 25) == 24     # it changes the picture to the end
+    d = adaptive.decide((0.1, 0.9), ["donor_k10"], lambda i: (0.9, 0.9), 0.5, 2,
+                        lambda n: adaptive.try_step(n, 6, 25))
+    assert d.tries[0]["checked_at"] == 10 and "at step 10" in adaptive.describe(d, 6)
