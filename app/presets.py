@@ -16,11 +16,16 @@ PRESETS: list[tuple[str, str, int]] = [
 #: never test-ood) with ``scripts/choose_presets.py`` on the shipped model's grid
 #: (``runs/reproduce/grid_dev``, ``make reproduce``); each label says its measured rate, and the
 #: seed is a sample of the grid that shows it
+#: What the adaptive loop (issue 24) does on each seed is said after the per-prompt figures:
+#: one run of this seed with the shipped check, `python -m lina_core lina --seed N`.
 MEASURED_PRESETS: list[tuple[str, str, int]] = [
-    ("LINA fixes this (dev-ood: joint success 0% -> 100%, 12 samples; a donor, then c+)",
+    ("the per-prompt choice fixes this (dev-ood: joint success 0% -> 100%, 12 samples; a "
+     "donor, then c+); the loop does not on this seed (its check rates the donor's run wrong "
+     "too, so it keeps the baseline)",
      "a stone cube and a ice cube on a balance", 30000013),
     ("LINA does not fix this (dev-ood: 0% -> 0%, 12 samples; it sinks, but the ball's shape is "
-     "drawn wrong)", "a stone ball in a beaker of water", 30000002),
+     "drawn wrong; the loop's two tries fail its check too)",
+     "a stone ball in a beaker of water", 30000002),
 ]
 LINA_PRESETS = MEASURED_PRESETS + [(f"{label} (example, not measured)", prompt, seed)
                                    for label, prompt, seed in PRESETS]
@@ -30,15 +35,17 @@ LINA_PRESETS = MEASURED_PRESETS + [(f"{label} (example, not measured)", prompt, 
 #: when the loaded model knows the category (:func:`lina_presets`: the shipped model does; a
 #: model with the first vocabulary does not).
 V2_PRESETS: list[tuple[str, str, int, str]] = [
-    ("swapped roles (held out: purple on green; train has green on purple): the model gets it "
-     "right, LINA keeps it (dev-ood: 100% -> 100%, 6 samples; c+ for half the steps)",
+    ("the loop leaves it alone: swapped roles (held out: purple on green; train has green on "
+     "purple), the model gets it right and the check passes at step 6 (dev-ood: 100% -> 100%, "
+     "6 samples)",
      "a purple cone on top of a green ball", 35000006, "roles"),
     ("biased prior, held-out jar (train: 80% of jars hold more than empty space; soil never in "
      "a wide jar): the soil is drawn wrong; LINA fixes it here (dev-ood: 0% -> 80%, 15 samples; "
      "a structure donor with water for 14 steps) but not on the reported jars (RESULTS.md)",
      "a wide jar with more empty space than soil", 35000001, "fill"),
-    ("composed relation (held out: a cone close to the water and on the sand): LINA fixes it "
-     "(dev-ood: 0% -> 100%, 9 samples; a ball as the donor for 10 steps)",
+    ("the loop repairs it: composed relation (held out: a cone close to the water and on the "
+     "sand); the check flags the run at step 6, a ball as the donor for 10 steps (dev-ood, "
+     "per-prompt choice: 0% -> 100%, 9 samples)",
      "a green cone close to the water and on the sand", 35000014, "place"),
 ]
 

@@ -153,9 +153,11 @@ def record_split(pipe: Any, folder: str | Path, out: str | Path, check: EarlyChe
     if shard == 0:
         (out / "bases.jsonl").write_text("".join(json.dumps(b) + "\n" for b in bases))
     done = {key(r) for r in read_tries(out)}
-    # the items the learned check flags first: the verifier-as-check bound needs the rest
-    todo = sorted((b for b in bases if flagged(b) and key(b) not in done),
+    # the items the learned check flags first (the verifier-as-check bound needs the rest);
+    # dealt to shards before what is done is removed, so shards started apart never overlap
+    mine = sorted((b for b in bases if flagged(b)),
                   key=lambda b: adaptive.joint(b["p"]) >= FLAG_MAX)[shard::shards]
+    todo = [b for b in mine if key(b) not in done]
     t0 = time.perf_counter()
     with open(out / f"tries.{shard}.jsonl", "a") as f:
         for j, b in enumerate(todo):

@@ -119,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                     "document.querySelector('#probe-md').innerText.includes('rows in')",
                     timeout=300_000)
 
-            def lina():        # the "LINA fixes this" preset (chosen on dev-ood), baseline vs LINA
+            def lina():        # the per-prompt "fixes this" preset (chosen on dev-ood), baseline vs LINA
                 page.get_by_role("tab", name="LINA").click()
-                page.locator("#lina-presets").get_by_text("LINA fixes this").first.click()
+                page.locator("#lina-presets").get_by_text("the per-prompt choice fixes this").first.click()
                 page.wait_for_function("document.querySelector('#lina-prompt textarea').value"
                                        ".includes('balance')", timeout=30_000)
                 page.locator("#lina-run").click()
