@@ -114,7 +114,7 @@ def _pct(x: float | None) -> str:
 
 def markdown(res: dict[str, Any]) -> str:
     pol = res["policy"]
-    lines = [f"Loop settings, fixed before any test run ({pol['chosen']}): flag a run when "
+    lines = [f"Loop settings ({pol['chosen']}): flag a run when "
              f"P(physics right) x P(texture right) < {pol['threshold']:.3f}, at most "
              f"{pol['max_tries']} tries; check step {res['check']['check_step']} of 25.", ""]
     for split in ("test-ood", "test-id"):
