@@ -44,8 +44,8 @@ V2_PRESETS: list[tuple[str, str, int, str]] = [
      "a structure donor with water for 14 steps) but not on the reported jars (RESULTS.md)",
      "a wide jar with more empty space than soil", 35000001, "fill"),
     ("the loop repairs it: composed relation (held out: a cone close to the water and on the "
-     "sand); the check flags the run at step 6, a ball as the donor for 10 steps (dev-ood, "
-     "per-prompt choice: 0% -> 100%, 9 samples)",
+     "sand); the check flags the run at step 6, a ball as the donor for 10 steps (dev-ood: "
+     "0% -> 100% with the per-prompt choice, 9 samples)",
      "a green cone close to the water and on the sand", 35000014, "place"),
 ]
 
