@@ -111,8 +111,7 @@ def attach_predictor(loaded: Loaded) -> None:
             except Exception as exc:  # noqa: BLE001 - a bad check must not stop the app
                 loaded.predictor_note += f"; the early check could not be loaded ({exc})"[:300]
                 return
-            if int(ck.meta.get("n_prompt", -1)) == pred.n_features and \
-                    ck.meta.get("text_encoder") == pred.meta.get("text_encoder"):
+            if ck.fits(pred):
                 loaded.check = ck
                 loaded.predictor_note += (f"; learned early check at step {ck.step}: LINA "
                                           f"intervenes only where the run is going wrong")

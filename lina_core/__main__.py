@@ -232,6 +232,9 @@ def cmd_lina(a: argparse.Namespace) -> None:
         if (folder / "check.json").is_file() and not a.no_check:
             from .check import EarlyCheck
             check = EarlyCheck.load(folder)
+            if not check.fits(pred):
+                raise SystemExit(f"--predictor: the check in {folder} was fitted for another "
+                                 f"text encoder than its predictor")
     res = LinaSampler(pipe, pred, steps=a.steps, check=check)(
         a.prompt, from_prompt(a.prompt).graph, seed=a.seed, candidate=a.candidate)
     out = Path(a.out)

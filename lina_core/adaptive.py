@@ -17,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from . import candidates as C
 
-#: the loop's defaults; the shipped check's card holds the values chosen on dev-ood
+#: the loop's defaults; a check's card holds its own (:attr:`check.EarlyCheck.loop_threshold`,
+#: :attr:`check.EarlyCheck.max_tries`)
 THRESHOLD = 0.5
 MAX_TRIES = 2
 
@@ -112,7 +111,7 @@ def ranked_candidates(gains: dict[str, float]) -> list[str]:
     return sorted((n for n in gains if n != "none"), key=lambda n: -gains[n])
 
 
-def describe(d: Decision, check_step: int, graph_category: str | None = None) -> str:
+def describe(d: Decision, check_step: int) -> str:
     """One line for the UI: what the check saw and what LINA did."""
     pj = joint(d.base_p)
     head = f"at step {check_step} the check gave {pj:.0%} that the picture comes out right"
@@ -122,7 +121,3 @@ def describe(d: Decision, check_step: int, graph_category: str | None = None) ->
                       + (f" at step {t['checked_at']}" if "checked_at" in t else "")
                       for t in d.tries)
     return f"{head}; tried {tried}; {d.reason}"
-
-
-def as_array(p: Any) -> np.ndarray:
-    return np.asarray(p, np.float64).reshape(-1)[:2]

@@ -22,12 +22,11 @@ from typing import Any, Callable
 import numpy as np
 
 from . import adaptive, compare, engine
-from .candidates import available, spec_for
+from .candidates import available, get, spec_for
 from .check import EarlyCheck
 from .check_data import item_file, read_rows
 from .csg import from_prompt
 from .grid import SEED_STRIDE, categories, key, scene, verdict_fields
-from .interventions import InterventionSpec
 
 #: items the learned check rates below this get their tries recorded (at least the shipped
 #: check's threshold, chosen on train and dev-ood)
@@ -60,11 +59,9 @@ def record_item(pipe: Any, item: dict[str, Any], base_row: dict[str, Any], predi
                 out: Path, steps: int = 25) -> dict[str, Any]:
     """Every try for one flagged item (see the module docstring); the previews of each run at
     :data:`KEEP_STEPS` go to ``out/previews/<item>.npz`` so any check can be replayed."""
-    from .candidates import get
     s = scene(item, categories(pipe))
     prompt, graph, seed = s.caption(False), s.graph, int(base_row["noise_seed"])
-    spec = InterventionSpec(prompt=prompt, steps=steps, seed=seed, guidance_scale=3.0,
-                            graph=graph.to_dict())
+    spec = spec_for(get("none"), prompt, graph, steps, seed)
     previews: dict[str, np.ndarray] = {}
     t0 = time.perf_counter()
     base = engine.run(pipe, spec, seed=seed, previews=True)
@@ -87,8 +84,8 @@ def record_item(pipe: Any, item: dict[str, Any], base_row: dict[str, Any], predi
     for j in range(TRIES_RECORDED):
         sd = seed + SEED_STRIDE * (RESEED_OFFSET + j)
         t0 = time.perf_counter()
-        r = engine.run(pipe, InterventionSpec.from_dict({**spec.to_dict(), "seed": sd}),
-                       seed=sd, previews=True)
+        r = engine.run(pipe, spec_for(get("none"), prompt, graph, steps, sd), seed=sd,
+                       previews=True)
         seeds.append(_judged(r, graph, f"seed+{j + 1}", time.perf_counter() - t0, previews))
     (out / "previews").mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "previews" / ("%s_%s_%d_%d.npz" % key(item)), **previews)
@@ -150,8 +147,6 @@ def record_split(pipe: Any, folder: str | Path, out: str | Path, check: EarlyChe
     out.mkdir(parents=True, exist_ok=True)
     bases = [b for b in base_probabilities(pipe, folder, check)
              if seeds is None or int(b["seed"]) in seeds]
-    if shard == 0:
-        (out / "bases.jsonl").write_text("".join(json.dumps(b) + "\n" for b in bases))
     done = {key(r) for r in read_tries(out)}
     # the items the learned check flags first (the verifier-as-check bound needs the rest);
     # dealt to shards before what is done is removed, so shards started apart never overlap
@@ -177,9 +172,6 @@ def read_tries(out: str | Path) -> list[dict[str, Any]]:
                 seen[key(r)] = r
     return [seen[k] for k in sorted(seen)]
 
-
-def read_bases(out: str | Path) -> list[dict[str, Any]]:
-    return [json.loads(x) for x in (Path(out) / "bases.jsonl").read_text().splitlines() if x]
 
 
 # ---------------------------------------------------------------------- replay and summary

@@ -103,6 +103,25 @@ class EarlyCheck:
     def steps(self) -> int:
         return int(self.meta.get("steps", 25))
 
+    @property
+    def loop_threshold(self) -> float:
+        """Flag a run when P(physics right) x P(texture right) is below this (older cards:
+        the check's own threshold)."""
+        from .adaptive import THRESHOLD
+        return float(self.meta.get("loop_threshold", self.meta.get("threshold", THRESHOLD)))
+
+    @property
+    def max_tries(self) -> int:
+        from .adaptive import MAX_TRIES
+        return int(self.meta.get("max_tries", MAX_TRIES))
+
+    def fits(self, predictor: Any) -> bool:
+        """Whether this check reads the features of ``predictor``'s text encoder (the loop
+        uses both; a check fitted for another encoder reads another embedding)."""
+        return (predictor is not None
+                and int(self.meta.get("n_prompt", -1)) == predictor.n_features
+                and self.meta.get("text_encoder") == predictor.meta.get("text_encoder"))
+
     def step_for(self, steps: int) -> int:
         """The check step for a run of ``steps`` (the same share of the run)."""
         return max(1, min(steps - 1, round(self.step * steps / self.steps)))
@@ -372,62 +391,3 @@ def fit_check(pipe: Any, folders: list[str | Path], out: str | Path | None = Non
     if out is not None:
         ck.save(out)
     return ck, {"oof": oof, "data": data, **meta}
-
-
-# ---------------------------------------------------------------------- rendered examples
-
-
-def rendered_examples(pipe: Any, splits: tuple[str, ...] = ("train", "dev-ood"),
-                      n_per_category: int = 40, spread: int = 1, seed: int = 0,
-                      cats: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Ground-truth renders of train and dev-ood scenes, right and with one thing wrong
-    (:func:`toyworld.verify_eval.counterfactuals`), degraded to look like an early preview
-    (blur, colour jitter, shift, noise), labelled by the verifier on the clean render: examples
-    of wrong physics the model's own runs hold too few of.  Same layout as :func:`examples`."""
-    from scipy import ndimage
-    from .grid import categories
-    from .lina import prompt_features
-    from .toyworld.data import sample_scene, scene_index
-    from .toyworld.render import render
-    from .toyworld.verify import verify
-    from .csg import to_prompt
-    from .toyworld.verify_eval import counterfactuals, perturb
-    rng = np.random.default_rng(seed)
-    cats = cats or categories(pipe)
-    s_count = 2 * spread + 1
-
-    def degrade(img: np.ndarray) -> np.ndarray:
-        out = []
-        for _ in range(s_count):
-            x = perturb(img, rng).astype(np.float32)
-            sig = rng.uniform(0.3, 1.2)
-            x = np.stack([ndimage.gaussian_filter(x[..., c], sig, mode="nearest")
-                          for c in range(3)], -1)
-            out.append(np.clip(np.round(x), 0, 255).astype(np.uint8))
-        return np.stack(out)
-
-    images, labels, prompts, rows = [], [], [], []
-    for split in splits:
-        for c in cats:
-            for i in range(n_per_category):
-                s = sample_scene(split, scene_index(1000 + i, c, cats), category=c)
-                g, cap = s.graph, s.caption(False)
-                shown = [(render(g, 32).image, g)] + [(img, cg) for _, _, img, cg in
-                                                     counterfactuals(g, 32, rng)]
-                for img, cg in shown:
-                    v = verify(img, cg)
-                    seen = degrade(img)
-                    want = expected(seen[spread], cg)
-                    images.append(np.concatenate([seen, np.broadcast_to(want, seen.shape)], -1))
-                    labels.append([bool(v.physics_ok), bool(v.texture_ok)])
-                    prompts.append(cap if cg is g else to_prompt(cg))
-                    rows.append({"split": split, "category": c, "rendered": True})
-    cache: dict[str, np.ndarray] = {}
-    from .csg import from_prompt
-    feats = []
-    for p in prompts:
-        if p not in cache:
-            cache[p] = prompt_features(pipe, p, from_prompt(p).graph)
-        feats.append(cache[p])
-    return {"images": np.stack(images), "rows": rows, "feats": np.stack(feats),
-            "labels": np.array(labels, np.float32), "groups": prompts}

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import engine
 from .grid import categories, key, noise_seed, scene, verdict_fields
-from .interventions import InterventionSpec
+from .candidates import get, spec_for
 
 #: previews kept per run: the check step is chosen among these on dev-ood
 PREVIEW_STEPS = 13
@@ -36,8 +36,7 @@ def baseline_run(pipe: Any, item: dict[str, Any], steps: int = 25,
     from .toyworld.verify_video import judge
     s = scene(item, categories(pipe))
     prompt, seed = s.caption(False), noise_seed(item, s.seed)
-    spec = InterventionSpec(prompt=prompt, steps=steps, seed=seed,
-                            guidance_scale=guidance_scale, graph=s.graph.to_dict())
+    spec = spec_for(get("none"), prompt, s.graph, steps, seed, guidance_scale)   # the grid's
     t0 = time.perf_counter()
     r = engine.run(pipe, spec, seed=seed, previews=True)
     row = {**item, "prompt": prompt, "noise_seed": seed, "wall_s": time.perf_counter() - t0,
@@ -71,10 +70,3 @@ def read_rows(out: str | Path) -> list[dict[str, Any]]:
         return []
     rows = {key(r): r for r in map(json.loads, filter(str.strip, path.read_text().splitlines()))}
     return [rows[k] for k in sorted(rows)]
-
-
-def load_examples(out: str | Path, step: int) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """The rows in ``out`` and their previews at ``step`` (N x H x W x 3 uint8)."""
-    out = Path(out)
-    rows = read_rows(out)
-    return rows, np.stack([np.load(item_file(out, r))["previews"][step] for r in rows])

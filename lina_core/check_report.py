@@ -19,7 +19,7 @@ import numpy as np
 from . import bench_loop as B
 from .check import EarlyCheck, report as check_report
 from .grid import key
-from .stats import bootstrap, rate
+from .stats import rate
 
 SHIPPED_BENCH = Path(__file__).resolve().parent.parent / "docs" / "results" / "v2" / "bench.json"
 SHIPPED_METHODS = ("best_fixed", "lina", "best_of_grid")
@@ -42,21 +42,18 @@ def shipped_rows(split: str) -> dict[str, dict[tuple, dict[str, Any]]]:
     return out
 
 
-def _from_shipped(bases: list[dict[str, Any]], rows: dict[tuple, dict[str, Any]], name: str
-                  ) -> list[dict[str, Any]]:
+def _from_shipped(bases: list[dict[str, Any]], rows: dict[tuple, dict[str, Any]],
+                  shipped_base: dict[tuple, dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """A shipped method's rows on ``bases``; its wall times against the shipped baseline's
+    (timed on the same machine)."""
     out = []
     for b in bases:
         r = rows[key(b)]
         out.append({"category": b["category"], "policy": name, "joint": bool(r["joint"]),
                     "base_joint": bool(b["physics"] and b["texture"]),
                     "calls": r["model_calls"], "base_calls": b["model_calls"],
-                    "wall": r["wall_s"], "base_wall": rows_base(b, r)})
+                    "wall": r["wall_s"], "base_wall": shipped_base[key(b)]["wall_s"]})
     return out
-
-
-def rows_base(b: dict[str, Any], r: dict[str, Any]) -> float:
-    """A shipped row's wall time is compared with the shipped baseline's (same machine)."""
-    return r.get("_base_wall", b["wall_s"])
 
 
 def method_table(bases: list[dict[str, Any]], tries: list[dict[str, Any]], split: str,
@@ -77,9 +74,7 @@ def method_table(bases: list[dict[str, Any]], tries: list[dict[str, Any]], split
                                for b in bases]))
         for m in SHIPPED_METHODS:
             if m in ship:
-                for k, r in ship[m].items():
-                    r["_base_wall"] = sb[k]["wall_s"]
-                methods[m] = _from_shipped(bases, ship[m], m)
+                methods[m] = _from_shipped(bases, ship[m], sb, m)
     summary = {m: B.summarise(rows) for m, rows in methods.items()}
     cats = sorted({b["category"] for b in bases})
     per_cat = {m: {c: rate(r["joint"] for r in rows if r["category"] == c)["acc"]
@@ -178,8 +173,7 @@ def write_report(pipe: Any, root: Path, check_dir: Path, out: Path) -> dict[str,
     """The loop's settings come from the check's card (chosen on train and dev-ood before any
     test run); each test split's methods, check figures and per-category rates."""
     ck = EarlyCheck.load(check_dir)
-    pol = {"threshold": float(ck.meta.get("loop_threshold", ck.meta["threshold"])),
-           "max_tries": int(ck.meta.get("max_tries", 2)),
+    pol = {"threshold": ck.loop_threshold, "max_tries": ck.max_tries,
            "chosen": ck.meta.get("loop_chosen", "the check's card")}
     res: dict[str, Any] = {"check": {k: ck.meta[k] for k in ("check_step", "width", "members",
                                                                "training", "cv_auroc",

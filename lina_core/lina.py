@@ -474,11 +474,8 @@ class LinaSampler:
                                               **size)))
             return p_of(runs[-1][1], adaptive.try_step(names[i], step, self.steps))
 
-        meta = self.check.meta
-        d = adaptive.decide(base_p, names, try_fn, float(meta.get("loop_threshold",
-                            meta.get("threshold", adaptive.THRESHOLD))),
-                            int(meta.get("max_tries", adaptive.MAX_TRIES)),
-                            lambda n: adaptive.try_step(n, step, self.steps))
+        d = adaptive.decide(base_p, names, try_fn, self.check.loop_threshold,
+                            self.check.max_tries, lambda n: adaptive.try_step(n, step, self.steps))
         t2 = time.perf_counter()
         kept = d.kept_name
         spec, lina = (base_spec, base) if d.kept < 0 else runs[d.kept]

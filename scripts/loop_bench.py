@@ -64,7 +64,7 @@ def cmd_tries(a):
 
 def cmd_report(a):
     from lina_core.check_report import write_report
-    res = write_report(_pipe(), Path(a.root), Path(a.check), Path(a.out))
+    write_report(_pipe(), Path(a.root), Path(a.check), Path(a.out))
     print((Path(a.out) / "loop.md").read_text())
 
 
