@@ -1,7 +1,8 @@
 """How close ToyWorld sampling comes to the machine's matrix rate, old sampler path vs new.
 
 ``python -m lina_core.bench_speed [--video] [--batch 1] [--repeats 5] [--threads 1] [--out F]``
-(``--profile``: instead, where the new path's time goes, by operator)
+(``--profile``: instead, where the new path's time goes, by operator; ``--no-compile``: the new
+path without its compile, for a smoke run: the compile takes ~20-60 s on 2 cores)
 
 In one run: the machine's fp32 matrix-product rate (1024 x 1024, 1 and 2 threads); the floating
 point work of one full sample (``torch.utils.flop_counter``); the old path (the pipeline as
@@ -65,9 +66,9 @@ def flops(run) -> float:
     return float(fc.get_total_flops())
 
 
-def paths(video: bool, model: str | None = None) -> tuple[Any, Any]:
+def paths(video: bool, model: str | None = None, compile: bool = True) -> tuple[Any, Any]:
     """The old path (loaded with the speed-ups off) and a copy with them on (``model``: an
-    image model folder; default the shipped one)."""
+    image model folder; default the shipped one; ``compile``: the UNet compiled too)."""
     from . import speed
     from .__main__ import load_model
     os.environ[speed.FLAG] = "0"
@@ -75,13 +76,14 @@ def paths(video: bool, model: str | None = None) -> tuple[Any, Any]:
     os.environ[speed.FLAG] = "1"
     new = copy.deepcopy(old)
     speed.apply(new)
-    speed.compile_denoiser(new)
+    if compile:
+        speed.compile_denoiser(new)
     return old, new
 
 
 def measure(video: bool, batch: int, steps: int, repeats: int, frames: int,
-            model: str | None = None) -> dict[str, Any]:
-    old, new = paths(video, model)
+            model: str | None = None, compile: bool = True) -> dict[str, Any]:
+    old, new = paths(video, model, compile)
     f = frames if video else None
     run_old, run_new = sampler(old, batch, steps, f), sampler(new, batch, steps, f)
     work = flops(run_old)
@@ -97,7 +99,8 @@ def measure(video: bool, batch: int, steps: int, repeats: int, frames: int,
             times[name].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
     return {"kind": "video" if video else "image", "batch": batch, "steps": steps,
-            "frames": f, "gflop": work / 1e9, "compile_s": compile_s,
+            "frames": f, "gflop": work / 1e9, "compiled": compile,
+            "compile_s": compile_s if compile else 0.0,
             "old_s": med["old"], "new_s": med["new"], "ratio": med["new"] / med["old"],
             "old_gflops": work / med["old"] / 1e9, "new_gflops": work / med["new"] / 1e9,
             "max_pixel_diff": int(np.abs(im_new.astype(int) - im_old.astype(int)).max()),
@@ -105,12 +108,12 @@ def measure(video: bool, batch: int, steps: int, repeats: int, frames: int,
 
 
 def profile(video: bool, batch: int, steps: int, frames: int, model: str | None = None,
-            rows: int = 12) -> str:
+            rows: int = 12, compile: bool = True) -> str:
     """The new path's top operators by self time over one full sample (after its compile and a
     warm-up sample), as the torch profiler's table: where the time goes that is left."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
-    _, new = paths(video, model)
+    _, new = paths(video, model, compile)
     run = sampler(new, batch, steps, frames if video else None)
     run(), run()
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -134,7 +137,8 @@ def report(res: dict[str, Any]) -> str:
         lines.append(f"| {r['kind']} | {r['batch']} | {r['gflop']:.1f} | {r['old_s']:.2f} | "
                      f"{r['new_s']:.2f} | **{r['ratio']:.2f}** | {r['old_gflops']:.1f} "
                      f"({r['old_gflops'] / mm1:.2f}) | {r['new_gflops']:.1f} "
-                     f"({r['new_gflops'] / mm1:.2f}) | {r['compile_s']:.0f} | "
+                     f"({r['new_gflops'] / mm1:.2f}) | "
+                     f"{format(r['compile_s'], '.0f') if r.get('compiled', True) else 'off'} | "
                      f"{r['max_pixel_diff']} |")
     return "\n".join(lines)
 
@@ -152,11 +156,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", help="the image model folder (default: the shipped one)")
     ap.add_argument("--profile", action="store_true",
                     help="instead: the new path's top operators over one sample (--video: a clip)")
+    ap.add_argument("--no-compile", action="store_true",
+                    help="the new path without compiling the UNet (a quicker smoke run)")
     a = ap.parse_args(argv)
     if a.profile:
         torch.set_num_threads(a.threads)
         print(profile(a.video or a.only_video, int(a.batch.split(",")[0]), a.steps, a.frames,
-                      a.model))
+                      a.model, compile=not a.no_compile))
         return
     res: dict[str, Any] = {"matmul_1t_gflops": matmul_rate(1), "matmul_2t_gflops": matmul_rate(2),
                            "threads": a.threads, "rows": []}
@@ -164,7 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     kinds = ([] if a.only_video else [False]) + ([True] if a.video or a.only_video else [])
     for video in kinds:
         for b in (int(x) for x in a.batch.split(",")):
-            res["rows"].append(measure(video, b, a.steps, a.repeats, a.frames, a.model))
+            res["rows"].append(measure(video, b, a.steps, a.repeats, a.frames, a.model,
+                                       compile=not a.no_compile))
             print(report(res), flush=True)
     if a.out:
         with open(a.out, "w") as fh:

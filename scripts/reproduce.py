@@ -41,13 +41,13 @@ SIZES = {
                  first_min_lr=1e-4, lr=3e-4, warmup=100, min_lr=3e-5,
                  eval_n=50, eval_batch=20, steps=25, dev_n=8, dev_seeds="0,1,2", train_n=4,
                  test_n=25, seeds="0,1", probe_n=2, ks="0,3,6,9,12,18,25",
-                 inpaint_ks="3,6,12,18", verify_n=500, speed_batch="1,8", speed_repeats=5,
+                 inpaint_ks="3,6,12,18", verify_n=500, speed_batch="1,8", speed_repeats=5, speed_compile=True,
                  threads=1, ckpt_every=250),
     "quick": dict(n_data=16, train_steps=2, batch=2, first_lr=1e-3, first_warmup=2,
                   first_min_lr=1e-4, lr=3e-4, warmup=2, min_lr=3e-5, eval_n=2,
                   eval_batch=2, steps=2, dev_n=1, dev_seeds="0", train_n=1, test_n=1,
                   seeds="0", probe_n=1, ks="0,2", inpaint_ks="1", verify_n=2,
-                  speed_batch="1", speed_repeats=1, threads=1, ckpt_every=1),
+                  speed_batch="1", speed_repeats=1, speed_compile=False, threads=1, ckpt_every=1),
 }
 #: the stages that run a module of their own (their arguments start with its name)
 MODULES = ("verifier", "verifier_v2", "speed")
@@ -114,7 +114,9 @@ def module_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]
                          str(out / "verifier" / "verify_v2.json")]),
         ("speed", ["lina_core.bench_speed", "--model", model, "--batch", z["speed_batch"],
                    "--repeats", str(z["speed_repeats"]), "--steps", str(z["steps"]),
-                   "--out", str(out / "speed" / "speed.json")]),
+                   "--out", str(out / "speed" / "speed.json"),
+                   # the quick mode skips the compile (~20-60 s); test_speed compiles
+                   *([] if z["speed_compile"] else ["--no-compile"])]),
     ]
 
 
