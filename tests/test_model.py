@@ -56,7 +56,9 @@ def test_weights_are_safetensors_only(shipped):
 def test_explicit_test_id_texture_rate_matches_model_card(shipped):
     """Seeded samples for explicit test-id prompts pass the texture questions at the reported
     rate: the reported rate lies inside this sample's 95% interval (and vice versa).  Video:
-    per-frame texture, frames pooled over clips."""
+    per-frame texture, frames pooled over clips.  (Frames of a clip fail together: one clip per
+    kind, 24 frames, was tried and gave 0.83 [0.64, 0.93] against the card's 0.95, one clip's
+    frames; two per kind stay.)"""
     kind, folder, pipe = shipped
     card = json.loads((folder / "eval_summary.json").read_text())
     reported = card["test-id"]["explicit"]["texture" if kind == "image" else "frame_texture"]
@@ -81,8 +83,8 @@ def test_explicit_test_id_texture_rate_matches_model_card(shipped):
 def test_same_seed_same_pixels(shipped):
     kind, _, pipe = shipped
     frames = 8 if kind == "video" else None
-    a = sample_images(pipe, ["a small red ball on a large round mirror"], seed=7, steps=10,
+    a = sample_images(pipe, ["a small red ball on a large round mirror"], seed=7, steps=4,
                       frames=frames)
-    b = sample_images(pipe, ["a small red ball on a large round mirror"], seed=7, steps=10,
+    b = sample_images(pipe, ["a small red ball on a large round mirror"], seed=7, steps=4,
                       frames=frames)
     assert np.array_equal(a, b)
