@@ -73,7 +73,8 @@ def test_clip_verifier_passes_true_clips_and_rejects_wrong_motion(cat):
     with the wrong motion fail it (the full-size figures are in docs/MODEL.md)."""
     for i in range(3):
         s = sample_scene("test-id", 3 * i + CLIP_CATEGORIES.index(cat), cat)
-        for frames in (8, 12):
+        for frames in (8, 12) if i == 0 else (8,):     # 12 frames once: rendering is most
+            #                                             of the fast lane's time here
             truth = [render(fg, SIZE).image for fg in clip_frames(s.graph, frames)]
             v = verify_clip(truth, s.graph)
             assert v.texture_ok and v.physics_ok, v.reason
