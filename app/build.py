@@ -1,7 +1,6 @@
 """``build_demo``: the whole app as one ``gr.Blocks``, from a model handle and a runs folder."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -31,13 +30,6 @@ HEADER = (f"# {TITLE}\nAn interactive diagnostic for **physical alignment** in d
           "them) are this project's; see docs/DESIGN.md in the repository.")
 
 
-def _source_hash() -> str:
-    h = hashlib.sha256()
-    for p in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(p.read_bytes())
-    return h.hexdigest()[:12]
-
-
 def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path = "runs",
                cache_presets: bool = False, threads: int | None = None,
                video_pipe: Any = None, private_runs: bool | None = None) -> gr.Blocks:
@@ -45,7 +37,8 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
 
     model: the allowlist key of the default model; pipe: a ready pipeline for that key (tests
     pass a tiny one); runs_dir: where runs are saved; cache_presets: lazily cache the LINA and
-    Video talk presets (per model weights and app version, under ``<runs_dir>/.preset_cache``);
+    Video talk presets (per model weights and app version, under ``<runs_dir>/.preset_cache``,
+    :mod:`app.preset_cache`);
     video_pipe: a ready ToyWorld video pipeline for the Video tab (else assets/toyworld_video,
     loaded on first use); private_runs: each browser session sees only its own runs
     (:mod:`app.runstore`); default: on in a Hugging Face Space (``SPACE_ID`` is set there).
@@ -61,11 +54,6 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
             video.get()
         except ModelUnavailable:  # the Video tab says so when it is used
             pass
-    if cache_presets:
-        # a cache per (weights, app code): a stale cache can never show another model's images
-        weights = hashlib.sha256(f"{handle.fingerprint()}{video.fingerprint()}".encode())
-        folder = store.root / ".preset_cache" / f"{weights.hexdigest()[:16]}-{_source_hash()}"
-        os.environ["GRADIO_EXAMPLES_CACHE"] = str(folder)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         model_key = gr.State(model)
         scene = gr.State(tab_scene.initial_scene())

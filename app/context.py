@@ -22,3 +22,11 @@ class Ctx:
     cache_presets: bool = False
     video: VideoHandle | None = None   # the Video tab's model (not the picker's)
     parts: dict[str, Any] = field(default_factory=dict)   # components other tabs may wire to
+
+    def preset_cache(self) -> Any:
+        """The talk presets' cache (:class:`app.preset_cache.PresetCache`), per model weights
+        and app code under the runs folder; None when presets are not cached."""
+        if not self.cache_presets:
+            return None
+        from .preset_cache import PresetCache, preset_folder
+        return PresetCache(preset_folder(self.store.root, self.handle, self.video))

@@ -17,6 +17,7 @@ from lina_core.pipelines.registry import ModelUnavailable
 
 from . import editor, state
 from .context import MODEL_QUEUE, Ctx
+from .preset_cache import talk_presets
 from .presets import DEFAULT_PROMPT, lina_presets
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, UI_MAX_SEEDS, VERDICT_HEADERS,
@@ -84,6 +85,23 @@ def predict(r: Request) -> dict[str, str]:
             "why": json.dumps(choice, indent=2, default=str)}
 
 
+def blank_pair(md: str = "") -> dict[str, Any]:
+    """Every output of a pair, empty (``md`` says why): what a refused run, and a prediction
+    that runs nothing, leave on screen, so no picture of an earlier run stays."""
+    empty = pd.DataFrame(columns=VERDICT_HEADERS)
+    return {k: None for k in PAIR_OUTPUTS} | {"vb": empty, "vl": empty, "explain": "",
+                                              "why": "", "spec": "", "md": md}
+
+
+def predicted_only(prompt: Any) -> dict[str, Any]:
+    """After "Predict intervention": the pair's pictures, tables and spec emptied (they were
+    of an earlier run) and the run line saying nothing ran; the choice is shown below."""
+    text = prompt.strip() if isinstance(prompt, str) else ""
+    md = (f"**Predicted, not run:** LINA's choice for _{text}_ is explained below; press "
+          f"\"Run baseline vs LINA\" to see its pictures.")
+    return {k: v for k, v in blank_pair(md).items() if k not in ("explain", "why")}
+
+
 def pair(r: Request, store, progress=gr.Progress()) -> dict[str, Any]:
     """Run baseline vs LINA; every input is checked before any model work."""
     c = r.checked("seed")
@@ -107,7 +125,8 @@ def pair(r: Request, store, progress=gr.Progress()) -> dict[str, Any]:
     shown = (f"Per-step previews: steps {', '.join(map(str, pv['steps']))} (top baseline, "
              f"bottom LINA)." if pv["image"] is not None else
              "This model gives no per-step previews (its latents are not pixels).")
-    md = (f"**Run** `{run_id}` saved. Choice {t['choose_s']:.2f} s, baseline "
+    md = (f"**Run** `{run_id}` saved (_{text}_, seed {seed}, {steps} steps). Choice "
+          f"{t['choose_s']:.2f} s, baseline "
           f"{t['baseline_s']:.2f} s, LINA {t['lina_s']:.2f} s. "
           f"**Baseline:** {verdict_summary(vb)}. **LINA** (`{out['candidate']}`): "
           f"{verdict_summary(vl)}. Difference: {heat_text}. {shown}")
@@ -196,7 +215,7 @@ def _images(o: dict[str, Any]) -> None:
                                  interactive=False, elem_id="lina-lina")
         o["mask_img"] = gr.Image(label="LINA's guidance mask",
                                  format="png", height=DISPLAY, interactive=False,
-                                 elem_id="lina-mask")
+                                 elem_id="lina-mask", visible=False)
         o["heat"] = gr.Image(label="difference", format="png", height=DISPLAY,
                              interactive=False)
 
@@ -211,15 +230,18 @@ def _outputs() -> dict[str, Any]:
                              elem_id="lina-previews")
     with gr.Row():
         o["vb"] = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: baseline", wrap=True,
-                               interactive=False, column_widths=VERDICT_WIDTHS)
+                               interactive=False, column_widths=VERDICT_WIDTHS,
+                               elem_id="lina-vb")
         o["vl"] = gr.Dataframe(headers=VERDICT_HEADERS, label="verifier: LINA", wrap=True,
-                               interactive=False, column_widths=VERDICT_WIDTHS)
+                               interactive=False, column_widths=VERDICT_WIDTHS,
+                               elem_id="lina-vl")
     with gr.Accordion("the choice in full, and the spec that ran", open=False):
         with gr.Row():
             o["why"] = gr.Code(language="json", label="choice: candidate, why, features",
                                lines=8, interactive=False)
             o["spec"] = gr.Code(language="json", label="LINA spec", lines=8,
-                                interactive=False, buttons=["copy", "download"])
+                                interactive=False, buttons=["copy", "download"],
+                                elem_id="lina-spec")
     return o
 
 
@@ -260,22 +282,28 @@ def _wire(ctx: Ctx, i: dict[str, Any], o: dict[str, Any], b: dict[str, Any]) -> 
         return {n: i[n] if n in i else b[n] for n in names} | state_in
 
     at, bt = dict(show_progress_on=[i["status"]]), dict(show_progress_on=[b["status"]])
+    clear = {outs[k]: v for k, v in blank_pair().items()}
     ev_pair = on_status(i["run"].click(guard(keyed(run_pair, outs)), None, list(outs.values()),
                                        inputs_kwargs=named("prompt", "use_scene", "seed", "steps",
                                                            "candidate"),
-                                       api_name="lina", **at, **MODEL_QUEUE), i["status"])
+                                       api_name="lina", **at, **MODEL_QUEUE), i["status"], clear)
     why = {"explain": o["explain"], "why": o["why"]}
-    on_status(i["predict"].click(guard(keyed(run_predict, why)), None, list(why.values()),
-                                 inputs_kwargs=named("prompt", "use_scene", "candidate", "steps"),
-                                 api_name="lina_predict", **at, **MODEL_QUEUE), i["status"])
+    ev_predict = on_status(i["predict"].click(
+        guard(keyed(run_predict, why)), None, list(why.values()),
+        inputs_kwargs=named("prompt", "use_scene", "candidate", "steps"),
+        api_name="lina_predict", **at, **MODEL_QUEUE), i["status"], clear)
+    rest = {k: v for k, v in outs.items() if k not in why}   # the /lina_predict API keeps 2
+    ev_predict.success(keyed(predicted_only, rest), [i["prompt"]], list(rest.values()),
+                       api_visibility="private", show_progress="hidden")
     gal = {k: b[k] for k in ("base_gal", "lina_gal", "batch_md")}
     ev_batch = on_status(b["run"].click(guard(keyed(run_batch, gal)), None, list(gal.values()),
                                         inputs_kwargs=named("prompt", "use_scene", "seeds",
                                                             "steps", "candidate"),
-                                        api_name="lina_batch", **bt, **MODEL_QUEUE), b["status"])
+                                        api_name="lina_batch", **bt, **MODEL_QUEUE), b["status"],
+                         {b["base_gal"]: [], b["lina_gal"]: [], b["batch_md"]: ""})
     stops(i["stop"], ev_pair)
     stops(b["stop"], ev_batch)
-    return keyed(run_pair, outs)
+    return run_pair
 
 
 def _known_categories(ctx: Ctx) -> tuple[str, ...]:
@@ -287,26 +315,31 @@ def _known_categories(ctx: Ctx) -> tuple[str, ...]:
         return ()
 
 
-def _presets(ctx: Ctx, i: dict[str, Any], outs: list, run_pair: Any) -> gr.Examples:
+def _presets(ctx: Ctx, i: dict[str, Any], outs: dict[str, Any], run_pair: Any
+             ) -> gr.Examples:
     """The talk presets: clicking one fills the prompt and seed; with caching on (the app's
     default) the baseline/LINA pair, with LINA's own choice, is computed once per model and
-    then served from the cache."""
+    then served from the app's preset cache (:mod:`app.preset_cache`)."""
     presets = lina_presets(_known_categories(ctx))
-    rows = [[p[1], p[2]] for p in presets]
-    labels = [p[0] for p in presets]
-    if not ctx.cache_presets:
-        return gr.Examples(rows, inputs=[i["prompt"], i["seed"]], label="talk presets",
-                           example_labels=labels, elem_id="lina-presets")
+    requests = [dict(prompt=p, use_scene=False, scene=None, seed=s, steps=DEFAULT_STEPS,
+                     candidate=PREDICTED, model_key=None) for _, p, s in presets]
+    cache = ctx.preset_cache()
+    label = ("talk presets" if cache is None else "talk presets (default model, "
+             f"{DEFAULT_STEPS} steps, LINA's predicted choice; cached after first use)")
+    # the row fills every input the preset runs with, so the inputs on screen are the run's
+    rows = [[r["prompt"], r["seed"], r["steps"], r["candidate"]] for r in requests]
+    return talk_presets(cache, "lina", rows, requests, run_pair,
+                        [i["prompt"], i["seed"], i["steps"], i["candidate"]], outs,
+                        i["status"], blank_pair(), visible_columns=[0, 1],
+                        label=label, example_labels=[p[0] for p in presets],
+                        elem_id="lina-presets")
 
-    def preset(prompt, seed):
-        return run_pair(prompt=prompt, use_scene=False, scene=None, seed=seed,
-                        steps=DEFAULT_STEPS, candidate=PREDICTED, model_key=None,
-                        progress=_NoProgress())
-    return gr.Examples(rows, inputs=[i["prompt"], i["seed"]], outputs=outs, fn=guard(preset),
-                       cache_examples=True, cache_mode="lazy",
-                       label="talk presets (default model, "
-                       f"{DEFAULT_STEPS} steps, LINA's predicted choice; cached after first use)",
-                       example_labels=labels, elem_id="lina-presets")
+
+def _hide_empty_mask(mask: gr.Image) -> None:
+    """The guidance mask shows only when the run has one (most interventions have none: an
+    empty placeholder would take a fifth of the row)."""
+    mask.change(lambda v: gr.update(visible=v is not None), [mask], [mask], preprocess=False,
+                api_visibility="private", show_progress="hidden", queue=False)
 
 
 def build(ctx: Ctx) -> None:
@@ -315,10 +348,6 @@ def build(ctx: Ctx) -> None:
     o = _outputs()
     b = _batch_section()
     run_pair = _wire(ctx, i, o, b)
+    _hide_empty_mask(o["mask_img"])
     with i["presets"]:
-        ctx.parts["lina_presets"] = _presets(ctx, i, [o[k] for k in PAIR_OUTPUTS], run_pair)
-
-
-class _NoProgress:
-    def __call__(self, *a, **k):
-        return None
+        ctx.parts["lina_presets"] = _presets(ctx, i, {k: o[k] for k in PAIR_OUTPUTS}, run_pair)

@@ -26,6 +26,7 @@ from lina_core.toyworld.video_data import MAX_CLIP_FRAMES, MIN_CLIP_FRAMES, to_s
 
 from . import state
 from .context import MODEL_QUEUE, Ctx
+from .preset_cache import talk_presets
 from .presets import VIDEO_PRESET_INDEX, VIDEO_PRESET_SPLIT, VIDEO_PRESETS
 from .runstore import RunStore
 from .verdicts import verdict
@@ -285,8 +286,8 @@ def scrub(strip_image: Any, f: Any, verdicts_json: Any) -> tuple:
 def scrub_range(strip_image: Any) -> dict[str, Any]:
     """The scrubber's range follows the clip on show: frames 0 .. F-1, back at frame 0.
 
-    (Set when the filmstrip changes, not by the run itself: a property update among a cached
-    preset's outputs fails in Gradio 6.31's lazy example cache.)"""
+    (Set when the filmstrip changes, not by the run itself: a run's answer holds values only,
+    which is what the preset cache, :mod:`app.preset_cache`, stores.)"""
     if strip_image is None:
         return gr.update()
     return gr.update(minimum=0, maximum=strip_frames(np.asarray(strip_image)) - 1, value=0)
@@ -338,6 +339,15 @@ def outputs(run: ClipRun) -> dict[str, Any]:
             "md": summary(run)}
 
 
+def blank() -> dict[str, Any]:
+    """Every output of a run, empty: what a refused run leaves, so no clip of an earlier run
+    stays under inputs that did not run."""
+    return {k: None for k in OUTPUTS} | {
+        "scrubber": 0, "frame_md": "", "vjson": "", "why": "", "md": "",
+        "table": pd.DataFrame(columns=FRAME_HEADERS),
+        "temporal": pd.DataFrame(columns=TEMPORAL_HEADERS)}
+
+
 def run(values: dict[str, Any], store: RunStore, progress: Any = None) -> dict[str, Any]:
     """The Run button: check ``values`` (:func:`check_inputs`' parameters, by name), run the
     clips (one queued model call), and display them."""
@@ -381,11 +391,6 @@ SEEK_JS = f"""(f) => {{
 
 
 # --------------------------------------------------------------------------- layout
-
-
-class _NoProgress:
-    def __call__(self, *a: Any, **k: Any) -> None:
-        return None
 
 
 INTRO = ("**Video** (ToyWorld video model, separate from the model picker): baseline and "
@@ -475,12 +480,12 @@ def _wire(ctx: Ctx, i: dict[str, Any], o: dict[str, Any]) -> Any:
 
     def run_ui(progress=gr.Progress(), **values):
         return run(values, store, progress)
-    run_ui = keyed(run_ui, outs)
 
+    clear = {outs[k]: v for k, v in blank().items()}
     stops(i["stop"], on_status(
-        i["go"].click(guard(run_ui), None, list(outs.values()), inputs_kwargs=fields,
-                      api_name="video", show_progress_on=[i["status"]], **MODEL_QUEUE),
-        i["status"]))
+        i["go"].click(guard(keyed(run_ui, outs)), None, list(outs.values()),
+                      inputs_kwargs=fields, api_name="video", show_progress_on=[i["status"]],
+                      **MODEL_QUEUE), i["status"], clear))
     play, scrubber, strip_img = o["play"], o["scrubber"], o["strip_img"]
     play.click(None, [play], [play], js=PLAY_JS, api_visibility="private")
     o["base_vid"].change(None, None, [play], js="() => 'Play both'", api_visibility="private")
@@ -499,25 +504,23 @@ def build(ctx: Ctx) -> None:
     o = _outputs()
     run_ui = _wire(ctx, i, o)
     with i["presets"]:
-        ctx.parts["video_presets"] = _presets(
-            ctx, [i[k] for k in ("prompt", "frames", "steps", "seed", "guidance")],
-            [o[k] for k in OUTPUTS], run_ui)
+        ctx.parts["video_presets"] = _presets(ctx, i, {k: o[k] for k in OUTPUTS}, run_ui)
 
 
-def _presets(ctx: Ctx, inputs: list, run_outs: list, run_ui: Any) -> gr.Examples:
-    """One talk preset per clip kind; cached lazily per model and app version when the app
-    caches presets (as the LINA tab's are)."""
-    rows = [[p, DEFAULT_FRAMES, DEFAULT_STEPS, s, DEFAULT_GUIDANCE] for _, p, s in VIDEO_PRESETS]
-    labels = [k for k, _, _ in VIDEO_PRESETS]
+def _presets(ctx: Ctx, i: dict[str, Any], outs: dict[str, Any], run_ui: Any) -> gr.Examples:
+    """One talk preset per clip kind; with caching on, computed on first use and then served
+    from the app's preset cache (:mod:`app.preset_cache`), as the LINA tab's are."""
+    rows = [[p, DEFAULT_FRAMES, DEFAULT_STEPS, s, DEFAULT_GUIDANCE, PREDICTED]
+            for _, p, s in VIDEO_PRESETS]
+    requests = [dict(prompt=p, frames=f, steps=n, seed=s, guidance=g, candidate=c)
+                for p, f, n, s, g, c in rows]
     where = (f"held-out scenes: the first {VIDEO_PRESET_SPLIT} scene of each clip kind "
              f"(index {VIDEO_PRESET_INDEX}), attribute combinations never trained on")
-    if ctx.cache_presets:
-        def preset(prompt, frames, steps, seed, guidance):
-            return run_ui(prompt=prompt, frames=frames, steps=steps, seed=seed,
-                          guidance=guidance, candidate=PREDICTED, progress=_NoProgress())
-        return gr.Examples(rows, inputs=inputs, outputs=run_outs, fn=guard(preset),
-                           cache_examples=True, cache_mode="lazy", example_labels=labels,
-                           label=f"talk presets: {where}; LINA's predicted choice, cached after "
-                           "first use", elem_id="video-presets")
-    return gr.Examples(rows, inputs=inputs, example_labels=labels,
-                       label=f"talk presets: {where}", elem_id="video-presets")
+    cache = ctx.preset_cache()
+    label = (f"talk presets: {where}" if cache is None else
+             f"talk presets: {where}; LINA's predicted choice, cached after first use")
+    return talk_presets(cache, "video", rows, requests, run_ui,
+                        [i[k] for k in ("prompt", "frames", "steps", "seed", "guidance",
+                                        "candidate")],
+                        outs, i["status"], blank(), label=label, visible_columns=[0],
+                        example_labels=[k for k, _, _ in VIDEO_PRESETS], elem_id="video-presets")

@@ -99,11 +99,23 @@ def run_status(elem_id: str) -> gr.Markdown:
     return gr.Markdown("", elem_id=elem_id)
 
 
-def on_status(event: Any, status: gr.Markdown) -> Any:
-    """After ``event`` the status line is cleared, or, when it was refused, says nothing ran."""
+#: the same, for an event whose outputs are emptied when it fails (:func:`on_status`'s clear)
+NOT_RUN_CLEARED = ("**Not run** (the message in the corner says why): every input is as you "
+                   "left it; the outputs are empty, so none is left over from an earlier run.")
+
+
+def on_status(event: Any, status: gr.Markdown, clear: dict[Any, Any] | None = None) -> Any:
+    """After ``event`` the status line is cleared, or, when it was refused, says nothing ran.
+
+    ``clear`` (output component -> its empty value): a refused or failed event also empties
+    these, so the tab never shows an earlier run's pictures under inputs that did not run."""
     event.success(lambda: "", None, [status], api_visibility="private", show_progress="hidden")
-    event.failure(lambda: NOT_RUN, None, [status], api_visibility="private",
-                  show_progress="hidden")
+    if clear is None:
+        event.failure(lambda: NOT_RUN, None, [status], api_visibility="private",
+                      show_progress="hidden")
+    else:
+        event.failure(lambda: {status: NOT_RUN_CLEARED, **clear}, None, [status, *clear],
+                      api_visibility="private", show_progress="hidden")
     return event
 
 

@@ -332,21 +332,23 @@ def test_previews_strip_every_other_step():
 
 def test_cached_lina_preset_survives_the_cache(app, tmp_path, monkeypatch):
     """With preset caching on, a talk preset runs with LINA's predicted choice and its outputs
-    (images, the mask copy, the previews strip, tables) come back through Gradio's cache."""
+    (images, the mask copy, the previews strip, tables) come back through the app's preset
+    cache (:mod:`app.preset_cache`) as they were computed."""
     import gradio as gr
     from app import context, state, tab_lina
     from app.runstore import RunStore
-    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(tab_lina, "DEFAULT_STEPS", STEPS)
     with gr.Blocks():
         ctx = context.Ctx(state.HANDLE, RunStore(tmp_path / "runs"), gr.State("toyworld"),
                           gr.State({}), cache_presets=True)
         tab_lina.build(ctx)
-    out = ctx.parts["lina_presets"].load_from_cache(0)       # the mirror preset
-    assert "saved" in out[10] and "`cplus_guided_k12`" in out[10]
-    assert "predictor" in out[7] and out[11] is not None     # the preset's ground truth too
-    for i in (0, 1, 2, 5, 6):                                # every image came back
-        assert out[i] is not None
+    first = ctx.parts["lina_presets"].answer((0, None))      # the mirror preset
+    out = ctx.parts["lina_presets"].answer((0, None))        # from the cache
+    assert "saved" in out["md"] and "`cplus_guided_k12`" in out["md"]
+    assert "predictor" in out["explain"] and out["truth"] is not None   # the ground truth too
+    for k in ("base_img", "lina_img", "mask_img", "heat", "previews"):   # every image
+        assert np.array_equal(out[k], first[k]), k
+    assert out["md"] == first["md"] and out["vb"].equals(first["vb"])
 
 
 def test_runs_export_import_rerun(app, tmp_path):

@@ -260,31 +260,30 @@ def test_presets_are_held_out_clip_scenes():
 
 
 def test_cached_preset_outputs_survive_the_cache(tmp_path, monkeypatch):
-    """With preset caching on, a preset's outputs (videos, files, tables, the scrubber's range)
-    go through Gradio's example cache and come back usable."""
+    """With preset caching on, a preset's outputs (videos, files, tables, the scrubber back at
+    frame 0) go through the app's preset cache (:mod:`app.preset_cache`) and come back usable."""
     import torch
     torch.set_num_threads(1)
     from app import context, state, tab_video
     from app.runstore import RunStore
-    monkeypatch.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(tab_video, "DEFAULT_STEPS", STEPS)
     old = state.VIDEO
     state.set_video_handle(state.VideoHandle(
         toyworld_video_pipeline(tmp_path / "tok", trained_motion=False), threads=1))
     try:
         with gr.Blocks():
-            ctx = context.Ctx(state.HANDLE, RunStore(tmp_path / "runs"), gr.State("toyworld"),
-                              gr.State({}), cache_presets=True, video=state.VIDEO)
+            ctx = context.Ctx(state.HANDLE or state.ModelHandle(), RunStore(tmp_path / "runs"),
+                              gr.State("toyworld"), gr.State({}), cache_presets=True,
+                              video=state.VIDEO)
             tab_video.build(ctx)
         ex = ctx.parts["video_presets"]
-        out = ex.load_from_cache(2)                        # the shadow preset
+        first = ex.answer((2, None))                       # the shadow preset
+        out = ex.answer((2, None))                         # from the cache
     finally:
         state.VIDEO = old
-    base_v, lina_v = out[0], out[1]
-    for v in (base_v, lina_v):
-        assert video_io.read_video(_path(v)).shape[0] == tab_video.DEFAULT_FRAMES
-    assert out[3] == 0                                  # the scrubber back at frame 0
-    table = out[8].model_dump() if hasattr(out[8], "model_dump") else out[8]
-    assert [r[0] for r in table["data"]] == list(range(tab_video.DEFAULT_FRAMES))
-    assert video_io.read_video(_path(out[11])).shape[0] == tab_video.DEFAULT_FRAMES   # the GIF
-    assert "saved" in out[-1]
+    for k in ("base_vid", "lina_vid", "gif"):
+        assert out[k] != first[k]                       # served from copies of the cache's
+        assert video_io.read_video(out[k]).shape[0] == tab_video.DEFAULT_FRAMES
+    assert out["scrubber"] == 0                         # the scrubber back at frame 0
+    assert out["table"]["frame"].tolist() == list(range(tab_video.DEFAULT_FRAMES))
+    assert out["md"] == first["md"] and "saved" in out["md"]
