@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
 from lina_core import csg
@@ -278,7 +279,8 @@ def _controls() -> dict[str, Any]:
                                     label="strength", field="strength")
     with gr.Row():
         c["target"] = gr.Textbox(completion(DEFAULT_PROMPT, None), label="target prompt (c+ "
-                                 "for interpolate / replace / latent guidance)", scale=4)
+                                 "for interpolate / replace / latent guidance)", scale=4,
+                                 elem_id="iv-target")
         c["fill"] = gr.Button("fill c+", scale=1, elem_id="iv-fill")
     c["fill_status"] = gr.Markdown("", elem_id="iv-fill-status")
     with gr.Accordion("words and directions (scale_tokens, swap_tokens, add_direction)",
@@ -365,6 +367,15 @@ OUTPUTS = ("slider", "heat", "gallery", "step", "step_img", "previews", "sched_p
            "spec_out", "vb", "vi", "attn", "md")
 
 
+def blank() -> dict[str, Any]:
+    """The comparison's outputs, empty (the scrubber left as it is): what a refused run and a
+    new preset leave, so no picture of an earlier run stays under other inputs."""
+    empty = pd.DataFrame(columns=VERDICT_HEADERS)
+    return {"slider": None, "heat": None, "gallery": [], "step_img": None, "previews": {},
+            "sched_plot": None, "spec_out": "", "vb": empty, "vi": empty, "md": "",
+            "attn": None}
+
+
 def _wire_runs(ctx: Ctx, c: dict[str, Any], o: dict[str, Any], io: dict[str, Any]) -> None:
     """Run the controls or a pasted spec; load a pasted spec into the controls; scrub."""
     store = ctx.store
@@ -383,14 +394,16 @@ def _wire_runs(ctx: Ctx, c: dict[str, Any], o: dict[str, Any], io: dict[str, Any
         return vars(controls_of(text))
 
     shown = dict(show_progress_on=[c["status"]])
+    clear = {o[k]: v for k, v in blank().items()}
     ev_run = on_status(c["run"].click(guard(keyed(run_controls, outs)), None, list(outs.values()),
                                       inputs_kwargs={**fields, "scene": ctx.scene,
                                                      "model_key": ctx.model_key},
-                                      api_name="intervene", **shown, **MODEL_QUEUE), c["status"])
+                                      api_name="intervene", **shown, **MODEL_QUEUE), c["status"],
+                       clear)
     ev_json = on_status(io["run_json"].click(guard(keyed(run_pasted, outs)),
                                              [io["spec_in"], ctx.model_key], list(outs.values()),
                                              api_name="intervene_json", **shown, **MODEL_QUEUE),
-                        c["status"])
+                        c["status"], clear)
     stops(c["stop"], ev_run, ev_json)
     on_status(io["load_json"].click(guard(keyed(load_controls, fields)), [io["spec_in"]],
                                     list(fields.values()), api_name="load_spec", **shown),
@@ -400,8 +413,10 @@ def _wire_runs(ctx: Ctx, c: dict[str, Any], o: dict[str, Any], io: dict[str, Any
                      trigger_mode="always_last")
 
 
-def _wire_prompt(ctx: Ctx, c: dict[str, Any], presets_box: gr.Column) -> None:
-    """The prompt's completion c+, its mask nodes, the Scene prompt and the talk presets."""
+def _wire_prompt(ctx: Ctx, c: dict[str, Any], o: dict[str, Any], presets_box: gr.Column
+                 ) -> None:
+    """The prompt's completion c+, its mask nodes, the Scene prompt and the talk presets (a
+    preset also empties the comparison, which was of another prompt)."""
     prompt, target, mask = c["prompt"], c["target"], c["mask_node"]
     quiet = dict(show_progress_on=[c["fill_status"]])
     c["fill"].click(guard(completion), [prompt, ctx.scene], [target], api_name="completion",
@@ -418,9 +433,13 @@ def _wire_prompt(ctx: Ctx, c: dict[str, Any], presets_box: gr.Column) -> None:
     def use_prompt(p):
         return completion(p, None), mask_choices(p, None)
     with presets_box:
-        gr.Examples([[p[1]] for p in PRESETS], inputs=[prompt], outputs=[target, mask],
-                    fn=guard(use_prompt), run_on_click=True, cache_examples=False,
-                    label="talk presets", example_labels=[p[0] for p in PRESETS])
+        ex = gr.Examples([[p[1]] for p in PRESETS], inputs=[prompt], cache_examples=False,
+                         label="talk presets", example_labels=[p[0] for p in PRESETS],
+                         elem_id="iv-presets")
+    cleared = {o[k]: v for k, v in blank().items()}
+    ex.load_input_event.then(guard(use_prompt), [prompt], [target, mask],
+                             api_visibility="private", **quiet).success(
+        lambda: cleared, None, list(cleared), api_visibility="private", show_progress="hidden")
 
 
 def build(ctx: Ctx) -> None:
@@ -440,5 +459,5 @@ def build(ctx: Ctx) -> None:
     o = _outputs()
     io = _spec_io(o)
     _wire_runs(ctx, c, o, io)
-    _wire_prompt(ctx, c, presets_box)
+    _wire_prompt(ctx, c, o, presets_box)
     ctx.parts["iv_spec_in"] = io["spec_in"]

@@ -263,13 +263,14 @@ EDITS: dict[str, tuple[Callable[[dict, EditForm], dict], str]] = {
 }
 
 
-def pickers(graph: dict[str, Any], status: str = "", node: Any = None) -> dict[str, Any]:
-    """The status line and the node pickers for ``graph`` (``node`` stays picked if it is
-    still there)."""
+def pickers(graph: dict[str, Any], status: str = "", node: Any = None, source: Any = None,
+            target: Any = None) -> dict[str, Any]:
+    """The status line and the node pickers for ``graph``: each offers the graph's nodes, and
+    keeps its pick only if that node is still there (a removed node is never offered)."""
     ids = [n["id"] for n in graph["nodes"]]
     return {"status": status,
-            "node_id": gr.update(choices=ids, value=node if node in ids else None),
-            "source": gr.update(choices=ids), "target": gr.update(choices=ids)}
+            **{k: gr.update(choices=ids, value=v if v in ids else None)
+               for k, v in (("node_id", node), ("source", source), ("target", target))}}
 
 
 def edit(action: str, form: EditForm) -> dict[str, Any]:
@@ -285,21 +286,42 @@ def edit(action: str, form: EditForm) -> dict[str, Any]:
     status = f"Done: {says.format(**words)}. Implicit nodes: " \
              f"{', '.join(g.implicit_nodes()) or 'none'}."
     scene = {"prompt": csg.to_prompt(g), "graph": new, "unknown": []}
-    return {**views(scene), **pickers(new, status, words["node_id"])}
+    return {**views(scene), **pickers(new, status, words["node_id"], words["source"],
+                                      words["target"])}
 
 
-def follow_graph(code: Any) -> tuple[Any, ...]:
+def follow_graph(code: Any, node: Any, source: Any, target: Any) -> tuple[Any, ...]:
     """Whenever the graph JSON changes (any parse, edit or preset): the node pickers offer its
-    nodes, and the ground truth and its masks are shown for a ToyWorld scene only (the open
-    world has no renderer)."""
+    nodes (a pick of a node no longer there is dropped), and the ground truth and its masks
+    are shown for a ToyWorld scene only (the open world has no renderer)."""
     try:
         graph = editor.load(code)
     except csg.GraphError:
         return (gr.skip(),) * 5
-    ids = [n["id"] for n in graph["nodes"]]
+    p = pickers(graph, node=node, source=source, target=target)
     toy = editor.is_toyworld(graph)
-    return (gr.update(choices=ids), gr.update(choices=ids), gr.update(choices=ids),
-            gr.update(visible=toy), gr.update(visible=toy))
+    return (p["node_id"], p["source"], p["target"], gr.update(visible=toy),
+            gr.update(visible=toy))
+
+
+def no_sample() -> dict[str, Any]:
+    """The sample section, empty: after any change of the scene the sample, its verifier rows
+    and attention maps were of the scene before (they could name a node no longer there)."""
+    empty = pd.DataFrame(columns=VERDICT_HEADERS)
+    return {"attn": None, "sample": None, "v_model": empty, "v_truth": empty, "gen_md": ""}
+
+
+def refused_text(prompt: Any, scene: dict[str, Any] | None) -> dict[str, Any]:
+    """After a refused Parse or Generate: when the prompt box no longer holds the scene's text,
+    nothing of the last scene stays shown under it (graph, c+, ground truth, sample); the
+    editor keeps that scene, and the status line names it."""
+    last = (scene or {}).get("prompt", "")
+    out = {"status": REFUSED, **no_sample()}
+    if isinstance(prompt, str) and prompt.strip() != last:
+        out.update(plot=None, info="", truth=None, masks=[], status=(
+            "**Not applied** (the message in the corner says why): nothing is shown for this "
+            f"text. The graph editor and the other tabs keep the last scene applied: _{last}_."))
+    return out
 
 
 def node_form(code: Any, node_id: Any) -> tuple[Any, Any, Any]:
@@ -463,55 +485,83 @@ def _sample_section() -> dict[str, Any]:
     return s
 
 
-def _guarded(event: Any, status: Any) -> None:
-    """After a scene change the status line is cleared, or, when it was refused, says that
-    nothing changed."""
-    event.success(lambda: "", None, [status], api_visibility="private", show_progress="hidden")
-    event.failure(lambda: REFUSED, None, [status], api_visibility="private",
-                  show_progress="hidden")
+def _guarded(event: Any, parts: dict[str, Any], refused: dict[str, Any] | None = None,
+             says: bool = False) -> None:
+    """After a scene change the status line is cleared (unless the event ``says`` what it did
+    there) and the sample of the scene before is emptied; when it was refused the status line
+    says so (``refused``: the parts :func:`refused_text` updates, for a refused text)."""
+    status, quiet = parts["status"], dict(api_visibility="private", show_progress="hidden")
+    after = no_sample() | ({} if says else {"status": ""})
+    after = {parts[k]: v for k, v in after.items()}
+    event.success(lambda: after, None, list(after), **quiet)
+    if refused is None:
+        event.failure(lambda: REFUSED, None, [status], **quiet)
+    else:
+        event.failure(keyed(refused_text, refused), [parts["prompt"], parts["scene"]],
+                      list(refused.values()), **quiet)
+
+
+def _presets(parts: dict[str, Any], parse: Any, refused: dict[str, Any]) -> None:
+    """The talk presets: a click puts the preset's prompt in the box and parses it, as Parse
+    does (the sample of the scene before is emptied)."""
+    shown = [parts[k] for k in VIEWS]
+    with parts["presets"]:
+        ex = gr.Examples([[p[1]] for p in PRESETS], inputs=[parts["prompt"]],
+                         cache_examples=False, label="talk presets",
+                         example_labels=[p[0] for p in PRESETS], elem_id="scene-presets")
+    ev = ex.load_input_event.then(parse, [parts["prompt"]], shown, api_visibility="private",
+                                  show_progress_on=[parts["status"]])
+    _guarded(ev, parts, refused)
 
 
 def _wire(ctx: Ctx, parts: dict[str, Any]) -> None:
     """Every event of the tab.  Errors are shown on the status line only (``show_progress_on``),
-    never on an input, and change no output, so nothing the user typed is lost."""
+    never on an input; a refused edit changes no output, so nothing the user typed is lost,
+    and a refused text empties what was shown of the scene before (:func:`refused_text`)."""
     outs = {k: parts[k] for k in VIEWS}
     shown, status = list(outs.values()), parts["status"]
     pick = {k: parts[k] for k in EDITOR_OUTPUTS}
     quiet = dict(show_progress_on=[status])
-    with parts["presets"]:
-        gr.Examples([[p[1]] for p in PRESETS], inputs=[parts["prompt"]], outputs=shown,
-                    fn=guard(keyed(parse_prompt, outs)), run_on_click=True,
-                    cache_examples=False, label="talk presets",
-                    example_labels=[p[0] for p in PRESETS])
+    refused = {k: parts[k] for k in ("status", "plot", "info", "truth", "masks",
+                                     *SAMPLE_OUTPUTS)}
+    parse = guard(keyed(parse_prompt, outs))
+    _presets(parts, parse, refused)
     code, truth = parts["code"], [parts["truth"], parts["masks"]]
-    for ev in (parts["prompt"].submit(guard(keyed(parse_prompt, outs)), [parts["prompt"]],
-                                      shown, api_name="parse", **quiet),
-               parts["apply_json"].click(guard(keyed(apply_json, outs)), [code], shown,
+    _guarded(parts["prompt"].submit(parse, [parts["prompt"]], shown, api_name="parse", **quiet),
+             parts, refused)
+    for ev in (parts["apply_json"].click(guard(keyed(apply_json, outs)), [code], shown,
                                          api_name="apply_json", **quiet),
                parts["apply_tables"].click(guard(keyed(apply_tables, outs)),
                                            [parts[k] for k in ("nodes", "edges", "category",
                                                                "reinfer")],
                                            shown, api_name="apply_tables", **quiet)):
-        _guarded(ev, status)
+        _guarded(ev, parts)
     edited = {**outs, **pick}
     fields = {k: parts[k] for k in EditForm.__dataclass_fields__}
     for action in EDITS:
-        ev = parts[action].click(guard(keyed(functools.partial(_edit_handler, action),
-                                             edited)), None, list(edited.values()),
-                                 inputs_kwargs=fields, api_name=f"edit_{action}", **quiet)
-        ev.failure(lambda: REFUSED, None, [status], api_visibility="private",
-                   show_progress="hidden")
+        _guarded(parts[action].click(guard(keyed(functools.partial(_edit_handler, action),
+                                                 edited)), None, list(edited.values()),
+                                     inputs_kwargs=fields, api_name=f"edit_{action}", **quiet),
+                 parts, says=True)
     parts["node_id"].input(node_form, [code, parts["node_id"]],
                            [parts["kind"], parts["explicit"], parts["attrs"]],
                            api_visibility="private", show_progress="hidden")
-    sampled = {**outs, **{k: parts[k] for k in SAMPLE_OUTPUTS}}
+    _wire_generate(ctx, parts, refused)
+    code.change(follow_graph, [code, *[*pick.values()][1:]], [*pick.values()][1:] + truth,
+                api_visibility="private", show_progress="hidden")
+
+
+def _wire_generate(ctx: Ctx, parts: dict[str, Any], refused: dict[str, Any]) -> None:
+    """Generate: the scene (re-parsed if the prompt changed) and its sample, as one answer."""
+    sampled = {k: parts[k] for k in VIEWS + SAMPLE_OUTPUTS}
     gen = parts["gen"].click(guard(keyed(generate, sampled)),
                              [parts["prompt"], ctx.scene, parts["seed"], parts["steps"],
                               ctx.model_key], list(sampled.values()), api_name="generate",
-                             show_progress_on=[parts["sample"], status], **MODEL_QUEUE)
-    _guarded(gen, status)
-    code.change(follow_graph, [code], [*pick.values()][1:] + truth, api_visibility="private",
-                show_progress="hidden")
+                             show_progress_on=[parts["sample"], parts["status"]], **MODEL_QUEUE)
+    status = parts["status"]
+    gen.success(lambda: "", None, [status], api_visibility="private", show_progress="hidden")
+    gen.failure(keyed(refused_text, refused), [parts["prompt"], parts["scene"]],
+                list(refused.values()), api_visibility="private", show_progress="hidden")
 
 
 def _edit_handler(action: str, **form: Any) -> dict[str, Any]:

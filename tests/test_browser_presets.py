@@ -1,0 +1,173 @@
+"""Every talk preset of every tab in a real browser (headless Debian chromium), on the app as
+``app.py`` serves it: presets cached (here on the tiny pipelines, 3 steps, and a predictor that
+chooses c+, which has no guidance mask: the empty output that used to break every preset).
+Each click must fill the tab's pictures and text, with no output showing an "Error" badge;
+the LINA presets are clicked from an empty cache, then again after a reload (served from the
+warm cache).  Skips (saying why) when chromium or playwright is missing."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from app.build import free_port  # noqa: E402
+from browser import MARKS, chromium_page  # noqa: E402
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+pytestmark = MARKS
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="the playwright python package is not installed")
+
+#: the visible tab panel's text (toasts live outside it)
+PANEL = ("() => [...document.querySelectorAll('[role=tabpanel]')].filter(p => p.offsetParent"
+         " !== null).map(p => p.innerText).join('\\n')")
+#: the number of images an element shows (by their source: those below the fold load lazily)
+LOADED = ("(sel) => [...document.querySelectorAll(sel + ' img')].filter(i => "
+          "(i.getAttribute('src') || '').includes('/file=')).length")
+SHOT = os.environ.get("LINA_PRESET_SHOT", "")    # where to copy the LINA tab's screenshot
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    import torch
+    torch.set_num_threads(1)
+    from app import build_demo, launch_kwargs, tab_lina, tab_video
+    from lina_core.__main__ import load_model
+    from test_app_api import fit_test_predictor
+    from tiny_pipes import toyworld_video_pipeline
+    pipe = load_model(None, tiny=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LINA_PREDICTOR_DIR", str(fit_test_predictor(
+            pipe, tmp_path_factory.mktemp("predictor"), {"cplus_all": 0.5})))
+        mp.setattr(tab_lina, "DEFAULT_STEPS", 3)
+        mp.setattr(tab_video, "DEFAULT_STEPS", 3)
+        demo = build_demo(pipe=pipe, cache_presets=True, threads=1,
+                          runs_dir=tmp_path_factory.mktemp("runs"),
+                          video_pipe=toyworld_video_pipeline(tmp_path_factory.mktemp("tok"),
+                                                            trained_motion=False))
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                    quiet=True, **launch_kwargs())
+        yield f"http://127.0.0.1:{port}/"
+        demo.close()
+
+
+@pytest.fixture()
+def page(tmp_path):
+    with chromium_page(tmp_path / "profile") as p:
+        yield p
+
+
+def _open(page, url: str, tab: str) -> None:
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    page.wait_for_function("document.querySelector('#model-status') && document.querySelector("
+                           "'#model-status').innerText.includes('Model:')", timeout=120_000)
+    page.get_by_role("tab", name=tab).click()
+
+
+def _presets(page, elem_id: str):
+    items = page.locator(f"#{elem_id} button.gallery-item")
+    items.first.wait_for(state="visible", timeout=30_000)
+    return items
+
+
+def _no_error(page, what: str) -> None:
+    panel = page.evaluate(PANEL)
+    assert "Error" not in panel, f"an output says Error after {what}: {panel[-1500:]}"
+
+
+def _wait_text(page, selector: str, text: str, other_than: str = "",
+               timeout: float = 120_000) -> str:
+    """Wait until ``selector`` shows ``text`` (and is not ``other_than``); its text."""
+    try:
+        page.wait_for_function(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); return e && "
+            f"e.innerText.includes({json.dumps(text)}) && e.innerText !== "
+            f"{json.dumps(other_than)}; }})()", timeout=timeout)
+    except Exception:  # noqa: BLE001 - say what the page showed instead
+        page.screenshot(path="/tmp/lina-preset-timeout.png", full_page=True)
+        raise AssertionError(f"{selector} never showed {text!r}: "
+                             f"{page.evaluate(PANEL)[-2000:]}") from None
+    return page.locator(selector).inner_text()
+
+
+def _images(page, *selectors: str) -> None:
+    for sel in selectors:
+        try:
+            page.wait_for_function(f"({LOADED})({json.dumps(sel)}) > 0", timeout=30_000)
+        except Exception:  # noqa: BLE001 - say which
+            html = page.evaluate(f"(document.querySelector({json.dumps(sel)}) || "
+                                 "{outerHTML: 'none'}).outerHTML")
+            raise AssertionError(f"no image in {sel}: {html[:800]}") from None
+
+
+def _lina_presets(page, what: str) -> None:
+    """Click every LINA preset; each fills the prompt, the run line and the pictures."""
+    from app.presets import lina_presets
+    from app.state import handle
+    rows = lina_presets(handle().categories())
+    items = _presets(page, "lina-presets")
+    assert items.count() == len(rows)
+    md = ""
+    for i, (_, prompt, _) in enumerate(rows):
+        items.nth(i).click()
+        page.wait_for_function("document.querySelector('#lina-prompt textarea').value === "
+                               f"{json.dumps(prompt)}", timeout=30_000)
+        md = _wait_text(page, "#lina-md", "saved", other_than=md)
+        assert "(cplus_all)" in md
+        _images(page, "#lina-truth", "#lina-baseline", "#lina-lina", "#lina-previews")
+        assert not page.locator("#lina-mask").is_visible()     # no mask: hidden, not empty
+        assert "Causal completion" in page.locator("#lina-why").inner_text()
+        _no_error(page, f"LINA preset {i} ({what})")
+
+
+def test_every_preset_of_every_tab(served, page, tmp_path):
+    # LINA: every preset from an empty cache, then after a reload from the warm one
+    _open(page, served, "LINA")
+    _lina_presets(page, "empty cache")
+    page.screenshot(path=str(tmp_path / "lina_preset.png"), full_page=True)
+    if SHOT:
+        shutil.copy(tmp_path / "lina_preset.png", SHOT)
+    _open(page, served, "LINA")
+    _lina_presets(page, "reload, warm cache")
+    # Video: each clip kind's preset plays both clips and fills the verdicts
+    from app.presets import VIDEO_PRESETS
+    page.get_by_role("tab", name="Video").click()
+    items, md = _presets(page, "video-presets"), ""
+    for i, (kind, prompt, _) in enumerate(VIDEO_PRESETS):
+        items.nth(i).click()
+        md = _wait_text(page, "#video-md", "saved", other_than=md)
+        page.wait_for_function("['video-baseline', 'video-lina'].every(id => { const v = "
+                               "document.querySelector(`#${id} video`); return v && "
+                               "v.readyState >= 2; })", timeout=60_000)
+        _images(page, "#video-frame-truth", "#video-frame-baseline", "#video-frame-lina",
+                "#video-strip")
+        assert page.locator("#video-verdicts").inner_text().count("moving") + \
+            page.locator("#video-verdicts").inner_text().count("at rest") >= 8
+        _no_error(page, f"Video preset {kind}")
+    # Intervene: a preset fills the prompt and its causal completion c+
+    from app.presets import PRESETS
+    page.get_by_role("tab", name="Intervene").click()
+    items = _presets(page, "iv-presets")
+    for i, (label, prompt, _) in enumerate(PRESETS):
+        items.nth(i).click()
+        page.wait_for_function("document.querySelector('#iv-prompt textarea').value === "
+                               f"{json.dumps(prompt)}", timeout=30_000)
+        page.wait_for_function("(() => { const t = document.querySelector('#iv-target "
+                               "textarea'); return t && t.value.length > 0 && t.value !== "
+                               f"{json.dumps(prompt)}; }})()", timeout=30_000)
+        _no_error(page, f"Intervene preset {label}")
+    # Scene: a preset parses its prompt: the graph, c+ and the ground truth follow
+    from lina_core.csg import from_prompt
+    page.get_by_role("tab", name="Scene").click()
+    items = _presets(page, "scene-presets")
+    for i, (label, prompt, _) in enumerate(PRESETS):
+        items.nth(i).click()
+        category = from_prompt(prompt).graph.category
+        _wait_text(page, "#scene-info", f"Category: {category}", timeout=30_000)
+        page.wait_for_function("document.querySelector('#scene-prompt textarea').value === "
+                               f"{json.dumps(prompt)}", timeout=30_000)
+        page.wait_for_selector("#scene-plot .js-plotly-plot", timeout=30_000)
+        _no_error(page, f"Scene preset {label}")
