@@ -73,6 +73,21 @@ def _presets(page, elem_id: str):
     return items
 
 
+def _pick(page, items, i: int, box: str, text: str) -> None:
+    """Click preset ``i`` until its text is in the ``box`` textarea: a click while the page
+    still runs the last preset's chain (its follow-up steps) may be dropped by Gradio's
+    frontend (a click event triggers once at a time), as a user's double click would be."""
+    check = (f"document.querySelector('{box} textarea').value === {json.dumps(text)}")
+    for _ in range(4):
+        items.nth(i).click()
+        try:
+            page.wait_for_function(check, timeout=10_000)
+            return
+        except Exception:  # noqa: BLE001 - clicked while busy: again
+            continue
+    raise AssertionError(f"preset {i} never filled {box} with {text!r}")
+
+
 def _no_error(page, what: str) -> None:
     panel = page.evaluate(PANEL)
     assert "Error" not in panel, f"an output says Error after {what}: {panel[-1500:]}"
@@ -112,9 +127,7 @@ def _lina_presets(page, what: str) -> None:
     assert items.count() == len(rows)
     md = ""
     for i, (_, prompt, _) in enumerate(rows):
-        items.nth(i).click()
-        page.wait_for_function("document.querySelector('#lina-prompt textarea').value === "
-                               f"{json.dumps(prompt)}", timeout=30_000)
+        _pick(page, items, i, "#lina-prompt", prompt)
         md = _wait_text(page, "#lina-md", "saved", other_than=md)
         assert "(cplus_all)" in md
         _images(page, "#lina-truth", "#lina-baseline", "#lina-lina", "#lina-previews")
@@ -137,7 +150,7 @@ def test_every_preset_of_every_tab(served, page, tmp_path):
     page.get_by_role("tab", name="Video").click()
     items, md = _presets(page, "video-presets"), ""
     for i, (kind, prompt, _) in enumerate(VIDEO_PRESETS):
-        items.nth(i).click()
+        _pick(page, items, i, "#video-prompt", prompt)
         md = _wait_text(page, "#video-md", "saved", other_than=md)
         page.wait_for_function("['video-baseline', 'video-lina'].every(id => { const v = "
                                "document.querySelector(`#${id} video`); return v && "
@@ -152,9 +165,7 @@ def test_every_preset_of_every_tab(served, page, tmp_path):
     page.get_by_role("tab", name="Intervene").click()
     items = _presets(page, "iv-presets")
     for i, (label, prompt, _) in enumerate(PRESETS):
-        items.nth(i).click()
-        page.wait_for_function("document.querySelector('#iv-prompt textarea').value === "
-                               f"{json.dumps(prompt)}", timeout=30_000)
+        _pick(page, items, i, "#iv-prompt", prompt)
         page.wait_for_function("(() => { const t = document.querySelector('#iv-target "
                                "textarea'); return t && t.value.length > 0 && t.value !== "
                                f"{json.dumps(prompt)}; }})()", timeout=30_000)
@@ -164,10 +175,8 @@ def test_every_preset_of_every_tab(served, page, tmp_path):
     page.get_by_role("tab", name="Scene").click()
     items = _presets(page, "scene-presets")
     for i, (label, prompt, _) in enumerate(PRESETS):
-        items.nth(i).click()
+        _pick(page, items, i, "#scene-prompt", prompt)
         category = from_prompt(prompt).graph.category
         _wait_text(page, "#scene-info", f"Category: {category}", timeout=30_000)
-        page.wait_for_function("document.querySelector('#scene-prompt textarea').value === "
-                               f"{json.dumps(prompt)}", timeout=30_000)
         page.wait_for_selector("#scene-plot .js-plotly-plot", timeout=30_000)
         _no_error(page, f"Scene preset {label}")
