@@ -42,15 +42,17 @@ def verifier_p(image: np.ndarray, graph: Any) -> tuple[float, float]:
     return (float(bool(v.physics_ok)), float(bool(v.texture_ok)))
 
 
-#: previews kept per recorded run (steps 4 .. 24 of 25): the check step, and the later steps at
-#: which a try is checked (:func:`adaptive.try_step`), are among them
-KEEP_STEPS = tuple(range(4, 25))
+def keep_steps(steps: int = 25) -> tuple[int, ...]:
+    """The previews kept per recorded run of ``steps`` steps (4 .. 24 of 25): the check step,
+    and the later steps at which a try is checked (:func:`adaptive.try_step`), are among them."""
+    return tuple(range(round(4 * steps / 25), steps))
 
 
 def _judged(r: engine.RunResult, graph: Any, name: str, wall: float,
-            previews: dict[str, np.ndarray]) -> dict[str, Any]:
+            previews: dict[str, np.ndarray], steps: int) -> dict[str, Any]:
     from .toyworld.verify_video import judge
-    previews[name] = np.stack([r.previews[k][0] for k in KEEP_STEPS if k < len(r.previews)])
+    previews[name] = np.stack([r.previews[k][0] for k in keep_steps(steps)
+                               if k < len(r.previews)])
     return {"name": name, **verdict_fields(judge(r.images[0], graph)),
             "wall_s": wall, "model_calls": int(r.model_calls)}
 
@@ -58,14 +60,14 @@ def _judged(r: engine.RunResult, graph: Any, name: str, wall: float,
 def record_item(pipe: Any, item: dict[str, Any], base_row: dict[str, Any], predictor: Any,
                 out: Path, steps: int = 25) -> dict[str, Any]:
     """Every try for one flagged item (see the module docstring); the previews of each run at
-    :data:`KEEP_STEPS` go to ``out/previews/<item>.npz`` so any check can be replayed."""
+    :func:`keep_steps` go to ``out/previews/<item>.npz`` so any check can be replayed."""
     s = scene(item, categories(pipe))
     prompt, graph, seed = s.caption(False), s.graph, int(base_row["noise_seed"])
     spec = spec_for(get("none"), prompt, graph, steps, seed)
     previews: dict[str, np.ndarray] = {}
     t0 = time.perf_counter()
     base = engine.run(pipe, spec, seed=seed, previews=True)
-    bj = _judged(base, graph, "none", time.perf_counter() - t0, previews)
+    bj = _judged(base, graph, "none", time.perf_counter() - t0, previews, steps)
     allowed = [c.name for c in available(graph)]
     gains = predictor.gains(predictor.features(pipe, prompt, graph))
     ranked = adaptive.ranked_candidates({n: g for n, g in gains.items() if n in allowed})
@@ -79,14 +81,14 @@ def record_item(pipe: Any, item: dict[str, Any], base_row: dict[str, Any], predi
         cspec = spec_for(get(n), prompt, graph, steps, seed)
         t0 = time.perf_counter()
         r = compare.branch(pipe, cspec, base, seed=seed, previews=True)
-        tries.append(_judged(r, graph, n, time.perf_counter() - t0, previews))
+        tries.append(_judged(r, graph, n, time.perf_counter() - t0, previews, steps))
     seeds = []
     for j in range(TRIES_RECORDED):
         sd = seed + SEED_STRIDE * (RESEED_OFFSET + j)
         t0 = time.perf_counter()
         r = engine.run(pipe, spec_for(get("none"), prompt, graph, steps, sd), seed=sd,
                        previews=True)
-        seeds.append(_judged(r, graph, f"seed+{j + 1}", time.perf_counter() - t0, previews))
+        seeds.append(_judged(r, graph, f"seed+{j + 1}", time.perf_counter() - t0, previews, steps))
     (out / "previews").mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "previews" / ("%s_%s_%d_%d.npz" % key(item)), **previews)
     return {**item, "prompt": prompt, "noise_seed": seed, "base": bj,
@@ -108,7 +110,7 @@ def rescore(out: str | Path, tries: list[dict[str, Any]], check: EarlyCheck, pip
         for r in [t["base"], *t["tries"], *t["seeds"]]:
             name = "none" if r["name"].startswith("seed+") else r["name"]
             r["check_step"] = adaptive.try_step(name, check.step, steps)
-            img = prev[r["name"]][KEEP_STEPS.index(r["check_step"])]
+            img = prev[r["name"]][keep_steps(steps).index(r["check_step"])]
             r["p"] = check.probabilities(img[None], feats, [graph])[0].tolist()
             r["p_verifier"] = list(verifier_p(img, graph))
     return tries
@@ -247,3 +249,115 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "wall_ratio": float(sum(r["wall"] for r in rows) / sum(r["base_wall"] for r in rows)),
             "wall_p95": float(np.percentile(wall, 95)),
             "tried": float(np.mean([r.get("n_tries", 0) > 0 for r in rows]))}
+
+
+# ------------------------------------------------------------------------------ the command
+SPLITS = ("train", "dev-ood", "test-ood", "test-id")
+FIT_SPLITS = ("train", "dev-ood")      #: the check is fitted and chosen on these only
+
+
+def _pipe(a: Any) -> Any:
+    import torch
+    torch.set_num_threads(a.threads)
+    from .__main__ import load_model
+    return load_model(a.model)
+
+
+def cmd_collect(a: Any) -> None:
+    from . import check_data, grid
+    pipe = _pipe(a)
+    known = grid.categories(pipe)
+    cats = tuple(a.categories.split(",")) if a.categories else known
+    if unknown := sorted(set(cats) - set(known)):
+        raise ValueError(f"--categories: {unknown} not among the model's {list(known)}")
+    items = grid.work_items([a.split], a.n, [int(s) for s in a.seeds.split(",")],
+                            cats)[a.shard::a.shards]
+    check_data.collect(pipe, items, Path(a.root) / a.split, steps=a.steps, progress=print)
+
+
+def cmd_fit_check(a: Any) -> None:
+    from .check import fit_check
+    _, rep = fit_check(_pipe(a), [Path(a.root) / s for s in FIT_SPLITS], a.check,
+                       epochs=a.epochs, steps=a.steps, members=a.members,
+                       steps_to_try=tuple(int(x) for x in a.check_steps.split(",")),
+                       widths=tuple(int(x) for x in a.widths.split(",")))
+    print(json.dumps({k: rep[k] for k in ("check_step", "width", "threshold", "cv_auroc",
+                                          "training")}, indent=1))
+
+
+def cmd_tries(a: Any) -> None:
+    from .lina import Predictor
+    record_split(_pipe(a), Path(a.root) / a.split, Path(a.root) / f"tries_{a.split}",
+                 EarlyCheck.load(a.check), Predictor.load(a.check), shard=a.shard,
+                 shards=a.shards, steps=a.steps,
+                 seeds={int(s) for s in a.seeds.split(",")} if a.seeds else None)
+
+
+def cmd_report(a: Any) -> None:
+    from .check_report import SHIPPED_BENCH, write_report
+    write_report(_pipe(a), Path(a.root), Path(a.check), Path(a.out),
+                 bench=Path(a.bench) if a.bench else SHIPPED_BENCH)
+    print((Path(a.out) / "loop.md").read_text())
+
+
+def parser() -> Any:
+    """``python -m lina_core.bench_loop {collect,fit-check,tries,report}``: the loop's benchmark
+    end to end, every stage resumable under ``--root``."""
+    import argparse
+    root = Path(__file__).resolve().parent.parent
+    ap = argparse.ArgumentParser(prog="python -m lina_core.bench_loop",
+                                 description="LINA's loop: kept baseline runs, the early check, "
+                                 "the recorded tries, the report")
+    ap.add_argument("--root", default=str(root / "runs" / "check"),
+                    help="where the kept runs and tries go (default runs/check)")
+    ap.add_argument("--check", default=str(root / "assets" / "lina_predictor"),
+                    help="the predictor's folder; fit-check writes the check beside it")
+    ap.add_argument("--model", default=None, help="a ToyWorld model folder (default: shipped)")
+    ap.add_argument("--steps", type=int, default=25, help="denoising steps of every run")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (one per process)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    q = sub.add_parser("collect", help="keep baseline runs with their previews")
+    q.add_argument("--split", choices=SPLITS, required=True)
+    q.add_argument("--n", type=int, default=25, help="items per category")
+    q.add_argument("--seeds", default="0,1", help="replicate seeds, comma-separated")
+    q.add_argument("--categories", default=None,
+                   help="comma-separated categories (default: every one the model knows)")
+    q.add_argument("--shard", type=int, default=0)
+    q.add_argument("--shards", type=int, default=1)
+    q.set_defaults(fn=cmd_collect)
+    q = sub.add_parser("fit-check", help="fit the early check on train and dev-ood runs")
+    q.add_argument("--epochs", type=int, default=40)
+    q.add_argument("--members", type=int, default=3, help="networks in the ensemble")
+    q.add_argument("--check-steps", default="4,6,8",
+                   help="check steps to choose among (cross-validation on train and dev-ood)")
+    q.add_argument("--widths", default="16,32")
+    q.set_defaults(fn=cmd_fit_check)
+    q = sub.add_parser("tries", help="record the tries of the items a check flags")
+    q.add_argument("--split", choices=SPLITS, required=True)
+    q.add_argument("--seeds", default=None, help="only items of these replicate seeds")
+    q.add_argument("--shard", type=int, default=0)
+    q.add_argument("--shards", type=int, default=1)
+    q.set_defaults(fn=cmd_tries)
+    q = sub.add_parser("report", help="replay the loop's policy; write loop.md and the card")
+    q.add_argument("--out", default=str(root / "docs" / "results" / "loop"))
+    q.add_argument("--bench", default=None, help="the per-prompt benchmark's bench.json "
+                   "(default: the shipped docs/results/v2/bench.json)")
+    q.set_defaults(fn=cmd_report)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parser().parse_args(argv)
+    if a.cmd in ("collect", "tries") and not 0 <= a.shard < a.shards:
+        parser().error(f"--shard: {a.shard} must be in [0, --shards={a.shards})")
+    try:
+        a.fn(a)
+    except (ValueError, FileNotFoundError) as exc:   # input errors, named by their field: 2
+        import sys
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

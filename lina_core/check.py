@@ -346,10 +346,11 @@ def choose_threshold(p: np.ndarray, labels: np.ndarray) -> float:
 
 def fit_check(pipe: Any, folders: list[str | Path], out: str | Path | None = None,
               steps_to_try: tuple[int, ...] = (4, 6, 8, 10), widths: tuple[int, ...] = (16, 32),
-              epochs: int = 40, members: int = 3, progress=print
+              epochs: int = 40, members: int = 3, progress=print, steps: int = 25
               ) -> tuple[EarlyCheck, dict[str, Any]]:
     """Choose the check step and width by out-of-fold AUROC for final failure on
-    ``folders`` (train and dev-ood runs; never test-ood), train on all of them, save."""
+    ``folders`` (train and dev-ood runs of ``steps`` steps; never test-ood), train on all of
+    them, save."""
     import time
     for f in folders:
         if "test" in Path(f).name:
@@ -373,7 +374,7 @@ def fit_check(pipe: Any, folders: list[str | Path], out: str | Path | None = Non
                                  epochs=epochs, members=members)
     splits = sorted({r["split"] for r in data["rows"]})
     from .adaptive import MAX_TRIES
-    meta = {"kind": "early-check", "check_step": step, "steps": 25, "width": width,
+    meta = {"kind": "early-check", "check_step": step, "steps": steps, "width": width,
             "loop_threshold": thr, "max_tries": MAX_TRIES,
             "loop_chosen": "threshold by Youden's J on out-of-fold train and dev-ood "
                            f"probabilities; {MAX_TRIES} tries (the default), fixed before any "

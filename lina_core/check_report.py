@@ -1,7 +1,7 @@
 """The loop's report: the check's card figures and the benchmark table, from recorded runs.
 
-Reads what ``scripts/loop_bench.py`` recorded under a root folder (the kept baseline runs per
-split, the tries of flagged items) and the shipped check, and reports test-ood and test-id with
+Reads what ``python -m lina_core.bench_loop`` recorded under a root folder (the kept baseline
+runs per split, the tries of flagged items) and the shipped check, and reports test-ood and test-id with
 the loop's settings from the check's card (its threshold: Youden's J on out-of-fold train and
 dev-ood probabilities; two tries): nothing on a test split chooses anything.  Methods of the per-prompt benchmark (best fixed,
 per-prompt LINA, best of grid) are read from its shipped rows (``docs/results/v2/bench.json``:
@@ -31,10 +31,11 @@ LABELS = {"baseline": "baseline", "best_fixed": "best fixed intervention (per-pr
           "best_of_grid": "best of the candidate grid per sample (upper bound, 8.7x time)"}
 
 
-def shipped_rows(split: str) -> dict[str, dict[tuple, dict[str, Any]]]:
-    if not SHIPPED_BENCH.is_file():
+def shipped_rows(split: str, bench: Path = SHIPPED_BENCH
+                 ) -> dict[str, dict[tuple, dict[str, Any]]]:
+    if not bench.is_file():
         return {}
-    rows = json.loads(SHIPPED_BENCH.read_text())["rows"]
+    rows = json.loads(bench.read_text())["rows"]
     out: dict[str, dict[tuple, dict[str, Any]]] = {}
     for r in rows:
         if r["split"] == split:
@@ -57,8 +58,10 @@ def _from_shipped(bases: list[dict[str, Any]], rows: dict[tuple, dict[str, Any]]
 
 
 def method_table(bases: list[dict[str, Any]], tries: list[dict[str, Any]], split: str,
-                 threshold: float, max_tries: int) -> dict[str, Any]:
-    """Every method's per-item rows and summary on one split."""
+                 threshold: float, max_tries: int, bench: Path = SHIPPED_BENCH
+                 ) -> dict[str, Any]:
+    """Every method's per-item rows and summary on one split (``bench``: the per-prompt
+    benchmark's rows, read for the methods it ran on the same items)."""
     methods: dict[str, list[dict[str, Any]]] = {}
     methods["baseline"] = [{"category": b["category"], "joint": bool(b["physics"] and b["texture"]),
                             "base_joint": bool(b["physics"] and b["texture"]),
@@ -66,7 +69,7 @@ def method_table(bases: list[dict[str, Any]], tries: list[dict[str, Any]], split
                             "wall": b["wall_s"], "base_wall": b["wall_s"]} for b in bases]
     for pol in B.POLICIES:
         methods[pol] = B.replay(bases, tries, pol, threshold, max_tries)
-    ship = shipped_rows(split)
+    ship = shipped_rows(split, bench)
     agree = None
     if ship and all(key(b) in ship.get("baseline", {}) for b in bases):
         sb = ship["baseline"]
@@ -166,10 +169,11 @@ def _split(pipe: Any, root: Path, split: str, ck: EarlyCheck, seeds: set[int] | 
     folder = root / f"tries_{split}"
     bases = [b for b in B.base_probabilities(pipe, root / split, ck)
              if seeds is None or int(b["seed"]) in seeds]
-    return bases, B.rescore(folder, B.read_tries(folder), ck, pipe)
+    return bases, B.rescore(folder, B.read_tries(folder), ck, pipe, ck.steps)
 
 
-def write_report(pipe: Any, root: Path, check_dir: Path, out: Path) -> dict[str, Any]:
+def write_report(pipe: Any, root: Path, check_dir: Path, out: Path,
+                 bench: Path = SHIPPED_BENCH) -> dict[str, Any]:
     """The loop's settings come from the check's card (chosen on train and dev-ood before any
     test run); each test split's methods, check figures and per-category rates."""
     ck = EarlyCheck.load(check_dir)
@@ -183,7 +187,7 @@ def write_report(pipe: Any, root: Path, check_dir: Path, out: Path) -> dict[str,
         if not (root / f"tries_{split}").is_dir():
             continue
         bases, tries = _split(pipe, root, split, ck)
-        t = method_table(bases, tries, split, pol["threshold"], pol["max_tries"])
+        t = method_table(bases, tries, split, pol["threshold"], pol["max_tries"], bench)
         t["check"] = check_figures(bases, pol["threshold"])
         t["recorded"] = {"flagged_items": len(tries),
                          "rerun_baseline_agrees": float(np.mean(
@@ -203,9 +207,9 @@ def card(res: dict[str, Any]) -> str:
     tr = c.get("training", {})
     lines = [
         "# LINA's early check: card", "",
-        "Made by `python scripts/loop_bench.py fit-check` (train and dev-ood baseline runs kept "
-        "by `scripts/loop_bench.py collect`); figures on the test splits by "
-        "`python scripts/loop_bench.py report` (reported only, never used to choose).", "",
+        "Made by `python -m lina_core.bench_loop fit-check` (train and dev-ood baseline runs "
+        "kept by `python -m lina_core.bench_loop collect`); figures on the test splits by "
+        "`python -m lina_core.bench_loop report` (reported only, never used to choose).", "",
         "**What it is.** An ensemble of "
         f"{c.get('members', 1)} small CNNs (width {c['width']}) that read a run's predicted clean "
         f"image at step {c['check_step']} of 25 beside three layout masks of the scene graph "

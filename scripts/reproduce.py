@@ -1,5 +1,6 @@
 """`make reproduce`: data -> train -> eval -> grids -> fit -> bench -> probes -> verifier ->
-speed, and the docs' tables and figures; each stage a ``python -m`` command (docs/RESULTS.md
+speed -> LINA's loop (kept runs, the early check, tries, report), and the docs' tables and
+figures; each stage a ``python -m`` command (docs/RESULTS.md
 "Commands", docs/MODEL.md), run in turn and timed.
 
     PYTHONPATH=. .venv/bin/python scripts/reproduce.py            # full (hours on 2 cores)
@@ -42,15 +43,22 @@ SIZES = {
                  eval_n=50, eval_batch=20, steps=25, dev_n=8, dev_seeds="0,1,2", train_n=4,
                  test_n=25, seeds="0,1", probe_n=2, ks="0,3,6,9,12,18,25",
                  inpaint_ks="3,6,12,18", verify_n=500, speed_batch="1,8", speed_repeats=5, speed_compile=True,
-                 threads=1, ckpt_every=250),
+                 threads=1, ckpt_every=250,
+                 loop=dict(steps=25, train_n=25, train_seeds="0", n=25, seeds="0,1", epochs=40,
+                           members=3, check_steps="4,6", widths="16", categories=EIGHT)),
     "quick": dict(n_data=16, train_steps=2, batch=2, first_lr=1e-3, first_warmup=2,
                   first_min_lr=1e-4, lr=3e-4, warmup=2, min_lr=3e-5, eval_n=2,
                   eval_batch=2, steps=2, dev_n=1, dev_seeds="0", train_n=1, test_n=1,
                   seeds="0", probe_n=1, ks="0,2", inpaint_ks="1", verify_n=2,
-                  speed_batch="1", speed_repeats=1, speed_compile=False, threads=1, ckpt_every=1),
+                  speed_batch="1", speed_repeats=1, speed_compile=False, threads=1, ckpt_every=1,
+                  loop=dict(steps=4, train_n=1, train_seeds="0", n=1, seeds="0", epochs=1,
+                            members=1, check_steps="2", widths="16",
+                            categories="reflection,roles,place")),
 }
 #: the stages that run a module of their own (their arguments start with its name)
-MODULES = ("verifier", "verifier_v2", "speed")
+MODULES = ("verifier", "verifier_v2", "speed", "loop_collect_train", "loop_collect_dev",
+           "loop_fit_check", "loop_collect_test_ood", "loop_collect_test_id", "loop_tries_test_ood",
+           "loop_tries_test_id", "loop_report")
 #: the stages that shard over ``--procs`` processes (accelerate), each with one torch thread
 SHARDED = ("grid_dev", "grid_train", "grid_test_ood", "grid_test_id")
 
@@ -100,6 +108,7 @@ def stages(out: Path, z: dict, model: str | None = None) -> list[tuple[str, list
                                   ("timing", "test-ood", z["ks"]),
                                   ("inpaint", "test-ood", z["inpaint_ks"]))],
         *module_stages(out, z, model),
+        *loop_stages(out, z["loop"], model),
     ]
 
 
@@ -117,6 +126,29 @@ def module_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]
                    "--out", str(out / "speed" / "speed.json"),
                    # the quick mode skips the compile (~20-60 s); test_speed compiles
                    *([] if z["speed_compile"] else ["--no-compile"])]),
+    ]
+
+
+def loop_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]:
+    """LINA's loop (``python -m lina_core.bench_loop``, docs/RESULTS.md first section): kept
+    baseline runs, the early check fitted on train and dev-ood beside the predictor, the tries
+    of flagged test items, the report against this run's per-prompt benchmark."""
+    loop = ["lina_core.bench_loop", "--root", str(out / "loop_runs"), "--check",
+            str(out / "predictor"), "--model", model, "--steps", str(z["steps"])]
+    collect = lambda split, n, seeds: [*loop, "collect", "--split", split, "--n", str(n),  # noqa: E731
+                                       "--seeds", seeds, "--categories", z["categories"]]
+    return [
+        ("loop_collect_train", collect("train", z["train_n"], z["train_seeds"])),
+        ("loop_collect_dev", collect("dev-ood", z["n"], z["seeds"])),
+        ("loop_fit_check", [*loop, "fit-check", "--epochs", str(z["epochs"]), "--members",
+                            str(z["members"]), "--check-steps", z["check_steps"], "--widths",
+                            z["widths"]]),
+        ("loop_collect_test_ood", collect("test-ood", z["n"], z["seeds"])),
+        ("loop_collect_test_id", collect("test-id", z["n"], z["seeds"])),
+        ("loop_tries_test_ood", [*loop, "tries", "--split", "test-ood"]),
+        ("loop_tries_test_id", [*loop, "tries", "--split", "test-id"]),
+        ("loop_report", [*loop, "report", "--out", str(out / "loop"), "--bench",
+                         str(out / "bench" / "bench.json")]),
     ]
 
 
@@ -208,6 +240,9 @@ def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
                 shutil.copy(out / f, docs / Path(f).name)
         if (out / "probes").is_dir():
             shutil.copytree(out / "probes", docs / "probes", dirs_exist_ok=True)
+        for f in ("loop.md", "loop.json", "check_card.md"):     # as docs/results/v2: anew
+            if (out / "loop" / f).is_file():
+                shutil.copy(out / "loop" / f, ROOT / "docs" / "results" / "loop" / f)
         for sub in ("verifier", "speed"):
             for f in sorted((out / sub).glob("*.json")):
                 shutil.copy(f, docs / f.name)

@@ -22,9 +22,13 @@ def test_stages_in_order_and_quick_paths_stay_in_out(tmp_path):
     names = [n for n, _ in mod.stages(tmp_path, mod.SIZES["quick"])]
     assert names == ["data_first", "train_first", "data", "train", "eval", "grid_dev", "grid_train", "fit", "grid_test_ood",
                      "grid_test_id", "bench", "probe_multihop", "probe_disentangle",
-                     "probe_timing", "probe_inpaint", "verifier", "verifier_v2", "speed"]
+                     "probe_timing", "probe_inpaint", "verifier", "verifier_v2", "speed",
+                     "loop_collect_train", "loop_collect_dev", "loop_fit_check",
+                     "loop_collect_test_ood", "loop_collect_test_id", "loop_tries_test_ood",
+                     "loop_tries_test_id", "loop_report"]
     for name, args in mod.stages(tmp_path, mod.SIZES["quick"]):
-        outs = [args[i + 1] for i, a in enumerate(args) if a in ("--out", "--json")]
+        outs = [args[i + 1] for i, a in enumerate(args) if a in ("--out", "--json", "--root",
+                                                                 "--check")]
         assert outs and all(Path(o).is_relative_to(tmp_path) for o in outs), name
     train = dict(mod.stages(tmp_path, mod.SIZES["full"]))["train"]
     assert train[train.index("--finetune-from") + 1] == str(tmp_path / "first" / "model")
@@ -101,4 +105,11 @@ def test_quick_mode_runs_end_to_end(tmp_path, monkeypatch):
     assert (tmp_path / "bench" / "bench.md").is_file()
     assert (tmp_path / "probes" / "multihop.json").is_file()
     assert (tmp_path / "predictor").is_dir()
+    # LINA's loop: the check fitted beside this run's predictor, the report against its bench
+    check = json.loads((tmp_path / "predictor" / "check.json").read_text())
+    assert check["steps"] == mod.SIZES["quick"]["loop"]["steps"]
+    assert set(check["training"]["splits"]) == {"train", "dev-ood"}
+    loop = json.loads((tmp_path / "loop" / "loop.json").read_text())
+    assert set(loop["splits"]) == {"test-ood", "test-id"}
+    assert "| loop |" in (tmp_path / "loop" / "loop.md").read_text()
     assert docs_v2.exists() == existed        # the quick mode never writes docs/
