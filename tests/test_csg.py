@@ -702,3 +702,17 @@ def test_object_counts_come_from_one_table():
     for cat, n in csg.OBJECT_COUNT.items():   # the v2 categories are drawn only when named
         g = sample_scene("train", 0, cat).graph
         assert len(g.nodes("object")) == n
+
+
+def test_a_shadow_scene_whose_shadow_node_was_removed_still_has_captions():
+    """The editor may remove the implicit shadow; c+ (the explicit caption) then states no
+    shadow rather than failing (it raised IndexError in the Scene tab)."""
+    from app.editor import remove_node
+    from lina_core.csg.captions import to_prompt
+    s = sample_scene("test-id", 0, "shadow")
+    shadow = s.graph.effects("shadow")[0]
+    g = CausalSceneGraph.from_dict(remove_node(s.graph.to_dict(), shadow))
+    assert not g.effects("shadow")
+    assert "shadow" in to_prompt(s.graph, explicit=True)
+    assert to_prompt(g, explicit=True) == to_prompt(g, explicit=False)
+    assert "shadow" not in to_prompt(g, explicit=True)

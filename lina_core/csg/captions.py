@@ -30,7 +30,7 @@ def _shadow(g: CausalSceneGraph, explicit: bool) -> str:
     side = g.attr(g.nodes("light")[0], "side")
     s = f"a {_obj_phrase(g, g.nodes('object')[0])} on the floor, lit from " + (
         "above" if side == "above" else f"the {side}")
-    if explicit:
+    if explicit and g.effects("shadow"):     # an edited graph may have lost its shadow node
         sh = g.attr(g.effects("shadow")[0], "side")
         s += ", casting a shadow " + ("beneath it" if sh == "below" else f"to the {sh}")
     return s
