@@ -72,7 +72,6 @@ def served(request, tmp_path_factory):
         if fam in ("flux", "wan", "wan22"):
             mp.setattr(state, "_size_kwargs", lambda m: size)
         mp.setenv("LINA_PREDICTOR_DIR", str(d / "no_predictor"))
-        mp.setenv("GRADIO_EXAMPLES_CACHE", str(d / "examples"))   # build_demo sets it
         demo = mod.build_from_args(args)
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
