@@ -1,4 +1,5 @@
-"""Command line: ``python -m lina_core {data,train,generate,eval,probe,lina,grid,fit,bench} ...``.
+"""Command line: ``python -m lina_core {data,train,generate,eval,probe,settling,lina,grid,fit,
+bench} ...``.
 
 Bad input exits with status 2 and one line naming the field and the allowed range.
 """
@@ -168,6 +169,14 @@ def cmd_probe(a: argparse.Namespace) -> None:
                   progress=lambda f, m: print(m, flush=True))
     paths = r.save(a.out)
     print(json.dumps(r.rows, indent=None)[:4000])
+    print("wrote", ", ".join(str(p) for p in paths.values()))
+
+
+def cmd_settling(a: argparse.Namespace) -> None:
+    from .settling import settling, table, verdicts, write
+    res = settling(verdicts(a.runs, lambda m: print(m, flush=True)), a.steps)
+    paths = write(res, a.out, f"python -m lina_core settling --runs {a.runs} --out {a.out}")
+    print(table(res))
     print("wrote", ", ".join(str(p) for p in paths.values()))
 
 
@@ -373,6 +382,13 @@ def _model_commands(sub: Any) -> None:
     q.add_argument("--ks", type=_ints, default=[0, 3, 6, 9, 12, 18, 25])
     q.add_argument("--out", required=True)
     q.set_defaults(fn=cmd_probe)
+
+    q = sub.add_parser("settling", help="insight 3(a): preview verdict vs final verdict per "
+                       "step, from kept baseline runs (no model)")
+    q.add_argument("--runs", default="runs/check", help="a check_data folder or a folder of them")
+    q.add_argument("--steps", type=int, default=25, help="the runs' step count (the final's k)")
+    q.add_argument("--out", default="docs/probes/settling")
+    q.set_defaults(fn=cmd_settling)
 
 
 def _lina_commands(sub: Any) -> None:
