@@ -126,6 +126,22 @@ class EarlyCheck:
         """The check step for a run of ``steps`` (the same share of the run)."""
         return max(1, min(steps - 1, round(self.step * steps / self.steps)))
 
+    #: what the loop's runs must record for :meth:`reader` (previews: always recorded)
+    run_kwargs: dict[str, Any] = {}
+    kind = "learned"
+
+    def applies(self, pipe: Any, graph: Any) -> bool:
+        """Trained on ToyWorld runs: it reads ToyWorld scenes only."""
+        from .candidates import is_toyworld
+        return is_toyworld(graph)
+
+    def reader(self, pipe: Any, prompt: str, graph: Any):
+        """``read(run, step) -> (P(physics right), P(texture right))`` on a run's preview."""
+        from .lina import prompt_features
+        feats = prompt_features(pipe, prompt, graph)
+        return lambda run, step: tuple(self.probabilities(run.previews[step][0][None], feats,
+                                                          [graph])[0])
+
     @torch.no_grad()
     def probabilities(self, previews: np.ndarray, prompt_feats: np.ndarray,
                       graphs: list[Any] | None = None) -> np.ndarray:

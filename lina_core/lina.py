@@ -441,10 +441,25 @@ class LinaSampler:
 
     def adapts(self, graph: CausalSceneGraph, candidate: str | None, batch: int = 1,
                frames: int | None = None) -> bool:
-        """Whether a call runs the loop: a check is attached, LINA chooses, the scene is a
-        ToyWorld one (the check was trained on ToyWorld runs), one still image."""
-        return (self.check is not None and candidate is None and C.is_toyworld(graph)
-                and batch == 1 and frames is None)
+        """Whether a call runs the loop: a check is attached, LINA chooses, one still image, and
+        the check reads this scene on this model (the learned check: ToyWorld scenes; the
+        attention check: models whose attention is recorded)."""
+        return (self.check is not None and candidate is None and batch == 1
+                and frames is None and self.check.applies(self.pipe, graph))
+
+    def _gains(self, prompt: str, graph: CausalSceneGraph) -> dict[str, float]:
+        return self.predictor.gains(self.predictor.features(self.pipe, prompt, graph))
+
+    def _ranked(self, prompt: str, graph: CausalSceneGraph, allowed: list[str]) -> list[str]:
+        """The loop's candidates, best first: the predictor's ranking on a ToyWorld scene; on an
+        open-world one (the predictor is fitted on ToyWorld scenes) :data:`OPEN_WORLD_DEFAULT`
+        first, then the others in the family's order."""
+        from . import adaptive
+        if self.predictor is not None and C.is_toyworld(graph):
+            gains = self._gains(prompt, graph)
+            return adaptive.ranked_candidates({n: g for n, g in gains.items() if n in allowed})
+        first = [OPEN_WORLD_DEFAULT] if OPEN_WORLD_DEFAULT in allowed else []
+        return first + [n for n in allowed if n not in first and n != "none"]
 
     def _loop(self, prompt: str, graph: CausalSceneGraph, seed: int,
               size: dict[str, Any]) -> LinaResult:
@@ -453,26 +468,21 @@ class LinaSampler:
         t0 = time.perf_counter()
         base_spec = InterventionSpec(prompt=prompt, steps=self.steps, seed=seed,
                                      guidance_scale=self.guidance_scale, graph=graph.to_dict())
-        base = engine.run(self.pipe, base_spec, seed=seed, previews=True, **size)
+        rec = dict(previews=True, **self.check.run_kwargs, **size)
+        base = engine.run(self.pipe, base_spec, seed=seed, **rec)
         t1 = time.perf_counter()
         step = self.check.step_for(self.steps)
-        feats = prompt_features(self.pipe, prompt, graph)
-        p_of = lambda r, k=step: self.check.probabilities(r.previews[k][0][None],  # noqa
-                                                          feats, [graph])[0]
-        base_p = p_of(base)
+        read = self.check.reader(self.pipe, prompt, graph)
+        base_p = read(base, step)
         allowed = [c.name for c in C.available(graph)]
-        gains = (self.predictor.gains(self.predictor.features(self.pipe, prompt, graph))
-                 if self.predictor is not None else {n: 0.0 for n in allowed})
-        ranked = adaptive.ranked_candidates({n: g for n, g in gains.items() if n in allowed})
-        names = adaptive.plan(ranked, base_p, allowed)
+        names = adaptive.plan(self._ranked(prompt, graph, allowed), base_p, allowed)
         runs: list[Any] = []
 
         def try_fn(i: int):
             spec = C.spec_for(C.get(names[i]), prompt, graph, self.steps, seed,
                               self.guidance_scale)
-            runs.append((spec, compare.branch(self.pipe, spec, base, seed=seed, previews=True,
-                                              **size)))
-            return p_of(runs[-1][1], adaptive.try_step(names[i], step, self.steps))
+            runs.append((spec, compare.branch(self.pipe, spec, base, seed=seed, **rec)))
+            return read(runs[-1][1], adaptive.try_step(names[i], step, self.steps))
 
         d = adaptive.decide(base_p, names, try_fn, self.check.loop_threshold,
                             self.check.max_tries, lambda n: adaptive.try_step(n, step, self.steps))
@@ -480,12 +490,17 @@ class LinaSampler:
         kept = d.kept_name
         spec, lina = (base_spec, base) if d.kept < 0 else runs[d.kept]
         why: dict[str, Any] = {"category": graph.category, "source": "adaptive loop",
-                               "available": allowed, "check_step": step,
-                               "loop": d.to_dict(),
+                               "available": allowed, "check": self.check.kind,
+                               "check_step": step, "loop": d.to_dict(),
                                "reason": adaptive.describe(d, step),
-                               "predicted_gain": {k: round(v, 4) for k, v in gains.items()
-                                                  if k in allowed},
                                "intervention": explain(C.get(kept), graph, self.steps)}
+        if self.check.kind == "attention":
+            from .attention_check import NOT_MEASURED
+            why["attention_tests"] = self.check.readings
+            why["reason"] += f" ({NOT_MEASURED})"
+        elif self.predictor is not None:
+            why["predicted_gain"] = {k: round(v, 4) for k, v in self._gains(prompt, graph).items()
+                                     if k in allowed}
         return LinaResult(base.images, lina.images, Choice(kept, spec, why), base.record,
                           lina.record, {"choose_s": 0.0, "baseline_s": t1 - t0,
                                         "lina_s": t2 - t1}, base.previews, lina.previews)
