@@ -117,6 +117,22 @@ def attach_predictor(loaded: Loaded) -> None:
                                           f"intervenes only where the run is going wrong")
         return
     loaded.predictor_note = "; ".join(why) + f"; {NO_PREDICTOR}"
+    _attach_attention_check(loaded)
+
+
+def _attach_attention_check(loaded: Any) -> None:
+    """A model with no ToyWorld verifier (and so no learned check) whose attention the engine
+    records gets the attention check: LINA's loop then reads the run's own attention against
+    the scene graph.  Its accuracy on real weights is not measured, and the note says so."""
+    from lina_core.adapters import adapter_for
+    from lina_core.attention_check import NOT_MEASURED, AttentionCheck
+    try:
+        ad = adapter_for(loaded.pipe)
+    except Exception:  # noqa: BLE001 - an unknown pipeline simply gets no check
+        return
+    if ad.kind not in ("toyworld", "toyworld_video") and ad.attention_kind is not None:
+        loaded.check = AttentionCheck()
+        loaded.predictor_note += f"; LINA's loop: {NOT_MEASURED}"
 
 
 class ModelHandle:
