@@ -40,6 +40,14 @@ class Candidate:
     op: str
     k_frac: float = 0.0
 
+    def __post_init__(self):
+        # a misspelt op would otherwise build no edit, no guidance and no schedule: the
+        # baseline, run silently under another name
+        if self.op not in OPS:
+            raise SpecError(f"candidate {self.name!r}: op {self.op!r} is not one of {list(OPS)}")
+        if not 0.0 <= self.k_frac <= 1.0:
+            raise SpecError(f"candidate {self.name!r}: k_frac {self.k_frac} is not in [0, 1]")
+
     def k(self, steps: int) -> int:
         return max(1, min(steps, int(round(self.k_frac * steps))))
 

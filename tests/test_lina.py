@@ -357,3 +357,13 @@ def test_candidate_costs_are_ratios_over_the_same_items():
     assert got["cplus_guided_k12"]["wall_ratio"] == pytest.approx(1.5)
     assert got["cplus_guided_k12"]["calls_ratio"] == pytest.approx(59 / 50)
     assert "schedule" not in got            # its item has no baseline cell
+
+
+def test_a_candidate_with_a_misspelt_op_is_an_error():
+    """A candidate whose op is not one LINA knows would run as the baseline under its name."""
+    from lina_core.interventions import SpecError
+    with pytest.raises(SpecError, match="op 'doner' is not one of"):
+        C.Candidate("donor_k8", "doner", 0.3)
+    with pytest.raises(SpecError, match="k_frac"):
+        C.Candidate("cplus_twice", "cplus", 2.0)
+    assert all(c.op in C.OPS for c in C.FAMILY)
