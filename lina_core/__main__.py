@@ -214,7 +214,7 @@ def cmd_bench(a: argparse.Namespace) -> None:
     pred = Predictor.load(folder)
     unfit = pred.fits(pipe)
     if unfit:
-        raise SystemExit(f"--predictor: {folder} does not fit this model: {unfit}")
+        raise ValueError(f"--predictor: {folder} does not fit this model: {unfit}")
     res = run_bench(pipe, pred, _grid_rows(a.grid, set(a.splits.split(","))), a.out)
     print(markdown(res["summary"], categories=False))
     print("share of the oracle's gain LINA recovers:", res["oracle_share"])
@@ -237,12 +237,12 @@ def cmd_lina(a: argparse.Namespace) -> None:
         pred = Predictor.load(folder)
         unfit = pred.fits(pipe)
         if unfit:
-            raise SystemExit(f"--predictor: {folder} does not fit this model: {unfit}")
+            raise ValueError(f"--predictor: {folder} does not fit this model: {unfit}")
         if (folder / "check.json").is_file() and not a.no_check:
             from .check import EarlyCheck
             check = EarlyCheck.load(folder)
             if not check.fits(pred):
-                raise SystemExit(f"--predictor: the check in {folder} was fitted for another "
+                raise ValueError(f"--predictor: the check in {folder} was fitted for another "
                                  f"text encoder than its predictor")
     res = LinaSampler(pipe, pred, steps=a.steps, check=check)(
         a.prompt, from_prompt(a.prompt).graph, seed=a.seed, candidate=a.candidate)
@@ -273,7 +273,7 @@ def cmd_grid(a: argparse.Namespace) -> None:
     if a.categories:
         bad = sorted(set(a.categories.split(",")) - set(cats))
         if bad:
-            raise SystemExit(f"--categories: {bad} not among this model's categories {list(cats)}")
+            raise ValueError(f"--categories: {bad} not among this model's categories {list(cats)}")
         cats = tuple(c for c in cats if c in a.categories.split(","))
     items = work_items(a.splits.split(","), a.n, a.seeds, cats, a.start)
     family = FAMILY if not a.candidates else tuple(get(n) for n in a.candidates.split(","))

@@ -110,3 +110,14 @@ def test_generate_model_dir_errors_name_the_field(tmp_path):
                         str(tmp_path / "x.png"), spawn=True), "--model-dir", "model_index.json")
     _one_error_line(cli("generate", "--tiny", "--size", "4096", "--out",
                         str(tmp_path / "x.png")), "size", "1024")
+
+
+def test_command_errors_exit_2_naming_the_field(tmp_path):
+    """Errors of a command's input (here an unknown category) exit with status 2 and one line
+    naming the flag, as argparse's do (they raised SystemExit with a message: status 1)."""
+    r = run_cli("grid", "--tiny", "--categories", "nope", "--n", "1", "--steps", "2",
+                "--out", str(tmp_path / "g"))
+    assert r.returncode == 2 and "--categories" in r.stderr, r.stderr
+    from lina_core.bench_loop import main as loop_main
+    assert loop_main(["--root", str(tmp_path), "collect", "--split", "train", "--categories",
+                      "nope", "--n", "1"]) == 2
