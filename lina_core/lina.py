@@ -324,10 +324,30 @@ class LinaResult:
     #: per step, the predicted clean image of each run (ToyWorld; empty for VAE models)
     baseline_previews: list[np.ndarray] = field(default_factory=list)
     lina_previews: list[np.ndarray] = field(default_factory=list)
+    #: the loop's runs, baseline first, each as the check read it: ``name``, ``checked_at``
+    #: (its check step), ``preview`` (the predicted clean image there, N x H x W x 3 uint8;
+    #: None for VAE models, whose previews are not kept), ``image`` (its final picture),
+    #: ``p`` and ``passed``, ``kept``; empty when LINA made one choice before the run
+    tries: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def spec(self) -> InterventionSpec:
         return self.choice.spec
+
+
+def _loop_runs(base: Any, runs: list[Any], d: Any, step: int) -> list[dict[str, Any]]:
+    """:attr:`LinaResult.tries`: the baseline and each try as the loop's check read them."""
+    from .adaptive import joint
+
+    def entry(name, run, p, passed, at, kept):
+        prev = run.previews[at] if at < len(run.previews) else None
+        return {"name": name, "checked_at": at, "preview": prev, "image": run.images[:1],
+                "p": [float(x) for x in p], "passed": passed, "kept": kept}
+    out = [entry("baseline", base, d.base_p, joint(d.base_p) >= d.threshold, step, d.kept < 0)]
+    for i, (t, run) in enumerate(zip(d.tries, runs)):
+        out.append(entry(t["name"], run, t["p"], t["passed"], t.get("checked_at", step),
+                         d.kept == i))
+    return out
 
 
 def explain(cand: C.Candidate, graph: CausalSceneGraph, steps: int) -> dict[str, Any]:
@@ -503,4 +523,5 @@ class LinaSampler:
                                      if k in allowed}
         return LinaResult(base.images, lina.images, Choice(kept, spec, why), base.record,
                           lina.record, {"choose_s": 0.0, "baseline_s": t1 - t0,
-                                        "lina_s": t2 - t1}, base.previews, lina.previews)
+                                        "lina_s": t2 - t1}, base.previews, lina.previews,
+                          _loop_runs(base, [r for _, r in runs], d, step))

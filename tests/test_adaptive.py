@@ -182,6 +182,16 @@ def test_a_failing_check_tries_interventions_within_the_budget(pipe):
         res.baseline_previews[2][0][None], feats, [graph])[0, 0])
     with pytest.raises(ValueError, match="scene graph"):
         _check(1.01).probabilities(res.baseline_previews[2][0][None], feats)
+    # the runs as the check read them (the LINA tab shows them): baseline, then each try
+    runs = res.tries
+    assert [r["name"] for r in runs] == ["baseline"] + [t["name"] for t in loop["tries"]]
+    assert [r["kept"] for r in runs].count(True) == 1
+    assert runs[0]["checked_at"] == 2 and np.array_equal(runs[0]["preview"],
+                                                         res.baseline_previews[2])
+    assert np.array_equal(runs[0]["image"], res.baseline[:1]) and not runs[0]["passed"]
+    kept = next(r for r in runs if r["kept"])
+    assert np.array_equal(kept["image"], res.lina[:1])
+    assert [r["p"] for r in runs[1:]] == [t["p"] for t in loop["tries"]]
 
 
 def test_a_given_candidate_or_an_open_world_scene_skips_the_loop(pipe):
