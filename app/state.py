@@ -501,7 +501,25 @@ def lina_pair(model_key: str, prompt: str, graph: dict[str, Any], seed: int, ste
             "baseline_record": _plain(res.baseline_record),
             "lina_record": _plain(res.lina_record),
             "timings": dict(res.timings, total_s=time.perf_counter() - t0),
-            "previews": {"image": strip, "steps": shown, "rows": ["baseline", "LINA"]}}
+            "previews": {"image": strip, "steps": shown, "rows": ["baseline", "LINA"]},
+            "loop_runs": loop_gallery(res.tries)}
+
+
+def loop_gallery(runs: list[dict[str, Any]]) -> list[tuple[np.ndarray, str]]:
+    """The loop's runs for a gallery, in the order they ran: each run's preview at its check
+    step (what the check read; VAE models keep none) and its final picture, captioned with the
+    check's verdict, its probability and whether LINA kept it.  Empty when LINA chose before
+    the run."""
+    from lina_core.adaptive import joint
+    out = []
+    for r in runs:
+        verdict = "passed" if r["passed"] else "failed"
+        head = f"{r['name']}: the check {verdict} at step {r['checked_at']} ({joint(r['p']):.0%})"
+        if r["preview"] is not None:
+            out.append((_first(r["preview"]), f"{head}: the preview it read"))
+        out.append((_first(r["image"]), f"{r['name']}: final picture"
+                    + (" (LINA kept this)" if r["kept"] else "")))
+    return out
 
 
 def _baseline(m: Loaded, spec, seed: int):

@@ -268,6 +268,12 @@ def test_the_app_attaches_a_check_fitted_for_the_same_text_encoder(pipe, tmp_pat
     md = choice_markdown(res.choice.to_dict(), None, 6)
     assert "**The loop:**" in md and "it is not the verifier" in md
     assert md.count("| `") == 1 + len(res.choice.why["loop"]["tries"])   # baseline + tries
+    # the gallery of the loop's runs: each run's preview at its check step and its final picture
+    gal = state.loop_gallery(res.tries)
+    assert len(gal) == 2 * len(res.tries)
+    assert gal[0][1].startswith("baseline: the check failed at step 2")
+    assert sum("(LINA kept this)" in c for _, c in gal) == 1
+    assert all(im.dtype == np.uint8 and im.ndim == 3 for im, _ in gal)
     ck.meta["text_encoder"] = "another"
     ck.save(tmp_path)
     state.attach_predictor(loaded)
