@@ -293,6 +293,18 @@ def cmd_tries(a: Any) -> None:
                  seeds={int(s) for s in a.seeds.split(",")} if a.seeds else None)
 
 
+def cmd_schedule(a: Any) -> None:
+    from . import loop_schedule as LS
+    from .lina import Predictor
+    out = Path(a.root) / f"schedule_{a.split}"
+    rows = LS.measure(_pipe(a), Path(a.root) / a.split, out, EarlyCheck.load(a.check),
+                      Predictor.load(a.check), rho=a.rho, steps=a.steps)
+    s = LS.summary(rows)
+    (out / "summary.json").write_text(json.dumps(s, indent=1))
+    (out / "schedule.md").write_text(LS.markdown(s, a.rho) + "\n")
+    print(LS.markdown(s, a.rho))
+
+
 def cmd_report(a: Any) -> None:
     from .check_report import SHIPPED_BENCH, write_report
     write_report(_pipe(a), Path(a.root), Path(a.check), Path(a.out),
@@ -338,6 +350,12 @@ def parser() -> Any:
     q.add_argument("--shard", type=int, default=0)
     q.add_argument("--shards", type=int, default=1)
     q.set_defaults(fn=cmd_tries)
+    q = sub.add_parser("schedule", help="the loop's first try under the uniform and the "
+                       "reallocated schedule, on failing runs of a fitting split (issue 24.4)")
+    q.add_argument("--split", choices=FIT_SPLITS, default="dev-ood")
+    q.add_argument("--rho", type=float, default=0.6,
+                   help="share of steps above the structure split (uniform: 0.4)")
+    q.set_defaults(fn=cmd_schedule)
     q = sub.add_parser("report", help="replay the loop's policy; write loop.md and the card")
     q.add_argument("--out", default=str(root / "docs" / "results" / "loop"))
     q.add_argument("--bench", default=None, help="the per-prompt benchmark's bench.json "

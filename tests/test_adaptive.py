@@ -289,3 +289,34 @@ def test_a_try_is_checked_once_the_run_is_back_on_the_users_scene():
     d = adaptive.decide((0.1, 0.9), ["donor_k10"], lambda i: (0.9, 0.9), 0.5, 2,
                         lambda n: adaptive.try_step(n, 6, 25))
     assert d.tries[0]["checked_at"] == 10 and "at step 10" in adaptive.describe(d, 6)
+
+
+def test_the_schedule_measurement_runs_the_first_try_under_both_schedules(pipe, tmp_path):
+    """issue 24.4's measurement: each failing kept run's first try, uniform and reallocated,
+    judged; the summary's rates and the rule's decision; a test split is refused."""
+    from lina_core import check_data, loop_schedule
+
+    class Ranker:
+        def features(self, pipe, prompt, graph):
+            return None
+
+        def gains(self, feats):
+            return {"cplus_half": 0.3, "donor_k10": 0.2}
+
+    items = [{"split": "dev-ood", "category": "shadow", "index": i, "seed": 0} for i in range(2)]
+    check_data.collect(pipe, items, tmp_path / "dev-ood", steps=6, progress=lambda m: None)
+    ck = _check(1.01)
+    rows = loop_schedule.measure(pipe, tmp_path / "dev-ood", tmp_path / "sched", ck, Ranker(),
+                                 steps=6, progress=lambda m: None)
+    assert len(rows) == 2 and {r["name"] for r in rows} == {"cplus_half"}
+    assert all(r["uniform"]["wall_s"] > 0 and "joint" in r["reallocated"] for r in rows)
+    again = loop_schedule.measure(pipe, tmp_path / "dev-ood", tmp_path / "sched", ck, Ranker(),
+                                  steps=6, progress=lambda m: None)
+    assert again == rows                                    # resumed: nothing run twice
+    fake = [dict(rows[0], uniform={"joint": False}, reallocated={"joint": True}),
+            dict(rows[1], uniform={"joint": False}, reallocated={"joint": False})]
+    s = loop_schedule.summary(fake)
+    assert s["all"]["reallocated"]["repaired"] == 1 and s["all"]["difference"]["mean"] == 0.5
+    assert "| all | 2 |" in loop_schedule.markdown(s, 0.6)
+    with pytest.raises(ValueError, match="test split"):
+        loop_schedule.measure(pipe, tmp_path / "test-ood", tmp_path / "x", ck, Ranker())
