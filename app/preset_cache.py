@@ -37,9 +37,12 @@ INDEX = "outputs.json"
 
 
 def source_hash() -> str:
-    """The app's code, hashed (a cache per app version: changed code never serves old output)."""
+    """The app's and the core's code, hashed (a cache per code version: changed code, in the app
+    or in what it runs, such as LINA's loop, never serves old output)."""
     h = hashlib.sha256()
-    for p in sorted(Path(__file__).parent.glob("*.py")):
+    root = Path(__file__).resolve().parent.parent
+    for p in sorted([*root.glob("app/*.py"), *root.glob("lina_core/**/*.py")]):
+        h.update(p.relative_to(root).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:12]
 

@@ -267,3 +267,17 @@ def test_scene_refused_text_shows_nothing_of_the_scene_before(served):
     s = _scene(served, screen)
     assert s["plot"] is None and s["info"] == "" and "Not applied" in s["status"]
     assert MIRROR in s["status"] and screen.value(prompt) == bad     # the editor's scene, named
+
+
+def test_the_preset_cache_is_keyed_by_the_core_code_too(tmp_path, monkeypatch):
+    """A change to what the app runs (lina_core, e.g. LINA's loop), not only to the app's own
+    code, gives the presets a new cache folder: old answers are never served."""
+    from app import preset_cache
+    before = preset_cache.source_hash()
+    real = preset_cache.Path.read_bytes
+
+    def edited(self):
+        data = real(self)
+        return data + b"\n# edited" if self.name == "adaptive.py" else data
+    monkeypatch.setattr(preset_cache.Path, "read_bytes", edited)
+    assert preset_cache.source_hash() != before
