@@ -1,11 +1,19 @@
 """Probe tab: run one of the PAP-style diagnostic probes on a few prompts per category, with a
-progress bar; show its Plotly figure (accuracy with 95% Wilson intervals) and its rows."""
+progress bar; show its Plotly figure (accuracy with 95% Wilson intervals) and its rows.
+
+Beside the live run, the measured curve: insight 3(a)'s settling curve on the shipped model at
+n = 200 runs per category, loaded from ``docs/probes/settling`` (made by ``python -m lina_core
+settling``), never computed at page load, so a speaker can show the real curve, then poke at it
+with a small live run of their own prompts."""
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
 from lina_core.limits import MAX_SEED, MAX_STEPS, MIN_STEPS
@@ -27,6 +35,35 @@ DESCRIPTIONS = {
 }
 #: the probes that run once per switch step k
 KS_PROBES = ("timing", "inpaint")
+#: the shipped settling curve (settling.png and settling.json)
+SETTLING = Path(__file__).resolve().parents[1] / "docs" / "probes" / "settling"
+
+
+def settling_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
+    """The shipped settling figure and its caption (command, n, headline points); without the
+    files, no image and a caption that says so."""
+    from lina_core.settling import at
+    folder = SETTLING if folder is None else Path(folder)
+    try:
+        res = json.loads((folder / "settling.json").read_text())
+        from PIL import Image
+        with Image.open(folder / "settling.png") as im:
+            img = np.asarray(im.convert("RGB"))
+        pts = {(k, f): at(res, k, f) for k in (4, 8) for f in ("physics", "texture")}
+    except (OSError, ValueError, KeyError):
+        return None, (f"_The measured settling curve is not here ({folder}/settling.png and "
+                      f"settling.json); make it with `python -m lina_core settling`._")
+    n = res["n_runs"]["pooled"]
+    per = sorted({v["physics"]["agree"][0]["n"] for g, v in res["scopes"]["pooled"].items()
+                  if g != "all"})
+    n_cat = str(per[0]) if len(per) == 1 else f"{per[0]}-{per[-1]}"
+    head = "; ".join(f"k={k}: physics {100 * pts[k, 'physics']['acc']:.0f}%, texture "
+                     f"{100 * pts[k, 'texture']['acc']:.0f}%" for k in (4, 8))
+    return img, (f"**Measured (insight 3a):** the verifier's verdict on the step-k preview "
+                 f"agrees with its verdict on the final image ({head}). {n} baseline runs of "
+                 f"the shipped model over {', '.join(res['pooled_over'])} "
+                 f"(n = {n_cat} per category); bands are 95% "
+                 f"Wilson intervals. Made by `{res['command']}`.")
 
 
 def run_probe(name: Any, split: Any, n: Any, seeds: Any, ks: Any, steps: Any, model_key: str,
@@ -86,7 +123,15 @@ def build(ctx: Ctx) -> None:
         stop = stop_button("probe-stop")
     status = run_status("probe-status")
     md = gr.Markdown(elem_id="probe-md")
-    plot = gr.Plot(label="probe result")
+    with gr.Row():
+        with gr.Column():
+            img, caption = settling_figure()
+            ctx.parts["probe_settling"] = gr.Image(
+                img, label="measured: settling curve (shipped model)", interactive=False,
+                visible=img is not None, elem_id="probe-settling")
+            gr.Markdown(caption, elem_id="probe-settling-caption")
+        with gr.Column():
+            plot = gr.Plot(label="live probe (small n)")
     rows = gr.Dataframe(label="rows", interactive=False, wrap=True)
     name.change(lambda v: f"_{DESCRIPTIONS.get(v, '')}_", [name], [desc],
                 api_visibility="private", show_progress="hidden")
