@@ -9,8 +9,8 @@ import gradio as gr
 
 from lina_core.pipelines.registry import ModelUnavailable
 
-from . import (picker, state, tab_intervene, tab_lina, tab_probe, tab_runs, tab_scene,
-               tab_video, zerogpu)
+from . import (picker, state, talk, tab_intervene, tab_lina, tab_probe, tab_runs,
+               tab_scene, tab_video, zerogpu)
 from .context import MODEL_QUEUE, Ctx
 from .runstore import RunStore
 from .state import ModelHandle, VideoHandle
@@ -20,14 +20,35 @@ TITLE = "LINA explorer"
 QUEUE_SIZE = 32
 CSS = """
 #model-status p { margin: 0.2em 0; }
-.gradio-container { max-width: 1400px !important; }
-"""
-HEADER = (f"# {TITLE}\nAn interactive diagnostic for **physical alignment** in diffusion models, "
-          "after *LINA: Learning INterventions Adaptively for Physical Alignment and "
-          "Generalization in Diffusion Models* (arXiv 2512.13290). The operational definitions "
-          "(causal completion c+, structure and texture donors, latent guidance masked where "
-          "the run drew the effect, reallocated schedule, and LINA as a learned choice among "
-          "them) are this project's; see docs/DESIGN.md in the repository.")
+""" + talk.CSS
+#: the first screen: what the app shows, in one plain sentence, and where to start
+HEADER = (f"# {TITLE}\nDiffusion models often draw physics wrong (a mirror with no reflection, "
+          "a balance tilted the wrong way); this app shows a small model's picture next to the "
+          "one LINA gets by steering the same run, and a verifier says which one is right.")
+START_NOTE = ("**Start here** runs an example and opens the comparison; the talk view "
+              "(also `?talk=1` in the address) shows it large for a room.")
+#: where the project's terms come from, under the glossary
+SOURCES = ("After *LINA: Learning INterventions Adaptively for Physical Alignment and "
+           "Generalization in Diffusion Models* (arXiv 2512.13290); the operational "
+           "definitions are this project's (docs/DESIGN.md in the repository).")
+
+
+def _first_screen(ctx: Ctx) -> tuple[list[Any], gr.Checkbox]:
+    """The header: one sentence of what the app shows, "Start here" (wired by the LINA tab,
+    :func:`app.tab_lina._wire_start`), the talk view switch and the glossary.  Returns what the
+    talk view hides, and the switch."""
+    with gr.Row(equal_height=True, elem_id="lina-top"):
+        header = gr.Markdown(HEADER, elem_id="lina-header")
+        with gr.Column(scale=0, min_width=260):
+            ctx.parts["start_here"] = gr.Button("Start here: run an example", variant="primary",
+                                                elem_id="start-here")
+            switch = gr.Checkbox(False, label="talk view (large pictures)",
+                                 elem_id="talk-switch")
+    note = gr.Markdown(START_NOTE, elem_id="lina-start-note")
+    with gr.Accordion("What the words mean (c+, donors, check step, ...)", open=False,
+                      elem_id="glossary") as glossary:
+        gr.Markdown(talk.GLOSSARY + "\n" + SOURCES)
+    return [header, note, glossary, ctx.parts["start_here"]], switch
 
 
 def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path = "runs",
@@ -58,9 +79,10 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
         model_key = gr.State(model)
         scene = gr.State(tab_scene.initial_scene())
         ctx = Ctx(handle, store, model_key, scene, cache_presets, video=video)
-        gr.Markdown(HEADER)
+        first, switch = _first_screen(ctx)
         _, status = picker.build(ctx)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
+            ctx.parts["tabs"] = tabs
             with gr.Tab("Scene", id="scene"):
                 tab_scene.build(ctx)
             with gr.Tab("Intervene", id="intervene"):
@@ -78,6 +100,10 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
                         show_progress="hidden")
         demo.load(lambda k: handle.describe(k), [model_key], [status], api_name="model_status",
                   **MODEL_QUEUE)
+        view = ctx.parts["talk"]
+        talk.wire_switch(demo, switch, first + view["hide"], view["show"], view["fold"], tabs,
+                         "lina")
+        demo.load(None, None, None, js=view["titles"])
     # one model call at a time (MODEL_QUEUE: the engine swaps the one pipeline's scheduler and
     # hooks for a call); 32 waiting at most: on 2 CPU cores a 25-step ToyWorld run takes 2-4 s,
     # so the last in line waits about 1.5 min (docs/PERFORMANCE.md, "App queue under load");

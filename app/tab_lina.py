@@ -15,7 +15,7 @@ from lina_core import csg
 from lina_core.limits import MAX_SEED, MAX_STEPS, MIN_STEPS
 from lina_core.pipelines.registry import ModelUnavailable
 
-from . import editor, state
+from . import editor, state, talk
 from .context import MODEL_QUEUE, Ctx
 from .preset_cache import talk_presets
 from .presets import DEFAULT_PROMPT, lina_presets
@@ -164,17 +164,14 @@ def batch(r: Request, progress=gr.Progress()) -> dict[str, Any]:
     return {"base_gal": base_g, "lina_gal": lina_g, "batch_md": md}
 
 
-INTRO = ("**LINA** (as this project defines it): for each prompt, a learned predictor "
-         "chooses one intervention of a named family (none; the causal completion c+ for a "
-         "window of early steps; a structure donor, the same scene with the novel attributes "
-         "swapped for familiar ones and the effect's causal parents kept; latent guidance "
-         "masked to the effect's region as the run drew it; the reallocated schedule), or none "
-         "at all. With the model's learned early check (ToyWorld stills), LINA adapts to the "
-         "run: at step 6 of 25 the check reads the run's own preview; a run it expects to come "
-         "out right is left alone, otherwise LINA tries up to two interventions and keeps the "
-         "one the check rates best (docs/RESULTS.md: on held-out scenes it breaks fewer right "
-         "pictures, and repairs fewer, than one choice per prompt). Pick one by hand to "
-         "compare. Baseline and LINA start from the same noise.")
+INTRO = ("**Baseline vs LINA.** The baseline is the model's own picture for the prompt; LINA "
+         "is the same run, from the same noise, with one intervention that LINA picks (or "
+         "none). A verifier then says whether each picture got the physics and the texture "
+         "right. With the model's early check (ToyWorld stills), LINA looks at the run's own "
+         "preview at step 6 of 25: a run the check expects to come out right is left alone; "
+         "otherwise LINA tries up to two interventions and keeps the best rated. Pick a preset "
+         "to start, or pick an intervention by hand to compare. The words are explained under "
+         "\"What the words mean\" at the top of the page.")
 #: the order of the ``/lina`` outputs (the API answers them in this order; the ground truth,
 #: added later, is last so earlier clients' indices still hold)
 PAIR_OUTPUTS = ("base_img", "lina_img", "mask_img", "vb", "vl", "heat", "previews", "explain",
@@ -190,11 +187,13 @@ def _inputs() -> dict[str, Any]:
         i["use_scene"] = FieldCheckbox(False, label="use the Scene tab's graph", scale=1,
                                        field="use Scene graph")
     i["presets"] = gr.Column()
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=True, elem_id="lina-advanced") as i["advanced"]:
         i["seed"] = FieldNumber(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
                                 field="seed")
         i["steps"] = steps_slider()
-        i["candidate"] = intervention_dropdown(elem_id="lina-candidate")
+        i["candidate"] = intervention_dropdown(
+            elem_id="lina-candidate", min_width=220,
+            info="c+: the prompt with its implied effects; donor: a familiar scene first")
         i["predict"] = gr.Button("Predict intervention", elem_id="lina-predict")
     with gr.Row():
         i["run"] = gr.Button("Run baseline vs LINA", variant="primary", elem_id="lina-run")
@@ -248,7 +247,7 @@ def _outputs() -> dict[str, Any]:
 def _batch_section() -> dict[str, Any]:
     """The batch accordion: its seeds, button and outputs."""
     b: dict[str, Any] = {}
-    with gr.Accordion("batch: a few seeds", open=False):
+    with gr.Accordion("batch: a few seeds", open=False) as b["accordion"]:
         with gr.Row():
             b["seeds"] = gr.Textbox("0, 1, 2, 3", label=f"seeds (at most {UI_MAX_SEEDS})",
                                     elem_id="lina-seeds")
@@ -316,10 +315,12 @@ def _known_categories(ctx: Ctx) -> tuple[str, ...]:
 
 
 def _presets(ctx: Ctx, i: dict[str, Any], outs: dict[str, Any], run_pair: Any
-             ) -> gr.Examples:
+             ) -> tuple[gr.Examples, list[tuple[str, str, int]], list[dict[str, Any]]]:
     """The talk presets: clicking one fills the prompt and seed; with caching on (the app's
     default) the baseline/LINA pair, with LINA's own choice, is computed once per model and
-    then served from the app's preset cache (:mod:`app.preset_cache`)."""
+    then served from the app's preset cache (:mod:`app.preset_cache`).  Each is named in a few
+    words (:func:`app.talk.short_name`); what was measured on it is in its hover title and in
+    the fold under the presets.  Returns the examples, the presets and their requests."""
     presets = lina_presets(_known_categories(ctx))
     requests = [dict(prompt=p, use_scene=False, scene=None, seed=s, steps=DEFAULT_STEPS,
                      candidate=PREDICTED, model_key=None) for _, p, s in presets]
@@ -328,11 +329,53 @@ def _presets(ctx: Ctx, i: dict[str, Any], outs: dict[str, Any], run_pair: Any
              f"{DEFAULT_STEPS} steps, LINA's predicted choice; cached after first use)")
     # the row fills every input the preset runs with, so the inputs on screen are the run's
     rows = [[r["prompt"], r["seed"], r["steps"], r["candidate"]] for r in requests]
-    return talk_presets(cache, "lina", rows, requests, run_pair,
-                        [i["prompt"], i["seed"], i["steps"], i["candidate"]], outs,
-                        i["status"], blank_pair(), visible_columns=[0, 1],
-                        label=label, example_labels=[p[0] for p in presets],
-                        elem_id="lina-presets")
+    ex = talk_presets(cache, "lina", rows, requests, run_pair,
+                      [i["prompt"], i["seed"], i["steps"], i["candidate"]], outs,
+                      i["status"], blank_pair(), visible_columns=[0, 1],
+                      label=label, example_labels=[talk.short_name(p[0], p[1])
+                                                   for p in presets],
+                      elem_id="lina-presets")
+    with gr.Accordion("what each preset shows (measured rates)", open=False,
+                      elem_id="lina-preset-info"):
+        gr.Markdown(talk.preset_info(presets))
+    return ex, presets, requests
+
+
+def start_index(presets: list[tuple[str, str, int]]) -> int:
+    """The preset "Start here" runs: the first one the loop repairs, else the first."""
+    return next((n for n, (label, _, _) in enumerate(presets) if "loop repairs" in label), 0)
+
+
+def _wire_start(ctx: Ctx, i: dict[str, Any], outs: dict[str, Any], ex: gr.Examples,
+                presets: list[tuple[str, str, int]], requests: list[dict[str, Any]],
+                run_pair: Any) -> None:
+    """"Start here" (the first screen's button, when there is one): the LINA tab, its inputs
+    filled with a preset and that preset run (from the preset cache when there is one)."""
+    start, tabs = ctx.parts.get("start_here"), ctx.parts.get("tabs")
+    if start is None or not requests:
+        return
+    n = start_index(presets)
+    r = requests[n]
+    fields = {i[k]: r[k] for k in ("prompt", "seed", "steps", "candidate")}
+    targets = [*fields] + ([tabs] if tabs is not None else [])
+
+    def fill() -> dict[Any, Any]:
+        return fields | ({tabs: gr.Tabs(selected="lina")} if tabs is not None else {})
+
+    answer = getattr(ex, "answer", None)
+
+    def run(progress=gr.Progress()) -> dict[str, Any]:
+        if answer is not None:
+            return answer(n, progress)
+        return run_pair(progress=progress, **r)
+
+    filled = start.click(fill, None, targets, api_visibility="private",
+                         show_progress="hidden", queue=False)
+    filled.then(None, None, None, js=talk.SCROLL_JS)
+    event = filled.then(guard(keyed(run, outs)), None, list(outs.values()),
+                        show_progress_on=[i["status"]], api_visibility="private",
+                        **MODEL_QUEUE)
+    on_status(event, i["status"], {outs[k]: v for k, v in blank_pair().items()})
 
 
 def _hide_empty_mask(mask: gr.Image) -> None:
@@ -343,11 +386,25 @@ def _hide_empty_mask(mask: gr.Image) -> None:
 
 
 def build(ctx: Ctx) -> None:
-    gr.Markdown(INTRO)
+    intro = gr.Markdown(INTRO, elem_id="lina-intro")
     i = _inputs()
-    o = _outputs()
+    talk_view, t = talk.section()
+    with gr.Accordion("the run in detail: verdicts, difference, per-step previews, why",
+                      open=True, elem_id="lina-details") as details:
+        o = _outputs()
+        with gr.Accordion("What the words mean", open=False):
+            gr.Markdown(talk.GLOSSARY)
     b = _batch_section()
     run_pair = _wire(ctx, i, o, b)
     _hide_empty_mask(o["mask_img"])
+    outs = {k: o[k] for k in PAIR_OUTPUTS}
     with i["presets"]:
-        ctx.parts["lina_presets"] = _presets(ctx, i, {k: o[k] for k in PAIR_OUTPUTS}, run_pair)
+        ex, presets, requests = _presets(ctx, i, outs, run_pair)
+        ctx.parts["lina_presets"] = ex
+    talk.wire_outputs(outs, t)
+    _wire_start(ctx, i, outs, ex, presets, requests, run_pair)
+    # what the talk view switch (app.build) hides, shows and folds on this tab
+    ctx.parts["talk"] = {"hide": [intro, i["advanced"], b["accordion"]], "show": [talk_view],
+                         "fold": [details],
+                         "titles": talk.preset_titles_js("lina-presets", [
+                             p[0] for p in presets])}

@@ -1,0 +1,167 @@
+"""The speaker's path (issue 25) in a real browser (headless Debian chromium) at 1920 x 1080, on
+the app as ``app.py`` serves it (presets cached; here the tiny pipelines, 3 steps, and a
+predictor that chooses c+): "Start here" -> the comparison shows -> the talk view, opened by
+its URL parameter, shows ground truth, baseline and LINA at 512 px or more and the slider -> a
+typed held-out prompt runs -> a refused prompt shows one message and empties the outputs ->
+the next preset fills them all again.  Each screen is checked for what it shows, and for no
+"Error" badge.  Skips (saying why) when chromium or playwright is missing."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from app.build import free_port  # noqa: E402
+from browser import CHROMIUM, MARKS  # noqa: E402
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+pytestmark = MARKS
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="the playwright python package is not installed")
+
+#: held out: the model's training set has no stone cube in water (test-ood's kind of scene)
+HELD_OUT = "a stone cube in a beaker of water"
+REFUSED = "???"
+PANEL = ("() => [...document.querySelectorAll('[role=tabpanel]')].filter(p => p.offsetParent"
+         " !== null).map(p => p.innerText).join('\\n')")
+#: displayed width and height of the first image in an element (0, 0 when it has none)
+BOX = ("(sel) => { const i = document.querySelector(sel + ' img[src]'); if (!i) return [0, 0];"
+       " const r = i.getBoundingClientRect(); return [r.width, r.height]; }")
+SRC = ("(sel) => { const i = document.querySelector(sel + ' img'); "
+       "return i ? (i.getAttribute('src') || '') : ''; }")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    import torch
+    torch.set_num_threads(1)
+    from app import build_demo, launch_kwargs, tab_lina
+    from lina_core.__main__ import load_model
+    from test_app_api import fit_test_predictor
+    pipe = load_model(None, tiny=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LINA_PREDICTOR_DIR", str(fit_test_predictor(
+            pipe, tmp_path_factory.mktemp("predictor"), {"cplus_all": 0.5})))
+        mp.setattr(tab_lina, "DEFAULT_STEPS", 3)
+        demo = build_demo(pipe=pipe, cache_presets=True, threads=1,
+                          runs_dir=tmp_path_factory.mktemp("runs"))
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                    quiet=True, **launch_kwargs())
+        yield f"http://127.0.0.1:{port}/"
+        demo.close()
+
+
+@pytest.fixture()
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+    from browser import ARGS
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1920, "height": 1080})
+        try:
+            yield ctx.new_page()
+        finally:
+            ctx.close()
+
+
+def _open(page, url: str) -> None:
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    page.wait_for_function("document.querySelector('#model-status') && document.querySelector("
+                           "'#model-status').textContent.includes('Model:')", timeout=120_000)
+
+
+def _wait(page, js: str, what: str, timeout: float = 60_000) -> None:
+    try:
+        page.wait_for_function(js, timeout=timeout)
+    except Exception:  # noqa: BLE001 - say what the page showed instead
+        page.screenshot(path="/tmp/lina-talk-timeout.png", full_page=True)
+        raise AssertionError(f"{what}; the page showed: {page.evaluate(PANEL)[-1500:]}") \
+            from None
+
+
+def _new_picture(page, sel: str, before: str) -> str:
+    _wait(page, f"(({SRC})({json.dumps(sel)}) || '') !== {json.dumps(before)} && "
+                f"({SRC})({json.dumps(sel)}).includes('/file=')", f"{sel} never showed a picture")
+    return page.evaluate(SRC, sel)
+
+
+def _no_error(page, what: str) -> None:
+    panel = page.evaluate(PANEL)
+    assert "Error" not in panel, f"an output says Error after {what}: {panel[-1500:]}"
+
+
+def _talk_screen(page, prompt: str, what: str) -> None:
+    """The talk view of a run of ``prompt``: three pictures of 512 px or more, the slider with
+    both, a verdict line per run, the reason, the details folded."""
+    _wait(page, f"document.querySelector('#talk-title').textContent.includes("
+                f"{json.dumps(prompt)})", f"the talk view never named {prompt!r}")
+    for sel in ("#talk-truth", "#talk-baseline", "#talk-lina"):
+        _new_picture(page, sel, "")
+        w, h = page.evaluate(BOX, sel)
+        assert w >= 512 and h >= 512, f"{sel} is {w:.0f} x {h:.0f} px at 1920 x 1080 ({what})"
+    assert page.locator("#talk-slider img[src]").count() == 2
+    verdicts = page.locator("#talk-verdicts").inner_text()
+    assert "Baseline:" in verdicts and "LINA (" in verdicts and len(verdicts.splitlines()) == 2
+    assert page.locator("#talk-reason").inner_text().count(". ") == 0     # one sentence
+    assert "cplus_all" in page.locator("#talk-reason").inner_text()
+    assert not page.locator("#lina-vb").is_visible()                      # details folded
+    _no_error(page, what)
+
+
+def test_the_speakers_path(served, page):
+    from app.presets import lina_presets
+    from app.state import handle
+    from app.tab_lina import start_index
+    from app.talk import short_name
+    presets = lina_presets(handle().categories())
+    # the first screen: what the app shows, and where to start
+    _open(page, served)
+    assert "this app shows" in page.locator("#lina-header").inner_text()
+    assert page.locator("#glossary").is_visible() and page.locator("#start-here").is_visible()
+    # start here -> the LINA tab, a preset run, the comparison
+    page.locator("#start-here").click()
+    _wait(page, "document.querySelector('#lina-md') && document.querySelector('#lina-md')"
+                ".innerText.includes('saved')", "Start here ran nothing")
+    assert page.get_by_role("tab", name="LINA").get_attribute("aria-selected") == "true"
+    for sel in ("#lina-truth", "#lina-baseline", "#lina-lina"):
+        _new_picture(page, sel, "")
+    assert page.locator("#lina-prompt textarea").input_value() == \
+        presets[start_index(presets)][1]
+    _no_error(page, "Start here")
+    # the talk view, by its URL parameter: large pictures and the slider
+    _open(page, served + "?talk=1")
+    _wait(page, "document.body.classList.contains('lina-talk') && "
+                "document.querySelector('#talk-view') && "
+                "document.querySelector('#talk-view').offsetParent !== null",
+          "?talk=1 did not open the talk view")
+    assert not page.locator("#lina-header").is_visible()
+    assert page.get_by_role("tab", name="LINA").get_attribute("aria-selected") == "true"
+    items = page.locator("#lina-presets button.gallery-item")
+    assert items.first.inner_text() == short_name(presets[0][0], presets[0][1])
+    assert (items.first.get_attribute("title") or "") == presets[0][0]   # the rates on hover
+    items.first.click()
+    _talk_screen(page, presets[0][1], "a preset in the talk view")
+    before = page.evaluate(SRC, "#talk-baseline")
+    # a typed held-out prompt
+    page.locator("#lina-prompt textarea").fill(HELD_OUT)
+    page.locator("#lina-run").click()
+    _new_picture(page, "#talk-baseline", before)
+    _talk_screen(page, HELD_OUT, "a typed prompt")
+    # a refused prompt: one message, every output emptied
+    page.locator("#lina-prompt textarea").fill(REFUSED)
+    page.locator("#lina-run").click()
+    _wait(page, "document.querySelector('#lina-status').innerText.includes('Not run')",
+          "the refused prompt left no status")
+    _wait(page, f"({SRC})('#talk-baseline') === '' && ({SRC})('#talk-lina') === ''",
+          "the refused prompt left pictures on screen")
+    assert page.locator("#talk-verdicts").inner_text().strip() == ""
+    toasts = page.locator(".toast-body")
+    assert toasts.count() == 1 and "prompt" in toasts.first.inner_text()
+    _no_error(page, "a refused prompt")
+    # the next preset fills everything again
+    items.nth(1).click()
+    _talk_screen(page, presets[1][1], "the next preset")
+    assert page.locator("#lina-status").inner_text().strip() == ""
