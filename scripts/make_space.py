@@ -25,7 +25,9 @@ sys.path.insert(0, str(ROOT))
 from lina_core.pipelines.hub_files import HUB_FILES, HubModel  # noqa: E402
 from lina_core.pipelines.registry import ALLOWLIST  # noqa: E402
 
-COPY = ("app.py", "app", "lina_core", "assets")
+COPY = ("app.py", "app", "lina_core", "assets",
+        # the measured figures the app shows (the Probe tab's settling curve)
+        "docs/probes/settling/settling.png", "docs/probes/settling/settling.json")
 #: a torch ZeroGPU lists (platform docs, 2026: 2.8 to 2.11); a CPU Space keeps the pinned one
 ZEROGPU_TORCH = "torch==2.11.0"
 #: the keys of a Space's README front matter this script writes (the platform's documented
@@ -188,6 +190,7 @@ def build(out: Path, zerogpu: bool = False) -> Path:
         if src.is_dir():
             shutil.copytree(src, out / name, ignore=ignore)
         else:
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, out / name)
     (out / "requirements.txt").write_text(requirements(zerogpu))
     (out / "README.md").write_text(front_matter(preload) + "\n" + readme(preload, left))
