@@ -86,6 +86,9 @@ def path(page, url: str, out: Path, width: int, height: int) -> None:
     print(f"width {width}:")
     wait_ready(page, url)
     shot(page, out, "first_screen", width)
+    for tab in ("Scene", "Intervene", "Video"):
+        page.get_by_role("tab", name=tab).click()
+        shot(page, out, f"tab_{tab.lower()}", width, full=True)
     page.locator("#start-here").click()
     md = wait_md(page, "")
     page.wait_for_selector("#lina-baseline img[src]", timeout=60_000)
