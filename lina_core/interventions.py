@@ -165,10 +165,15 @@ class Inpaint:
                             f"['graph', 'attention']")
 
 
+#: the reallocated schedule's default share of steps at high noise (above the split): not
+#: ``1 - split`` (0.4), which redraws the uniform schedule (:mod:`lina_core.schedules`)
+DEFAULT_RHO = 0.6
+
+
 @dataclass
 class ScheduleSpec:
     kind: str = "uniform"
-    rho: float = 0.4
+    rho: float = DEFAULT_RHO
     split: float = 0.6
 
     def validate(self) -> None:

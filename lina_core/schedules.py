@@ -13,9 +13,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from .interventions import DEFAULT_RHO
+
 #: noise level above which the scene's causal structure is decided (our default; see
 #: docs/INSIGHTS.md for the timing probe that measures it on ToyWorld)
 STRUCTURE_SPLIT = 0.6
+#: :data:`lina_core.interventions.DEFAULT_RHO` (0.6), the reallocated schedule's default share of
+#: steps above the split.  A uniform schedule already spends ``1 - split`` of its steps there (0.4
+#: at the default split), and both halves of :func:`reallocated` are linear, so
+#: ``rho = 1 - split`` redraws the uniform schedule exactly (the default was 0.4 until issue 25);
+#: the default moves half again as many steps into the structure phase
+
+
+def uniform_share(split: float = STRUCTURE_SPLIT) -> float:
+    """The share of a uniform schedule's steps above ``split``: the ``rho`` that changes nothing."""
+    return 1.0 - float(split)
 
 
 @dataclass
@@ -66,8 +78,8 @@ def uniform(scheduler: Any, steps: int) -> Schedule:
     return Schedule("timesteps", scheduler.timesteps.double().cpu())
 
 
-def reallocated(scheduler: Any, steps: int, rho: float, split: float = STRUCTURE_SPLIT,
-                base: Schedule | None = None) -> Schedule:
+def reallocated(scheduler: Any, steps: int, rho: float = DEFAULT_RHO,
+                split: float = STRUCTURE_SPLIT, base: Schedule | None = None) -> Schedule:
     """Same number of steps; a share ``rho`` of them at noise levels above ``split``.
 
     The default schedule spends about ``1 - split`` of its steps there; LINA's causality-aware
