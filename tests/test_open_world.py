@@ -340,7 +340,10 @@ def _generator_prompts() -> list[str]:
 
 #: sha256 of every generator prompt's {graph JSON, unknown words}, dumped before the open-world
 #: parser existed (1165 distinct prompts): the ToyWorld graphs, boxes included, are unchanged
-TOYWORLD_GOLDEN = "8760f315b7864e5f70e92b8d4658cfe51d52b687901ed4f963b99f02610efdaa"
+#: issue 25: captions say "an ice cube" (were "a ice cube"): 11 captions more (the templates above
+#: still write "a ice"); with "an ice" read as "a ice" the 1165 graphs and the old digest
+#: (8760f315...) are unchanged
+TOYWORLD_GOLDEN = "eac7ceb31a660bf12b3168a70221a46f43d4296a1dae55c85bc2b321bf780800"
 
 
 def test_toyworld_prompts_give_the_same_graphs_as_before():
@@ -352,7 +355,7 @@ def test_toyworld_prompts_give_the_same_graphs_as_before():
             r = from_prompt(c)
             assert r.domain == "toyworld", c
             out[c] = {"graph": r.graph.to_dict(), "unknown": r.unknown_words}
-    assert len(out) == 1165
+    assert len(out) == 1176
     digest = hashlib.sha256(json.dumps(out, sort_keys=True).encode()).hexdigest()
     assert digest == TOYWORLD_GOLDEN
 

@@ -5,6 +5,7 @@ them, which is what :func:`lina_core.csg.from_prompt` reads back as explicit eff
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from .graph import CausalSceneGraph, GraphError
@@ -69,6 +70,17 @@ _CAPTIONS: dict[str, Callable[[CausalSceneGraph, bool], str]] = {
     "scale": _scale}
 
 
+#: "a" before a word that starts with a vowel ("a ice cube"); ToyWorld's words that start with a
+#: vowel are sounded as vowels ("ice"), so spelling decides
+_A_BEFORE_VOWEL = re.compile(r"\b([Aa]) (?=[aeiouAEIOU])")
+
+
+def articles(text: str) -> str:
+    """``text`` with "a" made "an" before a vowel: "a ice cube" -> "an ice cube" (the parser
+    reads both alike, and the shipped model draws them alike)."""
+    return _A_BEFORE_VOWEL.sub(r"\1n ", text)
+
+
 def to_prompt(g: CausalSceneGraph, explicit: bool = False) -> str:
     """The user-style caption, or (``explicit=True``) its causal completion ``c+``."""
     if g.is_open:
@@ -79,4 +91,4 @@ def to_prompt(g: CausalSceneGraph, explicit: bool = False) -> str:
         from .scenes_v2 import caption
     if caption is None:  # pragma: no cover - validate() forbids it
         raise GraphError(f"category: {g.category!r}")
-    return caption(g, explicit)
+    return articles(caption(g, explicit))
