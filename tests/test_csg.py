@@ -587,9 +587,11 @@ def test_figure_edges_and_implicit_nodes():
     n_causal = len(g.causal_edges())
     assert list(causal.x).count(None) == n_causal
     assert list(spatial.x).count(None) == g.graph.number_of_edges() - n_causal
-    # causal edges carry arrows, spatial edges do not
+    # every edge carries an arrowhead at its target, in its kind's colour (issue 25: a spatial
+    # edge without one, "lamp above obj0", read both ways)
     arrows = [a for a in fig.layout.annotations if a.showarrow]
-    assert len(arrows) == n_causal
+    assert len(arrows) == g.graph.number_of_edges()
+    assert sum(a.arrowcolor == causal.line.color for a in arrows) == n_causal
     # implicit nodes: open marker and an "(implicit)" label
     imp = tr["implicit nodes"]
     assert list(imp.customdata) == g.implicit_nodes()
@@ -621,7 +623,7 @@ def test_figure_without_boxes_is_deterministic_and_tolerates_bad_graphs():
 
 def test_figure_empty_graph():
     fig = figure(CausalSceneGraph("shadow"))
-    assert len(fig.data) == 4
+    assert len(fig.data) == 6     # two edge traces, two node traces and their legend entries
 
 
 # --------------------------------------------------------------------------- the rules table

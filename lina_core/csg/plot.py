@@ -3,8 +3,8 @@
 The layout is **layered**: a node's row is its causal hop depth (what the prompt states on top,
 each effect one row below the deepest of its causes), so causes sit above their effects; within
 a row nodes are ordered by the mean position of their parents (fewer crossings) and spaced so
-that no two nodes or labels overlap.  Causal edges are solid red with arrows, other edges dashed
-grey, every edge carries its relation; implicit nodes are hollow, ringed with a dotted circle and
+that no two nodes or labels overlap.  Causal edges are solid red, other edges dashed grey, every
+edge has an arrowhead at its target and carries its relation; implicit nodes are hollow, ringed with a dotted circle and
 labelled "(implicit)".  It must draw graphs that do not validate (an edit in progress), so it
 reads node data defensively.
 """
@@ -36,6 +36,9 @@ LABEL_CHARS = 14       # a label line is cut to this many characters
 RING = 0.16            # the dotted ring around an implicit node, in units
 STAGGER, STAGGER_FROM = 0.5, 4   # rows wider than this stagger their nodes by this much
 PANEL_PX = 540         # the Scene tab's figure panel at a 1400 px wide window
+#: the legend's node entries (their own traces, in one neutral colour; a node's colour is its kind)
+LEGEND_NAMES = {False: "node (colour: its kind)", True: "implicit node (hollow, dotted ring)"}
+LEGEND_COLOUR = "#555555"
 
 
 def _kind_of(g: CausalSceneGraph, n: str) -> str:
@@ -242,11 +245,11 @@ def _add_edges(fig: Any, g: CausalSceneGraph, pos: dict[str, tuple[float, float]
         ys += ey + [None]
         text += [f"{u} —{rel}→ {v}"] * len(ex) + [None]
         colour = CAUSAL_EDGE_COLOUR if causal else SPATIAL_EDGE_COLOUR
-        if causal:
-            notes.append(dict(x=ex[-1], y=ey[-1], ax=ex[-2], ay=ey[-2], xref="x", yref="y",
-                              axref="x", ayref="y", showarrow=True, arrowhead=3,
-                              arrowsize=1.2, arrowwidth=2, arrowcolor=colour, standoff=13,
-                              text=""))
+        # every edge has a head: "lamp above obj0" must not read both ways
+        notes.append(dict(x=ex[-1], y=ey[-1], ax=ex[-2], ay=ey[-2], xref="x", yref="y",
+                          axref="x", ayref="y", showarrow=True, arrowhead=3,
+                          arrowsize=1.2 if causal else 1.0, arrowwidth=2 if causal else 1.5,
+                          arrowcolor=colour, standoff=13, text=""))
         notes.append(dict(x=lx, y=ly, text=str(rel), showarrow=False, xref="x", yref="y",
                           font=dict(size=10, color=colour), bgcolor="rgba(255,255,255,0.85)"))
     fig.add_trace(go.Scatter(
@@ -280,9 +283,16 @@ def _add_nodes(fig: Any, g: CausalSceneGraph, pos: dict[str, tuple[float, float]
                           text=f"<i>{text}</i>" if implicit else text, yanchor="top",
                           yshift=-MARKER_PX / 2, font=dict(size=11, color="#222222"),
                           bgcolor="rgba(255,255,255,0.9)", borderpad=1))
+    # the legend's entry is its own (empty) trace in one neutral colour: a trace of many
+    # colours would show the last node's colour in the legend
+    fig.add_trace(go.Scatter(
+        x=[], y=[], mode="markers", hoverinfo="skip", name=LEGEND_NAMES[implicit],
+        marker=dict(size=MARKER_PX - 8, symbol="circle-open" if implicit else "circle",
+                    color=LEGEND_COLOUR, line=dict(width=2 if implicit else 1,
+                                                   color=LEGEND_COLOUR))))
     fig.add_trace(go.Scatter(
         x=[pos[n][0] for n in ns], y=[pos[n][1] for n in ns], mode="markers",
-        name="implicit nodes" if implicit else "nodes", customdata=ns,
+        name="implicit nodes" if implicit else "nodes", customdata=ns, showlegend=False,
         text=[f"{n} (implicit)" if implicit else n for n in ns],
         hovertext=[_hover(g, n, implicit, depths) for n in ns], hoverinfo="text",
         marker=dict(size=MARKER_PX - 4, symbol="circle-open" if implicit else "circle",
