@@ -22,7 +22,7 @@ Accuracy on rendered clips and on counterfactual clips with the wrong motion: ``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,13 @@ TEMPORAL_QUESTION = {
     "buoyancy": "settles_as_material_says",
     "shadow": "shadow_moves_opposite_light",
 }
+#: each temporal question in words, ``{obj}`` the scene's object ("the cube"): the keys above
+#: keep their names (saved runs and benches read them), the words name what is in the scene
+QUESTION_TEXT = {
+    "reflection": "does the reflection meet {obj} at contact?",
+    "buoyancy": "does {obj} end up floating or sunk as its material says?",
+    "shadow": "does the shadow move opposite the light?",
+}
 
 
 @dataclass
@@ -51,6 +58,8 @@ class ClipVerdict:
     temporal: dict[str, bool]
     tracks: dict[str, list[float | None]]
     reason: str
+    #: each temporal question in words, naming the scene's object (:data:`QUESTION_TEXT`)
+    questions: dict[str, str] = field(default_factory=dict)
 
     @property
     def frame_texture(self) -> list[bool]:
@@ -100,7 +109,7 @@ class ClipVerdict:
     def to_dict(self) -> dict[str, Any]:
         return {"category": self.category, "texture_ok": self.texture_ok,
                 "physics_ok": self.physics_ok, "physics_verdict": self.physics_verdict,
-                "temporal": dict(self.temporal),
+                "temporal": dict(self.temporal), "questions": dict(self.questions),
                 "reason": self.reason, "frame_texture": self.frame_texture,
                 "frame_physics": self.frame_physics, "physics_frames": self.physics_frames,
                 "tracks": self.tracks, "frames": [v.to_dict() for v in self.frames]}
@@ -129,22 +138,25 @@ def _track(verdicts: list[Verdict], key: str, index: int | None = None) -> list[
 Tracks = dict[str, list[float | None]]
 
 
-def _ball_meets_reflection(verdicts: list[Verdict], tracks: Tracks) -> tuple[bool, str]:
-    """The ball falls, never rises much, and at contact its reflection is under it."""
+def _ball_meets_reflection(verdicts: list[Verdict], tracks: Tracks, obj: str = "object"
+                           ) -> tuple[bool, str]:
+    """The object (``obj``: its shape, "ball" in the clip's name) falls, never rises much, and
+    at contact its reflection is under it."""
     ys, last = tracks["object_y"], len(verdicts) - 1
     if ys[0] is None or ys[last] is None:
-        return False, "ball not found in the first or last frame"
+        return False, f"{obj} not found in the first or last frame"
     seen = [y for y in ys if y is not None]
     fall = ys[last] - ys[0]
     rise = max([0.0] + [y0 - y1 for y0, y1 in zip(seen, seen[1:])])
     at_contact = verdicts[last].physics_ok
     ok = fall >= FALL_MIN and rise <= RISE_TOL and at_contact
-    return ok, (f"ball falls {fall:.2f} of the frame (needs {FALL_MIN}), rises at most "
+    return ok, (f"{obj} falls {fall:.2f} of the frame (needs {FALL_MIN}), rises at most "
                 f"{rise:.2f} (allowed {RISE_TOL}); at contact the reflection is "
                 + ("under it" if at_contact else "missing or outside the mirror"))
 
 
-def _settles_as_material_says(verdicts: list[Verdict], tracks: Tracks) -> tuple[bool, str]:
+def _settles_as_material_says(verdicts: list[Verdict], tracks: Tracks, obj: str = "object"
+                              ) -> tuple[bool, str]:
     """The object starts above the water, goes down, and ends floating or sunk as its
     material says."""
     last = len(verdicts) - 1
@@ -162,7 +174,8 @@ def _settles_as_material_says(verdicts: list[Verdict], tracks: Tracks) -> tuple[
                 + (state[0] if state else "object not found"))
 
 
-def _shadow_moves_opposite(verdicts: list[Verdict], tracks: Tracks) -> tuple[bool, str]:
+def _shadow_moves_opposite(verdicts: list[Verdict], tracks: Tracks, obj: str = "object"
+                           ) -> tuple[bool, str]:
     """The light moves across and the shadow's offset moves the other way."""
     last = len(verdicts) - 1
     lx, so = tracks["light_x"], tracks["shadow_offset"]
@@ -196,8 +209,18 @@ def verify_clip(frames: np.ndarray | list[np.ndarray], graph: CausalSceneGraph) 
     if cat == "shadow":
         tracks["light_x"] = _track(verdicts, "light_x")
         tracks["shadow_offset"] = _track(verdicts, "shadow_offset")
-    ok, reason = _TEMPORAL[cat](verdicts, tracks)
-    return ClipVerdict(cat, verdicts, phys, {TEMPORAL_QUESTION[cat]: bool(ok)}, tracks, reason)
+    obj = _object_name(graph)
+    ok, reason = _TEMPORAL[cat](verdicts, tracks, obj)
+    words = QUESTION_TEXT[cat].format(obj=f"the {obj}")
+    return ClipVerdict(cat, verdicts, phys, {TEMPORAL_QUESTION[cat]: bool(ok)}, tracks, reason,
+                       {TEMPORAL_QUESTION[cat]: words})
+
+
+def _object_name(graph: CausalSceneGraph) -> str:
+    """The clip's object by its shape ("cube"), "object" where the graph names none."""
+    objs = graph.nodes("object")
+    shape = graph.node(objs[0])["attrs"].get("shape") if objs else None
+    return str(shape) if shape else "object"
 
 
 def judge(image_or_clip: np.ndarray, graph: CausalSceneGraph) -> Verdict | ClipVerdict:
