@@ -512,23 +512,35 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 # ---------------------------------------------------------------------- for the UI
 
 
+#: the height of the row of step numbers over a strip's columns (:func:`attention_strip`)
+STEP_HEADER_PX = 12
+
+
 def attention_strip(masks: dict[str, np.ndarray], steps: list[int] | None = None,
-                    cell: int = 48, image: np.ndarray | None = None) -> np.ndarray:
+                    cell: int = 48, image: np.ndarray | None = None,
+                    step_labels: list[int] | None = None) -> np.ndarray:
     """One row per node, one column per chosen step: each node's soft mask as a heat map (over
-    ``image``, H x W x 3 uint8, when given), with the node id at the row's left.  uint8 RGB."""
+    ``image``, H x W x 3 uint8, when given), with the node id at the row's left.  With
+    ``step_labels`` (one per column: the run's step numbers), a row of :data:`STEP_HEADER_PX`
+    on top says each column's step ("step 12"; "12" where a cell is too narrow).  uint8 RGB."""
     from PIL import Image, ImageDraw
     if not masks:
         return np.full((cell, cell * 3, 3), 255, np.uint8)
     n_steps = next(iter(masks.values())).shape[0]
     steps = [s for s in (steps if steps is not None else range(n_steps)) if 0 <= s < n_steps]
     label = 8 * max(len(n) for n in masks) + 6
-    canvas = Image.new("RGB", (label + cell * len(steps), cell * len(masks)), "white")
+    top = STEP_HEADER_PX if step_labels is not None else 0
+    canvas = Image.new("RGB", (label + cell * len(steps), top + cell * len(masks)), "white")
     draw = ImageDraw.Draw(canvas)
     base = None if image is None else Image.fromarray(image).resize((cell, cell))
+    if top:
+        for c, s in enumerate(list(step_labels)[:len(steps)]):
+            text = f"step {s}" if cell >= 6 * len(f"step {s}") + 2 else str(s)
+            draw.text((label + c * cell + 1, 0), text, fill="black")
     for r, (node, m) in enumerate(masks.items()):
-        draw.text((3, r * cell + cell // 2 - 5), node, fill="black")
+        draw.text((3, top + r * cell + cell // 2 - 5), node, fill="black")
         for c, s in enumerate(steps):
-            canvas.paste(_heat(m[s], cell, base), (label + c * cell, r * cell))
+            canvas.paste(_heat(m[s], cell, base), (label + c * cell, top + r * cell))
     return np.asarray(canvas)
 
 
@@ -544,11 +556,14 @@ def _heat(m: np.ndarray, cell: int, base: Any) -> Any:
 def run_strip(graph: Any, attention: dict[str, Any], image: np.ndarray | None = None,
               columns: int = 6, cell: int = 48) -> tuple[np.ndarray, list[int]]:
     """What the Scene and Intervene tabs show for a run: every node a word names, at
-    ``columns`` evenly spaced steps; returns the picture and the run's step numbers shown."""
+    ``columns`` evenly spaced steps, each column headed by its step number; returns the picture
+    and the run's step numbers shown."""
     n = len(attention.get("steps", []))
     idx = sorted({int(round(v)) for v in np.linspace(0, n - 1, min(columns, n))}) if n else []
-    strip = attention_strip(node_masks(graph, attention) if n else {}, idx, cell, image)
-    return strip, [attention["steps"][i] for i in idx]
+    shown = [attention["steps"][i] for i in idx]
+    strip = attention_strip(node_masks(graph, attention) if n else {}, idx, cell, image,
+                            step_labels=shown)
+    return strip, shown
 
 
 def prompt_tokens(tokenizer: Any, prompt: str, length: int) -> tuple[list[str], int]:

@@ -48,7 +48,9 @@ class ProbeResult:
                 error_y=dict(type="data", symmetric=False,
                              array=[r["hi"] - r["acc"] for r in rs],
                              arrayminus=[r["acc"] - r["lo"] for r in rs])))
-        fig.update_layout(title=self.name, xaxis_title=self.x, yaxis_title="accuracy",
+        note = self.meta.get("note")
+        title = f"{self.name}<br><sup>{note}</sup>" if note else self.name
+        fig.update_layout(title=title, xaxis_title=self.x, yaxis_title="accuracy",
                           yaxis_range=[0, 1.05], height=360,
                           margin=dict(l=40, r=10, t=40, b=40))
         return fig
@@ -363,4 +365,10 @@ def run_probe(name: str, pipe: Any, split: str = "test-ood", n_per_category: int
         return multihop(pipe, samples, seeds, steps, progress)
     if name == "timing":
         return timing(pipe, samples, seeds, ks, steps, progress)
-    return inpaint(pipe, samples, seeds, [k for k in ks if k < steps], steps, progress)
+    res = inpaint(pipe, samples, seeds, [k for k in ks if k < steps], steps, progress)
+    left_out = [k for k in ks if k >= steps]
+    if left_out:      # said, not dropped silently: the figure would plot fewer ks than asked
+        res.meta["ks_left_out"] = left_out
+        res.meta["note"] = (f"k = {', '.join(map(str, left_out))} left out: inpainting from "
+                            f"step k >= steps ({steps}) regenerates nothing")
+    return res

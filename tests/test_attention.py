@@ -382,7 +382,8 @@ def test_run_strip_shows_the_named_nodes_at_spread_steps(tmp_path):
     r = engine.run(pipe, engine_spec(steps=STEPS), attention=True, **kw)
     strip, shown = A.run_strip(GRAPH, r.extra["attention"], r.images[0], columns=3, cell=16)
     assert shown == [0, 2, 3]
-    assert strip.shape == (2 * 16, 8 * len("mirror") + 6 + 3 * 16, 3)   # obj0, mirror
+    # obj0, mirror under a row of step numbers (issue 25: the columns carry their steps)
+    assert strip.shape == (A.STEP_HEADER_PX + 2 * 16, 8 * len("mirror") + 6 + 3 * 16, 3)
 
 
 def test_a_failed_recording_run_leaves_the_pipeline_as_it_was(tmp_path):
