@@ -3,9 +3,8 @@ baseline with the same seed (the baseline trajectory is cached and reused), and 
 slider, difference heat map, per-step previews with a scrubber, the schedule plot, verdicts."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import gradio as gr
 import numpy as np
@@ -15,20 +14,23 @@ from lina_core import csg
 from lina_core.interventions import EDIT_TYPES, InterventionSpec
 from lina_core.limits import (MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS, MAX_STRENGTH,
                               MIN_STEPS, check_text)
-from lina_core.schedules import STRUCTURE_SPLIT, Schedule
+from lina_core.schedules import DEFAULT_RHO, STRUCTURE_SPLIT, Schedule, uniform_share
 from lina_core.schedules import figure as schedule_figure
 
 from . import state
 from .context import MODEL_QUEUE, Ctx
-from .presets import DEFAULT_PROMPT, PRESETS
+from .presets import (INTERVENE_CHANGE, INTERVENE_EDIT, INTERVENE_PROMPT, INTERVENE_WINDOW,
+                      PRESETS)
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, VERDICT_HEADERS, VERDICT_WIDTHS, FieldDropdown,
                       FieldNumber, FieldRadio, FieldSlider, diff_heatmap, error, guard, keyed,
                       number, on_status, run_status, side_by_side, steps_slider, stop_button,
-                      stops, upscale, verdict_rows, verdict_summary)
+                      stops, ui_json, upscale, verdict_rows, verdict_summary)
 
 NO_EDIT = "none"
 NO_MASK = "(none: whole image)"
+#: the comparison slider's label: which side is which
+SLIDER_LABEL = "left: baseline (no intervention) | right: intervened - drag the handle"
 
 
 def _graph_for(prompt: str, scene: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -71,26 +73,32 @@ def mask_choices(prompt: Any, scene: dict[str, Any] | None):
     return gr.update(choices=[NO_MASK] + nodes, value=NO_MASK)
 
 
+#: what the default controls do, as measured (:data:`app.presets.INTERVENE_CHANGE`)
+DEFAULT_NOTE = (f"Default: a structure donor (the same scene with familiar materials) for steps "
+                f"[{INTERVENE_WINDOW[0]}, {INTERVENE_WINDOW[1]}) on a dev-ood balance scene; it "
+                f"changes the picture by {INTERVENE_CHANGE}.")
+
+
 @dataclass
 class Controls:
     """The Intervene tab's controls, by the names the ``/intervene`` API gives them (values as
     the UI or the API sent them: checked by :func:`build_spec`)."""
-    prompt: Any = DEFAULT_PROMPT
+    prompt: Any = INTERVENE_PROMPT
     seed: Any = 0
     steps: Any = DEFAULT_STEPS
     guidance: Any = 3.0
-    edit_type: Any = "interpolate"
+    edit_type: Any = INTERVENE_EDIT
     target: Any = ""
     words: Any = ""
     d_from: Any = ""
     d_to: Any = ""
     strength: Any = 1.0
-    start: Any = 0
-    end: Any = 10
+    start: Any = INTERVENE_WINDOW[0]
+    end: Any = INTERVENE_WINDOW[1]
     lg_weight: Any = 0.0
     mask_node: Any = NO_MASK
     schedule: Any = "uniform"
-    rho: Any = 0.4
+    rho: Any = DEFAULT_RHO
 
 
 def _numbers(c: Controls) -> dict[str, Any]:
@@ -233,13 +241,16 @@ def _run(spec: dict[str, Any], model_key: str, store, progress) -> dict[str, Any
           f"intervened {t['intervened_s']:.2f} s (started at step {t['started_at_step']}). "
           f"**Baseline:** {verdict_summary(vb)}. **Intervened:** {verdict_summary(vi)}. "
           f"Difference: {heat_text}.")
-    previews = {"baseline": out["baseline_previews"], "intervened": out["previews"]}
+    win = window_of(out["spec"])
+    previews = {"baseline": out["baseline_previews"], "intervened": out["previews"],
+                "window": list(win) if win else None}
     last = max(len(out["previews"]) - 1, 0)
     return {"slider": (upscale(out["baseline"]), upscale(out["intervened"])), "heat": heat,
-            "gallery": [(upscale(p, 128), f"step {i}") for i, p in enumerate(out["previews"])],
+            "gallery": [(upscale(p, 128), step_caption(i, win))
+                        for i, p in enumerate(out["previews"])],
             "step": gr.update(maximum=max(last, 1), value=last), "step_img": scrub(last, previews),
             "previews": previews, "sched_plot": _schedule_plot(out),
-            "spec_out": json.dumps(out["spec"], indent=2),
+            "spec_out": ui_json(out["spec"]),
             "vb": pd.DataFrame(verdict_rows(vb, graph), columns=VERDICT_HEADERS),
             "vi": pd.DataFrame(verdict_rows(vi, graph), columns=VERDICT_HEADERS), "md": md,
             "attn": _attention_image(out.get("attention"))}
@@ -250,8 +261,38 @@ def _attention_image(att: dict[str, Any] | None) -> np.ndarray | None:
     return None if not att else upscale(att["image"], 2 * max(att["image"].shape[:2]))
 
 
+def window_of(spec: dict[str, Any]) -> tuple[int, int] | None:
+    """The steps ``[start, end)`` the spec intervenes in (its edits' and latent guidance's
+    windows together; inpainting from its start step on); None for a schedule alone or none."""
+    wins = [(e["start"], e["end"]) for e in spec.get("edits") or []]
+    lg = spec.get("latent_guidance")
+    if lg:
+        wins.append((lg["start"], lg["end"]))
+    inp = spec.get("inpaint")
+    if inp:
+        wins.append((inp["start"], spec.get("steps", inp["start"] + 1)))
+    if not wins:
+        return None
+    return int(min(w[0] for w in wins)), int(max(w[1] for w in wins))
+
+
+def step_caption(i: int, window: Sequence[int] | None) -> str:
+    """A per-step picture's caption: its step, with ``*`` inside the intervention window."""
+    inside = window is not None and window[0] <= i < window[1]
+    return f"step {i}{' *' if inside else ''}"
+
+
+def _titled(img: np.ndarray, title: str, band: int = 16) -> np.ndarray:
+    """``img`` under a white band with ``title`` written in it."""
+    from PIL import Image, ImageDraw
+    top = Image.new("RGB", (img.shape[1], band), "white")
+    ImageDraw.Draw(top).text((4, 2), title, fill="black")
+    return np.concatenate([np.asarray(top), img], axis=0)
+
+
 def scrub(i: Any, previews: dict[str, Any] | None):
-    """Baseline | intervened predicted clean image at step ``i``."""
+    """Baseline | intervened predicted clean image at step ``i``, under a line naming the step
+    and whether it is inside the intervention window."""
     if not previews or not previews.get("intervened"):
         return None
     pv, bpv = previews["intervened"], previews.get("baseline") or []
@@ -260,7 +301,13 @@ def scrub(i: Any, previews: dict[str, Any] | None):
     except (TypeError, ValueError):
         i = len(pv) - 1
     i = min(max(i, 0), len(pv) - 1)
-    return side_by_side(bpv[i], pv[i]) if i < len(bpv) else upscale(pv[i])
+    img = side_by_side(bpv[i], pv[i]) if i < len(bpv) else upscale(pv[i])
+    win = previews.get("window")
+    where = ("no window (schedule only)" if not win else
+             f"{'inside' if win[0] <= i < win[1] else 'outside'} the intervention window "
+             f"[{win[0]}, {win[1]})")
+    head = f"step {i}: {where}" + ("; left baseline, right intervened" if i < len(bpv) else "")
+    return _titled(img, head)
 
 
 def _controls() -> dict[str, Any]:
@@ -273,12 +320,12 @@ def _controls() -> dict[str, Any]:
         c["guidance"] = FieldSlider(0, MAX_GUIDANCE, value=3.0, step=0.5,
                                     label="guidance scale", field="guidance_scale")
     with gr.Row():
-        c["edit_type"] = FieldDropdown([NO_EDIT, *EDIT_TYPES], value="interpolate",
+        c["edit_type"] = FieldDropdown([NO_EDIT, *EDIT_TYPES], value=INTERVENE_EDIT,
                                        label="edit type", field="edit type")
         c["strength"] = FieldSlider(-MAX_STRENGTH, MAX_STRENGTH, value=1.0, step=0.05,
                                     label="strength", field="strength")
     with gr.Row():
-        c["target"] = gr.Textbox(completion(DEFAULT_PROMPT, None), label="target prompt (c+ "
+        c["target"] = gr.Textbox(completion(INTERVENE_PROMPT, None), label="target prompt (c+ "
                                  "for interpolate / replace / latent guidance)", scale=4,
                                  elem_id="iv-target")
         c["fill"] = gr.Button("fill c+", scale=1, elem_id="iv-fill")
@@ -291,9 +338,10 @@ def _controls() -> dict[str, Any]:
             c["d_from"] = gr.Textbox("", label="direction from (add_direction)")
             c["d_to"] = gr.Textbox("", label="direction to (add_direction)")
     with gr.Row():
-        c["start"] = FieldSlider(0, MAX_STEPS - 1, value=0, step=1, label="window start",
+        c["start"] = FieldSlider(0, MAX_STEPS - 1, value=INTERVENE_WINDOW[0], step=1, label="window start",
                                  field="window start")
-        c["end"] = FieldSlider(1, MAX_STEPS, value=10, step=1, label="window end (exclusive)",
+        c["end"] = FieldSlider(1, MAX_STEPS, value=INTERVENE_WINDOW[1], step=1,
+                               label="window end (exclusive)",
                                field="window end")
     _guidance_controls(c)
     return c
@@ -305,7 +353,7 @@ def _guidance_controls(c: dict[str, Any]) -> None:
         c["lg_weight"] = FieldSlider(-MAX_STRENGTH, MAX_STRENGTH, value=0.0, step=0.05,
                                      label="latent guidance weight (0 = off)",
                                      field="latent guidance weight")
-        g0 = _graph_for(DEFAULT_PROMPT, None)
+        g0 = _graph_for(INTERVENE_PROMPT, None)
         # typed values allowed: the choices follow the prompt, checked against its graph
         c["mask_node"] = FieldDropdown([NO_MASK] + [n["id"] for n in g0["nodes"]],
                                        value=NO_MASK, label="latent guidance mask node",
@@ -313,8 +361,9 @@ def _guidance_controls(c: dict[str, Any]) -> None:
     with gr.Row():
         c["schedule"] = FieldRadio(["uniform", "reallocated"], value="uniform", label="schedule",
                                    field="schedule")
-        c["rho"] = FieldSlider(0, 1, value=0.4, step=0.05, label="rho (share of steps in the "
-                               "high-noise phase)", field="rho")
+        c["rho"] = FieldSlider(0, 1, value=DEFAULT_RHO, step=0.05, label="rho (share of steps "
+                               f"in the high-noise phase; {uniform_share():g} redraws the "
+                               "uniform schedule)", field="rho")
 
 
 def _outputs() -> dict[str, Any]:
@@ -322,19 +371,24 @@ def _outputs() -> dict[str, Any]:
     o: dict[str, Any] = {"md": gr.Markdown()}
     with gr.Row():
         # no fixed height: with one, ImageSlider 6.31 misaligns its two images
-        o["slider"] = gr.ImageSlider(label="baseline | intervened", format="png",
+        o["slider"] = gr.ImageSlider(label=SLIDER_LABEL, format="png",
                                      max_height=DISPLAY + 64, elem_id="iv-slider")
-        o["heat"] = gr.Image(label="difference heat map", format="png", height=DISPLAY,
+        o["heat"] = gr.Image(label="difference heat map, |baseline - intervened| (colour bar: 0 "
+                             "to the largest difference, in grey levels 0-255)", format="png",
+                             height=DISPLAY,
                              interactive=False, elem_id="iv-heat")
     with gr.Row():
         with gr.Column(scale=3):
-            o["gallery"] = gr.Gallery(label="per-step predicted clean image (intervened)",
+            o["gallery"] = gr.Gallery(label="per-step predicted clean image (intervened; "
+                                      "captions: step number, * inside the intervention "
+                                      "window)",
                                       columns=10, height=220, format="png",
                                       object_fit="contain", fit_columns=False)
         with gr.Column(scale=2):
-            o["step"] = gr.Slider(0, 24, value=24, step=1, label="step scrubber")
-            o["step_img"] = gr.Image(label="baseline | intervened at this step", format="png",
-                                     interactive=False)
+            o["step"] = gr.Slider(0, 24, value=24, step=1, label="step scrubber (the picture "
+                                  "below names the step and marks the intervention window)")
+            o["step_img"] = gr.Image(label="left: baseline | right: intervened, at this step",
+                                     format="png", interactive=False)
     o["attn"] = gr.Image(label="cross-attention per node, at 6 evenly spaced steps from the "
                                "first to the last: baseline (top), intervened (bottom)",
                          format="png", interactive=False, elem_id="iv-attn")
@@ -425,7 +479,7 @@ def _wire_prompt(ctx: Ctx, c: dict[str, Any], o: dict[str, Any], presets_box: gr
                 show_progress="hidden")
 
     def use_scene(scene):
-        p = (scene or {}).get("prompt", DEFAULT_PROMPT)
+        p = (scene or {}).get("prompt", INTERVENE_PROMPT)
         return p, completion(p, scene), mask_choices(p, scene)
     c["from_scene"].click(guard(use_scene), [ctx.scene], [prompt, target, mask],
                           api_visibility="private", **quiet)
@@ -446,9 +500,9 @@ def build(ctx: Ctx) -> None:
     gr.Markdown("Change the prompt embedding or the latents in a window of denoising steps, "
                 "or reallocate the schedule; the baseline (same seed, no intervention, uniform "
                 "schedule) is cached, and the intervened run starts from its latents at the "
-                "first changed step.")
+                "first changed step. " + DEFAULT_NOTE)
     with gr.Row():
-        prompt = gr.Textbox(DEFAULT_PROMPT, label="prompt", scale=4, elem_id="iv-prompt")
+        prompt = gr.Textbox(INTERVENE_PROMPT, label="prompt", scale=4, elem_id="iv-prompt")
         from_scene = gr.Button("use Scene prompt", scale=1)
     presets_box = gr.Column()      # filled below, once the outputs exist
     c = {"prompt": prompt, "from_scene": from_scene, **_controls()}

@@ -3,7 +3,6 @@ plot; the ToyWorld ground-truth render with its masks; and the model's sample, j
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -23,7 +22,7 @@ from .presets import DEFAULT_PROMPT, PRESETS
 from .verdicts import no_verifier, verdict
 from .widgets import (DISPLAY, VERDICT_HEADERS, VERDICT_WIDTHS, FieldCheckbox, FieldDataframe,
                       FieldDropdown, FieldNumber, error, guard, keyed, mask_overlay, number,
-                      steps_slider, upscale, verdict_rows, verdict_summary)
+                      steps_slider, ui_json, upscale, verdict_rows, verdict_summary)
 
 NODE_HEADERS = ["id", "kind", "explicit", "attrs", "box"]
 EDGE_HEADERS = ["source", "target", "relation"]
@@ -102,7 +101,7 @@ def views(scene: dict[str, Any]) -> dict[str, Any]:
     g = CausalSceneGraph.from_dict(scene["graph"])
     img, masks = render_views(g)
     return {"scene": scene, "prompt": scene["prompt"],
-            "code": json.dumps(scene["graph"], indent=2), "nodes": node_rows(scene["graph"]),
+            "code": ui_json(scene["graph"]), "nodes": node_rows(scene["graph"]),
             "edges": edge_rows(scene["graph"]), "category": g.category,
             "plot": graph_figure(g), "truth": img, "masks": masks, "info": info_text(scene)}
 
@@ -453,7 +452,7 @@ def _tables_section(init: dict[str, Any], g0: CausalSceneGraph) -> dict[str, Any
                                          field="re-infer")
             t["apply_tables"] = gr.Button("Apply tables", variant="secondary")
     with gr.Accordion("edit the graph: JSON (the source of truth)", open=False):
-        t["code"] = gr.Code(json.dumps(init["graph"], indent=2), language="json",
+        t["code"] = gr.Code(ui_json(init["graph"]), language="json",
                             interactive=True, label="graph JSON", lines=14, max_lines=30,
                             elem_id="scene-json")
         t["apply_json"] = gr.Button("Apply JSON", variant="secondary")

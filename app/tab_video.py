@@ -7,7 +7,6 @@ first use. Everything here is display and files; the model call is :func:`app.st
 """
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -27,13 +26,13 @@ from lina_core.toyworld.video_data import MAX_CLIP_FRAMES, MIN_CLIP_FRAMES, to_s
 from . import state
 from .context import MODEL_QUEUE, Ctx
 from .preset_cache import talk_presets
-from .presets import VIDEO_PRESET_INDEX, VIDEO_PRESET_SPLIT, VIDEO_PRESETS
+from .presets import VIDEO_PRESET_NOTES, VIDEO_PRESET_SPLIT, VIDEO_PRESETS
 from .runstore import RunStore
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, VIDEO_BUDGET, FieldImage, FieldNumber,
                       FieldSlider, check_budget, check_candidate, choice_markdown, error, guard,
                       intervention_dropdown, keyed, number, on_status, run_status, steps_slider,
-                      stop_button, stops, upscale)
+                      stop_button, stops, ui_json, upscale)
 
 FPS = 4                    #: playback rate of every clip file (ToyWorld clips are short)
 FILE_SCALE = 8             #: 32 px frames -> 256 px in the files (nearest neighbour)
@@ -229,9 +228,11 @@ def temporal_rows(verdicts: dict[str, dict[str, Any]]) -> list[list[str]]:
         if "error" in v:
             rows.append([label, "", "n/a", str(v["error"])])
             continue
+        words = v.get("questions") if isinstance(v.get("questions"), dict) else {}
         for q, ok in (v.get("temporal") or {}).items():
-            rows.append([label, q.replace("_", " "), "yes" if ok else "no",
-                         str(v.get("reason", ""))])
+            # the question in words names the scene's object ("the cube"); older runs: the key
+            rows.append([label, str(words.get(q) or q.replace("_", " ")),
+                         "yes" if ok else "no", str(v.get("reason", ""))])
     return rows
 
 
@@ -325,7 +326,7 @@ OUTPUTS = ("base_vid", "lina_vid", "strip_img", "scrubber", "f_truth", "f_base",
 def outputs(run: ClipRun) -> dict[str, Any]:
     """The UI's outputs for a run, by the names of :data:`OUTPUTS`."""
     first = [upscale(x[0], DISPLAY) for x in (run.truth, run.baseline, run.lina)]
-    vjson = json.dumps(run.verdicts, indent=1, default=str)
+    vjson = ui_json(run.verdicts, indent=1)
     return {"base_vid": str(run.files["baseline"]), "lina_vid": str(run.files["lina"]),
             "strip_img": filmstrip(run.truth, run.baseline, run.lina), "scrubber": 0,
             "f_truth": first[0], "f_base": first[1], "f_lina": first[2],
@@ -334,8 +335,8 @@ def outputs(run: ClipRun) -> dict[str, Any]:
                                   columns=FRAME_HEADERS),
             "temporal": pd.DataFrame(temporal_rows(run.verdicts), columns=TEMPORAL_HEADERS),
             "mp4": str(run.files["mp4"]), "gif": str(run.files["gif"]), "vjson": vjson,
-            "why": json.dumps({"candidate": run.out["candidate"], "choice": run.out["choice"],
-                               "spec": run.out["spec"]}, indent=2, default=str),
+            "why": ui_json({"candidate": run.out["candidate"], "choice": run.out["choice"],
+                            "spec": run.out["spec"]}),
             "md": summary(run)}
 
 
@@ -514,8 +515,9 @@ def _presets(ctx: Ctx, i: dict[str, Any], outs: dict[str, Any], run_ui: Any) -> 
             for _, p, s in VIDEO_PRESETS]
     requests = [dict(prompt=p, frames=f, steps=n, seed=s, guidance=g, candidate=c)
                 for p, f, n, s, g, c in rows]
-    where = (f"held-out scenes: the first {VIDEO_PRESET_SPLIT} scene of each clip kind "
-             f"(index {VIDEO_PRESET_INDEX}), attribute combinations never trained on")
+    where = (f"held-out {VIDEO_PRESET_SPLIT} scenes (attribute combinations never trained on), "
+             f"measured with seed 0, {DEFAULT_FRAMES} frames, {DEFAULT_STEPS} steps: "
+             + "; ".join(f"{k}: {VIDEO_PRESET_NOTES[k]}" for k, _, _ in VIDEO_PRESETS))
     cache = ctx.preset_cache()
     label = (f"talk presets: {where}" if cache is None else
              f"talk presets: {where}; LINA's predicted choice, cached after first use")
@@ -523,4 +525,12 @@ def _presets(ctx: Ctx, i: dict[str, Any], outs: dict[str, Any], run_ui: Any) -> 
                         [i[k] for k in ("prompt", "frames", "steps", "seed", "guidance",
                                         "candidate")],
                         outs, i["status"], blank(), label=label, visible_columns=[0],
-                        example_labels=[k for k, _, _ in VIDEO_PRESETS], elem_id="video-presets")
+                        example_labels=preset_labels(), elem_id="video-presets")
+
+
+def preset_labels() -> list[str]:
+    """The Video presets' button labels: the clip kind and, in a few words, what LINA does there
+    (measured: :data:`app.presets.VIDEO_PRESET_NOTES`)."""
+    return [f"{k}: " + ("LINA changes the clip (for the worse)" if "changes the clip" in
+                        VIDEO_PRESET_NOTES[k] else "LINA = baseline")
+            + f" ({VIDEO_PRESET_SPLIT})" for k, _, _ in VIDEO_PRESETS]

@@ -591,7 +591,7 @@ def choice_markdown(choice: dict[str, Any], run_mask: dict[str, Any] | None = No
     known = {"op", "donor", "causal_completion", "window", "mask_node", "rho"}
     for k, v in iv.items():          # anything else the library explains, as it says it
         if k not in known and v not in (None, "", [], {}):
-            lines.append(f"**{k.replace('_', ' ')}:** {json.dumps(v, default=str)}")
+            lines.append(f"**{k.replace('_', ' ')}:** {ui_json(v, None)}")
     gains = why.get("predicted_gain")
     if gains:
         order = sorted(gains.items(), key=lambda kv: -kv[1])
@@ -641,19 +641,40 @@ def heat(values: np.ndarray) -> np.ndarray:
     return (_RAMP[i] * (1 - t) + _RAMP[i + 1] * t + 0.5).astype(np.uint8)
 
 
+#: the heat map's colour bar: its width, the gap before it, and the room for its numbers (px)
+BAR_PX, BAR_GAP, BAR_TEXT = 14, 6, 34
+
+
+def colour_bar(height: int, peak: float) -> np.ndarray:
+    """A vertical colour bar for :func:`heat` maps scaled to ``peak``: the ramp from 0 (bottom)
+    to ``peak`` (top), its two ends written beside it in grey levels (0-255); white ground."""
+    from PIL import Image, ImageDraw
+    ramp = heat(np.linspace(1.0, 0.0, height)[:, None].repeat(BAR_PX, axis=1))
+    canvas = Image.new("RGB", (BAR_GAP + BAR_PX + BAR_TEXT, height), "white")
+    canvas.paste(Image.fromarray(ramp), (BAR_GAP, 0))
+    draw = ImageDraw.Draw(canvas)
+    x = BAR_GAP + BAR_PX + 3
+    draw.text((x, 0), f"{peak:.0f}", fill="black")
+    draw.text((x, height - 11), "0", fill="black")
+    return np.asarray(canvas)
+
+
 def diff_heatmap(a: Any, b: Any, size: int = DISPLAY) -> tuple[np.ndarray, str]:
-    """Per-pixel |a - b| (mean over channels), scaled to its maximum, as a heat map; plus a
-    one-line summary (mean and max absolute difference in 0-255 units)."""
+    """Per-pixel |a - b| (mean over channels), scaled to its maximum, as a heat map with its
+    colour bar (0 to that maximum, in grey levels 0-255) at its right; plus a one-line summary
+    (mean and max absolute difference in 0-255 units)."""
     x, y = to_rgb(a).astype(np.float32), to_rgb(b).astype(np.float32)
     if x.shape != y.shape:
         raise error(f"images: shapes differ ({x.shape} vs {y.shape}); cannot compare")
     d = np.abs(x - y).mean(axis=-1)
     peak = float(d.max())
-    img = heat(d / peak if peak > 0 else d)
+    img = upscale(heat(d / peak if peak > 0 else d), size)
+    img = np.concatenate([img, colour_bar(img.shape[0], peak)], axis=1)
     share = float((d > 8).mean())
-    text = (f"mean |diff| {d.mean():.2f}, max {peak:.0f} (0-255); {share:.0%} of pixels differ "
-            f"by more than 8" if peak > 0 else "identical images")
-    return upscale(img, size), text
+    text = (f"mean |diff| {d.mean():.2f}, max {peak:.0f} (0-255; the heat map's colour bar "
+            f"runs from 0 to this max); {share:.0%} of pixels differ by more than 8"
+            if peak > 0 else "identical images")
+    return img, text
 
 
 def _frame(a: np.ndarray, r0: int, c0: int, r1: int, c1: int, width: int, col) -> None:
@@ -747,8 +768,32 @@ def verdict_summary(verdict: dict[str, Any] | None) -> str:
             f"texture {'ok' if verdict.get('texture_ok') else 'WRONG'}")
 
 
+#: significant digits a float keeps in the JSON the UI shows: binary noise ("0.32999999999999996",
+#: a layout box 0.4 - 0.07) goes, and a pasted-back spec runs the same (1e-12 of a 32 px image)
+UI_DIGITS = 12
+
+
+def ui_floats(obj: Any) -> Any:
+    """``obj`` with every float (numpy's too) rounded to :data:`UI_DIGITS` significant digits,
+    through dicts, lists and tuples; non-finite floats and everything else unchanged."""
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        return float(f"{x:.{UI_DIGITS}g}") if math.isfinite(x) else x
+    if isinstance(obj, dict):
+        return {k: ui_floats(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [ui_floats(v) for v in obj]
+    return obj
+
+
+def ui_json(obj: Any, indent: int | None = 2) -> str:
+    """JSON for a code box of the UI: floats through :func:`ui_floats`, anything else JSON
+    cannot write as its ``str``."""
+    return json.dumps(ui_floats(obj), indent=indent, default=str)
+
+
 def pretty(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=str)
+    return ui_json(obj)
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None
@@ -764,6 +809,6 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None
         if isinstance(v, float):
             return round(v, 4) if math.isfinite(v) else None
         if isinstance(v, (dict, list)):
-            return json.dumps(v)
+            return ui_json(v, None)
         return v
     return cols, [[cell(r.get(c)) for c in cols] for r in rows]
