@@ -146,7 +146,9 @@ def test_video_preset_plays_both_clips_in_sync(cached_url, page):
     _open_video_tab(cached_url, page)
     # the shadow talk preset fills the prompt, frames, steps, seed and guidance, and shows its
     # clips (computed on this first click, then served from the preset cache)
-    page.locator("#video-presets").get_by_text("shadow", exact=True).click()
+    from app.tab_video import preset_labels
+    shadow = next(label for label in preset_labels() if label.startswith("shadow:"))
+    page.locator("#video-presets").get_by_text(shadow, exact=True).click()
     page.wait_for_function("document.querySelector('#video-prompt textarea').value"
                            ".includes('lit from')", timeout=30_000)
     preset_run = _run_id(page)
