@@ -7,7 +7,7 @@ as ``""`` in its CSV, and reading it back calls ``json.loads("")``: every output
 then shows a red "Error" badge.  An empty output is a legitimate answer here, so the presets
 keep their answers themselves: one folder per (model weights, app code) as the app has always
 keyed it, one entry per preset's full request, each output stored by what it is (nothing,
-text or numbers, a PNG, a table, a copied file).  A preset click fills the inputs (the stock
+text or numbers, a PNG, a gallery of captioned PNGs, a table, a copied file).  A preset click fills the inputs (the stock
 ``gr.Examples``) and then, as one event of the model queue, answers every output from the
 entry, computing and storing it on first use.
 """
@@ -137,6 +137,12 @@ class PresetCache:
                 return {"t": "png", "file": f"{name}.png"}
             np.save(folder / f"{name}.npy", value, allow_pickle=False)
             return {"t": "npy", "file": f"{name}.npy"}
+        if isinstance(component, gr.Gallery) and isinstance(value, list):
+            items = []
+            for i, (img, caption) in enumerate(value):
+                Image.fromarray(np.asarray(img, np.uint8)).save(folder / f"{name}_{i}.png")
+                items.append({"file": f"{name}_{i}.png", "caption": caption})
+            return {"t": "gallery", "items": items}
         if isinstance(value, pd.DataFrame):
             return {"t": "frame", "columns": [str(c) for c in value.columns],
                     "data": json.loads(json.dumps(value.values.tolist(), default=_plain))}
@@ -157,6 +163,12 @@ class PresetCache:
         if kind == "png":
             with Image.open(folder / rec["file"]) as im:
                 return np.asarray(im).copy()
+        if kind == "gallery":
+            out = []
+            for it in rec["items"]:
+                with Image.open(folder / it["file"]) as im:
+                    out.append((np.asarray(im).copy(), it["caption"]))
+            return out
         if kind == "npy":
             return np.load(folder / rec["file"], allow_pickle=False)
         if kind == "file":

@@ -35,6 +35,7 @@ NO_PREDICTOR = "LINA then runs no intervention (it picks 'none')"
 PREDICTED = "predicted"
 #: the per-step previews strip: cell size (px, nearest-neighbour), white gap, most columns
 PREVIEW_CELL, PREVIEW_GAP, PREVIEW_MAX_COLS = 96, 4, 13
+STEP_HEADER_PX = 12        #: the row of step numbers over the previews strip
 
 
 def _kind_of(model_key: Any) -> str:
@@ -430,7 +431,7 @@ def previews_strip(base: list[np.ndarray], lina: list[np.ndarray],
                    max_cols: int = PREVIEW_MAX_COLS, cell: int = PREVIEW_CELL,
                    gap: int = PREVIEW_GAP) -> tuple[np.ndarray | None, list[int]]:
     """Both runs' per-step predicted clean images as one picture: two rows (baseline on top,
-    LINA below), one column per shown step (every step, or every other one or more so at most
+    LINA below) under a row of step numbers, one column per shown step (every step, or every other one or more so at most
     ``max_cols`` columns; the last step always), each enlarged by nearest neighbour to about
     ``cell`` px, white gaps.  Returns the image (None when the model gives no previews) and the
     steps shown."""
@@ -445,7 +446,10 @@ def previews_strip(base: list[np.ndarray], lina: list[np.ndarray],
     h, w = rows[0][0].shape[:2]
     f = max(1, cell // max(h, w))
     ch, cw = h * f, w * f
-    out = np.full((2 * ch + gap, len(steps) * cw + (len(steps) - 1) * gap, 3), 255, np.uint8)
+    top = STEP_HEADER_PX
+    out = np.full((top + 2 * ch + gap, len(steps) * cw + (len(steps) - 1) * gap, 3), 255,
+                  np.uint8)
+    _step_numbers(out, steps, cw, gap)
     for r, row in enumerate(rows):
         for c, img in enumerate(row):
             a = np.asarray(img)
@@ -454,9 +458,19 @@ def previews_strip(base: list[np.ndarray], lina: list[np.ndarray],
             if a.ndim == 2:
                 a = np.repeat(a[..., None], 3, axis=-1)
             big = np.repeat(np.repeat(a[..., :3], f, axis=0), f, axis=1)
-            y, x = r * (ch + gap), c * (cw + gap)
+            y, x = top + r * (ch + gap), c * (cw + gap)
             out[y:y + ch, x:x + cw] = big
     return out, steps
+
+
+def _step_numbers(out: np.ndarray, steps: list[int], cw: int, gap: int) -> None:
+    """The step of each column written over it (the strip's top :data:`STEP_HEADER_PX` rows)."""
+    from PIL import Image, ImageDraw
+    head = Image.fromarray(out[:STEP_HEADER_PX])
+    draw = ImageDraw.Draw(head)
+    for c, s in enumerate(steps):
+        draw.text((c * (cw + gap) + 2, 0), f"step {s}" if cw >= 40 else str(s), fill="black")
+    out[:STEP_HEADER_PX] = np.asarray(head)
 
 
 def _graph(graph: dict[str, Any] | None):

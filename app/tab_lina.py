@@ -4,7 +4,6 @@ guidance mask), both runs' per-step predicted clean images, and a small batch mo
 seeds with the same choice."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,7 @@ from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, UI_MAX_SEEDS, VERDICT_H
                       VERDICT_WIDTHS, FieldCheckbox, FieldNumber, box_outline, check_candidate,
                       choice_markdown, diff_heatmap, error, guard, intervention_dropdown, keyed,
                       number, on_status, parse_int_list, run_status, steps_slider, stop_button,
-                      stops, upscale, verdict_rows, verdict_summary)
+                      stops, ui_json, upscale, verdict_rows, verdict_summary)
 
 
 def _scene_for(prompt: Any, use_scene: bool, scene: dict[str, Any] | None
@@ -82,7 +81,7 @@ def predict(r: Request) -> dict[str, str]:
     c = r.checked()
     choice = state.predict_choice(c.key, c.text, c.graph, c.candidate, c.steps)
     return {"explain": choice_markdown(choice, steps=c.steps),
-            "why": json.dumps(choice, indent=2, default=str)}
+            "why": ui_json(choice)}
 
 
 def blank_pair(md: str = "") -> dict[str, Any]:
@@ -136,9 +135,9 @@ def pair(r: Request, store, progress=gr.Progress()) -> dict[str, Any]:
             "vl": pd.DataFrame(verdict_rows(vl, graph), columns=VERDICT_HEADERS),
             "heat": heat, "previews": pv["image"],
             "explain": choice_markdown(choice, run_mask, steps),
-            "why": json.dumps(choice, indent=2, default=str),
-            "spec": json.dumps(out["spec"], indent=2), "md": md,
-            "truth": editor.ground_truth(graph, DISPLAY)}
+            "why": ui_json(choice), "spec": ui_json(out["spec"]), "md": md,
+            "truth": editor.ground_truth(graph, DISPLAY),
+            "tries": [(upscale(im, 160), cap) for im, cap in out["loop_runs"]] or None}
 
 
 def batch(r: Request, progress=gr.Progress()) -> dict[str, Any]:
@@ -175,7 +174,7 @@ INTRO = ("**Baseline vs LINA.** The baseline is the model's own picture for the 
 #: the order of the ``/lina`` outputs (the API answers them in this order; the ground truth,
 #: added later, is last so earlier clients' indices still hold)
 PAIR_OUTPUTS = ("base_img", "lina_img", "mask_img", "vb", "vl", "heat", "previews", "explain",
-                "why", "spec", "md", "truth")
+                "why", "spec", "md", "truth", "tries")
 
 
 def _inputs() -> dict[str, Any]:
@@ -224,6 +223,10 @@ def _outputs() -> dict[str, Any]:
     o: dict[str, Any] = {"md": gr.Markdown(elem_id="lina-md")}
     _images(o)
     o["explain"] = gr.Markdown(elem_id="lina-why")
+    o["tries"] = gr.Gallery(label="LINA's loop: the preview its check read at the check step, "
+                            "and the final picture, of each run it made", columns=4, height=220,
+                            format="png", object_fit="contain", visible=False,
+                            elem_id="lina-tries")
     o["previews"] = gr.Image(label="predicted clean image at each step: baseline (top), LINA "
                              "(bottom)", format="png", interactive=False,
                              elem_id="lina-previews")
@@ -378,11 +381,13 @@ def _wire_start(ctx: Ctx, i: dict[str, Any], outs: dict[str, Any], ex: gr.Exampl
     on_status(event, i["status"], {outs[k]: v for k, v in blank_pair().items()})
 
 
-def _hide_empty_mask(mask: gr.Image) -> None:
-    """The guidance mask shows only when the run has one (most interventions have none: an
-    empty placeholder would take a fifth of the row)."""
-    mask.change(lambda v: gr.update(visible=v is not None), [mask], [mask], preprocess=False,
-                api_visibility="private", show_progress="hidden", queue=False)
+def _hide_empty(component: Any) -> None:
+    """An output that only some runs fill (the guidance mask: most interventions have none;
+    the loop's runs: only when LINA checked the run) shows only when filled: an empty
+    placeholder would take a fifth of the row."""
+    component.change(lambda v: gr.update(visible=bool(v)), [component], [component],
+                     preprocess=False, api_visibility="private", show_progress="hidden",
+                     queue=False)
 
 
 def build(ctx: Ctx) -> None:
@@ -396,7 +401,8 @@ def build(ctx: Ctx) -> None:
             gr.Markdown(talk.GLOSSARY)
     b = _batch_section()
     run_pair = _wire(ctx, i, o, b)
-    _hide_empty_mask(o["mask_img"])
+    _hide_empty(o["mask_img"])
+    _hide_empty(o["tries"])
     outs = {k: o[k] for k in PAIR_OUTPUTS}
     with i["presets"]:
         ex, presets, requests = _presets(ctx, i, outs, run_pair)

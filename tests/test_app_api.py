@@ -184,7 +184,8 @@ def test_probe_runs(app):
 def test_lina_pair_and_batch(app):
     client, runs = app[:2]
     out = client.predict(api_name="/lina", **_lina_kwargs())
-    base, lina, mask, vb, vl, heat, strip, explain, why, spec, md, truth = out
+    base, lina, mask, vb, vl, heat, strip, explain, why, spec, md, truth, tries = out
+    assert tries in (None, [])               # the loop's runs: none (no check in this app)
     assert not np.array_equal(_img(base), _img(lina))
     # the ground truth beside them: the renderer's picture of the prompt, not a sample
     from lina_core.csg import from_prompt
@@ -220,8 +221,9 @@ def test_lina_pair_and_batch(app):
     assert edge[y0, x0] and edge[y0, (x0 + round(box[2] * 256)) // 2]       # top edge
     assert np.array_equal(m[~np.any(m != li, axis=-1)], li[~np.any(m != li, axis=-1)])
     assert np.mean(np.any(m != li, axis=-1)) < 0.1                # only the outline differs
-    # the per-step previews: two rows (baseline, LINA), a column per step, 96 px cells
-    p = _img(strip)
+    # the per-step previews: two rows (baseline, LINA) under the step numbers, a column
+    # per step, 96 px cells
+    p = _img(strip)[12:]
     cell, gap = 96, 4
     assert p.shape == (2 * cell + gap, STEPS * cell + (STEPS - 1) * gap, 3)
     assert (p[cell:cell + gap] == 255).all()                      # the gap between the rows
@@ -314,7 +316,7 @@ def test_predictor_that_cannot_be_used_means_no_intervention(app, tmp_path, monk
         out = state.lina_pair("toyworld", MIRROR, g, 0, 3, None)
         assert out["candidate"] == "none" and np.array_equal(out["baseline"], out["lina"])
         assert out["previews"]["rows"] == ["baseline", "LINA"]
-        assert out["previews"]["steps"] == [0, 1, 2] and out["previews"]["image"].shape[0] == 196
+        assert out["previews"]["steps"] == [0, 1, 2] and out["previews"]["image"].shape[0] == 12 + 196
     finally:
         state.HANDLE = old
 
@@ -324,9 +326,12 @@ def test_previews_strip_every_other_step():
     base = [np.full((1, 32, 32, 3), i, np.uint8) for i in range(25)]
     lina = [np.full((1, 32, 32, 3), 100 + i, np.uint8) for i in range(25)]
     img, steps = previews_strip(base, lina)
-    assert steps == list(range(0, 25, 2)) and img.shape == (2 * 96 + 4, 13 * 96 + 12 * 4, 3)
-    assert (img[:96, :96] == 0).all() and (img[100:, :96] == 100).all()
-    assert (img[:96, -96:] == 24).all() and (img[100:, -96:] == 124).all()
+    top = 12                                     # the step numbers over the columns
+    assert steps == list(range(0, 25, 2))
+    assert img.shape == (top + 2 * 96 + 4, 13 * 96 + 12 * 4, 3)
+    assert (img[top:top + 96, :96] == 0).all() and (img[top + 100:, :96] == 100).all()
+    assert (img[top:top + 96, -96:] == 24).all() and (img[top + 100:, -96:] == 124).all()
+    assert (img[:top, :96] < 128).any() and (img[:top, -96:] < 128).any()   # "step 0", "24"
     assert previews_strip([], []) == (None, [])
 
 

@@ -158,9 +158,13 @@ def test_preset_cache_keeps_empty_outputs(tmp_path):
     clip.write_bytes(b"\x00mp4")
     with gr.Blocks():
         comps = {"none": gr.Image(), "img": gr.Image(), "table": gr.Dataframe(),
-                 "text": gr.Markdown(), "n": gr.Slider(), "clip": gr.Video()}
+                 "text": gr.Markdown(), "n": gr.Slider(), "clip": gr.Video(),
+                 "tries": gr.Gallery()}
+    tries = [(np.full((4, 4, 3), 9, np.uint8), "baseline: the check failed at step 6 (20%)"),
+             (np.full((4, 4, 3), 3, np.uint8), "donor_k10: final picture (LINA kept this)")]
     answer = {"none": None, "img": np.full((4, 4, 3), 7, np.uint8), "n": 0, "text": "hi",
-              "table": pd.DataFrame([[1, "a"]], columns=["x", "y"]), "clip": str(clip)}
+              "table": pd.DataFrame([[1, "a"]], columns=["x", "y"]), "clip": str(clip),
+              "tries": tries}
     cache = PresetCache(tmp_path / "cache")
     first = cache.get({"tab": "t", "request": {"a": 1}}, comps, lambda: answer)
     again = cache.get({"tab": "t", "request": {"a": 1}}, comps, lambda: 1 / 0)
@@ -168,6 +172,8 @@ def test_preset_cache_keeps_empty_outputs(tmp_path):
     assert np.array_equal(again["img"], answer["img"]) and again["text"] == "hi"
     assert again["table"].values.tolist() == [[1, "a"]]
     assert open(again["clip"], "rb").read() == b"\x00mp4"
+    assert [c for _, c in again["tries"]] == [c for _, c in tries]     # the loop's gallery
+    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(again["tries"], tries))
 
 
 # --------------------------------------------------------------------------- one screen
