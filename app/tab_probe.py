@@ -132,7 +132,9 @@ def build(ctx: Ctx) -> None:
             gr.Markdown(caption, elem_id="probe-settling-caption")
         with gr.Column():
             plot = gr.Plot(label="live probe (small n)")
-    rows = gr.Dataframe(label="rows", interactive=False, wrap=True)
+    # an empty table would show gradio's default headers ("1 2 3"): say what will be there
+    rows = gr.Dataframe(pd.DataFrame(columns=["the probe's rows appear here after a run"]),
+                        label="rows", interactive=False, wrap=True, elem_id="probe-rows")
     name.change(lambda v: f"_{DESCRIPTIONS.get(v, '')}_", [name], [desc],
                 api_visibility="private", show_progress="hidden")
     ev = run.click(guard(run_probe), [name, split, n, seeds, ks, steps, ctx.model_key],

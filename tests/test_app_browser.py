@@ -15,8 +15,7 @@ import urllib.request
 import numpy as np
 import pytest
 from PIL import Image
-from app.build import free_port  # noqa: E402
-from browser import MARKS, chromium_page  # noqa: E402
+from browser import MARKS, serving
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -30,21 +29,12 @@ sync_api = pytest.importorskip("playwright.sync_api",
 def url(tmp_path_factory):
     import torch
     torch.set_num_threads(1)
-    from app import build_demo, launch_kwargs
+    from app import build_demo
     from lina_core.__main__ import load_model
     demo = build_demo(pipe=load_model(None, tiny=True),
                       runs_dir=tmp_path_factory.mktemp("runs"), threads=1)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_kwargs())
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
-
-
-@pytest.fixture()
-def page(tmp_path):
-    with chromium_page(tmp_path / "profile") as p:
-        yield p
+    with serving(demo) as url:
+        yield url
 
 
 def _fetch(src: str) -> np.ndarray:
@@ -120,7 +110,7 @@ def cached_url(tmp_path_factory):
     """The app as ``app.py`` serves it: talk presets cached lazily (here with 3-step presets)."""
     import torch
     torch.set_num_threads(1)
-    from app import build_demo, launch_kwargs, tab_video
+    from app import build_demo, tab_video
     from lina_core.__main__ import load_model
     from tiny_pipes import toyworld_video_pipeline
     with pytest.MonkeyPatch.context() as mp:
@@ -129,11 +119,8 @@ def cached_url(tmp_path_factory):
                           runs_dir=tmp_path_factory.mktemp("runs"), threads=1,
                           video_pipe=toyworld_video_pipeline(tmp_path_factory.mktemp("tok"),
                                                             trained_motion=False))
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **launch_kwargs())
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with serving(demo) as url:
+        yield url
 
 
 def _run_id(page) -> str:

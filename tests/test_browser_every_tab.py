@@ -11,8 +11,7 @@ import os
 import time
 
 import pytest
-from app.build import free_port  # noqa: E402
-from browser import MARKS, chromium_page  # noqa: E402
+from browser import MARKS, PANEL, serving
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -20,9 +19,6 @@ pytestmark = MARKS
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="the playwright python package is not installed")
 
-#: the visible tab panel's text (toasts live outside it)
-PANEL = ("() => [...document.querySelectorAll('[role=tabpanel]')].filter(p => p.offsetParent"
-         " !== null).map(p => p.innerText).join('\\n')")
 #: the text of the error toasts on screen
 TOASTS = ("() => [...document.querySelectorAll('.toast-body')].map(t => t.innerText)"
           ".join('\\n')")
@@ -32,7 +28,7 @@ TOASTS = ("() => [...document.querySelectorAll('.toast-body')].map(t => t.innerT
 def served(tmp_path_factory):
     import torch
     torch.set_num_threads(1)
-    from app import build_demo, launch_kwargs, state
+    from app import build_demo, state
     from lina_core.pipelines import registry
     from tiny_pipes import sd_pipeline
     root = tmp_path_factory.mktemp("models")
@@ -47,20 +43,11 @@ def served(tmp_path_factory):
         key = registry.register_local(str(root / "tiny-sd"), "sd").key
         broken = registry.register_local(str(root / "broken-sd"), "sd").key
         demo = build_demo(model=key, runs_dir=tmp_path_factory.mktemp("runs"), threads=1)
-        port = free_port()
-        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                    quiet=True, **launch_kwargs())
-        yield f"http://127.0.0.1:{port}/", key, broken
-        demo.close()
+        with serving(demo) as url:
+            yield url, key, broken
     state.HANDLE, state.VIDEO = old[:2]
     registry.ALLOWLIST.clear()
     registry.ALLOWLIST.update(old[2])
-
-
-@pytest.fixture()
-def page(tmp_path):
-    with chromium_page(tmp_path / "profile") as p:
-        yield p
 
 
 def _refused(page, field: str, timeout: float = 60_000) -> str:

@@ -11,8 +11,7 @@ import os
 import shutil
 
 import pytest
-from app.build import free_port  # noqa: E402
-from browser import MARKS, chromium_page  # noqa: E402
+from browser import MARKS, PANEL, tiny_preset_app
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -20,9 +19,6 @@ pytestmark = MARKS
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="the playwright python package is not installed")
 
-#: the visible tab panel's text (toasts live outside it)
-PANEL = ("() => [...document.querySelectorAll('[role=tabpanel]')].filter(p => p.offsetParent"
-         " !== null).map(p => p.innerText).join('\\n')")
 #: the number of images an element shows (by their source: those below the fold load lazily)
 LOADED = ("(sel) => [...document.querySelectorAll(sel + ' img')].filter(i => "
           "(i.getAttribute('src') || '').includes('/file=')).length")
@@ -31,33 +27,8 @@ SHOT = os.environ.get("LINA_PRESET_SHOT", "")    # where to copy the LINA tab's 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    import torch
-    torch.set_num_threads(1)
-    from app import build_demo, launch_kwargs, tab_lina, tab_video
-    from lina_core.__main__ import load_model
-    from test_app_api import fit_test_predictor
-    from tiny_pipes import toyworld_video_pipeline
-    pipe = load_model(None, tiny=True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LINA_PREDICTOR_DIR", str(fit_test_predictor(
-            pipe, tmp_path_factory.mktemp("predictor"), {"cplus_all": 0.5})))
-        mp.setattr(tab_lina, "DEFAULT_STEPS", 3)
-        mp.setattr(tab_video, "DEFAULT_STEPS", 3)
-        demo = build_demo(pipe=pipe, cache_presets=True, threads=1,
-                          runs_dir=tmp_path_factory.mktemp("runs"),
-                          video_pipe=toyworld_video_pipeline(tmp_path_factory.mktemp("tok"),
-                                                            trained_motion=False))
-        port = free_port()
-        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                    quiet=True, **launch_kwargs())
-        yield f"http://127.0.0.1:{port}/"
-        demo.close()
-
-
-@pytest.fixture()
-def page(tmp_path):
-    with chromium_page(tmp_path / "profile") as p:
-        yield p
+    with tiny_preset_app(tmp_path_factory, video=True) as url:
+        yield url
 
 
 def _open(page, url: str, tab: str) -> None:

@@ -141,6 +141,13 @@ def test_probe_tab_builds_with_and_without_the_shipped_figure(shipped, tmp_path,
                           gr.State({}))
         tab_probe.build(ctx)
     part = ctx.parts["probe_settling"]
+    with gr.Blocks() as demo:
+        ctx = context.Ctx(state.HANDLE, RunStore(tmp_path / "runs"), gr.State("toyworld"),
+                          gr.State({}))
+        tab_probe.build(ctx)
+    rows = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "probe-rows")
+    # before a run the table says what it will hold (not gradio's default headers "1 2 3")
+    assert rows.value["headers"] == ["the probe's rows appear here after a run"]
     if shipped:
         assert img is not None and img.ndim == 3 and part.visible
         assert "python -m lina_core settling" in caption and "runs of" in caption

@@ -11,8 +11,7 @@ import json
 import os
 
 import pytest
-from app.build import free_port  # noqa: E402
-from browser import CHROMIUM, MARKS  # noqa: E402
+from browser import MARKS, PANEL, chromium_page, tiny_preset_app
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -23,8 +22,6 @@ sync_api = pytest.importorskip("playwright.sync_api",
 #: held out: the model's training set has no stone cube in water (test-ood's kind of scene)
 HELD_OUT = "a stone cube in a beaker of water"
 REFUSED = "???"
-PANEL = ("() => [...document.querySelectorAll('[role=tabpanel]')].filter(p => p.offsetParent"
-         " !== null).map(p => p.innerText).join('\\n')")
 #: displayed width and height of the first image in an element (0, 0 when it has none)
 BOX = ("(sel) => { const i = document.querySelector(sel + ' img[src]'); if (!i) return [0, 0];"
        " const r = i.getBoundingClientRect(); return [r.width, r.height]; }")
@@ -34,37 +31,15 @@ SRC = ("(sel) => { const i = document.querySelector(sel + ' img'); "
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    import torch
-    torch.set_num_threads(1)
-    from app import build_demo, launch_kwargs, tab_lina
-    from lina_core.__main__ import load_model
-    from test_app_api import fit_test_predictor
-    pipe = load_model(None, tiny=True)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LINA_PREDICTOR_DIR", str(fit_test_predictor(
-            pipe, tmp_path_factory.mktemp("predictor"), {"cplus_all": 0.5})))
-        mp.setattr(tab_lina, "DEFAULT_STEPS", 3)
-        demo = build_demo(pipe=pipe, cache_presets=True, threads=1,
-                          runs_dir=tmp_path_factory.mktemp("runs"))
-        port = free_port()
-        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                    quiet=True, **launch_kwargs())
-        yield f"http://127.0.0.1:{port}/"
-        demo.close()
+    with tiny_preset_app(tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture()
 def page(tmp_path):
-    from playwright.sync_api import sync_playwright
-    from browser import ARGS
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
-            viewport={"width": 1920, "height": 1080})
-        try:
-            yield ctx.new_page()
-        finally:
-            ctx.close()
+    """A 1920 x 1080 page: the size the talk view is for."""
+    with chromium_page(tmp_path / "profile", 1920, 1080) as p:
+        yield p
 
 
 def _open(page, url: str) -> None:
