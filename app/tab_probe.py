@@ -102,6 +102,10 @@ def run_probe(name: Any, split: Any, n: Any, seeds: Any, ks: Any, steps: Any, mo
     return res.figure(), pd.DataFrame(values, columns=headers), md
 
 
+#: the rows table before a run (an empty table would show gradio's default headers "1 2 3")
+EMPTY_ROWS = pd.DataFrame(columns=["the probe's rows appear here after a run"])
+
+
 def build(ctx: Ctx) -> None:
     gr.Markdown("PAP-style probes on ToyWorld prompts. Keep runs small here (a few prompts per "
                 "category): prompts per category x seeds x ks (timing, inpaint) x steps is at "
@@ -132,11 +136,11 @@ def build(ctx: Ctx) -> None:
             gr.Markdown(caption, elem_id="probe-settling-caption")
         with gr.Column():
             plot = gr.Plot(label="live probe (small n)")
-    # an empty table would show gradio's default headers ("1 2 3"): say what will be there
-    rows = gr.Dataframe(pd.DataFrame(columns=["the probe's rows appear here after a run"]),
-                        label="rows", interactive=False, wrap=True, elem_id="probe-rows")
+    rows = gr.Dataframe(EMPTY_ROWS, label="rows", interactive=False, wrap=True,
+                        elem_id="probe-rows")
     name.change(lambda v: f"_{DESCRIPTIONS.get(v, '')}_", [name], [desc],
                 api_visibility="private", show_progress="hidden")
     ev = run.click(guard(run_probe), [name, split, n, seeds, ks, steps, ctx.model_key],
                    [plot, rows, md], api_name="probe", show_progress_on=[status], **MODEL_QUEUE)
-    stops(stop, on_status(ev, status))
+    # a refused or failed probe empties the last one's plot, rows and summary (one screen)
+    stops(stop, on_status(ev, status, clear={plot: None, rows: EMPTY_ROWS, md: ""}))

@@ -287,3 +287,22 @@ def test_the_preset_cache_is_keyed_by_the_core_code_too(tmp_path, monkeypatch):
         return data + b"\n# edited" if self.name == "adaptive.py" else data
     monkeypatch.setattr(preset_cache.Path, "read_bytes", edited)
     assert preset_cache.source_hash() != before
+
+
+def test_probe_refusal_after_a_good_probe_clears_its_outputs(served):
+    """The Probe tab: a refused probe after a good one leaves no plot, rows or summary of the
+    good one under the new inputs (they kept the last run's before)."""
+    screen = Screen(served)
+    fn = next(f for f in served.default_config.fns.values() if f.api_name == "probe")
+    name, split, n, seeds, ks, steps = fn.inputs[:6]
+    plot, rows, md = fn.outputs
+    for comp, v in ((name, "timing"), (seeds, "0"), (ks, "0, 1"), (steps, 2)):
+        screen.set(comp, v)
+    assert screen.fire(_find(served, "probe-run")), screen.errors
+    assert screen.value(plot) is not None and screen.value(rows)["data"]
+    assert "timing" in screen.value(md)
+    screen.set(seeds, "zero")                                   # refused: not a seed list
+    assert not screen.fire(_find(served, "probe-run"))
+    assert screen.value(plot) is None and screen.value(md) == ""
+    assert screen.value(rows)["headers"] == ["the probe's rows appear here after a run"]
+    assert screen.value(_find(served, "probe-status")).startswith("**Not run**")
