@@ -128,16 +128,21 @@ def build(ctx: Ctx) -> None:
 
     st = c["status"]
     at = dict(show_progress_on=[st])
+    # a run that cannot be shown leaves nothing of the one before under its id (one screen)
+    no_run = {c["images"]: None, c["spec"]: "", c["record"]: None, c["md"]: ""}
+    no_rerun = {c["rerun_img"]: None, c["rerun_heat"]: None, c["rerun_md"]: ""}
     c["refresh"].click(refresh_ids, [run_id], [run_id], api_name="runs_list")
-    on_status(c["load"].click(guard(load_run), [run_id], shown, api_name="runs_load", **at), st)
-    on_status(run_id.input(guard(load_run), [run_id], shown, api_visibility="private", **at), st)
+    on_status(c["load"].click(guard(load_run), [run_id], shown, api_name="runs_load", **at), st,
+              clear=no_run)
+    on_status(run_id.input(guard(load_run), [run_id], shown, api_visibility="private", **at), st,
+              clear=no_run)
     on_status(c["export"].click(guard(do_export), [run_id], [c["zip_out"]],
                                 api_name="runs_export", **at), st)
     on_status(c["upload"].upload(guard(do_import), [c["upload"]], [run_id, *shown],
                                  api_name="runs_import", **at), st)
     on_status(c["rerun"].click(guard(do_rerun), [run_id, ctx.model_key],
                                [c["rerun_img"], c["rerun_heat"], c["rerun_md"]],
-                               api_name="runs_rerun", **at, **MODEL_QUEUE), st)
+                               api_name="runs_rerun", **at, **MODEL_QUEUE), st, clear=no_rerun)
     ctx.parts["runs_id"] = run_id
     ctx.parts["runs_refresh"] = refresh_ids
 

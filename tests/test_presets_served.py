@@ -306,3 +306,20 @@ def test_probe_refusal_after_a_good_probe_clears_its_outputs(served):
     assert screen.value(plot) is None and screen.value(md) == ""
     assert screen.value(rows)["headers"] == ["the probe's rows appear here after a run"]
     assert screen.value(_find(served, "probe-status")).startswith("**Not run**")
+
+
+def test_runs_tab_failed_load_leaves_nothing_of_the_run_before(served):
+    """The Runs tab: a run that cannot be loaded leaves no picture, spec or record of the one
+    shown before under the new id."""
+    screen = Screen(served)
+    assert _lina_run(served, screen, prompt=MIRROR, candidate="cplus_all")
+    rid = screen.value(_find(served, "lina-md")).split("`")[1]      # "**Run** `<id>` saved"
+    fn = next(f for f in served.default_config.fns.values() if f.api_name == "runs_load")
+    (run_id,), (images, spec, record, md) = fn.inputs, fn.outputs
+    screen.set(run_id, rid)
+    assert screen.fire(_find(served, "runs-load")), screen.errors
+    assert screen.value(images) and rid in screen.value(md)
+    screen.set(run_id, "20990101-000000-lina-000000")         # no such run
+    assert not screen.fire(_find(served, "runs-load"))
+    assert not screen.value(images) and screen.value(md) == "" and screen.value(spec) == ""
+    assert screen.value(_find(served, "runs-status")).startswith("**Not run**")
