@@ -5,11 +5,11 @@ Why not Gradio's example cache: Gradio 6.31's lazy cache writes an output that i
 LINA tab's guidance mask when the chosen intervention has none; any empty image, table or file)
 as ``""`` in its CSV, and reading it back calls ``json.loads("")``: every output of the preset
 then shows a red "Error" badge.  An empty output is a legitimate answer here, so the presets
-keep their answers themselves: one folder per (model weights, app code) as the app has always
-keyed it, one entry per preset's full request, each output stored by what it is (nothing,
-text or numbers, a PNG, a gallery of captioned PNGs, a table, a copied file).  A preset click fills the inputs (the stock
-``gr.Examples``) and then, as one event of the model queue, answers every output from the
-entry, computing and storing it on first use.
+keep their answers themselves: one folder per (model weights, app and core code), one entry
+per preset's full request, each output stored by what it is (nothing, text or numbers, a PNG,
+a gallery of captioned PNGs, a table, a copied file).  A preset click
+fills the inputs (the stock ``gr.Examples``) and then, as one event of the model queue,
+answers every output from the entry, computing and storing it on first use.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import logging
 import shutil
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -198,15 +199,24 @@ def picked(value: Any, count: int) -> int:
     return index
 
 
+@dataclass(frozen=True)
+class TabScreen:
+    """What a preset answers on its tab: the outputs by name, the status line its progress and
+    errors show on, and each output's empty value (what a failed preset leaves)."""
+    outputs: dict[str, Any]
+    status: Any
+    blank: dict[str, Any]
+
+
 def talk_presets(cache: PresetCache | None, tab: str, rows: list[list[Any]],
                  requests: list[dict[str, Any]], run: Callable[..., dict[str, Any]],
-                 inputs: list[Any], outputs: dict[str, Any], status: Any,
-                 blank: dict[str, Any], **examples: Any) -> gr.Examples:
+                 inputs: list[Any], screen: TabScreen, **examples: Any) -> gr.Examples:
     """A tab's talk presets: a click fills ``inputs`` with the row; with a ``cache`` it then
-    answers every one of ``outputs`` as one event (``run(**request)`` on first use, stored under
-    (``tab``, the request)); its progress and errors show on ``status`` only, and a failure
-    empties the outputs (``blank``, by name), so nothing of another run stays under the new
-    inputs."""
+    answers every one of ``screen.outputs`` as one event (``run(**request)`` on first use,
+    stored under (``tab``, the request)); its progress and errors show on ``screen.status``
+    only, and a failure empties the outputs (``screen.blank``, by name), so nothing of another
+    run stays under the new inputs."""
+    outputs, status, blank = screen.outputs, screen.status, screen.blank
     ex = gr.Examples(rows, inputs=inputs, cache_examples=False, **examples)
     if cache is None:
         return ex

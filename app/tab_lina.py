@@ -16,7 +16,7 @@ from lina_core.pipelines.registry import ModelUnavailable
 
 from . import editor, state, talk
 from .context import MODEL_QUEUE, Ctx
-from .preset_cache import talk_presets
+from .preset_cache import TabScreen, talk_presets
 from .presets import DEFAULT_PROMPT, lina_presets
 from .verdicts import verdict
 from .widgets import (DEFAULT_STEPS, DISPLAY, PREDICTED, UI_MAX_SEEDS, VERDICT_HEADERS,
@@ -333,8 +333,8 @@ def _presets(ctx: Ctx, i: dict[str, Any], outs: dict[str, Any], run_pair: Any
     # the row fills every input the preset runs with, so the inputs on screen are the run's
     rows = [[r["prompt"], r["seed"], r["steps"], r["candidate"]] for r in requests]
     ex = talk_presets(cache, "lina", rows, requests, run_pair,
-                      [i["prompt"], i["seed"], i["steps"], i["candidate"]], outs,
-                      i["status"], blank_pair(), visible_columns=[0, 1],
+                      [i["prompt"], i["seed"], i["steps"], i["candidate"]],
+                      TabScreen(outs, i["status"], blank_pair()), visible_columns=[0, 1],
                       label=label, example_labels=[talk.short_name(p[0], p[1])
                                                    for p in presets],
                       elem_id="lina-presets")

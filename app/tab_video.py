@@ -25,7 +25,7 @@ from lina_core.toyworld.video_data import MAX_CLIP_FRAMES, MIN_CLIP_FRAMES, to_s
 
 from . import state
 from .context import MODEL_QUEUE, Ctx
-from .preset_cache import talk_presets
+from .preset_cache import TabScreen, talk_presets
 from .presets import VIDEO_PRESET_NOTES, VIDEO_PRESET_SPLIT, VIDEO_PRESETS
 from .runstore import RunStore
 from .verdicts import verdict
@@ -524,7 +524,7 @@ def _presets(ctx: Ctx, i: dict[str, Any], outs: dict[str, Any], run_ui: Any) -> 
     return talk_presets(cache, "video", rows, requests, run_ui,
                         [i[k] for k in ("prompt", "frames", "steps", "seed", "guidance",
                                         "candidate")],
-                        outs, i["status"], blank(), label=label, visible_columns=[0],
+                        TabScreen(outs, i["status"], blank()), label=label, visible_columns=[0],
                         example_labels=preset_labels(), elem_id="video-presets")
 
 

@@ -89,7 +89,7 @@ def test_lina_mirror_preset_in_the_browser(url, page, tmp_path):
     assert "chosen by hand" in page.locator("#lina-why").inner_text()
     page.wait_for_selector("#lina-previews img[src]", timeout=60_000)
     strip = _fetch(page.locator("#lina-previews img").get_attribute("src"))
-    assert strip.shape[0] == 2 * 96 + 4 and (strip[96:100] == 255).all()
+    assert strip.shape[0] == 12 + 2 * 96 + 4 and (strip[12 + 96:12 + 100] == 255).all()
 
 
 #: per player: loaded enough to show a frame, its length, and whether / where it plays

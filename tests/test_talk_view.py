@@ -75,11 +75,18 @@ def _talk_screen(page, prompt: str, what: str) -> None:
                 f"{json.dumps(prompt)})", f"the talk view never named {prompt!r}")
     for sel in ("#talk-truth", "#talk-baseline", "#talk-lina"):
         _new_picture(page, sel, "")
-        w, h = page.evaluate(BOX, sel)
-        assert w >= 512 and h >= 512, f"{sel} is {w:.0f} x {h:.0f} px at 1920 x 1080 ({what})"
+        # laid out at 512 px or more once the picture has loaded (0 wide until then)
+        _wait(page, f"(() => {{ const b = ({BOX})({json.dumps(sel)}); "
+                    f"return b[0] >= 512 && b[1] >= 512; }})()",
+              f"{sel} is {page.evaluate(BOX, sel)} px at 1920 x 1080, under 512 ({what})",
+              timeout=15_000)
     assert page.locator("#talk-slider img[src]").count() == 2
-    verdicts = page.locator("#talk-verdicts").inner_text()
-    assert "Baseline:" in verdicts and "LINA (" in verdicts and len(verdicts.splitlines()) == 2
+    # the view is filled by a follow-up event: wait until it has applied (its queue overlay,
+    # "processing | 0.1s", can show for a moment over the lines while it runs)
+    _wait(page, "(() => { const t = document.querySelector('#talk-verdicts').innerText; "
+                "return !t.includes('processing') && t.includes('Baseline:') && "
+                "t.includes('LINA (') && t.trim().split('\\n').length === 2; })()",
+          f"the talk view's verdicts never showed one line per run ({what})")
     assert page.locator("#talk-reason").inner_text().count(". ") == 0     # one sentence
     assert "cplus_all" in page.locator("#talk-reason").inner_text()
     assert not page.locator("#lina-vb").is_visible()                      # details folded
