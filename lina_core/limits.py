@@ -91,8 +91,11 @@ def check_float(name: str, value: Any, lo: float, hi: float) -> float:
 def snippet(value: Any, n: int = SNIPPET_CHARS) -> str:
     """``repr(value)`` cut to about ``n`` characters, saying how long it was: what an error
     message may quote of user input (a refusal of a 100 kB paste must not be 100 kB)."""
-    if isinstance(value, str) and len(value) > n:
-        return f"{value[:n]!r}... ({len(value)} characters)"
+    if isinstance(value, str):
+        # cut the quoted text, not the value: escapes (control or astral characters) make
+        # repr many times longer than the string
+        text = repr(value)
+        return text if len(text) <= n + 2 else f"{text[:n]}... ({len(value)} characters)"
     try:
         text = repr(value)
     except Exception:  # noqa: BLE001 - deeply nested or odd values

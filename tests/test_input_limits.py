@@ -238,3 +238,19 @@ def test_cli_refuses_oversized_json_with_one_line(tmp_path, command, option, tex
     assert len(lines) == 1 and len(lines[0]) < SHORT, r.stderr[-500:]
     for n in needles:
         assert n in lines[0], lines[0]
+
+
+def test_a_quoted_input_stays_short_whatever_its_characters():
+    """What a message quotes of user input is cut after escaping: control and astral
+    characters escape to 4-10 characters each (hypothesis found a 300-character refusal)."""
+    import json
+    from lina_core.interventions import InterventionSpec, SpecError
+    from lina_core.limits import snippet
+    odd = "\x1f" * 30 + "\U00010c49" * 5
+    assert len(snippet(odd, 24)) <= 24 + len("... (35 characters)")
+    assert snippet("abc", 24) == "'abc'"
+    keys = {"": None, "0" * 18: None, "0" * 14 + "\x1f" * 6 + "\U00010c49" + "\U00018cd6" * 3
+            + "0": None}
+    with pytest.raises(SpecError) as exc:
+        InterventionSpec.from_json(json.dumps(keys))
+    assert len(str(exc.value)) < 300 and str(exc.value).startswith("spec: unknown field")
