@@ -95,6 +95,7 @@ def _assert_in_order(decoded: np.ndarray, clip: np.ndarray, tol: float) -> None:
 # --------------------------------------------------------------------------- through the API
 
 
+@pytest.mark.slow   # a clip pair through the app: over 4 s on 2 cores
 def test_video_run_through_the_api(app):
     client, runs, _ = app
     out = client.predict(api_name="/video", **_video_kwargs())
@@ -209,6 +210,7 @@ def test_nan_and_range_checks_name_the_field():
     assert check_inputs(MIRROR, 8, STEPS, 0, 3.0, "cplus_all").candidate == "cplus_all"
 
 
+@pytest.mark.slow   # encodes clips to three formats: over 4 s on 2 cores
 def test_clips_files_and_scrubber_frame_by_frame(app, tmp_path):
     from app.runstore import RunStore
     from app.tab_video import (check_inputs, filmstrip, frame_from_strip, frame_rows, run_clips,

@@ -28,6 +28,7 @@ def _one_error_line(r: subprocess.CompletedProcess, *needles: str) -> None:
         assert n in lines[0], lines[0]
 
 
+@pytest.mark.slow   # a python -m subprocess: over 4 s on 2 cores
 def test_render_writes_png(tmp_path):
     out = tmp_path / "r.png"
     r = cli("render", "--prompt", "a wood ball in a beaker of water", "--size", "32",

@@ -346,6 +346,7 @@ def _generator_prompts() -> list[str]:
 TOYWORLD_GOLDEN = "eac7ceb31a660bf12b3168a70221a46f43d4296a1dae55c85bc2b321bf780800"
 
 
+@pytest.mark.slow   # parses ~1,200 generator prompts: over 4 s on 2 cores
 def test_toyworld_prompts_give_the_same_graphs_as_before():
     import hashlib
     import json

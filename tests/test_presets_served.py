@@ -137,6 +137,7 @@ def _every_preset(demo, fail_if_computed: bool, monkeypatch) -> tuple[list, list
     return lina, video
 
 
+@pytest.mark.slow   # every LINA and Video preset, twice: over 4 s on 2 cores
 def test_every_cached_preset_from_an_empty_and_a_warm_cache(pipes, monkeypatch):
     """Every preset through the served path, on a first app start (empty cache), then on a
     second start over the same runs folder (warm: no model call), the same answers."""

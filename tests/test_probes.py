@@ -27,6 +27,7 @@ def test_wilson_interval_contains_the_rate_and_shrinks_with_n():
     assert rate([True, False, True, True])["acc"] == 0.75
 
 
+@pytest.mark.slow   # a probe with its files: over 4 s on 2 cores
 def test_timing_probe_rows_and_files(pipe, tmp_path):
     r = run_probe("timing", pipe, "test-id", 1, seeds=[0], ks=[0, 2, 4], steps=4)
     assert isinstance(r, ProbeResult)
@@ -47,7 +48,7 @@ def test_timing_probe_rows_and_files(pipe, tmp_path):
     assert paths["png"].stat().st_size > 1000 and paths["html"].stat().st_size > 1000
 
 
-@pytest.mark.slow   # 25-step runs of the shipped video model for every k: ~12 s; the image probe stays fast
+@pytest.mark.slow   # 25-step runs of the shipped video model for every k: ~12 s; the image one is lighter
 def test_timing_probe_runs_unchanged_on_the_video_pipeline(tmp_path):
     """The same probe on clips: the clip categories, each clip judged by its temporal
     question, the trajectory cache on 5-D latents (a switch at k == steps is the base clip)."""

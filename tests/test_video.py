@@ -129,6 +129,7 @@ def test_video_files_decode_to_the_clip(tmp_path, suffix):
 # ---------------------------------------------------------------------- evaluation and CLI
 
 
+@pytest.mark.slow   # samples clips of every kind: over 4 s on 2 cores
 def test_evaluate_model_on_a_video_pipeline(tmp_path):
     from lina_core.evaluate import evaluate_model, markdown_table
     from tiny_pipes import toyworld_video_pipeline
