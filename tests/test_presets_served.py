@@ -89,14 +89,16 @@ def _check_lina_preset(out: dict, prompt: str) -> None:
     assert out["vb"]["data"] and "`cplus_all`" in out["explain"]
 
 
+def _values(demo, screen: Screen, ids: dict[str, str]) -> dict:
+    """What the components with these elem_ids show, by the given names."""
+    return {name: screen.value(_find(demo, elem_id)) for name, elem_id in ids.items()}
+
+
 def _video_screen(demo, screen: Screen) -> dict:
-    return {"md": screen.value(_find(demo, "video-md")),
-            "base": screen.value(_find(demo, "video-baseline")),
-            "lina": screen.value(_find(demo, "video-lina")),
-            "frame": screen.value(_find(demo, "video-frame-lina")),
-            "table": screen.value(_find(demo, "video-verdicts")),
-            "gif": screen.value(_find(demo, "video-gif")),
-            "status": screen.value(_find(demo, "video-status"))}
+    return _values(demo, screen, {"md": "video-md", "base": "video-baseline",
+                                  "lina": "video-lina", "frame": "video-frame-lina",
+                                  "table": "video-verdicts", "gif": "video-gif",
+                                  "status": "video-status"})
 
 
 def _check_video_preset(out: dict, frames: int) -> None:
@@ -223,12 +225,10 @@ def test_predict_after_a_run_leaves_no_picture_of_the_run(served):
 
 
 def _scene(demo, screen: Screen) -> dict:
-    return {"sample": screen.value(_find(demo, "scene-sample")),
-            "attn": screen.value(_find(demo, "scene-attn")),
+    return {**_values(demo, screen, {"sample": "scene-sample", "attn": "scene-attn",
+                                     "plot": "scene-plot", "info": "scene-info",
+                                     "status": "scene-status"}),
             "v_model": screen.value(_labelled(demo, "verifier: model sample")),
-            "plot": screen.value(_find(demo, "scene-plot")),
-            "info": screen.value(_find(demo, "scene-info")),
-            "status": screen.value(_find(demo, "scene-status")),
             "node": _find(demo, "ed-node")}
 
 
@@ -316,7 +316,7 @@ def test_runs_tab_failed_load_leaves_nothing_of_the_run_before(served):
     assert _lina_run(served, screen, prompt=MIRROR, candidate="cplus_all")
     rid = screen.value(_find(served, "lina-md")).split("`")[1]      # "**Run** `<id>` saved"
     fn = next(f for f in served.default_config.fns.values() if f.api_name == "runs_load")
-    (run_id,), (images, spec, record, md) = fn.inputs, fn.outputs
+    (run_id,), (images, spec, _, md) = fn.inputs, fn.outputs
     screen.set(run_id, rid)
     assert screen.fire(_find(served, "runs-load")), screen.errors
     assert screen.value(images) and rid in screen.value(md)
