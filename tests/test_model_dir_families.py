@@ -25,7 +25,7 @@ from gradio_client import Client  # noqa: E402
 from test_app_api import _img, _intervene_kwargs, _lina_kwargs, _no_verifier  # noqa: E402
 from test_loading import app_main  # noqa: E402
 from app.tab_intervene import NO_MASK  # noqa: E402
-from tiny_pipes import SIZES, api_error as _error, build, flux_pipeline  # noqa: E402
+from tiny_pipes import SIZES, build, flux_pipeline  # noqa: E402
 
 # slow: the module takes about 40 s on 2 shared CPU cores (7 app launches, ~1 s each, and
 # 6 model calls of 2-3 steps per family)
