@@ -106,6 +106,15 @@ def plan(ranked: Sequence[str], base_p: Sequence[float], allowed: Sequence[str])
     return order
 
 
+def predictor_gains(predictor: Any, pipe: Any, prompt: str, graph: Any,
+                    allowed: Sequence[str]) -> dict[str, float]:
+    """The predictor's predicted gain of each candidate in ``allowed`` for this prompt (what
+    :func:`ranked_candidates` orders; the live loop, the recorded tries and the schedule
+    measurement all rank this way)."""
+    gains = predictor.gains(predictor.features(pipe, prompt, graph))
+    return {n: g for n, g in gains.items() if n in allowed}
+
+
 def ranked_candidates(gains: dict[str, float]) -> list[str]:
     """Candidates by the predictor's predicted gain, best first."""
     return sorted((n for n in gains if n != "none"), key=lambda n: -gains[n])

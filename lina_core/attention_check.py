@@ -26,7 +26,7 @@ so wherever this check speaks.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -141,6 +141,13 @@ def edge_tests(graph: Any, masks: dict[str, np.ndarray]) -> tuple[list[EdgeTest]
     return tests, unseen
 
 
+def as_probabilities(reading: dict[str, Any]) -> tuple[float, float]:
+    """A reading's shares passed as the loop's probabilities; a kind with no test counts as
+    right (nothing says it is wrong)."""
+    p = reading["p"] or [None, None]
+    return (1.0 if p[0] is None else p[0], 1.0 if p[1] is None else p[1])
+
+
 @dataclass
 class AttentionCheck:
     """The loop's check for models with no ToyWorld verifier (see the module docstring).  It
@@ -149,7 +156,6 @@ class AttentionCheck:
     share: float = 0.3          #: the check step's share of the run (structure is set by then)
     loop_threshold: float = 1.0  #: every test must pass
     max_tries: int = 2
-    last: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def step_for(self, steps: int) -> int:
         return max(1, min(steps - 1, round(self.share * steps)))
@@ -176,12 +182,8 @@ class AttentionCheck:
 
     def probabilities(self, graph: Any, attention: dict[str, Any] | None, step: int
                       ) -> tuple[float, float]:
-        """(P(physics right), P(texture right)) for :func:`adaptive.decide`; a kind with no
-        test counts as right (nothing says it is wrong).  The reading is kept in :attr:`last`."""
-        r = self.read(graph, attention, step)
-        self.last = r
-        p = r["p"] or [None, None]
-        return (1.0 if p[0] is None else p[0], 1.0 if p[1] is None else p[1])
+        """(P(physics right), P(texture right)) for :func:`adaptive.decide`."""
+        return as_probabilities(self.read(graph, attention, step))
 
     #: what the loop's runs must record for :meth:`reader`
     run_kwargs = {"attention": True}
@@ -203,7 +205,7 @@ class AttentionCheck:
         self.readings: list[dict[str, Any]] = []
 
         def read(run: Any, step: int) -> tuple[float, float]:
-            p = self.probabilities(graph, run.extra.get("attention"), step)
-            self.readings.append({"step": step, **self.last})
-            return p
+            r = self.read(graph, run.extra.get("attention"), step)
+            self.readings.append({"step": step, **r})
+            return as_probabilities(r)
         return read

@@ -69,8 +69,8 @@ def record_item(pipe: Any, item: dict[str, Any], base_row: dict[str, Any], predi
     base = engine.run(pipe, spec, seed=seed, previews=True)
     bj = _judged(base, graph, "none", time.perf_counter() - t0, previews, steps)
     allowed = [c.name for c in available(graph)]
-    gains = predictor.gains(predictor.features(pipe, prompt, graph))
-    ranked = adaptive.ranked_candidates({n: g for n, g in gains.items() if n in allowed})
+    ranked = adaptive.ranked_candidates(adaptive.predictor_gains(predictor, pipe, prompt, graph,
+                                                                 allowed))
     names: list[str] = []
     for p in ((1.0, 0.0), (0.0, 1.0)):          # texture-first and the ranking itself
         for n in adaptive.plan(ranked, p, allowed)[:TRIES_RECORDED]:

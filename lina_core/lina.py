@@ -467,19 +467,18 @@ class LinaSampler:
         return (self.check is not None and candidate is None and batch == 1
                 and frames is None and self.check.applies(self.pipe, graph))
 
-    def _gains(self, prompt: str, graph: CausalSceneGraph) -> dict[str, float]:
-        return self.predictor.gains(self.predictor.features(self.pipe, prompt, graph))
-
-    def _ranked(self, prompt: str, graph: CausalSceneGraph, allowed: list[str]) -> list[str]:
-        """The loop's candidates, best first: the predictor's ranking on a ToyWorld scene; on an
-        open-world one (the predictor is fitted on ToyWorld scenes) :data:`OPEN_WORLD_DEFAULT`
-        first, then the others in the family's order."""
+    def _ranked(self, prompt: str, graph: CausalSceneGraph, allowed: list[str]
+                ) -> tuple[list[str], dict[str, float]]:
+        """The loop's candidates, best first, and the predicted gains they were ranked by: the
+        predictor's ranking on a ToyWorld scene; on an open-world one (the predictor is fitted
+        on ToyWorld scenes; no gains) :data:`OPEN_WORLD_DEFAULT` first, then the others in the
+        family's order."""
         from . import adaptive
         if self.predictor is not None and C.is_toyworld(graph):
-            gains = self._gains(prompt, graph)
-            return adaptive.ranked_candidates({n: g for n, g in gains.items() if n in allowed})
+            gains = adaptive.predictor_gains(self.predictor, self.pipe, prompt, graph, allowed)
+            return adaptive.ranked_candidates(gains), gains
         first = [OPEN_WORLD_DEFAULT] if OPEN_WORLD_DEFAULT in allowed else []
-        return first + [n for n in allowed if n not in first and n != "none"]
+        return first + [n for n in allowed if n not in first and n != "none"], {}
 
     def _loop(self, prompt: str, graph: CausalSceneGraph, seed: int,
               size: dict[str, Any]) -> LinaResult:
@@ -495,7 +494,8 @@ class LinaSampler:
         read = self.check.reader(self.pipe, prompt, graph)
         base_p = read(base, step)
         allowed = [c.name for c in C.available(graph)]
-        names = adaptive.plan(self._ranked(prompt, graph, allowed), base_p, allowed)
+        ranked, gains = self._ranked(prompt, graph, allowed)
+        names = adaptive.plan(ranked, base_p, allowed)
         runs: list[Any] = []
 
         def try_fn(i: int):
@@ -519,8 +519,7 @@ class LinaSampler:
             why["attention_tests"] = self.check.readings
             why["reason"] += f" ({NOT_MEASURED})"
         elif self.predictor is not None:
-            why["predicted_gain"] = {k: round(v, 4) for k, v in self._gains(prompt, graph).items()
-                                     if k in allowed}
+            why["predicted_gain"] = {k: round(v, 4) for k, v in gains.items()}
         return LinaResult(base.images, lina.images, Choice(kept, spec, why), base.record,
                           lina.record, {"choose_s": 0.0, "baseline_s": t1 - t0,
                                         "lina_s": t2 - t1}, base.previews, lina.previews,

@@ -37,9 +37,8 @@ def first_try(pipe: Any, row: dict[str, Any], p: Any, predictor: Any) -> str | N
     """The loop's first try for a kept run whose check reading is ``p`` (None: none applies)."""
     graph = scene(row, categories(pipe)).graph
     allowed = [c.name for c in available(graph)]
-    gains = predictor.gains(predictor.features(pipe, row["prompt"], graph))
-    ranked = adaptive.ranked_candidates({n: g for n, g in gains.items() if n in allowed})
-    names = adaptive.plan(ranked, p, allowed)
+    gains = adaptive.predictor_gains(predictor, pipe, row["prompt"], graph, allowed)
+    names = adaptive.plan(adaptive.ranked_candidates(gains), p, allowed)
     return names[0] if names else None
 
 
