@@ -290,6 +290,34 @@ def cmd_grid(a: argparse.Namespace) -> None:
         print(f"{len(rows)} rows in {a.out}")
 
 
+def cmd_golden(a: argparse.Namespace) -> int:
+    """Compare ToyWorld's golden digest (or write it, on purpose), or run a recorded
+    benchmark's fixed methods again; status 1 when anything differs."""
+    from .toyworld import golden
+    if a.bench:
+        import torch
+        from .bench import replay
+        torch.set_num_threads(a.threads)
+        bench = json.loads(Path(a.bench).read_text())    # a results file of this repository
+        pipe = load_model(a.model, a.tiny, False)
+
+        def show(r: dict[str, Any]) -> None:
+            print(("same " if r["same"] else "DIFF ") + f"{r['split']} {r['category']} "
+                  f"{r['index']}/{r['seed']} {r['candidate']}: {r['now']}"
+                  + ("" if r["same"] else f" (recorded {r['recorded']})"), flush=True)
+        rows = replay(pipe, bench, a.per_cell, a.steps, progress=show)
+        diff = [r for r in rows if not r["same"]]
+        print(f"{len(rows) - len(diff)} of {len(rows)} runs give the recorded verdict")
+        return 1 if diff else 0
+    digest = golden.compute()
+    if a.write:
+        print(f"wrote {golden.write(digest, a.file)}")
+        return 0
+    diff = golden.differences(golden.read(a.file), digest)
+    print("\n".join(diff) or f"{len(digest['scenes'])} scenes: as in {a.file}")
+    return 1 if diff else 0
+
+
 def _model_args(q: argparse.ArgumentParser) -> None:
     """The flags of every command that loads a model."""
     q.add_argument("--model", help="a ToyWorld model folder (default: the shipped one)")
@@ -389,6 +417,9 @@ def _model_commands(sub: Any) -> None:
     q.add_argument("--steps", type=int, default=25, help="the runs' step count (the final's k)")
     q.add_argument("--out", default="docs/probes/settling")
     q.set_defaults(fn=cmd_settling)
+    from . import attention_settling, switching      # insight 3(b), 3(c): options in their modules
+    switching.add_command(sub, _model_args)
+    attention_settling.add_command(sub)
 
 
 def _lina_commands(sub: Any) -> None:
@@ -444,10 +475,27 @@ def _lina_commands(sub: Any) -> None:
     q.set_defaults(fn=cmd_bench)
 
 
+def _check_commands(sub: Any) -> None:
+    """The subcommand golden: behaviour pinned across restructurings (issue 26)."""
+    from .toyworld.golden import GOLDEN_FILE
+    q = sub.add_parser("golden", help="ToyWorld's generated graphs, captions, renders, masks and "
+                       "verdicts against the committed digest; --bench: a recorded benchmark's "
+                       "fixed methods run again")
+    q.add_argument("--file", default=str(GOLDEN_FILE), help="the digest (default: %(default)s)")
+    q.add_argument("--write", action="store_true", help="write the digest instead of comparing "
+                   "(after a change meant to alter what ToyWorld draws or judges)")
+    q.add_argument("--bench", default="", metavar="BENCH_JSON", help="run again the first "
+                   "--per-cell samples per split and category of this bench.json (e.g. "
+                   "docs/results/v2/bench.json) with the model (default: the shipped one)")
+    q.add_argument("--per-cell", type=int, default=1)
+    _model_args(q)
+    q.set_defaults(fn=cmd_golden)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lina_core", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for add in (_image_commands, _model_commands, _lina_commands):
+    for add in (_image_commands, _model_commands, _lina_commands, _check_commands):
         add(sub)
     return p
 
@@ -459,11 +507,11 @@ def main(argv: list[str] | None = None) -> int:
     from .limits import LimitError
     from .pipelines.registry import ModelUnavailable
     try:
-        args.fn(args)
+        status = args.fn(args)
     except (GraphError, SpecError, LimitError, ModelUnavailable, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -231,6 +231,42 @@ def run_bench(pipe: Any, predictor: Predictor, grid_rows: list[dict[str, Any]],
     return result
 
 
+#: the methods whose cell is the same for every prompt (no predictor, no oracle): a recorded
+#: row of these is one standalone run, so running it again must give the recorded verdict
+REPLAYED = ("baseline", "explicit", "schedule_only", "best_fixed")
+
+
+def replay(pipe: Any, bench: dict[str, Any], per_cell: int = 1, steps: int = 25,
+           progress: Any = None) -> list[dict[str, Any]]:
+    """Run again the first ``per_cell`` samples of every (split, category) of a recorded
+    benchmark (``bench.json``) for the fixed methods (:data:`REPLAYED`) and compare each
+    verdict (physics, texture, physics verdict) with the recorded one: the benchmark's half of
+    issue 26's golden equality.  Returns one row per run with ``recorded``, ``now`` and
+    ``same``; a candidate shared by two methods runs once."""
+    from .candidates import get
+    from .grid import run_item
+    fields = ("physics", "texture", "verdict")
+    cells: dict[tuple, list[dict[str, Any]]] = {}
+    for r in bench["rows"]:
+        if r["method"] in REPLAYED:
+            cells.setdefault((r["split"], r["category"]), []).append(r)
+    out = []
+    for (split, cat), rows in sorted(cells.items()):
+        for k in sorted({key(r) for r in rows})[:per_cell]:
+            recorded = {r["candidate"]: r for r in rows if key(r) == k}
+            item = dict(zip(("split", "category", "index", "seed"), k))
+            for now in run_item(pipe, item, steps, tuple(get(c) for c in sorted(recorded))):
+                rec = recorded[now["candidate"]]
+                row = {**item, "candidate": now["candidate"],
+                       "recorded": {f: rec[f] for f in fields},
+                       "now": {f: now[f] for f in fields}}
+                row["same"] = row["recorded"] == row["now"] and rec["prompt"] == now["prompt"]
+                out.append(row)
+                if progress:
+                    progress(row)
+    return out
+
+
 def markdown(summary: list[dict[str, Any]], categories: bool = True) -> str:
     pct = lambda v, ci: f"{100 * v:.1f} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"  # noqa: E731
     lines = ["| split | category | method | n (prompts) | joint success % | gain vs baseline "
