@@ -651,11 +651,14 @@ def lina_video(prompt: str, graph: dict[str, Any], seed: int, steps: int, guidan
                frames: int, candidate: str | None = None) -> dict[str, Any]:
     """Baseline and LINA clips of the video model from the same noise (``frames`` long), in one
     call; ``candidate`` None (or "predicted") lets LINA choose (``none`` without a predictor).
-    Returns F x H x W x 3 uint8 clips and plain data only."""
+    Returns F x H x W x 3 uint8 clips and plain data only.  With the clip check shipped beside
+    the video predictor (:class:`lina_core.clip_check.ClipCheck`), LINA is the loop: the choice's
+    ``why`` holds what the check read at which step, what was tried and why it stopped."""
     from lina_core.lina import LinaSampler
     m = video_handle().get()
     t0 = time.perf_counter()
-    sampler = LinaSampler(m.pipe, m.predictor, steps=steps, guidance_scale=guidance)
+    sampler = LinaSampler(m.pipe, m.predictor, steps=steps, guidance_scale=guidance,
+                          check=m.check)
     res = sampler(prompt, _graph(graph), seed=seed, candidate=_candidate(candidate),
                   frames=frames)
     choice = _choice(m, res.choice)

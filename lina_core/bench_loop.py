@@ -312,9 +312,37 @@ def cmd_report(a: Any) -> None:
     print((Path(a.out) / "loop.md").read_text())
 
 
+def cmd_video(a: Any) -> None:
+    """The loop on clips (:mod:`lina_core.bench_loop_video`): ``fit`` the clip check on kept
+    train / dev-ood clips, ``run`` the live loop on a test split, ``report``."""
+    from . import bench_loop_video as V
+    root = Path(a.root)
+    if a.stage == "report":
+        V.report(Path(a.predictor), root, Path(a.out), Path(a.bench) if a.bench
+                 else V.SHIPPED_BENCH)
+        print((Path(a.out) / "loop_video.md").read_text())
+        return
+    import torch
+    torch.set_num_threads(a.threads)
+    from .__main__ import load_model
+    pipe = load_model(a.model, video=True)
+    if a.stage == "fit":
+        rep = V.fit(pipe, [root / s for s in FIT_SPLITS if (root / s).is_dir()],
+                    Path(a.image_check), Path(a.predictor),
+                    tuple(int(x) for x in a.check_steps.split(",")))
+        print(json.dumps(rep["chosen"], indent=1))
+        return
+    from .lina import Predictor
+    if a.split in FIT_SPLITS:
+        raise ValueError("--split: the loop on clips is measured on test-ood and test-id")
+    V.run_split(pipe, EarlyCheck.load(a.predictor), Predictor.load(a.predictor), a.split, a.n,
+                [int(s) for s in a.seeds.split(",")], root / f"video_{a.split}", a.shard,
+                a.shards, bound=not a.no_bound)
+
+
 def parser() -> Any:
-    """``python -m lina_core.bench_loop {collect,fit-check,tries,report}``: the loop's benchmark
-    end to end, every stage resumable under ``--root``."""
+    """``python -m lina_core.bench_loop {collect,fit-check,tries,schedule,report,video}``: the
+    loop's benchmark end to end, every stage resumable under ``--root``."""
     import argparse
     root = Path(__file__).resolve().parent.parent
     ap = argparse.ArgumentParser(prog="python -m lina_core.bench_loop",
@@ -361,12 +389,32 @@ def parser() -> Any:
     q.add_argument("--bench", default=None, help="the per-prompt benchmark's bench.json "
                    "(default: the shipped docs/results/v2/bench.json)")
     q.set_defaults(fn=cmd_report)
+    q = sub.add_parser("video", help="the loop on clips (issue 24.5): fit the clip check on "
+                       "kept train / dev-ood clips (collect with --model assets/toyworld_video), "
+                       "run the live loop on a test split, report")
+    q.add_argument("stage", choices=("fit", "run", "report"))
+    q.add_argument("--split", choices=SPLITS, default="test-ood")
+    q.add_argument("--n", type=int, default=16, help="clips per clip kind (the video bench's)")
+    q.add_argument("--seeds", default="0", help="replicate seeds, comma-separated")
+    q.add_argument("--shard", type=int, default=0)
+    q.add_argument("--shards", type=int, default=1)
+    q.add_argument("--no-bound", action="store_true",
+                   help="skip the verifier-as-check bound's extra tries")
+    q.add_argument("--check-steps", default=",".join(map(str, (4, 6, 8, 10))))
+    q.add_argument("--image-check", default=str(root / "assets" / "lina_predictor"),
+                   help="the image model's early check, whose nets the clip check reads with")
+    q.add_argument("--predictor", default=str(root / "assets" / "lina_predictor_video"),
+                   help="the video model's predictor; fit writes the clip check beside it")
+    q.add_argument("--out", default=str(root / "docs" / "results" / "loop"))
+    q.add_argument("--bench", default=None, help="the per-prompt video benchmark's json "
+                   "(default: the shipped docs/results/bench_video.json)")
+    q.set_defaults(fn=cmd_video)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
-    if a.cmd in ("collect", "tries") and not 0 <= a.shard < a.shards:
+    if a.cmd in ("collect", "tries", "video") and not 0 <= a.shard < a.shards:
         parser().error(f"--shard: {a.shard} must be in [0, --shards={a.shards})")
     try:
         a.fn(a)

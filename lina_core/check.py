@@ -129,11 +129,15 @@ class EarlyCheck:
     #: what the loop's runs must record for :meth:`reader` (previews: always recorded)
     run_kwargs: dict[str, Any] = {}
     kind = "learned"
+    #: whether :meth:`reader` reads a clip's preview (:class:`lina_core.clip_check.ClipCheck`)
+    reads_clips = False
 
     def applies(self, pipe: Any, graph: Any) -> bool:
-        """Trained on ToyWorld runs: it reads ToyWorld scenes only."""
+        """Trained on ToyWorld stills: it reads ToyWorld scenes on an image model only (a
+        clip's preview is F frames; :class:`lina_core.clip_check.ClipCheck` reads those)."""
+        from . import engine
         from .candidates import is_toyworld
-        return is_toyworld(graph)
+        return is_toyworld(graph) and engine.family(pipe) != "toyworld_video"
 
     def reader(self, pipe: Any, prompt: str, graph: Any):
         """``read(run, step) -> (P(physics right), P(texture right))`` on a run's preview."""
@@ -170,6 +174,9 @@ class EarlyCheck:
     def load(cls, folder: str | Path) -> "EarlyCheck":
         folder = Path(folder)
         meta = json.loads((folder / "check.json").read_text())
+        if meta.get("kind") == "clip-check" and cls is EarlyCheck:   # the same nets, on clips
+            from .clip_check import ClipCheck
+            cls = ClipCheck
         t = load_file(folder / "check.safetensors")
         nets = []
         for i in range(int(meta.get("members", 1))):

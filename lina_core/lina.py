@@ -327,7 +327,8 @@ class LinaResult:
     #: the loop's runs, baseline first, each as the check read it: ``name``, ``checked_at``
     #: (its check step), ``preview`` (the predicted clean image there, N x H x W x 3 uint8;
     #: None for VAE models, whose previews are not kept), ``image`` (its final picture),
-    #: ``p`` and ``passed``, ``kept``; empty when LINA made one choice before the run
+    #: ``p`` and ``passed``, ``kept``, ``model_calls`` (and, for a try, ``wall_s``); empty
+    #: when LINA made one choice before the run
     tries: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -335,18 +336,23 @@ class LinaResult:
         return self.choice.spec
 
 
-def _loop_runs(base: Any, runs: list[Any], d: Any, step: int) -> list[dict[str, Any]]:
-    """:attr:`LinaResult.tries`: the baseline and each try as the loop's check read them."""
+def _loop_runs(base: Any, runs: list[Any], d: Any, step: int, walls: list[float] | None = None
+               ) -> list[dict[str, Any]]:
+    """:attr:`LinaResult.tries`: the baseline and each try as the loop's check read them, with
+    each try's model calls and wall time (what the loop spent on it)."""
     from .adaptive import joint
 
     def entry(name, run, p, passed, at, kept):
         prev = run.previews[at] if at < len(run.previews) else None
         return {"name": name, "checked_at": at, "preview": prev, "image": run.images[:1],
-                "p": [float(x) for x in p], "passed": passed, "kept": kept}
+                "p": [float(x) for x in p], "passed": passed, "kept": kept,
+                "model_calls": int(run.model_calls)}
     out = [entry("baseline", base, d.base_p, joint(d.base_p) >= d.threshold, step, d.kept < 0)]
     for i, (t, run) in enumerate(zip(d.tries, runs)):
         out.append(entry(t["name"], run, t["p"], t["passed"], t.get("checked_at", step),
                          d.kept == i))
+        if walls is not None and i < len(walls):
+            out[-1]["wall_s"] = walls[i]
     return out
 
 
@@ -382,7 +388,8 @@ class LinaSampler:
     """Baseline and LINA from the same initial noise, with the choice made and why.
 
     With a learned ``check`` (:class:`lina_core.check.EarlyCheck`) LINA is the loop of
-    :mod:`lina_core.adaptive` on ToyWorld scenes: it reads the run's own preview at the check
+    :mod:`lina_core.adaptive` on ToyWorld scenes (and on ToyWorld clips with a check that reads
+    clips, :class:`lina_core.clip_check.ClipCheck`): it reads the run's own preview at the check
     step, leaves a run the check expects to come out right alone (LINA's picture is then the
     baseline's), and otherwise tries the predictor's interventions in turn.  Without one, or
     when a candidate is given, it runs the one choice :meth:`choose` makes before the run."""
@@ -461,11 +468,13 @@ class LinaSampler:
 
     def adapts(self, graph: CausalSceneGraph, candidate: str | None, batch: int = 1,
                frames: int | None = None) -> bool:
-        """Whether a call runs the loop: a check is attached, LINA chooses, one still image, and
-        the check reads this scene on this model (the learned check: ToyWorld scenes; the
-        attention check: models whose attention is recorded)."""
+        """Whether a call runs the loop: a check is attached, LINA chooses, one sample (a still
+        image, or a clip where the check reads clips), and the check reads this scene on this
+        model (the learned check: ToyWorld scenes; the clip check: ToyWorld clips on the
+        video model; the attention check: models whose attention is recorded)."""
         return (self.check is not None and candidate is None and batch == 1
-                and frames is None and self.check.applies(self.pipe, graph))
+                and (frames is None or getattr(self.check, "reads_clips", False))
+                and self.check.applies(self.pipe, graph))
 
     def _ranked(self, prompt: str, graph: CausalSceneGraph, allowed: list[str]
                 ) -> tuple[list[str], dict[str, float]]:
@@ -482,13 +491,29 @@ class LinaSampler:
 
     def _loop(self, prompt: str, graph: CausalSceneGraph, seed: int,
               size: dict[str, Any]) -> LinaResult:
-        """The adaptive loop (:mod:`lina_core.adaptive`), live."""
-        from . import adaptive
+        """The adaptive loop (:mod:`lina_core.adaptive`), live: the baseline, then
+        :meth:`adapt`."""
         t0 = time.perf_counter()
-        base_spec = InterventionSpec(prompt=prompt, steps=self.steps, seed=seed,
-                                     guidance_scale=self.guidance_scale, graph=graph.to_dict())
-        rec = dict(previews=True, **self.check.run_kwargs, **size)
-        base = engine.run(self.pipe, base_spec, seed=seed, **rec)
+        base = engine.run(self.pipe, self.baseline_spec(prompt, graph, seed), seed=seed,
+                          **self.run_kwargs(size))
+        return self.adapt(base, prompt, graph, seed, size, time.perf_counter() - t0)
+
+    def baseline_spec(self, prompt: str, graph: CausalSceneGraph, seed: int) -> InterventionSpec:
+        return InterventionSpec(prompt=prompt, steps=self.steps, seed=seed,
+                                guidance_scale=self.guidance_scale, graph=graph.to_dict())
+
+    def run_kwargs(self, size: dict[str, Any]) -> dict[str, Any]:
+        """What every run of the loop records (previews, and what the check reads)."""
+        return dict(previews=True, **self.check.run_kwargs, **size)
+
+    def adapt(self, base: Any, prompt: str, graph: CausalSceneGraph, seed: int,
+              size: dict[str, Any], baseline_s: float = 0.0) -> LinaResult:
+        """The loop after its baseline run ``base`` (:meth:`baseline_spec`, recorded with
+        :meth:`run_kwargs`): check, and intervene where the check expects a wrong result.  The
+        benchmark calls this with the baseline it keeps, so it measures the live code."""
+        from . import adaptive
+        base_spec = self.baseline_spec(prompt, graph, seed)
+        rec = self.run_kwargs(size)
         t1 = time.perf_counter()
         step = self.check.step_for(self.steps)
         read = self.check.reader(self.pipe, prompt, graph)
@@ -497,11 +522,14 @@ class LinaSampler:
         ranked, gains = self._ranked(prompt, graph, allowed)
         names = adaptive.plan(ranked, base_p, allowed)
         runs: list[Any] = []
+        walls: list[float] = []
 
         def try_fn(i: int):
             spec = C.spec_for(C.get(names[i]), prompt, graph, self.steps, seed,
                               self.guidance_scale)
+            t = time.perf_counter()
             runs.append((spec, compare.branch(self.pipe, spec, base, seed=seed, **rec)))
+            walls.append(time.perf_counter() - t)
             return read(runs[-1][1], adaptive.try_step(names[i], step, self.steps))
 
         d = adaptive.decide(base_p, names, try_fn, self.check.loop_threshold,
@@ -521,6 +549,6 @@ class LinaSampler:
         elif self.predictor is not None:
             why["predicted_gain"] = {k: round(v, 4) for k, v in gains.items()}
         return LinaResult(base.images, lina.images, Choice(kept, spec, why), base.record,
-                          lina.record, {"choose_s": 0.0, "baseline_s": t1 - t0,
+                          lina.record, {"choose_s": 0.0, "baseline_s": baseline_s,
                                         "lina_s": t2 - t1}, base.previews, lina.previews,
-                          _loop_runs(base, [r for _, r in runs], d, step))
+                          _loop_runs(base, [r for _, r in runs], d, step, walls))
