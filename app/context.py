@@ -8,9 +8,7 @@ import gradio as gr
 
 from .runstore import RunStore
 from .state import ModelHandle, VideoHandle
-
-#: every function that runs a model shares this queue slot (one at a time)
-MODEL_QUEUE = dict(concurrency_id="model", concurrency_limit=1)
+from .waiting import MODEL_QUEUE  # noqa: F401  (the tabs read it here)
 
 
 @dataclass

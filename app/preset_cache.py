@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .context import MODEL_QUEUE
+from .waiting import MODEL_QUEUE
 from .widgets import error, guard, keyed, on_status
 
 log = logging.getLogger("lina.app")

@@ -29,6 +29,11 @@ from typing import Any, Callable, Iterator
 
 from lina_core.watch import Cancelled, Watcher, watching
 
+#: every function that runs a model shares this queue slot (one at a time); here, beside the
+#: watcher that frees it, so the preset cache and the tabs' context share it without importing
+#: each other (issue 26)
+MODEL_QUEUE = dict(concurrency_id="model", concurrency_limit=1)
+
 log = logging.getLogger("lina.queue")
 
 #: the running handler's ``gr.Progress`` (set by ``widgets.guard``; Gradio itself keeps it in

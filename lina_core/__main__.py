@@ -11,45 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .loading import load_any, load_model  # noqa: F401  (tests and scripts read them here)
+
 
 def _ints(text: str) -> list[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
-
-
-def load_model(path: str | None, tiny: bool = False, video: bool = False) -> Any:
-    """The shipped ToyWorld model (``video``: the video one), a ToyWorld folder given on the
-    command line (image or video, as its model_index.json says), or a tiny random-weight one
-    (``--tiny``, for tests and smoke runs). Loading is :func:`registry.load`'s."""
-    from .pipelines import registry
-    if tiny:
-        return registry.tiny_toyworld(video)
-    if not path:
-        return registry.load("toyworld-video" if video else "toyworld")
-    if not (Path(path) / "model_index.json").is_file():
-        raise FileNotFoundError(f"--model: {path} is not a ToyWorld model folder "
-                                f"(no model_index.json)")
-    try:
-        kind = registry.kind_of_folder(path)
-    except ValueError:
-        kind = None
-    if kind not in ("toyworld", "toyworld_video"):
-        raise ValueError(f"--model: {path} is not a ToyWorld or ToyWorld video model")
-    return registry.load(path)
-
-
-def load_any(model_dir: str) -> Any:
-    """A local diffusers folder of any family the adapters know (SD, SDXL, SD3, FLUX, Wan,
-    CogVideoX, ToyWorld), loaded as the app loads it: :func:`registry.load`, local files and
-    safetensors only."""
-    from .pipelines import registry
-    if not (Path(model_dir) / "model_index.json").is_file():
-        raise FileNotFoundError(f"--model-dir: {model_dir} has no model_index.json (not a "
-                                f"diffusers model folder)")
-    registry.kind_of_folder(model_dir)        # ValueError naming an unknown pipeline class
-    return registry.load(model_dir)
 
 
 def cmd_data(a: argparse.Namespace) -> None:
@@ -304,7 +273,8 @@ def cmd_golden(a: argparse.Namespace) -> int:
         def show(r: dict[str, Any]) -> None:
             print(("same " if r["same"] else "DIFF ") + f"{r['split']} {r['category']} "
                   f"{r['index']}/{r['seed']} {r['candidate']}: {r['now']}"
-                  + ("" if r["same"] else f" (recorded {r['recorded']})"), flush=True)
+                  + ("" if r["same"] else f" (recorded {r['recorded']})")
+                  + (f" (caption now {r['prompt']!r})" if "prompt" in r else ""), flush=True)
         rows = replay(pipe, bench, a.per_cell, a.steps, progress=show)
         diff = [r for r in rows if not r["same"]]
         print(f"{len(rows) - len(diff)} of {len(rows)} runs give the recorded verdict")

@@ -20,6 +20,7 @@ import torch
 
 from . import schedules as S
 from .interventions import SpecError
+from .text_tokens import prompt_tokens
 
 Embeds = dict[str, torch.Tensor]
 
@@ -129,7 +130,6 @@ class Adapter:
     def attention_tokens(self, pipe: Any, prompt: str, length: int) -> tuple[list[str], int | None]:
         """The token string at each of ``length`` text positions of ``prompt``'s embedding, and
         how many are the prompt's own (None: keep all).  CLIP's tokenizer by default."""
-        from .attention import prompt_tokens
         tok = getattr(pipe, "tokenizer", None)
         if tok is None:
             return [f"<{i}>" for i in range(length)], None
@@ -305,7 +305,6 @@ class Flux(Adapter):
 
     def attention_tokens(self, pipe, prompt, length):
         """FLUX's text tokens are T5's (``tokenizer_2``)."""
-        from .attention import prompt_tokens
         tok = getattr(pipe, "tokenizer_2", None)
         if tok is None:
             return [f"<{i}>" for i in range(length)], None

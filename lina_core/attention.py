@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -31,6 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.hooks import ModelHook
+
+from .text_tokens import prompt_tokens  # noqa: F401  (its old home: callers read it here)
 
 GATE_NAME = "lina_attention_gate"
 QUERY_CHUNK = 1024          # image queries per softmax block (bounds memory on large models)
@@ -564,15 +565,3 @@ def run_strip(graph: Any, attention: dict[str, Any], image: np.ndarray | None = 
     strip = attention_strip(node_masks(graph, attention) if n else {}, idx, cell, image,
                             step_labels=shown)
     return strip, shown
-
-
-def prompt_tokens(tokenizer: Any, prompt: str, length: int) -> tuple[list[str], int]:
-    """The token strings at each of ``length`` text positions (padding as the pipeline pads) and
-    how many of them are the prompt's own (through its end token)."""
-    ids = tokenizer(prompt, padding="max_length", truncation=True,
-                    max_length=getattr(tokenizer, "model_max_length", length)).input_ids
-    toks = list(tokenizer.convert_ids_to_tokens(ids))
-    own = len(tokenizer(prompt, truncation=True,
-                        max_length=getattr(tokenizer, "model_max_length", length)).input_ids)
-    toks = (toks + [""] * length)[:length]
-    return [re.sub(r"\s", "", t) for t in toks], min(own, length)

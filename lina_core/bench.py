@@ -241,8 +241,10 @@ def replay(pipe: Any, bench: dict[str, Any], per_cell: int = 1, steps: int = 25,
     """Run again the first ``per_cell`` samples of every (split, category) of a recorded
     benchmark (``bench.json``) for the fixed methods (:data:`REPLAYED`) and compare each
     verdict (physics, texture, physics verdict) with the recorded one: the benchmark's half of
-    issue 26's golden equality.  Returns one row per run with ``recorded``, ``now`` and
-    ``same``; a candidate shared by two methods runs once."""
+    issue 26's golden equality.  Returns one row per run with ``recorded``, ``now``, ``same``
+    (the verdicts agree) and ``prompt`` (the caption now, when it is not the recorded one: the
+    shipped benchmark predates issue 25's "an ice cube"); a candidate two methods share runs
+    once."""
     from .candidates import get
     from .grid import run_item
     fields = ("physics", "texture", "verdict")
@@ -260,7 +262,9 @@ def replay(pipe: Any, bench: dict[str, Any], per_cell: int = 1, steps: int = 25,
                 row = {**item, "candidate": now["candidate"],
                        "recorded": {f: rec[f] for f in fields},
                        "now": {f: now[f] for f in fields}}
-                row["same"] = row["recorded"] == row["now"] and rec["prompt"] == now["prompt"]
+                row["same"] = row["recorded"] == row["now"]
+                if rec["prompt"] != now["prompt"]:
+                    row["prompt"] = now["prompt"]
                 out.append(row)
                 if progress:
                     progress(row)

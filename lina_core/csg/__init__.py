@@ -34,6 +34,10 @@ from .vocabulary import (ATTRIBUTES, CATEGORIES, CAUSAL_RELATIONS, COLOURS, DENS
                          TOYWORLD_CATEGORIES, V2_CATEGORIES)
 from .world import add_world_effects, parent_slots, world_parents
 
+# roles, fill and place add their reader, caption, layout and check to the tables of grammar,
+# captions, geometry and graph when imported: here, so every import of csg has them
+from . import scenes_v2  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "ATTRIBUTES", "BEAM_HALF", "BEAM_TILT", "BEAM_Y", "CATEGORIES", "CAUSAL_EDGE_COLOUR",
     "CAUSAL_RELATIONS", "COLOURS", "CausalSceneGraph", "DENSITY", "EFFECT_TYPES", "EFFECT_WORDS",

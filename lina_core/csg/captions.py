@@ -65,7 +65,8 @@ def _scale(g: CausalSceneGraph, explicit: bool) -> str:
     return s
 
 
-_CAPTIONS: dict[str, Callable[[CausalSceneGraph, bool], str]] = {
+#: a caption per category; the module defining a category adds its own (:mod:`.scenes_v2`)
+CAPTIONS: dict[str, Callable[[CausalSceneGraph, bool], str]] = {
     "reflection": _reflection, "shadow": _shadow, "buoyancy": _buoyancy, "balance": _balance,
     "scale": _scale}
 
@@ -86,9 +87,7 @@ def to_prompt(g: CausalSceneGraph, explicit: bool = False) -> str:
     if g.is_open:
         from .open_captions import open_prompt
         return open_prompt(g, explicit)
-    caption = _CAPTIONS.get(g.category) if isinstance(g.category, str) else None
-    if caption is None and g.is_toyworld:
-        from .scenes_v2 import caption
+    caption = CAPTIONS.get(g.category) if isinstance(g.category, str) else None
     if caption is None:  # pragma: no cover - validate() forbids it
         raise GraphError(f"category: {g.category!r}")
     return articles(caption(g, explicit))

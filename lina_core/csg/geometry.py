@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from .graph import CausalSceneGraph
-from .vocabulary import DENSITY, V2_CATEGORIES
+from .vocabulary import DENSITY
 
 FLOOR_Y = 0.55
 MIRROR_CY = 0.76
@@ -129,7 +129,8 @@ def _layout_scale(g: CausalSceneGraph, jit: Jitter) -> None:
         _put(g, n, _obj_box(g, n, cx, base))
 
 
-_LAYOUTS: dict[str, Callable[[CausalSceneGraph, Jitter], None]] = {
+#: a layout per category; the module defining a category adds its own (:mod:`.scenes_v2`)
+LAYOUTS: dict[str, Callable[[CausalSceneGraph, Jitter], None]] = {
     "reflection": _layout_reflection, "shadow": _layout_shadow, "buoyancy": _layout_buoyancy,
     "balance": _layout_balance, "scale": _layout_scale}
 
@@ -137,10 +138,7 @@ _LAYOUTS: dict[str, Callable[[CausalSceneGraph, Jitter], None]] = {
 def layout(g: CausalSceneGraph, rng: np.random.Generator | None = None) -> CausalSceneGraph:
     """Assign every node a box in [0, 1]^2; ``rng=None`` gives the canonical layout."""
     jit = (lambda s: float(rng.uniform(-s, s))) if rng is not None else (lambda s: 0.0)
-    step = _LAYOUTS.get(g.category) if isinstance(g.category, str) else None
-    if step is None and g.category in V2_CATEGORIES:
-        from .scenes_v2 import LAYOUTS
-        step = LAYOUTS[g.category]
+    step = LAYOUTS.get(g.category) if isinstance(g.category, str) else None
     if step is not None:
         step(g, jit)
     return g

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
-from ..limits import MAX_PROMPT_CHARS, check_text
 from .geometry import layout
-from .graph import CausalSceneGraph, GraphError
+from .graph import CausalSceneGraph, GraphError, check_prompt
 from .rules import add_implicit_effects
 from .vocabulary import (COLOURS, LIGHT_SIDES, MATERIAL_CATEGORIES, MATERIALS, MIRROR_SHAPES,
                          OBJECT_COUNT, SHAPES, SIZES)
@@ -91,6 +91,13 @@ class _Tokens:
 
     def unknown(self) -> list[str]:
         return [w for w, u in zip(self.words, self.used) if not u]
+
+
+#: readers of the categories defined outside this module, tried in turn before the first five:
+#: each returns the graph and the objects as stated, or None when the prompt does not cue its
+#: category; :mod:`.scenes_v2` adds roles, fill and place (``csg/__init__`` imports it), so
+#: this module never imports it (no import circle, issue 26)
+SCENE_READERS: list[Callable[[_Tokens], tuple[CausalSceneGraph, list[dict[str, str]]] | None]] = []
 
 
 def _category(tok: _Tokens) -> str:
@@ -234,12 +241,12 @@ def _toyworld_read(text: str) -> tuple[ParseResult, list[dict[str, str]]]:
     if not words:
         raise GraphError("prompt: empty; write e.g. 'a red ball on a round mirror'")
     tok = _Tokens(words)
-    from .scenes_v2 import build, category_of
-    v2 = category_of(words)
-    if v2 is not None:   # ToyWorld v2 (roles, fill, place): no effects to state or add
-        g, as_stated = build(tok, v2)
-        layout(g)
-        return ParseResult(g.validate(), tok.unknown()), as_stated
+    for read in SCENE_READERS:   # roles, fill, place: no effects to state or add
+        scene = read(tok)
+        if scene is not None:
+            g, as_stated = scene
+            layout(g)
+            return ParseResult(g.validate(), tok.unknown()), as_stated
     stated = tok.stated_effects()
     category = _category(tok)
     objects, mirror = _objects(tok, category, stated)
@@ -295,13 +302,6 @@ def _loses_something(text: str, unknown: list[str]) -> bool:
     lamps = {n for n, v in knowledge().lexicon["nouns"].items() if v in ("light", "heat")}
     lamp_named = bool(words & (lamps - {"light"}))   # "light" alone is ToyWorld's own cue
     return len(cued) > 1 or (lamp_named and bool(cued))
-
-
-def check_prompt(text: str, field: str = "prompt") -> str:
-    """``text`` if it is a string of at most :data:`~lina_core.limits.MAX_PROMPT_CHARS`
-    characters, else :class:`GraphError` naming the field, its length and the limit: the
-    parser's (and the app's) one check, made before any parsing so its cost is bounded."""
-    return check_text(field, text, MAX_PROMPT_CHARS, error=GraphError)
 
 
 def from_prompt(text: str) -> ParseResult:

@@ -9,20 +9,25 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import networkx as nx
 
-from ..limits import (MAX_GRAPH_EDGES, MAX_GRAPH_NODES, SNIPPET_CHARS, check_count, load_json,
-                      snippet)
+from ..limits import (MAX_GRAPH_EDGES, MAX_GRAPH_NODES, MAX_PROMPT_CHARS, SNIPPET_CHARS,
+                      check_count, check_text, load_json, snippet)
 
 from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, GRAPH_CATEGORIES, LIGHT_SIDES,
                          MATERIAL_CATEGORIES, MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT,
                          OPEN_CATEGORY, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION,
-                         TOYWORLD_CATEGORIES, V2_CATEGORIES)
+                         TOYWORLD_CATEGORIES)
 
 #: the longest attribute value or relation an open-world graph accepts (the UI shows them)
 OPEN_TEXT_LIMIT = 60
+#: what a category's scene needs beyond the vocabulary, by category, called by ``validate``:
+#: filled by the module that defines the category (:mod:`.scenes_v2` for roles, fill and
+#: place), which ``csg/__init__`` imports, so this module never imports it (no import circle,
+#: issue 26)
+SCENE_CHECKS: dict[str, Callable[["CausalSceneGraph"], None]] = {}
 
 
 class GraphError(ValueError):
@@ -220,6 +225,14 @@ def check_graph_size(nodes: int, edges: int, field: str = "graph") -> None:
     check_count(field, edges, MAX_GRAPH_EDGES, "edges", error=GraphError)
 
 
+def check_prompt(text: str, field: str = "prompt") -> str:
+    """``text`` if it is a string of at most :data:`~lina_core.limits.MAX_PROMPT_CHARS`
+    characters, else :class:`GraphError` naming the field, its length and the limit: the
+    parser's (and the app's) one check, made before any parsing so its cost is bounded.  Here,
+    below both parsers (:mod:`.grammar`, :mod:`.parser`), so neither imports the other for it."""
+    return check_text(field, text, MAX_PROMPT_CHARS, error=GraphError)
+
+
 def _check_fields(where: str, obj: dict[str, Any], allowed: tuple[str, ...]) -> None:
     """Refuse keys of ``obj`` not in ``allowed``, naming the first few (each cut short)."""
     extra = [k for k in obj if k not in allowed]
@@ -388,9 +401,8 @@ def _check_requirements(g: CausalSceneGraph) -> None:
     if cat == "reflection" and g.attr(g.surface("mirror"), "shape") not in MIRROR_SHAPES:
         raise GraphError(f"node {_short(g.surface('mirror'))}: a mirror needs attribute "
                          f"'shape' (one of {list(MIRROR_SHAPES)})")
-    if cat in V2_CATEGORIES:
-        from .scenes_v2 import check_scene
-        check_scene(g)
+    if cat in SCENE_CHECKS:
+        SCENE_CHECKS[cat](g)
     if cat == "shadow":
         lights = g.nodes("light")
         if len(lights) != 1 or "side" not in g.graph.nodes[lights[0]]["attrs"]:

@@ -14,8 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .grammar import check_prompt
-from .graph import CausalSceneGraph, GraphError, check_graph_size
+from .graph import CausalSceneGraph, GraphError, check_graph_size, check_prompt
 from .knowledge import ENGLISH, Knowledge, entity_props, knowledge
 from .world import add_world_effects
 

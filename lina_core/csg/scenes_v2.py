@@ -13,19 +13,21 @@
   from-> water``, or ``obj0 -in-> water``.
 
 None of them has an implicit effect (no causal rule): what they test is relational binding,
-not a hidden cause.  Here: their grammar (called by :mod:`.grammar`), captions, layout (called
-by :func:`.geometry.layout`) and validation (called by :meth:`CausalSceneGraph.validate`).
+not a hidden cause.  Here: their grammar, captions, layout and validation, each added at the
+bottom to the table of the module that calls it (``grammar.SCENE_READERS``,
+``captions.CAPTIONS``, ``geometry.LAYOUTS``, ``graph.SCENE_CHECKS``); ``csg/__init__`` imports
+this module, so the tables are full before any prompt is read.  Those modules never import
+this one, so there is no import circle (issue 26).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
-from .geometry import FLOOR_Y, OBJECT_W, _obj_box, _put
-from .graph import CausalSceneGraph, GraphError
-from .vocabulary import FILL_LEVELS, FILL_MATERIALS, JAR_SHAPES, PLACES
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .grammar import _Tokens
+from .captions import CAPTIONS, _obj_phrase
+from .geometry import FLOOR_Y, LAYOUTS, OBJECT_W, _obj_box, _put
+from .grammar import SCENE_READERS, _add_objects, _objects, _Tokens
+from .graph import SCENE_CHECKS, CausalSceneGraph, GraphError
+from .vocabulary import FILL_LEVELS, FILL_MATERIALS, JAR_SHAPES, PLACES, V2_CATEGORIES
 
 Jitter = Callable[[float], float]
 
@@ -146,9 +148,15 @@ def _place(words: list[str]) -> str:
                      "on the sand', 'far from the water and on the sand' or 'in the water'")
 
 
-def build(tok: "_Tokens", category: str) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
+def read(tok: _Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]] | None:
+    """The graph and stated objects of a prompt that cues one of these categories, else None
+    (``grammar.SCENE_READERS``)."""
+    category = category_of(tok.words)
+    return None if category is None else build(tok, category)
+
+
+def build(tok: _Tokens, category: str) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
     """The v2 graph of a prompt (its words used up) and its objects as stated."""
-    from .grammar import _add_objects, _objects
     for i, w in enumerate(tok.words):
         if w in _V2_WORDS and category != "roles" or w in ("top", "resting"):
             tok.used[i] = True
@@ -193,7 +201,6 @@ def caption(g: CausalSceneGraph, explicit: bool) -> str:
     """The v2 caption; ``explicit`` adds the physical fact the relation implies (the objects
     touch, how far the jar is filled, where the object stands) - these scenes have no
     implicit effect, so it restates what the graph holds."""
-    from .captions import _obj_phrase
     if g.category == "roles":
         top, bottom = top_bottom(g)
         s = f"a {_obj_phrase(g, top, False)} on top of a {_obj_phrase(g, bottom, False)}"
@@ -276,5 +283,9 @@ def _layout_place(g: CausalSceneGraph, jit: Jitter) -> None:
     _put(g, o, _obj_box(g, o, flip(u), base))
 
 
-LAYOUTS: dict[str, Callable[[CausalSceneGraph, Jitter], None]] = {
-    "roles": _layout_roles, "fill": _layout_fill, "place": _layout_place}
+# --------------------------------------------------------------------------- registration
+
+SCENE_READERS.append(read)
+CAPTIONS.update(dict.fromkeys(V2_CATEGORIES, caption))
+LAYOUTS.update({"roles": _layout_roles, "fill": _layout_fill, "place": _layout_place})
+SCENE_CHECKS.update(dict.fromkeys(V2_CATEGORIES, check_scene))
