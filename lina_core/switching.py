@@ -423,7 +423,7 @@ def main(a: Any) -> None:
     """The CLI's work: collect (one torch thread unless ``--threads``), summarise, write."""
     if not a.summarise:
         import torch
-        from .__main__ import load_model
+        from .loading import load_model
         from .grid import work_items
         torch.set_num_threads(a.threads)
         pipe = load_model(a.model, a.tiny, False)
