@@ -13,7 +13,7 @@ PRESETS: list[tuple[str, str, int]] = [
 ]
 
 #: the LINA tab's talk presets, chosen by measurement on dev-ood (the split LINA was fitted on;
-#: never test-ood) with ``scripts/choose_presets.py`` on the shipped model's grid
+#: never test-ood) with ``python -m lina_core choose-presets`` on the shipped model's grid
 #: (``runs/reproduce/grid_dev``, ``make reproduce``); each label says its measured rate, and the
 #: seed is a sample of the grid that shows it
 #: What the adaptive loop (issue 24) does on each seed is said after the per-prompt figures:

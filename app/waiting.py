@@ -15,7 +15,8 @@ CLI) it only counts steps.
 
 Every cancellation is logged on the ``lina.queue`` logger as one JSON line (event id, step,
 total, time, and when the run's last steps ended; at debug level also each call's start and
-end), which ``scripts/load_test.py`` reads to measure how many steps ran after a client left.
+end), which ``python -m lina_core load-test`` reads to measure how many steps ran after a
+client left.
 """
 from __future__ import annotations
 

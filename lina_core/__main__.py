@@ -1,5 +1,7 @@
-"""Command line: ``python -m lina_core {data,train,generate,eval,probe,settling,lina,grid,fit,
-bench} ...``.
+"""Command line: ``python -m lina_core <command> ...``, every runnable command of the project
+in one place: the pipeline's (data, render, train, generate, eval, probe, settling, lina, fit,
+grid, bench, golden), defined here, and the measurements and tools of :data:`MODULE_COMMANDS`,
+each its module's own ``main(argv)`` (``python -m lina_core <command> --help``).
 
 Bad input exits with status 2 and one line naming the field and the allowed range.
 """
@@ -12,6 +14,32 @@ from pathlib import Path
 from typing import Any
 
 from .loading import load_any, load_model  # noqa: F401  (tests and scripts read them here)
+
+
+#: the commands that are a module's ``main(argv)``, its arguments and help its own: a command is
+#: one module with a ``main`` and one line here.  The modules import nothing from this one
+#: (:mod:`.loading` holds the model loading they share), so there is no import circle.
+MODULE_COMMANDS = {
+    "verify-eval": ("toyworld.verify_eval", "the verifier on perturbed renders and on "
+                    "counterfactual wrong renders, per category and question"),
+    "bench-engine": ("bench_engine", "what the trajectory cache saves, and what the engine "
+                     "costs over a plain pipeline call"),
+    "bench-model": ("bench_model", "a ToyWorld model's images (or clips) per second and peak "
+                    "memory"),
+    "bench-speed": ("bench_speed", "ToyWorld sampling against the machine's matrix rate, old "
+                    "sampler path vs new"),
+    "bench-limits": ("bench_limits", "parse and graph-figure time at 1x-32x of a prompt size"),
+    "bench-app": ("bench_app", "the app: start to ready, and click to a baseline + LINA pair"),
+    "load-test": ("load_test", "the app's queue under concurrent clients that leave or cancel"),
+    "device-check": ("device_check", "the engine's contract tests and timings on a device"),
+    "attention-iou": ("attention_iou", "when attention settles on each node: IoU of attention "
+                      "masks against the renderer's"),
+    "probe-tables": ("probe_tables", "markdown tables of probe results, for the docs"),
+    "relational-report": ("relational_report", "roles, fill, place on a model: the test-id -> "
+                          "test-ood gap and fill's error toward the prior"),
+    "choose-presets": ("choose_presets", "the LINA tab's talk presets, measured on the dev-ood "
+                       "grid"),
+}
 
 
 def _ints(text: str) -> list[int]:
@@ -462,22 +490,42 @@ def _check_commands(sub: Any) -> None:
     q.set_defaults(fn=cmd_golden)
 
 
+def _module_commands(sub: Any) -> None:
+    """:data:`MODULE_COMMANDS` in ``--help`` (:func:`main` hands them their arguments)."""
+    for name, (_module, text) in MODULE_COMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)
+
+
+def _run_module(name: str, argv: list[str]) -> int:
+    """A module command: its ``main(argv)``; its status when it returns one."""
+    import importlib
+    status = importlib.import_module(f".{MODULE_COMMANDS[name][0]}", __package__).main(argv)
+    return status if isinstance(status, int) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lina_core", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m lina_core", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for add in (_image_commands, _model_commands, _lina_commands, _check_commands):
+    for add in (_image_commands, _model_commands, _lina_commands, _check_commands,
+                _module_commands):
         add(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in MODULE_COMMANDS:     # its own parser reads the rest
+        run = lambda: _run_module(argv[0], argv[1:])  # noqa: E731
+    else:
+        args = build_parser().parse_args(argv)
+        run = lambda: args.fn(args)  # noqa: E731
     from .csg import GraphError
     from .interventions import SpecError
     from .limits import LimitError
     from .pipelines.registry import ModelUnavailable
     try:
-        status = args.fn(args)
+        status = run()
     except (GraphError, SpecError, LimitError, ModelUnavailable, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """Engine benchmark: what the trajectory cache saves, and what the engine costs over a plain call.
 
-``python -m lina_core.bench_engine [--model DIR | --tiny] [--reps N] [--out FILE.json]``
+``python -m lina_core bench-engine [--model DIR | --tiny] [--reps N] [--out FILE.json]``
 
 (a) a k-sweep: one baseline plus a PromptEdit("replace") from every step k = 0 .. steps-1, each
     variant started from the cached baseline trajectory at step k, against the same sweep with
@@ -36,7 +36,7 @@ OVERHEAD_TARGET = 1.05
 
 def pick_model(path: str | None, tiny: bool) -> tuple[Any, str]:
     """The pipeline to measure and a line saying which it is."""
-    from .__main__ import load_model
+    from .loading import load_model
     from .pipelines.registry import TOYWORLD_DIR
     if tiny:
         return load_model(None, tiny=True), "tiny random ToyWorld (--tiny)"
@@ -150,7 +150,7 @@ def markdown(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(prog="python -m lina_core.bench_engine", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m lina_core bench-engine", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="a ToyWorld model folder (default: assets/toyworld, else "
                                     f"{RUNS_MODEL}, else a tiny random model)")
@@ -188,7 +188,3 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         Path(a.out).write_text(json.dumps(res, indent=1))
         print(f"wrote {a.out}")
     return res
-
-
-if __name__ == "__main__":
-    main()

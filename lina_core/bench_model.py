@@ -1,7 +1,7 @@
 """Sampling speed of a ToyWorld model: images (or clips) per second at batch 1 and 8 for 25
 steps, and peak memory.
 
-``python -m lina_core.bench_model [--model DIR] [--video [--frames 8]] [--repeats 3]``; prints a
+``python -m lina_core bench-model [--model DIR] [--video [--frames 8]] [--repeats 3]``; prints a
 markdown table.
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ import torch
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(prog="python -m lina_core bench-model",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--model")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--steps", type=int, default=25)
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--frames", type=int, default=8)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from .__main__ import load_model
+    from .loading import load_model
     pipe = load_model(a.model, video=a.video)
     video = type(pipe).__name__ == "ToyWorldVideoPipeline"
     clip = {"num_frames": a.frames} if video else {}
@@ -51,6 +52,3 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\npeak resident memory of the process: {peak_mb:.0f} MB; torch threads: {a.threads};"
           f" device: cpu")
 
-
-if __name__ == "__main__":
-    main()

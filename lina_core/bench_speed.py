@@ -1,6 +1,6 @@
 """How close ToyWorld sampling comes to the machine's matrix rate, old sampler path vs new.
 
-``python -m lina_core.bench_speed [--video] [--batch 1] [--repeats 5] [--threads 1] [--out F]``
+``python -m lina_core bench-speed [--video] [--batch 1] [--repeats 5] [--threads 1] [--out F]``
 (``--profile``: instead, where the new path's time goes, by operator; ``--no-compile``: the new
 path without its compile, for a smoke run: the compile takes ~20-60 s on 2 cores)
 
@@ -70,7 +70,7 @@ def paths(video: bool, model: str | None = None, compile: bool = True) -> tuple[
     """The old path (loaded with the speed-ups off) and a copy with them on (``model``: an
     image model folder; default the shipped one; ``compile``: the UNet compiled too)."""
     from . import speed
-    from .__main__ import load_model
+    from .loading import load_model
     os.environ[speed.FLAG] = "0"
     old = load_model(None if video else model, video=video)
     os.environ[speed.FLAG] = "1"
@@ -144,7 +144,8 @@ def report(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m lina_core bench-speed",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--video", action="store_true", help="also the video model")
     ap.add_argument("--only-video", action="store_true")
     ap.add_argument("--batch", default="1", help="comma-separated batch sizes")
@@ -178,5 +179,5 @@ def main(argv: list[str] | None = None) -> None:
             json.dump(res, fh, indent=1)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":      # scripts/reproduce.py's stage runs it so (it is edited elsewhere)
     main()

@@ -1,6 +1,6 @@
 """Sampler speed-ups that compute what the plain modules compute (to fp32 rounding).
 
-Two, measured in ``python -m lina_core.bench_speed`` (docs/PERFORMANCE.md, "Sampler speed"):
+Two, measured in ``python -m lina_core bench-speed`` (docs/PERFORMANCE.md, "Sampler speed"):
 
 - :class:`TemporalConv2d`: a diffusers ``ModelHook`` on every ``Conv3d`` whose kernel is
   ``(k, 1, 1)`` (UNet3D's temporal convolutions). torch runs such a Conv3d on its slow reference

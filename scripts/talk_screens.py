@@ -1,7 +1,7 @@
 """Screenshots of the speaker's path (issue 25) in headless chromium, on the app as served
 (shipped ToyWorld model, presets cached in a fresh runs folder), at 800, 1400 and 1920 px wide:
 
-    python scripts/talk_screens.py --out docs/screenshots [--widths 800,1400,1920]
+    PYTHONPATH=. python scripts/talk_screens.py --out docs/screenshots [--widths 800,1400,1920]
 
 Per width: the first screen, after "Start here", the talk view (``?talk=1``) after a preset,
 after a typed held-out prompt, after a refused prompt.  Writes ``<name>_<width>.png``
@@ -18,7 +18,6 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 HELD_OUT = "a stone cube in a beaker of water"
 REFUSED = "???"
@@ -129,8 +128,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     url = serve()
     from playwright.sync_api import sync_playwright
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from browser import ARGS, CHROMIUM
+    from screenshots import ARGS, CHROMIUM      # the chore beside this one (same chromium)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})

@@ -1,4 +1,4 @@
-"""scripts/device_check.py on the CPU with tiny settings: the report has its fields, and every
+"""``python -m lina_core device-check`` on the CPU with tiny settings: the report has its fields, and every
 timing case ran (on a GPU machine the same command, without --device, checks cuda)."""
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "device_check.py"
 
 
 def _module():
-    return load_script("device_check")
+    from lina_core import device_check
+    return device_check
 
 
 def _check_report(out: Path) -> dict:
@@ -43,8 +42,8 @@ def test_device_check_timings_on_cpu(tmp_path):
 
 @pytest.mark.slow   # a pytest subprocess that imports torch and builds the tiny pipelines: ~30 s
 def test_device_check_command_runs_the_contract_tests(tmp_path):
-    r = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--steps", "2",
-                        "--repeats", "1", "--families", "sd", "--tests-k",
+    r = subprocess.run([sys.executable, "-m", "lina_core", "device-check", "--device", "cpu",
+                        "--steps", "2", "--repeats", "1", "--families", "sd", "--tests-k",
                         "baseline_equals_plain_pipeline_call and toyworld", "--out",
                         str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=600,
                        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT),

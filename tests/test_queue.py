@@ -1,7 +1,8 @@
-"""An honest queue, through Gradio's own queue protocol (raw HTTP, as scripts/load_test.py
-drives it), on a tiny random-weight ToyWorld model: a client that leaves mid-run has its run
-stopped within a step or two, one that leaves while queued never has its run started, and one
-that stays is told its queue position, sees a progress bar step by step, and is served."""
+"""An honest queue, through Gradio's own queue protocol (raw HTTP, as ``python -m lina_core
+load-test`` drives it), on a tiny random-weight ToyWorld model: a client that leaves mid-run
+has its run stopped within a step or two, one that leaves while queued never has its run
+started, and one that stays is told its queue position, sees a progress bar step by step, and
+is served."""
 from __future__ import annotations
 
 import json
@@ -12,13 +13,13 @@ import time
 
 import pytest
 from app.build import free_port
-from script_loader import load_script
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 def load_test_module():
-    return load_script("load_test")
+    from lina_core import load_test
+    return load_test
 
 
 class Lines(logging.Handler):

@@ -1,6 +1,6 @@
-"""lina_core.bench_speed: the benchmark script on a tiny saved model, without its compile (the
-compile itself, the same ``speed.compile_denoiser``, is test_speed's; compiling again here cost
-~60-120 s of the suite)."""
+"""``python -m lina_core bench-speed`` (lina_core.bench_speed): the benchmark on a tiny saved
+model, without its compile (the compile itself, the same ``speed.compile_denoiser``, is
+test_speed's; compiling again here cost ~60-120 s of the suite)."""
 from __future__ import annotations
 
 import pytest

@@ -2,7 +2,7 @@
 
 Fast (a few seconds): a handful of clean scenes per category, their counterfactuals, and an
 accuracy floor on ~40 perturbed 32 px renders per category (the full measurement, 500 scenes per
-category, is ``python -m lina_core.toyworld.verify_eval``; see docs/VERIFIER.md).
+category, is ``python -m lina_core verify-eval``; see docs/VERIFIER.md).
 """
 from __future__ import annotations
 

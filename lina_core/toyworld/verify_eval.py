@@ -11,7 +11,7 @@ wrong, and should answer False ("rejection of wrong renders"):
   the beam tilted the wrong way / level; the sizes of the two objects swapped.
 * texture: an object drawn in another colour or material, or as another shape.
 
-Run ``python -m lina_core.toyworld.verify_eval --n 500 --size 32 --seed 5000`` (seeds 0-299 were
+Run ``python -m lina_core verify-eval --n 500 --size 32 --seed 5000`` (seeds 0-299 were
 used to tune the verifier; see docs/VERIFIER.md).  The ToyWorld v2 categories (roles, fill,
 place; their counterfactuals are in :mod:`.verify_eval_v2`) are measured with ``--categories
 roles,fill`` and ``--categories place`` (docs/VERIFIER.md, "ToyWorld v2").
@@ -450,7 +450,8 @@ def clip_table(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m lina_core verify-eval",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=500, help="scenes per category")
     ap.add_argument("--size", type=int, default=32, help="render size in px")
     ap.add_argument("--seed", type=int, default=0)
@@ -470,5 +471,5 @@ def main(argv: list[str] | None = None) -> None:
             json.dump(report, f, indent=2)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":      # scripts/reproduce.py's stage runs it so (it is edited elsewhere)
     main()

@@ -1,6 +1,6 @@
 """Markdown tables of probe results (the JSON each probe writes), for the docs.
 
-    PYTHONPATH=. .venv/bin/python scripts/probe_tables.py runs/reproduce/probes/*.json
+    python -m lina_core probe-tables runs/reproduce/probes/*.json
 
 One table per file: its rows with every field but the interval bounds, the rate written as
 ``acc% [lo, hi] (n)``; the disentangle probe's linear-probe scores follow it.
@@ -8,7 +8,6 @@ One table per file: its rows with every field but the interval bounds, the rate 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 
@@ -31,11 +30,11 @@ def table(path: Path) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str]) -> int:
-    for f in argv:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m lina_core probe-tables",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+", help="probe result JSON files")
+    for f in ap.parse_args(argv).files:
         print(table(Path(f)) + "\n")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,6 +1,6 @@
 """Load test of the app's queue: N concurrent clients, some of which leave mid-run.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python scripts/load_test.py --clients 12 \\
+    OMP_NUM_THREADS=1 .venv/bin/python -m lina_core load-test --clients 12 \\
         --leave 0.5 --steps 25 --out build/load_test
 
 Starts the app (the ToyWorld model: assets/toyworld, or ``--tiny`` for a random-weight one) in a
@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -181,7 +180,6 @@ def one_client(base: str, fn: tuple[int, list[bool]], i: int, plan: str, steps: 
 def serve(port: int, log_file: str, tiny: bool, runs: str) -> None:
     """The app in this process (the child side of :func:`start_app`)."""
     import logging
-    sys.path.insert(0, str(ROOT))
     handler = logging.FileHandler(log_file)
     handler.setFormatter(logging.Formatter("%(message)s"))
     qlog = logging.getLogger("lina.queue")
@@ -189,20 +187,19 @@ def serve(port: int, log_file: str, tiny: bool, runs: str) -> None:
     qlog.setLevel(logging.DEBUG)
     import torch
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    from app import build_demo, launch_kwargs
-    from lina_core.pipelines.registry import tiny_toyworld
+    from app import build_demo, launch_kwargs          # the app, run from the repository root
+    from .pipelines.registry import tiny_toyworld
     demo = build_demo(pipe=tiny_toyworld() if tiny else None, runs_dir=runs)
     demo.launch(server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
 
 
 def start_app(log_file: str, tiny: bool) -> tuple[subprocess.Popen, str]:
     """The app in a subprocess; (process, base URL) once it answers."""
-    sys.path.insert(0, str(ROOT))
     from app.build import free_port
     port = free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1",
                PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, __file__, "--serve", str(port), "--log", log_file,
+    cmd = [sys.executable, "-m", "lina_core", "load-test", "--serve", str(port), "--log", log_file,
            "--runs", tempfile.mkdtemp(prefix="lina-load-runs-")] + (["--tiny"] if tiny else [])
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=open(log_file + ".stderr", "w"))
@@ -371,7 +368,8 @@ def drive(base: str, n: int, leave: float, steps: int, leave_at: int, timeout: f
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m lina_core load-test",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=12)
     ap.add_argument("--leave", type=float, default=0.5, help="share of clients that leave")
     ap.add_argument("--cancel", type=float, default=0.0,
@@ -417,12 +415,9 @@ def main(argv: list[str] | None = None) -> int:
                    hostile=bad, app_peak_mib_after_hostile=peak_hostile,
                    after_load_probe={"result": probe.result,
                                      "latency_s": round(probe.latency_s or -1, 2)},
-                   command=" ".join(["scripts/load_test.py", *(argv or sys.argv[1:])]))
+                   command=" ".join(["python -m lina_core load-test",
+                                     *(sys.argv[2:] if argv is None else argv)]))
     (out / "load_test.json").write_text(json.dumps(
         {"summary": summary, "clients": [asdict(o) for o in outs]}, indent=1))
     print(json.dumps(summary))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

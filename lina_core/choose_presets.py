@@ -1,6 +1,6 @@
 """Choose the LINA tab's talk presets by measurement on the dev-ood grid (never test-ood).
 
-    PYTHONPATH=. .venv/bin/python scripts/choose_presets.py --grid runs/reproduce/grid_dev \
+    python -m lina_core choose-presets --grid runs/reproduce/grid_dev \
         --predictor assets/lina_predictor [--model DIR] [--categories roles,fill,place]
 
 For every dev-ood prompt: the baseline's and LINA's joint success over that prompt's samples in
@@ -13,18 +13,16 @@ the seed of a sample that shows it, as lines to paste into app/presets.py.  With
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def prompt_stats(rows, choices, fixed):
     """Per prompt: (baseline rate, LINA rate, samples, LINA's candidate, seeds LINA fixes,
     category)."""
     import numpy as np
-    from lina_core.bench import method_rows
+    from .bench import method_rows
     m = method_rows(rows, choices, fixed)
     stats = {}
     for p in choices:
@@ -44,17 +42,18 @@ def line(label: str, p: str, st) -> str:
             f'    ("{label}: ...", "{p}", {seeds[0] if seeds else 0}),')
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m lina_core choose-presets",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--grid", default="runs/reproduce/grid_dev")
     ap.add_argument("--predictor", default=str(ROOT / "assets" / "lina_predictor"))
     ap.add_argument("--model", default=None, help="default: the shipped image model")
     ap.add_argument("--categories", default="", help="one preset per category, these ones")
-    a = ap.parse_args()
-    from lina_core.__main__ import load_model
-    from lina_core.bench import lina_choices
-    from lina_core.grid import read_rows
-    from lina_core.lina import Predictor
+    a = ap.parse_args(argv)
+    from .bench import lina_choices
+    from .grid import read_rows
+    from .lina import Predictor
+    from .loading import load_model
     rows = [r for r in read_rows(a.grid) if r["split"] == "dev-ood"]
     pred = Predictor.load(a.predictor)
     allowed: dict[str, list[str]] = {}
@@ -74,7 +73,3 @@ def main() -> None:
     not_fixed = min(failing, key=lambda p: (stats[p][1] - stats[p][0], -stats[p][2]))
     for label, p in (("LINA fixes this", fixes), ("LINA does not fix this", not_fixed)):
         print(line(label, p, stats[p]))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
 """The ToyWorld v2 categories on a model: the test-id -> test-ood gap per category and caption,
 and on the biased-prior category (``fill``) the error toward the prior.
 
-    PYTHONPATH=. .venv/bin/python scripts/v2_report.py runs/eval_v2/eval.json [--out F.md]
+    python -m lina_core relational-report runs/eval_v2/eval.json [--out F.md]
 
 Reads an ``eval.json`` (``python -m lina_core eval ... --categories roles,fill,place``); each
 fill sample's asked level comes from its scene (the raw row's ``i``). Error toward the prior:
@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lina_core.csg import TOYWORLD_CATEGORIES, V2_CATEGORIES  # noqa: E402
-from lina_core.stats import rate  # noqa: E402
-from lina_core.toyworld.data import sample_scene, scene_index  # noqa: E402
+from .csg import TOYWORLD_CATEGORIES, V2_CATEGORIES
+from .stats import rate
+from .toyworld.data import sample_scene, scene_index
 
 
 def fmt(r: dict) -> str:
@@ -62,7 +60,8 @@ def prior_table(raw: list[dict]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(prog="python -m lina_core relational-report",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("eval_json")
     ap.add_argument("--out")
     a = ap.parse_args(argv)
@@ -72,7 +71,3 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
     if a.out:
         Path(a.out).write_text(text + "\n")
-
-
-if __name__ == "__main__":
-    main()

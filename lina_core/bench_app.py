@@ -1,6 +1,6 @@
 """Measure the app: start to ready, and click to a baseline + LINA pair.
 
-    LINA_MODEL_DIR=/path/to/toyworld/model PYTHONPATH=. .venv/bin/python scripts/bench_app.py
+    LINA_MODEL_DIR=/path/to/toyworld/model .venv/bin/python -m lina_core bench-app
 
 Starts ``python app.py`` as a subprocess on a free port (runs saved in a temporary folder),
 times how long until the HTTP page answers 200, then calls the LINA endpoint (``/lina``, 25
@@ -22,8 +22,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from app.build import free_port  # noqa: E402
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300) -> float:
@@ -42,12 +40,14 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m lina_core bench-app",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--prompt", default="a large red ball on a small round mirror")
     a = ap.parse_args(argv)
+    from app.build import free_port          # the app's, run from the repository root
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONPATH=str(ROOT))
     model = env.get("LINA_MODEL_DIR") or "(assets/toyworld or the tiny fallback)"
     port = free_port()
@@ -93,7 +93,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"last run: {md}")
     print(json.dumps(res))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

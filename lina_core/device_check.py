@@ -1,16 +1,16 @@
 """A device check in one command: the engine's contracts re-run on the device, and timings.
 
-    PYTHONPATH=. .venv/bin/python scripts/device_check.py --out build/device_check
-    PYTHONPATH=. .venv/bin/python scripts/device_check.py --device cpu --steps 2 --repeats 1 \\
+    .venv/bin/python -m lina_core device-check --out build/device_check
+    .venv/bin/python -m lina_core device-check --device cpu --steps 2 --repeats 1 \\
         --families sd --tests-k "baseline_equals_plain and toyworld" --out /tmp/dc   # smoke
 
 1. **contracts**: ``tests/test_engine.py`` and ``tests/test_pipeline_contract.py`` in a pytest
    subprocess with ``LINA_TEST_DEVICE`` set, so their tiny pipelines are on the device
-   (``tests/tiny_pipes.on_device``); ``--tests-k`` picks a subset, ``--no-tests`` skips them.
+   (``tiny_families.on_device``); ``--tests-k`` picks a subset, ``--no-tests`` skips them.
 2. **timings**: ``engine.run`` on ToyWorld (assets/toyworld, else the tiny random one) and on
-   the tiny random real-architecture pipelines of ``tests/tiny_pipes.py`` (SD, SDXL, SD3, FLUX,
-   Wan, CogVideoX), in each dtype (on cuda: fp32, bf16 where supported, fp16; on cpu: fp32),
-   one warm-up run then ``--repeats`` timed runs of ``--steps`` steps.  A case that fails is
+   the tiny random real-architecture pipelines of :mod:`.pipelines.tiny_families` (SD, SDXL,
+   SD3, FLUX, Wan, CogVideoX), in each dtype (on cuda: fp32, bf16 where supported, fp16; on
+   cpu: fp32), one warm-up run then ``--repeats`` timed runs of ``--steps`` steps.  A case that fails is
    reported with its error, not fatal.
 
 Writes ``device_check.json`` and ``device_check.md`` to ``--out``.  Default device: cuda when
@@ -95,8 +95,8 @@ def time_case(name: str, make: Any, device: str, dtype: str, steps: int,
               repeats: int) -> dict[str, Any]:
     """One model in one dtype: warm-up, then ``repeats`` timed ``engine.run`` calls."""
     import torch
-    from lina_core import engine
-    from lina_core.interventions import InterventionSpec
+    from . import engine
+    from .interventions import InterventionSpec
     case: dict[str, Any] = {"model": name, "dtype": dtype, "steps": steps, "repeats": repeats}
     try:
         pipe, kw = make()
@@ -122,9 +122,7 @@ def time_case(name: str, make: Any, device: str, dtype: str, steps: int,
 
 def makers(families: list[str]) -> dict[str, Any]:
     """name -> () -> (pipeline, engine.run kwargs): ToyWorld, then the tiny families."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import tiny_pipes
-    from lina_core.pipelines import registry
+    from .pipelines import registry, tiny_families
 
     def toyworld():
         if (registry.TOYWORLD_DIR / "model_index.json").is_file():
@@ -133,7 +131,7 @@ def makers(families: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"toyworld" + ("" if (registry.TOYWORLD_DIR / "model_index.json")
                                          .is_file() else " (tiny random)"): toyworld}
     for fam in families:
-        out[f"tiny {fam}"] = (lambda f=fam: tiny_pipes._build(f, tempfile.mkdtemp()))
+        out[f"tiny {fam}"] = (lambda f=fam: tiny_families._build(f, tempfile.mkdtemp()))
     return out
 
 
@@ -159,7 +157,8 @@ def markdown(report: dict[str, Any]) -> str:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     import torch
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m lina_core device-check",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", required=True, help="folder for device_check.json and .md")
     ap.add_argument("--steps", type=int, default=25)
@@ -188,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                for name, make in makers(families).items()
                for dt in (a.dtypes.split(",") if a.dtypes else dtypes_for(a.device))]
     report = {"schema_version": 1, "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-              "command": " ".join(["scripts/device_check.py", *(argv or sys.argv[1:])]),
+              "command": " ".join(["python -m lina_core device-check",
+                                   *(sys.argv[2:] if argv is None else argv)]),
               "device": device_info(a.device), "tests": tests, "timings": timings}
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -197,7 +197,3 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(report))
     ok = (tests.get("skipped") or tests["returncode"] == 0) and all(c["ok"] for c in timings)
     return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ of highest-attention pixels: judges *where* only) and ``mean+std`` (uses nothing
 truth).  ``chance`` is the expected IoU of that many random pixels.  Intervals: 95% bootstrap over
 nodes (2000 resamples).
 
-    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python scripts/attention_iou.py --n 100
+    OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 python -m lina_core attention-iou --n 100
 
 writes ``docs/results/attention_iou.json`` and ``docs/figures/attention_iou.png``.
 """
@@ -26,15 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from . import attention as A
+from . import engine
+from .interventions import InterventionSpec
+from .toyworld import data
+from .toyworld.align import align_layout, find_object
+from .toyworld.render import render
 
-from lina_core import attention as A  # noqa: E402
-from lina_core import engine  # noqa: E402
-from lina_core.interventions import InterventionSpec  # noqa: E402
-from lina_core.toyworld import data  # noqa: E402
-from lina_core.toyworld.align import align_layout, find_object  # noqa: E402
-from lina_core.toyworld.render import render  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def group_of(g, node: str) -> str:
@@ -151,14 +150,15 @@ def figure(summary: dict, steps: int, path: Path) -> None:
     fig.savefig(path, dpi=72)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m lina_core attention-iou",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--json", default=str(ROOT / "docs/results/attention_iou.json"))
     ap.add_argument("--figure", default=str(ROOT / "docs/figures/attention_iou.png"))
-    a = ap.parse_args()
-    from lina_core.pipelines import registry
+    a = ap.parse_args(argv)
+    from .pipelines import registry
     pipe = registry.load("toyworld")
     rows, missed, t0 = [], defaultdict(int), time.time()
     for i in range(a.n):
@@ -185,7 +185,3 @@ def main() -> None:
         print(f"{k:34s} n={s['n']:3d} chance={s['chance']:.3f} prior={s['prior'][0]:.3f} "
               f"step0={s['mean'][0]:.3f} mid={s['mean'][a.steps // 2]:.3f} last={s['mean'][-1]:.3f} "
               f"[{s['lo'][-1]:.3f}, {s['hi'][-1]:.3f}] settle={s['settle_step']}")
-
-
-if __name__ == "__main__":
-    main()
