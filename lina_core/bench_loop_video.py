@@ -91,6 +91,9 @@ def fit(pipe: Any, folders: list[Path], image_check: Path, out: Path,
         image, check_step=chosen["check_step"], steps=25, combine=chosen["combine"],
         embedding=chosen["embedding"], loop_threshold=chosen["loop_threshold"],
         threshold=chosen["loop_threshold"], max_tries=MAX_TRIES,
+        loop_chosen=f"check step, frame combination, embedding and threshold chosen on "
+                    f"{'/'.join(fit_info['splits'])} clips (n = {len(clips)}) before any test "
+                    f"run; {MAX_TRIES} tries (the default)",
         text_encoder=encoder_fingerprint(pipe), fit=fit_info,
         dev_auroc=chosen["auroc"], dev_auroc_ci=chosen["auroc_ci"])
     ck.save(out)
@@ -167,20 +170,48 @@ def run_split(pipe: Any, check: Any, predictor: Any, split: str, n: int, seeds: 
               out: Path, shard: int = 0, shards: int = 1, frames: int = FRAMES,
               bound: bool = True, progress: Callable[[str], None] = print) -> None:
     """:func:`run_item` on the split's work items (the video benchmark's: ``n`` per clip
-    kind), into ``out/rows.<shard>.jsonl``; resumable."""
+    kind), into ``out/rows.<shard>.<pid>.jsonl``; resumable.  Items go index by index across
+    the clip kinds (a run stopped early still has every kind), and each process claims an item
+    before running it (:func:`claim`), so processes started together share the work."""
+    import os
     from .grid import work_items
     from .lina import LinaSampler
     out.mkdir(parents=True, exist_ok=True)
     sampler = LinaSampler(pipe, predictor, steps=25, check=check)
-    items = work_items([split], n, seeds, categories(pipe))[shard::shards]
+    items = sorted(work_items([split], n, seeds, categories(pipe)),
+                   key=lambda it: (it["index"], it["seed"]))[shard::shards]
     done = {key(r) for r in read_rows(out)}
     todo = [it for it in items if key(it) not in done]
     t0 = time.perf_counter()
-    with open(out / f"rows.{shard}.jsonl", "a") as f:
+    with open(out / f"rows.{shard}.{os.getpid()}.jsonl", "a") as f:
         for j, it in enumerate(todo):
+            if not claim(out, it):
+                continue
             f.write(json.dumps(run_item(sampler, it, frames, bound)) + "\n")
             f.flush()
             progress(f"{split} {j + 1}/{len(todo)} clips {time.perf_counter() - t0:.0f}s")
+
+
+def claim(out: Path, item: dict[str, Any]) -> bool:
+    """Claim ``item`` for this process: False when a live process claimed it first."""
+    import os
+    d = out / "claims"
+    d.mkdir(exist_ok=True)
+    path = d / ("%s_%s_%d_%d" % key(item))
+    try:
+        with open(path, "x") as f:
+            f.write(str(os.getpid()))
+        return True
+    except FileExistsError:
+        try:
+            pid = int(path.read_text() or 0)
+            if pid <= 0:
+                raise ValueError("no claimant")
+            os.kill(pid, 0)
+            return False                       # its claimant is still running
+        except (ProcessLookupError, ValueError):
+            path.write_text(str(os.getpid()))  # a stale claim of a stopped process
+            return True
 
 
 def read_rows(out: Path) -> list[dict[str, Any]]:

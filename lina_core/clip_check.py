@@ -108,10 +108,13 @@ class ClipCheck(EarlyCheck):
     @classmethod
     def from_image_check(cls, image: EarlyCheck, **meta: Any) -> "ClipCheck":
         """The image check's nets and standardisation, with the clip settings in ``meta``."""
-        base = {k: v for k, v in image.meta.items() if k not in ("cv_report", "cv_auroc")}
+        drop = ("cv_report", "cv_auroc", "training", "fit_seconds", "loop_chosen", "threshold",
+                "loop_threshold")   # the image check's fit, kept under ``image_check``
+        base = {k: v for k, v in image.meta.items() if k not in drop}
         return cls(image.nets, image.mu, image.sd,
                    {**base, "image_check": {k: image.meta.get(k) for k in (
-                       "check_step", "loop_threshold", "training", "text_encoder")},
+                       "check_step", "loop_threshold", "training", "text_encoder",
+                       "cv_auroc")},
                     "trained_with": image.meta.get("text_encoder"), **meta, "kind": KIND})
 
 

@@ -175,3 +175,13 @@ def test_the_settings_are_the_best_on_the_fitting_clips():
     assert len(scores) == 2 * 4 * 2
     p = np.array([combine(x, chosen["combine"], "shadow") for x in noise[(4, "mean")]])
     assert ((p[:, 0] * p[:, 1] < chosen["loop_threshold"]) == (labels[:, 0] < 0.5)).all()
+
+
+def test_processes_share_a_split_by_claiming_items(tmp_path):
+    """Two processes started together never run the same clip; a stopped one's claim is
+    taken over."""
+    from lina_core.bench_loop_video import claim
+    item = {"split": "test-ood", "category": "shadow", "index": 0, "seed": 0}
+    assert claim(tmp_path, item) and not claim(tmp_path, item)   # this process holds it
+    (tmp_path / "claims" / "test-ood_shadow_0_0").write_text("0")  # no claimant
+    assert claim(tmp_path, item)
