@@ -177,7 +177,7 @@ def test_checkers_return_their_answers(cat):
     import inspect
 
     from lina_core.toyworld import verify as vmod
-    check = vmod._CATEGORY[cat]
+    check = vmod.CHECKERS[cat]
     assert list(inspect.signature(check).parameters) == ["g", "img", "raw"]
     s = sample_scene("train", 0, cat)
     raw = vmod.canonical(render(s.graph).image)

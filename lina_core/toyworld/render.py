@@ -204,7 +204,9 @@ def _draw_balance(cv: _Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
         _draw_object(cv, g, o, shape="cube")
 
 
-_DRAW = {"reflection": _draw_reflection, "shadow": _draw_floor_scene,
+#: how each category is drawn on the canvas; roles, fill and place add theirs from
+#: :mod:`.render_v2` (``toyworld/__init__`` imports it), so this module never imports it
+DRAW = {"reflection": _draw_reflection, "shadow": _draw_floor_scene,
          "scale": _draw_floor_scene, "buoyancy": _draw_buoyancy, "balance": _draw_balance}
 
 
@@ -226,11 +228,7 @@ def render(g: CausalSceneGraph, size: int = 64) -> Render:
     for n in g.nodes("surface"):
         if g.attr(n, "type") == "floor":
             cv.mark(n, floor)
-    if g.category in _DRAW:
-        _DRAW[g.category](cv, g, floor)
-    else:
-        from .render_v2 import DRAW
-        DRAW[g.category](cv, g, floor)
+    DRAW[g.category](cv, g, floor)
     for n in g.graph.nodes:
         cv.masks.setdefault(n, np.zeros(cv.x.shape, bool))
     return cv.finish()

@@ -1,18 +1,17 @@
 """The ToyWorld v2 scenes drawn (issue 16): ``roles``, ``fill``, ``place``.
 
-Called by :func:`.render.render` with the same canvas (wall, floor, supersampling); geometry
-comes only from the node boxes :func:`lina_core.csg.layout` assigns
+Called by :func:`.render.render` with the same canvas (wall, floor, supersampling), through its
+table ``render.DRAW`` that this module fills when imported (``toyworld/__init__`` imports it);
+geometry comes only from the node boxes :func:`lina_core.csg.layout` assigns
 (:mod:`lina_core.csg.scenes_v2`).
 """
 from __future__ import annotations
-
-from typing import Callable
 
 import numpy as np
 
 from ..csg import FILL_MATERIALS, CausalSceneGraph
 from ..csg.scenes_v2 import JAR_LID as LID_HEIGHT, fill_of, jar_inside, top_bottom
-from .render import GLASS, WATER, _box, _Canvas, _draw_object
+from .render import DRAW, GLASS, WATER, _box, _Canvas, _draw_object
 
 SAND = np.array(FILL_MATERIALS["sand"], np.float32)
 JAR_EMPTY = np.array((200, 225, 235), np.float32)   #: a jar's empty inside (frosted glass)
@@ -58,5 +57,4 @@ def _draw_place(cv: _Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
     _draw_object(cv, g, g.nodes("object")[0])
 
 
-DRAW: dict[str, Callable[[_Canvas, CausalSceneGraph, np.ndarray], None]] = {
-    "roles": _draw_roles, "fill": _draw_fill, "place": _draw_place}
+DRAW.update({"roles": _draw_roles, "fill": _draw_fill, "place": _draw_place})

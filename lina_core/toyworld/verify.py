@@ -1217,7 +1217,9 @@ def _verify_scale(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Ans
     return ans
 
 
-_CATEGORY: dict[str, Callable[[CausalSceneGraph, np.ndarray, np.ndarray], _Answers]] = {
+#: each category's checker; roles, fill and place add theirs from :mod:`.verify_v2`
+#: (``toyworld/__init__`` imports it), so this module never imports it
+CHECKERS: dict[str, Callable[[CausalSceneGraph, np.ndarray, np.ndarray], _Answers]] = {
     "reflection": _verify_reflection, "shadow": _verify_shadow,
     "buoyancy": _verify_buoyancy, "balance": _verify_balance, "scale": _verify_scale}
 
@@ -1245,7 +1247,7 @@ def verify(image: np.ndarray, graph: CausalSceneGraph) -> Verdict:
     ground = _unmix(img, [WALL, FLOOR], [], [], [(0, 1)])
     bg_frac = float((ground.resid < 25.0).mean())
     meas: dict[str, Any] = {"white_balanced": balanced, "wall_floor_fraction": bg_frac}
-    ans = _CATEGORY[cat](graph, img, raw)
+    ans = CHECKERS[cat](graph, img, raw)
     texture, physics, per_node = ans.texture, ans.physics, ans.per_node
     meas.update(ans.meas)
     if bg_frac < BACKGROUND_MIN:
@@ -1258,9 +1260,3 @@ def verify(image: np.ndarray, graph: CausalSceneGraph) -> Verdict:
     for n in graph.graph.nodes:
         per_node.setdefault(n, "not checked")
     return Verdict(cat, texture, physics, {n: per_node[n] for n in graph.graph.nodes}, meas)
-
-
-# the ToyWorld v2 checkers (roles, fill, place) use this module's helpers
-from .verify_v2 import CHECKERS as _V2_CHECKERS  # noqa: E402
-
-_CATEGORY.update(_V2_CHECKERS)

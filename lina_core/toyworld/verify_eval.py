@@ -34,6 +34,7 @@ from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, c
                      object_colour, render)
 from .data import SPLITS, sample_scene
 from .verify import COUNTED, verify
+from .verify_eval_v2 import counterfactuals_v2, relayout_v2
 from ..stats import wilson
 
 # --------------------------------------------------------------------------- geometry
@@ -117,7 +118,6 @@ def relayout(g: CausalSceneGraph, buoyancy_state: str | None = None) -> CausalSc
             b = box(n)
             _put(g, n, _obj_box(g, n, _centre(b), b[3]))
     elif g.category in V2_CATEGORIES:
-        from .verify_eval_v2 import relayout_v2
         relayout_v2(g)
     return g
 
@@ -269,8 +269,7 @@ def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
         out.append(("larger", "sizes swapped", render(h, size).image, g))
         out += _texture_cfs(g, size, rng, per_object=True)
     elif cat in V2_CATEGORIES:
-        from .verify_eval_v2 import counterfactuals_v2
-        out += counterfactuals_v2(g, size, rng)
+        out += counterfactuals_v2(g, size, rng, _texture_cfs)
     if cat in COUNTED:
         img = doubled(g, size, rng)
         if img is not None:

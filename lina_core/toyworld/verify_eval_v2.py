@@ -13,15 +13,15 @@ Each is the same scene with one thing drawn wrong, and the question that should 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ..csg import FILL_MATERIALS, JAR_SHAPES, OBJECT_W, CausalSceneGraph
+from ..csg.geometry import _obj_box, _put   # the layout's own box helpers
 from ..csg.scenes_v2 import (JAR_GLASS, JAR_INSIDE, JAR_LID, NEAR_GAP, fill_of, jar_inside,
                              place_of, top_bottom)
 from .render import render
-from .verify_eval import _obj_box, _put   # the five categories' layout helpers
 
 LIFT = 0.15            #: how far a lifted top object floats above the bottom one
 
@@ -117,11 +117,11 @@ def _fill_cfs(g: CausalSceneGraph, size: int, rng: np.random.Generator) -> list[
     return out
 
 
-def counterfactuals_v2(g: CausalSceneGraph, size: int, rng: np.random.Generator
-                       ) -> list[Any]:
-    """(question, variant, image, graph) for a v2 scene (texture ones for objects come from
-    :func:`.verify_eval._texture_cfs`)."""
-    from .verify_eval import _texture_cfs
+def counterfactuals_v2(g: CausalSceneGraph, size: int, rng: np.random.Generator,
+                       texture_cfs: Callable[..., list[Any]]) -> list[Any]:
+    """(question, variant, image, graph) for a v2 scene; the objects' texture ones come from
+    ``texture_cfs`` (:func:`.verify_eval._texture_cfs`, passed in: :mod:`.verify_eval` imports
+    this module, not the other way round)."""
     if g.category == "fill":
         return _fill_cfs(g, size, rng)
     out = []
@@ -130,7 +130,7 @@ def counterfactuals_v2(g: CausalSceneGraph, size: int, rng: np.random.Generator
         out.append(("on_top", "side by side", render(_side_by_side(g, rng), size).image, g))
         lifted = relayout_v2(g.copy(), lift=LIFT)
         out.append(("touching", "top one lifted off", render(lifted, size).image, g))
-        return out + _texture_cfs(g, size, rng, per_object=True)
+        return out + texture_cfs(g, size, rng, per_object=True)
     for place, question in _PLACE_CFS[place_of(g)]:
         out.append((question, f"moved: {place}", render(_move_to(g, place, rng), size).image, g))
-    return out + _texture_cfs(g, size, rng, per_object=False)
+    return out + texture_cfs(g, size, rng, per_object=False)

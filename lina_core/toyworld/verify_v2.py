@@ -2,7 +2,9 @@
 
 Same contract as the first five (:mod:`.verify`): a checker takes the graph, the denoised and
 the raw canonical image, finds everything in the pixels (never the layout boxes) and returns
-its answers, measurements, a signed physics margin and the questions it could not judge.
+its answers, measurements, a signed physics margin and the questions it could not judge.  The
+three are added to ``verify.CHECKERS`` when this module is imported (``toyworld/__init__``
+imports it; ``verify`` never does).
 
 * roles: each object is the largest component of its stated colour.  ``on_top``: the stated
   top object's centre is above the other's by a third of their mean height, and they overlap
@@ -29,8 +31,8 @@ from ..csg import FILL_MATERIALS, CausalSceneGraph
 from ..csg.scenes_v2 import fill_of, place_of, top_bottom
 from .render import FLOOR, GLASS, WALL, WATER
 from .render_v2 import JAR_EMPTY, JAR_LID, SAND, fill_colour
-from .verify import (CANON, _EIGHT, _Answers, _ask_count, _blobs, _colour_palette, _fmt,
-                     _objects, _texture_single, _unmix)
+from .verify import (CANON, CHECKERS, _EIGHT, _Answers, _ask_count, _blobs, _colour_palette,
+                     _fmt, _objects, _texture_single, _unmix)
 
 TOUCH_GAP = 5.0        #: canonical px between the two objects' cores that still touch
 ON_TOP_MIN = 1 / 3     #: centre height difference, in mean object heights, that is "on top"
@@ -208,4 +210,4 @@ def _verify_place(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Ans
     return ans
 
 
-CHECKERS = {"roles": _verify_roles, "fill": _verify_fill, "place": _verify_place}
+CHECKERS.update({"roles": _verify_roles, "fill": _verify_fill, "place": _verify_place})
