@@ -65,7 +65,7 @@ def fit(pipe: Any, folders: list[Path], image_check: Path, out: Path,
         steps_to_try: tuple[int, ...] = STEPS_TO_TRY) -> dict[str, Any]:
     """Choose the clip check's settings on ``folders`` (never a test split) and save it."""
     from .check import EarlyCheck
-    from .clip_check import ClipCheck, choose, frame_table
+    from .clip_check import ClipCheck, choose, combine, frame_table
     from .adaptive import MAX_TRIES
     from .lina import encoder_fingerprint
     for f in folders:
@@ -79,11 +79,15 @@ def fit(pipe: Any, folders: list[Path], image_check: Path, out: Path,
         raise FileNotFoundError(f"video fit: no kept clips in {[str(f) for f in folders]} "
                                 f"(run collect first)")
     table = frame_table(image, pipe, clips, steps_to_try)
-    chosen, scores = choose(table, [c["category"] for c in clips], labels)
+    cats = [c["category"] for c in clips]
+    chosen, scores = choose(table, cats, labels)
     fails = ~labels.astype(bool).all(1)
+    p = np.array([combine(f, chosen["combine"], c) for f, c in
+                  zip(table[(chosen["check_step"], chosen["embedding"])], cats)])
     fit_info = {"splits": sorted({c["split"] for c in clips}), "n": len(clips),
                 "failures": int(fails.sum()),
                 "prompts": len({c["prompt"] for c in clips}), "options": scores,
+                "diagnostics": diagnostics(p, fails, np.array(cats), chosen["loop_threshold"]),
                 "chose": "highest AUROC for final failure on these clips (ties: the earlier "
                          "step); threshold by Youden's J on the chosen setting's probabilities",
                 "fit_seconds": time.perf_counter() - t0}
@@ -98,6 +102,30 @@ def fit(pipe: Any, folders: list[Path], image_check: Path, out: Path,
         dev_auroc=chosen["auroc"], dev_auroc_ci=chosen["auroc_ci"])
     ck.save(out)
     return {"chosen": chosen, **fit_info}
+
+
+def diagnostics(p: np.ndarray, fails: np.ndarray, cats: np.ndarray, threshold: float
+                ) -> dict[str, Any]:
+    """What the chosen setting reads on the fitting clips beyond the clip kind: its AUROC within
+    each kind, and the AUROC of the kind alone (each clip scored by its kind's failure rate on
+    these same clips): a check that only tells the kinds apart scores that much."""
+    from .check import auroc
+    score = 1 - p[:, 0] * p[:, 1]
+    prior = np.array([fails[cats == c].mean() for c in cats])
+    flag = score > 1 - threshold
+    return {"kind_alone_auroc": auroc(prior, fails),
+            "per_kind": {str(c): {"n": int((cats == c).sum()),
+                                  "failures": int(fails[cats == c].sum()),
+                                  "auroc": _or_none(auroc(score[cats == c], fails[cats == c])),
+                                  "flagged": int(flag[cats == c].sum())}
+                         for c in sorted(set(cats))},
+            "precision": float((flag & fails).sum() / max(1, flag.sum())),
+            "recall": float((flag & fails).sum() / max(1, fails.sum()))}
+
+
+def _or_none(x: float) -> float | None:
+    """NaN (an AUROC of one class) as JSON's null: json.dumps would write a bare NaN."""
+    return None if x != x else x
 
 
 # ---------------------------------------------------------------------- the live loop
