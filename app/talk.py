@@ -260,20 +260,27 @@ def wire_outputs(sources: dict[str, Any], t: dict[str, Any]) -> None:
     """Fill the talk view from the LINA tab's outputs on screen whenever its run line or its
     ground truth changes (every run, cached preset, refusal and prediction writes both).
 
-    Both: the page applies an event's outputs in order and fires a ``change`` as each one is
-    applied, so the run line's sees the outputs after it (the ground truth, last) as they were;
-    the ground truth's, fired last, sees them all, but does not fire when a run keeps the scene
-    (another seed).  One at a time, in order (one queue slot of their own), so the last
-    answer is the one that stays."""
+    The page applies an event's outputs in order and fires a ``change`` as each one is applied,
+    so the run line's change sees every output but the ground truth (applied after it) as it
+    is now, and the ground truth's sees the ground truth.  So each fills only what it has seen:
+    the run line's everything but the ground truth, the ground truth's only that.  The two
+    answers may reach the server in either order (two requests; a busy server once applied the
+    run line's stale, empty ground truth last), and whichever comes last leaves the view right.
+    A run that keeps the scene (another seed) fires no ground-truth change and keeps its
+    picture, which is the same scene's."""
     names = ("base_img", "lina_img", "truth", "vb", "vl", "why", "spec")
-    outs = [t[k] for k in TALK_OUTPUTS]
+    rest = [k for k in TALK_OUTPUTS if k != "truth"]
 
-    def fill(*values: Any) -> list[Any]:
+    def fill_rest(*values: Any) -> list[Any]:
         answer = from_pair(*values)
-        return [answer[k] for k in TALK_OUTPUTS]
+        return [answer[k] for k in rest]
 
-    for trigger in ("md", "truth"):
-        sources[trigger].change(fill, [sources[k] for k in names], outs,
+    def fill_truth(*values: Any) -> Any:
+        return from_pair(*values)["truth"]
+
+    for trigger, fn, outs in (("md", fill_rest, [t[k] for k in rest]),
+                              ("truth", fill_truth, [t["truth"]])):
+        sources[trigger].change(fn, [sources[k] for k in names], outs,
                                 api_visibility="private", show_progress="hidden",
                                 concurrency_id="talk-view", concurrency_limit=1)
 

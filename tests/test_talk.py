@@ -56,3 +56,23 @@ def test_the_url_parameter_opens_the_talk_view():
     assert talk.talk_on(req(talk="1")) is True and talk.talk_on(req(talk="0")) is False
     for no_change in (req(), None):
         assert talk.talk_on(no_change) == {"__type__": "update"}
+
+
+def test_each_change_fills_only_what_it_has_seen():
+    """The run line's change sees a stale ground truth (applied after it), so it never writes
+    the view's; the ground truth's writes only that. Their two answers may reach the server in
+    either order (a CI run once kept the run line's empty one last)."""
+    import gradio as gr
+    with gr.Blocks() as demo:
+        names = ("base_img", "lina_img", "truth", "vb", "vl", "why", "spec", "md")
+        src = {k: (gr.Image() if k.endswith(("img", "truth")) else gr.Textbox()) for k in names}
+        _, t = talk.section()
+        talk.wire_outputs(src, t)
+    writes = {}
+    for dep in demo.config["dependencies"]:
+        for target, _event in dep["targets"]:
+            key = next(k for k, c in src.items() if c._id == target)
+            writes[key] = {k for k, c in t.items() for o in dep["outputs"] if c._id == o}
+    assert set(writes) == {"md", "truth"}
+    assert writes["truth"] == {"truth"}
+    assert writes["md"] == set(talk.TALK_OUTPUTS) - {"truth"}
