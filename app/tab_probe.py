@@ -1,10 +1,11 @@
 """Probe tab: run one of the PAP-style diagnostic probes on a few prompts per category, with a
 progress bar; show its Plotly figure (accuracy with 95% Wilson intervals) and its rows.
 
-Beside the live run, the measured curve: insight 3(a)'s settling curve on the shipped model at
-n = 200 runs per category, loaded from ``docs/probes/settling`` (made by ``python -m lina_core
-settling``), never computed at page load, so a speaker can show the real curve, then poke at it
-with a small live run of their own prompts."""
+Beside the live run, the measured curves of insight 3 on the shipped model, loaded from
+``docs/probes/`` (each made by the command its caption names), never computed at page load, so a
+speaker can show the real curve, then poke at it with a small live run of their own prompts:
+3(a) the settling curve (``docs/probes/settling``, n = 200 runs per category), 3(b) the switch
+probe (``docs/probes/switch``) and 3(c) attention settling (``docs/probes/attention_settling``)."""
 from __future__ import annotations
 
 import json
@@ -37,6 +38,9 @@ DESCRIPTIONS = {
 KS_PROBES = ("timing", "inpaint")
 #: the shipped settling curve (settling.png and settling.json)
 SETTLING = Path(__file__).resolve().parents[1] / "docs" / "probes" / "settling"
+#: the shipped switch probe (switch.png and switch.json) and attention settling
+SWITCH = SETTLING.parent / "switch"
+ATTENTION_SETTLING = SETTLING.parent / "attention_settling"
 
 
 def settling_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
@@ -64,6 +68,68 @@ def settling_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]
                  f"the shipped model over {', '.join(res['pooled_over'])} "
                  f"(n = {n_cat} per category); bands are 95% "
                  f"Wilson intervals. Made by `{res['command']}`.")
+
+
+def _shipped(folder: Path, stem: str) -> tuple[dict[str, Any], np.ndarray]:
+    """A measured figure's JSON and PNG (OSError or ValueError when either is missing or bad)."""
+    from PIL import Image
+    res = json.loads((folder / f"{stem}.json").read_text())
+    with Image.open(folder / f"{stem}.png") as im:
+        return res, np.asarray(im.convert("RGB"))
+
+
+def _missing(folder: Path, stem: str, command: str) -> tuple[None, str]:
+    return None, (f"_The measured curve is not here ({folder}/{stem}.png and {stem}.json); "
+                  f"make it with `{command}`._")
+
+
+def switch_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
+    """The shipped switch-probe figure (3b) and its caption: command, n, the pooled follow rates
+    at k = 0, 4, 8 and the step from which less than half the switch's effect is left."""
+    from lina_core.switching import half_k
+    folder = SWITCH if folder is None else Path(folder)
+    try:
+        res, img = _shipped(folder, "switch")
+        g = res["groups"]["all"]
+        pts = {f: {p["k"]: p for p in g[f]["follow"]} for f in ("physics", "texture")}
+        head = "; ".join(f"{f} (n = {g[f]['n']}): " + ", ".join(
+            f"k={k} {100 * pts[f][k]['acc']:.0f}%" for k in (0, 4, 8, res["steps"]))
+            + f", half the effect gone by k = {half_k(res, f)}" for f in ("physics", "texture"))
+    except (OSError, ValueError, KeyError):
+        return _missing(folder, "switch", "python -m lina_core switching")
+    return img, (f"**Measured (insight 3b):** the prompt is switched to a counterfactual c' at "
+                 f"step k; share of final images the verifier passes against c' ({head}; k = "
+                 f"{res['steps']} is no switch). {res['n_scenes']} scenes of "
+                 f"{', '.join(res['splits'])}; bands are 95% Wilson intervals. Made by "
+                 f"`{res['command']}`.")
+
+
+def attention_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
+    """The shipped attention-settling figure (3c) and its caption."""
+    folder = ATTENTION_SETTLING if folder is None else Path(folder)
+    try:
+        res, img = _shipped(folder, "attention_settling")
+        g = res["groups"]["all"]
+        head = ", ".join(f"step {k}: {100 * g['settled'][k]['acc']:.0f}%" for k in (2, 4, 8)
+                         if k < res["steps"])
+    except (OSError, ValueError, KeyError, IndexError):
+        return _missing(folder, "attention_settling", "python -m lina_core attention-settling")
+    return img, (f"**Measured (insight 3c):** share of the prompt's nodes whose attention mask "
+                 f"already overlaps its last step's (IoU >= {res['settled_at']}): {head}; "
+                 f"{g['n']} nodes of {res['n_scenes']} baseline runs; bands are 95% intervals. "
+                 f"Made by `{res['command']}`.")
+
+
+def _measured(ctx: Ctx) -> None:
+    """The three measured curves of insight 3, each hidden (its caption says why) when absent."""
+    for key, label, make in (("settling", "3(a) settling curve", settling_figure),
+                             ("switch", "3(b) switch probe", switch_figure),
+                             ("attention_settling", "3(c) attention settling", attention_figure)):
+        img, caption = make()
+        ctx.parts[f"probe_{key}"] = gr.Image(
+            img, label=f"measured: {label} (shipped model)", interactive=False,
+            visible=img is not None, elem_id=f"probe-{key.replace('_', '-')}")
+        gr.Markdown(caption, elem_id=f"probe-{key.replace('_', '-')}-caption")
 
 
 def run_probe(name: Any, split: Any, n: Any, seeds: Any, ks: Any, steps: Any, model_key: str,
@@ -129,11 +195,7 @@ def build(ctx: Ctx) -> None:
     md = gr.Markdown(elem_id="probe-md")
     with gr.Row():
         with gr.Column():
-            img, caption = settling_figure()
-            ctx.parts["probe_settling"] = gr.Image(
-                img, label="measured: settling curve (shipped model)", interactive=False,
-                visible=img is not None, elem_id="probe-settling")
-            gr.Markdown(caption, elem_id="probe-settling-caption")
+            _measured(ctx)
         with gr.Column():
             plot = gr.Plot(label="live probe (small n)")
     rows = gr.Dataframe(EMPTY_ROWS, label="rows", interactive=False, wrap=True,

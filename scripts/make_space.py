@@ -25,9 +25,13 @@ sys.path.insert(0, str(ROOT))
 from lina_core.pipelines.hub_files import HUB_FILES, HubModel  # noqa: E402
 from lina_core.pipelines.registry import ALLOWLIST  # noqa: E402
 
-COPY = ("app.py", "app", "lina_core", "assets",
-        # the measured figures the app shows (the Probe tab's settling curve)
-        "docs/probes/settling/settling.png", "docs/probes/settling/settling.json")
+COPY = ("app.py", "app", "lina_core", "assets")
+#: the measured figures the app shows (the Probe tab's curves of insight 3), copied when made:
+#: the tab says which command makes a missing one
+MEASURED = ("docs/probes/settling/settling.png", "docs/probes/settling/settling.json",
+            "docs/probes/switch/switch.png", "docs/probes/switch/switch.json",
+            "docs/probes/attention_settling/attention_settling.png",
+            "docs/probes/attention_settling/attention_settling.json")
 #: a torch ZeroGPU lists (platform docs, 2026: 2.8 to 2.11); a CPU Space keeps the pinned one
 ZEROGPU_TORCH = "torch==2.11.0"
 #: the keys of a Space's README front matter this script writes (the platform's documented
@@ -190,8 +194,13 @@ def build(out: Path, zerogpu: bool = False) -> Path:
         if src.is_dir():
             shutil.copytree(src, out / name, ignore=ignore)
         else:
-            (out / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, out / name)
+    for name in MEASURED:
+        if not (ROOT / name).is_file():
+            print(f"not copied (not made yet; the Probe tab says so): {name}")
+            continue
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, out / name)
     (out / "requirements.txt").write_text(requirements(zerogpu))
     (out / "README.md").write_text(front_matter(preload) + "\n" + readme(preload, left))
     print(f"estimated preload: {preload_gb(preload):.1f} GB of {PRELOAD_BUDGET_GB} GB allowed "
