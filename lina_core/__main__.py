@@ -39,6 +39,8 @@ MODULE_COMMANDS = {
                           "test-ood gap and fill's error toward the prior"),
     "choose-presets": ("choose_presets", "the LINA tab's talk presets, measured on the dev-ood "
                        "grid"),
+    "insight3": ("insight3", "insight 3 three ways side by side: the settling curve, the switch "
+                 "probe, attention settling (reads their JSONs)"),
 }
 
 

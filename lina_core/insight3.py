@@ -12,17 +12,18 @@ changing, read from the JSON its own command wrote (nothing is run or fitted her
   already overlaps its last step's (Wilson 95%).
 
 "Fixed by" a measure is the first k at which its share reaches :data:`FIXED` (0.9, fixed before
-reading any of them).  ``python -m lina_core.insight3`` writes ``insight3.{json,png}``.
+reading any of them).  ``python -m lina_core insight3`` writes ``insight3.{json,png}``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 FIXED = 0.9
-COMMAND = "python -m lina_core.insight3 --out docs/probes/insight3"
+COMMAND = "python -m lina_core insight3 --out docs/probes/insight3"
 SOURCES = {"settling": "docs/probes/settling/settling.json",
            "switch": "docs/probes/switch/switch.json",
            "attention": "docs/probes/attention_settling/attention_settling.json"}
@@ -116,7 +117,12 @@ def main(argv: list[str] | None = None) -> int:
         ap.add_argument(f"--{k}", default=v)
     ap.add_argument("--out", default="docs/probes/insight3")
     a = ap.parse_args(argv)
-    res = side_by_side(*(json.loads(Path(getattr(a, k)).read_text()) for k in SOURCES))
+    try:
+        res = side_by_side(*(json.loads(Path(getattr(a, k)).read_text()) for k in SOURCES))
+    except (OSError, ValueError, KeyError) as e:
+        print(f"insight3: an input is missing or not its command's JSON ({e}); make it with "
+              f"the command its --option's default names", file=sys.stderr)
+        return 2
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "insight3.json").write_text(json.dumps(res, separators=(",", ":")))
@@ -127,7 +133,3 @@ def main(argv: list[str] | None = None) -> int:
             if p else ""))
     print("wrote", out / "insight3.json", out / "insight3.png")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
