@@ -297,20 +297,24 @@ def _run_grid_cli(n_proc: int, out: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_grid_does_not_depend_on_process_count_and_resumes(tmp_path, monkeypatch):
+    """Two accelerate processes write the rows one process writes (the one process is this
+    one: the same command without a launcher, which is what accelerate runs with one process
+    anyway); a rerun finds every cell done and adds nothing."""
     pytest.importorskip("accelerate")
-    one = _run_grid_cli(1, tmp_path / "one")
+    from cli_runner import run_cli
+    monkeypatch.setenv("LINA_FAST", "0")
+
+    def in_process() -> list[dict]:
+        r = run_cli("grid", "--tiny", "--splits", "dev-ood", "--n", "1", "--seeds", "0,1",
+                    "--steps", "3", "--threads", "1", "--out", str(tmp_path / "one"))
+        assert r.returncode == 0, r.stderr[-2000:]
+        return read_rows(tmp_path / "one")
+    one = in_process()
     two = _run_grid_cli(2, tmp_path / "two")
     strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]  # noqa
     assert len({(r["category"], r["seed"]) for r in one}) == 5 * 2
     assert strip(one) == strip(two)
-    # a rerun finds every cell done and adds nothing (in this process: the same command
-    # without a third launcher importing torch)
-    from cli_runner import run_cli
-    monkeypatch.setenv("LINA_FAST", "0")
-    r = run_cli("grid", "--tiny", "--splits", "dev-ood", "--n", "1", "--seeds", "0,1",
-                "--steps", "3", "--threads", "1", "--out", str(tmp_path / "one"))
-    assert r.returncode == 0, r.stderr[-2000:]
-    again = read_rows(tmp_path / "one")
+    again = in_process()
     assert strip(again) == strip(one)
     n_lines = sum(len(f.read_text().splitlines()) for f in (tmp_path / "one").glob("rows.*"))
     assert n_lines == len(one)
