@@ -337,7 +337,7 @@ def cmd_video(a: Any) -> None:
         raise ValueError("--split: the loop on clips is measured on test-ood and test-id")
     V.run_split(pipe, EarlyCheck.load(a.predictor), Predictor.load(a.predictor), a.split, a.n,
                 [int(s) for s in a.seeds.split(",")], root / f"video_{a.split}", a.shard,
-                a.shards, bound=not a.no_bound)
+                a.shards, bound=not a.no_bound, steps=a.steps)
 
 
 def parser() -> Any:

@@ -196,7 +196,8 @@ def bound_runs(sampler: Any, base: Any, row: dict[str, Any], prompt: str, graph:
 
 def run_split(pipe: Any, check: Any, predictor: Any, split: str, n: int, seeds: list[int],
               out: Path, shard: int = 0, shards: int = 1, frames: int = FRAMES,
-              bound: bool = True, progress: Callable[[str], None] = print) -> None:
+              bound: bool = True, progress: Callable[[str], None] = print,
+              steps: int = 25) -> None:
     """:func:`run_item` on the split's work items (the video benchmark's: ``n`` per clip
     kind), into ``out/rows.<shard>.<pid>.jsonl``; resumable.  Items go index by index across
     the clip kinds (a run stopped early still has every kind), and each process claims an item
@@ -205,7 +206,7 @@ def run_split(pipe: Any, check: Any, predictor: Any, split: str, n: int, seeds: 
     from .grid import work_items
     from .lina import LinaSampler
     out.mkdir(parents=True, exist_ok=True)
-    sampler = LinaSampler(pipe, predictor, steps=25, check=check)
+    sampler = LinaSampler(pipe, predictor, steps=steps, check=check)
     items = sorted(work_items([split], n, seeds, categories(pipe)),
                    key=lambda it: (it["index"], it["seed"]))[shard::shards]
     done = {key(r) for r in read_rows(out)}

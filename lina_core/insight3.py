@@ -92,6 +92,8 @@ def save_png(res: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7.2, 4.0))
     for name, pts in res["curves"].items():
         pts = [p for p in pts if p["share"] is not None]
+        if not pts:         # nothing measured on this curve (a run too small to count any)
+            continue
         c = next(v for k, v in colour.items() if name.endswith(k))
         ks = [p["k"] for p in pts]
         ax.plot(ks, [p["share"] for p in pts], ls=style[name[:2]], color=c, marker=".",

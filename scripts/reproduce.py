@@ -1,6 +1,7 @@
 """`make reproduce`: data -> train -> eval -> grids -> fit -> bench -> probes -> verifier ->
-speed -> LINA's loop (kept runs, the early check, tries, report), and the docs' tables and
-figures; each stage a ``python -m`` command (docs/RESULTS.md
+speed -> LINA's loop (kept runs, the early check, tries, report) -> insight 3 (settling curve,
+switch probe, attention settling, side by side) -> the loop on clips (shipped video model), and
+the docs' tables and figures; each stage a ``python -m`` command (docs/RESULTS.md
 "Commands", docs/MODEL.md), run in turn and timed.
 
     PYTHONPATH=. .venv/bin/python scripts/reproduce.py            # full (hours on 2 cores)
@@ -30,6 +31,8 @@ from typing import Collection
 
 ROOT = Path(__file__).resolve().parents[1]
 FIVE = "reflection,shadow,buoyancy,balance,scale"
+VIDEO_MODEL = ROOT / "assets" / "toyworld_video"
+VIDEO_PREDICTOR = ROOT / "assets" / "lina_predictor_video"
 EIGHT = FIVE + ",roles,fill,place"
 
 #: the sizes of each mode: scenes, steps, samples, grid items.  The full sizes are those of the
@@ -43,22 +46,33 @@ SIZES = {
                  eval_n=50, eval_batch=20, steps=25, dev_n=8, dev_seeds="0,1,2", train_n=4,
                  test_n=25, seeds="0,1", probe_n=2, ks="0,3,6,9,12,18,25",
                  inpaint_ks="3,6,12,18", verify_n=500, speed_batch="1,8", speed_repeats=5, speed_compile=True,
-                 threads=1, ckpt_every=250,
+                 threads=1, ckpt_every=250, categories="",
                  loop=dict(steps=25, train_n=25, train_seeds="0", n=25, seeds="0,1", epochs=40,
-                           members=3, check_steps="4,6", widths="16", categories=EIGHT)),
+                           members=3, check_steps="4,6", widths="16", categories=EIGHT),
+                 # insight 3(b), 3(c): dev-ood scenes per category, switch steps
+                 switch=dict(n=29, ks="0,2,4,6,8,10,12,16"),
+                 # the loop on clips (shipped video model): dev-ood clips per kind to fit the
+                 # clip check on, test clips per kind (the video bench's items)
+                 video=dict(steps=25, fit_n=8, n=16, seeds="0", check_steps="4,6,8,10")),
     "quick": dict(n_data=16, train_steps=2, batch=2, first_lr=1e-3, first_warmup=2,
                   first_min_lr=1e-4, lr=3e-4, warmup=2, min_lr=3e-5, eval_n=2,
                   eval_batch=2, steps=2, dev_n=1, dev_seeds="0", train_n=1, test_n=1,
                   seeds="0", probe_n=1, ks="0,2", inpaint_ks="1", verify_n=2,
                   speed_batch="1", speed_repeats=1, speed_compile=False, threads=1, ckpt_every=1,
+                  # eval and grids on four of the eight (a first-five one and the three
+                  # relational ones): the smoke run's time goes to stages, not categories
+                  categories="reflection,fill,roles,place",
                   loop=dict(steps=4, train_n=1, train_seeds="0", n=1, seeds="0", epochs=1,
                             members=1, check_steps="2", widths="16",
-                            categories="reflection,roles,place")),
+                            categories="reflection,roles,place"),
+                  switch=dict(n=1, ks="0,1"),
+                  video=dict(steps=4, fit_n=1, n=1, seeds="0", check_steps="2")),
 }
 #: the stages that run a module of their own (their arguments start with its name)
 MODULES = ("verifier", "verifier_v2", "speed", "loop_collect_train", "loop_collect_dev",
            "loop_fit_check", "loop_collect_test_ood", "loop_collect_test_id", "loop_tries_test_ood",
-           "loop_tries_test_id", "loop_report")
+           "loop_tries_test_id", "loop_report", "video_collect_dev", "video_fit",
+           "video_run_test_ood", "video_run_test_id", "video_report")
 #: the stages that shard over ``--procs`` processes (accelerate), each with one torch thread
 SHARDED = ("grid_dev", "grid_train", "grid_test_ood", "grid_test_id")
 
@@ -68,9 +82,10 @@ def stages(out: Path, z: dict, model: str | None = None) -> list[tuple[str, list
     trained model the stages after ``train`` use; default: the train stage's)."""
     model, pred = model or str(out / "model" / "model"), str(out / "predictor")
     m = ["--model", model, "--threads", str(z["threads"]), "--steps", str(z["steps"])]
+    cats = ["--categories", z["categories"]] if z["categories"] else []   # default: all
     grid = lambda split, n, seeds, name, *extra: (  # noqa: E731
         f"grid_{name}", ["grid", *m, "--splits", split, "--n", str(n), "--seeds", seeds,
-                         "--out", str(out / f"grid_{name}"), *extra])
+                         *cats, "--out", str(out / f"grid_{name}"), *extra])
     return [
         # the first model: five categories from scratch (MODEL.md "Data and training")
         ("data_first", ["data", "--out", str(out / "data_first"), "--n", str(z["n_data"]),
@@ -90,7 +105,7 @@ def stages(out: Path, z: dict, model: str | None = None) -> list[tuple[str, list
                    "--min-lr", str(z["min_lr"]),
                    "--ckpt-every", str(z["ckpt_every"]), "--threads", str(z["threads"])]),
         ("eval", ["eval", *m, "--n", str(z["eval_n"]), "--batch", str(z["eval_batch"]),
-                  "--out", str(out / "eval")]),
+                  *cats, "--out", str(out / "eval")]),
         grid("dev-ood", z["dev_n"], z["dev_seeds"], "dev"),
         grid("train", z["train_n"], z["seeds"], "train"),
         ("fit", ["fit", *m, "--grid", f"{out / 'grid_dev'},{out / 'grid_train'}",
@@ -109,6 +124,8 @@ def stages(out: Path, z: dict, model: str | None = None) -> list[tuple[str, list
                                   ("inpaint", "test-ood", z["inpaint_ks"]))],
         *module_stages(out, z, model),
         *loop_stages(out, z["loop"], model),
+        *insight3_stages(out, z, model),
+        *video_loop_stages(out, z["video"]),
     ]
 
 
@@ -149,6 +166,48 @@ def loop_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]:
         ("loop_tries_test_id", [*loop, "tries", "--split", "test-id"]),
         ("loop_report", [*loop, "report", "--out", str(out / "loop"), "--bench",
                          str(out / "bench" / "bench.json")]),
+    ]
+
+
+def insight3_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]:
+    """Insight 3 three ways (docs/INSIGHTS.md): the settling curve from the loop's kept
+    dev-ood runs, the switch probe on dev-ood scenes (its baselines record attention), attention
+    settling read from those, and the three side by side."""
+    probes, runs = out / "probes", out / "switch_runs"
+    return [
+        ("settling", ["settling", "--runs", str(out / "loop_runs" / "dev-ood"), "--steps",
+                      str(z["loop"]["steps"]), "--out", str(probes / "settling")]),
+        ("switch", ["switching", "--model", model, "--threads", str(z["threads"]), "--steps",
+                    str(z["steps"]), "--split", "dev-ood", "--n", str(z["switch"]["n"]),
+                    "--ks", z["switch"]["ks"], "--runs", str(runs), "--out",
+                    str(probes / "switch")]),
+        ("attention_settling", ["attention-settling", "--runs", str(runs), "--out",
+                                str(probes / "attention_settling")]),
+        ("insight3", ["insight3", "--settling", str(probes / "settling" / "settling.json"),
+                      "--switch", str(probes / "switch" / "switch.json"), "--attention",
+                      str(probes / "attention_settling" / "attention_settling.json"),
+                      "--out", str(probes / "insight3")]),
+    ]
+
+
+def video_loop_stages(out: Path, z: dict) -> list[tuple[str, list[str]]]:
+    """The loop on clips (docs/RESULTS.md "the loop on clips") on the shipped video model: kept
+    dev-ood clips, the clip check fitted on them beside a copy of the video predictor
+    (``video_predictor``, copied by :func:`run`: nothing here writes ``assets/``), the live
+    loop on each test split, the report (against the shipped per-prompt video benchmark)."""
+    pred = str(out / "video_predictor")
+    loop = ["lina_core.bench_loop", "--root", str(out / "video_loop_runs"), "--model",
+            str(VIDEO_MODEL), "--steps", str(z["steps"])]
+    video = lambda stage, *extra: [*loop, "video", stage, "--predictor", pred, *extra]  # noqa: E731
+    return [
+        ("video_collect_dev", [*loop, "collect", "--split", "dev-ood", "--n", str(z["fit_n"]),
+                               "--seeds", "0"]),
+        ("video_fit", video("fit", "--image-check", str(out / "predictor"), "--check-steps",
+                            z["check_steps"])),
+        *[(f"video_run_{s.replace('-', '_')}", video("run", "--split", s, "--n", str(z["n"]),
+                                                     "--seeds", z["seeds"]))
+          for s in ("test-ood", "test-id")],
+        ("video_report", video("report", "--out", str(out / "loop"))),
     ]
 
 
@@ -207,6 +266,8 @@ def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
     todo = stages(out, z, model)
     for sub in ("verifier", "speed"):
         (out / sub).mkdir(exist_ok=True)
+    if not dry and not (out / "video_predictor").is_dir():   # the clip check is fitted beside
+        shutil.copytree(VIDEO_PREDICTOR, out / "video_predictor")
     if only:
         unknown = sorted(set(only) - {n for n, _ in todo})
         if unknown:
@@ -240,7 +301,8 @@ def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
                 shutil.copy(out / f, docs / Path(f).name)
         if (out / "probes").is_dir():
             shutil.copytree(out / "probes", docs / "probes", dirs_exist_ok=True)
-        for f in ("loop.md", "loop.json", "check_card.md"):     # as docs/results/v2: anew
+        for f in ("loop.md", "loop.json", "check_card.md", "loop_video.md",
+                  "loop_video.json"):                              # as docs/results/v2: anew
             if (out / "loop" / f).is_file():
                 shutil.copy(out / "loop" / f, ROOT / "docs" / "results" / "loop" / f)
         for sub in ("verifier", "speed"):
