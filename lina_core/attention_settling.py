@@ -28,6 +28,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .csg import TOYWORLD_CATEGORIES
+from .figures import interval_bars, write_figures
 from .stats import bootstrap, rate
 
 ROWS = "attention.jsonl"
@@ -236,9 +237,7 @@ def save_html(res: dict[str, Any], path: Path) -> None:
         fig.add_trace(go.Scatter(
             x=list(range(len(pts))), y=[p["acc"] for p in pts], name=f"{g} (n={d['n']})",
             visible=True if g in PANELS[:2] else "legendonly",
-            error_y=dict(type="data", symmetric=False, thickness=1,
-                         array=[p["hi"] - p["acc"] for p in pts],
-                         arrayminus=[p["acc"] - p["lo"] for p in pts])))
+            error_y=interval_bars(pts)))
     fig.update_layout(title=f"Attention settling: share of nodes whose top-k mask has IoU >= "
                             f"{SETTLED} with its last step's; 95% Wilson intervals",
                       xaxis_title="denoising step", yaxis_range=[0, 1.02], height=380,
@@ -248,13 +247,7 @@ def save_html(res: dict[str, Any], path: Path) -> None:
 
 def write(res: dict[str, Any], out: str | Path) -> dict[str, Path]:
     """attention_settling.json (every number), .png and .html."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {ext: out / f"attention_settling.{ext}" for ext in ("json", "png", "html")}
-    paths["json"].write_text(json.dumps(res, separators=(",", ":")))
-    save_png(res, paths["png"])
-    save_html(res, paths["html"])
-    return paths
+    return write_figures(res, out, "attention_settling", save_png, save_html)
 
 
 def table(res: dict[str, Any], ks: Iterable[int] = (0, 2, 4, 6, 8, 12, 16, 24)) -> str:

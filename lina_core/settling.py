@@ -26,6 +26,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .csg import TOYWORLD_CATEGORIES
+from .figures import interval_bars, write_figures
 from .stats import rate
 
 FACTORS = ("physics", "texture", "joint")
@@ -243,9 +244,7 @@ def save_html(res: dict[str, Any], path: Path, scope: str = "pooled") -> None:
             fig.add_trace(go.Scatter(
                 x=[p["k"] for p in pts], y=[p["acc"] for p in pts], name=f, legendgroup=f,
                 showlegend=i == 0, line=dict(color=colour, dash="dash" if f == "joint" else None),
-                error_y=dict(type="data", symmetric=False, thickness=1,
-                             array=[p["hi"] - p["acc"] for p in pts],
-                             arrayminus=[p["acc"] - p["lo"] for p in pts])),
+                error_y=interval_bars(pts)),
                 row=i // cols + 1, col=i % cols + 1)
     fig.update_yaxes(range=[0, 1.02])
     fig.update_layout(title=f"Settling curve ({scope}, {res['n_runs'][scope]} runs): preview "
@@ -256,13 +255,7 @@ def save_html(res: dict[str, Any], path: Path, scope: str = "pooled") -> None:
 
 def write(res: dict[str, Any], out: str | Path, command: str = COMMAND) -> dict[str, Path]:
     """settling.json (every number), settling.png and settling.html (pooled over splits)."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {ext: out / f"settling.{ext}" for ext in ("json", "png", "html")}
-    paths["json"].write_text(json.dumps({"command": command, **res}, separators=(",", ":")))
-    save_png(res, paths["png"])
-    save_html(res, paths["html"])
-    return paths
+    return write_figures({"command": command, **res}, out, "settling", save_png, save_html)
 
 
 def table(res: dict[str, Any], ks: Iterable[int] = (2, 4, 6, 8, 10, 12),

@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .csg import TOYWORLD_CATEGORIES
+from .figures import interval_bars, write_figures
 from .stats import rate
 
 #: switch steps: every column of the settling table (2..12), 0 (a run of c'), the tail (16); the
@@ -358,9 +359,7 @@ def save_html(res: dict[str, Any], path: Path) -> None:
                 x=[p["k"] for p in pts], y=[p["acc"] for p in pts],
                 name=f"{f}: {what}s {'c′' if what == 'follow' else 'c'}",
                 line=dict(color=colour, dash=dash),
-                error_y=dict(type="data", symmetric=False, thickness=1,
-                             array=[p["hi"] - p["acc"] for p in pts],
-                             arrayminus=[p["acc"] - p["lo"] for p in pts])))
+                error_y=interval_bars(pts)))
     fig.update_layout(title=f"Switch probe, all categories ({res['n_scenes']} scenes): the final "
                             f"image judged against c′ and c; 95% Wilson intervals",
                       xaxis_title="switch step k", yaxis_range=[0, 1.02], height=380,
@@ -370,13 +369,7 @@ def save_html(res: dict[str, Any], path: Path) -> None:
 
 def write(res: dict[str, Any], out: str | Path) -> dict[str, Path]:
     """switch.json (every number), switch.png, switch.html."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {ext: out / f"switch.{ext}" for ext in ("json", "png", "html")}
-    paths["json"].write_text(json.dumps(res, separators=(",", ":")))
-    save_png(res, paths["png"])
-    save_html(res, paths["html"])
-    return paths
+    return write_figures(res, out, "switch", save_png, save_html)
 
 
 def _pct(p: dict[str, Any]) -> str:
