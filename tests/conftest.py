@@ -17,7 +17,7 @@ def page(tmp_path):
 #: long file collected last (test_speed sorts late) runs alone at the end while the other
 #: worker idles; longest first leaves only short files for the end
 LONGEST_FIRST = {
-    "test_model_video.py": 120, "test_speed.py": 95, "test_reproduce.py": 85,
+    "test_speed.py": 95, "test_reproduce.py": 85, "test_model_video.py": 65,
     "test_pipeline_contract.py": 60, "test_lina.py": 50, "test_engine.py": 50,
     "test_browser_every_tab.py": 47, "test_model.py": 46, "test_app_browser.py": 35,
     "test_browser_presets.py": 32, "test_model_dir_families.py": 29, "test_app_api.py": 24,
