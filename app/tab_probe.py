@@ -83,10 +83,19 @@ def _missing(folder: Path, stem: str, command: str) -> tuple[None, str]:
                   f"make it with `{command}`._")
 
 
+def _half(res: dict[str, Any], factor: str) -> str:
+    """When half the switch's effect is gone, or that it never was before the last switch."""
+    from lina_core.switching import half_k
+    k = half_k(res, factor)
+    if k < res["steps"]:
+        return f", half the effect gone by k = {k}"
+    last = max(x for x in res["ks"] if x < res["steps"])
+    return f", more than half the effect left at k = {last}"
+
+
 def switch_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
     """The shipped switch-probe figure (3b) and its caption: command, n, the pooled follow rates
     at k = 0, 4, 8 and the step from which less than half the switch's effect is left."""
-    from lina_core.switching import half_k
     folder = SWITCH if folder is None else Path(folder)
     try:
         res, img = _shipped(folder, "switch")
@@ -94,7 +103,7 @@ def switch_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
         pts = {f: {p["k"]: p for p in g[f]["follow"]} for f in ("physics", "texture")}
         head = "; ".join(f"{f} (n = {g[f]['n']}): " + ", ".join(
             f"k={k} {100 * pts[f][k]['acc']:.0f}%" for k in (0, 4, 8, res["steps"]))
-            + f", half the effect gone by k = {half_k(res, f)}" for f in ("physics", "texture"))
+            + _half(res, f) for f in ("physics", "texture"))
     except (OSError, ValueError, KeyError):
         return _missing(folder, "switch", "python -m lina_core switching")
     return img, (f"**Measured (insight 3b):** the prompt is switched to a counterfactual c' at "
