@@ -41,6 +41,8 @@ SETTLING = Path(__file__).resolve().parents[1] / "docs" / "probes" / "settling"
 #: the shipped switch probe (switch.png and switch.json) and attention settling
 SWITCH = SETTLING.parent / "switch"
 ATTENTION_SETTLING = SETTLING.parent / "attention_settling"
+#: the three side by side (insight3.png and insight3.json)
+INSIGHT3 = SETTLING.parent / "insight3"
 
 
 def settling_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
@@ -67,7 +69,7 @@ def settling_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]
                  f"agrees with its verdict on the final image ({head}). {n} baseline runs of "
                  f"the shipped model over {', '.join(res['pooled_over'])} "
                  f"(n = {n_cat} per category); bands are 95% "
-                 f"Wilson intervals. Made by `{res['command']}`.")
+                 f"Wilson intervals. Made by `{res['command']}`")
 
 
 def _shipped(folder: Path, stem: str) -> tuple[dict[str, Any], np.ndarray]:
@@ -110,7 +112,7 @@ def switch_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
                  f"step k; share of final images the verifier passes against c' ({head}; k = "
                  f"{res['steps']} is no switch). {res['n_scenes']} scenes of "
                  f"{', '.join(res['splits'])}; bands are 95% Wilson intervals. Made by "
-                 f"`{res['command']}`.")
+                 f"`{res['command']}`")
 
 
 def attention_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
@@ -126,12 +128,29 @@ def attention_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str
     return img, (f"**Measured (insight 3c):** share of the prompt's nodes whose attention mask "
                  f"already overlaps its last step's (IoU >= {res['settled_at']}): {head}; "
                  f"{g['n']} nodes of {res['n_scenes']} baseline runs; bands are 95% intervals. "
-                 f"Made by `{res['command']}`.")
+                 f"Made by `{res['command']}`")
+
+
+def side_by_side_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
+    """The three measures of insight 3 on one axis (``python -m lina_core insight3``)."""
+    folder = INSIGHT3 if folder is None else Path(folder)
+    try:
+        res, img = _shipped(folder, "insight3")
+        fixed = "; ".join(f"{name}: {'k = ' + str(p['k']) if p else 'not by the last step measured'}"
+                          for name, p in res["fixed_by"].items())
+    except (OSError, ValueError, KeyError, TypeError):
+        return _missing(folder, "insight3", "python -m lina_core insight3")
+    return img, (f"**Insight 3 three ways:** the first step at which each share reaches "
+                 f"{res['fixed_at']} ({fixed}). What the preview shows settles early; what a "
+                 f"switched prompt or the attention can still change does not. Made by "
+                 f"`{res['command']}`")
 
 
 def _measured(ctx: Ctx) -> None:
-    """The three measured curves of insight 3, each hidden (its caption says why) when absent."""
-    for key, label, make in (("settling", "3(a) settling curve", settling_figure),
+    """The measured curves of insight 3 (the three side by side first), each hidden (its
+    caption says why) when absent."""
+    for key, label, make in (("insight3", "insight 3 three ways", side_by_side_figure),
+                             ("settling", "3(a) settling curve", settling_figure),
                              ("switch", "3(b) switch probe", switch_figure),
                              ("attention_settling", "3(c) attention settling", attention_figure)):
         img, caption = make()

@@ -43,3 +43,11 @@ def test_side_by_side_puts_every_measure_on_one_scale(tmp_path):
     args = [a for k in I.SOURCES for a in (f"--{k}", str(paths[k]))]
     assert I.main(args + ["--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "insight3.png").stat().st_size > 1000
+    # the Probe tab shows it first among the measured curves, naming the command
+    from app import tab_probe
+    img, caption = tab_probe.side_by_side_figure(tmp_path / "out")
+    assert img is not None and img.ndim == 3
+    assert "3a physics: k = 1" in caption and "3a texture: not by" in caption
+    assert I.COMMAND in caption
+    img, caption = tab_probe.side_by_side_figure(tmp_path / "nothing")
+    assert img is None and "python -m lina_core insight3" in caption
