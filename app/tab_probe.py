@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import gradio as gr
 import numpy as np
@@ -45,44 +45,33 @@ ATTENTION_SETTLING = SETTLING.parent / "attention_settling"
 INSIGHT3 = SETTLING.parent / "insight3"
 
 
-def settling_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
-    """The shipped settling figure and its caption (command, n, headline points); without the
-    files, no image and a caption that says so."""
-    from lina_core.settling import at
-    folder = SETTLING if folder is None else Path(folder)
+def _figure(folder: Path, stem: str, command: str,
+            caption: Callable[[dict[str, Any]], str]) -> tuple[np.ndarray | None, str]:
+    """A measured figure (``<stem>.png``) and its caption from its JSON; without both files (or
+    with a JSON not of its command), no image and a caption naming the command that makes it."""
+    from PIL import Image
     try:
-        res = json.loads((folder / "settling.json").read_text())
-        from PIL import Image
-        with Image.open(folder / "settling.png") as im:
+        res = json.loads((folder / f"{stem}.json").read_text())
+        with Image.open(folder / f"{stem}.png") as im:
             img = np.asarray(im.convert("RGB"))
-        pts = {(k, f): at(res, k, f) for k in (4, 8) for f in ("physics", "texture")}
-    except (OSError, ValueError, KeyError):
-        return None, (f"_The measured settling curve is not here ({folder}/settling.png and "
-                      f"settling.json); make it with `python -m lina_core settling`._")
-    n = res["n_runs"]["pooled"]
+        return img, caption(res)
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None, (f"_The measured curve is not here ({folder}/{stem}.png and {stem}.json); "
+                      f"make it with `{command}`._")
+
+
+def _settling_caption(res: dict[str, Any]) -> str:
+    from lina_core.settling import at
+    pts = {(k, f): at(res, k, f) for k in (4, 8) for f in ("physics", "texture")}
     per = sorted({v["physics"]["agree"][0]["n"] for g, v in res["scopes"]["pooled"].items()
                   if g != "all"})
     n_cat = str(per[0]) if len(per) == 1 else f"{per[0]}-{per[-1]}"
     head = "; ".join(f"k={k}: physics {100 * pts[k, 'physics']['acc']:.0f}%, texture "
                      f"{100 * pts[k, 'texture']['acc']:.0f}%" for k in (4, 8))
-    return img, (f"**Measured (insight 3a):** the verifier's verdict on the step-k preview "
-                 f"agrees with its verdict on the final image ({head}). {n} baseline runs of "
-                 f"the shipped model over {', '.join(res['pooled_over'])} "
-                 f"(n = {n_cat} per category); bands are 95% "
-                 f"Wilson intervals. Made by `{res['command']}`")
-
-
-def _shipped(folder: Path, stem: str) -> tuple[dict[str, Any], np.ndarray]:
-    """A measured figure's JSON and PNG (OSError or ValueError when either is missing or bad)."""
-    from PIL import Image
-    res = json.loads((folder / f"{stem}.json").read_text())
-    with Image.open(folder / f"{stem}.png") as im:
-        return res, np.asarray(im.convert("RGB"))
-
-
-def _missing(folder: Path, stem: str, command: str) -> tuple[None, str]:
-    return None, (f"_The measured curve is not here ({folder}/{stem}.png and {stem}.json); "
-                  f"make it with `{command}`._")
+    return (f"**Measured (insight 3a):** the verifier's verdict on the step-k preview agrees "
+            f"with its verdict on the final image ({head}). {res['n_runs']['pooled']} baseline "
+            f"runs of the shipped model over {', '.join(res['pooled_over'])} (n = {n_cat} per "
+            f"category); bands are 95% Wilson intervals. Made by `{res['command']}`")
 
 
 def _half(res: dict[str, Any], factor: str) -> str:
@@ -95,55 +84,61 @@ def _half(res: dict[str, Any], factor: str) -> str:
     return f", more than half the effect left at k = {last}"
 
 
+def _switch_caption(res: dict[str, Any]) -> str:
+    """Command, n, the pooled follow rates at k = 0, 4, 8 and no switch, and the step from
+    which less than half the switch's effect is left."""
+    g = res["groups"]["all"]
+    pts = {f: {p["k"]: p for p in g[f]["follow"]} for f in ("physics", "texture")}
+    head = "; ".join(f"{f} (n = {g[f]['n']}): " + ", ".join(
+        f"k={k} {100 * pts[f][k]['acc']:.0f}%" for k in (0, 4, 8, res["steps"]))
+        + _half(res, f) for f in ("physics", "texture"))
+    return (f"**Measured (insight 3b):** the prompt is switched to a counterfactual c' at step "
+            f"k; share of final images the verifier passes against c' ({head}; k = "
+            f"{res['steps']} is no switch). {res['n_scenes']} scenes of "
+            f"{', '.join(res['splits'])}; bands are 95% Wilson intervals. Made by "
+            f"`{res['command']}`")
+
+
+def _attention_caption(res: dict[str, Any]) -> str:
+    g = res["groups"]["all"]
+    head = ", ".join(f"step {k}: {100 * g['settled'][k]['acc']:.0f}%" for k in (2, 4, 8)
+                     if k < res["steps"])
+    return (f"**Measured (insight 3c):** share of the prompt's nodes whose attention mask "
+            f"already overlaps its last step's (IoU >= {res['settled_at']}): {head}; {g['n']} "
+            f"nodes of {res['n_scenes']} baseline runs; bands are 95% intervals. Made by "
+            f"`{res['command']}`")
+
+
+def _side_by_side_caption(res: dict[str, Any]) -> str:
+    fixed = "; ".join(f"{name}: " + (f"k = {p['k']}" if p else "not by the last step measured")
+                      for name, p in res["fixed_by"].items())
+    return (f"**Insight 3 three ways:** the first step at which each share reaches "
+            f"{res['fixed_at']} ({fixed}). What the preview shows settles early; what a switched "
+            f"prompt or the attention can still change does not. Made by `{res['command']}`")
+
+
+def settling_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
+    """The shipped settling curve (3a) and its caption (command, n, headline points)."""
+    return _figure(SETTLING if folder is None else Path(folder), "settling",
+                   "python -m lina_core settling", _settling_caption)
+
+
 def switch_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
-    """The shipped switch-probe figure (3b) and its caption: command, n, the pooled follow rates
-    at k = 0, 4, 8 and the step from which less than half the switch's effect is left."""
-    folder = SWITCH if folder is None else Path(folder)
-    try:
-        res, img = _shipped(folder, "switch")
-        g = res["groups"]["all"]
-        pts = {f: {p["k"]: p for p in g[f]["follow"]} for f in ("physics", "texture")}
-        head = "; ".join(f"{f} (n = {g[f]['n']}): " + ", ".join(
-            f"k={k} {100 * pts[f][k]['acc']:.0f}%" for k in (0, 4, 8, res["steps"]))
-            + _half(res, f) for f in ("physics", "texture"))
-    except (OSError, ValueError, KeyError):
-        return _missing(folder, "switch", "python -m lina_core switching")
-    return img, (f"**Measured (insight 3b):** the prompt is switched to a counterfactual c' at "
-                 f"step k; share of final images the verifier passes against c' ({head}; k = "
-                 f"{res['steps']} is no switch). {res['n_scenes']} scenes of "
-                 f"{', '.join(res['splits'])}; bands are 95% Wilson intervals. Made by "
-                 f"`{res['command']}`")
+    """The shipped switch-probe figure (3b) and its caption."""
+    return _figure(SWITCH if folder is None else Path(folder), "switch",
+                   "python -m lina_core switching", _switch_caption)
 
 
 def attention_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
     """The shipped attention-settling figure (3c) and its caption."""
-    folder = ATTENTION_SETTLING if folder is None else Path(folder)
-    try:
-        res, img = _shipped(folder, "attention_settling")
-        g = res["groups"]["all"]
-        head = ", ".join(f"step {k}: {100 * g['settled'][k]['acc']:.0f}%" for k in (2, 4, 8)
-                         if k < res["steps"])
-    except (OSError, ValueError, KeyError, IndexError):
-        return _missing(folder, "attention_settling", "python -m lina_core attention-settling")
-    return img, (f"**Measured (insight 3c):** share of the prompt's nodes whose attention mask "
-                 f"already overlaps its last step's (IoU >= {res['settled_at']}): {head}; "
-                 f"{g['n']} nodes of {res['n_scenes']} baseline runs; bands are 95% intervals. "
-                 f"Made by `{res['command']}`")
+    return _figure(ATTENTION_SETTLING if folder is None else Path(folder), "attention_settling",
+                   "python -m lina_core attention-settling", _attention_caption)
 
 
 def side_by_side_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
     """The three measures of insight 3 on one axis (``python -m lina_core insight3``)."""
-    folder = INSIGHT3 if folder is None else Path(folder)
-    try:
-        res, img = _shipped(folder, "insight3")
-        fixed = "; ".join(f"{name}: {'k = ' + str(p['k']) if p else 'not by the last step measured'}"
-                          for name, p in res["fixed_by"].items())
-    except (OSError, ValueError, KeyError, TypeError):
-        return _missing(folder, "insight3", "python -m lina_core insight3")
-    return img, (f"**Insight 3 three ways:** the first step at which each share reaches "
-                 f"{res['fixed_at']} ({fixed}). What the preview shows settles early; what a "
-                 f"switched prompt or the attention can still change does not. Made by "
-                 f"`{res['command']}`")
+    return _figure(INSIGHT3 if folder is None else Path(folder), "insight3",
+                   "python -m lina_core insight3", _side_by_side_caption)
 
 
 def _measured(ctx: Ctx) -> None:
