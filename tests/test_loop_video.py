@@ -185,3 +185,21 @@ def test_processes_share_a_split_by_claiming_items(tmp_path):
     assert claim(tmp_path, item) and not claim(tmp_path, item)   # this process holds it
     (tmp_path / "claims" / "test-ood_shadow_0_0").write_text("0")  # no claimant
     assert claim(tmp_path, item)
+
+
+def test_fit_diagnostics_say_what_the_check_reads_beyond_the_clip_kind():
+    """The fit record's diagnostics: the kind alone (each clip scored by its kind's failure
+    rate), the check's AUROC within each kind (null where a kind has one outcome: JSON has no
+    NaN), and precision / recall at the loop's threshold."""
+    import json
+    from lina_core.bench_loop_video import diagnostics
+    cats = np.array(["a"] * 4 + ["b"] * 4)
+    fails = np.array([1, 1, 1, 1, 0, 0, 1, 0], bool)     # kind a always fails
+    # P(physics), P(texture): joint 0.1 on a's clips and b's failure, 0.9 elsewhere
+    p = np.array([[0.5, 0.2]] * 4 + [[0.95, 0.95], [0.95, 0.95], [0.5, 0.2], [0.95, 0.95]])
+    d = diagnostics(p, fails, cats, threshold=0.5)
+    assert d["per_kind"]["a"] == {"n": 4, "failures": 4, "auroc": None, "flagged": 4}
+    assert d["per_kind"]["b"]["auroc"] == 1.0 and d["per_kind"]["b"]["flagged"] == 1
+    assert d["kind_alone_auroc"] == pytest.approx((4 * 3 + 0.5 * 1 * 3) / 15)
+    assert d["precision"] == 1.0 and d["recall"] == 1.0
+    json.loads(json.dumps(d, allow_nan=False))            # every number JSON can hold
