@@ -65,7 +65,7 @@ def fit(pipe: Any, folders: list[Path], image_check: Path, out: Path,
         steps_to_try: tuple[int, ...] = STEPS_TO_TRY) -> dict[str, Any]:
     """Choose the clip check's settings on ``folders`` (never a test split) and save it."""
     from .check import EarlyCheck
-    from .clip_check import ClipCheck, choose, combine, frame_table
+    from .clip_check import ClipCheck, choose, frame_table, setting_probabilities
     from .adaptive import MAX_TRIES
     from .lina import encoder_fingerprint
     for f in folders:
@@ -82,8 +82,7 @@ def fit(pipe: Any, folders: list[Path], image_check: Path, out: Path,
     cats = [c["category"] for c in clips]
     chosen, scores = choose(table, cats, labels)
     fails = ~labels.astype(bool).all(1)
-    p = np.array([combine(f, chosen["combine"], c) for f, c in
-                  zip(table[(chosen["check_step"], chosen["embedding"])], cats)])
+    p = setting_probabilities(table, chosen, cats)
     fit_info = {"splits": sorted({c["split"] for c in clips}), "n": len(clips),
                 "failures": int(fails.sum()),
                 "prompts": len({c["prompt"] for c in clips}), "options": scores,
@@ -109,8 +108,8 @@ def diagnostics(p: np.ndarray, fails: np.ndarray, cats: np.ndarray, threshold: f
     """What the chosen setting reads on the fitting clips beyond the clip kind: its AUROC within
     each kind, and the AUROC of the kind alone (each clip scored by its kind's failure rate on
     these same clips): a check that only tells the kinds apart scores that much."""
-    from .check import auroc
-    score = 1 - p[:, 0] * p[:, 1]
+    from .check import auroc, p_joint
+    score = 1 - p_joint(p)
     prior = np.array([fails[cats == c].mean() for c in cats])
     flag = score > 1 - threshold
     return {"kind_alone_auroc": auroc(prior, fails),

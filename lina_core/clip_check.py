@@ -142,6 +142,14 @@ def frame_table(image: EarlyCheck, pipe: Any, clips: list[dict[str, Any]],
     return out
 
 
+def setting_probabilities(table: dict[tuple[int, str], list[np.ndarray]],
+                          setting: dict[str, Any], categories: list[str]) -> np.ndarray:
+    """Each clip's (P(physics right), P(texture right)) under one setting (check step,
+    embedding, frame combination) of :func:`options`."""
+    return np.array([combine(f, setting["combine"], c) for f, c in
+                     zip(table[(setting["check_step"], setting["embedding"])], categories)])
+
+
 def choose(table: dict[tuple[int, str], list[np.ndarray]], categories: list[str],
            labels: np.ndarray) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The setting with the highest AUROC for final failure on these (train / dev-ood) clips,
@@ -150,8 +158,7 @@ def choose(table: dict[tuple[int, str], list[np.ndarray]], categories: list[str]
     fail = ~labels.astype(bool).all(1)
     scores = []
     for o in options(sorted({s for s, _ in table})):
-        p = np.array([combine(f, o["combine"], c) for f, c in
-                      zip(table[(o["check_step"], o["embedding"])], categories)])
+        p = setting_probabilities(table, o, categories)
         a = auroc(1 - p_joint(p), fail)
         scores.append({**o, "auroc": a, "auroc_ci": list(auroc_ci(1 - p_joint(p), fail)),
                        "p": p})
