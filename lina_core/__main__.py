@@ -39,6 +39,12 @@ MODULE_COMMANDS = {
                           "test-ood gap and fill's error toward the prior"),
     "choose-presets": ("choose_presets", "the LINA tab's talk presets, measured on the dev-ood "
                        "grid"),
+    "multihop": ("multihop", "insight 1: physics by hop depth, implicit vs explicit caption, "
+                 "test-id vs test-ood (resumable, shardable)"),
+    "separation": ("separation", "insight 2: a texture and a physics factor moved in the "
+                   "prompt embedding (token swaps, fitted directions), each judged (resumable)"),
+    "refraction-check": ("toyworld.refraction", "the two-hop refraction reading on renders drawn "
+                         "with and without the shift"),
     "insight3": ("insight3", "insight 3 three ways side by side: the settling curve, the switch "
                  "probe, attention settling (reads their JSONs)"),
 }
