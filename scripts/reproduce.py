@@ -51,6 +51,11 @@ SIZES = {
                            members=3, check_steps="4,6", widths="16", categories=EIGHT),
                  # insight 3(b), 3(c): dev-ood scenes per category, switch steps
                  switch=dict(n=29, ks="0,2,4,6,8,10,12,16"),
+                 # insights 1 and 2: scenes per category and split (multi-hop), floating
+                 # buoyancy scenes per split (its two-hop refraction), shadow scenes
+                 # (separation), floating renders (the refraction reading's check)
+                 insight12=dict(n=50, splits="test-id,test-ood", categories=EIGHT,
+                                floating_n=200, separation_n=200, refraction_n=200),
                  # the loop on clips (shipped video model): dev-ood clips per kind to fit the
                  # clip check on, test clips per kind (the video bench's items)
                  video=dict(steps=25, fit_n=8, n=16, seeds="0", check_steps="4,6,8,10")),
@@ -66,6 +71,8 @@ SIZES = {
                             members=1, check_steps="2", widths="16",
                             categories="reflection,roles,place"),
                   switch=dict(n=1, ks="0,1"),
+                  insight12=dict(n=1, splits="test-id", categories="reflection,place",
+                                 floating_n=1, separation_n=1, refraction_n=2),
                   video=dict(steps=4, fit_n=1, n=1, seeds="0", check_steps="2")),
 }
 #: the stages that run a module of their own (their arguments start with its name)
@@ -125,6 +132,7 @@ def stages(out: Path, z: dict, model: str | None = None) -> list[tuple[str, list
         *module_stages(out, z, model),
         *loop_stages(out, z["loop"], model),
         *insight3_stages(out, z, model),
+        *insight12_stages(out, z, model),
         *video_loop_stages(out, z["video"]),
     ]
 
@@ -187,6 +195,26 @@ def insight3_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]
                       "--switch", str(probes / "switch" / "switch.json"), "--attention",
                       str(probes / "attention_settling" / "attention_settling.json"),
                       "--out", str(probes / "insight3")]),
+    ]
+
+
+def insight12_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]:
+    """Insights 1 and 2 (docs/INSIGHTS.md): physics by hop depth and caption on the test
+    splits, the floating buoyancy scenes whose refraction is the second hop, the refraction
+    reading checked on renders, and a colour and a light side moved in the embedding."""
+    probes, q = out / "probes", z["insight12"]
+    m = ["--model", model, "--threads", str(z["threads"]), "--steps", str(z["steps"])]
+    hop = lambda name, *extra: ["multihop", *m, "--splits", q["splits"], *extra,  # noqa: E731
+                                "--runs", str(out / f"{name}_runs"), "--out", str(probes / name)]
+    return [
+        ("multihop", hop("multihop", "--n", str(q["n"]), "--categories", q["categories"])),
+        ("multihop_floating", hop("multihop_floating", "--n", str(q["floating_n"]),
+                                  "--categories", "buoyancy", "--effect", "floating")),
+        ("refraction_check", ["refraction-check", "--n", str(q["refraction_n"]), "--out",
+                              str(out / "verifier" / "refraction_check.json")]),
+        ("separation", ["separation", *m, "--split", "test-id", "--n", str(q["separation_n"]),
+                        "--runs", str(out / "separation_runs"), "--out",
+                        str(probes / "separation")]),
     ]
 
 

@@ -33,7 +33,8 @@ def test_stages_in_order_and_quick_paths_stay_in_out(tmp_path):
                      "loop_collect_train", "loop_collect_dev", "loop_fit_check",
                      "loop_collect_test_ood", "loop_collect_test_id", "loop_tries_test_ood",
                      "loop_tries_test_id", "loop_report", "settling", "switch",
-                     "attention_settling", "insight3", *VIDEO]
+                     "attention_settling", "insight3", "multihop", "multihop_floating",
+                     "refraction_check", "separation", *VIDEO]
     for name, args in mod.stages(tmp_path, mod.SIZES["quick"]):
         outs = [args[i + 1] for i, a in enumerate(args) if a in ("--out", "--json", "--root",
                                                                  "--check")]
@@ -125,3 +126,13 @@ def test_quick_mode_runs_end_to_end(tmp_path, monkeypatch):
     # insight 3: the settling curve, the switch probe, attention settling, side by side
     side = json.loads((tmp_path / "probes" / "insight3" / "insight3.json").read_text())
     assert {"3a physics", "3a texture", "3c attention, all nodes"} <= set(side["curves"])
+    # insights 1 and 2: hop cells from this run's model, the floating scenes' second hop, the
+    # refraction reading's check, the four embedding moves
+    hop = json.loads((tmp_path / "probes" / "multihop" / "multihop.json").read_text())
+    assert {(c["split"], c["hop"]) for c in hop["cells"]} == {("test-id", 0), ("test-id", 1)}
+    fl = json.loads((tmp_path / "probes" / "multihop_floating" / "multihop.json").read_text())
+    assert 2 in fl["hops"]
+    assert len(json.loads((tmp_path / "verifier" / "refraction_check.json").read_text())
+               ["rows"]) == 4
+    sep = json.loads((tmp_path / "probes" / "separation" / "separation.json").read_text())
+    assert len(sep["cells"]) == 4 and sep["n_scenes"] == 1
