@@ -1,10 +1,11 @@
 """Probe tab: run one of the PAP-style diagnostic probes on a few prompts per category, with a
 progress bar; show its Plotly figure (accuracy with 95% Wilson intervals) and its rows.
 
-Beside the live run, the measured curves of insight 3 on the shipped model, loaded from
-``docs/probes/`` (each made by the command its caption names), never computed at page load, so a
-speaker can show the real curve, then poke at it with a small live run of their own prompts:
-3(a) the settling curve (``docs/probes/settling``, n = 200 runs per category), 3(b) the switch
+Beside the live run, the measured figures of the three insights on the shipped model, loaded
+from ``docs/probes/`` (each made by the command its caption names), never computed at page load,
+so a speaker can show the real curve, then poke at it with a small live run of their own prompts:
+insight 1 by hop depth (``docs/probes/multihop``, ``docs/probes/multihop_floating``), insight 2
+(``docs/probes/separation``), 3(a) the settling curve (``docs/probes/settling``, n = 200 runs per category), 3(b) the switch
 probe (``docs/probes/switch``) and 3(c) attention settling (``docs/probes/attention_settling``)."""
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ SWITCH = SETTLING.parent / "switch"
 ATTENTION_SETTLING = SETTLING.parent / "attention_settling"
 #: the three side by side (insight3.png and insight3.json)
 INSIGHT3 = SETTLING.parent / "insight3"
+#: insight 1 (multihop.png and multihop.json; the floating scenes' two-hop run beside it) and
+#: insight 2 (separation.png and separation.json)
+MULTIHOP = SETTLING.parent / "multihop"
+MULTIHOP_FLOATING = SETTLING.parent / "multihop_floating"
+SEPARATION = SETTLING.parent / "separation"
 
 
 def _figure(folder: Path, stem: str, command: str,
@@ -117,6 +123,49 @@ def _side_by_side_caption(res: dict[str, Any]) -> str:
             f"prompt or the attention can still change does not. Made by `{res['command']}`")
 
 
+def _pct(p: dict[str, Any]) -> str:
+    return f"{100 * p['acc']:.0f}% [{100 * p['lo']:.0f}, {100 * p['hi']:.0f}]"
+
+
+def _multihop_caption(res: dict[str, Any]) -> str:
+    """Per split and hop: implicit and explicit pass rates with n (images)."""
+    cells = "; ".join(f"{c['split']} hop {c['hop']}: implicit {_pct(c['implicit'])}, explicit "
+                      f"{_pct(c['explicit'])} (n = {c['implicit']['n']})" for c in res["cells"]
+                      if c["implicit"]["n"])
+    return (f"**Measured (insight 1):** physics passes by hop depth (0: a stated relation, 1: an "
+            f"effect of stated facts, 2: refraction of a floating object), implicit vs explicit "
+            f"caption, from the same noise: {cells}. {res['n_scenes']} scenes; 95% Wilson "
+            f"intervals. Made by `{res['command']}`")
+
+
+def _separation_caption(res: dict[str, Any]) -> str:
+    cells = "; ".join(f"{c['factor']} ({c['what']}) by {c['move']}: follows "
+                      f"{_pct(c['follows'])}, keeps the other factor {_pct(c['keeps_other'])}"
+                      for c in res["cells"])
+    return (f"**Measured (insight 2):** one factor moved in the prompt embedding of "
+            f"{res['n_scenes']} shadow scenes ({', '.join(res['splits'])}): {cells}. 95% Wilson "
+            f"intervals. Made by `{res['command']}`")
+
+
+def multihop_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
+    """Insight 1 on the eight categories (hops 0 and 1) and its caption."""
+    return _figure(MULTIHOP if folder is None else Path(folder), "multihop",
+                   "python -m lina_core multihop", _multihop_caption)
+
+
+def floating_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
+    """Insight 1's second hop: floating buoyancy scenes (float, then refraction)."""
+    return _figure(MULTIHOP_FLOATING if folder is None else Path(folder), "multihop",
+                   "python -m lina_core multihop --categories buoyancy --effect floating",
+                   _multihop_caption)
+
+
+def separation_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
+    """Insight 2: a texture and a physics factor moved in the embedding, and its caption."""
+    return _figure(SEPARATION if folder is None else Path(folder), "separation",
+                   "python -m lina_core separation", _separation_caption)
+
+
 def settling_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
     """The shipped settling curve (3a) and its caption (command, n, headline points)."""
     return _figure(SETTLING if folder is None else Path(folder), "settling",
@@ -142,9 +191,13 @@ def side_by_side_figure(folder: Path | None = None) -> tuple[np.ndarray | None, 
 
 
 def _measured(ctx: Ctx) -> None:
-    """The measured curves of insight 3 (the three side by side first), each hidden (its
-    caption says why) when absent."""
-    for key, label, make in (("insight3", "insight 3 three ways", side_by_side_figure),
+    """The measured figures: insight 1 (by hop, then the second hop), insight 2, and insight 3
+    (the three side by side first), each hidden (its caption says why) when absent."""
+    for key, label, make in (("multihop", "insight 1 by hop depth", multihop_figure),
+                             ("multihop_floating", "insight 1, the second hop (refraction)",
+                              floating_figure),
+                             ("separation", "insight 2 in the embedding", separation_figure),
+                             ("insight3", "insight 3 three ways", side_by_side_figure),
                              ("settling", "3(a) settling curve", settling_figure),
                              ("switch", "3(b) switch probe", switch_figure),
                              ("attention_settling", "3(c) attention settling", attention_figure)):

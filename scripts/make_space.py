@@ -32,7 +32,11 @@ MEASURED = ("docs/probes/settling/settling.png", "docs/probes/settling/settling.
             "docs/probes/switch/switch.png", "docs/probes/switch/switch.json",
             "docs/probes/attention_settling/attention_settling.png",
             "docs/probes/attention_settling/attention_settling.json",
-            "docs/probes/insight3/insight3.png", "docs/probes/insight3/insight3.json")
+            "docs/probes/insight3/insight3.png", "docs/probes/insight3/insight3.json",
+            "docs/probes/multihop/multihop.png", "docs/probes/multihop/multihop.json",
+            "docs/probes/multihop_floating/multihop.png",
+            "docs/probes/multihop_floating/multihop.json",
+            "docs/probes/separation/separation.png", "docs/probes/separation/separation.json")
 #: a torch ZeroGPU lists (platform docs, 2026: 2.8 to 2.11); a CPU Space keeps the pinned one
 ZEROGPU_TORCH = "torch==2.11.0"
 #: the keys of a Space's README front matter this script writes (the platform's documented
