@@ -19,7 +19,7 @@ def page(tmp_path):
 LONGEST_FIRST = {
     "test_speed.py": 95, "test_reproduce.py": 85, "test_model_video.py": 65,
     "test_pipeline_contract.py": 60, "test_lina.py": 50, "test_engine.py": 50,
-    "test_browser_every_tab.py": 47, "test_model.py": 46, "test_app_browser.py": 35,
+    "test_browser_every_tab.py": 47, "test_app_browser.py": 35,
     "test_browser_presets.py": 32, "test_model_dir_families.py": 29, "test_app_api.py": 24,
     "test_fuzz_endpoints.py": 24, "test_device_check.py": 23, "test_app_video.py": 22,
     "test_probes.py": 21, "test_presets_served.py": 20,
