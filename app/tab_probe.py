@@ -129,9 +129,12 @@ def _pct(p: dict[str, Any]) -> str:
 
 def _multihop_caption(res: dict[str, Any]) -> str:
     """Per split and hop: implicit and explicit pass rates with n (images)."""
+    def unread(c: dict[str, Any]) -> str:
+        k = c.get("undetermined", {}).get("implicit", 0)
+        return f", {k} more not readable" if k else ""
     cells = "; ".join(f"{c['split']} hop {c['hop']}: implicit {_pct(c['implicit'])}, explicit "
-                      f"{_pct(c['explicit'])} (n = {c['implicit']['n']})" for c in res["cells"]
-                      if c["implicit"]["n"])
+                      f"{_pct(c['explicit'])} (n = {c['implicit']['n']}{unread(c)})"
+                      for c in res["cells"] if c["implicit"]["n"])
     return (f"**Measured (insight 1):** physics passes by hop depth (0: a stated relation, 1: an "
             f"effect of stated facts, 2: refraction of a floating object), implicit vs explicit "
             f"caption, from the same noise: {cells}. {res['n_scenes']} scenes; 95% Wilson "

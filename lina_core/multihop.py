@@ -11,7 +11,11 @@ Refraction in the buoyancy scenes is the one two-hop effect (it depends on wheth
 floats); :mod:`lina_core.refraction` says whether the verifier can judge it at 32 px.
 
 A cell (hop x caption x split) counts images, not questions: an image passes a hop if every
-physics question of that hop passes. The runs are the grid's baseline runs (the grid's noise
+physics question of that hop passes.  Refraction is asked only where the object should float;
+it fails where the object does not float (the first hop failed), and is left out, counted as
+"not readable", where the verifier cannot find the water or either part of the object.  Each
+cell also gives the hop's rate given the hop before it passed, and how far the explicit
+caption moved the picture (mean absolute pixel difference from the implicit one). The runs are the grid's baseline runs (the grid's noise
 rule, 25 steps, its guidance); nothing is fitted or chosen, so test-id and test-ood are reported
 as measured. Rows are appended per scene (resumable, several processes may share a run by
 ``--shard``); each final image is kept as a PNG beside them, so a new question can be asked of
@@ -56,6 +60,13 @@ def question_hop(graph: Any, question: str) -> int:
     return max(hops, default=0)
 
 
+def question_hop_of(question: str) -> int:
+    """A question's hop in ToyWorld's graphs, without a graph: 2 for refraction (it depends on
+    floating), 1 for another effect, 0 for a stated relation."""
+    from .toyworld.refraction import QUESTION
+    return 2 if question == QUESTION else 1 if question in QUESTION_EFFECTS else 0
+
+
 def _image_name(item: dict[str, Any], caption: str) -> str:
     return "{split}_{category}_{index}_{seed}_".format(**item) + caption + ".png"
 
@@ -72,8 +83,14 @@ def judged(graph: Any, images: dict[str, np.ndarray]) -> dict[str, Any]:
         two_hop = refraction.judge(im, graph, v)
         if two_hop is not None:
             physics[refraction.QUESTION] = int(two_hop)
-        out[cap] = {"physics": physics, "texture_ok": int(bool(v.texture_ok))}
-    out["hops"] = {q: question_hop(graph, q) for q in out[CAPTIONS[0]]["physics"]}
+        out[cap] = {"physics": physics, "texture_ok": int(bool(v.texture_ok)),
+                    # asked but not readable (the verifier could not find a part): left out
+                    "undetermined": [refraction.QUESTION] if two_hop is None and
+                    refraction.applies(graph) else []}
+    out["hops"] = {q: question_hop(graph, q) for cap in images for q in out[cap]["physics"]}
+    if set(CAPTIONS) <= set(images):    # how far stating the effect moved the picture
+        a, b = (np.asarray(images[c], np.float32) for c in CAPTIONS)
+        out["pixel_diff"] = round(float(np.abs(a - b).mean()), 4)
     return out
 
 
@@ -115,6 +132,7 @@ def rejudge(runs: str | Path) -> list[dict[str, Any]]:
         for cap in CAPTIONS:
             r[cap].update(new[cap])
         r["hops"] = new["hops"]
+        r["pixel_diff"] = new["pixel_diff"]
     (runs / ROWS).write_text("".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
@@ -178,7 +196,7 @@ def items_for(splits: Iterable[str], n: int, categories: Iterable[str] | None = 
 def passes(row: dict[str, Any], caption: str, hop: int) -> bool | None:
     """Whether every physics question of ``hop`` passes on the caption's image (None: the scene
     asks none at that hop)."""
-    qs = [q for q, h in row["hops"].items() if h == hop]
+    qs = [q for q, h in row["hops"].items() if h == hop and q in row[caption]["physics"]]
     return all(row[caption]["physics"][q] for q in qs) if qs else None
 
 
@@ -228,13 +246,28 @@ def summary(rows: list[dict[str, Any]], command: str = COMMAND) -> dict[str, Any
     for sp in splits:
         rs = [r for r in rows if r["split"] == sp]
         for h in hops:
-            sel = [r for r in rs if passes(r, "implicit", h) is not None]
-            v = {c: np.array([passes(r, c, h) for r in sel], float) for c in CAPTIONS}
+            sel = [r for r in rs if any(passes(r, c, h) is not None for c in CAPTIONS)]
+            both = [r for r in sel if all(passes(r, c, h) is not None for c in CAPTIONS)]
+            v = {c: np.array([passes(r, c, h) for r in both], float) for c in CAPTIONS}
+            each = {c: [bool(passes(r, c, h)) for r in sel if passes(r, c, h) is not None]
+                    for c in CAPTIONS}
+            # the hop given the one before it passed (where the scene asks both)
+            given = {c: [bool(passes(r, c, h)) for r in sel if passes(r, c, h - 1)
+                         and passes(r, c, h) is not None] for c in CAPTIONS}
+            diffs = [r["pixel_diff"] for r in sel if "pixel_diff" in r]
+            # asked of an image but not readable there (refraction: a part not found)
+            unread = {c: sum(1 for r in rs if passes(r, c, h) is None and any(
+                question_hop_of(q) == h for q in r[c].get("undetermined", ())))
+                for c in CAPTIONS}
             cells.append({"split": sp, "hop": h,
                           "categories": sorted({r["category"] for r in sel},
                                                key=TOYWORLD_CATEGORIES.index),
-                          **{c: _pt(list(v[c].astype(bool))) for c in CAPTIONS},
-                          "explicit_minus_implicit": _diff(v["explicit"] - v["implicit"])})
+                          **{c: _pt(each[c]) for c in CAPTIONS},
+                          # paired on the images both captions' answers were read on
+                          "explicit_minus_implicit": _diff(v["explicit"] - v["implicit"]),
+                          "given_previous_hop": {c: _pt(given[c]) for c in CAPTIONS},
+                          "undetermined": unread,
+                          "pixel_diff_mean": round(float(np.mean(diffs)), 3) if diffs else None})
     for h in hops:
         for c in CAPTIONS:
             v = {sp: np.array([passes(r, c, h) for r in rows if r["split"] == sp
@@ -265,12 +298,18 @@ def _pp(d: dict[str, Any]) -> str:
 
 def table(res: dict[str, Any]) -> str:
     """The INSIGHTS tables: hop x caption x split, the test-ood gap, and per category."""
-    lines = ["| split | hop | categories | n | implicit | explicit | explicit - implicit (pp) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| split | hop | categories | n | implicit | explicit | explicit - implicit (pp) "
+             "| implicit, given the hop before (n) | mean abs pixel diff, explicit vs implicit |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for c in res["cells"]:
+        g = c.get("given_previous_hop", {}).get("implicit", {"n": 0})
+        unread = c.get("undetermined", {}).get("implicit", 0)
         lines.append(f"| {c['split']} | {c['hop']} | {', '.join(c['categories'])} | "
-                     f"{c['implicit']['n']} | {_pct(c['implicit'])} | {_pct(c['explicit'])} | "
-                     f"{_pp(c['explicit_minus_implicit'])} |")
+                     f"{c['implicit']['n']}{f' (+{unread} unread)' if unread else ''} | "
+                     f"{_pct(c['implicit'])} | {_pct(c['explicit'])} | "
+                     f"{_pp(c['explicit_minus_implicit'])} | "
+                     f"{_pct(g) + ' (' + str(g['n']) + ')' if g['n'] else '-'} | "
+                     f"{c.get('pixel_diff_mean') if c.get('pixel_diff_mean') is not None else '-'} |")
     lines += ["", "| hop | caption | test-ood - test-id (pp) |", "|---|---|---|"]
     lines += [f"| {g['hop']} | {g['caption']} | {_pp(g['ood_minus_id'])} |"
               for g in res["ood_gaps"]]

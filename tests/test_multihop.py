@@ -74,6 +74,13 @@ def test_refraction_applies_only_to_floating_objects():
     assert F.judge(RENDER.render(shadow, 32).image, shadow) is None
 
 
+def test_refraction_not_found_is_no_answer():
+    """With no water in the picture there is nothing to read: no shift, not a wrong one."""
+    g = _floating(1)[0]
+    blank = np.full((32, 32, 3), 228, np.uint8)
+    assert F.shift_seen(blank, g) is None
+
+
 def test_refraction_fails_when_the_object_does_not_float():
     """A floating scene's graph judged on a render of the same object sunk: the first hop
     fails, so the second cannot be as the graph says."""
@@ -114,19 +121,32 @@ def test_summary_counts_images_per_hop_and_pairs_captions():
         _row("test-ood", "buoyancy", 0, {"float_or_sink": 1, F.QUESTION: 2},
              {"float_or_sink": 1, F.QUESTION: 0}, {"float_or_sink": 1, F.QUESTION: 1}),
     ]
+    # a floating scene whose second hop could not be read on the implicit image
+    unread = _row("test-ood", "buoyancy", 1, {"float_or_sink": 1, F.QUESTION: 2},
+                  {"float_or_sink": 1}, {"float_or_sink": 1, F.QUESTION: 1})
+    unread["implicit"]["undetermined"] = [F.QUESTION]
+    rows.append(unread)
     res = M.summary(rows)
     cell = {(c["split"], c["hop"]): c for c in res["cells"]}
+    assert cell[("test-ood", 2)]["undetermined"] == {"implicit": 1, "explicit": 0}
+    assert cell[("test-ood", 2)]["explicit"]["n"] == 2
     assert cell[("test-id", 1)]["implicit"]["acc"] == 0.25
     assert cell[("test-id", 1)]["explicit"]["acc"] == 0.75
     assert cell[("test-id", 1)]["explicit_minus_implicit"]["diff"] == 0.5
     assert cell[("test-id", 0)]["implicit"]["n"] == 2
     assert ("test-id", 2) not in cell or cell[("test-id", 2)]["implicit"]["n"] == 0
     assert cell[("test-ood", 2)]["implicit"]["acc"] == 0.0
+    assert cell[("test-ood", 2)]["implicit"]["n"] == 1
     assert cell[("test-ood", 2)]["explicit"]["acc"] == 1.0
     assert cell[("test-ood", 1)]["implicit"]["acc"] == 1.0
+    # refraction given the object floats: 0 of 1 implicit, 1 of 1 explicit
+    assert cell[("test-ood", 2)]["given_previous_hop"]["implicit"] == \
+        {"acc": 0.0, "n": 1, "lo": 0.0, "hi": pytest.approx(0.7935, abs=1e-4)}
+    assert cell[("test-id", 1)]["given_previous_hop"]["implicit"]["n"] == 0   # no hop 0 asked
     # per category: the verifier's own questions (the two-hop reading left out)
     cat = {(c["category"], c["split"]): c for c in res["categories"]}
     assert cat[("buoyancy", "test-ood")]["implicit"]["acc"] == 1.0
+    assert "(+1 unread)" in M.table(res)
     assert cat[("buoyancy", "test-ood")]["hop"] == 1
     gap = {(g["hop"], g["caption"]): g["ood_minus_id"]["diff"] for g in res["ood_gaps"]}
     assert gap[(1, "implicit")] == 0.75
@@ -164,6 +184,7 @@ def test_collect_resumes_and_rejudge_gives_the_same_rows(tiny, tmp_path):
     assert len(list((tmp_path / "img").glob("*.png"))) == 4
     again = M.rejudge(tmp_path)
     assert again == rows
+    assert all(r["pixel_diff"] >= 0 for r in rows)
     for r in rows:
         assert set(r["implicit"]["physics"]) == set(r["hops"])
         assert r["explicit"]["prompt"].startswith(r["implicit"]["prompt"])

@@ -76,7 +76,8 @@ def applies(graph: Any) -> bool:
 def judge(image: np.ndarray, graph: Any, verdict: Any = None) -> bool | None:
     """True when the floating object's underwater part is drawn shifted as refraction shifts it;
     False when it is not (or the object does not float as the graph says); None where the
-    question does not apply (no floating object in the graph)."""
+    question does not apply (no floating object in the graph) or cannot be read (the water, or
+    either part of the object, not found: an undetermined answer, not a wrong one)."""
     if not applies(graph):
         return None
     from .verify import verify
@@ -84,7 +85,7 @@ def judge(image: np.ndarray, graph: Any, verdict: Any = None) -> bool | None:
     if not v.physics.get("float_or_sink", False):
         return False
     s = shift_seen(image, graph, v)
-    return s is not None and s >= threshold()
+    return None if s is None else s >= threshold()
 
 
 # ---------------------------------------------------------------------- the reading's accuracy
