@@ -402,7 +402,8 @@ def add_command(sub: Any, model_args: Callable[[Any], None]) -> None:
     q.add_argument("--split", default="dev-ood", choices=["train", "dev-ood"],
                    help="a diagnostic: never run on the test splits")
     q.add_argument("--n", type=int, default=29, help="scenes per category (seed 0)")
-    q.add_argument("--ks", default=",".join(map(str, KS)), help="switch steps")
+    q.add_argument("--ks", default=",".join(map(str, KS)),
+                   help="switch steps; 'none': the baselines only (attention for 3(c))")
     q.add_argument("--runs", default="runs/switch", help="the resumable rows (gitignored)")
     q.add_argument("--out", default="docs/probes/switch")
     q.add_argument("--summarise", action="store_true", help="summarise --runs only")
@@ -424,9 +425,11 @@ def main(a: Any) -> None:
         items = sorted(work_items([a.split], a.n, [0], TOYWORLD_CATEGORIES),
                        key=lambda it: (it["index"], TOYWORLD_CATEGORIES.index(it["category"])))
         items = items[a.shard::a.shards]
-        ks = sorted({int(k) for k in str(a.ks).split(",") if k.strip()})
-        if not ks or ks[0] < 0 or ks[-1] >= a.steps:
-            raise ValueError(f"--ks: switch steps must lie in [0, {a.steps})")
+        # "none": baselines only (their attention for 3(c)), no switch
+        ks = [] if str(a.ks).strip() == "none" else \
+            sorted({int(k) for k in str(a.ks).split(",") if k.strip()})
+        if (not ks and str(a.ks).strip() != "none") or (ks and (ks[0] < 0 or ks[-1] >= a.steps)):
+            raise ValueError(f"--ks: switch steps must lie in [0, {a.steps}), or 'none'")
         collect(pipe, items, a.runs, ks, a.steps, lambda m: print(m, flush=True))
     cmd = (f"python -m lina_core switching --split {a.split} --n {a.n} --runs {a.runs} "
            f"--out {a.out}")

@@ -92,6 +92,14 @@ def test_scene_record_judges_every_final_against_both_prompts(tiny, monkeypatch)
     assert np.array_equal(finals[2], seen[0]) and np.array_equal(finals[5], seen[0])
 
 
+def test_no_switch_step_keeps_the_baseline_only(tiny):
+    """``--ks none``: the baseline alone (its attention for 3(c)), judged both ways."""
+    seen = []
+    rec = S.scene_record(tiny, {**ITEM, "category": "shadow"}, [], steps=2,
+                         on_baseline=lambda it, s, run: seen.append(run))
+    assert rec["ks"] == [2] and len(rec["cf"]) == len(rec["src"]) == 1 and len(seen) == 1
+
+
 def _row(cat: str, cf_phys: list[int], cf_tex: list[int], distinct_phys: bool = True) -> dict:
     return {**ITEM, "category": cat, "index": len(cf_phys) * 0, "ks": [0, 4, 25],
             "distinct": {"physics": distinct_phys, "texture": True},
