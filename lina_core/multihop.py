@@ -275,6 +275,15 @@ def summary(rows: list[dict[str, Any]], command: str = COMMAND) -> dict[str, Any
             if "test-id" in v and "test-ood" in v:
                 gaps.append({"hop": h, "caption": c,
                              "ood_minus_id": _diff(v["test-ood"], v["test-id"])})
+    hop_gaps = []       # each hop against hop 0 (other categories: unpaired)
+    for sp in splits:
+        for h in hops[1:]:
+            for c in CAPTIONS:
+                v = {k: np.array([passes(r, c, k) for r in rows if r["split"] == sp
+                                  and passes(r, c, k) is not None], float) for k in (0, h)}
+                if len(v[0]) and len(v[h]):
+                    hop_gaps.append({"split": sp, "hop": h, "caption": c,
+                                     "minus_hop0": _diff(v[h], v[0])})
     per_cat = []
     for cat in TOYWORLD_CATEGORIES:
         for sp in splits:
@@ -283,7 +292,8 @@ def summary(rows: list[dict[str, Any]], command: str = COMMAND) -> dict[str, Any
                 per_cat.append({"category": cat, "split": sp, "hop": _verifier_hop(rs[0]),
                                 **{c: _pt([_verifier_ok(r, c) for r in rs]) for c in CAPTIONS}})
     return {"schema_version": 1, "command": command, "n_scenes": len(rows), "splits": splits,
-            "hops": hops, "cells": cells, "ood_gaps": gaps, "categories": per_cat}
+            "hops": hops, "cells": cells, "ood_gaps": gaps, "hop_gaps": hop_gaps,
+            "categories": per_cat}
 
 
 def _pct(p: dict[str, Any]) -> str:
@@ -313,6 +323,9 @@ def table(res: dict[str, Any]) -> str:
     lines += ["", "| hop | caption | test-ood - test-id (pp) |", "|---|---|---|"]
     lines += [f"| {g['hop']} | {g['caption']} | {_pp(g['ood_minus_id'])} |"
               for g in res["ood_gaps"]]
+    lines += ["", "| split | hop | caption | minus hop 0 (pp) |", "|---|---|---|---|"]
+    lines += [f"| {g['split']} | {g['hop']} | {g['caption']} | {_pp(g['minus_hop0'])} |"
+              for g in res.get("hop_gaps", [])]
     lines += ["", "| category | hop | split | n | implicit | explicit |", "|---|---|---|---|---|---|"]
     lines += [f"| {c['category']} | {c['hop']} | {c['split']} | {c['implicit']['n']} | "
               f"{_pct(c['implicit'])} | {_pct(c['explicit'])} |" for c in res["categories"]]

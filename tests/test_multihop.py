@@ -151,6 +151,8 @@ def test_summary_counts_images_per_hop_and_pairs_captions():
     gap = {(g["hop"], g["caption"]): g["ood_minus_id"]["diff"] for g in res["ood_gaps"]}
     assert gap[(1, "implicit")] == 0.75
     assert "| test-id | 1 |" in M.table(res)
+    hg = {(g["split"], g["hop"], g["caption"]): g["minus_hop0"]["diff"] for g in res["hop_gaps"]}
+    assert hg[("test-id", 1, "implicit")] == -0.75 and hg[("test-id", 1, "explicit")] == -0.25
 
 
 def test_items_are_balanced_and_the_effect_filter_holds():
