@@ -8,7 +8,7 @@ the grid. Prints the prompt LINA fixes best ("LINA fixes this") and, among promp
 gets wrong, the one LINA fixes least ("LINA does not fix this"), each with its measured rates and
 the seed of a sample that shows it, as lines to paste into app/presets.py.  With
 ``--categories``, one line per category instead: the prompt of that category LINA fixes best
-(for the v2 presets, ``app.presets.V2_PRESETS``).
+(for the v2 presets, ``app.presets.RELATIONAL_PRESETS``).
 """
 from __future__ import annotations
 

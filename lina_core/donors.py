@@ -37,7 +37,7 @@ MAX_CHANGES = 2
 #: combination novel; per category, the ``(node kind or surface type, attribute)`` slots a
 #: structure donor swaps (the appearance the relation was never seen with) and those a texture
 #: donor swaps (the layout the appearance was never seen in).
-V2_SLOTS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
+RELATIONAL_SLOTS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
     "roles": {"structure": (("object", "colour"),), "texture": ()},
     "fill": {"structure": (("fill", "material"),), "texture": (("jar", "shape"),)},
     "place": {"structure": (("object", "shape"),), "texture": ()},
@@ -98,9 +98,9 @@ def _rederived(g: CausalSceneGraph) -> CausalSceneGraph:
     return add_implicit_effects(h)
 
 
-def _v2_slots(g: CausalSceneGraph, kind: str) -> list[tuple[str, str]]:
+def _relational_slots(g: CausalSceneGraph, kind: str) -> list[tuple[str, str]]:
     """The ``(node id, attribute)`` slots of a v2 scene that a ``kind`` donor swaps."""
-    want = V2_SLOTS[g.category][kind]
+    want = RELATIONAL_SLOTS[g.category][kind]
     return [(n, a) for n in g.nodes() for k, a in want
             if (g.node(n)["kind"] == k or g.node(n)["attrs"].get("type") == k)
             and g.attr(n, a) is not None]
@@ -112,8 +112,8 @@ def _check_novel(graph: CausalSceneGraph, what: str) -> None:
         raise DonorError(f"graph: an open-world scene has no training set to compare with, so "
                          f"no {what} donor can be chosen automatically; its causal parents are "
                          f"csg.parent_slots(graph, effect)")
-    if graph.category in V2_SLOTS:
-        if not _v2_slots(graph, what):
+    if graph.category in RELATIONAL_SLOTS:
+        if not _relational_slots(graph, what):
             raise DonorError(f"graph: a {graph.category} scene has no {what} donor (it "
                              f"asserts a relation; nothing but its layout could be swapped)")
     elif not graph.implicit_nodes():
@@ -161,8 +161,8 @@ def structure_donor(graph: CausalSceneGraph) -> Donor:
     an effect or one of its causal parents.
     """
     _check_novel(graph, "structure")
-    if graph.category in V2_SLOTS:
-        return _v2_donor(graph, "structure")
+    if graph.category in RELATIONAL_SLOTS:
+        return _relational_donor(graph, "structure")
     parents = _parent_slots(graph)
     slots = [(n, a) for n in graph.nodes() for a in SWAPPABLE.get(_kind(graph, n), ())
              if graph.attr(n, a) is not None and (n, a) not in parents]
@@ -183,8 +183,8 @@ def texture_donor(graph: CausalSceneGraph) -> Donor:
     user's prompt has fixed the layout and the model must still draw a shape it never saw in
     this combination."""
     _check_novel(graph, "texture")
-    if graph.category in V2_SLOTS:
-        return _v2_donor(graph, "texture")
+    if graph.category in RELATIONAL_SLOTS:
+        return _relational_donor(graph, "texture")
     parents = sorted(_parent_slots(graph))
     kept = tuple(sorted((n, a) for n in graph.nodes() for a in SWAPPABLE.get(_kind(graph, n), ())
                         if graph.attr(n, a) is not None and (n, a) not in parents))
@@ -196,12 +196,12 @@ def texture_donor(graph: CausalSceneGraph) -> Donor:
     return donor
 
 
-def _v2_donor(graph: CausalSceneGraph, kind: str) -> Donor:
+def _relational_donor(graph: CausalSceneGraph, kind: str) -> Donor:
     """A v2 scene's donor: its ``kind`` slots swapped for a familiar combination; the other
     slots, the edges and the fill level are kept."""
-    slots = _v2_slots(graph, kind)
+    slots = _relational_slots(graph, kind)
     other = "texture" if kind == "structure" else "structure"
-    kept = tuple(sorted(_v2_slots(graph, other)))
+    kept = tuple(sorted(_relational_slots(graph, other)))
     donor = _search(graph, slots, False, kept, kind)
     if donor is None:
         raise DonorError(f"graph: no {kind} donor for this {graph.category} scene: no swap of "

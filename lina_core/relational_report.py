@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .csg import TOYWORLD_CATEGORIES, V2_CATEGORIES
+from .csg import TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES
 from .stats import rate
 from .toyworld.data import sample_scene, scene_index
 
@@ -27,7 +27,7 @@ def fmt(r: dict) -> str:
 def gap_table(rows: list[dict]) -> list[str]:
     out = ["| category | caption | metric | test-id | test-ood |", "|---|---|---|---|---|"]
     cells = {(r["category"], r["caption"], r["metric"], r["split"]): r for r in rows}
-    for cat in V2_CATEGORIES:
+    for cat in RELATIONAL_CATEGORIES:
         for cap in ("implicit", "explicit"):
             for metric in ("texture", "physics"):
                 a, b = (cells.get((cat, cap, metric, s)) for s in ("test-id", "test-ood"))

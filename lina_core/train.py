@@ -27,7 +27,7 @@ from diffusers import DDPMScheduler
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from .pipelines.tokenizer import MAX_LENGTH, V2_WORDS, extend_tokenizer, write_tokenizer
+from .pipelines.tokenizer import MAX_LENGTH, RELATIONAL_WORDS, extend_tokenizer, write_tokenizer
 from .pipelines.toyworld import ToyWorldPipeline, build_pipeline, scheduler_config
 from .toyworld.data import read_split
 from .toyworld.video_data import load_clips
@@ -52,7 +52,7 @@ class TrainConfig:
     #: UNet3D on the clips in ``data``; the text encoder stays the image model's, frozen
     init_from: str | None = None
     #: fine-tune this image model (a folder) on the images in ``data``, its tokenizer extended
-    #: with ``tokenizer.V2_WORDS`` and its text embeddings resized; UNet and text encoder train
+    #: with ``tokenizer.RELATIONAL_WORDS`` and its text embeddings resized; UNet and text encoder train
     finetune_from: str | None = None
 
 
@@ -176,7 +176,7 @@ def _start(cfg: TrainConfig, out: Path) -> _Run:
 
 
 def finetune_pipeline(model: str | Path, tok_dir: Path) -> ToyWorldPipeline:
-    """The image model in ``model`` with its tokenizer extended by :data:`V2_WORDS` (written
+    """The image model in ``model`` with its tokenizer extended by :data:`RELATIONAL_WORDS` (written
     to ``tok_dir`` once) and its text encoder's token embeddings resized to it: the trained rows
     kept, each new row the mean of the trained rows, so it is the same on every call (and a
     resumed run rebuilds the pipeline its checkpoint was taken from)."""
@@ -187,7 +187,7 @@ def finetune_pipeline(model: str | Path, tok_dir: Path) -> ToyWorldPipeline:
                          f"({index.get('_class_name')})")
     pipe = ToyWorldPipeline.from_pretrained(model, local_files_only=True)
     if not (tok_dir / "vocab.json").is_file():
-        extend_tokenizer(Path(model) / "tokenizer", tok_dir, V2_WORDS)
+        extend_tokenizer(Path(model) / "tokenizer", tok_dir, RELATIONAL_WORDS)
     tok = CLIPTokenizer.from_pretrained(tok_dir)
     old = pipe.text_encoder.get_input_embeddings().weight.detach().clone()
     if len(tok) < old.shape[0]:

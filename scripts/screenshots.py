@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 wait_image(page, "lina-baseline")
                 wait_image(page, "lina-lina")
 
-            def lina_v2():     # the composed-relation preset (ToyWorld v2), its seed too
+            def lina_relational():     # the composed-relation preset (ToyWorld v2), its seed too
                 page.get_by_role("tab", name="LINA").click()
                 page.locator("#lina-presets").get_by_text("composed relation").first.click()
                 page.wait_for_function("document.querySelector('#lina-prompt textarea').value"
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                                        f".includes('Frame {n}')", timeout=60_000)
 
             steps = {"scene": scene, "intervene": intervene, "probe": probe, "lina": lina,
-                     "lina_v2": lina_v2, "runs": runs_tab, "video": video}
+                     "lina_v2": lina_relational, "runs": runs_tab, "video": video}
             for name in a.only or SHOTS:
                 step(name, steps[name])
             ctx.close()

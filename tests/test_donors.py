@@ -96,7 +96,7 @@ def test_texture_donor_keeps_the_shape_and_swaps_the_parent():
 
 
 def _relation(g):
-    from lina_core.csg.scenes_v2 import fill_of, place_of, top_bottom
+    from lina_core.csg.relational_scenes import fill_of, place_of, top_bottom
     if g.category == "roles":
         return tuple(g.attr(n, "shape") for n in top_bottom(g))
     if g.category == "fill":
@@ -132,7 +132,7 @@ def test_roles_donor_recolours_and_keeps_who_is_on_top():
 
 @pytest.mark.parametrize("split", ["dev-ood", "test-ood"])
 @pytest.mark.parametrize("cat", ["roles", "fill", "place"])
-def test_every_v2_donor_is_familiar_and_keeps_the_relation(split, cat):
+def test_every_relational_donor_is_familiar_and_keeps_the_relation(split, cat):
     from lina_core.donors import texture_donor
     for i in range(12):
         g = sample_scene(split, i, cat).graph
@@ -147,6 +147,6 @@ def test_every_v2_donor_is_familiar_and_keeps_the_relation(split, cat):
             assert 1 <= len(d.swaps) <= 2
 
 
-def test_v2_scene_seen_in_training_has_no_donor():
+def test_relational_scene_seen_in_training_has_no_donor():
     with pytest.raises(DonorError, match="seen in training"):
         structure_donor(sample_scene("train", 0, "place").graph)

@@ -160,7 +160,7 @@ def test_captions_and_presets_say_an_before_a_vowel():
     assert csg.to_prompt(csg.from_prompt("a ice cone in a beaker of water").graph,
                          explicit=True).startswith("an ice cone")
     prompts = [p for _, p, _ in presets.LINA_PRESETS + presets.VIDEO_PRESETS]
-    prompts += [p for _, p, _, _ in presets.V2_PRESETS] + [presets.INTERVENE_PROMPT]
+    prompts += [p for _, p, _, _ in presets.RELATIONAL_PRESETS] + [presets.INTERVENE_PROMPT]
     for p in prompts:
         assert not re.search(r"\ba [aeiou]", p), p
 

@@ -150,7 +150,7 @@ def test_graph_features_name_novelty_and_donors():
     assert f["novel"] == 0 and f["donor"] == 0
 
 
-def test_v2_scenes_have_their_category_and_a_donor_feature():
+def test_relational_scenes_have_their_category_and_a_donor_feature():
     f = dict(zip(GRAPH_FEATURES, graph_features(
         from_prompt("a red cone close to the water and on the sand").graph)))
     assert f["category=place"] == 1 and f["novel*place"] == 1 and f["donor"] == 1

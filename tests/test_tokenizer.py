@@ -181,23 +181,23 @@ def test_write_tokenizer_custom_words(tmp_path):
 SHIPPED_TOKENIZER = Path(__file__).resolve().parents[1] / "assets" / "toyworld" / "tokenizer"
 
 
-def v2_captions() -> list[str]:
-    from lina_core.csg import V2_CATEGORIES
+def relational_captions() -> list[str]:
+    from lina_core.csg import RELATIONAL_CATEGORIES
     from lina_core.toyworld.data import ALL_SPLITS
-    return [sample_scene(split, i, cat).caption(ex) for cat in V2_CATEGORIES
+    return [sample_scene(split, i, cat).caption(ex) for cat in RELATIONAL_CATEGORIES
             for split in ALL_SPLITS for i in range(40) for ex in (False, True)]
 
 
 @pytest.fixture(scope="module")
 def ext_dir(tmp_path_factory, tok_dir) -> Path:
     from lina_core.pipelines.tokenizer import extend_tokenizer
-    folder = tmp_path_factory.mktemp("tokenizer_v2")
+    folder = tmp_path_factory.mktemp("tokenizer_relational")
     extend_tokenizer(tok_dir, folder)
     return folder
 
 
 def test_shipped_tokenizer_is_the_default_vocabulary_extended(ext_dir):
-    """The shipped model is the ToyWorld v2 fine-tune: the first vocabulary with V2_WORDS
+    """The shipped model is the ToyWorld v2 fine-tune: the first vocabulary with RELATIONAL_WORDS
     appended (``train --finetune-from``)."""
     from transformers import AutoTokenizer, CLIPTokenizer
     shipped = AutoTokenizer.from_pretrained(SHIPPED_TOKENIZER)
@@ -222,12 +222,12 @@ def test_extended_tokenizer_keeps_every_id_and_merge(ext_dir, tok_dir, tok):
     assert ext.tokenize("spaces") != tok.tokenize("spaces")
 
 
-def test_extended_tokenizer_knows_every_v2_caption_word(ext_dir, tok):
-    from lina_core.pipelines.tokenizer import V2_WORDS, write_tokenizer
+def test_extended_tokenizer_knows_every_relational_caption_word(ext_dir, tok):
+    from lina_core.pipelines.tokenizer import RELATIONAL_WORDS, write_tokenizer
     from transformers import CLIPTokenizer
     ext, slow_ext = CLIPTokenizer.from_pretrained(ext_dir), SlowCLIP(ext_dir)
     missing_before = set()
-    for c in v2_captions():
+    for c in relational_captions():
         assert slow_ext.ids(c) == ext(c).input_ids, c
         for w in regex.findall(r"[a-z]+", c.lower()):
             assert ext.tokenize(w) == [w + "</w>"], (w, c)
@@ -236,7 +236,7 @@ def test_extended_tokenizer_knows_every_v2_caption_word(ext_dir, tok):
     assert {"top", "jar", "sand", "empty", "space", "close", "far", "off"} <= missing_before
     for w in ("near", "narrow", "broad", "beside"):       # grammar synonyms, not in captions
         assert ext.tokenize(w) == [w + "</w>"]
-    assert set(V2_WORDS) >= missing_before
-    # write_tokenizer(extra=V2_WORDS) builds the same files from scratch
-    t2 = write_tokenizer(ext_dir.parent / "v2_from_scratch", extra=V2_WORDS)
+    assert set(RELATIONAL_WORDS) >= missing_before
+    # write_tokenizer(extra=RELATIONAL_WORDS) builds the same files from scratch
+    t2 = write_tokenizer(ext_dir.parent / "v2_from_scratch", extra=RELATIONAL_WORDS)
     assert t2.get_vocab() == ext.get_vocab()

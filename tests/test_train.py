@@ -11,11 +11,11 @@ from safetensors.torch import load_file
 
 from lina_core import train as train_mod
 from lina_core.csg import TOYWORLD_CATEGORIES
-from lina_core.pipelines.tokenizer import V2_WORDS, write_tokenizer
+from lina_core.pipelines.tokenizer import RELATIONAL_WORDS, write_tokenizer
 from lina_core.pipelines.toyworld import ToyWorldPipeline, build_pipeline
 from lina_core.toyworld.data import write_split
 
-V2_PROMPT = "a tall jar with more sand than empty space"
+RELATIONAL_PROMPT = "a tall jar with more sand than empty space"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_finetune_pipeline_extends_the_vocabulary_and_keeps_the_trained_rows(bas
     old = ToyWorldPipeline.from_pretrained(base, local_files_only=True)
     pipe = train_mod.finetune_pipeline(base, tmp_path / "tok")
     n_old = len(old.tokenizer)
-    assert old.unknown_words(V2_PROMPT) and pipe.unknown_words(V2_PROMPT) == []
+    assert old.unknown_words(RELATIONAL_PROMPT) and pipe.unknown_words(RELATIONAL_PROMPT) == []
     assert len(pipe.tokenizer) > n_old
     assert pipe.text_encoder.config.vocab_size == len(pipe.tokenizer)
     w_old = old.text_encoder.get_input_embeddings().weight
@@ -111,10 +111,10 @@ def test_finetune_resumes_exactly(base, data, tmp_path, monkeypatch):
     assert sa["losses"] == sb["losses"] and len(sa["losses"]) == 4
     # the exported model knows the new words and samples a v2 prompt
     pipe = ToyWorldPipeline.from_pretrained(full / "model", local_files_only=True)
-    assert pipe.unknown_words(V2_PROMPT) == []
-    assert all(pipe.tokenizer.tokenize(w) == [w + "</w>"] for w in V2_WORDS)
+    assert pipe.unknown_words(RELATIONAL_PROMPT) == []
+    assert all(pipe.tokenizer.tokenize(w) == [w + "</w>"] for w in RELATIONAL_WORDS)
     pipe.set_progress_bar_config(disable=True)
-    im = pipe(V2_PROMPT, num_inference_steps=2, generator=torch.Generator().manual_seed(0),
+    im = pipe(RELATIONAL_PROMPT, num_inference_steps=2, generator=torch.Generator().manual_seed(0),
               output_type="np").images[0]
     assert im.shape == (32, 32, 3)
 

@@ -31,12 +31,12 @@ from .vocabulary import (ATTRIBUTES, CATEGORIES, CAUSAL_RELATIONS, COLOURS, DENS
                          MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT, OPEN_CATEGORY, RELATIONS,
                          REQUIRED_SURFACE, SCHEMA_VERSION, SHAPES, SIZES, SPATIAL_RELATIONS,
                          SURFACE_TYPES, FILL_LEVELS, FILL_MATERIALS, JAR_SHAPES, PLACES,
-                         TOYWORLD_CATEGORIES, V2_CATEGORIES)
+                         TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES)
 from .world import add_world_effects, parent_slots, world_parents
 
 # roles, fill and place add their reader, caption, layout and check to the tables of grammar,
 # captions, geometry and graph when imported: here, so every import of csg has them
-from . import scenes_v2  # noqa: E402,F401  isort: skip
+from . import relational_scenes  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "ATTRIBUTES", "BEAM_HALF", "BEAM_TILT", "BEAM_Y", "CATEGORIES", "CAUSAL_EDGE_COLOUR",
@@ -53,5 +53,5 @@ __all__ = [
     "entity_props", "figure",
     "from_prompt", "knowledge", "layout", "parent_slots", "reset_knowledge", "to_prompt",
     "world_parents", "FILL_LEVELS", "FILL_MATERIALS", "JAR_SHAPES", "PLACES",
-    "TOYWORLD_CATEGORIES", "V2_CATEGORIES"
+    "TOYWORLD_CATEGORIES", "RELATIONAL_CATEGORIES"
 ]

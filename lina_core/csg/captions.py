@@ -65,7 +65,7 @@ def _scale(g: CausalSceneGraph, explicit: bool) -> str:
     return s
 
 
-#: a caption per category; the module defining a category adds its own (:mod:`.scenes_v2`)
+#: a caption per category; the module defining a category adds its own (:mod:`.relational_scenes`)
 CAPTIONS: dict[str, Callable[[CausalSceneGraph, bool], str]] = {
     "reflection": _reflection, "shadow": _shadow, "buoyancy": _buoyancy, "balance": _balance,
     "scale": _scale}

@@ -129,7 +129,7 @@ def _layout_scale(g: CausalSceneGraph, jit: Jitter) -> None:
         _put(g, n, _obj_box(g, n, cx, base))
 
 
-#: a layout per category; the module defining a category adds its own (:mod:`.scenes_v2`)
+#: a layout per category; the module defining a category adds its own (:mod:`.relational_scenes`)
 LAYOUTS: dict[str, Callable[[CausalSceneGraph, Jitter], None]] = {
     "reflection": _layout_reflection, "shadow": _layout_shadow, "buoyancy": _layout_buoyancy,
     "balance": _layout_balance, "scale": _layout_scale}

@@ -95,7 +95,7 @@ class _Tokens:
 
 #: readers of the categories defined outside this module, tried in turn before the first five:
 #: each returns the graph and the objects as stated, or None when the prompt does not cue its
-#: category; :mod:`.scenes_v2` adds roles, fill and place (``csg/__init__`` imports it), so
+#: category; :mod:`.relational_scenes` adds roles, fill and place (``csg/__init__`` imports it), so
 #: this module never imports it (no import circle, issue 26)
 SCENE_READERS: list[Callable[[_Tokens], tuple[CausalSceneGraph, list[dict[str, str]]] | None]] = []
 

@@ -24,7 +24,7 @@ from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, GRAPH_CATEGORIES, LIGHT_S
 #: the longest attribute value or relation an open-world graph accepts (the UI shows them)
 OPEN_TEXT_LIMIT = 60
 #: what a category's scene needs beyond the vocabulary, by category, called by ``validate``:
-#: filled by the module that defines the category (:mod:`.scenes_v2` for roles, fill and
+#: filled by the module that defines the category (:mod:`.relational_scenes` for roles, fill and
 #: place), which ``csg/__init__`` imports, so this module never imports it (no import circle,
 #: issue 26)
 SCENE_CHECKS: dict[str, Callable[["CausalSceneGraph"], None]] = {}

@@ -15,14 +15,14 @@ CATEGORIES = ("reflection", "shadow", "buoyancy", "balance", "scale")
 #: than empty space (trained on a skewed prior); ``place``: an object placed by two relations
 #: at once (on the sand and close to / far from the water) or in the water.  They are drawn
 #: only when asked for (``sample_scene(..., category=...)``, ``data --categories``)
-V2_CATEGORIES = ("roles", "fill", "place")
+RELATIONAL_CATEGORIES = ("roles", "fill", "place")
 #: every category the ToyWorld renderer draws and the verifier judges
-TOYWORLD_CATEGORIES = CATEGORIES + V2_CATEGORIES
+TOYWORLD_CATEGORIES = CATEGORIES + RELATIONAL_CATEGORIES
 #: the category of an open-world graph (any English prompt): its nodes are entities and effects,
 #: its attribute values and relations are open strings (see :mod:`.parser` and ``rules.json``)
 OPEN_CATEGORY = "open"
 #: every category a graph may have: ToyWorld's (the data generator draws from
-#: :data:`CATEGORIES` and :data:`V2_CATEGORIES`, so "open" is kept out of them) and the open world
+#: :data:`CATEGORIES` and :data:`RELATIONAL_CATEGORIES`, so "open" is kept out of them) and the open world
 GRAPH_CATEGORIES = TOYWORLD_CATEGORIES + (OPEN_CATEGORY,)
 NODE_KINDS = ("object", "surface", "light", "effect", "entity")
 COLOURS = {"red": (215, 40, 40), "green": (40, 170, 60), "blue": (45, 75, 215),

@@ -18,15 +18,15 @@ EXTRA_WORDS = """a the on of in and its it to floor lit from casting shadow bene
 mirror below beaker water floating at surface sunk bottom submerged part bent by refraction cube
 balance beam tilting down left right one is bigger larger smaller than above""".split()
 #: ToyWorld v2's words (issue 16: roles, fill, place): every word of their captions and the
-#: synonyms their grammar reads.  :func:`write_tokenizer` (``extra=V2_WORDS``) and
+#: synonyms their grammar reads.  :func:`write_tokenizer` (``extra=RELATIONAL_WORDS``) and
 #: :func:`extend_tokenizer` append them *after* the first vocabulary, so every earlier token keeps
 #: its id and a model trained on the first vocabulary can be fine-tuned with its token embedding
 #: matrix resized (the new rows at the end).
-V2_WORDS = """top resting jar tall wide narrow broad sand soil empty space more filled middle well
+RELATIONAL_WORDS = """top resting jar tall wide narrow broad sand soil empty space more filled middle well
 close near next beside far away edge off""".split()
 #: per v2 category, the words its captions (implicit and explicit) use that the first vocabulary
 #: lacks: a model knows the category when each is one token of its tokenizer
-V2_CATEGORY_WORDS = {
+RELATIONAL_CATEGORY_WORDS = {
     "roles": ("top", "resting"),
     "fill": ("jar", "tall", "wide", "sand", "soil", "empty", "space", "more", "filled", "middle"),
     "place": ("close", "far", "away", "edge", "off", "sand", "well"),
@@ -35,12 +35,12 @@ V2_CATEGORY_WORDS = {
 
 def known_categories(tokenizer) -> tuple[str, ...]:
     """The ToyWorld categories a model with this tokenizer was built for: the first five always,
-    and each v2 category whose words (:data:`V2_CATEGORY_WORDS`) are all single tokens of it (a
+    and each v2 category whose words (:data:`RELATIONAL_CATEGORY_WORDS`) are all single tokens of it (a
     model fine-tuned with :func:`extend_tokenizer`; the shipped model has none of them)."""
-    from ..csg import CATEGORIES, V2_CATEGORIES
+    from ..csg import CATEGORIES, RELATIONAL_CATEGORIES
     vocab = tokenizer.get_vocab()
-    return CATEGORIES + tuple(c for c in V2_CATEGORIES
-                              if all(w + "</w>" in vocab for w in V2_CATEGORY_WORDS[c]))
+    return CATEGORIES + tuple(c for c in RELATIONAL_CATEGORIES
+                              if all(w + "</w>" in vocab for w in RELATIONAL_CATEGORY_WORDS[c]))
 
 
 def domain_words() -> list[str]:
@@ -64,7 +64,7 @@ def write_tokenizer(folder: str | Path, words: list[str] | None = None,
 
 
 def extend_tokenizer(src: str | Path, folder: str | Path,
-                     words: list[str] | tuple[str, ...] = tuple(V2_WORDS)) -> CLIPTokenizer:
+                     words: list[str] | tuple[str, ...] = tuple(RELATIONAL_WORDS)) -> CLIPTokenizer:
     """The tokenizer in ``src`` (vocab.json + merges.txt, or a fast tokenizer.json) with
     ``words`` appended, written to ``folder``: every token of ``src`` keeps its id and every
     merge its rank, so each word ``src`` spelled as one token still is that token."""

@@ -4,6 +4,6 @@ from .render import Render, clip_frames, render, render_clip
 # roles, fill and place add their drawing and their checker to render.DRAW and verify.CHECKERS
 # when imported: here, so every import of the package has them (render and verify never import
 # them: no import circle, issue 26)
-from . import render_v2, verify_v2  # noqa: E402,F401  isort: skip
+from . import render_relational, verify_relational  # noqa: E402,F401  isort: skip
 
 __all__ = ["Render", "render", "render_clip", "clip_frames"]

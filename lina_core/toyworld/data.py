@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image
 
 from ..csg import (CATEGORIES, COLOURS, FILL_MATERIALS, JAR_SHAPES, LIGHT_SIDES, MATERIALS,
-                   MIRROR_SHAPES, PLACES, SHAPES, SIZES, TOYWORLD_CATEGORIES, V2_CATEGORIES, CausalSceneGraph,
+                   MIRROR_SHAPES, PLACES, SHAPES, SIZES, TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, CausalSceneGraph,
                    GraphError, from_prompt, layout, to_prompt)
-from ..csg.scenes_v2 import fill_of, place_of, top_bottom
+from ..csg.relational_scenes import fill_of, place_of, top_bottom
 from .render import render
 
 SPLITS = ("train", "test-id", "test-ood")
@@ -92,7 +92,7 @@ def split_of(g: CausalSceneGraph) -> str:
     return ood_part(g) or "train"
 
 
-def _random_prompt_v2(category: str, rng: np.random.Generator, more_share: float) -> str:
+def _random_relational_prompt(category: str, rng: np.random.Generator, more_share: float) -> str:
     """A ToyWorld v2 caption: two distinct colours in either order, a jar at a level drawn
     with the prior ``more_share``, or a place (each equally likely)."""
     pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
@@ -113,7 +113,7 @@ def _random_prompt_v2(category: str, rng: np.random.Generator, more_share: float
 
 def _random_prompt(category: str, rng: np.random.Generator, more_share: float = 0.5) -> str:
     if category not in CATEGORIES:
-        return _random_prompt_v2(category, rng, more_share)
+        return _random_relational_prompt(category, rng, more_share)
     pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
     colours, mats = list(COLOURS), list(MATERIALS)
     if category == "reflection":
@@ -163,18 +163,18 @@ def sample_scene(split: str, index: int, category: str | None = None,
 
 
 #: the first scene index of the v2 categories in a per-category draw (:func:`scene_index`)
-V2_INDEX_BASE = 5_000_000
+RELATIONAL_INDEX_BASE = 5_000_000
 
 
 def scene_index(i: int, category: str, cats: tuple[str, ...]) -> int:
     """The scene index of the ``i``-th scene of ``category`` when scenes are drawn per
     category over ``cats`` (grid, evaluation): ``i * len(base) + base.index(category)`` for the
     first five and the clip kinds (``base``: ``cats`` without the v2 categories), as before
-    there were v2 categories; a v2 category's from :data:`V2_INDEX_BASE`, so adding them never
+    there were v2 categories; a v2 category's from :data:`RELATIONAL_INDEX_BASE`, so adding them never
     moves another category's scenes and no two categories share a scene seed."""
-    if category in V2_CATEGORIES:
-        return V2_INDEX_BASE + int(i) * len(V2_CATEGORIES) + V2_CATEGORIES.index(category)
-    base = tuple(c for c in cats if c not in V2_CATEGORIES)
+    if category in RELATIONAL_CATEGORIES:
+        return RELATIONAL_INDEX_BASE + int(i) * len(RELATIONAL_CATEGORIES) + RELATIONAL_CATEGORIES.index(category)
+    base = tuple(c for c in cats if c not in RELATIONAL_CATEGORIES)
     return int(i) * len(base) + base.index(category)
 
 

@@ -205,7 +205,7 @@ def _draw_balance(cv: _Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
 
 
 #: how each category is drawn on the canvas; roles, fill and place add theirs from
-#: :mod:`.render_v2` (``toyworld/__init__`` imports it), so this module never imports it
+#: :mod:`.render_relational` (``toyworld/__init__`` imports it), so this module never imports it
 DRAW = {"reflection": _draw_reflection, "shadow": _draw_floor_scene,
          "scale": _draw_floor_scene, "buoyancy": _draw_buoyancy, "balance": _draw_balance}
 

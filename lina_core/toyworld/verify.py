@@ -1217,7 +1217,7 @@ def _verify_scale(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Ans
     return ans
 
 
-#: each category's checker; roles, fill and place add theirs from :mod:`.verify_v2`
+#: each category's checker; roles, fill and place add theirs from :mod:`.verify_relational`
 #: (``toyworld/__init__`` imports it), so this module never imports it
 CHECKERS: dict[str, Callable[[CausalSceneGraph, np.ndarray, np.ndarray], _Answers]] = {
     "reflection": _verify_reflection, "shadow": _verify_shadow,

@@ -13,7 +13,7 @@ wrong, and should answer False ("rejection of wrong renders"):
 
 Run ``python -m lina_core verify-eval --n 500 --size 32 --seed 5000`` (seeds 0-299 were
 used to tune the verifier; see docs/VERIFIER.md).  The ToyWorld v2 categories (roles, fill,
-place; their counterfactuals are in :mod:`.verify_eval_v2`) are measured with ``--categories
+place; their counterfactuals are in :mod:`.verify_eval_relational`) are measured with ``--categories
 roles,fill`` and ``--categories place`` (docs/VERIFIER.md, "ToyWorld v2").
 """
 from __future__ import annotations
@@ -28,13 +28,13 @@ from scipy import ndimage
 
 from ..csg import (BEAM_HALF, BEAM_TILT, BEAM_Y, CATEGORIES, COLOURS, DENSITY, FLOOR_Y,
                    MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RX, OBJECT_W, REFLECTION_SQUASH,
-                   SHAPES, TOYWORLD_CATEGORIES, V2_CATEGORIES, CausalSceneGraph,
+                   SHAPES, TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, CausalSceneGraph,
                    balance_cube_box, from_prompt, layout, to_prompt)
 from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, clip_frames,
                      object_colour, render)
 from .data import SPLITS, sample_scene
 from .verify import COUNTED, verify
-from .verify_eval_v2 import counterfactuals_v2, relayout_v2
+from .verify_eval_relational import relational_counterfactuals, relayout_relational
 from ..stats import wilson
 
 # --------------------------------------------------------------------------- geometry
@@ -117,8 +117,8 @@ def relayout(g: CausalSceneGraph, buoyancy_state: str | None = None) -> CausalSc
         for n in objs:
             b = box(n)
             _put(g, n, _obj_box(g, n, _centre(b), b[3]))
-    elif g.category in V2_CATEGORIES:
-        relayout_v2(g)
+    elif g.category in RELATIONAL_CATEGORIES:
+        relayout_relational(g)
     return g
 
 
@@ -268,8 +268,8 @@ def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
         relayout(h)
         out.append(("larger", "sizes swapped", render(h, size).image, g))
         out += _texture_cfs(g, size, rng, per_object=True)
-    elif cat in V2_CATEGORIES:
-        out += counterfactuals_v2(g, size, rng, _texture_cfs)
+    elif cat in RELATIONAL_CATEGORIES:
+        out += relational_counterfactuals(g, size, rng, _texture_cfs)
     if cat in COUNTED:
         img = doubled(g, size, rng)
         if img is not None:

@@ -19,14 +19,14 @@ import numpy as np
 
 from ..csg import FILL_MATERIALS, JAR_SHAPES, OBJECT_W, CausalSceneGraph
 from ..csg.geometry import _obj_box, _put   # the layout's own box helpers
-from ..csg.scenes_v2 import (JAR_GLASS, JAR_INSIDE, JAR_LID, NEAR_GAP, fill_of, jar_inside,
+from ..csg.relational_scenes import (JAR_GLASS, JAR_INSIDE, JAR_LID, NEAR_GAP, fill_of, jar_inside,
                              place_of, top_bottom)
 from .render import render
 
 LIFT = 0.15            #: how far a lifted top object floats above the bottom one
 
 
-def relayout_v2(g: CausalSceneGraph, lift: float = 0.0) -> CausalSceneGraph:
+def relayout_relational(g: CausalSceneGraph, lift: float = 0.0) -> CausalSceneGraph:
     """Boxes recomputed with the layout's rules after an attribute edit, keeping the scene's
     jitter read from the current boxes (the bottom object's centre and base, the jar's centre,
     bottom and fill share, the object's centre and base); ``lift`` raises a top object."""
@@ -59,7 +59,7 @@ def _swap_roles(g: CausalSceneGraph) -> CausalSceneGraph:
     top, bottom = top_bottom(h)
     nodes = h.graph.nodes
     nodes[top]["attrs"], nodes[bottom]["attrs"] = nodes[bottom]["attrs"], nodes[top]["attrs"]
-    return relayout_v2(h)
+    return relayout_relational(h)
 
 
 def _side_by_side(g: CausalSceneGraph, rng: np.random.Generator) -> CausalSceneGraph:
@@ -113,11 +113,11 @@ def _fill_cfs(g: CausalSceneGraph, size: int, rng: np.random.Generator) -> list[
     out.append(("material", "other material", render(h, size).image, g))
     h = g.copy()
     h.node(jar)["attrs"]["shape"] = next(s for s in JAR_SHAPES if s != g.attr(jar, "shape"))
-    out.append(("jar_shape", "other jar shape", render(relayout_v2(h), size).image, g))
+    out.append(("jar_shape", "other jar shape", render(relayout_relational(h), size).image, g))
     return out
 
 
-def counterfactuals_v2(g: CausalSceneGraph, size: int, rng: np.random.Generator,
+def relational_counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator,
                        texture_cfs: Callable[..., list[Any]]) -> list[Any]:
     """(question, variant, image, graph) for a v2 scene; the objects' texture ones come from
     ``texture_cfs`` (:func:`.verify_eval._texture_cfs`, passed in: :mod:`.verify_eval` imports
@@ -128,7 +128,7 @@ def counterfactuals_v2(g: CausalSceneGraph, size: int, rng: np.random.Generator,
     if g.category == "roles":
         out.append(("on_top", "roles swapped", render(_swap_roles(g), size).image, g))
         out.append(("on_top", "side by side", render(_side_by_side(g, rng), size).image, g))
-        lifted = relayout_v2(g.copy(), lift=LIFT)
+        lifted = relayout_relational(g.copy(), lift=LIFT)
         out.append(("touching", "top one lifted off", render(lifted, size).image, g))
         return out + texture_cfs(g, size, rng, per_object=True)
     for place, question in _PLACE_CFS[place_of(g)]:

@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lina_core.csg import (CATEGORIES, TOYWORLD_CATEGORIES, V2_CATEGORIES, GraphError,
+from lina_core.csg import (CATEGORIES, TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, GraphError,
                            from_prompt, layout, to_prompt)
-from lina_core.csg.scenes_v2 import fill_of, jar_inside, place_of, top_bottom
+from lina_core.csg.relational_scenes import fill_of, jar_inside, place_of, top_bottom
 from lina_core.stats import wilson
 from lina_core.toyworld.data import (FILL_MORE_SHARE, HELD_OUT, SPLITS, combo_of, is_held_out,
                                      iter_split, ood_part, read_split, sample_scene, write_split)
 from lina_core.toyworld.render import object_colour, render
-from lina_core.toyworld.render_v2 import SAND, fill_colour
+from lina_core.toyworld.render_relational import SAND, fill_colour
 from lina_core.toyworld.verify import verify
 from lina_core.toyworld.verify_eval import counterfactuals, perturb
 
@@ -75,13 +75,13 @@ def test_swapped_sentences_give_swapped_graphs():
 @pytest.mark.parametrize("text", ["there is more dirt than empty space in the jar",
                                   "a person is close to the water and in the sand",
                                   "a red ball on the sand", "a red ball on top of a red cube"])
-def test_what_toyworld_v2_cannot_hold_goes_to_the_open_world(text):
+def test_what_toyworld_cannot_hold_goes_to_the_open_world(text):
     assert from_prompt(text).domain == "open"
 
 
 def test_the_first_five_stay_the_default_categories():
     assert CATEGORIES == ("reflection", "shadow", "buoyancy", "balance", "scale")
-    assert TOYWORLD_CATEGORIES == CATEGORIES + V2_CATEGORIES
+    assert TOYWORLD_CATEGORIES == CATEGORIES + RELATIONAL_CATEGORIES
     assert {sample_scene("train", i).category for i in range(10)} == set(CATEGORIES)
     with pytest.raises(GraphError, match="category: 'jars' is not one of"):
         sample_scene("train", 0, "jars")
@@ -90,7 +90,7 @@ def test_the_first_five_stay_the_default_categories():
 # --------------------------------------------------------------------------- renders, masks
 
 
-@pytest.mark.parametrize("cat", V2_CATEGORIES)
+@pytest.mark.parametrize("cat", RELATIONAL_CATEGORIES)
 @pytest.mark.parametrize("size", [32, 47, 64])
 def test_renders_are_deterministic_and_every_mask_is_drawn(cat, size):
     for i in range(6):
@@ -160,7 +160,7 @@ def test_place_masks_put_the_object_where_the_graph_says():
 # --------------------------------------------------------------------------- verifier
 
 
-@pytest.mark.parametrize("cat", V2_CATEGORIES)
+@pytest.mark.parametrize("cat", RELATIONAL_CATEGORIES)
 def test_verifier_accepts_right_renders(cat):
     for i in range(6):
         g = scene(cat, i)
@@ -171,7 +171,7 @@ def test_verifier_accepts_right_renders(cat):
             assert v.physics_margin > 0
 
 
-@pytest.mark.parametrize("cat", V2_CATEGORIES)
+@pytest.mark.parametrize("cat", RELATIONAL_CATEGORIES)
 def test_verifier_rejects_wrong_renders(cat):
     """The swapped order, the other fill level, the other place, other textures."""
     rng = np.random.default_rng(0)
@@ -189,7 +189,7 @@ def test_verifier_rejects_wrong_renders(cat):
     assert need <= variants
 
 
-@pytest.mark.parametrize("cat", V2_CATEGORIES)
+@pytest.mark.parametrize("cat", RELATIONAL_CATEGORIES)
 def test_verifier_accuracy_floor_on_perturbed_renders(cat):
     ok: dict[str, list[bool]] = {}
     for i in range(30):
@@ -202,7 +202,7 @@ def test_verifier_accuracy_floor_on_perturbed_renders(cat):
         assert k / n >= 0.9, f"{cat}/{q}: {k}/{n} (95% CI {wilson(k, n)})"
 
 
-@pytest.mark.parametrize("cat", V2_CATEGORIES)
+@pytest.mark.parametrize("cat", RELATIONAL_CATEGORIES)
 def test_verifier_does_not_read_boxes_and_is_undetermined_without_a_scene(cat):
     g = scene(cat, 2)
     img = render(g, SIZE).image
@@ -217,7 +217,7 @@ def test_verifier_does_not_read_boxes_and_is_undetermined_without_a_scene(cat):
 # --------------------------------------------------------------------------- held-out sets
 
 
-@pytest.mark.parametrize("cat", V2_CATEGORIES)
+@pytest.mark.parametrize("cat", RELATIONAL_CATEGORIES)
 def test_held_out_table_is_disjoint_across_splits(cat):
     spec = HELD_OUT[cat]
     combos = {tuple(c) for c in spec["combos"]}
@@ -253,10 +253,10 @@ def test_fill_prior_is_skewed_on_train_and_balanced_elsewhere():
 
 
 def test_data_writes_the_new_categories(tmp_path):
-    out = write_split(tmp_path / "v2", "train", 6, size=32, categories=V2_CATEGORIES)
+    out = write_split(tmp_path / "v2", "train", 6, size=32, categories=RELATIONAL_CATEGORIES)
     rows = read_split(out)
-    assert [r["category"] for r in rows] == list(V2_CATEGORIES) * 2
-    want = list(iter_split("train", 6, categories=V2_CATEGORIES))
+    assert [r["category"] for r in rows] == list(RELATIONAL_CATEGORIES) * 2
+    want = list(iter_split("train", 6, categories=RELATIONAL_CATEGORIES))
     for r, s in zip(rows, want):
         assert r["implicit_caption"] == s.caption(False) and r["combo"] == list(s.combo)
         assert not is_held_out(s.graph)

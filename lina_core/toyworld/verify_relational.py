@@ -28,9 +28,9 @@ import numpy as np
 from scipy import ndimage
 
 from ..csg import FILL_MATERIALS, CausalSceneGraph
-from ..csg.scenes_v2 import fill_of, place_of, top_bottom
+from ..csg.relational_scenes import fill_of, place_of, top_bottom
 from .render import FLOOR, GLASS, WALL, WATER
-from .render_v2 import JAR_EMPTY, JAR_LID, SAND, fill_colour
+from .render_relational import JAR_EMPTY, JAR_LID, SAND, fill_colour
 from .verify import (CANON, CHECKERS, _EIGHT, _Answers, _ask_count, _blobs, _colour_palette,
                      _fmt, _objects, _texture_single, _unmix)
 

@@ -27,7 +27,7 @@ from .captions import CAPTIONS, _obj_phrase
 from .geometry import FLOOR_Y, LAYOUTS, OBJECT_W, _obj_box, _put
 from .grammar import SCENE_READERS, _add_objects, _objects, _Tokens
 from .graph import SCENE_CHECKS, CausalSceneGraph, GraphError
-from .vocabulary import FILL_LEVELS, FILL_MATERIALS, JAR_SHAPES, PLACES, V2_CATEGORIES
+from .vocabulary import FILL_LEVELS, FILL_MATERIALS, JAR_SHAPES, PLACES, RELATIONAL_CATEGORIES
 
 Jitter = Callable[[float], float]
 
@@ -44,7 +44,7 @@ NEAR_GAP = (0.005, 0.025)
 #: the words of the three categories that the first five do not use
 _JAR_WORDS = {"tall": "tall", "narrow": "tall", "wide": "wide", "broad": "wide"}
 _NEAR_WORDS = ("close", "near", "next", "beside")
-_V2_WORDS = {"top", "jar", "sand", "soil", "more", "less", "empty", "space", "close", "near",
+_RELATIONAL_WORDS = {"top", "jar", "sand", "soil", "more", "less", "empty", "space", "close", "near",
              "next", "beside", "far", "off", "away", "resting", "filled", "middle", "above",
              "edge", "well", "water"} | set(_JAR_WORDS)
 
@@ -158,7 +158,7 @@ def read(tok: _Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]] | None:
 def build(tok: _Tokens, category: str) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
     """The v2 graph of a prompt (its words used up) and its objects as stated."""
     for i, w in enumerate(tok.words):
-        if w in _V2_WORDS and category != "roles" or w in ("top", "resting"):
+        if w in _RELATIONAL_WORDS and category != "roles" or w in ("top", "resting"):
             tok.used[i] = True
     objects, _mirror = ([], {}) if category == "fill" else _objects(tok, category, set())
     stated = [dict(o) for o in objects]
@@ -286,6 +286,6 @@ def _layout_place(g: CausalSceneGraph, jit: Jitter) -> None:
 # --------------------------------------------------------------------------- registration
 
 SCENE_READERS.append(read)
-CAPTIONS.update(dict.fromkeys(V2_CATEGORIES, caption))
+CAPTIONS.update(dict.fromkeys(RELATIONAL_CATEGORIES, caption))
 LAYOUTS.update({"roles": _layout_roles, "fill": _layout_fill, "place": _layout_place})
-SCENE_CHECKS.update(dict.fromkeys(V2_CATEGORIES, check_scene))
+SCENE_CHECKS.update(dict.fromkeys(RELATIONAL_CATEGORIES, check_scene))

@@ -3,14 +3,14 @@
 Called by :func:`.render.render` with the same canvas (wall, floor, supersampling), through its
 table ``render.DRAW`` that this module fills when imported (``toyworld/__init__`` imports it);
 geometry comes only from the node boxes :func:`lina_core.csg.layout` assigns
-(:mod:`lina_core.csg.scenes_v2`).
+(:mod:`lina_core.csg.relational_scenes`).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..csg import FILL_MATERIALS, CausalSceneGraph
-from ..csg.scenes_v2 import JAR_LID as LID_HEIGHT, fill_of, jar_inside, top_bottom
+from ..csg.relational_scenes import JAR_LID as LID_HEIGHT, fill_of, jar_inside, top_bottom
 from .render import DRAW, GLASS, WATER, _box, _Canvas, _draw_object
 
 SAND = np.array(FILL_MATERIALS["sand"], np.float32)
