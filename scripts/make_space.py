@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from lina_core.pipelines.hub_files import HUB_FILES, HubModel
+from lina_core.pipelines.registry import ALLOWLIST
 
-from lina_core.pipelines.hub_files import HUB_FILES, HubModel  # noqa: E402
-from lina_core.pipelines.registry import ALLOWLIST  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 COPY = ("app.py", "app", "lina_core", "assets")
 #: the measured figures the app shows (the Probe tab's curves of insight 3), copied when made:

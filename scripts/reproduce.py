@@ -343,7 +343,6 @@ def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
 def grid_tables(out: Path, docs: Path) -> None:
     """Every grid's candidate table (each candidate's rates per split and category) as
     ``<docs>/grid_<name>.md``."""
-    sys.path.insert(0, str(ROOT))
     from lina_core.bench import candidate_table
     from lina_core.grid import read_rows
     for g in sorted(out.glob("grid_*")):
