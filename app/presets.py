@@ -36,7 +36,7 @@ LINA_PRESETS = MEASURED_PRESETS + [(f"{label} (example, not measured)", prompt, 
 #: :data:`MEASURED_PRESETS` (``choose_presets.py --categories roles,fill,place``).  Offered only
 #: when the loaded model knows the category (:func:`lina_presets`: the shipped model does; a
 #: model with the first vocabulary does not).
-V2_PRESETS: list[tuple[str, str, int, str]] = [
+RELATIONAL_PRESETS: list[tuple[str, str, int, str]] = [
     ("the loop leaves it alone: swapped roles (held out: purple on green; train has green on "
      "purple), the model gets it right and the check passes at step 6 (dev-ood: 100% -> 100%, "
      "6 samples)",
@@ -54,8 +54,8 @@ V2_PRESETS: list[tuple[str, str, int, str]] = [
 
 def lina_presets(categories: tuple[str, ...] = ()) -> list[tuple[str, str, int]]:
     """The LINA tab's presets for a model that knows ``categories``: :data:`LINA_PRESETS`, then
-    the :data:`V2_PRESETS` of the categories among them."""
-    return LINA_PRESETS + [(label, prompt, seed) for label, prompt, seed, cat in V2_PRESETS
+    the :data:`RELATIONAL_PRESETS` of the categories among them."""
+    return LINA_PRESETS + [(label, prompt, seed) for label, prompt, seed, cat in RELATIONAL_PRESETS
                            if cat in categories]
 
 

@@ -647,6 +647,20 @@ def probe(model_key: str, name: str, split: str, n: int, seeds: list[int], ks: l
 
 
 @gpu
+def prompt_settling(model_key: str, prompt: str, seeds: list[int], steps: int,
+                    progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+    """The settling curve of the user's own ToyWorld prompt (``settling.prompt_curve``)."""
+    from lina_core.settling import prompt_curve
+    from lina_core.switching import graph_of
+    g = graph_of(prompt, 0)
+    if not g.is_toyworld:
+        raise ValueError(f"prompt: {prompt[:80]!r} is an open-world scene; the verifier judges "
+                         f"ToyWorld scenes only (try one of the presets' prompts)")
+    m = handle().get(model_key)
+    return prompt_curve(m.pipe, prompt, g, seeds, steps, progress)
+
+
+@gpu
 def lina_video(prompt: str, graph: dict[str, Any], seed: int, steps: int, guidance: float,
                frames: int, candidate: str | None = None) -> dict[str, Any]:
     """Baseline and LINA clips of the video model from the same noise (``frames`` long), in one

@@ -247,6 +247,43 @@ def run_probe(name: Any, split: Any, n: Any, seeds: Any, ks: Any, steps: Any, mo
     return res.figure(), pd.DataFrame(values, columns=headers), md
 
 
+#: the prompt the "your prompt" run starts with (a ToyWorld scene the verifier judges)
+YOUR_PROMPT = "a small red cube on the floor, lit from the left"
+
+
+def run_prompt_settling(prompt: Any, seeds: Any, steps: Any, model_key: str,
+                        progress=gr.Progress()) -> tuple:
+    """The settling curve of the user's own prompt: one baseline per seed, every preview
+    judged; the measured curve (3a) stays beside it for comparison."""
+    from lina_core.limits import check_text
+    from lina_core.settling import prompt_figure
+    prompt = check_text("your prompt", prompt).strip()
+    if not prompt:
+        raise error("your prompt: empty; type a ToyWorld scene, e.g. " + repr(YOUR_PROMPT))
+    steps = number("steps", steps, MIN_STEPS, MAX_STEPS, integer=True)
+    seed_list = parse_int_list("seeds", seeds, 0, MAX_SEED, UI_MAX_PROBE_SEEDS)
+    check_budget("settling work", {"seeds": len(seed_list), "steps": steps}, PROBE_BUDGET,
+                 "PROBE_BUDGET")
+    progress(0.0, desc="your prompt: starting")
+
+    def report(frac: float, msg: str) -> None:
+        progress(min(max(float(frac), 0.0), 1.0), desc=msg)
+    res = state.prompt_settling(model_key or state.handle().default_key, prompt, seed_list,
+                                steps, report)
+    first = {f: next((p["k"] for p in res["curves"][f][:-1]
+                      if all(q["acc"] == 1.0 for q in res["curves"][f][p["k"]:-1])), None)
+             for f in ("physics", "texture")}
+    def since(f: str) -> str:
+        return f"from step {first[f]} on" if first[f] is not None else "only at the end"
+    md = (f"**Your prompt** ({len(seed_list)} seed(s), {steps} steps): the preview's verdict "
+          f"matches the final one {since('physics')} for physics and {since('texture')} for "
+          f"texture; final images pass physics "
+          f"{100 * res['final_ok']['physics']['acc']:.0f}% and texture "
+          f"{100 * res['final_ok']['texture']['acc']:.0f}%. With {len(seed_list)} seed(s) the "
+          f"intervals are wide: compare with the measured curve (n = 200 per category).")
+    return prompt_figure(res), md
+
+
 #: the rows table before a run (an empty table would show gradio's default headers "1 2 3")
 EMPTY_ROWS = pd.DataFrame(columns=["the probe's rows appear here after a run"])
 
@@ -279,9 +316,25 @@ def build(ctx: Ctx) -> None:
             plot = gr.Plot(label="live probe (small n)")
     rows = gr.Dataframe(EMPTY_ROWS, label="rows", interactive=False, wrap=True,
                         elem_id="probe-rows")
+    gr.Markdown("**Your prompt's settling curve** (insight 3a live): a baseline per seed, each "
+                "step's preview judged against the final image's verdict.")
+    with gr.Row():
+        mine = gr.Textbox(YOUR_PROMPT, label="your prompt (a ToyWorld scene)",
+                          elem_id="probe-my-prompt")
+        my_seeds = gr.Textbox("0, 1", label=f"seeds (at most {UI_MAX_PROBE_SEEDS})",
+                              elem_id="probe-my-seeds")
+        my_run = gr.Button("Run my settling curve", elem_id="probe-my-run")
+    my_status = run_status("probe-my-status")
+    my_md = gr.Markdown(elem_id="probe-my-md")
+    my_plot = gr.Plot(label="your prompt (small n)")
     name.change(lambda v: f"_{DESCRIPTIONS.get(v, '')}_", [name], [desc],
                 api_visibility="private", show_progress="hidden")
     ev = run.click(guard(run_probe), [name, split, n, seeds, ks, steps, ctx.model_key],
                    [plot, rows, md], api_name="probe", show_progress_on=[status], **MODEL_QUEUE)
     # a refused or failed probe empties the last one's plot, rows and summary (one screen)
-    stops(stop, on_status(ev, status, clear={plot: None, rows: EMPTY_ROWS, md: ""}))
+    ev2 = my_run.click(guard(run_prompt_settling), [mine, my_seeds, steps, ctx.model_key],
+                       [my_plot, my_md], api_name="prompt_settling", show_progress_on=[my_status],
+                       **MODEL_QUEUE)
+    # the stop button stops either run (a refused or failed one empties its outputs)
+    stops(stop, on_status(ev, status, clear={plot: None, rows: EMPTY_ROWS, md: ""}),
+          on_status(ev2, my_status, clear={my_plot: None, my_md: ""}))

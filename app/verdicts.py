@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from lina_core.csg import TOYWORLD_CATEGORIES, V2_CATEGORIES, CausalSceneGraph
+from lina_core.csg import TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, CausalSceneGraph
 from lina_core.pipelines.registry import ALLOWLIST
 
 from .widgets import log
@@ -33,7 +33,7 @@ def verifier_missing(graph: CausalSceneGraph | dict[str, Any] | None,
             "toyworld"):
         return (f"no verifier for {ALLOWLIST[model_key].label} (the ToyWorld verifier judges "
                 f"ToyWorld pictures only)")
-    if model_key and cat in V2_CATEGORIES:
+    if model_key and cat in RELATIONAL_CATEGORIES:
         if categories is None:
             from . import state
             categories = state.handle().categories(model_key)

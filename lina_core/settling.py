@@ -188,6 +188,48 @@ def at(res: dict[str, Any], k: int, factor: str, group: str = "all",
     return res["scopes"][scope][group][factor]["agree"][res["ks"].index(k)]
 
 
+# ---------------------------------------------------------------------- one prompt, live
+
+
+def prompt_curve(pipe: Any, prompt: str, graph: Any, seeds: list[int], steps: int = 25,
+                 progress: Any = None) -> dict[str, Any]:
+    """The settling curve of one ToyWorld prompt: a baseline run per seed (every step's preview
+    kept), each preview and the final judged against ``graph``; per step, the share of seeds
+    whose preview verdict agrees with the final one (physics and texture), with the final pass
+    rates.  What the Probe tab runs on the user's own prompt, beside the measured curve."""
+    from . import engine
+    from .interventions import InterventionSpec
+    from .toyworld.verify_video import judge
+    recs = []
+    for j, seed in enumerate(seeds):
+        run = engine.run(pipe, InterventionSpec(prompt=prompt, steps=steps), seed=seed,
+                         previews=True)
+        ims = [np.asarray(p)[0] for p in run.previews] + [run.images[0]]
+        v = [judge(im, graph) for im in ims]
+        recs.append({"seed": seed, "physics": [int(bool(x.physics_ok)) for x in v],
+                     "texture": [int(bool(x.texture_ok)) for x in v]})
+        if progress:
+            progress((j + 1) / len(seeds), f"seed {seed}: {j + 1}/{len(seeds)}")
+    ks = list(range(steps)) + [steps]
+    return {"prompt": prompt, "seeds": list(seeds), "steps": steps, "ks": ks,
+            "curves": {f: curve(recs, f, ks) for f in ("physics", "texture")},
+            "final_ok": {f: final_ok(recs, f) for f in ("physics", "texture")}}
+
+
+def prompt_figure(res: dict[str, Any]):
+    """Plotly: agreement with the final verdict per step for one prompt (Wilson bands)."""
+    import plotly.graph_objects as go
+    fig = go.Figure()
+    for f, colour in (("physics", "#1f77b4"), ("texture", "#ff7f0e")):
+        pts = res["curves"][f][:-1]
+        fig.add_trace(go.Scatter(x=[p["k"] for p in pts], y=[p["acc"] for p in pts], name=f,
+                                 line=dict(color=colour), error_y=interval_bars(pts)))
+    fig.update_layout(title=f"Your prompt: preview verdict = final verdict, {len(res['seeds'])} "
+                            f"seed(s); 95% Wilson intervals", xaxis_title="step k",
+                      yaxis_range=[0, 1.05], height=340, margin=dict(l=40, r=10, t=50, b=40))
+    return fig
+
+
 # ---------------------------------------------------------------------- figures
 
 

@@ -182,6 +182,21 @@ def test_probe_runs(app):
     assert {"k", "acc", "n", "lo", "hi"} <= set(rows["headers"])
 
 
+def test_your_prompt_settling_curve(app):
+    """The Probe tab's live settling curve of the user's own prompt; an open-world prompt and a
+    seed list over the cap are refused naming the field."""
+    client = app[0]
+    plot, md = client.predict(prompt="a small red cube on the floor, lit from the left",
+                              seeds="0, 1", steps=3, api_name="/prompt_settling")
+    assert plot is not None and "2 seed(s), 3 steps" in md and "final images pass physics" in md
+    with pytest.raises(Exception, match="prompt: .*open-world"):
+        client.predict(prompt="a lemon floating in a glass of tea", seeds="0", steps=3,
+                       api_name="/prompt_settling")
+    with pytest.raises(Exception, match="seeds"):
+        client.predict(prompt="a small red cube on the floor, lit from the left",
+                       seeds="0,1,2,3,4,5", steps=3, api_name="/prompt_settling")
+
+
 def test_lina_pair_and_batch(app):
     client, runs = app[:2]
     out = client.predict(api_name="/lina", **_lina_kwargs())

@@ -153,3 +153,18 @@ def test_probe_tab_builds_with_and_without_the_shipped_figure(shipped, tmp_path,
         assert "python -m lina_core settling" in caption and "runs of" in caption
     else:
         assert img is None and not part.visible and "not here" in caption
+
+
+def test_one_prompts_curve_on_a_tiny_pipeline():
+    """Every step's preview and the final judged per seed; the last point agrees with itself."""
+    from lina_core.pipelines import registry
+    from lina_core.settling import prompt_curve, prompt_figure
+    from lina_core.switching import graph_of
+    p = "a small red cube on the floor, lit from the left"
+    res = prompt_curve(registry.tiny_toyworld(), p, graph_of(p, 0), [0, 1], steps=3)
+    assert res["ks"] == [0, 1, 2, 3]
+    for f in ("physics", "texture"):
+        pts = res["curves"][f]
+        assert [q["n"] for q in pts] == [2] * 4 and pts[-1]["acc"] == 1.0
+        assert res["final_ok"][f]["n"] == 2
+    assert len(prompt_figure(res).data) == 2
