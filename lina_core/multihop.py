@@ -354,10 +354,10 @@ def save_png(res: dict[str, Any], path: Path) -> None:
         ax.set_ylim(0, 1.02)
         ax.grid(axis="y", alpha=0.3)
     axes[0][0].set_ylabel("physics passes (verifier)")
-    axes[0][0].legend(fontsize=7, loc="lower left")
     fig.suptitle("Insight 1: physics by hop depth, implicit vs explicit caption; 95% Wilson",
                  fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.86, 1))
+    fig.legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, loc="center right")
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
