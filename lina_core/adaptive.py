@@ -89,18 +89,14 @@ def try_step(name: str, check_step: int, steps: int) -> int:
     the last preview.  ``c+`` states the user's scene (plus its effects): checked at the check
     step."""
     c = C.get(name)
-    if c.op in ("donor", "donor_cplus", "donor_guided", "cplus_guided"):
-        return min(steps - 1, max(check_step, c.k(steps)))
-    if c.op == "texture":
-        return steps - 1
-    return check_step
+    return C.OPS[c.op].checked_at(c, steps, check_step)
 
 
 def plan(ranked: Sequence[str], base_p: Sequence[float], allowed: Sequence[str]) -> list[str]:
     """The order of tries: the predictor's ranking (``ranked``, best first, ``none``
     excluded); the texture donor first when the check expects texture, not physics, to fail."""
     order = [n for n in ranked if n != "none" and n in allowed]
-    tex = [c.name for c in C.FAMILY if c.op == "texture" and c.name in order]
+    tex = [c.name for c in C.FAMILY if C.OPS[c.op].donor == "texture" and c.name in order]
     if tex and base_p[1] < base_p[0]:
         order = tex + [n for n in order if n not in tex]
     return order

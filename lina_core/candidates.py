@@ -28,8 +28,6 @@ from .csg import CausalSceneGraph, to_prompt
 from .donors import DonorError, structure_donor, texture_donor
 from .interventions import InterventionSpec, LatentGuidance, PromptEdit, ScheduleSpec, SpecError
 
-OPS = ("none", "cplus", "donor", "donor_cplus", "texture", "donor_guided", "cplus_guided",
-       "schedule")
 GUIDE_START = 3          #: the step whose predicted clean image places the guidance mask
 GUIDE_WEIGHT = 2.0
 
@@ -55,6 +53,226 @@ class Candidate:
         return asdict(self)
 
 
+def causal_completion(graph: CausalSceneGraph) -> str:
+    """``c+``: the prompt with every implicit effect stated."""
+    return to_prompt(graph, explicit=True)
+
+
+def mask_node(graph: CausalSceneGraph) -> str:
+    """The implicit effect whose region guided candidates mask (the first one with a box)."""
+    boxed = [n for n in graph.implicit_nodes() if graph.node(n)["box"] is not None]
+    if not boxed:
+        raise DonorError("graph: guided candidates need an implicit effect with a box; this "
+                         f"{graph.category} scene has none")
+    return boxed[0]
+
+
+# ---------------------------------------------------------------------- the ops
+
+
+class Op:
+    """One kind of candidate, everything it means in one class (after pyvene's interventions):
+    the prompt edits and latent guidance it adds to a spec, its schedule, whether it needs
+    ToyWorld (a donor or a layout mask) or applies to any scene, the step its try is checked at
+    by the loop, and what the UI says about it.  A candidate names its op; :data:`OPS` is the
+    table, so a new kind of candidate is one subclass here."""
+
+    name = ""
+    #: needs nothing ToyWorld-specific (the training set's donors, a layout mask)
+    open_world = False
+    #: the donor it draws ("structure", "texture") or None
+    donor: str | None = None
+
+    def edits(self, cand: "Candidate", graph: CausalSceneGraph, steps: int) -> list[PromptEdit]:
+        """The prompt edits that realise ``cand`` (raises ``DonorError`` where it does not
+        apply)."""
+        return []
+
+    def guidance(self, cand: "Candidate", graph: CausalSceneGraph, steps: int
+                 ) -> LatentGuidance | None:
+        return None
+
+    def schedule(self, cand: "Candidate") -> ScheduleSpec:
+        return ScheduleSpec()
+
+    def checked_at(self, cand: "Candidate", steps: int, check_step: int) -> int:
+        """The step whose preview the loop's check reads for a try of ``cand``: the check step,
+        unless the try shows another scene than the user's there (see the donor ops)."""
+        return check_step
+
+    def explain(self, cand: "Candidate", graph: CausalSceneGraph, steps: int) -> dict[str, Any]:
+        """The human-readable part of a choice: the donor, the window, the mask node."""
+        return {"op": self.name}
+
+
+OPS: dict[str, Op] = {}
+
+
+def op(cls: type[Op]) -> type[Op]:
+    """Register an :class:`Op` subclass under its ``name``."""
+    OPS[cls.name] = cls()
+    return cls
+
+
+@op
+class NoneOp(Op):
+    """The baseline: nothing changed."""
+    name, open_world = "none", True
+
+
+@op
+class CPlus(Op):
+    """The causal completion ``c+`` (every implicit effect stated) for the window [0, k)."""
+    name, open_world = "cplus", True
+
+    def edits(self, cand, graph, steps):
+        return [PromptEdit("replace", start=0, end=cand.k(steps),
+                           target_prompt=causal_completion(graph))]
+
+    def explain(self, cand, graph, steps):
+        return {"op": self.name, "causal_completion": causal_completion(graph),
+                "window": [0, cand.k(steps)]}
+
+
+class _Structure(Op):
+    """A structure donor's window [0, k) draws the donor's scene, so its try is checked when
+    the run is back on the user's prompt (step k)."""
+    donor = "structure"
+
+    def checked_at(self, cand, steps, check_step):
+        return min(steps - 1, max(check_step, cand.k(steps)))
+
+
+@op
+class Donor(_Structure):
+    """The structure donor for [0, k), then the user's prompt."""
+    name = "donor"
+
+    def edits(self, cand, graph, steps):
+        structure_donor(graph)              # raises DonorError where there is none
+        return [PromptEdit("donor", start=0, end=cand.k(steps))]
+
+    def explain(self, cand, graph, steps):
+        return {"op": self.name, "donor": structure_donor(graph).to_dict(),
+                "window": [0, cand.k(steps)]}
+
+
+@op
+class DonorCPlus(Donor):
+    """The structure donor for [0, k), then ``c+`` instead of the user's prompt."""
+    name = "donor_cplus"
+
+    def edits(self, cand, graph, steps):
+        k = cand.k(steps)
+        out = super().edits(cand, graph, steps)
+        if k < steps:
+            out.append(PromptEdit("replace", start=k, end=steps,
+                                  target_prompt=causal_completion(graph)))
+        return out
+
+    def explain(self, cand, graph, steps):
+        return {**super().explain(cand, graph, steps),
+                "causal_completion": causal_completion(graph)}
+
+
+@op
+class Texture(Op):
+    """The user's prompt for the structure window [0, k), then the texture donor; it changes
+    what the picture shows to the end, so its try is checked on the last preview."""
+    name, donor = "texture", "texture"
+
+    def edits(self, cand, graph, steps):
+        k = cand.k(steps)
+        texture_donor(graph)                # raises DonorError where there is none
+        return [PromptEdit("donor", start=k, end=steps, donor="texture")] if k < steps else []
+
+    def checked_at(self, cand, steps, check_step):
+        return steps - 1
+
+    def explain(self, cand, graph, steps):
+        return {"op": self.name, "donor": texture_donor(graph).to_dict(),
+                "window": [cand.k(steps), steps]}
+
+
+class _Guided(_Structure):
+    """Latent guidance toward a target caption in [GUIDE_START, k), masked to the implicit
+    effect's region as the run drew it."""
+
+    def target(self, graph: CausalSceneGraph) -> str:
+        raise NotImplementedError
+
+    def guidance(self, cand, graph, steps):
+        start = max(1, min(GUIDE_START, steps - 2))
+        return LatentGuidance(target_prompt=self.target(graph), weight=GUIDE_WEIGHT,
+                              start=start, end=max(start + 1, cand.k(steps)),
+                              mask_node=mask_node(graph), mask_from="run")
+
+    def explain(self, cand, graph, steps):
+        g = self.guidance(cand, graph, steps)
+        return {"op": self.name, "window": [g.start, g.end], "mask_node": g.mask_node}
+
+
+@op
+class DonorGuided(_Guided):
+    name = "donor_guided"
+
+    def target(self, graph):
+        return structure_donor(graph).caption
+
+    def explain(self, cand, graph, steps):
+        return {**super().explain(cand, graph, steps),
+                "donor": structure_donor(graph).to_dict()}
+
+
+@op
+class CPlusGuided(_Guided):
+    name, donor = "cplus_guided", None
+
+    def target(self, graph):
+        return causal_completion(graph)
+
+    def explain(self, cand, graph, steps):
+        return {**super().explain(cand, graph, steps),
+                "causal_completion": causal_completion(graph)}
+
+
+@op
+class Schedule(Op):
+    """The reallocated schedule alone: a share ``rho`` (the candidate's k_frac) of the steps at
+    high noise."""
+    name, open_world = "schedule", True
+
+    def schedule(self, cand):
+        return ScheduleSpec("reallocated", rho=cand.k_frac)
+
+    def explain(self, cand, graph, steps):
+        return {"op": self.name, "rho": cand.k_frac}
+
+
+def guidance_for(cand: Candidate, graph: CausalSceneGraph, steps: int) -> LatentGuidance | None:
+    return OPS[cand.op].guidance(cand, graph, steps)
+
+
+def edits_for(cand: Candidate, graph: CausalSceneGraph, steps: int) -> list[PromptEdit]:
+    """The prompt edits that realise ``cand`` (raises ``DonorError`` where it does not apply)."""
+    return OPS[cand.op].edits(cand, graph, steps)
+
+
+def spec_for(cand: Candidate, prompt: str, graph: CausalSceneGraph, steps: int = 25,
+             seed: int = 0, guidance_scale: float = 3.0) -> InterventionSpec:
+    spec = InterventionSpec(prompt=prompt, steps=steps, seed=seed, guidance_scale=guidance_scale,
+                            edits=edits_for(cand, graph, steps),
+                            latent_guidance=guidance_for(cand, graph, steps),
+                            schedule=OPS[cand.op].schedule(cand), graph=graph.to_dict())
+    spec.validate()
+    return spec
+
+
+#: the candidate ops that need nothing ToyWorld-specific (its training set for donors, its
+#: layout for guidance masks): the ones an open-world scene can use
+OPEN_WORLD_OPS = tuple(name for name, o in OPS.items() if o.open_world)
+
+
 FAMILY: tuple[Candidate, ...] = (
     Candidate("none", "none"),
     Candidate("cplus_half", "cplus", 0.5),
@@ -75,66 +293,6 @@ def get(name: str) -> Candidate:
     if name not in BY_NAME:
         raise SpecError(f"candidate: {name!r} is not one of {list(BY_NAME)}")
     return BY_NAME[name]
-
-
-def causal_completion(graph: CausalSceneGraph) -> str:
-    """``c+``: the prompt with every implicit effect stated."""
-    return to_prompt(graph, explicit=True)
-
-
-def mask_node(graph: CausalSceneGraph) -> str:
-    """The implicit effect whose region guided candidates mask (the first one with a box)."""
-    boxed = [n for n in graph.implicit_nodes() if graph.node(n)["box"] is not None]
-    if not boxed:
-        raise DonorError("graph: guided candidates need an implicit effect with a box; this "
-                         f"{graph.category} scene has none")
-    return boxed[0]
-
-
-def guidance_for(cand: Candidate, graph: CausalSceneGraph, steps: int) -> LatentGuidance | None:
-    if cand.op not in ("donor_guided", "cplus_guided"):
-        return None
-    target = structure_donor(graph).caption if cand.op == "donor_guided" else \
-        causal_completion(graph)
-    start = max(1, min(GUIDE_START, steps - 2))
-    return LatentGuidance(target_prompt=target, weight=GUIDE_WEIGHT, start=start,
-                          end=max(start + 1, cand.k(steps)), mask_node=mask_node(graph),
-                          mask_from="run")
-
-
-def edits_for(cand: Candidate, graph: CausalSceneGraph, steps: int) -> list[PromptEdit]:
-    """The prompt edits that realise ``cand`` (raises ``DonorError`` where it does not apply)."""
-    if cand.op not in ("cplus", "donor", "donor_cplus", "texture"):
-        return []
-    k = cand.k(steps)
-    if cand.op == "texture":
-        texture_donor(graph)            # raises DonorError where there is none
-        return [PromptEdit("donor", start=k, end=steps, donor="texture")] if k < steps else []
-    if cand.op == "cplus":
-        return [PromptEdit("replace", start=0, end=k, target_prompt=causal_completion(graph))]
-    structure_donor(graph)              # raises DonorError where there is none
-    edits = [PromptEdit("donor", start=0, end=k)]
-    if cand.op == "donor_cplus" and k < steps:
-        edits.append(PromptEdit("replace", start=k, end=steps,
-                                target_prompt=causal_completion(graph)))
-    return edits
-
-
-def spec_for(cand: Candidate, prompt: str, graph: CausalSceneGraph, steps: int = 25,
-             seed: int = 0, guidance_scale: float = 3.0) -> InterventionSpec:
-    sched = ScheduleSpec("reallocated", rho=cand.k_frac) if cand.op == "schedule" else \
-        ScheduleSpec()
-    spec = InterventionSpec(prompt=prompt, steps=steps, seed=seed, guidance_scale=guidance_scale,
-                            edits=edits_for(cand, graph, steps),
-                            latent_guidance=guidance_for(cand, graph, steps), schedule=sched,
-                            graph=graph.to_dict())
-    spec.validate()
-    return spec
-
-
-#: the candidate ops that need nothing ToyWorld-specific (its training set for donors, its
-#: layout for guidance masks): the ones an open-world scene can use
-OPEN_WORLD_OPS = ("none", "cplus", "schedule")
 
 
 def is_toyworld(graph: CausalSceneGraph | None) -> bool:

@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from . import candidates as C
 from . import compare, engine
 from .csg import TOYWORLD_CATEGORIES as CATEGORIES, CausalSceneGraph, from_prompt, to_prompt
-from .donors import DonorError, structure_donor, texture_donor
+from .donors import DonorError, structure_donor
 from .interventions import InterventionSpec
 
 causal_completion = C.causal_completion
@@ -357,27 +357,9 @@ def _loop_runs(base: Any, runs: list[Any], d: Any, step: int, walls: list[float]
 
 
 def explain(cand: C.Candidate, graph: CausalSceneGraph, steps: int) -> dict[str, Any]:
-    """The human-readable part of a choice: the donor, the window, the mask node."""
-    out: dict[str, Any] = {"op": cand.op}
-    if cand.op == "none":
-        return out
-    if cand.op in ("donor", "donor_cplus", "donor_guided"):
-        out["donor"] = structure_donor(graph).to_dict()
-    if cand.op == "texture":
-        out["donor"] = texture_donor(graph).to_dict()
-        out["window"] = [cand.k(steps), steps]
-        return out
-    if cand.op in ("cplus", "donor_cplus", "cplus_guided"):
-        out["causal_completion"] = causal_completion(graph)
-    if cand.op in ("donor_guided", "cplus_guided"):
-        g = C.guidance_for(cand, graph, steps)
-        out["window"] = [g.start, g.end]
-        out["mask_node"] = g.mask_node
-    elif cand.op != "schedule":
-        out["window"] = [0, cand.k(steps)]
-    else:
-        out["rho"] = cand.k_frac
-    return out
+    """The human-readable part of a choice: the donor, the window, the mask node (each op's
+    :meth:`candidates.Op.explain`)."""
+    return C.OPS[cand.op].explain(cand, graph, steps)
 
 
 #: what LINA runs on an open-world scene when asked to choose (:meth:`LinaSampler.choose`)

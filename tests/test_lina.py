@@ -21,7 +21,7 @@ from lina_core.csg import from_prompt
 from lina_core.donors import DonorError
 from lina_core.grid import read_rows, run_item
 from lina_core.interventions import InterventionSpec, SpecError
-from lina_core.lina import (GRAPH_FEATURES, LinaSampler, Predictor, best_fixed,
+from lina_core.lina import (GRAPH_FEATURES, LinaSampler, Predictor, best_fixed, explain,
                             causal_completion, fit, graph_features, prompt_features,
                             train_predictor)
 from lina_core.toyworld.data import sample_scene
@@ -378,3 +378,48 @@ def test_a_candidate_with_a_misspelt_op_is_an_error():
     with pytest.raises(SpecError, match="k_frac"):
         C.Candidate("cplus_twice", "cplus", 2.0)
     assert all(c.op in C.OPS for c in C.FAMILY)
+
+
+def test_a_new_kind_of_candidate_is_one_op_class(monkeypatch):
+    """Registering one :class:`candidates.Op` subclass is all a new kind of candidate needs: its
+    spec, whether it applies to an open-world scene, the loop's check step and its explanation
+    come from the class."""
+    from lina_core.interventions import PromptEdit
+    monkeypatch.setattr(C, "OPS", dict(C.OPS))          # the table is put back afterwards
+
+    @C.op
+    class LateCPlus(C.Op):
+        name, open_world = "late_cplus", True
+
+        def edits(self, cand, graph, steps):
+            return [PromptEdit("replace", start=cand.k(steps), end=steps,
+                               target_prompt=C.causal_completion(graph))]
+
+        def checked_at(self, cand, steps, check_step):
+            return steps - 1
+
+        def explain(self, cand, graph, steps):
+            return {"op": self.name, "window": [cand.k(steps), steps]}
+    cand = C.Candidate("late_cplus_half", "late_cplus", 0.5)
+    g = from_prompt(PROMPT).graph
+    spec = C.spec_for(cand, PROMPT, g, steps=10)
+    assert [(e.type, e.start, e.end) for e in spec.edits] == [("replace", 5, 10)]
+    assert spec.edits[0].target_prompt == C.causal_completion(g)
+    assert C.OPS[cand.op].checked_at(cand, 10, 4) == 9
+    assert explain(cand, g, 10) == {"op": "late_cplus", "window": [5, 10]}
+    assert C.OPS["late_cplus"].open_world
+
+
+def test_every_op_explains_what_it_changes():
+    """Each shipped op's explanation names what the UI shows for it (donor, c+, window, mask)."""
+    g = sample_scene("test-ood", 0, category="shadow").graph
+    want = {"none": {"op"}, "cplus": {"op", "causal_completion", "window"},
+            "donor": {"op", "donor", "window"},
+            "donor_cplus": {"op", "donor", "causal_completion", "window"},
+            "texture": {"op", "donor", "window"},
+            "donor_guided": {"op", "donor", "window", "mask_node"},
+            "cplus_guided": {"op", "causal_completion", "window", "mask_node"},
+            "schedule": {"op", "rho"}}
+    assert set(want) == set(C.OPS)
+    for c in C.available(g):
+        assert set(explain(c, g, 25)) == want[c.op], c.name
