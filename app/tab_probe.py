@@ -314,19 +314,21 @@ def build(ctx: Ctx) -> None:
             _measured(ctx)
         with gr.Column():
             plot = gr.Plot(label="live probe (small n)")
+            # beside the measured curves: the settling curve (3a) of the user's own prompt
+            gr.Markdown("**Your prompt's settling curve** (insight 3a, live): a baseline per "
+                        "seed, each step's preview judged against the final image's verdict; "
+                        "compare it with the measured curve on the left.")
+            with gr.Row():
+                mine = gr.Textbox(YOUR_PROMPT, label="your prompt (a ToyWorld scene)",
+                                  elem_id="probe-my-prompt", scale=3)
+                my_seeds = gr.Textbox("0, 1", label=f"seeds (at most {UI_MAX_PROBE_SEEDS})",
+                                      elem_id="probe-my-seeds", scale=1)
+            my_run = gr.Button("Run my settling curve", elem_id="probe-my-run")
+            my_status = run_status("probe-my-status")
+            my_md = gr.Markdown(elem_id="probe-my-md")
+            my_plot = gr.Plot(label="your prompt (small n)")
     rows = gr.Dataframe(EMPTY_ROWS, label="rows", interactive=False, wrap=True,
                         elem_id="probe-rows")
-    gr.Markdown("**Your prompt's settling curve** (insight 3a live): a baseline per seed, each "
-                "step's preview judged against the final image's verdict.")
-    with gr.Row():
-        mine = gr.Textbox(YOUR_PROMPT, label="your prompt (a ToyWorld scene)",
-                          elem_id="probe-my-prompt")
-        my_seeds = gr.Textbox("0, 1", label=f"seeds (at most {UI_MAX_PROBE_SEEDS})",
-                              elem_id="probe-my-seeds")
-        my_run = gr.Button("Run my settling curve", elem_id="probe-my-run")
-    my_status = run_status("probe-my-status")
-    my_md = gr.Markdown(elem_id="probe-my-md")
-    my_plot = gr.Plot(label="your prompt (small n)")
     name.change(lambda v: f"_{DESCRIPTIONS.get(v, '')}_", [name], [desc],
                 api_visibility="private", show_progress="hidden")
     ev = run.click(guard(run_probe), [name, split, n, seeds, ks, steps, ctx.model_key],

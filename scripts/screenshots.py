@@ -117,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
                     "document.querySelector('#probe-md') && "
                     "document.querySelector('#probe-md').innerText.includes('rows in')",
                     timeout=300_000)
+                # and the settling curve of the prompt in the box (two seeds)
+                page.locator("#probe-my-run").click()
+                page.wait_for_function(
+                    "document.querySelector('#probe-my-md') && "
+                    "document.querySelector('#probe-my-md').innerText.includes('seed(s)')",
+                    timeout=300_000)
 
             def lina():        # the per-prompt "fixes this" preset (chosen on dev-ood), baseline vs LINA
                 page.get_by_role("tab", name="LINA").click()
