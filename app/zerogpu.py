@@ -21,7 +21,9 @@ SECONDS_PER_STEP = {"toyworld": 0.05, "toyworld_video": 0.2, "sd": 0.1, "sdxl": 
                     "sd3": 0.4, "flux": 0.8, "wan": 4.0, "cogvideox": 4.0}
 #: runs each model call makes (baseline and branch for a comparison)
 RUNS = {"intervene": 2, "lina_pair": 2, "lina_video": 2, "generate": 2, "predict_choice": 0,
-        "probe": 1}
+        "probe": 1, "prompt_settling": 1}
+#: the calls whose runs are per item (prompts x seeds x switch steps), not per call
+PER_ITEM = ("probe", "prompt_settling")
 MIN_S, MAX_S, SETUP_S = 20, 300, 10
 
 
@@ -70,7 +72,7 @@ def duration_for(fn: Callable, kind_of: Callable[[Any], str]) -> Callable[..., i
         steps = int(a.get("steps") or spec.get("steps") or 25)
         kind = "toyworld_video" if fn.__name__ == "lina_video" else kind_of(a.get("model_key"))
         items = int(a.get("n") or 1) * len(a.get("seeds") or [0]) * (len(a.get("ks") or []) + 1)
-        runs = RUNS.get(fn.__name__, 2) * (items if fn.__name__ == "probe" else 1)
+        runs = RUNS.get(fn.__name__, 2) * (items if fn.__name__ in PER_ITEM else 1)
         s = SETUP_S + runs * steps * SECONDS_PER_STEP.get(kind, 1.0)
         return int(min(max(s, MIN_S), MAX_S))
     return seconds

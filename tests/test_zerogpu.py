@@ -49,6 +49,14 @@ def test_duration_grows_with_steps_and_model_and_stays_in_bounds():
     zerogpu.on_gpu(fake_spaces(video), lina_video, KINDS.get)("p", {}, 0, 50, 3.0, 8)
     assert video[0] > toy                              # the video model, by the function's name
 
+    def prompt_settling(model_key, prompt, seeds, steps, progress=None):
+        return {"ok": True}
+    per_seed: list = []
+    settle = zerogpu.on_gpu(fake_spaces(per_seed), prompt_settling, KINDS.get)
+    settle("sdxl", "p", [0], 50)
+    settle("sdxl", "p", [0, 1, 2, 3], 50)
+    assert per_seed[1] > per_seed[0]                   # one run per seed
+
 
 def test_errors_keep_their_class_and_message_across_the_worker():
     call = zerogpu.on_gpu(fake_spaces([]), intervene, KINDS.get)
