@@ -190,15 +190,3 @@ def test_collect_resumes_and_rejudge_gives_the_same_rows(tiny, tmp_path):
     for r in rows:
         assert set(r["implicit"]["physics"]) == set(r["hops"])
         assert r["explicit"]["prompt"].startswith(r["implicit"]["prompt"])
-
-
-def test_probe_tab_shows_the_written_figure_and_names_its_command(tmp_path):
-    from app import tab_probe
-    rows = [_row("test-id", "shadow", i, {"shadow_side": 1}, {"shadow_side": 1},
-                 {"shadow_side": 1}) for i in range(3)]
-    M.write(M.summary(rows, "python -m lina_core multihop --n 3"), tmp_path / "out")
-    img, caption = tab_probe.multihop_figure(tmp_path / "out")
-    assert img is not None and img.ndim == 3
-    assert "test-id hop 1: implicit 100%" in caption and "multihop --n 3" in caption
-    img, caption = tab_probe.floating_figure(tmp_path / "nothing")
-    assert img is None and "--effect floating" in caption

@@ -87,14 +87,3 @@ def test_a_scene_on_a_tiny_pipeline(tiny, tmp_path):
 
 def test_bad_n_exits_2():
     assert S.main(["--n", "0"]) == 2
-
-
-def test_probe_tab_shows_the_written_figure_and_names_its_command(tmp_path):
-    from app import tab_probe
-    v = lambda c, t, p: {"colour": c, "texture": t, "physics": p}   # noqa: E731
-    S.write(S.summary([_row(v(0, 0, 1), v(1, 1, 1), v(0, 0, 0), v(0, 0, 1))],
-                      "python -m lina_core separation --n 1"), tmp_path / "out")
-    img, caption = tab_probe.separation_figure(tmp_path / "out")
-    assert img is not None
-    assert "texture (colour) by swap: follows 100%" in caption and "--n 1" in caption
-    assert tab_probe.separation_figure(tmp_path / "none")[0] is None
