@@ -26,12 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from . import runs_file
 from .csg import TOYWORLD_CATEGORIES
 from .figures import interval_bars, write_figures
 from .stats import rate
@@ -39,7 +39,7 @@ from .stats import rate
 CAPTIONS = ("implicit", "explicit")
 SPLITS = ("test-id", "test-ood")
 ROWS = "multihop.jsonl"
-KEY_FIELDS = ("split", "category", "index", "seed")
+KEY_FIELDS = runs_file.KEY_FIELDS
 COMMAND = ("python -m lina_core multihop --splits test-id,test-ood --n 50 --runs runs/multihop "
            "--out docs/probes/multihop")
 
@@ -137,17 +137,9 @@ def rejudge(runs: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _key(r: dict[str, Any]) -> tuple:
-    return tuple(r[f] for f in KEY_FIELDS)
-
-
 def read_rows(runs: str | Path) -> list[dict[str, Any]]:
     """The scenes already run (the last line of a scene wins)."""
-    path = Path(runs) / ROWS
-    if not path.is_file():
-        return []
-    rows = {_key(r): r for r in map(json.loads, filter(str.strip, path.read_text().splitlines()))}
-    return [rows[k] for k in sorted(rows)]
+    return runs_file.read(Path(runs) / ROWS)
 
 
 def collect(pipe: Any, items: list[dict[str, Any]], runs: str | Path, steps: int = 25,
@@ -155,15 +147,8 @@ def collect(pipe: Any, items: list[dict[str, Any]], runs: str | Path, steps: int
     """Run the items not yet in ``runs`` (one appended line each, images under ``img/``)."""
     runs = Path(runs)
     (runs / "img").mkdir(parents=True, exist_ok=True)
-    done = {_key(r) for r in read_rows(runs)}
-    todo = [it for it in items if _key(it) not in done]
-    t0 = time.perf_counter()
-    with open(runs / ROWS, "a") as f:
-        for j, it in enumerate(todo):
-            f.write(json.dumps(scene_record(pipe, it, steps, runs / "img")) + "\n")
-            f.flush()
-            progress(f"{j + 1}/{len(todo)} scenes {time.perf_counter() - t0:.0f}s")
-    return read_rows(runs)
+    return runs_file.run_missing(items, runs / ROWS,
+                                 lambda it: scene_record(pipe, it, steps, runs / "img"), progress)
 
 
 def items_for(splits: Iterable[str], n: int, categories: Iterable[str] | None = None,

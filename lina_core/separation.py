@@ -22,9 +22,7 @@ Nothing is fitted on the scenes measured (test-id by default); rows are appended
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
@@ -32,10 +30,11 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from . import runs_file
 from .stats import rate
 
 ROWS = "separation.jsonl"
-KEY_FIELDS = ("split", "category", "index", "seed")
+KEY_FIELDS = runs_file.KEY_FIELDS
 PAIRS = 32
 FACTORS = {"texture": "colour", "physics": "light side"}
 MOVES = ("swap", "direction")
@@ -154,31 +153,15 @@ def scene_record(pipe: Any, item: dict[str, Any], steps: int = 25) -> dict[str, 
     return row
 
 
-def _key(r: dict[str, Any]) -> tuple:
-    return tuple(r[f] for f in KEY_FIELDS)
-
-
 def read_rows(runs: str | Path) -> list[dict[str, Any]]:
-    path = Path(runs) / ROWS
-    if not path.is_file():
-        return []
-    rows = {_key(r): r for r in map(json.loads, filter(str.strip, path.read_text().splitlines()))}
-    return [rows[k] for k in sorted(rows)]
+    return runs_file.read(Path(runs) / ROWS)
 
 
 def collect(pipe: Any, items: list[dict[str, Any]], runs: str | Path, steps: int = 25,
             progress: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    runs = Path(runs)
-    runs.mkdir(parents=True, exist_ok=True)
-    done = {_key(r) for r in read_rows(runs)}
-    todo = [it for it in items if _key(it) not in done]
-    t0 = time.perf_counter()
-    with open(runs / ROWS, "a") as f:
-        for j, it in enumerate(todo):
-            f.write(json.dumps(scene_record(pipe, it, steps)) + "\n")
-            f.flush()
-            progress(f"{j + 1}/{len(todo)} scenes {time.perf_counter() - t0:.0f}s")
-    return read_rows(runs)
+    """Run the scenes not yet in ``runs`` (one appended line each)."""
+    return runs_file.run_missing(items, Path(runs) / ROWS,
+                                 lambda it: scene_record(pipe, it, steps), progress)
 
 
 # ---------------------------------------------------------------------- the numbers

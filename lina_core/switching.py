@@ -28,12 +28,12 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 import re
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from . import runs_file
 from .csg import TOYWORLD_CATEGORIES
 from .figures import interval_bars, write_figures
 from .stats import rate
@@ -43,7 +43,7 @@ from .stats import rate
 KS = (0, 2, 4, 6, 8, 10, 12, 16)
 FACTORS = ("physics", "texture")
 ROWS = "switch.jsonl"
-KEY_FIELDS = ("split", "category", "index", "seed")
+KEY_FIELDS = runs_file.KEY_FIELDS
 COMMAND = ("python -m lina_core switching --split dev-ood --n 29 --runs runs/switch "
            "--out docs/probes/switch")
 
@@ -204,17 +204,9 @@ def scene_record(pipe: Any, item: dict[str, Any], ks: Iterable[int], steps: int 
             "src": [_verdict(judge(finals[k], s.graph)) for k in sorted(finals)]}
 
 
-def _key(r: dict[str, Any]) -> tuple:
-    return tuple(r[f] for f in KEY_FIELDS)
-
-
 def read_rows(runs: str | Path, name: str = ROWS) -> list[dict[str, Any]]:
     """The scenes already run (the last line of a scene wins)."""
-    path = Path(runs) / name
-    if not path.is_file():
-        return []
-    rows = {_key(r): r for r in map(json.loads, filter(str.strip, path.read_text().splitlines()))}
-    return [rows[k] for k in sorted(rows)]
+    return runs_file.read(Path(runs) / name)
 
 
 def collect(pipe: Any, items: list[dict[str, Any]], runs: str | Path, ks: Iterable[int] = KS,
@@ -225,18 +217,13 @@ def collect(pipe: Any, items: list[dict[str, Any]], runs: str | Path, ks: Iterab
     from . import attention_settling as AS
     runs = Path(runs)
     runs.mkdir(parents=True, exist_ok=True)
-    done = {_key(r) for r in read_rows(runs)}
-    todo = [it for it in items if _key(it) not in done]
-    t0 = time.perf_counter()
-    with open(runs / ROWS, "a") as f, open(runs / AS.ROWS, "a") as fa:
+    with open(runs / AS.ROWS, "a") as fa:
         def keep_attention(item: dict[str, Any], s: Any, run: Any) -> None:
             fa.write(json.dumps(AS.scene_row(item, s.graph, run)) + "\n")
             fa.flush()
-        for j, it in enumerate(todo):
-            f.write(json.dumps(scene_record(pipe, it, ks, steps, keep_attention)) + "\n")
-            f.flush()
-            progress(f"{j + 1}/{len(todo)} scenes {time.perf_counter() - t0:.0f}s")
-    return read_rows(runs)
+        return runs_file.run_missing(
+            items, runs / ROWS, lambda it: scene_record(pipe, it, ks, steps, keep_attention),
+            progress)
 
 
 # ---------------------------------------------------------------------- the numbers
