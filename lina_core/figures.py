@@ -26,3 +26,16 @@ def write_figures(res: dict[str, Any], out: str | Path, stem: str,
     save_png(res, paths["png"])
     save_html(res, paths["html"])
     return paths
+
+
+def bars_html(path: str | Path, title: str, xs: list[str],
+              series: dict[str, list[dict[str, Any]]]) -> None:
+    """Grouped bars with their intervals (one bar per x of each series) as a Plotly page."""
+    import plotly.graph_objects as go
+    fig = go.Figure()
+    for name, pts in series.items():
+        fig.add_trace(go.Bar(x=xs, y=[p["acc"] for p in pts], name=name,
+                             error_y=interval_bars(pts)))
+    fig.update_layout(title=title, barmode="group", yaxis_range=[0, 1.02], height=380,
+                      margin=dict(l=40, r=10, t=60, b=40))
+    fig.write_html(path, include_plotlyjs="cdn")

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import runs_file
 from .csg import TOYWORLD_CATEGORIES
-from .figures import interval_bars, write_figures
+from .figures import bars_html, write_figures
 from .stats import rate
 
 CAPTIONS = ("implicit", "explicit")
@@ -348,16 +348,9 @@ def save_png(res: dict[str, Any], path: Path) -> None:
 
 
 def save_html(res: dict[str, Any], path: Path) -> None:
-    import plotly.graph_objects as go
-    fig = go.Figure()
-    for cap in CAPTIONS:
-        pts = [c[cap] for c in res["cells"]]
-        fig.add_trace(go.Bar(x=[f"{c['split']} hop {c['hop']}" for c in res["cells"]],
-                             y=[p["acc"] for p in pts], name=cap, error_y=interval_bars(pts)))
-    fig.update_layout(title="Insight 1: physics passes by hop depth and caption (95% Wilson)",
-                      barmode="group", yaxis_range=[0, 1.02], height=380,
-                      margin=dict(l=40, r=10, t=60, b=40))
-    fig.write_html(path, include_plotlyjs="cdn")
+    bars_html(path, "Insight 1: physics passes by hop depth and caption (95% Wilson)",
+              [f"{c['split']} hop {c['hop']}" for c in res["cells"]],
+              {cap: [c[cap] for c in res["cells"]] for cap in CAPTIONS})
 
 
 def write(res: dict[str, Any], out: str | Path) -> dict[str, Path]:

@@ -254,18 +254,10 @@ def save_png(res: dict[str, Any], path: Path) -> None:
 
 
 def save_html(res: dict[str, Any], path: Path) -> None:
-    import plotly.graph_objects as go
-    from .figures import interval_bars
-    fig = go.Figure()
-    xs = [f"{c['factor']} {c['move']}" for c in res["cells"]]
-    for what in ("follows", "keeps_other"):
-        pts = [c[what] for c in res["cells"]]
-        fig.add_trace(go.Bar(x=xs, y=[p["acc"] for p in pts], name=what,
-                             error_y=interval_bars(pts)))
-    fig.update_layout(title="Insight 2: texture and physics moved apart in the embedding",
-                      barmode="group", yaxis_range=[0, 1.02], height=380,
-                      margin=dict(l=40, r=10, t=60, b=40))
-    fig.write_html(path, include_plotlyjs="cdn")
+    from .figures import bars_html
+    bars_html(path, "Insight 2: texture and physics moved apart in the embedding",
+              [f"{c['factor']} {c['move']}" for c in res["cells"]],
+              {what: [c[what] for c in res["cells"]] for what in ("follows", "keeps_other")})
 
 
 def write(res: dict[str, Any], out: str | Path) -> dict[str, Path]:
