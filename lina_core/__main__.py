@@ -326,10 +326,8 @@ def cmd_golden(a: argparse.Namespace) -> int:
 
 def _model_args(q: argparse.ArgumentParser) -> None:
     """The flags of every command that loads a model."""
-    q.add_argument("--model", help="a ToyWorld model folder (default: the shipped one)")
-    q.add_argument("--tiny", action="store_true", help="a tiny random-weight model")
-    q.add_argument("--steps", type=int, default=25)
-    q.add_argument("--threads", type=int, default=2)
+    from .loading import image_model_args
+    image_model_args(q)
     q.add_argument("--video", action="store_true",
                    help="the ToyWorld video model (clips of --frames frames)")
     q.add_argument("--frames", type=int, default=8, help="clip length, 8-16 (video)")

@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import Any
 
 
+def image_model_args(q: Any, threads: int = 2) -> None:
+    """The flags of a command that loads the ToyWorld image model: ``--model``, ``--tiny``,
+    ``--steps``, ``--threads`` (a measurement meant to run as several processes defaults to
+    one thread: two processes of two threads on two cores run ten times slower)."""
+    q.add_argument("--model", help="a ToyWorld model folder (default: the shipped one)")
+    q.add_argument("--tiny", action="store_true", help="a tiny random-weight model")
+    q.add_argument("--steps", type=int, default=25)
+    q.add_argument("--threads", type=int, default=threads)
+
+
 def load_model(path: str | None, tiny: bool = False, video: bool = False) -> Any:
     """The shipped ToyWorld model (``video``: the video one), a ToyWorld folder given on the
     command line (image or video, as its model_index.json says), or a tiny random-weight one

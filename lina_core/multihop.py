@@ -372,12 +372,10 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .loading import image_model_args
     ap = argparse.ArgumentParser(prog="python -m lina_core multihop",
                                  description=__doc__.splitlines()[0])
-    ap.add_argument("--model", help="a ToyWorld model folder (default: the shipped one)")
-    ap.add_argument("--tiny", action="store_true", help="a tiny random-weight model")
-    ap.add_argument("--steps", type=int, default=25)
-    ap.add_argument("--threads", type=int, default=1)
+    image_model_args(ap, threads=1)
     ap.add_argument("--splits", default=",".join(SPLITS))
     ap.add_argument("--n", type=int, default=50, help="scenes per category and split (seed 0)")
     ap.add_argument("--runs", default="runs/multihop", help="the resumable rows (gitignored)")

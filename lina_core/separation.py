@@ -271,10 +271,8 @@ def write(res: dict[str, Any], out: str | Path) -> dict[str, Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lina_core separation",
                                  description=__doc__.splitlines()[0])
-    ap.add_argument("--model", help="a ToyWorld model folder (default: the shipped one)")
-    ap.add_argument("--tiny", action="store_true", help="a tiny random-weight model")
-    ap.add_argument("--steps", type=int, default=25)
-    ap.add_argument("--threads", type=int, default=1)
+    from .loading import image_model_args
+    image_model_args(ap, threads=1)
     ap.add_argument("--split", default="test-id", choices=["dev-ood", "test-id", "test-ood"])
     ap.add_argument("--n", type=int, default=200, help="shadow scenes lit from a side")
     ap.add_argument("--runs", default="runs/separation", help="the resumable rows (gitignored)")

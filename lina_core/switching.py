@@ -395,7 +395,8 @@ def add_command(sub: Any, model_args: Callable[[Any], None]) -> None:
     q.add_argument("--out", default="docs/probes/switch")
     q.add_argument("--summarise", action="store_true", help="summarise --runs only")
     q.add_argument("--shard", type=int, default=0, help="this process's share of the scenes: "
-                   "every --shards-th from --shard (processes append to the same rows)")
+                   "every --shards-th from --shard (processes append to the same rows; with "
+                   "--shards > 1 each runs one torch thread)")
     q.add_argument("--shards", type=int, default=1)
     q.set_defaults(fn=main)
 
@@ -406,7 +407,9 @@ def main(a: Any) -> None:
         import torch
         from .loading import load_model
         from .grid import work_items
-        torch.set_num_threads(a.threads)
+        # shards run side by side: one torch thread each (two of two threads on two cores
+        # ran ten times slower)
+        torch.set_num_threads(a.threads if a.shards == 1 else 1)
         pipe = load_model(a.model, a.tiny, False)
         # scene-major, so that a run stopped early still holds every category equally
         items = sorted(work_items([a.split], a.n, [0], TOYWORLD_CATEGORIES),

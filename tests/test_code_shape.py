@@ -86,24 +86,6 @@ def test_app_kinds_are_the_adapter_tables():
     assert set(load_app().KINDS) == set(KINDS) - {"toyworld_video"}
 
 
-def test_scripts_are_chores_that_neither_patch_the_path_nor_import_tests():
-    """scripts/ runs with the repository on PYTHONPATH (the Makefile sets it): none edits
-    sys.path or imports from tests/."""
-    scripts = sorted(ROOT.glob("scripts/*.py"))
-    assert scripts
-    for path in scripts:
-        tree = ast.parse(path.read_text(), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr == "path" and \
-                    isinstance(node.value, ast.Name) and node.value.id == "sys":
-                raise AssertionError(f"{path.name}:{node.lineno} touches sys.path")
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "tests":
-                raise AssertionError(f"{path.name}:{node.lineno} imports from tests/")
-            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "tests"
-                                                    for a in node.names):
-                raise AssertionError(f"{path.name}:{node.lineno} imports tests")
-
-
 def test_nothing_is_named_for_a_version():
     """No module, function or constant of lina_core/ or app/ named for a version (``_v2``,
     ``V2_``): a thing is named for what it holds."""

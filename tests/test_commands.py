@@ -15,9 +15,9 @@ from lina_core.__main__ import MODULE_COMMANDS, build_parser, main
 ROOT = Path(__file__).resolve().parents[1]
 #: the repository chores scripts/ keeps (the Space folder, screenshots, the full pipeline)
 CHORES = {"make_space.py", "reproduce.py", "screenshots.py", "talk_screens.py"}
-#: chores that still patch sys.path: edited elsewhere while the commands moved (issue 26);
-#: a ratchet, as below
-STILL_PATCHING = {"make_space.py", "reproduce.py"}
+#: chores that still patch sys.path (a ratchet): none; they run with PYTHONPATH=., as the
+#: Makefile sets it
+STILL_PATCHING: set[str] = set()
 #: modules of lina_core that still run as ``python -m lina_core.<module>``: bench_loop (edited
 #: elsewhere), and the two scripts/reproduce.py's stages run so; each to become a line of
 #: MODULE_COMMANDS
