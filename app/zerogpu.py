@@ -15,10 +15,12 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
-#: seconds per denoising step of one run, by family, on a ZeroGPU slice (H200 share), with
-#: headroom: what a duration is computed from (measured figures belong in PERFORMANCE.md)
-SECONDS_PER_STEP = {"toyworld": 0.05, "toyworld_video": 0.2, "sd": 0.1, "sdxl": 0.3,
-                    "sd3": 0.4, "flux": 0.8, "wan": 4.0, "cogvideox": 4.0}
+def seconds_per_step(kind: str) -> float:
+    """Seconds per denoising step of one run of a family on a ZeroGPU slice: the family's
+    adapter says (``Adapter.zerogpu_seconds_per_step``; 1 s for a kind it does not know)."""
+    from lina_core.adapters import KINDS
+    a = KINDS.get(kind)
+    return a.zerogpu_seconds_per_step if a is not None else 1.0
 #: runs each model call makes (baseline and branch for a comparison)
 RUNS = {"intervene": 2, "lina_pair": 2, "lina_video": 2, "generate": 2, "predict_choice": 0,
         "probe": 1, "prompt_settling": 1}
@@ -73,7 +75,7 @@ def duration_for(fn: Callable, kind_of: Callable[[Any], str]) -> Callable[..., i
         kind = "toyworld_video" if fn.__name__ == "lina_video" else kind_of(a.get("model_key"))
         items = int(a.get("n") or 1) * len(a.get("seeds") or [0]) * (len(a.get("ks") or []) + 1)
         runs = RUNS.get(fn.__name__, 2) * (items if fn.__name__ in PER_ITEM else 1)
-        s = SETUP_S + runs * steps * SECONDS_PER_STEP.get(kind, 1.0)
+        s = SETUP_S + runs * steps * seconds_per_step(kind)
         return int(min(max(s, MIN_S), MAX_S))
     return seconds
 

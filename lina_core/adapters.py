@@ -43,6 +43,9 @@ class Adapter:
     #: how :mod:`.attention` reads text attention: "cross" (UNet ``attn2``), "joint" (SD3),
     #: "flux" (double and single stream), or None (not covered: nothing is recorded)
     attention_kind: str | None = None
+    #: seconds per denoising step of one run on a ZeroGPU slice (H200 share), with headroom:
+    #: what a ZeroGPU call's duration is computed from (measured figures: PERFORMANCE.md)
+    zerogpu_seconds_per_step: float = 1.0
 
     def pipeline_class(self) -> type:
         import diffusers
@@ -208,6 +211,7 @@ def to_uint8_images(x: torch.Tensor) -> np.ndarray:
 @register("ToyWorldPipeline")
 class ToyWorld(Adapter):
     kind, pixel_latents, attention_kind = "toyworld", True, "cross"
+    zerogpu_seconds_per_step = 0.05
 
     def pipeline_class(self) -> type:
         from .pipelines.toyworld import ToyWorldPipeline
@@ -232,6 +236,7 @@ class ToyWorld(Adapter):
 @register("ToyWorldVideoPipeline")
 class ToyWorldVideo(ToyWorld):
     kind, video = "toyworld_video", True
+    zerogpu_seconds_per_step = 0.2
 
     def pipeline_class(self) -> type:
         from .pipelines.toyworld_video import ToyWorldVideoPipeline
@@ -252,6 +257,7 @@ class ToyWorldVideo(ToyWorld):
 @register("StableDiffusionPipeline")
 class StableDiffusion(Adapter):
     kind, pipeline_class_name, attention_kind = "sd", "StableDiffusionPipeline", "cross"
+    zerogpu_seconds_per_step = 0.1
 
     def size(self, pipe, height, width, frames):
         """``StableDiffusionPipeline.__call__``: ``if not height or not width`` both sides take
@@ -272,6 +278,7 @@ class StableDiffusion(Adapter):
 @register("StableDiffusionXLPipeline")
 class StableDiffusionXL(Adapter):
     kind, pipeline_class_name = "sdxl", "StableDiffusionXLPipeline"
+    zerogpu_seconds_per_step = 0.3
     attention_kind = "cross"
 
     def encode(self, pipe, texts):
@@ -290,6 +297,7 @@ class StableDiffusionXL(Adapter):
 @register("StableDiffusion3Pipeline")
 class StableDiffusion3(Adapter):
     kind, pipeline_class_name = "sd3", "StableDiffusion3Pipeline"
+    zerogpu_seconds_per_step = 0.4
     attention_kind = "joint"   # the text is CLIP's 77 tokens, then T5's
 
     def encode(self, pipe, texts):
@@ -301,6 +309,7 @@ class StableDiffusion3(Adapter):
 @register("FluxPipeline")
 class Flux(Adapter):
     kind, pipeline_class_name, uses_negative = "flux", "FluxPipeline", False
+    zerogpu_seconds_per_step = 0.8
     attention_kind = "flux"
 
     def attention_tokens(self, pipe, prompt, length):
@@ -392,6 +401,7 @@ class _T5Video(Adapter):
 @register("WanPipeline")
 class Wan(_T5Video):
     kind, pipeline_class_name, separate_unconditional = "wan", "WanPipeline", True
+    zerogpu_seconds_per_step = 4.0
     attention_kind = "wan"
 
     def native_size(self, pipe):
@@ -418,6 +428,7 @@ class Wan(_T5Video):
 @register("CogVideoXPipeline")
 class CogVideoX(_T5Video):
     kind, pipeline_class_name, attention_kind = "cogvideox", "CogVideoXPipeline", "cog"
+    zerogpu_seconds_per_step = 4.0
 
     def native_size(self, pipe):
         """``CogVideoXPipeline.__call__``: the transformer's ``sample_height``/``sample_width``

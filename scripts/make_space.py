@@ -103,7 +103,7 @@ def gpu_seconds(kind: str) -> int:
     """The GPU time app/zerogpu.py asks for one comparison (baseline and branch) of
     :data:`README_STEPS` steps: its per-step figures, set with headroom, not measurements."""
     from app import zerogpu as z
-    s = z.SETUP_S + z.RUNS["intervene"] * README_STEPS * z.SECONDS_PER_STEP.get(kind, 1.0)
+    s = z.SETUP_S + z.RUNS["intervene"] * README_STEPS * z.seconds_per_step(kind)
     return int(min(max(s, z.MIN_S), z.MAX_S))
 
 

@@ -119,3 +119,12 @@ def test_on_zero_gpu_models_go_to_cuda_at_import(monkeypatch, tmp_path):
         assert asked == [("sdxl", {"device": "cuda", "dtype": torch.bfloat16})]
     finally:
         state.HANDLE, state.VIDEO = kept
+
+
+def test_seconds_per_step_are_the_adapters():
+    """A family's ZeroGPU seconds per step live in its adapter (one place per family)."""
+    from lina_core.adapters import KINDS as ADAPTERS
+    assert {k: zerogpu.seconds_per_step(k) for k in ADAPTERS} == \
+        {k: a.zerogpu_seconds_per_step for k, a in ADAPTERS.items()}
+    assert zerogpu.seconds_per_step("toyworld") < zerogpu.seconds_per_step("wan")
+    assert zerogpu.seconds_per_step("unknown") == 1.0
