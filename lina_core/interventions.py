@@ -325,7 +325,19 @@ class InterventionSpec:
         return cls.from_dict(load_json(text, "spec", error=SpecError))
 
 
+#: the most characters of unknown field names a message quotes (with "allowed [...]" beside
+#: them the message stays under 300 characters, whatever the keys hold)
+NAMES_CHARS = 90
+
+
 def _names(fields: set[Any]) -> str:
-    """Unknown field names for a message: the first three, each cut short (a key is input)."""
+    """Unknown field names for a message: the first ones, each cut short (a key is input), at
+    most :data:`NAMES_CHARS` characters in all."""
+    out: list[str] = []
     names = sorted(map(str, fields))
-    return ", ".join(snippet(n, 24) for n in names[:3]) + (", ..." if len(names) > 3 else "")
+    for n in names:
+        s = snippet(n, 20)
+        if out and len(", ".join(out + [s])) > NAMES_CHARS:
+            break
+        out.append(s)
+    return ", ".join(out) + (", ..." if len(out) < len(names) else "")
