@@ -409,7 +409,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"multihop: --n: {a.n} must lie in [1, 10000]", file=sys.stderr)
         return 2
     if a.rejudge:
-        rejudge(a.runs)
+        try:
+            rejudge(a.runs)
+        except OSError as e:
+            print(f"multihop: --runs: a kept image is missing ({e})", file=sys.stderr)
+            return 2
     elif not a.summarise:
         try:
             items = items_for(splits, a.n, _names(a.categories), a.effect)[a.shard::a.shards]
@@ -426,7 +430,11 @@ def main(argv: list[str] | None = None) -> int:
     cmd = (f"python -m lina_core multihop --splits {a.splits} --n {a.n} "
            + (f"--categories {a.categories} " if a.categories else "")
            + (f"--effect {a.effect} " if a.effect else "") + f"--runs {a.runs} --out {a.out}")
-    res = summary(read_rows(a.runs), cmd)
+    try:
+        res = summary(read_rows(a.runs), cmd)
+    except ValueError as e:
+        print(f"multihop: --runs: {a.runs}: {e}", file=sys.stderr)
+        return 2
     paths = write(res, a.out)
     print(table(res))
     print("wrote", ", ".join(str(p) for p in paths.values()))

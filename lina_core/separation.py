@@ -295,11 +295,16 @@ def main(argv: list[str] | None = None) -> int:
         collect(pipe, items, a.runs, a.steps, lambda m: print(m, flush=True))
     if a.no_summary:
         return 0
+    rows = read_rows(a.runs)
+    if not rows:
+        print(f"separation: --runs: {a.runs} holds no rows (run without --summarise first)",
+              file=sys.stderr)
+        return 2
     from .probes import linear_probe
     linear = linear_probe(pipe or load_model(a.model, a.tiny, False), n=1000)
     cmd = f"python -m lina_core separation --split {a.split} --n {a.n} --runs {a.runs} " \
           f"--out {a.out}"
-    res = summary(read_rows(a.runs), cmd, linear)
+    res = summary(rows, cmd, linear)
     paths = write(res, a.out)
     print(table(res))
     for k, v in linear.items():

@@ -164,7 +164,12 @@ def test_items_are_balanced_and_the_effect_filter_holds():
                                 for it in fl)
 
 
-def test_bad_options_exit_2(capsys):
+def test_bad_options_exit_2(capsys, tmp_path):
+    assert M.main(["--summarise", "--runs", str(tmp_path / "none")]) == 2
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / M.ROWS).write_text(json.dumps({"split": "test-id", "category": "shadow",
+                                                     "index": 0, "seed": 0}) + "\n")
+    assert M.main(["--rejudge", "--runs", str(tmp_path / "r")]) == 2     # its images are gone
     assert M.main(["--splits", "nope"]) == 2
     assert M.main(["--categories", "nope", "--runs", "unused"]) == 2
     assert M.main(["--effect", "nope"]) == 2

@@ -85,5 +85,6 @@ def test_a_scene_on_a_tiny_pipeline(tiny, tmp_path):
     assert len((tmp_path / S.ROWS).read_text().splitlines()) == 1
 
 
-def test_bad_n_exits_2():
+def test_bad_n_and_empty_runs_exit_2(tmp_path):
     assert S.main(["--n", "0"]) == 2
+    assert S.main(["--summarise", "--runs", str(tmp_path / "none")]) == 2
