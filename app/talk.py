@@ -138,21 +138,11 @@ def _pct(p: float) -> str:
 
 def _what(name: str, iv: dict[str, Any]) -> str:
     """An intervention in a few plain words."""
-    op = iv.get("op", "")
+    from lina_core.candidates import OPS
+    op = OPS.get(iv.get("op", ""))
     w = iv.get("window")
     steps = f" for steps {w[0]}-{w[1]}" if w else ""
-    donor = (iv.get("donor") or {}).get("caption")
-    if op == "none":
-        return "no intervention"
-    if op in ("donor", "donor_cplus") and donor:
-        return f"a structure donor (the model first draws _{donor}_{steps})"
-    if op == "texture" and donor:
-        return f"a texture donor (_{donor}_{steps})"
-    if op.startswith("cplus") and iv.get("causal_completion"):
-        return f"the causal completion c+ (_{iv['causal_completion']}_{steps})"
-    if iv.get("rho") is not None:
-        return "the reallocated schedule (more steps at high noise)"
-    return f"`{name}`{steps}"
+    return (op.in_words(iv, steps) if op is not None else None) or f"`{name}`{steps}"
 
 
 def reason_sentence(choice: dict[str, Any]) -> str:

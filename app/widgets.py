@@ -516,16 +516,6 @@ def _fmt_box(box: Sequence[float]) -> str:
 
 
 #: what happens in (and after) a candidate's window, by op
-_WINDOW_SAYS = {
-    "cplus": ": conditioned on c+, then on the prompt",
-    "donor": ": conditioned on the donor, then on the prompt",
-    "donor_cplus": ": conditioned on the donor, then on c+",
-    "texture": ": the prompt first, the texture donor in this window",
-    "donor_guided": ": latent guidance toward the donor, in the masked region",
-    "cplus_guided": ": latent guidance toward c+, in the masked region",
-}
-
-
 def choice_markdown(choice: dict[str, Any], run_mask: dict[str, Any] | None = None,
                     steps: int | None = None) -> str:
     """What LINA chose and why, for reading: the candidate and who chose it, the donor (its
@@ -570,9 +560,8 @@ def choice_markdown(choice: dict[str, Any], run_mask: dict[str, Any] | None = No
     if iv.get("window"):
         s0, s1 = iv["window"]
         of = f" of {steps}" if steps else ""
-        says = _WINDOW_SAYS.get(op, "")
-        if steps and s1 >= steps and op in ("cplus", "donor"):
-            says = says.split(", then")[0] + " throughout"
+        from lina_core.candidates import OPS
+        says = OPS[op].says_for([s0, s1], steps) if op in OPS else ""
         lines.append(f"**Window:** steps [{s0}, {s1}){of}{says}.")
     if iv.get("mask_node"):
         text = f"**Guidance mask:** node `{iv['mask_node']}`"

@@ -82,6 +82,10 @@ class Op:
     open_world = False
     #: the donor it draws ("structure", "texture") or None
     donor: str | None = None
+    #: what its window of steps does, as the UI says it after "steps [s0, s1)", and when the
+    #: window is every step
+    window_says = ""
+    window_says_throughout = ""
 
     def edits(self, cand: "Candidate", graph: CausalSceneGraph, steps: int) -> list[PromptEdit]:
         """The prompt edits that realise ``cand`` (raises ``DonorError`` where it does not
@@ -104,6 +108,17 @@ class Op:
         """The human-readable part of a choice: the donor, the window, the mask node."""
         return {"op": self.name}
 
+    def in_words(self, explained: dict[str, Any], window: str) -> str | None:
+        """The intervention in a few plain words, from its :meth:`explain` dict (``window``:
+        " for steps a-b" or ""); None where the dict lacks what the words need."""
+        return None
+
+    def says_for(self, window: list[int], steps: int | None) -> str:
+        """What the window ``[s0, s1)`` does, for the UI."""
+        if steps and window[1] >= steps and self.window_says_throughout:
+            return self.window_says_throughout
+        return self.window_says
+
 
 OPS: dict[str, Op] = {}
 
@@ -119,11 +134,20 @@ class NoneOp(Op):
     """The baseline: nothing changed."""
     name, open_world = "none", True
 
+    def in_words(self, explained, window):
+        return "no intervention"
+
 
 @op
 class CPlus(Op):
     """The causal completion ``c+`` (every implicit effect stated) for the window [0, k)."""
     name, open_world = "cplus", True
+    window_says = ": conditioned on c+, then on the prompt"
+    window_says_throughout = ": conditioned on c+ throughout"
+
+    def in_words(self, explained, window):
+        c = explained.get("causal_completion")
+        return f"the causal completion c+ (_{c}_{window})" if c else None
 
     def edits(self, cand, graph, steps):
         return [PromptEdit("replace", start=0, end=cand.k(steps),
@@ -147,6 +171,12 @@ class _Structure(Op):
 class Donor(_Structure):
     """The structure donor for [0, k), then the user's prompt."""
     name = "donor"
+    window_says = ": conditioned on the donor, then on the prompt"
+    window_says_throughout = ": conditioned on the donor throughout"
+
+    def in_words(self, explained, window):
+        d = (explained.get("donor") or {}).get("caption")
+        return f"a structure donor (the model first draws _{d}_{window})" if d else None
 
     def edits(self, cand, graph, steps):
         structure_donor(graph)              # raises DonorError where there is none
@@ -161,6 +191,7 @@ class Donor(_Structure):
 class DonorCPlus(Donor):
     """The structure donor for [0, k), then ``c+`` instead of the user's prompt."""
     name = "donor_cplus"
+    window_says, window_says_throughout = ": conditioned on the donor, then on c+", ""
 
     def edits(self, cand, graph, steps):
         k = cand.k(steps)
@@ -180,6 +211,11 @@ class Texture(Op):
     """The user's prompt for the structure window [0, k), then the texture donor; it changes
     what the picture shows to the end, so its try is checked on the last preview."""
     name, donor = "texture", "texture"
+    window_says = ": the prompt first, the texture donor in this window"
+
+    def in_words(self, explained, window):
+        d = (explained.get("donor") or {}).get("caption")
+        return f"a texture donor (_{d}_{window})" if d else None
 
     def edits(self, cand, graph, steps):
         k = cand.k(steps)
@@ -215,6 +251,7 @@ class _Guided(_Structure):
 @op
 class DonorGuided(_Guided):
     name = "donor_guided"
+    window_says = ": latent guidance toward the donor, in the masked region"
 
     def target(self, graph):
         return structure_donor(graph).caption
@@ -227,6 +264,8 @@ class DonorGuided(_Guided):
 @op
 class CPlusGuided(_Guided):
     name, donor = "cplus_guided", None
+    window_says = ": latent guidance toward c+, in the masked region"
+    in_words = CPlus.in_words
 
     def target(self, graph):
         return causal_completion(graph)
@@ -241,6 +280,9 @@ class Schedule(Op):
     """The reallocated schedule alone: a share ``rho`` (the candidate's k_frac) of the steps at
     high noise."""
     name, open_world = "schedule", True
+
+    def in_words(self, explained, window):
+        return "the reallocated schedule (more steps at high noise)"
 
     def schedule(self, cand):
         return ScheduleSpec("reallocated", rho=cand.k_frac)

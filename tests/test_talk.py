@@ -76,3 +76,25 @@ def test_each_change_fills_only_what_it_has_seen():
     assert set(writes) == {"md", "truth"}
     assert writes["truth"] == {"truth"}
     assert writes["md"] == set(talk.TALK_OUTPUTS) - {"truth"}
+
+
+def test_each_op_says_its_window_and_its_plain_words():
+    """The window line and the plain words come from each op (lina_core.candidates.Op)."""
+    from app.talk import _what
+    from app.widgets import choice_markdown
+    from lina_core import candidates as C
+    from lina_core.lina import explain
+    from lina_core.toyworld.data import sample_scene
+    g = sample_scene("test-ood", 0, category="shadow").graph
+    for c in C.available(g):
+        iv = explain(c, g, 25)
+        md = choice_markdown({"candidate": c.name, "why": {"intervention": iv}}, None, 25)
+        if "window" in iv:
+            s0, s1 = iv["window"]
+            assert f"steps [{s0}, {s1}) of 25{C.OPS[c.op].says_for([s0, s1], 25)}." in md, c.name
+        words = _what(c.name, iv)
+        assert words and ("`" not in words or c.op == "donor_guided"), (c.name, words)
+    full = C.OPS["cplus"].says_for([0, 25], 25)
+    assert full.endswith("throughout") and C.OPS["cplus"].says_for([0, 12], 25).endswith("prompt")
+    assert _what("x", {"op": "none"}) == "no intervention"
+    assert _what("odd", {"op": "unknown", "window": [0, 3]}) == "`odd` for steps 0-3"
