@@ -182,6 +182,7 @@ def tiny():
     return registry.tiny_toyworld()
 
 
+@pytest.mark.slow   # a tiny pipeline built and run 8 times, 16 images judged: ~4 s
 def test_collect_resumes_and_rejudge_gives_the_same_rows(tiny, tmp_path):
     items = M.items_for(["test-id"], 1, ["shadow", "buoyancy"])
     rows = M.collect(tiny, items[:1], tmp_path, steps=2, progress=lambda m: None)
