@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from lina_core import speed
 from lina_core.evaluate import sample_images
