@@ -34,7 +34,7 @@ import numpy as np
 from . import runs_file
 from .csg import TOYWORLD_CATEGORIES
 from .figures import bars_html, write_figures
-from .stats import rate
+from .stats import pct, rate, rounded
 
 CAPTIONS = ("implicit", "explicit")
 SPLITS = ("test-id", "test-ood")
@@ -197,9 +197,7 @@ def _verifier_hop(row: dict[str, Any]) -> int:
 
 
 def _pt(values: list[bool]) -> dict[str, Any]:
-    r = rate(values)
-    return {"acc": round(r["acc"], 4) if r["n"] else None, "n": r["n"],
-            "lo": round(r["lo"], 4), "hi": round(r["hi"], 4)}
+    return rounded(rate(values))
 
 
 def _diff(a: np.ndarray, b: np.ndarray | None = None, n_boot: int = 2000) -> dict[str, Any]:
@@ -281,11 +279,6 @@ def summary(rows: list[dict[str, Any]], command: str = COMMAND) -> dict[str, Any
             "categories": per_cat}
 
 
-def _pct(p: dict[str, Any]) -> str:
-    return "-" if p["acc"] is None else \
-        f"{100 * p['acc']:.1f} [{100 * p['lo']:.1f}, {100 * p['hi']:.1f}]"
-
-
 def _pp(d: dict[str, Any]) -> str:
     return "-" if d["diff"] is None else \
         f"{100 * d['diff']:+.1f} [{100 * d['lo']:+.1f}, {100 * d['hi']:+.1f}]"
@@ -301,9 +294,9 @@ def table(res: dict[str, Any]) -> str:
         unread = c.get("undetermined", {}).get("implicit", 0)
         lines.append(f"| {c['split']} | {c['hop']} | {', '.join(c['categories'])} | "
                      f"{c['implicit']['n']}{f' (+{unread} unread)' if unread else ''} | "
-                     f"{_pct(c['implicit'])} | {_pct(c['explicit'])} | "
+                     f"{pct(c['implicit'])} | {pct(c['explicit'])} | "
                      f"{_pp(c['explicit_minus_implicit'])} | "
-                     f"{_pct(g) + ' (' + str(g['n']) + ')' if g['n'] else '-'} | "
+                     f"{pct(g) + ' (' + str(g['n']) + ')' if g['n'] else '-'} | "
                      f"{c.get('pixel_diff_mean') if c.get('pixel_diff_mean') is not None else '-'} |")
     lines += ["", "| hop | caption | test-ood - test-id (pp) |", "|---|---|---|"]
     lines += [f"| {g['hop']} | {g['caption']} | {_pp(g['ood_minus_id'])} |"
@@ -313,7 +306,7 @@ def table(res: dict[str, Any]) -> str:
               for g in res.get("hop_gaps", [])]
     lines += ["", "| category | hop | split | n | implicit | explicit |", "|---|---|---|---|---|---|"]
     lines += [f"| {c['category']} | {c['hop']} | {c['split']} | {c['implicit']['n']} | "
-              f"{_pct(c['implicit'])} | {_pct(c['explicit'])} |" for c in res["categories"]]
+              f"{pct(c['implicit'])} | {pct(c['explicit'])} |" for c in res["categories"]]
     return "\n".join(lines)
 
 

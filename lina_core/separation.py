@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from . import runs_file
-from .stats import rate
+from .stats import pct, rate, rounded
 
 ROWS = "separation.jsonl"
 KEY_FIELDS = runs_file.KEY_FIELDS
@@ -168,9 +168,7 @@ def collect(pipe: Any, items: list[dict[str, Any]], runs: str | Path, steps: int
 
 
 def _pt(values: Iterable[bool]) -> dict[str, Any]:
-    r = rate(values)
-    return {"acc": round(r["acc"], 4) if r["n"] else None, "n": r["n"],
-            "lo": round(r["lo"], 4), "hi": round(r["hi"], 4)}
+    return rounded(rate(values))
 
 
 def _other(factor: str) -> str:
@@ -212,17 +210,12 @@ def summary(rows: list[dict[str, Any]], command: str = COMMAND,
             "cells": cells, "linear_probe": linear}
 
 
-def _pct(p: dict[str, Any]) -> str:
-    return "-" if p["acc"] is None else \
-        f"{100 * p['acc']:.1f} [{100 * p['lo']:.1f}, {100 * p['hi']:.1f}]"
-
-
 def table(res: dict[str, Any]) -> str:
     lines = ["| factor moved | how | n | follows the move | keeps the other factor | both |",
              "|---|---|---|---|---|---|"]
     for c in res["cells"]:
         lines.append(f"| {c['factor']} ({c['what']}) | {c['move']} | {c['follows']['n']} | "
-                     f"{_pct(c['follows'])} | {_pct(c['keeps_other'])} | {_pct(c['both'])} |")
+                     f"{pct(c['follows'])} | {pct(c['keeps_other'])} | {pct(c['both'])} |")
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from .csg import TOYWORLD_CATEGORIES
 from .figures import interval_bars, write_figures
-from .stats import rate
+from .stats import rate, rounded
 
 FACTORS = ("physics", "texture", "joint")
 #: the verdicts of a folder's runs, one line per run (written beside rows.jsonl)
@@ -121,8 +121,7 @@ def right(rec: dict[str, Any], factor: str) -> list[bool]:
 def _point(k: int | None, r: dict[str, Any]) -> dict[str, Any]:
     """A rate rounded for the JSON (acc None when n is 0: JSON has no NaN), with its step
     (None: not a step's)."""
-    p = {f: round(r[f], 4) if f != "n" else r[f] for f in ("acc", "n", "lo", "hi")}
-    p["acc"] = p["acc"] if r["n"] else None
+    p = rounded(r)
     return p if k is None else {"k": k, **p}
 
 

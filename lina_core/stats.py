@@ -27,6 +27,19 @@ def rate(values: Iterable[bool]) -> dict[str, Any]:
     return {"acc": k / n if n else float("nan"), "n": n, "lo": lo, "hi": hi}
 
 
+def rounded(r: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`rate` as the measurements' JSON keeps it: rounded to 4 places, ``acc`` None when
+    ``n`` is 0 (JSON has no NaN)."""
+    return {"acc": round(r["acc"], 4) if r["n"] else None, "n": r["n"],
+            "lo": round(r["lo"], 4), "hi": round(r["hi"], 4)}
+
+
+def pct(p: dict[str, Any], digits: int = 1) -> str:
+    """A rounded rate as "acc [lo, hi]" in percent ("-" when nothing was counted)."""
+    return "-" if p["acc"] is None else \
+        f"{100 * p['acc']:.{digits}f} [{100 * p['lo']:.{digits}f}, {100 * p['hi']:.{digits}f}]"
+
+
 def bootstrap(values: list[float], n: int = 1000, seed: int = 0) -> tuple[float, float]:
     """95% percentile bootstrap interval of the mean."""
     if not values:

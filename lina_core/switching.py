@@ -36,7 +36,7 @@ import numpy as np
 from . import runs_file
 from .csg import TOYWORLD_CATEGORIES
 from .figures import interval_bars, write_figures
-from .stats import rate
+from .stats import pct, rate, rounded
 
 #: switch steps: every column of the settling table (2..12), 0 (a run of c'), the tail (16); the
 #: baseline (k = steps) comes free.  Chosen before any switch was run, to compare with 3(a).
@@ -230,8 +230,7 @@ def collect(pipe: Any, items: list[dict[str, Any]], runs: str | Path, ks: Iterab
 
 
 def _point(k: int, r: dict[str, Any]) -> dict[str, Any]:
-    return {"k": k, "acc": round(r["acc"], 4) if r["n"] else None, "n": r["n"],
-            "lo": round(r["lo"], 4), "hi": round(r["hi"], 4)}
+    return {"k": k, **rounded(r)}
 
 
 def counted(rows: list[dict[str, Any]], factor: str) -> list[dict[str, Any]]:
@@ -359,11 +358,6 @@ def write(res: dict[str, Any], out: str | Path) -> dict[str, Path]:
     return write_figures(res, out, "switch", save_png, save_html)
 
 
-def _pct(p: dict[str, Any]) -> str:
-    return "-" if p["acc"] is None else \
-        f"{100 * p['acc']:.0f} [{100 * p['lo']:.0f}, {100 * p['hi']:.0f}]"
-
-
 def table(res: dict[str, Any]) -> str:
     """The INSIGHTS table: follow rate per k, per group and factor."""
     ks = res["ks"]
@@ -373,7 +367,7 @@ def table(res: dict[str, Any]) -> str:
         for f in FACTORS:
             if d[f]["n"]:
                 lines.append(f"| {g} | {f} | {d[f]['n']} | "
-                             + " | ".join(_pct(p) for p in d[f]["follow"]) + " |")
+                             + " | ".join(pct(p, 0) for p in d[f]["follow"]) + " |")
     return "\n".join(lines)
 
 
