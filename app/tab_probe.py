@@ -37,25 +37,19 @@ DESCRIPTIONS = {
 }
 #: the probes that run once per switch step k
 KS_PROBES = ("timing", "inpaint")
-#: the shipped settling curve (settling.png and settling.json)
-SETTLING = Path(__file__).resolve().parents[1] / "docs" / "probes" / "settling"
-#: the shipped switch probe (switch.png and switch.json) and attention settling
-SWITCH = SETTLING.parent / "switch"
-ATTENTION_SETTLING = SETTLING.parent / "attention_settling"
-#: the three side by side (insight3.png and insight3.json)
-INSIGHT3 = SETTLING.parent / "insight3"
-#: insight 1 (multihop.png and multihop.json; the floating scenes' two-hop run beside it) and
-#: insight 2 (separation.png and separation.json)
-MULTIHOP = SETTLING.parent / "multihop"
-MULTIHOP_FLOATING = SETTLING.parent / "multihop_floating"
-SEPARATION = SETTLING.parent / "separation"
+#: where the measured figures are (``lina_core.figures.MEASURED`` names each one's folder)
+PROBES_DIR = Path(__file__).resolve().parents[1] / "docs" / "probes"
 
 
-def _figure(folder: Path, stem: str, command: str,
-            caption: Callable[[dict[str, Any]], str]) -> tuple[np.ndarray | None, str]:
-    """A measured figure (``<stem>.png``) and its caption from its JSON; without both files (or
-    with a JSON not of its command), no image and a caption naming the command that makes it."""
+def figure(key: str, folder: Path | None = None) -> tuple[np.ndarray | None, str]:
+    """A measured figure (``lina_core.figures.MEASURED[key]``: ``<stem>.png``, from ``folder``
+    or its shipped one) and its caption from its JSON; without both files (or with a JSON not
+    of its command), no image and a caption naming the command that makes it."""
     from PIL import Image
+    from lina_core.figures import MEASURED
+    sub, stem, command = MEASURED[key]
+    folder = PROBES_DIR / sub if folder is None else Path(folder)
+    caption = CAPTIONS[key][1]
     try:
         res = json.loads((folder / f"{stem}.json").read_text())
         with Image.open(folder / f"{stem}.png") as im:
@@ -150,61 +144,26 @@ def _separation_caption(res: dict[str, Any]) -> str:
             f"intervals. Made by `{res['command']}`")
 
 
-def multihop_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
-    """Insight 1 on the eight categories (hops 0 and 1) and its caption."""
-    return _figure(MULTIHOP if folder is None else Path(folder), "multihop",
-                   "python -m lina_core multihop", _multihop_caption)
-
-
-def floating_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
-    """Insight 1's second hop: floating buoyancy scenes (float, then refraction)."""
-    return _figure(MULTIHOP_FLOATING if folder is None else Path(folder), "multihop",
-                   "python -m lina_core multihop --categories buoyancy --effect floating",
-                   _multihop_caption)
-
-
-def separation_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
-    """Insight 2: a texture and a physics factor moved in the embedding, and its caption."""
-    return _figure(SEPARATION if folder is None else Path(folder), "separation",
-                   "python -m lina_core separation", _separation_caption)
-
-
-def settling_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
-    """The shipped settling curve (3a) and its caption (command, n, headline points)."""
-    return _figure(SETTLING if folder is None else Path(folder), "settling",
-                   "python -m lina_core settling", _settling_caption)
-
-
-def switch_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
-    """The shipped switch-probe figure (3b) and its caption."""
-    return _figure(SWITCH if folder is None else Path(folder), "switch",
-                   "python -m lina_core switching", _switch_caption)
-
-
-def attention_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
-    """The shipped attention-settling figure (3c) and its caption."""
-    return _figure(ATTENTION_SETTLING if folder is None else Path(folder), "attention_settling",
-                   "python -m lina_core attention-settling", _attention_caption)
-
-
-def side_by_side_figure(folder: Path | None = None) -> tuple[np.ndarray | None, str]:
-    """The three measures of insight 3 on one axis (``python -m lina_core insight3``)."""
-    return _figure(INSIGHT3 if folder is None else Path(folder), "insight3",
-                   "python -m lina_core insight3", _side_by_side_caption)
+#: each measured figure's label and caption (from its JSON), by its key in
+#: ``lina_core.figures.MEASURED``
+CAPTIONS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
+    "multihop": ("insight 1 by hop depth", _multihop_caption),
+    "multihop_floating": ("insight 1, the second hop (refraction)", _multihop_caption),
+    "separation": ("insight 2 in the embedding", _separation_caption),
+    "insight3": ("insight 3 three ways", _side_by_side_caption),
+    "settling": ("3(a) settling curve", _settling_caption),
+    "switch": ("3(b) switch probe", _switch_caption),
+    "attention_settling": ("3(c) attention settling", _attention_caption),
+}
 
 
 def _measured(ctx: Ctx) -> None:
-    """The measured figures: insight 1 (by hop, then the second hop), insight 2, and insight 3
-    (the three side by side first), each hidden (its caption says why) when absent."""
-    for key, label, make in (("multihop", "insight 1 by hop depth", multihop_figure),
-                             ("multihop_floating", "insight 1, the second hop (refraction)",
-                              floating_figure),
-                             ("separation", "insight 2 in the embedding", separation_figure),
-                             ("insight3", "insight 3 three ways", side_by_side_figure),
-                             ("settling", "3(a) settling curve", settling_figure),
-                             ("switch", "3(b) switch probe", switch_figure),
-                             ("attention_settling", "3(c) attention settling", attention_figure)):
-        img, caption = make()
+    """The measured figures, in ``lina_core.figures.MEASURED``'s order (insight 1, insight 2,
+    insight 3 side by side, then 3(a)-(c)), each hidden (its caption says why) when absent."""
+    from lina_core.figures import MEASURED
+    for key in MEASURED:
+        label = CAPTIONS[key][0]
+        img, caption = figure(key)
         ctx.parts[f"probe_{key}"] = gr.Image(
             img, label=f"measured: {label} (shipped model)", interactive=False,
             visible=img is not None, elem_id=f"probe-{key.replace('_', '-')}")

@@ -8,6 +8,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+#: the measured figures the Probe tab shows (in this order) and the Space copies: key -> (its
+#: folder under ``docs/probes``, its file stem (``<stem>.png`` and ``<stem>.json``), the command
+#: that makes it); a new measured figure is one line here and its caption in ``app/tab_probe``
+MEASURED = {
+    "multihop": ("multihop", "multihop", "python -m lina_core multihop"),
+    "multihop_floating": ("multihop_floating", "multihop",
+                          "python -m lina_core multihop --categories buoyancy --effect floating"),
+    "separation": ("separation", "separation", "python -m lina_core separation"),
+    "insight3": ("insight3", "insight3", "python -m lina_core insight3"),
+    "settling": ("settling", "settling", "python -m lina_core settling"),
+    "switch": ("switch", "switch", "python -m lina_core switching"),
+    "attention_settling": ("attention_settling", "attention_settling",
+                           "python -m lina_core attention-settling"),
+}
+
+
 def interval_bars(pts: list[dict[str, Any]]) -> dict[str, Any]:
     """Plotly ``error_y`` for points with ``acc``, ``lo`` and ``hi`` (an asymmetric interval)."""
     return dict(type="data", symmetric=False, thickness=1,

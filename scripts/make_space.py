@@ -18,23 +18,17 @@ import re
 import shutil
 from pathlib import Path
 
+from lina_core.figures import MEASURED as FIGURES
 from lina_core.pipelines.hub_files import HUB_FILES, HubModel
 from lina_core.pipelines.registry import ALLOWLIST
 
 ROOT = Path(__file__).resolve().parents[1]
 
 COPY = ("app.py", "app", "lina_core", "assets")
-#: the measured figures the app shows (the Probe tab's curves of insight 3), copied when made:
-#: the tab says which command makes a missing one
-MEASURED = ("docs/probes/settling/settling.png", "docs/probes/settling/settling.json",
-            "docs/probes/switch/switch.png", "docs/probes/switch/switch.json",
-            "docs/probes/attention_settling/attention_settling.png",
-            "docs/probes/attention_settling/attention_settling.json",
-            "docs/probes/insight3/insight3.png", "docs/probes/insight3/insight3.json",
-            "docs/probes/multihop/multihop.png", "docs/probes/multihop/multihop.json",
-            "docs/probes/multihop_floating/multihop.png",
-            "docs/probes/multihop_floating/multihop.json",
-            "docs/probes/separation/separation.png", "docs/probes/separation/separation.json")
+#: the measured figures the app shows (the Probe tab's, ``lina_core.figures.MEASURED``), copied
+#: when made: the tab says which command makes a missing one
+MEASURED = tuple(f"docs/probes/{folder}/{stem}.{ext}" for folder, stem, _ in FIGURES.values()
+                 for ext in ("png", "json"))
 #: a torch ZeroGPU lists (platform docs, 2026: 2.8 to 2.11); a CPU Space keeps the pinned one
 ZEROGPU_TORCH = "torch==2.11.0"
 #: the keys of a Space's README front matter this script writes (the platform's documented

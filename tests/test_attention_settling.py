@@ -105,7 +105,7 @@ def test_cli_and_probe_tab_show_the_measured_figures(tmp_path):
     runs.mkdir()
     (runs / AS.ROWS).write_text("".join(json.dumps(r) + "\n" for r in _rows()))
     assert main(["attention-settling", "--runs", str(runs), "--out", str(tmp_path / "att")]) == 0
-    img, caption = tab_probe.attention_figure(tmp_path / "att")
+    img, caption = tab_probe.figure("attention_settling", tmp_path / "att")
     assert img.ndim == 3 and "python -m lina_core attention-settling" in caption
     assert main(["attention-settling", "--runs", str(tmp_path), "--out", str(tmp_path)]) == 2
     res = S.summary([{"split": "dev-ood", "category": "shadow", "index": 0, "seed": 0,
@@ -113,7 +113,7 @@ def test_cli_and_probe_tab_show_the_measured_figures(tmp_path):
                       "cf": [{"physics": 1, "texture": 1}] * 3 + [{"physics": 0, "texture": 0}],
                       "src": [{"physics": 0, "texture": 0}] * 4}])
     S.write(res, tmp_path / "sw")
-    img, caption = tab_probe.switch_figure(tmp_path / "sw")
+    img, caption = tab_probe.figure("switch", tmp_path / "sw")
     assert img.ndim == 3 and "python -m lina_core switching" in caption and "k=8 100%" in caption
-    img, caption = tab_probe.switch_figure(tmp_path / "nothing")
+    img, caption = tab_probe.figure("switch", tmp_path / "nothing")
     assert img is None and "not here" in caption and "python -m lina_core switching" in caption

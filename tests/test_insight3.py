@@ -45,11 +45,11 @@ def test_side_by_side_puts_every_measure_on_one_scale(tmp_path):
     assert (tmp_path / "out" / "insight3.png").stat().st_size > 1000
     # the Probe tab shows it first among the measured curves, naming the command
     from app import tab_probe
-    img, caption = tab_probe.side_by_side_figure(tmp_path / "out")
+    img, caption = tab_probe.figure("insight3", tmp_path / "out")
     assert img is not None and img.ndim == 3
     assert "3a physics: k = 1" in caption and "3a texture: not by" in caption
     assert I.COMMAND in caption
-    img, caption = tab_probe.side_by_side_figure(tmp_path / "nothing")
+    img, caption = tab_probe.figure("insight3", tmp_path / "nothing")
     assert img is None and "python -m lina_core insight3" in caption
 
 
@@ -61,10 +61,10 @@ def test_probe_tab_shows_insight_1(tmp_path):
     rows = [_row("test-id", "shadow", i, {"shadow_side": 1}, {"shadow_side": 1},
                  {"shadow_side": 1}) for i in range(3)]
     M.write(M.summary(rows, "python -m lina_core multihop --n 3"), tmp_path / "out")
-    img, caption = tab_probe.multihop_figure(tmp_path / "out")
+    img, caption = tab_probe.figure("multihop", tmp_path / "out")
     assert img is not None and img.ndim == 3
     assert "test-id hop 1: implicit 100%" in caption and "multihop --n 3" in caption
-    img, caption = tab_probe.floating_figure(tmp_path / "nothing")
+    img, caption = tab_probe.figure("multihop_floating", tmp_path / "nothing")
     assert img is None and "--effect floating" in caption
 
 
@@ -75,7 +75,7 @@ def test_probe_tab_shows_insight_2(tmp_path):
     v = lambda c, t, p: {"colour": c, "texture": t, "physics": p}   # noqa: E731
     S.write(S.summary([_row(v(0, 0, 1), v(1, 1, 1), v(0, 0, 0), v(0, 0, 1))],
                       "python -m lina_core separation --n 1"), tmp_path / "out")
-    img, caption = tab_probe.separation_figure(tmp_path / "out")
+    img, caption = tab_probe.figure("separation", tmp_path / "out")
     assert img is not None
     assert "texture (colour) by swap: follows 100%" in caption and "--n 1" in caption
-    assert tab_probe.separation_figure(tmp_path / "none")[0] is None
+    assert tab_probe.figure("separation", tmp_path / "none")[0] is None

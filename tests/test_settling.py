@@ -134,8 +134,8 @@ def test_probe_tab_builds_with_and_without_the_shipped_figure(shipped, tmp_path,
     from app import context, state, tab_probe
     from app.runstore import RunStore
     if not shipped:
-        monkeypatch.setattr(tab_probe, "SETTLING", tmp_path / "nothing")
-    img, caption = tab_probe.settling_figure()
+        monkeypatch.setattr(tab_probe, "PROBES_DIR", tmp_path / "nothing")
+    img, caption = tab_probe.figure("settling")
     with gr.Blocks():
         ctx = context.Ctx(state.HANDLE, RunStore(tmp_path / "runs"), gr.State("toyworld"),
                           gr.State({}))
