@@ -60,13 +60,6 @@ def question_hop(graph: Any, question: str) -> int:
     return max(hops, default=0)
 
 
-def question_hop_of(question: str) -> int:
-    """A question's hop in ToyWorld's graphs, without a graph: 2 for refraction (it depends on
-    floating), 1 for another effect, 0 for a stated relation."""
-    from .toyworld.refraction import QUESTION
-    return 2 if question == QUESTION else 1 if question in QUESTION_EFFECTS else 0
-
-
 def _image_name(item: dict[str, Any], caption: str) -> str:
     return "{split}_{category}_{index}_{seed}_".format(**item) + caption + ".png"
 
@@ -87,7 +80,9 @@ def judged(graph: Any, images: dict[str, np.ndarray]) -> dict[str, Any]:
                     # asked but not readable (the verifier could not find a part): left out
                     "undetermined": [refraction.QUESTION] if two_hop is None and
                     refraction.applies(graph) else []}
-    out["hops"] = {q: question_hop(graph, q) for cap in images for q in out[cap]["physics"]}
+    # every question asked, answered or not readable, with its hop
+    out["hops"] = {q: question_hop(graph, q) for cap in images
+                   for q in [*out[cap]["physics"], *out[cap]["undetermined"]]}
     if set(CAPTIONS) <= set(images):    # how far stating the effect moved the picture
         a, b = (np.asarray(images[c], np.float32) for c in CAPTIONS)
         out["pixel_diff"] = round(float(np.abs(a - b).mean()), 4)
@@ -240,7 +235,7 @@ def summary(rows: list[dict[str, Any]], command: str = COMMAND) -> dict[str, Any
             diffs = [r["pixel_diff"] for r in sel if "pixel_diff" in r]
             # asked of an image but not readable there (refraction: a part not found)
             unread = {c: sum(1 for r in rs if passes(r, c, h) is None and any(
-                question_hop_of(q) == h for q in r[c].get("undetermined", ())))
+                r["hops"][q] == h for q in r[c].get("undetermined", ())))
                 for c in CAPTIONS}
             cells.append({"split": sp, "hop": h,
                           "categories": sorted({r["category"] for r in sel},
