@@ -291,21 +291,13 @@ class Schedule(Op):
         return {"op": self.name, "rho": cand.k_frac}
 
 
-def guidance_for(cand: Candidate, graph: CausalSceneGraph, steps: int) -> LatentGuidance | None:
-    return OPS[cand.op].guidance(cand, graph, steps)
-
-
-def edits_for(cand: Candidate, graph: CausalSceneGraph, steps: int) -> list[PromptEdit]:
-    """The prompt edits that realise ``cand`` (raises ``DonorError`` where it does not apply)."""
-    return OPS[cand.op].edits(cand, graph, steps)
-
-
 def spec_for(cand: Candidate, prompt: str, graph: CausalSceneGraph, steps: int = 25,
              seed: int = 0, guidance_scale: float = 3.0) -> InterventionSpec:
+    o = OPS[cand.op]     # raises DonorError where the candidate does not apply to the graph
     spec = InterventionSpec(prompt=prompt, steps=steps, seed=seed, guidance_scale=guidance_scale,
-                            edits=edits_for(cand, graph, steps),
-                            latent_guidance=guidance_for(cand, graph, steps),
-                            schedule=OPS[cand.op].schedule(cand), graph=graph.to_dict())
+                            edits=o.edits(cand, graph, steps),
+                            latent_guidance=o.guidance(cand, graph, steps),
+                            schedule=o.schedule(cand), graph=graph.to_dict())
     spec.validate()
     return spec
 
