@@ -170,6 +170,13 @@ def _measured(ctx: Ctx) -> None:
         gr.Markdown(caption, elem_id=f"probe-{key.replace('_', '-')}-caption")
 
 
+def _reporter(progress: Any) -> Callable[[float, str], None]:
+    """The library's ``progress(fraction, message)`` as gradio's progress bar (clamped)."""
+    def report(frac: float, msg: str) -> None:
+        progress(min(max(float(frac), 0.0), 1.0), desc=msg)
+    return report
+
+
 def run_probe(name: Any, split: Any, n: Any, seeds: Any, ks: Any, steps: Any, model_key: str,
               progress=gr.Progress()) -> tuple:
     if name not in PROBES:
@@ -186,12 +193,8 @@ def run_probe(name: Any, split: Any, n: Any, seeds: Any, ks: Any, steps: Any, mo
     check_budget("probe work", work, PROBE_BUDGET, "PROBE_BUDGET")
     progress(0.0, desc=f"{name}: starting")
     t0 = time.perf_counter()
-
-    def report(frac: float, msg: str) -> None:
-        progress(min(max(float(frac), 0.0), 1.0), desc=msg)
-
     res = state.probe(model_key or state.handle().default_key, name, split, n, seed_list,
-                      k_list, steps, report)
+                      k_list, steps, _reporter(progress))
     wall = time.perf_counter() - t0
     headers, values = table(res.rows)
     meta = {k: v for k, v in res.meta.items() if k != "raw"}
@@ -224,11 +227,8 @@ def run_prompt_settling(prompt: Any, seeds: Any, steps: Any, model_key: str,
     check_budget("settling work", {"seeds": len(seed_list), "steps": steps}, PROBE_BUDGET,
                  "PROBE_BUDGET")
     progress(0.0, desc="your prompt: starting")
-
-    def report(frac: float, msg: str) -> None:
-        progress(min(max(float(frac), 0.0), 1.0), desc=msg)
     res = state.prompt_settling(model_key or state.handle().default_key, prompt, seed_list,
-                                steps, report)
+                                steps, _reporter(progress))
     first = {f: next((p["k"] for p in res["curves"][f][:-1]
                       if all(q["acc"] == 1.0 for q in res["curves"][f][p["k"]:-1])), None)
              for f in ("physics", "texture")}
