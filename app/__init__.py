@@ -1,4 +1,4 @@
-"""The Gradio UI of LINA explorer: one module per tab, shared widgets, and the model handle.
+"""The Gradio UI of LINA explorer: one module per tab, shared widgets, and the model calls.
 
 No model math lives here; every model call goes through :mod:`app.state` into ``lina_core``.
 """

@@ -1,4 +1,4 @@
-"""``build_demo``: the whole app as one ``gr.Blocks``, from a model handle and a runs folder."""
+"""``build_demo``: the whole app as one ``gr.Blocks``, from a model (key or pipeline) and a runs folder."""
 from __future__ import annotations
 
 import os
@@ -8,12 +8,12 @@ from typing import Any
 import gradio as gr
 
 from lina_core.pipelines.registry import ModelUnavailable
+from lina_core.service import ModelService, VideoService
 
 from . import (picker, state, talk, tab_intervene, tab_lina, tab_probe, tab_runs,
                tab_scene, tab_video, zerogpu)
 from .context import MODEL_QUEUE, Ctx
 from .runstore import RunStore
-from .state import ModelHandle, VideoHandle
 
 TITLE = "LINA explorer"
 #: most events waiting in the queue (see build_demo)
@@ -64,8 +64,10 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
     loaded on first use); private_runs: each browser session sees only its own runs
     (:mod:`app.runstore`); default: on in a Hugging Face Space (``SPACE_ID`` is set there).
     """
-    handle = state.set_handle(ModelHandle(model, pipe=pipe, threads=threads))
-    video = state.set_video_handle(VideoHandle(video_pipe, threads=threads))
+    handle = state.set_handle(ModelService(model, pipe=pipe, threads=threads,
+                                           placement=zerogpu.placement))
+    video = state.set_video_handle(VideoService(video_pipe, threads=threads,
+                                                placement=zerogpu.placement))
     if private_runs is None:
         private_runs = bool(os.environ.get("SPACE_ID"))
     store = RunStore(runs_dir, private=private_runs)
@@ -98,7 +100,7 @@ def build_demo(model: str = "toyworld", pipe: Any = None, runs_dir: str | Path =
         runs_tab.select(ctx.parts["runs_refresh"], [ctx.parts["runs_id"]],
                         [ctx.parts["runs_id"]], api_visibility="private",
                         show_progress="hidden")
-        demo.load(lambda k: handle.describe(k), [model_key], [status], api_name="model_status",
+        demo.load(lambda k: picker.describe(handle, k), [model_key], [status], api_name="model_status",
                   **MODEL_QUEUE)
         view = ctx.parts["talk"]
         talk.wire_switch(demo, switch, first + view["hide"], view["show"], view["fold"], tabs,

@@ -1,4 +1,4 @@
-"""What every tab gets: the model handle, the runs store, and the per-session shared state."""
+"""What every tab gets: the model service, the runs store, and the per-session shared state."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,19 +6,20 @@ from typing import Any
 
 import gradio as gr
 
+from lina_core.service import ModelService, VideoService
+
 from .runstore import RunStore
-from .state import ModelHandle, VideoHandle
 from .waiting import MODEL_QUEUE  # noqa: F401  (the tabs read it here)
 
 
 @dataclass
 class Ctx:
-    handle: ModelHandle
+    handle: ModelService
     store: RunStore
     model_key: gr.State          # the session's model (last one that loaded)
     scene: gr.State              # {"prompt": str, "graph": dict} shared by all tabs
     cache_presets: bool = False
-    video: VideoHandle | None = None   # the Video tab's model (not the picker's)
+    video: VideoService | None = None   # the Video tab's model (not the picker's)
     parts: dict[str, Any] = field(default_factory=dict)   # components other tabs may wire to
 
     def preset_cache(self) -> Any:

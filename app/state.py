@@ -1,47 +1,28 @@
-"""The model handle: which pipeline each allowlisted key means, loaded once and lazily.
+"""The app's model calls: each function at the bottom of this module is the whole of one call.
 
-Everything the UI asks of a model goes through the functions at the bottom of this module. They
-are wrapped in ``spaces.GPU`` when the ``spaces`` package is importable (Hugging Face ZeroGPU) and
-run as plain functions otherwise; only CPU objects cross their boundary (numpy arrays, dicts,
-strings, lists), never tensors or pipelines. The trajectory cache (torch tensors) stays inside.
+The models themselves, and every decision about them (loading and its fallbacks, memory,
+predictors, the baseline memo, which verifier applies), are :mod:`lina_core.service`'s;
+``build_demo`` makes the two services (:func:`set_handle`, :func:`set_video_handle`) with the
+host's placement (:func:`zerogpu.placement`).  The functions are wrapped in ``spaces.GPU`` when
+the ``spaces`` package is importable (Hugging Face ZeroGPU) and run as plain functions
+otherwise; only CPU objects cross their boundary (numpy arrays, dicts, strings, lists), never
+tensors or pipelines. The trajectory cache (torch tensors) stays inside.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from lina_core.pipelines import registry
-from lina_core.pipelines.registry import ALLOWLIST, ModelUnavailable
+from lina_core.service import Loaded, ModelService, VideoService, kind_of
 
-from .zerogpu import placement
-
-ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT / "assets"
-PREDICTOR_DIRS = (ASSETS / "lina_predictor", ASSETS / "lina_predictor_video")
-
-#: what LINA does without a usable predictor: it picks the candidate "none" (no intervention),
-#: and the UI says so, so "LINA" is never silently something else
-NO_PREDICTOR = "LINA then runs no intervention (it picks 'none')"
 #: the value of the intervention dropdowns meaning "let LINA choose"
 PREDICTED = "predicted"
 #: the per-step previews strip: cell size (px, nearest-neighbour), white gap, most columns
 PREVIEW_CELL, PREVIEW_GAP, PREVIEW_MAX_COLS = 96, 4, 13
 STEP_HEADER_PX = 12        #: the row of step numbers over the previews strip
-
-
-def _kind_of(model_key: Any) -> str:
-    """The family of an allowlisted key (ToyWorld's for none), for ZeroGPU durations."""
-    entry = ALLOWLIST.get(model_key) if isinstance(model_key, str) else None
-    return entry.kind if entry else "toyworld"
 
 
 try:  # Hugging Face ZeroGPU: a GPU for each model call, for a duration computed from it
@@ -51,7 +32,7 @@ try:  # Hugging Face ZeroGPU: a GPU for each model call, for a duration computed
         """The call runs in ZeroGPU's worker process, where this process's queue cannot be
         watched: no per-step progress or cancellation there (ZeroGPU bounds it by duration)."""
         from .zerogpu import on_gpu
-        return on_gpu(spaces, fn, _kind_of)
+        return on_gpu(spaces, fn, kind_of)
     ON_SPACES_GPU = True
 except ImportError:  # a plain machine: per-step progress, and stopped when its client leaves
     def gpu(fn: Callable) -> Callable:
@@ -60,331 +41,29 @@ except ImportError:  # a plain machine: per-step progress, and stopped when its 
     ON_SPACES_GPU = False
 
 
-@dataclass
-class Loaded:
-    key: str
-    pipe: Any
-    source: str          # where the weights came from, in words
-    trained: bool        # False for the tiny random-weight fallback
-    predictor: Any = None
-    predictor_note: str = ""
-    #: LINA's learned early check (lina_core.check), shipped beside the predictor: with it,
-    #: LINA is the adaptive loop on ToyWorld scenes
-    check: Any = None
+HANDLE: ModelService | None = None
+VIDEO: VideoService | None = None
 
 
-def predictor_dirs() -> list[Path]:
-    """Where predictors are looked for: ``$LINA_PREDICTOR_DIR`` if set, else the shipped ones
-    (the image model's, then the video model's: each fitted for its model's text encoder)."""
-    env = os.environ.get("LINA_PREDICTOR_DIR", "").strip()
-    return [Path(env)] if env else list(PREDICTOR_DIRS)
-
-
-def attach_predictor(loaded: Loaded) -> None:
-    """Give ``loaded`` the first learned predictor that loads and was fitted for this model's
-    text encoder; else leave it None and say why in ``predictor_note`` (LINA then picks
-    ``none``)."""
-    from lina_core.lina import Predictor
-    loaded.predictor, why = None, []
-    for folder in predictor_dirs():
-        if not (folder / "predictor.json").is_file():
-            why.append(f"no learned predictor found ({folder})")
-            continue
-        try:
-            pred = Predictor.load(folder)       # ValueError for an older kind of predictor
-            unfit = pred.fits(loaded.pipe)
-        except Exception as exc:  # noqa: BLE001 - a bad predictor must not stop the app
-            first = (str(exc).splitlines() or [""])[0][:300]
-            why.append(f"the predictor in {folder} could not be used "
-                       f"({type(exc).__name__}: {first})")
-            continue
-        if unfit:
-            why.append(f"the predictor in {folder} does not fit this model: {unfit}")
-            continue
-        loaded.predictor = pred
-        loaded.predictor_note = (f"learned predictor ({folder.name}: {len(pred.names)} "
-                                 f"candidates, threshold {pred.threshold:g})")
-        loaded.check = None
-        if (folder / "check.json").is_file():
-            try:
-                from lina_core.check import EarlyCheck
-                ck = EarlyCheck.load(folder)
-            except Exception as exc:  # noqa: BLE001 - a bad check must not stop the app
-                loaded.predictor_note += f"; the early check could not be loaded ({exc})"[:300]
-                return
-            if ck.fits(pred):
-                loaded.check = ck
-                loaded.predictor_note += (f"; learned early check at step {ck.step}: LINA "
-                                          f"intervenes only where the run is going wrong")
-        return
-    loaded.predictor_note = "; ".join(why) + f"; {NO_PREDICTOR}"
-    _attach_attention_check(loaded)
-
-
-def _attach_attention_check(loaded: Any) -> None:
-    """A model with no ToyWorld verifier (and so no learned check) whose attention the engine
-    records gets the attention check: LINA's loop then reads the run's own attention against
-    the scene graph.  Its accuracy on real weights is not measured, and the note says so."""
-    from lina_core.adapters import adapter_for
-    from lina_core.attention_check import NOT_MEASURED, AttentionCheck
-    try:
-        ad = adapter_for(loaded.pipe)
-    except Exception:  # noqa: BLE001 - an unknown pipeline simply gets no check
-        return
-    if ad.kind not in ("toyworld", "toyworld_video") and ad.attention_kind is not None:
-        loaded.check = AttentionCheck()
-        loaded.predictor_note += f"; LINA's loop: {NOT_MEASURED}"
-
-
-class ModelHandle:
-    """Loads allowlisted models on first use and keeps them (ToyWorld always, one other)."""
-
-    def __init__(self, default_key: str = "toyworld", pipe: Any = None,
-                 pipe_source: str = "given to build_demo", threads: int | None = None):
-        if default_key not in ALLOWLIST:
-            raise ModelUnavailable(f"model: {default_key!r} is not one of {sorted(ALLOWLIST)}")
-        self.default_key = default_key
-        self._given = pipe
-        self._given_source = pipe_source
-        self._loaded: OrderedDict[str, Loaded] = OrderedDict()
-        self._lock = threading.RLock()
-        self._cache: OrderedDict[str, Any] = OrderedDict()   # trajectory cache (tensors)
-        self.threads = threads
-
-    # ------------------------------------------------------------------ which model
-    def choices(self) -> list[tuple[str, str]]:
-        """Image models: the picker drives the image tabs (the Video tab has its own model)."""
-        return [(e.label, e.key) for e in ALLOWLIST.values() if not e.video]
-
-    def label(self, key: str) -> str:
-        e = ALLOWLIST.get(key)
-        return e.label if e else key
-
-    def kind(self, key: str) -> str:
-        return ALLOWLIST[key].kind
-
-    def _load_toyworld(self) -> tuple[Any, str, bool]:
-        """ToyWorld's weights: a pipeline given to build_demo, else the shipped model, else
-        $LINA_MODEL_DIR, else a tiny random-weight one (so the app still starts)."""
-        if self._given is not None:
-            return self._given, self._given_source, True
-        if (registry.TOYWORLD_DIR / "model_index.json").is_file():
-            return registry.load("toyworld"), "shipped model (assets/toyworld)", True
-        env = os.environ.get("LINA_MODEL_DIR", "").strip()
-        if env and not os.environ.get("LINA_TINY"):
-            if not (Path(env) / "model_index.json").is_file():
-                raise ModelUnavailable(f"LINA_MODEL_DIR: {env} has no model_index.json "
-                                       f"(a ToyWorld model folder)")
-            if _kind_or_none(env) != "toyworld":
-                raise ModelUnavailable(f"LINA_MODEL_DIR: {env} is not a ToyWorld model folder "
-                                       f"(its model_index.json names another pipeline)")
-            return registry.load(env), f"LINA_MODEL_DIR ({env})", True
-        return (registry.tiny_toyworld(),
-                "tiny random-weight model (no trained ToyWorld model found: assets/toyworld "
-                "is missing and LINA_MODEL_DIR is unset); images are noise-like", False)
-
-    def get(self, key: str | None = None) -> Loaded:
-        key = key or self.default_key
-        if key not in ALLOWLIST:
-            raise ModelUnavailable(f"model: {key!r} is not one of {sorted(ALLOWLIST)}")
-        with self._lock:
-            if key in self._loaded:
-                self._loaded.move_to_end(key)
-                return self._loaded[key]
-            if self.threads:
-                import torch
-                torch.set_num_threads(self.threads)
-            entry = ALLOWLIST[key]
-            if key == "toyworld":
-                pipe, source, trained = self._load_toyworld()
-            elif key == self.default_key and self._given is not None:
-                # a pipeline given to build_demo for another family (tests: a tiny SD one)
-                pipe, source, trained = self._given, self._given_source, True
-            else:   # ModelUnavailable when not on this machine
-                pipe = registry.load(key, **placement(entry.kind))
-                source, trained = entry.source, True
-            pipe = _placed(pipe, entry.kind)
-            pipe.set_progress_bar_config(disable=True)
-            loaded = Loaded(key, pipe, source, trained)
-            self._attach_predictor(loaded)
-            # keep ToyWorld and at most one other model in memory
-            for k in [k for k in self._loaded if k not in ("toyworld", key)]:
-                del self._loaded[k]
-            self._loaded[key] = loaded
-            return loaded
-
-    def _attach_predictor(self, loaded: Loaded) -> None:
-        attach_predictor(loaded)
-
-    def describe(self, key: str | None = None) -> str:
-        key = key or self.default_key
-        try:
-            m = self.get(key)
-        except ModelUnavailable as exc:
-            return f"**{self.label(key)}**: unavailable. {exc}"
-        warn = "" if m.trained else " **(untrained: for testing the app only)**"
-        cpu = self.cpu_note(key)
-        return (f"**Model:** {self.label(key)} from {m.source}{warn}. "
-                f"**LINA predictor:** {m.predictor_note}." + (f"\n\n**{cpu}**" if cpu else ""))
-
-    def cpu_note(self, key: str | None = None) -> str:
-        """A warning for a real (non-ToyWorld) model on a machine without CUDA: its size, and
-        the small model to use instead; empty where there is nothing to warn about."""
-        import torch
-        key = key or self.default_key
-        kind = ALLOWLIST[key].kind if key in ALLOWLIST else "toyworld"
-        if kind.startswith("toyworld") or torch.cuda.is_available():
-            return ""
-        m = self._loaded.get(key)
-        n = _parameters(m.pipe) if m is not None else 0
-        size = f" ({n / 1e9:.2f} B parameters)" if n >= 1e8 else \
-            f" ({n / 1e6:.1f} M parameters)" if n else ""
-        return (f"{self.label(key)}{size} runs on the CPU here (no CUDA): a run can take "
-                f"minutes. For a quick look, pick {ALLOWLIST['toyworld'].label}, which is "
-                f"small and runs on the CPU in seconds.")
-
-    def fingerprint(self, key: str | None = None) -> str:
-        """Identifies the default weights and predictor without loading them (for caches of
-        precomputed outputs): where they come from, and the size and mtime of their files."""
-        key = key or self.default_key
-        h = hashlib.sha256(key.encode())
-        folders: list[Path] = predictor_dirs()
-        if key != "toyworld":
-            folders.append(Path(ALLOWLIST[key].source))
-        elif self._given is not None:
-            h.update(f"given:{id(self._given)}".encode())
-        elif (registry.TOYWORLD_DIR / "model_index.json").is_file():
-            folders.append(registry.TOYWORLD_DIR)
-        elif os.environ.get("LINA_MODEL_DIR") and not os.environ.get("LINA_TINY"):
-            folders.append(Path(os.environ["LINA_MODEL_DIR"]))
-        else:
-            h.update(b"tiny")
-        _hash_files(h, folders)
-        return h.hexdigest()[:16]
-
-    def categories(self, key: str | None = None) -> tuple[str, ...]:
-        """The ToyWorld categories this model knows (:func:`lina_core.grid.categories`): the
-        first five for the shipped model, the v2 ones too for a model fine-tuned with their
-        words; none for a model that is not ToyWorld's."""
-        key = key or self.default_key
-        if key not in ALLOWLIST or not self.kind(key).startswith("toyworld"):
-            return ()
-        from lina_core.grid import categories
-        return categories(self.get(key).pipe)
-
-    # ------------------------------------------------------------------ trajectory cache
-    def cached(self, key: str) -> Any:
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-            return None
-
-    def remember(self, key: str, value: Any, keep: int = 8) -> None:
-        with self._lock:
-            self._cache[key] = value
-            while len(self._cache) > keep:
-                self._cache.popitem(last=False)
-
-
-def _placed(pipe: Any, kind: str) -> Any:
-    """``pipe`` on the device :func:`zerogpu.placement` names (a given or tiny pipeline too)."""
-    where = placement(kind)
-    if not where:
-        return pipe
-    return pipe.to(where["device"], where["dtype"]) if where["dtype"] else \
-        pipe.to(where["device"])
-
-
-def _parameters(pipe: Any) -> int:
-    """How many weights the pipeline's modules hold."""
-    import torch
-    return sum(p.numel() for c in getattr(pipe, "components", {}).values()
-               if isinstance(c, torch.nn.Module) for p in c.parameters())
-
-
-def _kind_or_none(folder: str) -> str | None:
-    try:
-        return registry.kind_of_folder(folder)
-    except ValueError:
-        return None
-
-
-def _hash_files(h: Any, folders: list[Path]) -> None:
-    """Feed the path, size and mtime of every weight/config file under ``folders`` to ``h``."""
-    for base in folders:
-        h.update(str(base).encode())
-        if base.is_dir():
-            for p in sorted(base.rglob("*")):
-                if p.suffix in (".safetensors", ".json"):
-                    st = p.stat()
-                    h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}".encode())
-
-
-class VideoHandle:
-    """The ToyWorld video model, apart from the picker's image model (the Video tab always uses
-    it): loaded on first use, once, under a lock; a pipeline given to ``build_demo`` wins."""
-
-    key = "toyworld-video"
-
-    def __init__(self, pipe: Any = None, threads: int | None = None):
-        self._given = pipe
-        self._loaded: Loaded | None = None
-        self._lock = threading.RLock()
-        self.threads = threads
-
-    def get(self) -> Loaded:
-        with self._lock:
-            if self._loaded is None:
-                if self.threads:
-                    import torch
-                    torch.set_num_threads(self.threads)
-                if self._given is not None:
-                    pipe, source = self._given, "given to build_demo"
-                else:   # ModelUnavailable when assets/toyworld_video is missing
-                    pipe, source = registry.load(self.key), f"{registry.TOYWORLD_VIDEO_DIR}"
-                pipe = _placed(pipe, "toyworld_video")
-                pipe.set_progress_bar_config(disable=True)
-                loaded = Loaded(self.key, pipe, source, True)
-                attach_predictor(loaded)
-                self._loaded = loaded
-            return self._loaded
-
-    def fingerprint(self) -> str:
-        """Identifies the video weights and predictor without loading them (preset cache)."""
-        h = hashlib.sha256(self.key.encode())
-        folders = predictor_dirs()
-        if self._given is not None:
-            h.update(f"given:{id(self._given)}".encode())
-        else:
-            folders.append(registry.TOYWORLD_VIDEO_DIR)
-        _hash_files(h, folders)
-        return h.hexdigest()[:16]
-
-
-HANDLE: ModelHandle | None = None
-VIDEO: VideoHandle | None = None
-
-
-def handle() -> ModelHandle:
+def handle() -> ModelService:
     if HANDLE is None:
-        raise RuntimeError("model handle: build_demo() sets it up first")
+        raise RuntimeError("model service: build_demo() sets it up first")
     return HANDLE
 
 
-def set_handle(h: ModelHandle) -> ModelHandle:
+def set_handle(h: ModelService) -> ModelService:
     global HANDLE
     HANDLE = h
     return h
 
 
-def video_handle() -> VideoHandle:
+def video_handle() -> VideoService:
     if VIDEO is None:
-        raise RuntimeError("video handle: build_demo() sets it up first")
+        raise RuntimeError("video service: build_demo() sets it up first")
     return VIDEO
 
 
-def set_video_handle(h: VideoHandle) -> VideoHandle:
+def set_video_handle(h: VideoService) -> VideoService:
     global VIDEO
     VIDEO = h
     return h
@@ -536,22 +215,6 @@ def loop_gallery(runs: list[dict[str, Any]]) -> list[tuple[np.ndarray, str]]:
     return out
 
 
-def _baseline(m: Loaded, spec, seed: int):
-    """The baseline run of ``spec`` (:func:`lina_core.compare.baseline_of` decides what that is),
-    memoised here by content: (baseline spec, run, whether it came from the memo)."""
-    from lina_core import compare, engine
-    base_spec = compare.baseline_of(spec)
-    key = hashlib.sha256(json.dumps([m.key, m.source, base_spec.to_dict(), seed],
-                                    sort_keys=True, default=str).encode()).hexdigest()
-    hit = handle().cached(key)
-    if hit is not None:
-        return base_spec, hit, True
-    res = engine.run(m.pipe, base_spec, seed=seed, graph=None, attention=True,
-                     **_size_kwargs(m))
-    handle().remember(key, res)
-    return base_spec, res, False
-
-
 @gpu
 def intervene(model_key: str, spec_dict: dict[str, Any]) -> dict[str, Any]:
     """The spec's baseline (memoised) and the spec itself, same seed; previews of both.  What
@@ -562,7 +225,7 @@ def intervene(model_key: str, spec_dict: dict[str, Any]) -> dict[str, Any]:
     m = handle().get(model_key)
     spec = InterventionSpec.from_dict(spec_dict)
     t0 = time.perf_counter()
-    base_spec, base, hit = _baseline(m, spec, spec.seed)
+    base_spec, base, hit = handle().baseline(m, spec, spec.seed, **_size_kwargs(m))
     t1 = time.perf_counter()
     res = compare.branch(m.pipe, spec, base, seed=spec.seed, attention=True, **_size_kwargs(m))
     t2 = time.perf_counter()
@@ -628,7 +291,7 @@ def generate(model_key: str, spec_dict: dict[str, Any]) -> dict[str, Any]:
     m = handle().get(model_key)
     spec = InterventionSpec.from_dict(spec_dict)
     if spec.inpaint is not None:
-        _, base, _ = _baseline(m, spec, spec.seed)
+        _, base, _ = handle().baseline(m, spec, spec.seed, **_size_kwargs(m))
         res = compare.branch(m.pipe, spec, base, seed=spec.seed, previews=False,
                              **_size_kwargs(m))
     else:

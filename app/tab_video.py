@@ -2,7 +2,7 @@
 sync; a frame scrubber showing the same frame of both (and of the ground-truth render); the clip
 verifier's per-frame and temporal verdicts; MP4 and GIF export of the side-by-side clip.
 
-The video model is not the picker's image model: :class:`app.state.VideoHandle` loads it once, on
+The video model is not the picker's image model: :class:`lina_core.service.VideoService` loads it once, on
 first use. Everything here is display and files; the model call is :func:`app.state.lina_video`.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pandas as pd
 from lina_core import csg, video_io
 from lina_core.limits import (MAX_GUIDANCE, MAX_SEED, MAX_STEPS, MIN_STEPS, LimitError,
                               load_json, snippet)
+from lina_core.service import VideoService
 from lina_core.toyworld.render import CLIP_KINDS, render_clip
 from lina_core.toyworld.video_data import MAX_CLIP_FRAMES, MIN_CLIP_FRAMES, to_strip
 
@@ -145,7 +146,7 @@ def run_clips(inp: VideoInputs, store: RunStore, progress: Any = None) -> ClipRu
     # files Gradio may serve live in the temp dir; the run folder keeps copies
     files = write_files(base, lina, work_dir())
     run_id = store.save("video", out["spec"], {
-        "model": state.VideoHandle.key, "model_source": out["model_source"], "seed": inp.seed,
+        "model": VideoService.key, "model_source": out["model_source"], "seed": inp.seed,
         "prompt": inp.prompt, "frames": inp.frames, "steps": inp.steps, "fps": FPS,
         "guidance_scale": inp.guidance, "candidate": out["candidate"], "choice": out["choice"],
         "intervention_source": out["choice"]["why"].get("source"), "timings": out["timings"],

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from lina_core.csg import TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, CausalSceneGraph
-from lina_core.pipelines.registry import ALLOWLIST
+from lina_core import service
+from lina_core.csg import CausalSceneGraph
 
 from .widgets import log
 
@@ -21,28 +21,14 @@ def no_verifier(why: str) -> dict[str, Any]:
 def verifier_missing(graph: CausalSceneGraph | dict[str, Any] | None,
                      model_key: str | None = None,
                      categories: tuple[str, ...] | None = None) -> str | None:
-    """Why there is no verifier for this picture (None when there is one): the verifier
-    judges ToyWorld scenes drawn by a ToyWorld model only, and a ToyWorld v2 scene (roles, fill,
-    place) only from a model that knows that category (``categories``, default: the model's,
-    ``state.handle().categories``); the ground truth (no ``model_key``) is judged for all eight."""
-    cat = graph.category if isinstance(graph, CausalSceneGraph) else (graph or {}).get(
-        "category")
-    if cat not in TOYWORLD_CATEGORIES or cat == "open":
-        return "no verifier for open-world scenes (it judges ToyWorld scenes only)"
-    if model_key and not ALLOWLIST.get(model_key, ALLOWLIST["toyworld"]).kind.startswith(
-            "toyworld"):
-        return (f"no verifier for {ALLOWLIST[model_key].label} (the ToyWorld verifier judges "
-                f"ToyWorld pictures only)")
-    if model_key and cat in RELATIONAL_CATEGORIES:
-        if categories is None:
-            from . import state
-            categories = state.handle().categories(model_key)
-        if cat not in categories:
-            label = ALLOWLIST[model_key].label if model_key in ALLOWLIST else model_key
-            return (f"no verifier for {cat} scenes from {label}: this model was not trained on "
-                    f"them (its vocabulary lacks their words; a model fine-tuned with "
-                    f"`train --finetune-from` knows them)")
-    return None
+    """:func:`lina_core.service.verifier_missing`, a relational scene judged by the categories
+    given, else by those the app's model service says ``model_key`` knows."""
+    def known(key: str) -> tuple[str, ...]:
+        if categories is not None:
+            return categories
+        from . import state
+        return state.handle().categories(key)
+    return service.verifier_missing(graph, model_key, known)
 
 
 def verdict(image: np.ndarray, graph: CausalSceneGraph | dict[str, Any] | None,

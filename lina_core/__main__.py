@@ -211,15 +211,11 @@ def cmd_fit(a: argparse.Namespace) -> None:
 def cmd_bench(a: argparse.Namespace) -> None:
     import torch
     from .bench import markdown, run_bench
-    from .lina import Predictor
+    from .service import PREDICTOR_DIRS, predictor_in
     torch.set_num_threads(a.threads)
     pipe = load_model(a.model, a.tiny, a.video)
-    folder = a.predictor or str(Path(__file__).resolve().parents[1] / "assets" / (
-        "lina_predictor_video" if a.video else "lina_predictor"))
-    pred = Predictor.load(folder)
-    unfit = pred.fits(pipe)
-    if unfit:
-        raise ValueError(f"--predictor: {folder} does not fit this model: {unfit}")
+    pred, _ = predictor_in(pipe, a.predictor or PREDICTOR_DIRS[1 if a.video else 0],
+                           with_check=False)
     res = run_bench(pipe, pred, _grid_rows(a.grid, set(a.splits.split(","))), a.out)
     print(markdown(res["summary"], categories=False))
     print("share of the oracle's gain LINA recovers:", res["oracle_share"])
@@ -230,25 +226,17 @@ def cmd_lina(a: argparse.Namespace) -> None:
     import torch
     from PIL import Image
     from .csg import check_prompt, from_prompt
-    from .lina import LinaSampler, Predictor
+    from .lina import LinaSampler
     from .limits import MAX_STEPS, MIN_STEPS, check_int
+    from .service import PREDICTOR_DIRS, predictor_in
     check_int("steps", a.steps, MIN_STEPS, MAX_STEPS)
     check_prompt(a.prompt)
     torch.set_num_threads(a.threads)
     pipe = load_model(a.model, a.tiny, False)
-    folder = Path(a.predictor or Path(__file__).resolve().parents[1] / "assets" / "lina_predictor")
     pred = check = None
     if not a.tiny:
-        pred = Predictor.load(folder)
-        unfit = pred.fits(pipe)
-        if unfit:
-            raise ValueError(f"--predictor: {folder} does not fit this model: {unfit}")
-        if (folder / "check.json").is_file() and not a.no_check:
-            from .check import EarlyCheck
-            check = EarlyCheck.load(folder)
-            if not check.fits(pred):
-                raise ValueError(f"--predictor: the check in {folder} was fitted for another "
-                                 f"text encoder than its predictor")
+        pred, check = predictor_in(pipe, a.predictor or PREDICTOR_DIRS[0],
+                                   with_check=not a.no_check)
     res = LinaSampler(pipe, pred, steps=a.steps, check=check)(
         a.prompt, from_prompt(a.prompt).graph, seed=a.seed, candidate=a.candidate)
     out = Path(a.out)

@@ -250,6 +250,7 @@ def test_recorded_tries_replay_what_the_live_loop_does(pipe, tmp_path):
 def test_the_app_attaches_a_check_fitted_for_the_same_text_encoder(pipe, tmp_path,
                                                                     monkeypatch):
     from app import state
+    from lina_core import service
     from lina_core.lina import Predictor, encoder_fingerprint
     from app.widgets import choice_markdown
     d = len(GRAPH_FEATURES) + 32
@@ -260,8 +261,8 @@ def test_the_app_attaches_a_check_fitted_for_the_same_text_encoder(pipe, tmp_pat
     ck.meta["text_encoder"] = enc
     ck.save(tmp_path)
     monkeypatch.setenv("LINA_PREDICTOR_DIR", str(tmp_path))
-    loaded = state.Loaded("toyworld", pipe, "tiny", False)
-    state.attach_predictor(loaded)
+    loaded = service.Loaded("toyworld", pipe, "tiny", False)
+    service.attach_predictor(loaded)
     assert loaded.check is not None and "early check at step 2" in loaded.predictor_note
     prompt, graph = _scene()
     res = LinaSampler(pipe, loaded.predictor, steps=6, check=loaded.check)(prompt, graph, seed=1)
@@ -276,7 +277,7 @@ def test_the_app_attaches_a_check_fitted_for_the_same_text_encoder(pipe, tmp_pat
     assert all(im.dtype == np.uint8 and im.ndim == 3 for im, _ in gal)
     ck.meta["text_encoder"] = "another"
     ck.save(tmp_path)
-    state.attach_predictor(loaded)
+    service.attach_predictor(loaded)
     assert loaded.check is None and loaded.predictor is not None
 
 

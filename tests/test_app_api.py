@@ -303,7 +303,9 @@ def test_donor_for_a_scene_without_one_is_a_clear_error(app):
 def test_predictor_that_cannot_be_used_means_no_intervention(app, tmp_path, monkeypatch):
     """No predictor, an older kind, or one fitted for another text encoder: the app still
     works, LINA picks "none" and says why."""
-    from app import state
+    from app import picker, state
+    from lina_core import service
+    from lina_core.service import ModelService
     from lina_core.csg import from_prompt
     pipe = app[3]
     old_folder = tmp_path / "old"
@@ -315,20 +317,20 @@ def test_predictor_that_cannot_be_used_means_no_intervention(app, tmp_path, monk
              fit_test_predictor(pipe, tmp_path / "wide", n_features=7): "expects 7 features"}
     for folder, why in cases.items():
         monkeypatch.setenv("LINA_PREDICTOR_DIR", str(folder))
-        loaded = state.Loaded("toyworld", pipe, "test", False)
-        state.attach_predictor(loaded)
+        loaded = service.Loaded("toyworld", pipe, "test", False)
+        service.attach_predictor(loaded)
         assert loaded.predictor is None
         assert why in loaded.predictor_note and "no intervention" in loaded.predictor_note
     # and through the model functions: the choice is "none", labelled with the reason
     old = state.HANDLE
-    state.set_handle(state.ModelHandle(pipe=pipe, threads=1))
+    state.set_handle(ModelService(pipe=pipe, threads=1))
     try:
         g = from_prompt(MIRROR).graph.to_dict()
         choice = state.predict_choice("toyworld", MIRROR, g)
         assert choice["candidate"] == "none"
         assert choice["why"]["source"] == "no predictor: no intervention"
         assert "expects 7 features" in choice["why"]["predictor_note"]   # the last case
-        assert "no intervention" in state.handle().describe()
+        assert "no intervention" in picker.describe(state.handle())
         out = state.lina_pair("toyworld", MIRROR, g, 0, 3, None)
         assert out["candidate"] == "none" and np.array_equal(out["baseline"], out["lina"])
         assert out["previews"]["rows"] == ["baseline", "LINA"]

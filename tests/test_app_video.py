@@ -268,13 +268,14 @@ def test_cached_preset_outputs_survive_the_cache(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     from app import context, state, tab_video
     from app.runstore import RunStore
+    from lina_core.service import ModelService, VideoService
     monkeypatch.setattr(tab_video, "DEFAULT_STEPS", STEPS)
     old = state.VIDEO
-    state.set_video_handle(state.VideoHandle(
+    state.set_video_handle(VideoService(
         toyworld_video_pipeline(tmp_path / "tok", trained_motion=False), threads=1))
     try:
         with gr.Blocks():
-            ctx = context.Ctx(state.HANDLE or state.ModelHandle(), RunStore(tmp_path / "runs"),
+            ctx = context.Ctx(state.HANDLE or ModelService(), RunStore(tmp_path / "runs"),
                               gr.State("toyworld"), gr.State({}), cache_presets=True,
                               video=state.VIDEO)
             tab_video.build(ctx)

@@ -96,8 +96,9 @@ def test_grid_items_of_the_eight(relational_pipe):
 @pytest.fixture
 def handle():
     from app import state
+    from lina_core.service import ModelService
     before = state.HANDLE
-    yield lambda pipe: state.set_handle(state.ModelHandle("toyworld", pipe=pipe, threads=1))
+    yield lambda pipe: state.set_handle(ModelService("toyworld", pipe=pipe, threads=1))
     state.HANDLE = before
 
 

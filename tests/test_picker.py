@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from app import picker, state
+from lina_core.service import ModelService
 from lina_core.interventions import InterventionSpec
 from lina_core.pipelines import registry
 from tiny_pipes import sd_pipeline
@@ -24,7 +25,7 @@ def ctx(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     monkeypatch.setattr(state, "HANDLE", None)
     monkeypatch.setenv("LINA_PREDICTOR_DIR", str(tmp_path / "no_predictor"))
-    h = state.set_handle(state.ModelHandle("toyworld", pipe=registry.tiny_toyworld()))
+    h = state.set_handle(ModelService("toyworld", pipe=registry.tiny_toyworld()))
     sd_pipeline(tmp_path / "tok").save_pretrained(tmp_path / "tiny-sd")
     broken = tmp_path / "broken-sd"
     broken.mkdir()

@@ -99,6 +99,7 @@ def test_on_zero_gpu_models_go_to_cuda_at_import(monkeypatch, tmp_path):
     cuda in bf16.  Without it, nothing is moved."""
     import torch
     from app import build_demo, state
+    from lina_core.service import ModelService
     from lina_core.pipelines import registry
     from tiny_pipes import toyworld_video_pipeline
     kept = state.HANDLE, state.VIDEO
@@ -107,7 +108,7 @@ def test_on_zero_gpu_models_go_to_cuda_at_import(monkeypatch, tmp_path):
     vpipe = _recording(toyworld_video_pipeline(tmp_path / "tok", trained_motion=False), video)
     monkeypatch.setenv("LINA_PREDICTOR_DIR", str(tmp_path / "none"))
     try:
-        state.ModelHandle("toyworld", pipe=pipe).get()
+        ModelService("toyworld", pipe=pipe).get()
         assert image == []                                   # not on ZeroGPU: left alone
         monkeypatch.setenv("SPACES_ZERO_GPU", "true")
         build_demo(pipe=pipe, video_pipe=vpipe, runs_dir=tmp_path / "runs")
