@@ -55,7 +55,7 @@ SIZES = {
                  # buoyancy scenes per split (its two-hop refraction), shadow scenes
                  # (separation), floating renders (the refraction reading's check)
                  insight12=dict(n=50, splits="test-id,test-ood", categories=EIGHT,
-                                floating_n=260, separation_n=200, refraction_n=200),
+                                floating_n=300, separation_n=200, refraction_n=200),
                  # the loop on clips (shipped video model): dev-ood clips per kind to fit the
                  # clip check on, test clips per kind (the video bench's items)
                  video=dict(steps=25, fit_n=8, n=16, seeds="0", check_steps="4,6,8,10")),
