@@ -5,15 +5,20 @@ registry and the app ask :func:`adapter_for` (a loaded pipeline) or :func:`adapt
 (a ``model_index.json`` class name) and never match class names themselves.  Lookup walks the
 pipeline's MRO, so a user's subclass of ``StableDiffusionPipeline`` gets the SD adapter.
 
-To add a family: subclass :class:`Adapter` here, override what differs (prompt encoding, latent
-shape, initial noise, base schedule, flow shift, default size), decorate it with
-``@register(...)`` naming its pipeline classes, and add its tiny random-weight pipeline to
-``tests/tiny_pipes.py`` and to ``FAMILIES`` in ``tests/test_engine.py``.
+An adapter is the family's whole descriptor: besides what the engine asks (prompt encoding,
+latent shape, initial noise, base schedule, flow shift, default size, the attention it records),
+its ZeroGPU seconds per step and its tiny random-weight test pipeline (:meth:`Adapter.tiny`, one
+per name in ``tiny_variants``).  The app's kinds, the ZeroGPU table and the tests' family lists
+are read from :data:`KINDS`, so a family is added in one place: subclass :class:`Adapter`,
+override what differs, decorate it with ``@register(...)`` naming its pipeline classes; the
+shared family suite (``tests/test_family_contract.py``) then runs on it.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -46,6 +51,19 @@ class Adapter:
     #: seconds per denoising step of one run on a ZeroGPU slice (H200 share), with headroom:
     #: what a ZeroGPU call's duration is computed from (measured figures: PERFORMANCE.md)
     zerogpu_seconds_per_step: float = 1.0
+    #: the tiny test pipelines of this family, by name: the keyword arguments :meth:`tiny` gets
+    #: (one entry, the kind itself, unless a family has variants worth testing apart)
+    tiny_variants: dict[str, dict[str, Any]] = {}
+
+    def variants(self) -> dict[str, dict[str, Any]]:
+        """:attr:`tiny_variants`, or the kind alone."""
+        return self.tiny_variants or {self.kind: {}}
+
+    def tiny(self, folder: str | Path, **options: Any) -> tuple[Any, dict[str, Any]]:
+        """A tiny random-weight pipeline of this family, built offline (its tokenizer written
+        to ``folder``), and the ``engine.run`` keyword arguments it runs with (its size, and
+        for FLUX the stand-in T5 encoder): what the tests and the device check run on."""
+        raise NotImplementedError(f"{type(self).__name__}: no tiny test pipeline")
 
     def pipeline_class(self) -> type:
         import diffusers
@@ -162,6 +180,44 @@ def register(*class_names: str) -> Callable[[type[Adapter]], type[Adapter]]:
     return deco
 
 
+@contextlib.contextmanager
+def registered(cls: type[Adapter], *class_names: str) -> Iterator[Adapter]:
+    """``cls`` registered for ``class_names`` inside the block only (a test's own family)."""
+    if cls.kind in KINDS or set(class_names) & set(ADAPTERS):
+        raise ValueError(f"{cls.kind!r} or one of {class_names} is registered already")
+    register(*class_names)(cls)
+    try:
+        yield KINDS[cls.kind]
+    finally:
+        KINDS.pop(cls.kind, None)
+        for name in class_names:
+            ADAPTERS.pop(name, None)
+
+
+def tiny_names() -> list[str]:
+    """The name of every tiny test pipeline the table names (each family's ``tiny_variants``,
+    or its kind): the tests' family lists, so a new family is in them."""
+    return [v for a in KINDS.values() for v in a.variants()]
+
+
+def tiny_adapter(name: str) -> Adapter:
+    """The adapter whose tiny test pipelines include ``name``."""
+    for a in KINDS.values():
+        if name in a.variants():
+            return a
+    raise ValueError(f"family: {name!r} is not one of {tiny_names()}")
+
+
+def tiny_pipeline(name: str, folder: str | Path, on_device: bool = True
+                  ) -> tuple[Any, dict[str, Any]]:
+    """(pipeline, engine.run keyword arguments) of the tiny test pipeline ``name``, as its
+    adapter builds it; ``on_device``: on the tests' device (``LINA_TEST_DEVICE``, cpu)."""
+    from .pipelines.tiny_families import on_device as placed
+    a = tiny_adapter(name)
+    pipe, kw = a.tiny(folder, **a.variants()[name])
+    return (placed(pipe) if on_device else pipe), kw
+
+
 def adapter_for(pipe: Any) -> Adapter:
     """The adapter of a loaded pipeline (or pipeline class), by the first class in its MRO
     that the table knows."""
@@ -213,6 +269,10 @@ class ToyWorld(Adapter):
     kind, pixel_latents, attention_kind = "toyworld", True, "cross"
     zerogpu_seconds_per_step = 0.05
 
+    def tiny(self, folder: str | Path, **options: Any) -> tuple[Any, dict[str, Any]]:
+        from .pipelines.tiny_families import toyworld_pipeline
+        return toyworld_pipeline(folder), {}
+
     def pipeline_class(self) -> type:
         from .pipelines.toyworld import ToyWorldPipeline
         return ToyWorldPipeline
@@ -238,6 +298,10 @@ class ToyWorldVideo(ToyWorld):
     kind, video = "toyworld_video", True
     zerogpu_seconds_per_step = 0.2
 
+    def tiny(self, folder: str | Path, **options: Any) -> tuple[Any, dict[str, Any]]:
+        from .pipelines.tiny_families import toyworld_video_pipeline
+        return toyworld_video_pipeline(folder), {"frames": 8}
+
     def pipeline_class(self) -> type:
         from .pipelines.toyworld_video import ToyWorldVideoPipeline
         return ToyWorldVideoPipeline
@@ -258,6 +322,10 @@ class ToyWorldVideo(ToyWorld):
 class StableDiffusion(Adapter):
     kind, pipeline_class_name, attention_kind = "sd", "StableDiffusionPipeline", "cross"
     zerogpu_seconds_per_step = 0.1
+
+    def tiny(self, folder: str | Path, **options: Any) -> tuple[Any, dict[str, Any]]:
+        from .pipelines.tiny_families import sd_pipeline
+        return sd_pipeline(folder), {"height": 32, "width": 32}
 
     def size(self, pipe, height, width, frames):
         """``StableDiffusionPipeline.__call__``: ``if not height or not width`` both sides take
@@ -281,6 +349,10 @@ class StableDiffusionXL(Adapter):
     zerogpu_seconds_per_step = 0.3
     attention_kind = "cross"
 
+    def tiny(self, folder: str | Path, **options: Any) -> tuple[Any, dict[str, Any]]:
+        from .pipelines.tiny_families import sdxl_pipeline
+        return sdxl_pipeline(folder), {"height": 32, "width": 32}
+
     def encode(self, pipe, texts):
         pe, _, pooled, _ = pipe.encode_prompt(texts, device=pipe._execution_device,
                                               do_classifier_free_guidance=False)
@@ -300,6 +372,10 @@ class StableDiffusion3(Adapter):
     zerogpu_seconds_per_step = 0.4
     attention_kind = "joint"   # the text is CLIP's 77 tokens, then T5's
 
+    def tiny(self, folder: str | Path, **options: Any) -> tuple[Any, dict[str, Any]]:
+        from .pipelines.tiny_families import sd3_pipeline
+        return sd3_pipeline(folder), {"height": 16, "width": 16}
+
     def encode(self, pipe, texts):
         pe, _, pooled, _ = pipe.encode_prompt(texts, texts, texts, device=pipe._execution_device,
                                               do_classifier_free_guidance=False)
@@ -311,6 +387,17 @@ class Flux(Adapter):
     kind, pipeline_class_name, uses_negative = "flux", "FluxPipeline", False
     zerogpu_seconds_per_step = 0.8
     attention_kind = "flux"
+
+    #: flux: the stand-in T5 encoder passed to engine.run; flux_t5: a tiny T5 in the pipeline
+    tiny_variants = {"flux": {}, "flux_t5": {"t5": True}}
+
+    def tiny(self, folder: str | Path, t5: bool = False, **options: Any
+             ) -> tuple[Any, dict[str, Any]]:
+        from .pipelines.tiny_families import flux_encoder, flux_pipeline
+        kw: dict[str, Any] = {"height": 8, "width": 8}
+        if not t5:
+            kw["encoder"] = flux_encoder
+        return flux_pipeline(folder, t5=t5), kw
 
     def attention_tokens(self, pipe, prompt, length):
         """FLUX's text tokens are T5's (``tokenizer_2``)."""
@@ -404,6 +491,15 @@ class Wan(_T5Video):
     zerogpu_seconds_per_step = 4.0
     attention_kind = "wan"
 
+    #: Wan 2.1, and 2.2's two transformers (the low-noise steps on ``transformer_2``)
+    tiny_variants = {"wan": {}, "wan22": {"two_stage": True}}
+
+    def tiny(self, folder: str | Path, two_stage: bool = False, **options: Any
+             ) -> tuple[Any, dict[str, Any]]:
+        from .pipelines.tiny_families import wan_pipeline
+        return wan_pipeline(folder, two_stage=two_stage), {"height": 16, "width": 16,
+                                                           "frames": 9}
+
     def native_size(self, pipe):
         """``WanPipeline.__call__``'s own signature defaults (480 x 832, 81 frames): no Wan
         config holds a size, so the pipeline's defaults are the model's."""
@@ -429,6 +525,10 @@ class Wan(_T5Video):
 class CogVideoX(_T5Video):
     kind, pipeline_class_name, attention_kind = "cogvideox", "CogVideoXPipeline", "cog"
     zerogpu_seconds_per_step = 4.0
+
+    def tiny(self, folder: str | Path, **options: Any) -> tuple[Any, dict[str, Any]]:
+        from .pipelines.tiny_families import cogvideox_pipeline
+        return cogvideox_pipeline(folder), {"height": 16, "width": 16, "frames": 9}
 
     def native_size(self, pipe):
         """``CogVideoXPipeline.__call__``: the transformer's ``sample_height``/``sample_width``

@@ -33,7 +33,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/test_engine.py", "tests/test_pipeline_contract.py"]
-FAMILIES = ("sd", "sdxl", "sd3", "flux", "wan", "cogvideox")
+
+
+def real_families() -> list[str]:
+    """The real families the adapters' table knows (each kind's own tiny pipeline)."""
+    from .adapters import KINDS
+    return [k for k in KINDS if not k.startswith("toyworld")]
+
+
 PROMPT = "a large red ball on a small round mirror"
 
 
@@ -122,7 +129,8 @@ def time_case(name: str, make: Any, device: str, dtype: str, steps: int,
 
 def makers(families: list[str]) -> dict[str, Any]:
     """name -> () -> (pipeline, engine.run kwargs): ToyWorld, then the tiny families."""
-    from .pipelines import registry, tiny_families
+    from .adapters import tiny_pipeline
+    from .pipelines import registry
 
     def toyworld():
         if (registry.TOYWORLD_DIR / "model_index.json").is_file():
@@ -131,7 +139,7 @@ def makers(families: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"toyworld" + ("" if (registry.TOYWORLD_DIR / "model_index.json")
                                          .is_file() else " (tiny random)"): toyworld}
     for fam in families:
-        out[f"tiny {fam}"] = (lambda f=fam: tiny_families._build(f, tempfile.mkdtemp()))
+        out[f"tiny {fam}"] = (lambda f=fam: tiny_pipeline(f, tempfile.mkdtemp(), on_device=False))
     return out
 
 
@@ -163,7 +171,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", required=True, help="folder for device_check.json and .md")
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--families", default=",".join(real_families()))
     ap.add_argument("--dtypes", default="", help="comma-separated (default: by device)")
     ap.add_argument("--tests-k", default=None, help="pytest -k for the contract tests")
     ap.add_argument("--no-tests", action="store_true")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tiny_pipes import SIZES, build, flux_pipeline, on_device
+from tiny_pipes import build
 
 from lina_core.attention_check import NOT_MEASURED, AttentionCheck, edge_tests
 from lina_core.csg import from_prompt
@@ -65,7 +65,7 @@ def test_read_gives_shares_passed_and_says_what_it_could_not_test():
 def family(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param)
     if request.param == "flux":     # with its tiny T5: FLUX encodes every prompt with T5
-        pipe, kw = on_device(flux_pipeline(folder, t5=True)), SIZES["flux"]
+        pipe, kw = build("flux_t5", folder)
     else:
         pipe, kw = build(request.param, folder)
     return request.param, pipe, {k: v for k, v in kw.items() if k in ("height", "width")}

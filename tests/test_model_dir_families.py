@@ -25,27 +25,27 @@ from gradio_client import Client  # noqa: E402
 from test_app_api import _img, _intervene_kwargs, _lina_kwargs, _no_verifier  # noqa: E402
 from test_loading import app_main  # noqa: E402
 from app.tab_intervene import NO_MASK  # noqa: E402
-from tiny_pipes import SIZES, build, flux_pipeline  # noqa: E402
+from tiny_pipes import adapter_of, build, families, flux_pipeline  # noqa: E402
 
 # slow: the module takes about 40 s on 2 shared CPU cores (7 app launches, ~1 s each, and
 # 6 model calls of 2-3 steps per family)
 pytestmark = pytest.mark.slow
 
-FAMILIES = ["sd", "sdxl", "sd3", "flux", "wan", "wan22", "cogvideox"]
-KIND = {"wan22": "wan"}      # the kind read off model_index.json
+#: every real family's tiny pipeline (the adapters' table), FLUX with its tiny T5 (a FLUX folder
+#: has one: FLUX encodes prompts with T5)
+FAMILIES = [f for f in families() if not adapter_of(f).kind.startswith("toyworld")
+            and f != "flux"]
 PROMPT = "a cat on a table in front of a mirror"      # open-world: an implicit reflection
 STEPS = 2
 
 
-def _save(fam: str, d) -> str:
-    """The family's tiny pipeline saved to a folder of its own name (its picker key)."""
-    if fam == "flux":      # FLUX encodes prompts with T5: a FLUX folder has one
-        pipe = flux_pipeline(d / "tok", t5=True)
-    else:                  # SD3: saved without T5 (text_encoder_3 None)
-        pipe = build(fam, d / "tok")[0]
+def _save(fam: str, d) -> tuple[str, dict]:
+    """The family's tiny pipeline saved to a folder of its own name (its picker key; SD3 saved
+    without T5, text_encoder_3 None), and its size."""
+    pipe, kw = build(fam, d / "tok")
     folder = d / f"tiny-{fam}"
     pipe.save_pretrained(folder, safe_serialization=True)
-    return str(folder)
+    return str(folder), {k: v for k, v in kw.items() if k in ("height", "width", "frames")}
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
@@ -58,18 +58,17 @@ def served(request, tmp_path_factory):
     torch.set_num_threads(1)
     fam = request.param
     d = tmp_path_factory.mktemp(fam)
-    folder = _save(fam, d)
+    folder, size = _save(fam, d)
     mod = app_main()
     args = mod.parse_args(["--model-dir", folder, "--runs-dir", str(d / "runs"),
                            "--threads", "1"])
     old = state.HANDLE, state.VIDEO          # build_demo replaces the app's model handles
     allow = dict(registry.ALLOWLIST)
-    size = dict(SIZES[fam])
     with pytest.MonkeyPatch.context() as mp:
         # the app gives no size and each model runs at its own, off its config (the tiny SD,
         # SDXL, SD3 and CogVideoX ones: 32 px, 16 px x 9 frames); FLUX's own 128 px and Wan's
         # 480 x 832 x 81 frames are slow on a CPU
-        if fam in ("flux", "wan", "wan22"):
+        if adapter_of(fam).kind in ("flux", "wan"):
             mp.setattr(state, "_size_kwargs", lambda m: size)
         mp.setenv("LINA_PREDICTOR_DIR", str(d / "no_predictor"))
         demo = mod.build_from_args(args)
@@ -94,7 +93,7 @@ def _blank(x) -> bool:
 def test_model_dir_is_the_default_model(served):
     from lina_core.pipelines.registry import ALLOWLIST
     fam, client, key = served
-    assert ALLOWLIST[key].kind == KIND.get(fam, fam) and not ALLOWLIST[key].video
+    assert ALLOWLIST[key].kind == adapter_of(fam).kind and not ALLOWLIST[key].video
     status = client.predict(api_name="/model_status")
     assert f"local: tiny-{fam}" in status and "unavailable" not in status
 
@@ -155,7 +154,7 @@ def test_lina(served, candidate):
     assert not _blank(out[0]) and not _blank(out[1]), fam
     assert _no_verifier(out[3]) and _no_verifier(out[4]) and "saved" in out[10]
     choice = json.loads(out[8])
-    if candidate == "predicted" and fam in ("wan", "wan22"):
+    if candidate == "predicted" and adapter_of(fam).kind == "wan":
         # clips of a set length: the loop reads single runs without frames only, so LINA makes
         # its one choice before the run (CogVideoX here runs at its config's default length)
         assert "open-world default" in choice["why"]["source"]

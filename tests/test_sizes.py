@@ -19,10 +19,11 @@ import torch
 from lina_core import engine
 from lina_core.adapters import adapter_for
 from lina_core.pipelines import registry
-from tiny_pipes import build, engine_spec, sd3_pipeline
+from tiny_pipes import adapter_of, build, engine_spec, families, sd3_pipeline
 
-FAMILIES = ["toyworld", "toyworld_video", "sd", "sdxl", "sd3", "flux", "wan", "wan22",
-            "cogvideox"]
+#: every tiny pipeline the adapters' table names: a new family fails here until :func:`expected`
+#: says what diffusers' ``__call__`` does for it
+FAMILIES = families()
 
 
 def _vsf(vae) -> int:
@@ -33,6 +34,7 @@ def _vsf(vae) -> int:
 
 def expected(fam: str, pipe) -> tuple[int, int, int | None]:
     """(height, width, frames) the pipeline's ``__call__`` uses when given none, per diffusers."""
+    fam = adapter_of(fam).kind
     if fam.startswith("toyworld"):         # draws at its UNet's sample size; clips default_frames
         r = pipe.unet.config.sample_size
         return r, r, pipe.default_frames if fam == "toyworld_video" else None
@@ -47,7 +49,7 @@ def expected(fam: str, pipe) -> tuple[int, int, int | None]:
     if fam == "flux":     # FluxPipeline.__init__: default_sample_size = 128 (no config has one)
         s = 128 * _vsf(pipe.vae)
         return s, s, None
-    if fam in ("wan", "wan22"):   # WanPipeline.__call__'s signature: no config holds a size
+    if fam == "wan":      # WanPipeline.__call__'s signature: no config holds a size
         p = inspect.signature(type(pipe).__call__).parameters
         return p["height"].default, p["width"].default, p["num_frames"].default
     if fam == "cogvideox":   # sample_height/width * vae_scale_factor_spatial, sample_frames

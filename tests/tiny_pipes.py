@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from lina_core.pipelines.tiny_families import (  # noqa: F401  (the tests import them from here)
-    DEVICE, PROMPT, SIZES, TARGET, _build, _clip_config, _t5, _unet, _vae, _wan_transformer,
-    build, cogvideox_pipeline, flux_encoder, flux_pipeline, on_device, sd3_pipeline,
+    DEVICE, PROMPT, TARGET, _clip_config, _t5, _unet, _vae, _wan_transformer,
+    cogvideox_pipeline, flux_encoder, flux_pipeline, on_device, sd3_pipeline,
     sd_pipeline, sdxl_pipeline, tokenizer, toyworld_pipeline, toyworld_video_pipeline,
     wan_pipeline)
+from lina_core.adapters import tiny_adapter as adapter_of  # noqa: F401
+from lina_core.adapters import tiny_names as families  # noqa: F401
+from lina_core.adapters import tiny_pipeline as build  # noqa: F401
 
 
 # ---------------------------------------------------------------------- shared test helpers

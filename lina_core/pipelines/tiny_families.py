@@ -27,15 +27,6 @@ from .toyworld import build_pipeline
 PROMPT = "a large red ball on a small round mirror"
 TARGET = "a small blue cube on a large square mirror"
 
-#: per family: engine.run keyword arguments besides the encoder (image size in pixels)
-SIZES = {"toyworld": {}, "toyworld_video": dict(frames=8), "sd": dict(height=32, width=32),
-         "sdxl": dict(height=32, width=32),
-         "sd3": dict(height=16, width=16),
-         "flux": dict(height=8, width=8), "wan": dict(height=16, width=16, frames=9),
-         "wan22": dict(height=16, width=16, frames=9),
-         "cogvideox": dict(height=16, width=16, frames=9)}
-
-
 #: the device the engine and contract tests run their pipelines on: cpu, unless
 #: ``LINA_TEST_DEVICE`` says otherwise (``python -m lina_core device-check`` sets it)
 DEVICE = os.environ.get("LINA_TEST_DEVICE", "cpu")
@@ -275,31 +266,3 @@ def flux_encoder(texts: list[str]) -> dict[str, torch.Tensor]:
         pooled.append(torch.randn(1, 32, generator=g))
     return {"prompt_embeds": torch.cat(pe).to(DEVICE),
             "pooled_prompt_embeds": torch.cat(pooled).to(DEVICE)}
-
-
-def build(family: str, folder: str | Path) -> tuple[Any, dict[str, Any]]:
-    """(pipeline on :data:`DEVICE`, engine.run keyword arguments) for one family."""
-    pipe, kw = _build(family, folder)
-    return on_device(pipe), kw
-
-
-def _build(family: str, folder: str | Path) -> tuple[Any, dict[str, Any]]:
-    kw: dict[str, Any] = dict(SIZES[family])
-    if family == "toyworld":
-        return toyworld_pipeline(folder), kw
-    if family == "toyworld_video":
-        return toyworld_video_pipeline(folder), kw
-    if family == "sd":
-        return sd_pipeline(folder), kw
-    if family == "sdxl":
-        return sdxl_pipeline(folder), kw
-    if family == "sd3":
-        return sd3_pipeline(folder), kw
-    if family == "flux":
-        kw["encoder"] = flux_encoder
-        return flux_pipeline(folder), kw
-    if family in ("wan", "wan22"):
-        return wan_pipeline(folder, two_stage=family == "wan22"), kw
-    if family == "cogvideox":
-        return cogvideox_pipeline(folder), kw
-    raise ValueError(family)
