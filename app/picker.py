@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from lina_core.adapters import is_builtin
 from lina_core.pipelines.registry import ALLOWLIST, ModelUnavailable
 from lina_core.service import ModelService, parameters
 
@@ -32,7 +33,7 @@ def cpu_note(h: ModelService, key: str | None = None) -> str:
     small model to use instead; empty where there is nothing to warn about."""
     import torch
     key = key or h.default_key
-    if h.kind(key).startswith("toyworld") or torch.cuda.is_available():
+    if is_builtin(h.kind(key)) or torch.cuda.is_available():
         return ""
     m = h.loaded(key)
     n = parameters(m.pipe) if m is not None else 0

@@ -42,7 +42,8 @@ def placement(kind: str) -> dict[str, Any]:
     if not on_zero_gpu():
         return {}
     import torch
-    return {"device": "cuda", "dtype": None if kind.startswith("toyworld") else torch.bfloat16}
+    from lina_core.adapters import is_builtin
+    return {"device": "cuda", "dtype": None if is_builtin(kind) else torch.bfloat16}
 
 
 @dataclass

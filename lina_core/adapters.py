@@ -34,6 +34,10 @@ class Adapter:
     """The default: a UNet/transformer pipeline, 4-D latents, CLIP-style ``encode_prompt``."""
 
     kind: str = ""
+    #: one of LINA's own ToyWorld models: the exact verifier judges its pictures, it is small
+    #: (it runs on a CPU in seconds, no warning), and it stays in float32 (no torch_dtype, no
+    #: bf16 on ZeroGPU)
+    builtin: bool = False
     #: the diffusers (or ToyWorld) pipeline class the registry loads for this family
     pipeline_class_name: str = ""
     video: bool = False
@@ -237,6 +241,13 @@ def adapter_for_class(class_name: str) -> Adapter:
     return ADAPTERS[class_name]
 
 
+def is_builtin(kind: str) -> bool:
+    """Whether ``kind`` is one of LINA's own ToyWorld families (:attr:`Adapter.builtin`);
+    False for a kind the table does not know."""
+    a = KINDS.get(kind)
+    return bool(a is not None and a.builtin)
+
+
 def adapter_for_kind(kind: str) -> Adapter:
     if kind not in KINDS:
         raise SpecError(f"model kind: {kind!r} is not one of {sorted(KINDS)}")
@@ -266,7 +277,7 @@ def to_uint8_images(x: torch.Tensor) -> np.ndarray:
 
 @register("ToyWorldPipeline")
 class ToyWorld(Adapter):
-    kind, pixel_latents, attention_kind = "toyworld", True, "cross"
+    kind, pixel_latents, attention_kind, builtin = "toyworld", True, "cross", True
     zerogpu_seconds_per_step = 0.05
 
     def tiny(self, folder: str | Path, **options: Any) -> tuple[Any, dict[str, Any]]:

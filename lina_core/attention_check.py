@@ -196,7 +196,7 @@ class AttentionCheck:
         from .candidates import is_toyworld
         ad = adapter_for(pipe)
         stated = [n for n, d in graph.graph.nodes(data=True) if d.get("explicit", True)]
-        toy_on_toy = ad.kind in ("toyworld", "toyworld_video") and is_toyworld(graph)
+        toy_on_toy = ad.builtin and is_toyworld(graph)
         return ad.attention_kind is not None and len(stated) > 1 and not toy_on_toy
 
     def reader(self, pipe: Any, prompt: str, graph: Any):

@@ -38,7 +38,7 @@ TESTS = ["tests/test_engine.py", "tests/test_pipeline_contract.py"]
 def real_families() -> list[str]:
     """The real families the adapters' table knows (each kind's own tiny pipeline)."""
     from .adapters import KINDS
-    return [k for k in KINDS if not k.startswith("toyworld")]
+    return [k for k, a in KINDS.items() if not a.builtin]
 
 
 PROMPT = "a large red ball on a small round mirror"

@@ -37,7 +37,8 @@ def load_model(path: str | None, tiny: bool = False, video: bool = False) -> Any
         kind = registry.kind_of_folder(path)
     except ValueError:
         kind = None
-    if kind not in ("toyworld", "toyworld_video"):
+    from .adapters import is_builtin
+    if kind is None or not is_builtin(kind):
         raise ValueError(f"--model: {path} is not a ToyWorld or ToyWorld video model")
     return registry.load(path)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .adapters import is_builtin
 from .pipelines import registry
 from .pipelines.registry import ALLOWLIST, ModelUnavailable
 
@@ -153,7 +154,7 @@ def _attach_attention_check(loaded: Loaded) -> None:
         ad = adapter_for(loaded.pipe)
     except Exception:  # noqa: BLE001 - an unknown pipeline simply gets no check
         return
-    if ad.kind not in ("toyworld", "toyworld_video") and ad.attention_kind is not None:
+    if not ad.builtin and ad.attention_kind is not None:
         loaded.check = AttentionCheck()
         loaded.predictor_note += f"; LINA's loop: {NOT_MEASURED}"
 
@@ -172,8 +173,7 @@ def verifier_missing(graph: Any, model_key: str | None = None,
         graph.get("category")
     if cat not in TOYWORLD_CATEGORIES or cat == "open":
         return "no verifier for open-world scenes (it judges ToyWorld scenes only)"
-    if model_key and not ALLOWLIST.get(model_key, ALLOWLIST["toyworld"]).kind.startswith(
-            "toyworld"):
+    if model_key and not is_builtin(ALLOWLIST.get(model_key, ALLOWLIST["toyworld"]).kind):
         return (f"no verifier for {ALLOWLIST[model_key].label} (the ToyWorld verifier judges "
                 f"ToyWorld pictures only)")
     if model_key and cat in RELATIONAL_CATEGORIES and categories is not None \
@@ -346,7 +346,7 @@ class ModelService:
         first five for the shipped model, the relational ones too for a model fine-tuned with
         their words; none for a model that is not ToyWorld's."""
         key = key or self.default_key
-        if key not in ALLOWLIST or not self.kind(key).startswith("toyworld"):
+        if key not in ALLOWLIST or not is_builtin(self.kind(key)):
             return ()
         from .grid import categories
         return categories(self.get(key).pipe)

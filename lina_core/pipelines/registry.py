@@ -144,7 +144,7 @@ def load(key: str = "toyworld", device: torch.device | str | None = None,
     cls = adapter_for_kind(e.kind).pipeline_class()
     kwargs: dict[str, Any] = dict(local_files_only=True, use_safetensors=True,
                                   **absent_components(model_index(e.source)))
-    if not e.kind.startswith("toyworld"):
+    if not adapter_for_kind(e.kind).builtin:
         kwargs["torch_dtype"] = dtype
     try:
         pipe = cls.from_pretrained(e.source, **kwargs)
