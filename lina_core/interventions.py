@@ -10,18 +10,17 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .edit_types import EDIT_KINDS
 from .limits import (MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS, MAX_STRENGTH,
                      MIN_STEPS, check_number, check_text, load_json, snippet)
+from .spec_error import SpecError
 
 SCHEMA_VERSION = 1
-EDIT_TYPES = ("replace", "interpolate", "add_direction", "scale_tokens", "swap_tokens", "donor")
+#: the prompt-edit kinds (:mod:`.edit_types`, one class each), by name
+EDIT_TYPES = tuple(EDIT_KINDS)
 DONOR_KINDS = ("structure", "texture")
 SCHEDULE_KINDS = ("uniform", "reallocated")
 MASK_SOURCES = ("graph", "run", "attention")
-
-
-class SpecError(ValueError):
-    """An invalid intervention spec; the message names the field and the allowed range."""
 
 
 def _num(name: str, v: Any, lo: float, hi: float) -> float:
@@ -48,18 +47,12 @@ def _str(name: str, v: Any) -> None:
 
 @dataclass
 class PromptEdit:
-    """An edit of the prompt embedding, active for steps in ``[start, end)``.
-
-    replace:       use ``target_prompt``'s embedding
-    interpolate:   c + strength * (c_target - c)
-    add_direction: c + strength * (e(direction_to) - e(direction_from))
-    scale_tokens:  multiply the embedding of ``words``' tokens by ``strength``
-    swap_tokens:   put ``target_prompt``'s embedding of ``pairs[i][1]`` at ``pairs[i][0]``
-    donor:         use a donor caption computed from the spec's graph (``lina_core.donors``):
-                   ``donor`` "structure" keeps the effects' causal parents, "texture" keeps the
-                   rest; ``swaps`` ({"node.attribute": value}) names the swaps by hand, else the
-                   donor with the fewest swaps is used
-    """
+    """An edit of the prompt embedding, active for steps in ``[start, end)``: the record of one
+    edit, its ``type`` the name of an :mod:`.edit_types` kind (replace, interpolate,
+    add_direction, scale_tokens, swap_tokens, donor), which says what the other fields mean.
+    ``donor`` "structure" keeps the effects' causal parents, "texture" keeps the rest; ``swaps``
+    ({"node.attribute": value}) names a donor's swaps by hand, else the donor with the fewest
+    swaps is used."""
     type: str
     start: int = 0
     end: int = 25
@@ -84,15 +77,7 @@ class PromptEdit:
         if not isinstance(self.words, list) or not all(isinstance(w, str) for w in self.words):
             raise SpecError(f"{name}.words: must be a list of strings")
         check_text(f"{name}.words", " ".join(self.words), MAX_PROMPT_CHARS, error=SpecError)
-        if self.type in ("replace", "interpolate", "swap_tokens") and not self.target_prompt:
-            raise SpecError(f"{name}.target_prompt: required for {self.type}")
-        if self.type == "add_direction" and not (self.direction_from or self.direction_to):
-            raise SpecError(f"{name}.direction_from/direction_to: required for add_direction")
-        if self.type == "scale_tokens" and not self.words:
-            raise SpecError(f"{name}.words: list the words whose tokens to scale")
-        if self.type == "swap_tokens" and (not self.pairs or any(
-                not isinstance(p, (list, tuple)) or len(p) != 2 for p in self.pairs)):
-            raise SpecError(f"{name}.pairs: a list of [source_word, target_word] pairs")
+        EDIT_KINDS[self.type].validate(self, name)
         if self.donor not in DONOR_KINDS:
             raise SpecError(f"{name}.donor: {snippet(self.donor)} is not one of "
                             f"{list(DONOR_KINDS)}")
