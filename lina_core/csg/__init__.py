@@ -37,6 +37,9 @@ from .world import add_world_effects, parent_slots, world_parents
 # roles, fill and place add their reader, caption, layout and check to the tables of grammar,
 # captions, geometry and graph when imported: here, so every import of csg has them
 from . import relational_scenes  # noqa: E402,F401  isort: skip
+# the table of ToyWorld's categories (their layouts, ...), filled when its package is imported:
+# here, last, so every import of csg has it and the category modules find csg's names defined
+from ..toyworld import categories  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "ATTRIBUTES", "BEAM_HALF", "BEAM_TILT", "BEAM_Y", "CATEGORIES", "CAUSAL_EDGE_COLOUR",

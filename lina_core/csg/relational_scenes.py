@@ -13,33 +13,19 @@
   from-> water``, or ``obj0 -in-> water``.
 
 None of them has an implicit effect (no causal rule): what they test is relational binding,
-not a hidden cause.  Here: their grammar, captions, layout and validation, each added at the
+not a hidden cause.  Here: their grammar, captions and validation, each added at the
 bottom to the table of the module that calls it (``grammar.SCENE_READERS``,
-``captions.CAPTIONS``, ``geometry.LAYOUTS``, ``graph.SCENE_CHECKS``); ``csg/__init__`` imports
+``captions.CAPTIONS``, ``graph.SCENE_CHECKS``; their layout and drawing are their modules in
+:mod:`lina_core.toyworld.categories`); ``csg/__init__`` imports
 this module, so the tables are full before any prompt is read.  Those modules never import
 this one, so there is no import circle (issue 26).
 """
 from __future__ import annotations
 
-from typing import Callable
-
 from .captions import CAPTIONS, _obj_phrase
-from .geometry import FLOOR_Y, LAYOUTS, OBJECT_W, _obj_box, _put
 from .grammar import SCENE_READERS, _add_objects, _objects, _Tokens
 from .graph import SCENE_CHECKS, CausalSceneGraph, GraphError
 from .vocabulary import FILL_LEVELS, FILL_MATERIALS, JAR_SHAPES, PLACES, RELATIONAL_CATEGORIES
-
-Jitter = Callable[[float], float]
-
-#: a jar's inside (width, height) per shape; its glass wall and lid (fractions of the picture)
-JAR_INSIDE = {"tall": (0.22, 0.44), "wide": (0.42, 0.30)}
-JAR_GLASS = 0.025
-JAR_LID = 0.04
-#: the fill's share of the jar's inside: centre and half-range per level (never near 1/2)
-FILL_SHARE = {"more": (0.74, 0.11), "less": (0.26, 0.11)}
-#: place scenes: where the shore is (from the sand's side), how close "near" is
-SHORE = 0.58
-NEAR_GAP = (0.005, 0.025)
 
 #: the words of the three categories that the first five do not use
 _JAR_WORDS = {"tall": "tall", "narrow": "tall", "wide": "wide", "broad": "wide"}
@@ -228,64 +214,8 @@ def caption(g: CausalSceneGraph, explicit: bool) -> str:
     return s
 
 
-# --------------------------------------------------------------------------- layout
-
-
-def jar_inside(jar_box: list[float]) -> list[float]:
-    """The inside of a jar drawn in ``jar_box`` (glass walls, bottom and lid removed)."""
-    return [jar_box[0] + JAR_GLASS, jar_box[1] + JAR_LID, jar_box[2] - JAR_GLASS,
-            jar_box[3] - JAR_GLASS]
-
-
-def _layout_roles(g: CausalSceneGraph, jit: Jitter) -> None:
-    top, bottom = top_bottom(g)
-    cx = 0.5 + jit(0.2)
-    base = 0.84 + jit(0.03)
-    bb = _obj_box(g, bottom, cx, base)
-    _put(g, bottom, bb)
-    _put(g, top, _obj_box(g, top, cx, bb[1]))
-    _put(g, g.surface("floor"), [0.0, FLOOR_Y, 1.0, 1.0])
-
-
-def _layout_fill(g: CausalSceneGraph, jit: Jitter) -> None:
-    jar, fill = g.surface("jar"), fill_of(g)
-    w, h = JAR_INSIDE[g.attr(jar, "shape")]
-    cx = 0.5 + jit(0.12)
-    bottom = 0.86 + jit(0.03)
-    _put(g, jar, [cx - w / 2 - JAR_GLASS, bottom - h - JAR_LID, cx + w / 2 + JAR_GLASS,
-                  bottom + JAR_GLASS])
-    centre, half = FILL_SHARE[g.attr(fill, "level")]
-    share = centre + jit(half)
-    _put(g, fill, [cx - w / 2, bottom - share * h, cx + w / 2, bottom])
-    _put(g, g.surface("floor"), [0.0, FLOOR_Y, 1.0, 1.0])
-
-
-def _layout_place(g: CausalSceneGraph, jit: Jitter) -> None:
-    """The water on the right (or, for a negative draw, the left) of the floor, the rest sand;
-    positions are measured from the sand's side (``u``) and mirrored for water on the left."""
-    right = jit(1.0) >= 0.0
-    shore = SHORE + jit(0.05)
-    flip = (lambda u: u) if right else (lambda u: 1.0 - u)  # noqa: E731
-    wx = sorted((flip(shore), flip(1.0)))
-    _put(g, g.surface("water"), [wx[0], FLOOR_Y, wx[1], 1.0])
-    _put(g, g.surface("sand"), [0.0, FLOOR_Y, 1.0, 1.0])
-    o = g.nodes("object")[0]
-    w = OBJECT_W[g.attr(o, "size", "small")]
-    place = place_of(g)
-    if place == "near":
-        lo, hi = NEAR_GAP
-        u = shore - ((lo + hi) / 2 + jit((hi - lo) / 2)) - w / 2
-    elif place == "far":
-        u = 0.16 + jit(0.05)
-    else:
-        u = shore + 0.19 + jit(0.04)
-    base = 0.83 + jit(0.04)
-    _put(g, o, _obj_box(g, o, flip(u), base))
-
-
 # --------------------------------------------------------------------------- registration
 
 SCENE_READERS.append(read)
 CAPTIONS.update(dict.fromkeys(RELATIONAL_CATEGORIES, caption))
-LAYOUTS.update({"roles": _layout_roles, "fill": _layout_fill, "place": _layout_place})
 SCENE_CHECKS.update(dict.fromkeys(RELATIONAL_CATEGORIES, check_scene))

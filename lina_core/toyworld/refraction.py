@@ -44,7 +44,8 @@ def _centre(band: np.ndarray, ref: np.ndarray, bg: np.ndarray, x0: int) -> float
 def shift_seen(image: np.ndarray, graph: Any, verdict: Any = None) -> float | None:
     """The underwater part's sideways shift from the part above (px of the verifier's 64 px
     image; positive: to the right, as drawn), None when the water or either part is not found."""
-    from .render import MATERIALS, WALL, WATER, WATER_TINT
+    from ..csg.vocabulary import MATERIALS
+    from .canvas import WALL, WATER, WATER_TINT
     from .verify import CANON, canonical, verify
     v = verdict if verdict is not None else verify(image, graph)
     water = v.measurements.get("water")
@@ -63,7 +64,7 @@ def shift_seen(image: np.ndarray, graph: Any, verdict: Any = None) -> float | No
 
 def threshold() -> float:
     """Half the shift the renderer draws, in the verifier's pixels."""
-    from .render import REFRACTION_SHIFT
+    from .canvas import REFRACTION_SHIFT
     from .verify import CANON
     return 0.5 * REFRACTION_SHIFT * CANON
 

@@ -36,7 +36,7 @@ from ..csg import (COLOURS, DENSITY, MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR
                    MIRROR_RX, OBJECT_BASE_ON_MIRROR, OBJECT_COUNT, REFLECTION_SQUASH,
                    REQUIRED_SURFACE, SHADOW_FROM_LIGHT, SHAPE_ASPECT, CausalSceneGraph,
                    GraphError)
-from .render import (BEAM, FLOOR, FULCRUM, GLASS, LIGHT, MIRROR, MIRROR_RIM, REFLECTION_MIX,
+from .canvas import (BEAM, FLOOR, FULCRUM, GLASS, LIGHT, MIRROR, MIRROR_RIM, REFLECTION_MIX,
                      REFRACTION_SHIFT, SHADOW, SHADOW_ALPHA, WALL, WATER, WATER_TINT)
 
 CANON = 64                       #: every image is judged at CANON x CANON

@@ -30,8 +30,8 @@ from ..csg import (BEAM_HALF, BEAM_TILT, BEAM_Y, CATEGORIES, COLOURS, DENSITY, F
                    MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RX, OBJECT_W, REFLECTION_SQUASH,
                    SHAPES, TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, CausalSceneGraph,
                    balance_cube_box, from_prompt, layout, to_prompt)
-from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, clip_frames,
-                     object_colour, render)
+from .canvas import FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, Canvas, object_colour
+from .render import clip_frames, render
 from .data import SPLITS, sample_scene
 from .verify import COUNTED, verify
 from .verify_eval_relational import relational_counterfactuals, relayout_relational
@@ -125,7 +125,7 @@ def relayout(g: CausalSceneGraph, buoyancy_state: str | None = None) -> CausalSc
 def render_reflection_unclipped(g: CausalSceneGraph, size: int) -> np.ndarray:
     """A reflection scene whose reflection is *not* clipped by the mirror (it leaks onto the
     floor): the renderer cannot draw this, so it is drawn here with the renderer's canvas."""
-    cv = _Canvas(size)
+    cv = Canvas(size)
     cv.rgb[:] = WALL
     cv.paint(cv.y >= FLOOR_Y, FLOOR)
     m = g.surface("mirror")

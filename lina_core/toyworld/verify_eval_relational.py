@@ -18,9 +18,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..csg import FILL_MATERIALS, JAR_SHAPES, OBJECT_W, CausalSceneGraph
-from ..csg.geometry import _obj_box, _put   # the layout's own box helpers
-from ..csg.relational_scenes import (JAR_GLASS, JAR_INSIDE, JAR_LID, NEAR_GAP, fill_of, jar_inside,
-                             place_of, top_bottom)
+from ..csg.geometry import object_box as _obj_box, put as _put   # the layout's box helpers
+from ..csg.relational_scenes import fill_of, place_of, top_bottom
+from .categories.fill import JAR_GLASS, JAR_INSIDE, JAR_LID, jar_inside
+from .categories.place import NEAR_GAP
 from .render import render
 
 LIFT = 0.15            #: how far a lifted top object floats above the bottom one

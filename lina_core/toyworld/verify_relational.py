@@ -29,8 +29,9 @@ from scipy import ndimage
 
 from ..csg import FILL_MATERIALS, CausalSceneGraph
 from ..csg.relational_scenes import fill_of, place_of, top_bottom
-from .render import FLOOR, GLASS, WALL, WATER
-from .render_relational import JAR_EMPTY, JAR_LID, SAND, fill_colour
+from .canvas import FLOOR, GLASS, WALL, WATER
+from .categories.fill import JAR_EMPTY, LID_COLOUR, fill_colour
+from .categories.place import SAND
 from .verify import (CANON, CHECKERS, _EIGHT, _Answers, _ask_count, _blobs, _colour_palette,
                      _fmt, _objects, _texture_single, _unmix)
 
@@ -87,7 +88,7 @@ def _verify_roles(g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> _Ans
 
 
 def _jar_mix(img: np.ndarray) -> Any:
-    bgs = [WALL, FLOOR, GLASS, JAR_EMPTY, JAR_LID]
+    bgs = [WALL, FLOOR, GLASS, JAR_EMPTY, LID_COLOUR]
     mats = [fill_colour(m) for m in FILL_MATERIALS]
     pairs = list(itertools.combinations(range(len(bgs)), 2))
     return _unmix(img, bgs, mats, list(FILL_MATERIALS), pairs,

@@ -1,0 +1,66 @@
+"""The protocol a ToyWorld scene category implements, and the one table of categories.
+
+A category is one module of this package: a :class:`Category` subclass registered with
+:func:`register`.  The generic code (the layout, the renderer, ...) looks a graph's category
+up in :data:`CATEGORIES` instead of branching on its name, so adding a category touches no
+generic module.  This module imports nothing of ``lina_core`` at run time: everything may look
+categories up here without an import circle, and a category module may import the generic
+building blocks (:mod:`..canvas`, :mod:`lina_core.csg.geometry`) it needs.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ...csg.graph import CausalSceneGraph
+    from ..canvas import Canvas
+
+#: ``jit(s)``: a draw in ``[-s, s]`` (0 for the canonical layout)
+Jitter = Callable[[float], float]
+
+
+class Category:
+    """One ToyWorld scene category.  Subclass it, set :attr:`name`, override every method and
+    register the class; the base methods raise so a forgotten one fails loudly."""
+
+    #: the category's name, as graphs (``CausalSceneGraph.category``) and prompts' data carry it
+    name: str = ""
+
+    def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
+        """Give every node of ``g`` a box in [0, 1]^2.  The renderer draws only from these
+        boxes (so an edited graph renders as edited) and the verifier predicts from the same
+        constants, so the geometry lives in one place; ``jit`` varies it for training data."""
+        raise NotImplementedError(f"{self.name}: layout")
+
+    def draw(self, cv: Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
+        """Paint the scene on ``cv`` (wall and floor are already there; ``floor`` is its mask)
+        and mark each node's pixels with ``cv.mark``: the masks are how guidance, inpainting
+        and the tests find a node, so every drawn node must have its own."""
+        raise NotImplementedError(f"{self.name}: draw")
+
+
+#: every registered category by name, in registration order (the package registers ToyWorld's
+#: eight in ``TOYWORLD_CATEGORIES``'s order)
+CATEGORIES: dict[str, Category] = {}
+
+C = TypeVar("C", bound=type)
+
+
+def register(cls: C) -> C:
+    """Class decorator: add one instance of ``cls`` to :data:`CATEGORIES` under its name."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__}: a category needs a name")
+    CATEGORIES[cls.name] = cls()
+    return cls
+
+
+def unregister(name: str) -> None:
+    """Take a category out of the table (a test's toy category, when the test is done)."""
+    CATEGORIES.pop(name, None)
+
+
+def category(name: object) -> Category | None:
+    """The registered category called ``name``, else None (an open-world or unknown one)."""
+    return CATEGORIES.get(name) if isinstance(name, str) else None
