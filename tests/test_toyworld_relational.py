@@ -10,8 +10,9 @@ import pytest
 
 from lina_core.csg import (CATEGORIES, TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, GraphError,
                            from_prompt, layout, to_prompt)
-from lina_core.csg.relational_scenes import fill_of, place_of, top_bottom
-from lina_core.toyworld.categories.fill import jar_inside
+from lina_core.toyworld.categories.fill import fill_of, jar_inside
+from lina_core.toyworld.categories.place import place_of
+from lina_core.toyworld.categories.roles import top_bottom
 from lina_core.stats import wilson
 from lina_core.toyworld.data import (FILL_MORE_SHARE, HELD_OUT, SPLITS, combo_of, is_held_out,
                                      iter_split, ood_part, read_split, sample_scene, write_split)

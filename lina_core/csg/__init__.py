@@ -15,12 +15,11 @@ here (and the private helpers tests use), so ``from lina_core.csg import X`` kee
 """
 from __future__ import annotations
 
-from .captions import _obj_phrase, to_prompt
+from .captions import to_prompt
 from .geometry import (BEAM_HALF, BEAM_TILT, BEAM_Y, FLOOR_Y, LIGHT_X, MIRROR_ASPECT, MIRROR_CY,
                        MIRROR_RIM_WIDTH, MIRROR_RX, OBJECT_BASE_ON_MIRROR, OBJECT_W,
                        REFLECTION_SQUASH, SHAPE_ASPECT, WATER_BOX, balance_cube_box, layout)
-from .grammar import (EFFECT_WORDS, FUNCTION_WORDS, SYNONYMS, ParseResult, _words, check_prompt,
-                      from_prompt)
+from .grammar import ParseResult, check_prompt, from_prompt
 from .graph import CausalSceneGraph, GraphError, _finite, _short, check_graph_size
 from .knowledge import ENV_VAR, Knowledge, add_knowledge, entity_props, knowledge, reset_knowledge
 from .plot import CAUSAL_EDGE_COLOUR, KIND_COLOURS, SPATIAL_EDGE_COLOUR, _positions, figure
@@ -32,13 +31,12 @@ from .vocabulary import (ATTRIBUTES, CATEGORIES, CAUSAL_RELATIONS, COLOURS, DENS
                          REQUIRED_SURFACE, SCHEMA_VERSION, SHAPES, SIZES, SPATIAL_RELATIONS,
                          SURFACE_TYPES, FILL_LEVELS, FILL_MATERIALS, JAR_SHAPES, PLACES,
                          TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES)
+from .words import EFFECT_WORDS, FUNCTION_WORDS, SYNONYMS
 from .world import add_world_effects, parent_slots, world_parents
 
-# roles, fill and place add their reader, caption, layout and check to the tables of grammar,
-# captions, geometry and graph when imported: here, so every import of csg has them
-from . import relational_scenes  # noqa: E402,F401  isort: skip
-# the table of ToyWorld's categories (their layouts, ...), filled when its package is imported:
-# here, last, so every import of csg has it and the category modules find csg's names defined
+# the table of ToyWorld's categories (how each is read, captioned, checked, laid out, drawn),
+# filled when its package is imported: here, last, so every import of csg has it and the
+# category modules find csg's names defined
 from ..toyworld import categories  # noqa: E402,F401  isort: skip
 
 __all__ = [

@@ -9,25 +9,20 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import networkx as nx
 
 from ..limits import (MAX_GRAPH_EDGES, MAX_GRAPH_NODES, MAX_PROMPT_CHARS, SNIPPET_CHARS,
                       check_count, check_text, load_json, snippet)
 
-from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, GRAPH_CATEGORIES, LIGHT_SIDES,
-                         MATERIAL_CATEGORIES, MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT,
+from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, GRAPH_CATEGORIES,
+                         MATERIAL_CATEGORIES, NODE_KINDS, OBJECT_COUNT,
                          OPEN_CATEGORY, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION,
                          TOYWORLD_CATEGORIES)
 
 #: the longest attribute value or relation an open-world graph accepts (the UI shows them)
 OPEN_TEXT_LIMIT = 60
-#: what a category's scene needs beyond the vocabulary, by category, called by ``validate``:
-#: filled by the module that defines the category (:mod:`.relational_scenes` for roles, fill and
-#: place), which ``csg/__init__`` imports, so this module never imports it (no import circle,
-#: issue 26)
-SCENE_CHECKS: dict[str, Callable[["CausalSceneGraph"], None]] = {}
 
 
 class GraphError(ValueError):
@@ -382,7 +377,8 @@ def _check_causal_dag(g: CausalSceneGraph) -> None:
 
 
 def _check_requirements(g: CausalSceneGraph) -> None:
-    """Each category needs its parts (a reflection scene needs a mirror, ...)."""
+    """Each category needs its parts (a reflection scene needs a mirror, ...): the shared
+    ones here, the rest by :meth:`lina_core.toyworld.categories.Category.check`."""
     cat = g.category
     objs = g.nodes("object")
     n_obj = OBJECT_COUNT[cat]
@@ -398,17 +394,5 @@ def _check_requirements(g: CausalSceneGraph) -> None:
     need = REQUIRED_SURFACE.get(cat)
     if need and g.surface(need) is None:
         raise GraphError(f"nodes: a {cat} scene needs a surface node with type={need!r}")
-    if cat == "reflection" and g.attr(g.surface("mirror"), "shape") not in MIRROR_SHAPES:
-        raise GraphError(f"node {_short(g.surface('mirror'))}: a mirror needs attribute "
-                         f"'shape' (one of {list(MIRROR_SHAPES)})")
-    if cat in SCENE_CHECKS:
-        SCENE_CHECKS[cat](g)
-    if cat == "shadow":
-        lights = g.nodes("light")
-        if len(lights) != 1 or "side" not in g.graph.nodes[lights[0]]["attrs"]:
-            raise GraphError(f"nodes: a shadow scene needs one light node with attribute "
-                             f"'side' (one of {list(LIGHT_SIDES)})")
-    if cat == "scale" and not any(r == "larger than" for _, _, r in
-                                  g.graph.edges(data="relation")):
-        raise GraphError("edges: a scale scene needs a 'larger than' edge between its "
-                         "two objects")
+    from ..toyworld.categories.base import category   # the table; it imports nothing back
+    category(cat).check(g)      # what the category needs beyond these

@@ -17,7 +17,9 @@ from PIL import Image
 from ..csg import (CATEGORIES, COLOURS, FILL_MATERIALS, JAR_SHAPES, LIGHT_SIDES, MATERIALS,
                    MIRROR_SHAPES, PLACES, SHAPES, SIZES, TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, CausalSceneGraph,
                    GraphError, from_prompt, layout, to_prompt)
-from ..csg.relational_scenes import fill_of, place_of, top_bottom
+from .categories.fill import fill_of
+from .categories.place import place_of
+from .categories.roles import top_bottom
 from .render import render
 
 SPLITS = ("train", "test-id", "test-ood")

@@ -19,9 +19,9 @@ import numpy as np
 
 from ..csg import FILL_MATERIALS, JAR_SHAPES, OBJECT_W, CausalSceneGraph
 from ..csg.geometry import object_box as _obj_box, put as _put   # the layout's box helpers
-from ..csg.relational_scenes import fill_of, place_of, top_bottom
-from .categories.fill import JAR_GLASS, JAR_INSIDE, JAR_LID, jar_inside
-from .categories.place import NEAR_GAP
+from .categories.fill import JAR_GLASS, JAR_INSIDE, JAR_LID, fill_of, jar_inside
+from .categories.place import NEAR_GAP, place_of
+from .categories.roles import top_bottom
 from .render import render
 
 LIFT = 0.15            #: how far a lifted top object floats above the bottom one

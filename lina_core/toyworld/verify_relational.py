@@ -28,10 +28,10 @@ import numpy as np
 from scipy import ndimage
 
 from ..csg import FILL_MATERIALS, CausalSceneGraph
-from ..csg.relational_scenes import fill_of, place_of, top_bottom
+from .categories.roles import top_bottom
 from .canvas import FLOOR, GLASS, WALL, WATER
-from .categories.fill import JAR_EMPTY, LID_COLOUR, fill_colour
-from .categories.place import SAND
+from .categories.fill import JAR_EMPTY, LID_COLOUR, fill_colour, fill_of
+from .categories.place import SAND, place_of
 from .verify import (CANON, CHECKERS, _EIGHT, _Answers, _ask_count, _blobs, _colour_palette,
                      _fmt, _objects, _texture_single, _unmix)
 

@@ -7,12 +7,36 @@ import numpy as np
 from ...csg.geometry import BEAM_HALF, BEAM_TILT, BEAM_Y, balance_cube_box, put
 from ...csg.graph import CausalSceneGraph
 from ..canvas import BEAM, FULCRUM, Canvas, box, draw_object
-from .base import Category, Jitter, register
+from .base import Jitter, register
+from .caused import CausedCategory
 
 
 @register
-class Balance(Category):
+class Balance(CausedCategory):
     name = "balance"
+    cue_words = open_world_cues = frozenset({"balance"})
+    cue_rank = 60
+    object_shape = "cube"
+
+    def side_word(self, c: str, stated: set[str]) -> bool:
+        return c in ("left", "right") and "tilt" in stated
+
+    def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
+        g.add_node("beam", "surface", type="beam")
+        g.add_edge("obj0", "beam", "on")
+        g.add_edge("obj1", "beam", "on")
+        g.add_edge("obj0", "obj1", "left of")
+
+    def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
+        objs = g.nodes("object")
+        s = (f"a {g.attr(objs[0], 'material')} cube and a {g.attr(objs[1], 'material')} cube "
+             f"on a balance")
+        if explicit:
+            s += f", the beam tilting down on the {g.attr(g.effects('tilt')[0], 'side')}"
+        return s
+
+    def check(self, g: CausalSceneGraph) -> None:
+        """Nothing beyond the shared checks (the beam is the required surface)."""
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         cx = 0.5 + jit(0.04)

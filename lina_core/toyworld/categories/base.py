@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ...csg.graph import CausalSceneGraph
+    from ...csg.words import Tokens
     from ..canvas import Canvas
 
 #: ``jit(s)``: a draw in ``[-s, s]`` (0 for the canonical layout)
@@ -27,6 +28,32 @@ class Category:
 
     #: the category's name, as graphs (``CausalSceneGraph.category``) and prompts' data carry it
     name: str = ""
+    #: canonical words (:data:`lina_core.csg.words.SYNONYMS`) that name this scene in a prompt
+    cue_words: frozenset[str] = frozenset()
+    #: the grammar tries categories by increasing rank, so a prompt that cues two ("a ball on
+    #: top of a cube on a mirror") is read as the one with the lower rank
+    cue_rank: int = 0
+    #: cue words that, beside another category's, make the open world read the prompt (a
+    #: mirror and a light: ToyWorld keeps one effect, the open world both)
+    open_world_cues: frozenset[str] = frozenset()
+
+    def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
+        """The graph of a prompt that cues this category (its words marked used in ``tok``,
+        so the rest are reported unknown) and its objects as the prompt stated them (before
+        the category's defaults: the grammar hands a prompt whose objects it rewrote to the
+        open world).  Raise ``GraphError`` saying what the prompt lacks."""
+        raise NotImplementedError(f"{self.name}: read")
+
+    def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
+        """What a user would write for ``g`` (``explicit=False``), or its causal completion
+        ``c+`` that states every effect; :meth:`read` must read either back to ``g``."""
+        raise NotImplementedError(f"{self.name}: caption")
+
+    def check(self, g: CausalSceneGraph) -> None:
+        """Raise ``GraphError`` (naming the node or edge) for what a scene of this category
+        needs beyond the shared checks (object count, required surface), which
+        ``CausalSceneGraph.validate`` runs first; an edited graph must fail here, not in the
+        renderer."""
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         """Give every node of ``g`` a box in [0, 1]^2.  The renderer draws only from these

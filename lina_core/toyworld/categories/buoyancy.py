@@ -5,16 +5,34 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...csg.captions import object_phrase
 from ...csg.geometry import OBJECT_W, WATER_BOX, aspect, put
 from ...csg.graph import CausalSceneGraph
 from ...csg.vocabulary import DENSITY
 from ..canvas import GLASS, REFRACTION_SHIFT, WATER, WATER_TINT, Canvas, box, object_colour
-from .base import Category, Jitter, register
+from .base import Jitter, register
+from .caused import CausedCategory
 
 
 @register
-class Buoyancy(Category):
+class Buoyancy(CausedCategory):
     name = "buoyancy"
+    cue_words = open_world_cues = frozenset({"water", "beaker"})
+    cue_rank = 50
+
+    def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
+        g.add_node("water", "surface", type="water")
+        g.add_edge("obj0", "water", "in")
+
+    def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
+        s = f"a {object_phrase(g, g.nodes('object')[0], with_size=False)} in a beaker of water"
+        if explicit:
+            s += ", floating at the surface" if g.effects("floating") else ", sunk to the bottom"
+            s += ", its submerged part bent by refraction"
+        return s
+
+    def check(self, g: CausalSceneGraph) -> None:
+        """Nothing beyond the shared checks (the water is the required surface)."""
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         wb = list(WATER_BOX)

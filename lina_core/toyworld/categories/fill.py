@@ -7,11 +7,14 @@ from __future__ import annotations
 import numpy as np
 
 from ...csg.geometry import FLOOR_Y, put
-from ...csg.graph import CausalSceneGraph
-from ...csg.relational_scenes import fill_of
-from ...csg.vocabulary import FILL_MATERIALS
+from ...csg.graph import CausalSceneGraph, GraphError
+from ...csg.vocabulary import FILL_LEVELS, FILL_MATERIALS, JAR_SHAPES
+from ...csg.words import JAR_AND_PLACE_WORDS, Tokens
 from ..canvas import GLASS, Canvas, box
 from .base import Category, Jitter, register
+
+#: the words for a jar's shape
+JAR_WORDS = {"tall": "tall", "narrow": "tall", "wide": "wide", "broad": "wide"}
 
 #: a jar's inside (width, height) per shape; its glass wall and lid (fractions of the picture)
 JAR_INSIDE = {"tall": (0.22, 0.44), "wide": (0.42, 0.30)}
@@ -27,6 +30,28 @@ def fill_colour(material: str) -> np.ndarray:
     return np.array(FILL_MATERIALS[material], np.float32)
 
 
+def fill_of(g: CausalSceneGraph) -> str | None:
+    """The fill surface of a jar scene."""
+    return g.surface("fill")
+
+
+def fill_level(words: list[str], material: str) -> str:
+    """"more" or "less" material than empty space, from the first comparative word and
+    whether the material or the empty space comes first after it."""
+    for i, w in enumerate(words):
+        if w in ("more", "less"):
+            rest = words[i + 1:]
+            first_material = rest.index(material) if material in rest else len(rest)
+            first_space = min([rest.index(s) for s in ("empty", "space") if s in rest],
+                              default=len(rest))
+            if first_material == first_space:
+                break
+            about_material = first_material < first_space
+            return w if about_material else {"more": "less", "less": "more"}[w]
+    raise GraphError("prompt: a jar scene says 'more' or 'less' of its material than empty "
+                     "space ('a tall jar with more sand than empty space')")
+
+
 def jar_inside(jar_box: list[float]) -> list[float]:
     """The inside of a jar drawn in ``jar_box`` (glass walls, bottom and lid removed)."""
     return [jar_box[0] + JAR_GLASS, jar_box[1] + JAR_LID, jar_box[2] - JAR_GLASS,
@@ -36,6 +61,51 @@ def jar_inside(jar_box: list[float]) -> list[float]:
 @register
 class Fill(Category):
     name = "fill"
+    cue_words = frozenset({"jar"})
+    cue_rank = 20
+
+    def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
+        """A jar scene states no object (its words stay unknown)."""
+        for i, w in enumerate(tok.words):
+            if w in JAR_AND_PLACE_WORDS:
+                tok.used[i] = True
+        words = tok.canon
+        material = next((w for w in words if w in FILL_MATERIALS), None)
+        if material is None:
+            raise GraphError(f"prompt: a jar scene is filled with one of "
+                             f"{list(FILL_MATERIALS)}")
+        shape = next((JAR_WORDS[w] for w in tok.words if w in JAR_WORDS), "tall")
+        g = CausalSceneGraph(category=self.name)
+        g.add_node("floor", "surface", type="floor")
+        g.add_node("jar", "surface", type="jar", shape=shape)
+        g.add_node("fill", "surface", type="fill", material=material,
+                   level=fill_level(words, material))
+        g.add_edge("jar", "floor", "on")
+        g.add_edge("fill", "jar", "in")
+        return g, []
+
+    def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
+        """``explicit`` adds how far the jar is filled (no implicit effect: it restates the
+        graph's level)."""
+        fill = fill_of(g)
+        mat, level = g.attr(fill, "material"), g.attr(fill, "level")
+        s = f"a {g.attr(g.surface('jar'), 'shape')} jar with " + (
+            f"more {mat} than empty space" if level == "more" else
+            f"more empty space than {mat}")
+        if explicit:
+            s += ", filled " + ("above" if level == "more" else "below") + " the middle"
+        return s
+
+    def check(self, g: CausalSceneGraph) -> None:
+        jar, fill = g.surface("jar"), fill_of(g)
+        if g.attr(jar, "shape") not in JAR_SHAPES:
+            raise GraphError(f"node {jar!r}: a jar needs attribute 'shape' (one of "
+                             f"{list(JAR_SHAPES)})")
+        if fill is None or g.attr(fill, "material") not in FILL_MATERIALS or \
+                g.attr(fill, "level") not in FILL_LEVELS:
+            raise GraphError(f"nodes: a fill scene needs a surface node with type='fill', "
+                             f"'material' (one of {list(FILL_MATERIALS)}) and 'level' (one of "
+                             f"{list(FILL_LEVELS)})")
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         jar, fill = g.surface("jar"), fill_of(g)

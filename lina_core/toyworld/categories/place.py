@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, OBJECT_W, object_box, put
-from ...csg.graph import CausalSceneGraph
-from ...csg.relational_scenes import place_of
-from ...csg.vocabulary import FILL_MATERIALS
+from ...csg.graph import CausalSceneGraph, GraphError
+from ...csg.vocabulary import FILL_MATERIALS, PLACES
+from ...csg.words import JAR_AND_PLACE_WORDS, Tokens, add_objects, read_objects
 from ..canvas import WATER, Canvas, box, draw_object
 from .base import Category, Jitter, register
 
@@ -17,11 +18,76 @@ from .base import Category, Jitter, register
 SHORE = 0.58
 NEAR_GAP = (0.005, 0.025)
 SAND = np.array(FILL_MATERIALS["sand"], np.float32)
+#: the words that put the object close to the water
+NEAR_WORDS = ("close", "near", "next", "beside")
+#: the caption of each place, and what its explicit caption adds
+PHRASES = {"near": ("close to the water and on the sand", ", at the edge of the water"),
+           "far": ("far from the water and on the sand", ", well away from the water"),
+           "water": ("in the water, off the sand", ", standing in the water")}
+
+
+def place_of(g: CausalSceneGraph) -> str | None:
+    """"near", "far" or "water": where a place scene's object is, read from its edges."""
+    o = g.nodes("object")[0] if g.nodes("object") else None
+    rel = {(g.attr(v, "type"), r) for u, v, r in g.graph.edges(data="relation") if u == o}
+    if ("water", "in") in rel:
+        return "water"
+    if ("sand", "on") in rel and ("water", "next to") in rel:
+        return "near"
+    if ("sand", "on") in rel and ("water", "far from") in rel:
+        return "far"
+    return None
+
+
+def stated_place(words: list[str]) -> str:
+    """Where the prompt puts the object."""
+    if any(w in NEAR_WORDS for w in words):
+        return "near"
+    if "far" in words:
+        return "far"
+    if "water" in words and "in" in words:
+        return "water"
+    raise GraphError("prompt: a place scene says where the object is: 'close to the water and "
+                     "on the sand', 'far from the water and on the sand' or 'in the water'")
 
 
 @register
 class Place(Category):
     name = "place"
+    cue_words = frozenset({"sand"})
+    cue_rank = 30
+
+    def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
+        for i, w in enumerate(tok.words):
+            if w in JAR_AND_PLACE_WORDS:
+                tok.used[i] = True
+        objects, _mirror = read_objects(tok, lambda c: False)
+        stated = [dict(o) for o in objects]
+        g = CausalSceneGraph(category=self.name)
+        add_objects(g, objects)
+        place = stated_place(tok.words)
+        g.add_node("sand", "surface", type="sand")
+        g.add_node("water", "surface", type="water")
+        if place == "water":
+            g.add_edge("obj0", "water", "in")
+        else:
+            g.add_edge("obj0", "sand", "on")
+            g.add_edge("obj0", "water", "next to" if place == "near" else "far from")
+        return g, stated
+
+    def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
+        """``explicit`` adds where the object stands (no implicit effect: it restates the
+        graph's place)."""
+        obj = object_phrase(g, g.nodes("object")[0], False)
+        said, more = PHRASES[place_of(g)]
+        s = f"a {obj} {said}"
+        return s + more if explicit else s
+
+    def check(self, g: CausalSceneGraph) -> None:
+        if g.surface("sand") is None or place_of(g) not in PLACES:
+            raise GraphError("edges: a place scene needs a sand and a water surface and its "
+                             "object 'in' the water, or 'on' the sand and 'next to' or "
+                             "'far from' the water")
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         """The water on the right (or, for a negative draw, the left) of the floor, the rest

@@ -5,17 +5,41 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...csg.captions import object_phrase
 from ...csg.geometry import (MIRROR_ASPECT, MIRROR_CY, MIRROR_RIM_WIDTH, MIRROR_RX,
                              OBJECT_BASE_ON_MIRROR, REFLECTION_SQUASH, object_box, put)
-from ...csg.graph import CausalSceneGraph
+from ...csg.graph import CausalSceneGraph, GraphError, _short
+from ...csg.vocabulary import MIRROR_SHAPES
 from ..canvas import (MIRROR, MIRROR_RIM, REFLECTION_MIX, Canvas, box, draw_object,
                       object_colour)
-from .base import Category, Jitter, register
+from .base import Jitter, register
+from .caused import CausedCategory
 
 
 @register
-class Reflection(Category):
+class Reflection(CausedCategory):
     name = "reflection"
+    cue_words = open_world_cues = frozenset({"mirror"})
+    cue_rank = 40
+
+    def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
+        mirror.setdefault("shape", "round")
+        mirror.setdefault("size", "large")
+        g.add_node("mirror", "surface", type="mirror", **mirror)
+        g.add_edge("obj0", "mirror", "on")
+
+    def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
+        m = g.node(g.surface("mirror"))["attrs"]
+        s = (f"a {object_phrase(g, g.nodes('object')[0])} on a {m.get('size', 'large')} "
+             f"{m['shape']} mirror")
+        if explicit:
+            s += ", and its reflection appears in the mirror below it"
+        return s
+
+    def check(self, g: CausalSceneGraph) -> None:
+        if g.attr(g.surface("mirror"), "shape") not in MIRROR_SHAPES:
+            raise GraphError(f"node {_short(g.surface('mirror'))}: a mirror needs attribute "
+                             f"'shape' (one of {list(MIRROR_SHAPES)})")
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         m = g.surface("mirror")

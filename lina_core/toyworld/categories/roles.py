@@ -5,16 +5,60 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, object_box, put
-from ...csg.graph import CausalSceneGraph
-from ...csg.relational_scenes import top_bottom
+from ...csg.graph import CausalSceneGraph, GraphError
+from ...csg.words import Tokens, add_objects, read_objects
 from ..canvas import Canvas, draw_object
 from .base import Category, Jitter, register
+
+
+def top_bottom(g: CausalSceneGraph) -> tuple[str, str]:
+    """(the object on top, the one it rests on) of a roles scene."""
+    objs = set(g.nodes("object"))
+    for u, v, rel in g.graph.edges(data="relation"):
+        if rel == "on" and u in objs and v in objs:
+            return u, v
+    raise GraphError("edges: a roles scene needs an 'on' edge from the top object to the "
+                     "bottom one")
 
 
 @register
 class Roles(Category):
     name = "roles"
+    cue_words = frozenset({"top"})
+    cue_rank = 10
+
+    def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
+        for i, w in enumerate(tok.words):
+            if w in ("top", "resting"):
+                tok.used[i] = True
+        objects, _mirror = read_objects(tok, lambda c: False)
+        stated = [dict(o) for o in objects]
+        g = CausalSceneGraph(category=self.name)
+        add_objects(g, objects)
+        g.add_node("floor", "surface", type="floor")
+        g.add_edge("obj0", "obj1", "on")
+        g.add_edge("obj1", "floor", "on")
+        return g, stated
+
+    def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
+        """``explicit`` adds that the objects touch (no implicit effect: it restates the
+        graph)."""
+        top, bottom = top_bottom(g)
+        s = f"a {object_phrase(g, top, False)} on top of a {object_phrase(g, bottom, False)}"
+        if explicit:
+            s += (f", the {g.attr(top, 'colour')} one resting on the "
+                  f"{g.attr(bottom, 'colour')} one")
+        return s
+
+    def check(self, g: CausalSceneGraph) -> None:
+        top, bottom = top_bottom(g)
+        if g.attr(top, "colour") == g.attr(bottom, "colour"):
+            raise GraphError("nodes: the two objects of a roles scene need different colours "
+                             "(the verifier tells them apart by colour)")
+        if g.surface("floor") is None:
+            raise GraphError("nodes: a roles scene needs a surface node with type='floor'")
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         top, bottom = top_bottom(g)

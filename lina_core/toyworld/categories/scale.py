@@ -4,15 +4,48 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, object_box, put
-from ...csg.graph import CausalSceneGraph
+from ...csg.graph import CausalSceneGraph, GraphError
 from ..canvas import Canvas, draw_floor_scene
-from .base import Category, Jitter, register
+from .base import Jitter, register
+from .caused import CausedCategory
 
 
 @register
-class Scale(Category):
+class Scale(CausedCategory):
     name = "scale"
+    cue_words = frozenset({"larger", "smaller"})
+    cue_rank = 70
+
+    def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
+        """A floor, the sizes the comparison implies and its 'larger than' edge."""
+        first_larger = "smaller" not in canon
+        g.add_node("floor", "surface", type="floor")
+        big, small = ("obj0", "obj1") if first_larger else ("obj1", "obj0")
+        g.graph.nodes[big]["attrs"]["size"] = "large"
+        g.graph.nodes[small]["attrs"]["size"] = "small"
+        g.add_edge(big, small, "larger than")
+        # one edge per ordered pair in a DiGraph: state the order from the other side
+        if first_larger:
+            g.add_edge("obj1", "obj0", "right of")
+        else:
+            g.add_edge("obj0", "obj1", "left of")
+
+    def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
+        a, b = g.nodes("object")
+        rel = "larger" if g.attr(a, "size") == "large" else "smaller"
+        s = (f"a {object_phrase(g, a, with_size=False)} {rel} than a "
+             f"{object_phrase(g, b, with_size=False)}")
+        if explicit:
+            big = a if rel == "larger" else b
+            s += f", the {g.attr(big, 'colour')} one is bigger"
+        return s
+
+    def check(self, g: CausalSceneGraph) -> None:
+        if not any(r == "larger than" for _, _, r in g.graph.edges(data="relation")):
+            raise GraphError("edges: a scale scene needs a 'larger than' edge between its "
+                             "two objects")
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         put(g, g.surface("floor"), [0.0, FLOOR_Y, 1.0, 1.0])
