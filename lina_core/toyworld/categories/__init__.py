@@ -7,8 +7,7 @@ module here (and one line below), or, for a test, a registered class in the test
 """
 from __future__ import annotations
 
-from . import reflection, shadow, buoyancy, balance, scale  # noqa: F401  isort: skip
-from . import roles, fill, place  # noqa: F401  isort: skip
+from . import balance, buoyancy, fill, place, reflection, roles, scale, shadow
 from .base import CATEGORIES, Category, Jitter, category, register, unregister
 
 __all__ = ["CATEGORIES", "Category", "Jitter", "category", "register", "unregister",

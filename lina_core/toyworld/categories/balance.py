@@ -6,9 +6,28 @@ import numpy as np
 
 from ...csg.geometry import BEAM_HALF, BEAM_TILT, BEAM_Y, balance_cube_box, put
 from ...csg.graph import CausalSceneGraph
-from ..canvas import BEAM, FULCRUM, Canvas, box, draw_object
+from ...csg.vocabulary import DENSITY, MATERIALS
+from ..answers import Answers, fmt, left_right, texture_single
+from ..blobs import Blob, find_blobs
+from ..canvas import BEAM, FLOOR, FULCRUM, WALL, Canvas, box, draw_object
+from ..unmix import CANON, unmix
 from .base import Jitter, register
 from .caused import CausedCategory
+
+
+# --- the questions (canonical px, RGB units 0..255)
+TILT_MIN = 0.06                  #: left-minus-right height (image fraction) that is a tilt
+
+
+def _expected_tilt(g: CausalSceneGraph, left_n: str, right_n: str) -> str:
+    """The side the graph's tilt says; with no tilt node, the denser cube's side."""
+    tilt = g.effects("tilt")
+    expected = g.attr(tilt[0], "side") if tilt else None
+    if expected is None:
+        dl = DENSITY.get(g.attr(left_n, "material"), 1.0)
+        dr = DENSITY.get(g.attr(right_n, "material"), 1.0)
+        expected = "left" if dl > dr else "right" if dr > dl else "level"
+    return expected
 
 
 @register
@@ -69,3 +88,51 @@ class Balance(CausedCategory):
             cv.mark(e, beam)
         for o in g.nodes("object"):
             draw_object(cv, g, o, shape="cube")
+
+    def questions(self, g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> Answers:
+        mats = [np.array(c, np.float32) for c in MATERIALS.values()]
+        names = list(MATERIALS)
+        bgs = [WALL, FLOOR, BEAM, FULCRUM]
+        mix = unmix(img, bgs, mats, names, pairs=[(0, 1), (0, 2), (1, 2), (1, 3), (2, 3)])
+        fg = mix.alpha + mix.share[..., 2] + mix.share[..., 3]
+        fmask = fg >= 0.5
+        left_n, right_n = left_right(g)
+        beam = g.surface("beam")
+        expected = _expected_tilt(g, left_n, right_n)
+        ans = Answers()
+        seen = "unknown"
+        ok = False
+        yy, xx = np.mgrid[0:CANON, 0:CANON]
+        side_blobs: dict[str, Blob | None] = {left_n: None, right_n: None}
+        if fmask.sum() >= 20:
+            xs = xx[fmask]
+            x_lo, x_hi = np.percentile(xs, 2), np.percentile(xs, 98)
+            cx = (x_lo + x_hi) / 2
+            half = (x_hi - x_lo) / 2
+            lm = fmask & (xx < cx - 0.25 * half)
+            rm = fmask & (xx > cx + 0.25 * half)
+            if lm.sum() >= 8 and rm.sum() >= 8:
+                yl = float(np.average(yy[lm], weights=fg[lm]))
+                yr = float(np.average(yy[rm], weights=fg[rm]))
+                diff = (yl - yr) / CANON
+                seen = "left" if diff > TILT_MIN else "right" if diff < -TILT_MIN else "level"
+                ans.meas["left_minus_right_y"] = diff
+                ok = seen == expected
+                signed = {"left": diff - TILT_MIN, "right": -diff - TILT_MIN,
+                          "level": TILT_MIN - abs(diff)}[expected]
+                ans.meas["physics_margin"] = signed / (3 * TILT_MIN)
+            for n, region in ((left_n, xx < cx), (right_n, xx >= cx)):
+                bl = find_blobs(mix, region)
+                side_blobs[n] = bl[0] if bl else None
+            ans.per_node[beam] = f"beam found, centre x={fmt(cx / CANON)}"
+        else:
+            ans.per_node[beam] = "beam not found"
+        for n in (left_n, right_n):
+            ans.add(texture_single(g, raw, mix, side_blobs[n], n, "material", prefix=f"{n}.",
+                                    ask_shape=False))
+        ans.physics["down_side"] = bool(ok)
+        if seen == "unknown":
+            ans.meas["undetermined"] = ["down_side"]
+        for e in g.effects("tilt"):
+            ans.per_node[e] = f"beam down on the {seen}" + ("" if ok else f" (expected {expected})")
+        return ans

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from ...csg.graph import CausalSceneGraph
     from ...csg.words import Tokens
+    from ..answers import Answers
     from ..canvas import Canvas
 
 #: ``jit(s)``: a draw in ``[-s, s]`` (0 for the canonical layout)
@@ -54,6 +55,17 @@ class Category:
         needs beyond the shared checks (object count, required surface), which
         ``CausalSceneGraph.validate`` runs first; an edited graph must fail here, not in the
         renderer."""
+
+    def questions(self, g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> Answers:
+        """The verifier's questions about a picture of ``g``: texture (each object's colour
+        or material and shape) and physics (what the category is about), each True when the
+        picture shows what the graph says.  ``img`` is the canonical 64 px picture denoised,
+        ``raw`` before denoising (for fitting).  Built for generated pictures: find
+        everything in the pixels (:mod:`..unmix`, :mod:`..blobs`, :mod:`..answers`), never
+        from the layout boxes, and list in ``meas["undetermined"]`` the questions that failed
+        only because their subject was not found; ``meas["physics_margin"]`` says how clearly
+        the physics is right (> 0) or wrong."""
+        raise NotImplementedError(f"{self.name}: questions")
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         """Give every node of ``g`` a box in [0, 1]^2.  The renderer draws only from these

@@ -3,20 +3,91 @@ water"); the implicit effects are its fate (floating or sinking, by density) and
 refraction of its submerged part."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from scipy import ndimage
 
 from ...csg.captions import object_phrase
 from ...csg.geometry import OBJECT_W, WATER_BOX, aspect, put
 from ...csg.graph import CausalSceneGraph
-from ...csg.vocabulary import DENSITY
-from ..canvas import GLASS, REFRACTION_SHIFT, WATER, WATER_TINT, Canvas, box, object_colour
+from ...csg.vocabulary import DENSITY, MATERIALS
+from ..answers import Answers, fmt, object_nodes, texture_single
+from ..blobs import EIGHT, Blob, find_blobs
+from ..canvas import (FLOOR, GLASS, REFRACTION_SHIFT, WALL, WATER, WATER_TINT, Canvas, box,
+                      object_colour)
+from ..shape_fit import ShapeModel
+from ..unmix import CANON, Mix, alpha_lin, unmix
 from .base import Jitter, register
 from .caused import CausedCategory
+
+
+# --- the questions (fractions of the water column's height, measured from its surface)
+FLOAT_TOP_MAX = 0.1              #: a floater's top is above this ...
+FLOAT_BOTTOM_MAX = 0.6           #: ... and its bottom above this
+SINK_BOTTOM_MIN = 0.88           #: a sinker's bottom is below this
+
+
+def _water_column(mix: Mix) -> tuple[float, float, float, float] | None:
+    """(left, right, top, bottom) of the water in the beaker, canonical px; None if unseen."""
+    wsh = mix.share[..., 2] + np.where(mix.obj >= 5, mix.alpha, 0.0)
+    wmask = ndimage.binary_opening(wsh >= 0.5, EIGHT)
+    lab, n = ndimage.label(wmask, structure=EIGHT)
+    if not n:
+        return None
+    sizes = ndimage.sum(wmask, lab, range(1, n + 1))
+    wm = lab == (int(np.argmax(sizes)) + 1)
+    r = np.nonzero(wm.any(1))[0]
+    c = np.nonzero(wm.any(0))[0]
+    colfrac = wm[r[0]:r[-1] + 1].mean(0)
+    rowfrac = wm[:, c[0]:c[-1] + 1].mean(1)
+    wc = np.nonzero(colfrac >= 0.5)[0] + r[0] * 0
+    wr = np.nonzero(rowfrac >= 0.4)[0]
+    if not (len(wc) and len(wr)):
+        return None
+    return float(wc[0]), float(wc[-1] + 1), float(wr[0]), float(wr[-1] + 1)
+
+
+def _in_beaker_mix(img: np.ndarray, top: float, mats: list[np.ndarray],
+                   subs: list[np.ndarray], names: list[str]) -> Mix:
+    """Inside the beaker there is no floor and no glass: unmix again against wall and water,
+    with the materials above the surface and their water-tinted colours below."""
+    yy = np.mgrid[0:CANON, 0:CANON][0]
+    bg2 = [WALL, WATER]
+    pr2 = [(0, 1)]
+    up = unmix(img, bg2, mats, names, pr2)
+    down = unmix(img, bg2, subs, names, pr2)
+    below = (yy >= top)
+    return Mix(np.where(below, down.alpha, up.alpha), np.where(below, down.obj, up.obj),
+                np.where(below[..., None], down.share, up.share), names,
+                np.where(below[..., None], down.bgcol, up.bgcol),
+                np.where(below, down.resid, up.resid))
+
+
+def _fate_seen(blob: Blob, top: float, hgt: float, floats_exp: bool
+               ) -> tuple[str, dict[str, Any]]:
+    """Floating, sinking or suspended from the object's place in the water column."""
+    otop, obot = blob.y0, blob.y1 + 1.0
+    meas: dict[str, Any] = {"object_top": (otop - top) / hgt, "object_bottom": (obot - top) / hgt}
+    if otop <= top + FLOAT_TOP_MAX * hgt and obot <= top + FLOAT_BOTTOM_MAX * hgt:
+        state = "floating"
+    elif obot >= top + SINK_BOTTOM_MIN * hgt:
+        state = "sinking"
+    else:
+        state = "suspended"
+    bot = meas["object_bottom"]
+    meas["physics_margin"] = (FLOAT_BOTTOM_MAX - bot) / FLOAT_BOTTOM_MAX \
+        if floats_exp else (bot - SINK_BOTTOM_MIN) / (1 - SINK_BOTTOM_MIN)
+    return state, meas
 
 
 @register
 class Buoyancy(CausedCategory):
     name = "buoyancy"
+    #: the submerged part's sideways shift as drawn (a fraction of the width); the verifier
+    #: predicts :data:`REFRACTION_SHIFT`, and the refraction check (``toyworld.refraction``)
+    #: draws scenes without it to see that the reading tells them apart
+    drawn_shift = REFRACTION_SHIFT
     cue_words = open_world_cues = frozenset({"water", "beaker"})
     cue_rank = 50
 
@@ -68,7 +139,7 @@ class Buoyancy(CausedCategory):
         col = object_colour(g, o)
         shape = g.attr(o, "shape")
         above = cv.shape(shape, ob) & (cv.y < wb[1])
-        shift = REFRACTION_SHIFT
+        shift = self.drawn_shift
         below = cv.shape(shape, [ob[0] + shift, ob[1], ob[2] + shift, ob[3]]) \
             & (cv.y >= wb[1]) & water
         cv.occlude(above | below)
@@ -79,3 +150,56 @@ class Buoyancy(CausedCategory):
             cv.mark(e, above | below)
         for e in g.effects("refraction"):
             cv.mark(e, below)
+
+    def questions(self, g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> Answers:
+        mats = [np.array(c, np.float32) for c in MATERIALS.values()]
+        subs = [c * (1 - WATER_TINT) + WATER * WATER_TINT for c in mats]
+        names = list(MATERIALS) * 2
+        mix = unmix(img, [WALL, FLOOR, WATER, GLASS], mats + subs, names,
+                     pairs=[(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)])
+        o = object_nodes(g)[0]
+        water = g.surface("water")
+        floats_exp = bool(g.effects("floating")) or (
+            not g.effects("sinking") and DENSITY.get(g.attr(o, "material"), 1.0) < 1.0)
+        ans = Answers()
+        ok = False
+        state = "unknown"
+        blob = inside_glass = None
+        column = _water_column(mix)
+        if column is not None:
+            left, right, top, bottom = column
+            hgt = bottom - top
+            yy, xx = np.mgrid[0:CANON, 0:CANON]
+            # inside the glass (its walls blur into the water's edge columns)
+            inside_glass = (xx >= left + 3) & (xx < right - 3) & (yy < bottom - 1)
+            mix = _in_beaker_mix(img, top, mats, subs, names[:5])
+            blobs = find_blobs(mix, inside_glass & (yy >= top - 0.6 * hgt))
+            blob = blobs[0] if blobs else None
+            ans.meas["water"] = {"left": left / CANON, "right": right / CANON, "top": top / CANON,
+                                 "bottom": bottom / CANON}
+            ans.per_node[water] = f"water found, surface at y={fmt(top / CANON)}"
+            if blob is not None:
+                state, fate_meas = _fate_seen(blob, top, hgt, floats_exp)
+                ans.meas.update(fate_meas)
+                ok = state == ("floating" if floats_exp else "sinking")
+        if blob is None:
+            ans.meas["undetermined"] = ["float_or_sink"]
+        ans.per_node.setdefault(water, "water not found")
+        shift = None
+        if "water" in ans.meas:
+            shift = (int(round(ans.meas["water"]["top"] * CANON)), REFRACTION_SHIFT * CANON)
+        soft = None
+        if blob is not None and shift is not None:
+            k = names.index(blob.colour)
+            below = (np.arange(CANON) >= shift[0])[:, None, None]
+            soft = alpha_lin(raw, mix.bgcol, np.where(below, subs[k], mats[k]))
+        ans.add(texture_single(g, raw, mix, blob, o, "material", soft=soft,
+                                model=None if shift is None else ShapeModel(split=shift),
+                                valid=inside_glass))
+        ans.physics["float_or_sink"] = bool(ok)
+        want = "floating" if floats_exp else "sinking"
+        for e in g.effects("floating") + g.effects("sinking"):
+            ans.per_node[e] = f"object {state}" + ("" if ok else f" (expected {want})")
+        for e in g.effects("refraction"):
+            ans.per_node[e] = "not checked (refraction is drawn as a small sideways shift)"
+        return ans

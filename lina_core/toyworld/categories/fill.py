@@ -4,13 +4,20 @@ floor``; the fill surface has ``material`` and ``level`` ("more": more material 
 space, "less": less).  The exact level is the fill box's share of the jar's inside."""
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import numpy as np
+from scipy import ndimage
 
 from ...csg.geometry import FLOOR_Y, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.vocabulary import FILL_LEVELS, FILL_MATERIALS, JAR_SHAPES
 from ...csg.words import JAR_AND_PLACE_WORDS, Tokens
-from ..canvas import GLASS, Canvas, box
+from ..answers import Answers, fmt
+from ..blobs import EIGHT
+from ..canvas import FLOOR, GLASS, WALL, Canvas, box
+from ..unmix import unmix
 from .base import Category, Jitter, register
 
 #: the words for a jar's shape
@@ -56,6 +63,44 @@ def jar_inside(jar_box: list[float]) -> list[float]:
     """The inside of a jar drawn in ``jar_box`` (glass walls, bottom and lid removed)."""
     return [jar_box[0] + JAR_GLASS, jar_box[1] + JAR_LID, jar_box[2] - JAR_GLASS,
             jar_box[3] - JAR_GLASS]
+
+
+# --- the questions (canonical px, RGB units 0..255)
+TALL_MIN = 1.1         #: height / width of a jar's inside from which it is tall
+MATERIAL_MIN = 1.0     #: alpha^2-weighted px of fill needed to name its material
+
+
+def _jar_mix(img: np.ndarray) -> Any:
+    bgs = [WALL, FLOOR, GLASS, JAR_EMPTY, LID_COLOUR]
+    mats = [fill_colour(m) for m in FILL_MATERIALS]
+    pairs = list(itertools.combinations(range(len(bgs)), 2))
+    return unmix(img, bgs, mats, list(FILL_MATERIALS), pairs,
+                  obj_over=lambda i, o: i in (2, 3))       # a fill shows over glass or empty
+
+
+def _jar_inside(mix: Any) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """The jar's inside (its central columns: a bool mask) and its measurements: the level
+    share and the inside's height / width."""
+    inside = mix.share[..., 3] + mix.alpha
+    lab, n = ndimage.label(inside >= 0.5, structure=EIGHT)
+    if n == 0:
+        return None, {}
+    sizes = ndimage.sum(np.ones_like(inside), lab, range(1, n + 1))
+    comp = lab == int(np.argmax(sizes)) + 1
+    if comp.sum() < 12:
+        return None, {}
+    counts = comp.sum(0)
+    central = counts >= 0.5 * counts.max()
+    ys = np.nonzero(comp.any(1))[0]
+    xs = np.nonzero(central)[0]
+    rows = slice(max(ys.min() - 1, 0), ys.max() + 2)
+    filled = float(mix.alpha[rows][:, central].sum())
+    empty = float(mix.share[..., 3][rows][:, central].sum())
+    share = filled / max(filled + empty, 1e-6)
+    aspect = (ys.max() - ys.min() + 1) / (xs.max() - xs.min() + 1)
+    core = np.zeros_like(comp)
+    core[rows, xs.min() + 1:xs.max()] = True      # the central columns, less the glass's blur
+    return comp & core, {"fill_share": share, "jar_aspect": float(aspect)}
 
 
 @register
@@ -135,3 +180,35 @@ class Fill(Category):
         fm = cv.rect(box(g, f)) & inside
         cv.paint(fm, fill_colour(g.attr(f, "material")))
         cv.mark(f, fm)
+
+    def questions(self, g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> Answers:
+        mix = _jar_mix(img)
+        ans = Answers()
+        jar, fill = g.surface("jar"), fill_of(g)
+        want_mat, level = g.attr(fill, "material"), g.attr(fill, "level")
+        want_shape = g.attr(jar, "shape")
+        comp, meas = _jar_inside(mix)
+        ans.meas.update(meas)
+        if comp is None:
+            ans.texture.update(material=False, jar_shape=False)
+            ans.physics["fill_level"] = False
+            ans.meas["undetermined"] = ["fill_level"]
+            ans.per_node[jar] = "no jar found"
+            return ans
+        votes: dict[str, float] = {}
+        sel = comp & (mix.obj >= 0)       # a thin fill at 32 px is a blurred line: every share votes
+        for idx, wgt in zip(mix.obj[sel], mix.alpha[sel] ** 2):
+            votes[mix.names[idx]] = votes.get(mix.names[idx], 0.0) + float(wgt)
+        seen_mat = max(votes, key=votes.get) if sum(votes.values()) >= MATERIAL_MIN else "none"
+        seen_shape = "tall" if meas["jar_aspect"] >= TALL_MIN else "wide"
+        share = meas["fill_share"]
+        seen_level = "more" if share > 0.5 else "less"
+        ans.texture.update(material=seen_mat == want_mat, jar_shape=seen_shape == want_shape)
+        ans.meas.update(material=seen_mat, jar_shape=seen_shape)
+        ans.physics["fill_level"] = seen_level == level
+        ans.meas["physics_margin"] = (share - 0.5) / 0.5 * (1 if level == "more" else -1)
+        ans.per_node[jar] = f"{seen_shape} jar (inside {fmt(meas['jar_aspect'])} x as tall as " \
+                            f"wide)" + ("" if seen_shape == want_shape else f", expected {want_shape}")
+        ans.per_node[fill] = f"{seen_mat}, {100 * share:.0f}% of the jar: {seen_level} than " \
+                             f"empty space" + ("" if seen_level == level else f" (expected {level})")
+        return ans

@@ -4,14 +4,20 @@ the water, off the sand").  Graph: ``obj0 -on-> sand`` plus ``-next to-> water``
 from-> water``, or ``obj0 -in-> water``."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from scipy import ndimage
 
 from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, OBJECT_W, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.vocabulary import FILL_MATERIALS, PLACES
 from ...csg.words import JAR_AND_PLACE_WORDS, Tokens, add_objects, read_objects
-from ..canvas import WATER, Canvas, box, draw_object
+from ..answers import Answers, ask_count, colour_palette, fmt, object_nodes, texture_single
+from ..blobs import EIGHT, find_blobs
+from ..canvas import WALL, WATER, Canvas, box, draw_object
+from ..unmix import CANON, unmix
 from .base import Category, Jitter, register
 
 #: where the shore is (from the sand's side), how close "near" is
@@ -49,6 +55,29 @@ def stated_place(words: list[str]) -> str:
         return "water"
     raise GraphError("prompt: a place scene says where the object is: 'close to the water and "
                      "on the sand', 'far from the water and on the sand' or 'in the water'")
+
+
+# --- the questions (canonical px, RGB units 0..255)
+NEAR_MAX = 0.45        #: object widths from the shore within which the object is close to it
+FAR_MIN = 0.7          #: object widths from the shore from which it is far from it
+
+
+def _shore(mix: Any, blob: Any) -> tuple[str, float] | None:
+    """Which side the water is on and the shore's x (canonical px), from the water's share of
+    the floor rows, the object's pixels left out."""
+    sand, water = mix.share[..., 1], mix.share[..., 2]
+    floor = sand + water
+    rows = floor.mean(1) >= 0.6
+    keep = np.ones_like(floor, bool) if blob is None else \
+        ~ndimage.binary_dilation(blob.region, EIGHT, iterations=1)
+    keep &= rows[:, None]
+    wf = (water * keep).sum(0) / np.maximum((floor * keep).sum(0), 1e-6)
+    width = float(wf.sum())
+    if width < 3 or width > CANON - 3:
+        return None
+    half = CANON // 2
+    side = "right" if wf[half:].sum() > wf[:half].sum() else "left"
+    return side, (CANON - width if side == "right" else width)
 
 
 @register
@@ -121,3 +150,39 @@ class Place(Category):
         cv.mark(sand, floor & ~wm)
         cv.mark(water, wm)
         draw_object(cv, g, g.nodes("object")[0])
+
+    def questions(self, g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> Answers:
+        cols, names = colour_palette()
+        mix = unmix(img, [WALL, SAND, WATER], cols, names, pairs=[(0, 1), (0, 2), (1, 2)])
+        o = object_nodes(g)[0]
+        blobs = find_blobs(mix)
+        blob = blobs[0] if blobs else None
+        ans = Answers()
+        ans.add(texture_single(g, raw, mix, blob, o, "colour"))
+        ask_count(g, mix, ans)
+        place = place_of(g)
+        asked = {"near": ("on_sand", "close_to_water"), "far": ("on_sand", "far_from_water"),
+                 "water": ("in_water",)}[place]
+        shore = _shore(mix, blob)
+        if blob is None or shore is None:
+            ans.physics.update({q: False for q in asked})
+            ans.meas["undetermined"] = list(asked)
+            ans.per_node[g.surface("water")] = "no shore found" if shore is None else "water"
+            return ans
+        side, x = shore
+        toward = 1.0 if side == "right" else -1.0
+        depth = toward * (blob.cx - x) / blob.width           # > 0: centre on the water's side
+        gap = (x - (blob.x1 + 1) if side == "right" else blob.x0 - x) / blob.width
+        seen = {"in_water": depth > 0, "on_sand": depth <= 0,
+                "close_to_water": depth <= 0 and gap <= NEAR_MAX,
+                "far_from_water": depth <= 0 and gap >= FAR_MIN}
+        ans.physics.update({q: bool(seen[q]) for q in asked})
+        margins = {"in_water": depth / 0.5, "on_sand": -depth / 0.5,
+                   "close_to_water": (NEAR_MAX - gap) / NEAR_MAX, "far_from_water": gap - FAR_MIN}
+        ans.meas.update(water_side=side, shore_x=x / CANON, gap_widths=gap, depth_widths=depth,
+                        physics_margin=min(margins[q] for q in asked))
+        where = "in the water" if depth > 0 else f"on the sand, {gap:.2f} widths from the water"
+        ans.per_node[o] += f"; {where}"
+        ans.per_node[g.surface("water")] = f"water on the {side}, shore at x={fmt(x / CANON)}"
+        ans.per_node[g.surface("sand")] = "sand"
+        return ans

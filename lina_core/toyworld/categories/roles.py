@@ -4,12 +4,16 @@ floor``; ``obj0`` is the top one.  No implicit effect: what it tests is who is o
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.words import Tokens, add_objects, read_objects
-from ..canvas import Canvas, draw_object
+from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
+from ..blobs import EIGHT, find_blobs
+from ..canvas import FLOOR, WALL, Canvas, draw_object
+from ..unmix import unmix
 from .base import Category, Jitter, register
 
 
@@ -21,6 +25,11 @@ def top_bottom(g: CausalSceneGraph) -> tuple[str, str]:
             return u, v
     raise GraphError("edges: a roles scene needs an 'on' edge from the top object to the "
                      "bottom one")
+
+
+# --- the questions (canonical px, RGB units 0..255)
+TOUCH_GAP = 5.0        #: canonical px between the two objects' cores that still touch
+ON_TOP_MIN = 1 / 3     #: centre height difference, in mean object heights, that is "on top"
 
 
 @register
@@ -74,3 +83,40 @@ class Roles(Category):
         top, bottom = top_bottom(g)
         draw_object(cv, g, bottom)
         draw_object(cv, g, top)
+
+    def questions(self, g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> Answers:
+        cols, names = colour_palette()
+        mix = unmix(img, [WALL, FLOOR], cols, names, pairs=[(0, 1)])
+        ans = Answers()
+        top, bottom = top_bottom(g)
+        found, per_colour = {}, {}
+        for n in (top, bottom):
+            colour = g.attr(n, "colour")
+            per_colour[colour] = blobs = find_blobs(mix, where=mix.obj == names.index(colour))
+            found[n] = blobs[0] if blobs else None
+        for n in object_nodes(g):
+            other = found[bottom if n == top else top]
+            valid = None if other is None else \
+                ~ndimage.binary_dilation(other.core, EIGHT, iterations=1)
+            ans.add(texture_single(g, raw, mix, found[n], n, "colour", prefix=f"{n}.",
+                                    valid=valid))
+        ask_count(g, mix, ans, found=per_colour)
+        bt, bb = found[top], found[bottom]
+        if bt is None or bb is None:
+            ans.physics.update(on_top=False, touching=False)
+            ans.meas["undetermined"] = ["on_top", "touching"]
+        else:
+            rise = (bb.cy - bt.cy) / (0.5 * (bt.height + bb.height))
+            overlap = abs(bt.cx - bb.cx) <= 0.5 * max(bt.width, bb.width)
+            gap = float(bb.y0 - bt.y1 - 1)
+            ans.physics["on_top"] = bool(overlap and rise >= ON_TOP_MIN)
+            ans.physics["touching"] = bool(overlap and gap <= TOUCH_GAP)
+            ans.meas.update(rise=rise, gap_px=gap, overlap=bool(overlap))
+            side = 1.0 if overlap else -1.0
+            ans.meas["physics_margin"] = min(side, (rise - ON_TOP_MIN) / ON_TOP_MIN,
+                                             (TOUCH_GAP - gap) / TOUCH_GAP)
+            seen = "on top" if ans.physics["on_top"] else "not on top"
+            ans.per_node[top] += f"; {seen} of {bottom}, gap {gap:.0f} px"
+        for f in g.nodes("surface"):
+            ans.per_node.setdefault(f, "floor")
+        return ans

@@ -2,12 +2,17 @@
 blue cube"); no implicit effect, the comparison fixes both sizes."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
-from ..canvas import Canvas, draw_floor_scene
+from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
+from ..blobs import Blob, find_blobs
+from ..canvas import FLOOR, WALL, Canvas, draw_floor_scene
+from ..unmix import unmix
 from .base import Jitter, register
 from .caused import CausedCategory
 
@@ -56,3 +61,40 @@ class Scale(CausedCategory):
 
     def draw(self, cv: Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
         draw_floor_scene(cv, g, floor)
+
+    def questions(self, g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> Answers:
+        cols, names = colour_palette()
+        mix = unmix(img, [WALL, FLOOR], cols, names, pairs=[(0, 1)])
+        blobs = find_blobs(mix)
+        ans = Answers()
+        found: dict[str, Blob | None] = {}
+        for n in object_nodes(g):
+            want = g.attr(n, "colour")
+            cand = [b for b in blobs if b.colour == want]
+            found[n] = cand[0] if cand else None
+            ans.add(texture_single(g, raw, mix, found[n], n, "colour", prefix=f"{n}."))
+        ask_count(g, mix, ans)
+        pairs = [(u, v) for u, v, r in g.graph.edges(data="relation") if r == "larger than"]
+        if not pairs:
+            objs = object_nodes(g)
+            big = [n for n in objs if g.attr(n, "size") == "large"]
+            small = [n for n in objs if g.attr(n, "size") != "large"]
+            pairs = [(big[0], small[0])] if big and small else []
+        ok = bool(pairs)
+        margins = []
+        for u, v in pairs:
+            bu, bv = found.get(u), found.get(v)
+            if bu is None or bv is None:
+                ok = False
+                ans.meas["undetermined"] = ["larger"]
+                continue
+            ratio = bu.mass / max(bv.mass, 1e-6)
+            ans.meas[f"area_ratio_{u}_{v}"] = ratio
+            ok = ok and ratio > 1.0
+            margins.append(math.log(max(ratio, 1e-6)) / math.log(4.0))
+        if margins and "undetermined" not in ans.meas:
+            ans.meas["physics_margin"] = min(margins)
+        ans.physics["larger"] = bool(ok)
+        for f in g.nodes("surface"):
+            ans.per_node.setdefault(f, "floor")
+        return ans

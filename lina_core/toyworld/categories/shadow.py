@@ -2,15 +2,55 @@
 effect is its shadow, cast away from the light ("a red ball on the floor, lit from the left")."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, LIGHT_X, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
+from ...csg.rules import SHADOW_FROM_LIGHT
 from ...csg.vocabulary import LIGHT_SIDES
-from ..canvas import Canvas, draw_floor_scene
+from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
+from ..blobs import Blob, find_blobs
+from ..canvas import FLOOR, LIGHT, SHADOW, SHADOW_ALPHA, WALL, Canvas, draw_floor_scene
+from ..unmix import CANON, Mix, unmix
 from .base import Jitter, register
 from .caused import CausedCategory
+
+
+# --- the questions (canonical px, RGB units 0..255)
+SHADOW_MIN = 0.04                #: shadow area, in object widths squared, needed to see one
+SHADOW_SIDE = 0.35               #: shadow offset, in object widths, beyond which it is to a side
+SHADOW_BLEND = SHADOW * SHADOW_ALPHA + FLOOR * (1 - SHADOW_ALPHA)
+
+
+def _shadow_seen(mix: Mix, blob: Blob, expected: str | None) -> tuple[str, dict[str, Any]]:
+    """Where the shadow lies (left, right, below or none) from the floor's shadow share near
+    the object's base, with its offset and mass in object widths and the physics margin."""
+    meas: dict[str, Any] = {}
+    seen = "none"
+    s = np.clip((mix.share[..., 3] - 0.15) / 0.85, 0, 1)
+    yy, xx = np.mgrid[0:CANON, 0:CANON]
+    w = blob.width
+    region = (yy >= blob.y0 + 0.3 * blob.height) & (yy <= blob.y1 + 0.6 * w + 3) & \
+        (np.abs(xx + 0.5 - blob.cx) <= 2.2 * w)
+    s = np.where(region, s, 0.0)
+    mass = float(s.sum())
+    if mass >= SHADOW_MIN * w * w:
+        sx = float((s * (xx + 0.5)).sum() / mass)
+        off = (sx - blob.cx) / w
+        seen = "left" if off < -SHADOW_SIDE else "right" if off > SHADOW_SIDE else "below"
+        meas["shadow_offset"] = off
+    meas["shadow_mass"] = mass / (w * w)
+    if "shadow_offset" in meas:
+        off = meas["shadow_offset"]
+        signed = {"left": -off - SHADOW_SIDE, "right": off - SHADOW_SIDE,
+                  "below": SHADOW_SIDE - abs(off)}.get(expected, 0.0)
+        meas["physics_margin"] = signed / SHADOW_SIDE
+    else:
+        meas["physics_margin"] = -1.0      # an object with no shadow at all
+    return seen, meas
 
 
 @register
@@ -62,3 +102,42 @@ class Shadow(CausedCategory):
 
     def draw(self, cv: Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
         draw_floor_scene(cv, g, floor)
+
+    def questions(self, g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> Answers:
+        cols, names = colour_palette()
+        bgs = [WALL, FLOOR, LIGHT, SHADOW_BLEND]
+        mix = unmix(img, bgs, cols, names, pairs=[(0, 1), (1, 3), (0, 2)])
+        o = object_nodes(g)[0]
+        blobs = find_blobs(mix)
+        blob = blobs[0] if blobs else None
+        ans = Answers()
+        ans.add(texture_single(g, raw, mix, blob, o, "colour"))
+        ask_count(g, mix, ans)
+        light = g.nodes("light")
+        lside = g.attr(light[0], "side") if light else None
+        sh = g.effects("shadow")
+        expected = g.attr(sh[0], "side") if sh else SHADOW_FROM_LIGHT.get(lside)
+        ok = False
+        seen = "none"
+        if blob is not None:
+            seen, shadow_meas = _shadow_seen(mix, blob, expected)
+            ans.meas.update(shadow_meas)
+            ok = seen == expected
+        else:
+            ans.meas["undetermined"] = ["shadow_side"]
+        lit = mix.share[..., 2] >= 0.5
+        lit[CANON // 2:] = False          # the light hangs on the wall
+        if lit.sum() >= 3:                # where it is: clips move it across the scene
+            ans.meas["light_x"] = float((np.nonzero(lit)[1] + 0.5).mean() / CANON)
+        ans.physics["shadow_side"] = bool(ok)
+        where = {"left": "to the left", "right": "to the right", "below": "beneath the object",
+                 "none": "not found"}
+        for e in sh:
+            ans.per_node[e] = f"shadow {where[seen]}" + ("" if ok else
+                                                         f" (expected {where.get(expected)})")
+        for li in light:
+            ans.per_node[li] = f"light from {lside}: shadow expected {where.get(expected)}, seen " \
+                               f"{where[seen]}"
+        for f in g.nodes("surface"):
+            ans.per_node.setdefault(f, "floor")
+        return ans
