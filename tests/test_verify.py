@@ -205,7 +205,7 @@ def test_counted_names_exactly_the_checkers_that_ask_count():
 def test_an_object_drawn_twice_fails_count_and_texture(cat):
     """A doubled object (which diffusion models draw, donors among the causes) passed every
     other question, which read the largest component; ``count`` says no."""
-    from lina_core.toyworld.verify_eval import doubled
+    from lina_core.toyworld.counterfactual import doubled
     found = 0
     for i in range(30):
         g = sample_scene("test-id", i, cat).graph

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..csg import FLOOR_Y, LIGHT_X, REFLECTION_SQUASH, CausalSceneGraph, GraphError, layout
+from ..csg.geometry import FLOOR_Y, LIGHT_X, REFLECTION_SQUASH, layout
+from ..csg.graph import CausalSceneGraph, GraphError
 from .canvas import FLOOR, WALL, Canvas, Render
-from .categories.base import CATEGORIES
 
 MIN_SIZE, MAX_SIZE = 32, 512
 
@@ -35,7 +35,8 @@ def render(g: CausalSceneGraph, size: int = 64) -> Render:
     for n in g.nodes("surface"):
         if g.attr(n, "type") == "floor":
             cv.mark(n, floor)
-    CATEGORIES[g.category].draw(cv, g, floor)
+    from .categories.base import category   # looked up when drawing: the category modules
+    category(g.category).draw(cv, g, floor)  # import this one (their counterfactuals)
     for n in g.graph.nodes:
         cv.masks.setdefault(n, np.zeros(cv.x.shape, bool))
     return cv.finish()

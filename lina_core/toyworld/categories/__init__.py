@@ -7,7 +7,9 @@ module here (and one line below), or, for a test, a registered class in the test
 """
 from __future__ import annotations
 
-from . import balance, buoyancy, fill, place, reflection, roles, scale, shadow
+# registration order is the table's order: csg.TOYWORLD_CATEGORIES's
+from . import reflection, shadow, buoyancy, balance, scale  # noqa: F401  isort: skip
+from . import roles, fill, place  # noqa: F401  isort: skip
 from .base import CATEGORIES, Category, Jitter, category, register, unregister
 
 __all__ = ["CATEGORIES", "Category", "Jitter", "category", "register", "unregister",

@@ -10,6 +10,8 @@ from ...csg.vocabulary import DENSITY, MATERIALS
 from ..answers import Answers, fmt, left_right, texture_single
 from ..blobs import Blob, find_blobs
 from ..canvas import BEAM, FLOOR, FULCRUM, WALL, Canvas, box, draw_object
+from ..counterfactual import Counterfactual, remove, texture
+from ..render import render
 from ..unmix import CANON, unmix
 from .base import Jitter, register
 from .caused import CausedCategory
@@ -136,3 +138,28 @@ class Balance(CausedCategory):
         for e in g.effects("tilt"):
             ans.per_node[e] = f"beam down on the {seen}" + ("" if ok else f" (expected {expected})")
         return ans
+
+    def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
+        bb = g.node(g.surface("beam"))["box"]
+        cx = (bb[0] + bb[2]) / 2
+        tilt = g.effects("tilt")
+        down = g.attr(tilt[0], "side") if tilt else None
+        for n, sgn in zip(g.nodes("object"), (-1, 1)):
+            put(g, n, balance_cube_box(cx, sgn, down))
+        for e in tilt:
+            put(g, e, [cx - BEAM_HALF, BEAM_Y - BEAM_TILT - 0.02, cx + BEAM_HALF,
+                       BEAM_Y + BEAM_TILT + 0.02])
+        return g
+
+    def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
+                        ) -> list[Counterfactual]:
+        """The beam tilted the wrong way; level; another material (the cubes stay cubes)."""
+        h = g.copy()
+        for e in h.effects("tilt"):
+            h.graph.nodes[e]["attrs"]["side"] = {"left": "right", "right": "left"}[
+                h.attr(e, "side")]
+        self.refit(h)
+        out = [("down_side", "tilts the wrong way", render(h, size).image, g)]
+        h = self.refit(remove(g, g.effects("tilt")))
+        out.append(("down_side", "level beam", render(h, size).image, g))
+        return out + texture(self, g, size, rng, per_object=True)

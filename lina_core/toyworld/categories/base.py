@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ...csg.words import Tokens
     from ..answers import Answers
     from ..canvas import Canvas
+    from ..counterfactual import Counterfactual
 
 #: ``jit(s)``: a draw in ``[-s, s]`` (0 for the canonical layout)
 Jitter = Callable[[float], float]
@@ -37,6 +38,9 @@ class Category:
     #: cue words that, beside another category's, make the open world read the prompt (a
     #: mirror and a light: ToyWorld keeps one effect, the open world both)
     open_world_cues: frozenset[str] = frozenset()
+    #: the one shape the category draws its objects as (None: the stated shape); the reader
+    #: rewrites a stated one, and no counterfactual draws another
+    object_shape: str | None = None
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
         """The graph of a prompt that cues this category (its words marked used in ``tok``,
@@ -66,6 +70,20 @@ class Category:
         only because their subject was not found; ``meas["physics_margin"]`` says how clearly
         the physics is right (> 0) or wrong."""
         raise NotImplementedError(f"{self.name}: questions")
+
+    def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
+        """``g``'s boxes recomputed by the layout's rules after an edit (another shape or
+        size, an effect moved), keeping this scene's jitter read from its current boxes, so a
+        counterfactual differs from the scene in the one thing it changes."""
+        raise NotImplementedError(f"{self.name}: refit")
+
+    def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
+                        ) -> list[Counterfactual]:
+        """Renders of ``g`` at ``size`` px with one thing wrong, each with the question that
+        should then answer False (:mod:`..counterfactual`: the shared texture ones, and the
+        tuple's form).  They measure how often the verifier rejects what it must reject, so
+        every physics question needs at least one."""
+        raise NotImplementedError(f"{self.name}: counterfactuals")
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         """Give every node of ``g`` a box in [0, 1]^2.  The renderer draws only from these

@@ -16,6 +16,8 @@ from ..answers import Answers, fmt, object_nodes, texture_single
 from ..blobs import EIGHT, Blob, find_blobs
 from ..canvas import (FLOOR, GLASS, REFRACTION_SHIFT, WALL, WATER, WATER_TINT, Canvas, box,
                       object_colour)
+from ..counterfactual import Counterfactual, texture
+from ..render import render
 from ..shape_fit import ShapeModel
 from ..unmix import CANON, Mix, alpha_lin, unmix
 from .base import Jitter, register
@@ -203,3 +205,40 @@ class Buoyancy(CausedCategory):
         for e in g.effects("refraction"):
             ans.per_node[e] = "not checked (refraction is drawn as a small sideways shift)"
         return ans
+
+    def refit(self, g: CausalSceneGraph, state: str | None = None) -> CausalSceneGraph:
+        """``state`` draws the object "floating", "sinking" or "suspended" (hanging
+        mid-water) whatever its material (None: as its fate effect says)."""
+        wb = g.node(g.surface("water"))["box"]
+        o = g.nodes("object")[0]
+        b = g.node(o)["box"]
+        cx = (b[0] + b[2]) / 2
+        state = state or ("floating" if g.effects("floating") else "sinking")
+        w = OBJECT_W["small"] * 1.1
+        h = w * aspect(g.attr(o, "shape"))
+        if state == "floating":
+            dens = DENSITY[g.attr(o, "material")]
+            dens = dens if dens < 1.0 else 0.6          # a sinker drawn floating: as wood
+            top = wb[1] - h * (1.0 - dens) - 0.01
+        elif state == "sinking":
+            top = wb[3] - h - 0.01
+        else:                                           # hanging mid-water
+            top = (wb[1] + wb[3]) / 2 - h / 2
+        put(g, o, [cx - w / 2, top, cx + w / 2, top + h])
+        for e in g.effects("floating") + g.effects("sinking"):
+            put(g, e, [cx - w / 2, top, cx + w / 2, top + h])
+        for e in g.effects("refraction"):
+            put(g, e, [cx - w / 2, max(top, wb[1]), cx + w / 2 + 0.06, top + h])
+        return g
+
+    def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
+                        ) -> list[Counterfactual]:
+        """The other fate (a floater sunk, a sinker floating); hanging mid-water; another
+        material or shape."""
+        floats = bool(g.effects("floating"))
+        h = self.refit(g.copy(), "sinking" if floats else "floating")
+        out = [("float_or_sink", "sinks instead" if floats else "floats instead",
+                render(h, size).image, g)]
+        h = self.refit(g.copy(), "suspended")
+        out.append(("float_or_sink", "hangs mid-water", render(h, size).image, g))
+        return out + texture(self, g, size, rng, per_object=False)

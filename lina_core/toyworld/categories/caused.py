@@ -13,9 +13,6 @@ class CausedCategory(Category):
     """A category whose graph the causal rules complete; subclasses say what their scene adds
     (:meth:`add_scene`) and which side words it reads."""
 
-    #: the one shape the category draws its objects as (None: the stated shape)
-    object_shape: str | None = None
-
     def side_word(self, c: str, stated: set[str]) -> bool:
         """Whether the scene consumes the side word ``c`` ("left", "right", "above": the
         light's side, a stated tilt's); the others stay unknown."""

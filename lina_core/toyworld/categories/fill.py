@@ -17,6 +17,8 @@ from ...csg.words import JAR_AND_PLACE_WORDS, Tokens
 from ..answers import Answers, fmt
 from ..blobs import EIGHT
 from ..canvas import FLOOR, GLASS, WALL, Canvas, box
+from ..counterfactual import Counterfactual
+from ..render import render
 from ..unmix import unmix
 from .base import Category, Jitter, register
 
@@ -212,3 +214,37 @@ class Fill(Category):
         ans.per_node[fill] = f"{seen_mat}, {100 * share:.0f}% of the jar: {seen_level} than " \
                              f"empty space" + ("" if seen_level == level else f" (expected {level})")
         return ans
+
+    def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
+        """Keeps the jar's centre and bottom and the fill's share of its inside."""
+        jar, fill = g.surface("jar"), fill_of(g)
+        old = jar_inside(g.node(jar)["box"])
+        share = (old[3] - g.node(fill)["box"][1]) / (old[3] - old[1])
+        cx, bottom = (old[0] + old[2]) / 2, old[3]
+        w, h = JAR_INSIDE[g.attr(jar, "shape")]
+        put(g, jar, [cx - w / 2 - JAR_GLASS, bottom - h - JAR_LID, cx + w / 2 + JAR_GLASS,
+                     bottom + JAR_GLASS])
+        put(g, fill, [cx - w / 2, bottom - share * h, cx + w / 2, bottom])
+        return g
+
+    def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
+                        ) -> list[Counterfactual]:
+        """The other level (the fill's share ``s`` drawn as ``1 - s``); another fill
+        material; the other jar shape (no object, so no shared texture ones)."""
+        out = []
+        h = g.copy()
+        jar, fill = h.surface("jar"), fill_of(h)
+        inside = jar_inside(h.node(jar)["box"])
+        fb = h.node(fill)["box"]
+        share = (inside[3] - fb[1]) / (inside[3] - inside[1])
+        fb[1] = inside[3] - (1.0 - share) * (inside[3] - inside[1])
+        out.append(("fill_level", "the other level", render(h, size).image, g))
+        h = g.copy()
+        mat = g.attr(fill, "material")
+        others = [m for m in FILL_MATERIALS if m != mat]
+        h.node(fill)["attrs"]["material"] = others[int(rng.integers(len(others)))]
+        out.append(("material", "other material", render(h, size).image, g))
+        h = g.copy()
+        h.node(jar)["attrs"]["shape"] = next(s for s in JAR_SHAPES if s != g.attr(jar, "shape"))
+        out.append(("jar_shape", "other jar shape", render(self.refit(h), size).image, g))
+        return out

@@ -17,6 +17,8 @@ from ...csg.words import JAR_AND_PLACE_WORDS, Tokens, add_objects, read_objects
 from ..answers import Answers, ask_count, colour_palette, fmt, object_nodes, texture_single
 from ..blobs import EIGHT, find_blobs
 from ..canvas import WALL, WATER, Canvas, box, draw_object
+from ..counterfactual import Counterfactual, texture
+from ..render import render
 from ..unmix import CANON, unmix
 from .base import Category, Jitter, register
 
@@ -78,6 +80,31 @@ def _shore(mix: Any, blob: Any) -> tuple[str, float] | None:
     half = CANON // 2
     side = "right" if wf[half:].sum() > wf[:half].sum() else "left"
     return side, (CANON - width if side == "right" else width)
+
+
+#: place -> (the place it is moved to, the question that move breaks)
+MOVES = {"near": (("water", "on_sand"), ("far", "close_to_water")),
+         "far": (("water", "on_sand"), ("near", "far_from_water")),
+         "water": (("near", "in_water"), ("far", "in_water"))}
+
+
+def _move_to(g: CausalSceneGraph, place: str, rng: np.random.Generator) -> CausalSceneGraph:
+    """The place scene with its object at ``place`` (the layout's rule, this scene's shore)."""
+    h = g.copy()
+    o = h.nodes("object")[0]
+    wb = h.node(h.surface("water"))["box"]
+    right = wb[2] >= 0.999
+    shore = wb[0] if right else 1.0 - wb[2]
+    flip = (lambda u: u) if right else (lambda u: 1.0 - u)  # noqa: E731
+    w = OBJECT_W[h.attr(o, "size", "small")]
+    if place == "near":
+        u = shore - rng.uniform(*NEAR_GAP) - w / 2
+    elif place == "far":
+        u = 0.16 + rng.uniform(-0.05, 0.05)
+    else:
+        u = shore + 0.19 + rng.uniform(-0.04, 0.04)
+    put(h, o, object_box(h, o, flip(u), h.node(o)["box"][3]))
+    return h
 
 
 @register
@@ -186,3 +213,17 @@ class Place(Category):
         ans.per_node[g.surface("water")] = f"water on the {side}, shore at x={fmt(x / CANON)}"
         ans.per_node[g.surface("sand")] = "sand"
         return ans
+
+    def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
+        o = g.nodes("object")[0]
+        b = g.node(o)["box"]
+        put(g, o, object_box(g, o, (b[0] + b[2]) / 2, b[3]))
+        return g
+
+    def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
+                        ) -> list[Counterfactual]:
+        """The object moved to each of the two other places, asking whichever question the
+        move breaks; another colour or shape."""
+        out = [(question, f"moved: {place}", render(_move_to(g, place, rng), size).image, g)
+               for place, question in MOVES[place_of(g)]]
+        return out + texture(self, g, size, rng, per_object=False)

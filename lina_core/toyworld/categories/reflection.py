@@ -10,7 +10,7 @@ import numpy as np
 from scipy import ndimage
 
 from ...csg.captions import object_phrase
-from ...csg.geometry import (MIRROR_ASPECT, MIRROR_CY, MIRROR_RIM_WIDTH, MIRROR_RX,
+from ...csg.geometry import (FLOOR_Y, MIRROR_ASPECT, MIRROR_CY, MIRROR_RIM_WIDTH, MIRROR_RX,
                              OBJECT_BASE_ON_MIRROR, REFLECTION_SQUASH, SHAPE_ASPECT, object_box,
                              put)
 from ...csg.graph import CausalSceneGraph, GraphError, _short
@@ -20,6 +20,8 @@ from ..answers import (Answers, ask_count, colour_palette, fmt, object_nodes, pa
 from ..blobs import Blob, find_blobs
 from ..canvas import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, Canvas, box, draw_object,
                       object_colour)
+from ..counterfactual import Counterfactual, remove, texture
+from ..render import render
 from ..shape_fit import ShapeModel, blur_sigma, coverage
 from ..unmix import CANON, Mix, alpha_lin, unmix
 from .base import Jitter, register
@@ -253,6 +255,31 @@ def _fit_mirror(wts: np.ndarray, round_: bool, cx0: float, cy0: float, rx_lo: fl
     return float(best[0]), float(best[1]), float(best[2])
 
 
+def render_unclipped(g: CausalSceneGraph, size: int) -> np.ndarray:
+    """A reflection scene whose reflection is *not* clipped by the mirror (it leaks onto the
+    floor): the renderer cannot draw this, so it is drawn here on the renderer's canvas."""
+    cv = Canvas(size)
+    cv.rgb[:] = WALL
+    cv.paint(cv.y >= FLOOR_Y, FLOOR)
+    m = g.surface("mirror")
+    mb = g.node(m)["box"]
+    rnd = g.attr(m, "shape") == "round"
+    inner = cv.ellipse(mb) if rnd else cv.rect(mb)
+    rim = 0.018
+    ob_ = [mb[0] - rim, mb[1] - rim, mb[2] + rim, mb[3] + rim]
+    cv.paint(cv.ellipse(ob_) if rnd else cv.rect(ob_), MIRROR_RIM)
+    cv.paint(inner, MIRROR)
+    o = g.nodes("object")[0]
+    col = object_colour(g, o)
+    ob = g.node(o)["box"]
+    shape = g.attr(o, "shape")
+    full_h = (ob[3] - ob[1]) * REFLECTION_SQUASH
+    refl = cv.shape(shape, [ob[0], ob[3], ob[2], ob[3] + full_h], flip=True)
+    cv.paint(refl, col * REFLECTION_MIX + MIRROR * (1 - REFLECTION_MIX))
+    cv.paint(cv.shape(shape, ob), col)
+    return cv.finish().image
+
+
 @register
 class Reflection(CausedCategory):
     name = "reflection"
@@ -355,3 +382,32 @@ class Reflection(CausedCategory):
         if not refl:
             ans.meas["reflection_note"] = "graph has no reflection node; judged as " + msg
         return ans
+
+    def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
+        m = g.surface("mirror")
+        mb = g.node(m)["box"]
+        cx = (mb[0] + mb[2]) / 2
+        rx = MIRROR_RX[g.attr(m, "size", "large")]
+        ry = rx * MIRROR_ASPECT
+        put(g, m, [cx - rx, MIRROR_CY - ry, cx + rx, MIRROR_CY + ry])
+        o = g.nodes("object")[0]
+        ob = object_box(g, o, cx, MIRROR_CY - 0.02)
+        put(g, o, ob)
+        for e in g.effects("reflection"):
+            h = (ob[3] - ob[1]) * REFLECTION_SQUASH
+            put(g, e, [ob[0], ob[3], ob[2], min(ob[3] + h, MIRROR_CY + ry)])
+        return g
+
+    def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
+                        ) -> list[Counterfactual]:
+        """No reflection; a large object on a small mirror whose reflection is not clipped by
+        the mirror's edge (judged against that scene's graph); another colour or shape."""
+        out = [("reflection_present", "no reflection",
+                render(remove(g, g.effects("reflection")), size).image, g)]
+        h = g.copy()
+        h.graph.nodes[h.nodes("object")[0]]["attrs"]["size"] = "large"
+        h.graph.nodes[h.surface("mirror")]["attrs"]["size"] = "small"
+        self.refit(h)
+        out.append(("reflection_inside_mirror", "reflection leaks past the mirror",
+                    render_unclipped(h, size), h))
+        return out + texture(self, g, size, rng, per_object=False)

@@ -13,6 +13,8 @@ from ...csg.words import Tokens, add_objects, read_objects
 from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
 from ..blobs import EIGHT, find_blobs
 from ..canvas import FLOOR, WALL, Canvas, draw_object
+from ..counterfactual import Counterfactual, texture
+from ..render import render
 from ..unmix import unmix
 from .base import Category, Jitter, register
 
@@ -30,6 +32,27 @@ def top_bottom(g: CausalSceneGraph) -> tuple[str, str]:
 # --- the questions (canonical px, RGB units 0..255)
 TOUCH_GAP = 5.0        #: canonical px between the two objects' cores that still touch
 ON_TOP_MIN = 1 / 3     #: centre height difference, in mean object heights, that is "on top"
+
+
+LIFT = 0.15            #: how far a lifted top object floats above the bottom one
+
+
+def _swap_roles(cat: Category, g: CausalSceneGraph) -> CausalSceneGraph:
+    h = g.copy()
+    top, bottom = top_bottom(h)
+    nodes = h.graph.nodes
+    nodes[top]["attrs"], nodes[bottom]["attrs"] = nodes[bottom]["attrs"], nodes[top]["attrs"]
+    return cat.refit(h)
+
+
+def _side_by_side(g: CausalSceneGraph, rng: np.random.Generator) -> CausalSceneGraph:
+    h = g.copy()
+    top, bottom = top_bottom(h)
+    bb = h.node(bottom)["box"]
+    cx = (bb[0] + bb[2]) / 2
+    d = (0.22 + rng.uniform(0.0, 0.04)) * (1 if cx < 0.5 else -1)
+    put(h, top, object_box(h, top, cx + d, bb[3]))
+    return h
 
 
 @register
@@ -120,3 +143,24 @@ class Roles(Category):
         for f in g.nodes("surface"):
             ans.per_node.setdefault(f, "floor")
         return ans
+
+    def refit(self, g: CausalSceneGraph, lift: float = 0.0) -> CausalSceneGraph:
+        """Keeps the bottom object's centre and base; ``lift`` raises the top one off it."""
+        top, bottom = top_bottom(g)
+        bb = g.node(bottom)["box"]
+        cx = (bb[0] + bb[2]) / 2
+        nb = object_box(g, bottom, cx, bb[3])
+        put(g, bottom, nb)
+        put(g, top, object_box(g, top, cx, nb[1] - lift))
+        return g
+
+    def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
+                        ) -> list[Counterfactual]:
+        """The roles swapped (the bottom one drawn on top), the two side by side on the floor
+        (``on_top``); the top one lifted off the other (``touching``); another colour (not
+        the other object's) or shape."""
+        out = [("on_top", "roles swapped", render(_swap_roles(self, g), size).image, g),
+               ("on_top", "side by side", render(_side_by_side(g, rng), size).image, g)]
+        lifted = self.refit(g.copy(), lift=LIFT)
+        out.append(("touching", "top one lifted off", render(lifted, size).image, g))
+        return out + texture(self, g, size, rng, per_object=True)

@@ -12,6 +12,8 @@ from ...csg.graph import CausalSceneGraph, GraphError
 from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
 from ..blobs import Blob, find_blobs
 from ..canvas import FLOOR, WALL, Canvas, draw_floor_scene
+from ..counterfactual import Counterfactual, texture
+from ..render import render
 from ..unmix import unmix
 from .base import Jitter, register
 from .caused import CausedCategory
@@ -98,3 +100,20 @@ class Scale(CausedCategory):
         for f in g.nodes("surface"):
             ans.per_node.setdefault(f, "floor")
         return ans
+
+    def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
+        for n in g.nodes("object"):
+            b = g.node(n)["box"]
+            put(g, n, object_box(g, n, (b[0] + b[2]) / 2, b[3]))
+        return g
+
+    def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
+                        ) -> list[Counterfactual]:
+        """The two sizes swapped; another colour or shape."""
+        h = g.copy()
+        for n in h.nodes("object"):
+            a = h.graph.nodes[n]["attrs"]
+            a["size"] = "small" if a.get("size") == "large" else "large"
+        self.refit(h)
+        out = [("larger", "sizes swapped", render(h, size).image, g)]
+        return out + texture(self, g, size, rng, per_object=True)

@@ -14,6 +14,8 @@ from ...csg.vocabulary import LIGHT_SIDES
 from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
 from ..blobs import Blob, find_blobs
 from ..canvas import FLOOR, LIGHT, SHADOW, SHADOW_ALPHA, WALL, Canvas, draw_floor_scene
+from ..counterfactual import Counterfactual, remove, texture
+from ..render import render
 from ..unmix import CANON, Mix, unmix
 from .base import Jitter, register
 from .caused import CausedCategory
@@ -141,3 +143,31 @@ class Shadow(CausedCategory):
         for f in g.nodes("surface"):
             ans.per_node.setdefault(f, "floor")
         return ans
+
+    def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
+        o = g.nodes("object")[0]
+        b = g.node(o)["box"]
+        cx, base = (b[0] + b[2]) / 2, b[3]
+        ob = object_box(g, o, cx, base)
+        put(g, o, ob)
+        w = ob[2] - ob[0]
+        for e in g.effects("shadow"):
+            off = {"left": -0.75, "right": 0.75, "below": 0.0}[g.attr(e, "side")] * w
+            put(g, e, [ob[0] + off - 0.05 * (off != 0), ob[3] - 0.06,
+                       ob[2] + off + 0.05 * (off != 0), ob[3] + 0.07])
+        return g
+
+    def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
+                        ) -> list[Counterfactual]:
+        """No shadow; the shadow on the wrong side; another colour or shape."""
+        out = [("shadow_side", "no shadow", render(remove(g, g.effects("shadow")), size).image,
+                g)]
+        h = g.copy()
+        for e in h.effects("shadow"):
+            side = h.attr(e, "side")
+            wrong = {"left": "right", "right": "left"}.get(side) or \
+                ("left" if rng.random() < 0.5 else "right")
+            h.graph.nodes[e]["attrs"]["side"] = wrong
+        self.refit(h)
+        out.append(("shadow_side", "shadow on the wrong side", render(h, size).image, g))
+        return out + texture(self, g, size, rng, per_object=False)
