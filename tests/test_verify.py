@@ -14,7 +14,8 @@ import pytest
 from lina_core.csg import CATEGORIES, CausalSceneGraph, from_prompt
 from lina_core.toyworld.data import SPLITS, sample_scene
 from lina_core.toyworld.render import render
-from lina_core.toyworld.verify import COUNTED, Verdict, VerifyError, verify
+from lina_core.toyworld.categories import CATEGORIES as TABLE
+from lina_core.toyworld.verify import Verdict, VerifyError, verify
 from lina_core.stats import wilson
 from lina_core.toyworld.verify_eval import counterfactuals, perturb
 
@@ -191,14 +192,19 @@ def test_checkers_return_their_answers(cat):
     assert set(ans.per_node) <= set(v.per_node)
 
 
+#: the categories whose checker asks ``count`` (``Category.counted``, in the table ``TABLE``)
+COUNTED = [name for name, c in TABLE.items() if c.counted]
+
+
 def test_counted_names_exactly_the_checkers_that_ask_count():
-    """``COUNTED`` (which ``verify_eval`` reads to add its "drawn twice" counterfactual) says
-    what the checkers do: each counted category's verdict has the question, no other's has."""
+    """``Category.counted`` (which ``verify_eval`` reads to add its "drawn twice"
+    counterfactual) says what the checkers do: each counted category's verdict has the
+    question, no other's has."""
     from lina_core.csg import TOYWORLD_CATEGORIES
     asks = {cat for cat in TOYWORLD_CATEGORIES
             if "count" in verify(render(g := sample_scene("test-id", 0, cat).graph, 32).image,
                                  g).texture}
-    assert asks == set(COUNTED)
+    assert asks == set(COUNTED) == {"reflection", "shadow", "scale", "roles", "place"}
 
 
 @pytest.mark.parametrize("cat", COUNTED)

@@ -16,10 +16,8 @@ import networkx as nx
 from ..limits import (MAX_GRAPH_EDGES, MAX_GRAPH_NODES, MAX_PROMPT_CHARS, SNIPPET_CHARS,
                       check_count, check_text, load_json, snippet)
 
-from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, GRAPH_CATEGORIES,
-                         MATERIAL_CATEGORIES, NODE_KINDS, OBJECT_COUNT,
-                         OPEN_CATEGORY, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION,
-                         TOYWORLD_CATEGORIES)
+from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, NODE_KINDS, OPEN_CATEGORY, RELATIONS,
+                         SCHEMA_VERSION)
 
 #: the longest attribute value or relation an open-world graph accepts (the UI shows them)
 OPEN_TEXT_LIMIT = 60
@@ -118,8 +116,11 @@ class CausalSceneGraph:
 
     @property
     def is_toyworld(self) -> bool:
-        """A graph of a ToyWorld category: its renderer, layout, donors and verifier apply."""
-        return self.category in TOYWORLD_CATEGORIES
+        """A graph of a ToyWorld category (one registered in
+        :data:`lina_core.toyworld.categories.CATEGORIES`): its renderer, layout, donors and
+        verifier apply."""
+        from ..toyworld.categories.base import category   # the table; it imports nothing back
+        return category(self.category) is not None
 
     def hop_depths(self) -> dict[str, int]:
         """Causal hops from the nodes the prompt states (0) to each node.
@@ -142,9 +143,10 @@ class CausalSceneGraph:
     def validate(self) -> "CausalSceneGraph":
         """Raise :class:`GraphError` naming the node or edge and what is allowed."""
         check_graph_size(len(self.graph), self.graph.number_of_edges())
-        if self.category not in GRAPH_CATEGORIES:
+        if not (self.is_open or self.is_toyworld):
+            from ..toyworld.categories.base import CATEGORIES
             raise GraphError(f"category: {_short(self.category)} is not one of "
-                             f"{list(GRAPH_CATEGORIES)}")
+                             f"{list(CATEGORIES) + [OPEN_CATEGORY]}")
         node_check, edge_check = ((_check_open_node, _check_open_edge) if self.is_open
                                   else (_check_node, _check_edge))
         for n, d in self.graph.nodes(data=True):
@@ -379,20 +381,21 @@ def _check_causal_dag(g: CausalSceneGraph) -> None:
 def _check_requirements(g: CausalSceneGraph) -> None:
     """Each category needs its parts (a reflection scene needs a mirror, ...): the shared
     ones here, the rest by :meth:`lina_core.toyworld.categories.Category.check`."""
+    from ..toyworld.categories.base import category   # the table; it imports nothing back
     cat = g.category
+    this = category(cat)
     objs = g.nodes("object")
-    n_obj = OBJECT_COUNT[cat]
+    n_obj = this.objects
     if len(objs) != n_obj:
         raise GraphError(f"nodes: a {cat} scene needs exactly {n_obj} object node(s); "
                          f"found {len(objs)}")
-    look = "material" if cat in MATERIAL_CATEGORIES else "colour"
+    look = "material" if this.by_material else "colour"
     for o in objs:
         for key in ("shape", look):
             if key not in g.graph.nodes[o]["attrs"]:
                 raise GraphError(f"node {_short(o)}: a {cat} object needs attribute {key!r} "
                                  f"(one of {list(ATTRIBUTES['object'][key])})")
-    need = REQUIRED_SURFACE.get(cat)
+    need = this.surface
     if need and g.surface(need) is None:
         raise GraphError(f"nodes: a {cat} scene needs a surface node with type={need!r}")
-    from ..toyworld.categories.base import category   # the table; it imports nothing back
-    category(cat).check(g)      # what the category needs beyond these
+    this.check(g)      # what the category needs beyond these

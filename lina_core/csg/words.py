@@ -10,8 +10,7 @@ import re
 from typing import Callable
 
 from .graph import CausalSceneGraph, GraphError
-from .vocabulary import (COLOURS, MATERIAL_CATEGORIES, MATERIALS, MIRROR_SHAPES, OBJECT_COUNT,
-                         SHAPES, SIZES)
+from .vocabulary import COLOURS, MATERIALS, MIRROR_SHAPES, SHAPES, SIZES
 
 SYNONYMS = {
     "sphere": "ball", "ball": "ball", "orb": "ball", "balls": "ball", "spheres": "ball",
@@ -120,12 +119,14 @@ def add_objects(g: CausalSceneGraph, objects: list[dict[str, str]],
                 shape: str | None = None) -> None:
     """The scene's objects with the category's defaults (red, wood, small; ``shape``: the
     one shape the category draws, as the balance's cubes)."""
-    need = OBJECT_COUNT[g.category]
+    from ..toyworld.categories.base import category   # the table; it imports nothing back
+    this = category(g.category)
+    need = this.objects
     if len(objects) < need:
         raise GraphError(f"prompt: a {g.category} scene needs {need} object(s) with a shape "
                          f"({'/'.join(SHAPES)}); found {len(objects)}")
     for j, o in enumerate(objects[:need]):
-        if g.category in MATERIAL_CATEGORIES:
+        if this.by_material:
             o.pop("colour", None)
             o.setdefault("material", "wood")
         else:

@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from ..csg import OBJECT_COUNT, REQUIRED_SURFACE, CausalSceneGraph, GraphError
+from ..csg import CausalSceneGraph, GraphError
 from .answers import object_nodes
 from .canvas import FLOOR, WALL
 from .categories.base import CATEGORIES
@@ -48,12 +48,6 @@ MIN_INPUT = 32                   #: smallest accepted height / width
 # --- seeing (canonical px, RGB units 0..255)
 DENOISE_SIGMA = 1.0              #: Gaussian denoise before unmixing (generated images are grainy)
 BACKGROUND_MIN = 0.3             #: share of wall/floor pixels below which nothing is judged
-
-
-#: the categories whose checker asks ``count`` (buoyancy, balance and fill draw objects that a
-#: colour count cannot tell apart: a ball and its water, stacked cubes, a jar and its fill);
-#: ``tests/test_verify.py`` runs every checker to pin that this list says what they do
-COUNTED = ("reflection", "shadow", "scale", "roles", "place")
 
 
 class VerifyError(ValueError):
@@ -181,7 +175,7 @@ def verify(image: np.ndarray, graph: CausalSceneGraph) -> Verdict:
     img = np.stack([ndimage.gaussian_filter(raw[..., c], DENOISE_SIGMA, mode="nearest")
                     for c in range(3)], -1)
     cat = graph.category
-    n_obj, surface = OBJECT_COUNT[cat], REQUIRED_SURFACE.get(cat)
+    n_obj, surface = CATEGORIES[cat].objects, CATEGORIES[cat].surface
     if len(object_nodes(graph)) < n_obj or (surface and graph.surface(surface) is None):
         raise VerifyError(f"graph: a {cat} scene needs {n_obj} object(s)"
                           + (f" and a {surface} surface" if surface else ""))

@@ -34,7 +34,7 @@ from .categories.base import category
 from .counterfactual import Counterfactual, doubled
 from .render import clip_frames, render
 from .data import SPLITS, sample_scene
-from .verify import COUNTED, verify
+from .verify import verify
 from ..stats import wilson
 
 # --------------------------------------------------------------------------- counterfactuals
@@ -46,7 +46,7 @@ def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
     the category's own (:meth:`.categories.Category.counterfactuals`), then, where its
     checker counts objects, one object drawn twice."""
     out = category(g.category).counterfactuals(g, size, rng)
-    if g.category in COUNTED:
+    if category(g.category).counted:
         img = doubled(g, size, rng)
         if img is not None:
             out.append(("count", "an object drawn twice", img, g))

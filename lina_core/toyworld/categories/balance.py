@@ -35,9 +35,22 @@ def _expected_tilt(g: CausalSceneGraph, left_n: str, right_n: str) -> str:
 @register
 class Balance(CausedCategory):
     name = "balance"
+    objects = 2
+    surface = "beam"
+    by_material = True
     cue_words = open_world_cues = frozenset({"balance"})
     cue_rank = 60
     object_shape = "cube"
+
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        mats = list(MATERIALS)
+        a, b = rng.choice(len(mats), 2, replace=False)
+        return f"a {mats[a]} cube and a {mats[b]} cube on a balance"
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """The two materials, in either order."""
+        return ("+".join(sorted(g.attr(o, "material") for o in g.nodes("object"))),)
 
     def side_word(self, c: str, stated: set[str]) -> bool:
         return c in ("left", "right") and "tilt" in stated

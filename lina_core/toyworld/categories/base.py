@@ -9,7 +9,7 @@ building blocks (:mod:`..canvas`, :mod:`lina_core.csg.geometry`) it needs.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,9 +38,22 @@ class Category:
     #: cue words that, beside another category's, make the open world read the prompt (a
     #: mirror and a light: ToyWorld keeps one effect, the open world both)
     open_world_cues: frozenset[str] = frozenset()
+    #: how many object nodes a scene has (the reader, the validation and the verifier)
+    objects: int = 0
+    #: the surface type a scene cannot do without (None: none beyond the floor)
+    surface: str | None = None
+    #: its objects are told apart by material (else by colour)
+    by_material: bool = False
     #: the one shape the category draws its objects as (None: the stated shape); the reader
     #: rewrites a stated one, and no counterfactual draws another
     object_shape: str | None = None
+    #: whether :meth:`questions` asks ``count`` (each object drawn once, told by colour): not
+    #: where objects are not told apart by a colour count (a ball and its water, stacked
+    #: cubes, a jar and its fill); ``verify_eval`` then adds a "drawn twice" counterfactual
+    counted: bool = False
+    #: the held-out combinations of a category not listed in ``toyworld/held_out.json`` (one
+    #: defined outside the package, as a test's): ``{"combos": [...], "dev": [...]}``
+    held_out: dict[str, Any] | None = None
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
         """The graph of a prompt that cues this category (its words marked used in ``tok``,
@@ -84,6 +97,19 @@ class Category:
         tuple's form).  They measure how often the verifier rejects what it must reject, so
         every physics question needs at least one."""
         raise NotImplementedError(f"{self.name}: counterfactuals")
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        """A random caption for the data generator (``data.sample_scene`` reads it and keeps
+        it when its held-out key belongs to the split being drawn).  ``more_share``: the
+        split's prior for a comparison the category draws skewed in train (the fill level,
+        ``data.FILL_MORE_SHARE``); categories without one ignore it."""
+        raise NotImplementedError(f"{self.name}: random_prompt")
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """The attributes whose combination decides the split (``held_out.json``'s
+        ``keys``): train never holds a held-out combination, so the out-of-distribution
+        splits test composition, not memory."""
+        raise NotImplementedError(f"{self.name}: held_out_key")
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         """Give every node of ``g`` a box in [0, 1]^2.  The renderer draws only from these

@@ -11,7 +11,7 @@ from scipy import ndimage
 from ...csg.captions import object_phrase
 from ...csg.geometry import OBJECT_W, WATER_BOX, aspect, put
 from ...csg.graph import CausalSceneGraph
-from ...csg.vocabulary import DENSITY, MATERIALS
+from ...csg.vocabulary import DENSITY, MATERIALS, SHAPES
 from ..answers import Answers, fmt, object_nodes, texture_single
 from ..blobs import EIGHT, Blob, find_blobs
 from ..canvas import (FLOOR, GLASS, REFRACTION_SHIFT, WALL, WATER, WATER_TINT, Canvas, box,
@@ -86,12 +86,25 @@ def _fate_seen(blob: Blob, top: float, hgt: float, floats_exp: bool
 @register
 class Buoyancy(CausedCategory):
     name = "buoyancy"
+    objects = 1
+    surface = "water"
+    by_material = True
     #: the submerged part's sideways shift as drawn (a fraction of the width); the verifier
     #: predicts :data:`REFRACTION_SHIFT`, and the refraction check (``toyworld.refraction``)
     #: draws scenes without it to see that the reading tells them apart
     drawn_shift = REFRACTION_SHIFT
     cue_words = open_world_cues = frozenset({"water", "beaker"})
     cue_rank = 50
+
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        return f"a {pick(list(MATERIALS))} {pick(SHAPES)} in a beaker of water"
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(material, shape)."""
+        o = g.nodes("object")[0]
+        return (g.attr(o, "material"), g.attr(o, "shape"))
 
     def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
         g.add_node("water", "surface", type="water")

@@ -108,8 +108,23 @@ def _jar_inside(mix: Any) -> tuple[np.ndarray | None, dict[str, Any]]:
 @register
 class Fill(Category):
     name = "fill"
+    objects = 0
+    surface = "jar"
     cue_words = frozenset({"jar"})
     cue_rank = 20
+
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        """A jar at a level drawn with the prior ``more_share``."""
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        mat, jar = pick(list(FILL_MATERIALS)), pick(JAR_SHAPES)
+        more = bool(rng.random() < more_share)
+        return f"a {jar} jar with " + (f"more {mat} than empty space" if more else
+                                       f"more empty space than {mat}")
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(material, jar shape): the level is a prior, not held out."""
+        return (g.attr(fill_of(g), "material"), g.attr(g.surface("jar"), "shape"))
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
         """A jar scene states no object (its words stay unknown)."""

@@ -12,7 +12,7 @@ from scipy import ndimage
 from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, OBJECT_W, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
-from ...csg.vocabulary import FILL_MATERIALS, PLACES
+from ...csg.vocabulary import COLOURS, FILL_MATERIALS, PLACES, SHAPES
 from ...csg.words import JAR_AND_PLACE_WORDS, Tokens, add_objects, read_objects
 from ..answers import Answers, ask_count, colour_palette, fmt, object_nodes, texture_single
 from ..blobs import EIGHT, find_blobs
@@ -110,8 +110,24 @@ def _move_to(g: CausalSceneGraph, place: str, rng: np.random.Generator) -> Causa
 @register
 class Place(Category):
     name = "place"
+    objects = 1
+    surface = "water"
+    counted = True
     cue_words = frozenset({"sand"})
     cue_rank = 30
+
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        """Each place equally likely."""
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        obj = f"{pick(list(COLOURS))} {pick(SHAPES)}"
+        return {"near": f"a {obj} close to the water and on the sand",
+                "far": f"a {obj} far from the water and on the sand",
+                "water": f"a {obj} in the water, off the sand"}[pick(PLACES)]
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(shape, place)."""
+        return (g.attr(g.nodes("object")[0], "shape"), str(place_of(g)))
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
         for i, w in enumerate(tok.words):

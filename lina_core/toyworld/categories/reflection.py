@@ -14,7 +14,7 @@ from ...csg.geometry import (FLOOR_Y, MIRROR_ASPECT, MIRROR_CY, MIRROR_RIM_WIDTH
                              OBJECT_BASE_ON_MIRROR, REFLECTION_SQUASH, SHAPE_ASPECT, object_box,
                              put)
 from ...csg.graph import CausalSceneGraph, GraphError, _short
-from ...csg.vocabulary import MIRROR_SHAPES
+from ...csg.vocabulary import COLOURS, MIRROR_SHAPES, SHAPES, SIZES
 from ..answers import (Answers, ask_count, colour_palette, fmt, object_nodes, palette_rgb,
                        texture_single)
 from ..blobs import Blob, find_blobs
@@ -283,8 +283,22 @@ def render_unclipped(g: CausalSceneGraph, size: int) -> np.ndarray:
 @register
 class Reflection(CausedCategory):
     name = "reflection"
+    objects = 1
+    surface = "mirror"
+    counted = True
     cue_words = open_world_cues = frozenset({"mirror"})
     cue_rank = 40
+
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        colours = list(COLOURS)
+        return (f"a {pick(SIZES)} {pick(colours)} {pick(SHAPES)} on a {pick(SIZES)} "
+                f"{pick(MIRROR_SHAPES)} mirror")
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(object size, mirror size)."""
+        return (g.attr(g.nodes("object")[0], "size"), g.attr(g.surface("mirror"), "size"))
 
     def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
         mirror.setdefault("shape", "round")

@@ -9,6 +9,7 @@ from scipy import ndimage
 from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
+from ...csg.vocabulary import COLOURS, SHAPES
 from ...csg.words import Tokens, add_objects, read_objects
 from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
 from ..blobs import EIGHT, find_blobs
@@ -58,8 +59,23 @@ def _side_by_side(g: CausalSceneGraph, rng: np.random.Generator) -> CausalSceneG
 @register
 class Roles(Category):
     name = "roles"
+    objects = 2
+    surface = "floor"
+    counted = True
     cue_words = frozenset({"top"})
     cue_rank = 10
+
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        """Two distinct colours in either order."""
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        colours = list(COLOURS)
+        c1, c2 = rng.choice(len(colours), 2, replace=False)
+        return f"a {colours[c1]} {pick(SHAPES)} on top of a {colours[c2]} {pick(SHAPES)}"
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(top colour, bottom colour)."""
+        return tuple(g.attr(n, "colour") for n in top_bottom(g))
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
         for i, w in enumerate(tok.words):

@@ -9,6 +9,7 @@ import numpy as np
 from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
+from ...csg.vocabulary import COLOURS, SHAPES
 from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
 from ..blobs import Blob, find_blobs
 from ..canvas import FLOOR, WALL, Canvas, draw_floor_scene
@@ -22,8 +23,24 @@ from .caused import CausedCategory
 @register
 class Scale(CausedCategory):
     name = "scale"
+    objects = 2
+    counted = True
     cue_words = frozenset({"larger", "smaller"})
     cue_rank = 70
+
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        colours = list(COLOURS)
+        c1, c2 = rng.choice(len(colours), 2, replace=False)
+        return (f"a {colours[c1]} {pick(SHAPES)} {pick(('larger', 'smaller'))} than a "
+                f"{colours[c2]} {pick(SHAPES)}")
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(the larger one's shape, the smaller one's)."""
+        big = next(u for u, v, r in g.graph.edges(data="relation") if r == "larger than")
+        small = next(v for u, v, r in g.graph.edges(data="relation") if r == "larger than")
+        return (g.attr(big, "shape"), g.attr(small, "shape"))
 
     def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
         """A floor, the sizes the comparison implies and its 'larger than' edge."""

@@ -10,7 +10,7 @@ from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, LIGHT_X, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.rules import SHADOW_FROM_LIGHT
-from ...csg.vocabulary import LIGHT_SIDES
+from ...csg.vocabulary import COLOURS, LIGHT_SIDES, SHAPES
 from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
 from ..blobs import Blob, find_blobs
 from ..canvas import FLOOR, LIGHT, SHADOW, SHADOW_ALPHA, WALL, Canvas, draw_floor_scene
@@ -58,8 +58,21 @@ def _shadow_seen(mix: Mix, blob: Blob, expected: str | None) -> tuple[str, dict[
 @register
 class Shadow(CausedCategory):
     name = "shadow"
+    objects = 1
+    counted = True
     cue_words = open_world_cues = frozenset({"lit", "light", "lighting"})
     cue_rank = 80
+
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        side = pick(LIGHT_SIDES)
+        return (f"a {pick(list(COLOURS))} {pick(SHAPES)} on the floor, lit from "
+                + ("above" if side == "above" else f"the {side}"))
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(shape, light side)."""
+        return (g.attr(g.nodes("object")[0], "shape"), g.attr(g.nodes("light")[0], "side"))
 
     def side_word(self, c: str, stated: set[str]) -> bool:
         return c in ("left", "right", "above")
