@@ -8,9 +8,11 @@ the prompt does not state are added by causal rules and marked ``explicit=False`
 diffusion models miss.
 
 Modules: :mod:`.vocabulary` (categories, attribute values, relations), :mod:`.graph` (the model,
-its JSON and validation), :mod:`.rules` (the causal rules as a data table), :mod:`.grammar`
-(prompt -> graph), :mod:`.captions` (graph -> prompt), :mod:`.geometry` (layout and the geometry
-the renderer and verifier share) and :mod:`.plot` (the Plotly figure).  Everything is re-exported
+its JSON and validation), :mod:`.rules` (the causal rules as a data table), :mod:`.words` (a
+ToyWorld prompt's words), :mod:`.grammar` (prompt -> graph), :mod:`.captions` (graph -> prompt),
+:mod:`.geometry` (layout and the geometry the renderer and verifier share) and :mod:`.plot` (the
+Plotly figure).  What differs per ToyWorld category (its reader, caption, checks, layout, ...)
+is the category's module in :mod:`lina_core.toyworld.categories`, looked up in its table.  Everything is re-exported
 here (and the private helpers tests use), so ``from lina_core.csg import X`` keeps working.
 """
 from __future__ import annotations
