@@ -51,6 +51,13 @@ class Category:
     #: where objects are not told apart by a colour count (a ball and its water, stacked
     #: cubes, a jar and its fill); ``verify_eval`` then adds a "drawn twice" counterfactual
     counted: bool = False
+    #: for a category with no implicit effect (what it asserts is a relation, carried by edges
+    #: and attributes no donor changes): the ``(node kind or surface type, attribute)`` slots a
+    #: structure donor swaps (the appearance the relation was never seen with) and those a
+    #: texture donor swaps (the layout the appearance was never seen in), as
+    #: ``{"structure": (...), "texture": (...)}``; None: the donors keep the causal rules'
+    #: parents and swap the rest (``lina_core.donors``)
+    donor_slots: dict[str, tuple[tuple[str, str], ...]] | None = None
     #: the held-out combinations of a category not listed in ``toyworld/held_out.json`` (one
     #: defined outside the package, as a test's): ``{"combos": [...], "dev": [...]}``
     held_out: dict[str, Any] | None = None

@@ -113,6 +113,7 @@ class Fill(Category):
     cue_words = frozenset({"jar"})
     cue_rank = 20
 
+    donor_slots = {"structure": (("fill", "material"),), "texture": (("jar", "shape"),)}
 
     def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
         """A jar at a level drawn with the prior ``more_share``."""

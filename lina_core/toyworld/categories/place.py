@@ -116,6 +116,7 @@ class Place(Category):
     cue_words = frozenset({"sand"})
     cue_rank = 30
 
+    donor_slots = {"structure": (("object", "shape"),), "texture": ()}
 
     def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
         """Each place equally likely."""
