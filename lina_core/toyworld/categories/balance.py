@@ -2,6 +2,8 @@
 a balance"); the implicit effect is the beam's tilt, down on the denser cube's side."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from ...csg.geometry import BEAM_HALF, BEAM_TILT, BEAM_Y, balance_cube_box, put
@@ -176,3 +178,9 @@ class Balance(CausedCategory):
         h = self.refit(remove(g, g.effects("tilt")))
         out.append(("down_side", "level beam", render(h, size).image, g))
         return out + texture(self, g, size, rng, per_object=True)
+
+    def switched(self, prompt: str, rng: np.random.Generator) -> str:
+        """The two cubes' materials swapped: the beam tilts the other way, both textures
+        change."""
+        m = re.match(r"an? (\w+) cube and an? (\w+) cube on a balance", prompt)
+        return f"a {m.group(2)} cube and a {m.group(1)} cube on a balance"

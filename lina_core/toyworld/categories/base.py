@@ -118,6 +118,13 @@ class Category:
         splits test composition, not memory."""
         raise NotImplementedError(f"{self.name}: held_out_key")
 
+    def switched(self, prompt: str, rng: np.random.Generator) -> str:
+        """The switch probe's counterfactual prompt ``c'`` of this category's caption
+        ``prompt`` (:mod:`lina_core.switching`): one texture attribute changed and, where a
+        prompt can state another, the physics, so the probe can tell from which denoising step
+        on each factor no longer follows the prompt.  ``rng`` picks the new colour or shape."""
+        raise NotImplementedError(f"{self.name}: switched")
+
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         """Give every node of ``g`` a box in [0, 1]^2.  The renderer draws only from these
         boxes (so an edited graph renders as edited) and the verifier predicts from the same

@@ -3,6 +3,7 @@ water"); the implicit effects are its fate (floating or sinking, by density) and
 refraction of its submerged part."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from ..blobs import EIGHT, Blob, find_blobs
 from ..canvas import (FLOOR, GLASS, REFRACTION_SHIFT, WALL, WATER, WATER_TINT, Canvas, box,
                       object_colour)
 from ..counterfactual import Counterfactual, texture
+from ..prompt_edits import other_word, reshape, words_pattern
 from ..render import render
 from ..shape_fit import ShapeModel
 from ..unmix import CANON, Mix, alpha_lin, unmix
@@ -255,3 +257,11 @@ class Buoyancy(CausedCategory):
         h = self.refit(g.copy(), "suspended")
         out.append(("float_or_sink", "hangs mid-water", render(h, size).image, g))
         return out + texture(self, g, size, rng, per_object=False)
+
+    def switched(self, prompt: str, rng: np.random.Generator) -> str:
+        """The other side of water's density (a floating material for a sinking one), and a
+        shape."""
+        mat = re.search(rf"\b({words_pattern(DENSITY)})\b", prompt).group(1)
+        floats = DENSITY[mat] < 1.0
+        new = other_word([m for m, d in DENSITY.items() if (d < 1.0) != floats], [], rng)
+        return reshape(re.sub(rf"\b{mat}\b", new, prompt, count=1), rng)

@@ -5,6 +5,7 @@ space, "less": less).  The exact level is the fill box's share of the jar's insi
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 import numpy as np
@@ -264,3 +265,12 @@ class Fill(Category):
         h.node(jar)["attrs"]["shape"] = next(s for s in JAR_SHAPES if s != g.attr(jar, "shape"))
         out.append(("jar_shape", "other jar shape", render(self.refit(h), size).image, g))
         return out
+
+    def switched(self, prompt: str, rng: np.random.Generator) -> str:
+        """The other level (more material <-> more empty space) in the other jar shape."""
+        jar, rest = re.match(r"an? (\w+) jar with (.+)$", prompt).groups()
+        less = re.match(r"more empty space than (\w+)$", rest)
+        more = re.match(r"more (\w+) than empty space$", rest)
+        level = f"more {less.group(1)} than empty space" if less else \
+            f"more empty space than {more.group(1)}"
+        return f"a {'wide' if jar == 'tall' else 'tall'} jar with {level}"

@@ -4,6 +4,7 @@ the water, off the sand").  Graph: ``obj0 -on-> sand`` plus ``-next to-> water``
 from-> water``, or ``obj0 -in-> water``."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..answers import Answers, ask_count, colour_palette, fmt, object_nodes, tex
 from ..blobs import EIGHT, find_blobs
 from ..canvas import WALL, WATER, Canvas, box, draw_object
 from ..counterfactual import Counterfactual, texture
+from ..prompt_edits import recolour
 from ..render import render
 from ..unmix import CANON, unmix
 from .base import Category, Jitter, register
@@ -244,3 +246,12 @@ class Place(Category):
         out = [(question, f"moved: {place}", render(_move_to(g, place, rng), size).image, g)
                for place, question in MOVES[place_of(g)]]
         return out + texture(self, g, size, rng, per_object=False)
+
+    def switched(self, prompt: str, rng: np.random.Generator) -> str:
+        """On the sand far from the water for one close to it or in it, else close to it;
+        another colour."""
+        obj = re.match(r"an? (\w+ \w+) ", prompt).group(1)
+        near = "close to the water and on the sand"
+        far = "far from the water and on the sand"
+        to = far if near in prompt or "in the water" in prompt else near
+        return recolour(f"a {obj} {to}", rng)

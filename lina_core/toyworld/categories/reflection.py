@@ -21,6 +21,7 @@ from ..blobs import Blob, find_blobs
 from ..canvas import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, Canvas, box, draw_object,
                       object_colour)
 from ..counterfactual import Counterfactual, remove, texture
+from ..prompt_edits import recolour
 from ..render import render
 from ..shape_fit import ShapeModel, blur_sigma, coverage
 from ..unmix import CANON, Mix, alpha_lin, unmix
@@ -425,3 +426,8 @@ class Reflection(CausedCategory):
         out.append(("reflection_inside_mirror", "reflection leaks past the mirror",
                     render_unclipped(h, size), h))
         return out + texture(self, g, size, rng, per_object=False)
+
+    def switched(self, prompt: str, rng: np.random.Generator) -> str:
+        """Another colour only: every reflection scene asks for a reflection, so no prompt
+        states another physics."""
+        return recolour(prompt, rng)

@@ -3,6 +3,8 @@ of a blue cube" / "a blue cube on top of a red ball").  Graph: ``obj0 -on-> obj1
 floor``; ``obj0`` is the top one.  No implicit effect: what it tests is who is on top."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from scipy import ndimage
 
@@ -15,6 +17,7 @@ from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_
 from ..blobs import EIGHT, find_blobs
 from ..canvas import FLOOR, WALL, Canvas, draw_object
 from ..counterfactual import Counterfactual, texture
+from ..prompt_edits import recolour
 from ..render import render
 from ..unmix import unmix
 from .base import Category, Jitter, register
@@ -181,3 +184,10 @@ class Roles(Category):
         lifted = self.refit(g.copy(), lift=LIFT)
         out.append(("touching", "top one lifted off", render(lifted, size).image, g))
         return out + texture(self, g, size, rng, per_object=True)
+
+    def switched(self, prompt: str, rng: np.random.Generator) -> str:
+        """The two objects swapped (the other one on top) and the new top one recoloured:
+        swapped alone, each object keeps its own colour and shape, so texture would not
+        change."""
+        top, bottom = re.match(r"an? (.+) on top of an? (.+)$", prompt).groups()
+        return recolour(f"a {bottom} on top of a {top}", rng)

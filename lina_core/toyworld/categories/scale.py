@@ -3,6 +3,7 @@ blue cube"); no implicit effect, the comparison fixes both sizes."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_
 from ..blobs import Blob, find_blobs
 from ..canvas import FLOOR, WALL, Canvas, draw_floor_scene
 from ..counterfactual import Counterfactual, texture
+from ..prompt_edits import recolour
 from ..render import render
 from ..unmix import unmix
 from .base import Jitter, register
@@ -134,3 +136,9 @@ class Scale(CausedCategory):
         self.refit(h)
         out = [("larger", "sizes swapped", render(h, size).image, g)]
         return out + texture(self, g, size, rng, per_object=True)
+
+    def switched(self, prompt: str, rng: np.random.Generator) -> str:
+        """The comparison turned round, another colour."""
+        swap = {"larger": "smaller", "smaller": "larger"}
+        return recolour(re.sub(r"\b(larger|smaller)\b", lambda m: swap[m.group(1)], prompt,
+                               count=1), rng)

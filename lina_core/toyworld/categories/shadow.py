@@ -2,6 +2,7 @@
 effect is its shadow, cast away from the light ("a red ball on the floor, lit from the left")."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_
 from ..blobs import Blob, find_blobs
 from ..canvas import FLOOR, LIGHT, SHADOW, SHADOW_ALPHA, WALL, Canvas, draw_floor_scene
 from ..counterfactual import Counterfactual, remove, texture
+from ..prompt_edits import recolour
 from ..render import render
 from ..unmix import CANON, Mix, unmix
 from .base import Jitter, register
@@ -184,3 +186,11 @@ class Shadow(CausedCategory):
         self.refit(h)
         out.append(("shadow_side", "shadow on the wrong side", render(h, size).image, g))
         return out + texture(self, g, size, rng, per_object=False)
+
+    def switched(self, prompt: str, rng: np.random.Generator) -> str:
+        """The light from the other side (a light from above: from the left), another
+        colour."""
+        flip = {"from the left": "from the right", "from the right": "from the left",
+                "from above": "from the left"}
+        side = re.search(r"from (the left|the right|above)", prompt).group(0)
+        return recolour(prompt.replace(side, flip[side]), rng)
