@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from ..csg import CausalSceneGraph, GraphError
+from ..csg.graph import CausalSceneGraph, GraphError
 from .answers import object_nodes
 from .canvas import FLOOR, WALL
 from .categories.base import CATEGORIES

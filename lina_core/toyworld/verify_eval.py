@@ -27,9 +27,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy import ndimage
 
-from ..csg import (CATEGORIES, DENSITY, TOYWORLD_CATEGORIES, CausalSceneGraph, from_prompt,
-                   layout, to_prompt)
-from ..csg.geometry import put
+from ..csg import CATEGORIES, TOYWORLD_CATEGORIES, CausalSceneGraph
 from .categories.base import category
 from .counterfactual import Counterfactual, doubled
 from .render import clip_frames, render
@@ -164,28 +162,10 @@ def table(report: dict[str, Any]) -> str:
 
 
 def wrong_motion(g: CausalSceneGraph, frames: int) -> list[CausalSceneGraph]:
-    """Per-frame graphs of the clip with the wrong motion: played backwards (the ball rises off
-    the mirror), the shadow mirrored about the object (it moves with the light), or the other
-    material's ending (a sinker floats, a floater sinks)."""
-    fgs = clip_frames(g, frames)
-    if g.category == "reflection":
-        return fgs[::-1]
-    if g.category == "shadow":
-        for fg in fgs:
-            ob = fg.node(fg.nodes("object")[0])["box"]
-            cx = (ob[0] + ob[2]) / 2
-            for e in fg.effects("shadow"):
-                b = fg.node(e)["box"]
-                put(fg, e, [2 * cx - b[2], b[1], 2 * cx - b[0], b[3]])
-        return fgs
-    o = g.nodes("object")[0]
-    floats = DENSITY[g.attr(o, "material")] < 1
-    g2 = g.copy()
-    g2.graph.nodes[o]["attrs"]["material"] = next(m for m in DENSITY
-                                                  if (DENSITY[m] < 1) != floats)
-    g2 = from_prompt(to_prompt(g2)).graph
-    layout(g2, np.random.default_rng(0))
-    return clip_frames(g2, frames)
+    """Per-frame graphs of the clip with the wrong motion (the category's
+    :meth:`~.categories.Category.wrong_motion`: played backwards, the shadow moving with the
+    light, the other material's ending)."""
+    return category(g.category).wrong_motion(g, frames)
 
 
 def evaluate_clips(n: int, frames: int = 8, size: int = 32, seed: int = 0) -> dict[str, Any]:

@@ -125,6 +125,45 @@ class Category:
         on each factor no longer follows the prompt.  ``rng`` picks the new colour or shape."""
         raise NotImplementedError(f"{self.name}: switched")
 
+    # --- the clip (the video model's dynamic version of the scene); a category without one
+    # leaves ``clip`` None and the methods below unimplemented
+
+    #: the clip in words ("a ball falling onto a mirror"); None: the category has no clip
+    clip: str | None = None
+    #: where its clips come in the video data's cycle of clip kinds (``render.CLIP_KINDS``)
+    clip_rank: int = 0
+    #: the clip's temporal question: its name (saved runs and benches read it) and its words
+    #: (``{obj}``: the scene's object, "the cube")
+    temporal_question: str = ""
+    temporal_words: str = ""
+
+    def move(self, g: CausalSceneGraph, fg: CausalSceneGraph, t: float, last: bool) -> None:
+        """Set the boxes (and what else moves) of ``fg``, a copy of the still scene ``g``, at
+        time ``t`` in [0, 1] of the clip (``last``: its final frame, which is the still
+        scene): the clip is drawn frame by frame from these graphs."""
+        raise NotImplementedError(f"{self.name}: move")
+
+    def rest_frames(self, frames: int) -> list[int]:
+        """The frames at which the still scene's physics holds, where the verifier asks it
+        (default: the first and the last)."""
+        return [0, frames - 1]
+
+    def clip_tracks(self, verdicts: list[Any]) -> dict[str, list[float | None]]:
+        """Measurements followed across the frames for :meth:`temporal`, beyond the object's
+        centre (``verify_video.track``)."""
+        return {}
+
+    def temporal(self, verdicts: list[Any], tracks: dict[str, list[float | None]],
+                 obj: str = "object") -> tuple[bool, str]:
+        """The clip's temporal question answered from every frame's verdict and the tracks
+        (never the layout), with the reason in words."""
+        raise NotImplementedError(f"{self.name}: temporal")
+
+    def wrong_motion(self, g: CausalSceneGraph, frames: int) -> list[CausalSceneGraph]:
+        """Per-frame graphs of the clip with a wrong motion, which the clip verifier must
+        reject (``verify_eval.evaluate_clips``, the golden digest)."""
+        raise NotImplementedError(f"{self.name}: wrong_motion")
+
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         """Give every node of ``g`` a box in [0, 1]^2.  The renderer draws only from these
         boxes (so an edited graph renders as edited) and the verifier predicts from the same

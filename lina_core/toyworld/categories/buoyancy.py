@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ...csg.captions import object_phrase
-from ...csg.geometry import OBJECT_W, WATER_BOX, aspect, put
+from ...csg.captions import object_phrase, to_prompt
+from ...csg.geometry import OBJECT_W, WATER_BOX, aspect, layout, put
+from ...csg.grammar import from_prompt
 from ...csg.graph import CausalSceneGraph
 from ...csg.vocabulary import DENSITY, MATERIALS, SHAPES
 from ..answers import Answers, fmt, object_nodes, texture_single
@@ -19,9 +20,11 @@ from ..canvas import (FLOOR, GLASS, REFRACTION_SHIFT, WALL, WATER, WATER_TINT, C
                       object_colour)
 from ..counterfactual import Counterfactual, texture
 from ..prompt_edits import other_word, reshape, words_pattern
-from ..render import render
+from ..render import clip_frames, render
 from ..shape_fit import ShapeModel
 from ..unmix import CANON, Mix, alpha_lin, unmix
+from ..verify import Verdict
+from ..verify_video import FALL_MIN, Tracks
 from .base import Jitter, register
 from .caused import CausedCategory
 
@@ -88,6 +91,10 @@ def _fate_seen(blob: Blob, top: float, hgt: float, floats_exp: bool
 @register
 class Buoyancy(CausedCategory):
     name = "buoyancy"
+    clip = "an object dropped into water"
+    clip_rank = 1
+    temporal_question = "settles_as_material_says"
+    temporal_words = "does {obj} end up floating or sunk as its material says?"
     objects = 1
     surface = "water"
     by_material = True
@@ -265,3 +272,52 @@ class Buoyancy(CausedCategory):
         floats = DENSITY[mat] < 1.0
         new = other_word([m for m, d in DENSITY.items() if (d < 1.0) != floats], [], rng)
         return reshape(re.sub(rf"\b{mat}\b", new, prompt, count=1), rng)
+
+    def move(self, g: CausalSceneGraph, fg: CausalSceneGraph, t: float, last: bool) -> None:
+        """The object drops from the top and has settled from ``t = 0.8`` on."""
+        nodes = fg.graph.nodes
+        o = g.nodes("object")[0]
+        ob = g.node(o)["box"]
+        h = ob[3] - ob[1]
+        start = 0.02
+        y0 = start + (ob[1] - start) * min(1.0, t * 1.25)
+        nodes[o]["box"] = [ob[0], y0, ob[2], y0 + h]
+        water_top = g.node(g.surface("water"))["box"][1]
+        for e in g.effects():
+            eb = g.node(e)["box"]
+            top = max(y0, water_top) if g.attr(e, "type") == "refraction" else y0
+            nodes[e]["box"] = [eb[0], top, eb[2], max(top, y0 + h)]
+
+    def rest_frames(self, frames: int) -> list[int]:
+        """The object has settled from t = 0.8 on."""
+        last = frames - 1
+        return [f for f in range(frames) if f / last * 1.25 >= 1.0]
+
+    def temporal(self, verdicts: list[Verdict], tracks: Tracks, obj: str = "object"
+                 ) -> tuple[bool, str]:
+        """The object starts above the water, goes down, and ends floating or sunk as its
+        material says."""
+        last = len(verdicts) - 1
+        water = verdicts[0].measurements.get("water")
+        ys = tracks["object_y"]
+        above = water is not None and ys[0] is not None and ys[0] < water["top"]
+        seen = [y for y in ys if y is not None]
+        # the deepest point reached: a floater ends barely below where it fell to
+        drop = max(seen) - ys[0] if ys[0] is not None else 0.0
+        settles = verdicts[last].physics_ok
+        ok = above and drop >= FALL_MIN and settles
+        state = [p for p in verdicts[last].per_node.values() if p.startswith("object ")]
+        return ok, (("starts above the water" if above else "does not start above the water")
+                    + f", drops {drop:.2f} of the frame (needs {FALL_MIN}); at the end "
+                    + (state[0] if state else "object not found"))
+
+    def wrong_motion(self, g: CausalSceneGraph, frames: int) -> list[CausalSceneGraph]:
+        """The other material's ending: a sinker floats, a floater sinks."""
+        o = g.nodes("object")[0]
+        floats = DENSITY[g.attr(o, "material")] < 1
+        g2 = g.copy()
+        g2.graph.nodes[o]["attrs"]["material"] = next(m for m in DENSITY
+                                                      if (DENSITY[m] < 1) != floats)
+        g2 = from_prompt(to_prompt(g2)).graph
+        layout(g2, np.random.default_rng(0))
+        return clip_frames(g2, frames)

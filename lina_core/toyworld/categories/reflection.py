@@ -22,9 +22,11 @@ from ..canvas import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, Canvas, b
                       object_colour)
 from ..counterfactual import Counterfactual, remove, texture
 from ..prompt_edits import recolour
-from ..render import render
+from ..render import clip_frames, render
 from ..shape_fit import ShapeModel, blur_sigma, coverage
 from ..unmix import CANON, Mix, alpha_lin, unmix
+from ..verify import Verdict
+from ..verify_video import FALL_MIN, Tracks
 from .base import Jitter, register
 from .caused import CausedCategory
 
@@ -281,9 +283,16 @@ def render_unclipped(g: CausalSceneGraph, size: int) -> np.ndarray:
     return cv.finish().image
 
 
+RISE_TOL = 0.1           #: in its clip the ball never rises more than this between frames
+                         #: (fraction of frame height; 3 px at 32)
+
 @register
 class Reflection(CausedCategory):
     name = "reflection"
+    clip = "a ball falling onto a mirror"
+    clip_rank = 0
+    temporal_question = "reflection_meets_ball_at_contact"
+    temporal_words = "does the reflection meet {obj} at contact?"
     objects = 1
     surface = "mirror"
     counted = True
@@ -431,3 +440,42 @@ class Reflection(CausedCategory):
         """Another colour only: every reflection scene asks for a reflection, so no prompt
         states another physics."""
         return recolour(prompt, rng)
+
+    def move(self, g: CausalSceneGraph, fg: CausalSceneGraph, t: float, last: bool) -> None:
+        """The ball falls with constant acceleration; its reflection mirrors its height below the
+        base."""
+        nodes = fg.graph.nodes
+        o = g.nodes("object")[0]
+        ob = g.node(o)["box"]
+        h = ob[3] - ob[1]
+        lift = (1 - t * t) * (ob[1] - 0.02)
+        nodes[o]["box"] = [ob[0], ob[1] - lift, ob[2], ob[3] - lift]
+        for e in g.effects("reflection"):
+            mb = g.node(g.surface("mirror"))["box"]
+            top = ob[3] + lift * REFLECTION_SQUASH
+            bottom = min(top + h * REFLECTION_SQUASH, mb[3])
+            nodes[e]["box"] = [ob[0], min(top, 1.0), ob[2], max(min(bottom, 1.0), min(top, 1.0))]
+
+    def rest_frames(self, frames: int) -> list[int]:
+        """At contact only: the last frame."""
+        return [frames - 1]
+
+    def temporal(self, verdicts: list[Verdict], tracks: Tracks, obj: str = "object"
+                 ) -> tuple[bool, str]:
+        """The object (``obj``: its shape, "ball" in the clip's name) falls, never rises much, and
+        at contact its reflection is under it."""
+        ys, last = tracks["object_y"], len(verdicts) - 1
+        if ys[0] is None or ys[last] is None:
+            return False, f"{obj} not found in the first or last frame"
+        seen = [y for y in ys if y is not None]
+        fall = ys[last] - ys[0]
+        rise = max([0.0] + [y0 - y1 for y0, y1 in zip(seen, seen[1:])])
+        at_contact = verdicts[last].physics_ok
+        ok = fall >= FALL_MIN and rise <= RISE_TOL and at_contact
+        return ok, (f"{obj} falls {fall:.2f} of the frame (needs {FALL_MIN}), rises at most "
+                    f"{rise:.2f} (allowed {RISE_TOL}); at contact the reflection is "
+                    + ("under it" if at_contact else "missing or outside the mirror"))
+
+    def wrong_motion(self, g: CausalSceneGraph, frames: int) -> list[CausalSceneGraph]:
+        """Played backwards: the ball rises off the mirror."""
+        return clip_frames(g, frames)[::-1]

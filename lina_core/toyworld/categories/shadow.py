@@ -17,8 +17,10 @@ from ..blobs import Blob, find_blobs
 from ..canvas import FLOOR, LIGHT, SHADOW, SHADOW_ALPHA, WALL, Canvas, draw_floor_scene
 from ..counterfactual import Counterfactual, remove, texture
 from ..prompt_edits import recolour
-from ..render import render
+from ..render import clip_frames, render
 from ..unmix import CANON, Mix, unmix
+from ..verify import Verdict
+from ..verify_video import Tracks, track
 from .base import Jitter, register
 from .caused import CausedCategory
 
@@ -57,9 +59,16 @@ def _shadow_seen(mix: Mix, blob: Blob, expected: str | None) -> tuple[str, dict[
     return seen, meas
 
 
+LIGHT_MOVE_MIN = 0.2     #: in its clip the light moves this much (fraction of frame width)
+SHADOW_MOVE_MIN = 0.4    #: ... and the shadow the other way this much (object widths)
+
 @register
 class Shadow(CausedCategory):
     name = "shadow"
+    clip = "a light moving across the scene"
+    clip_rank = 2
+    temporal_question = "shadow_moves_opposite_light"
+    temporal_words = "does the shadow move opposite the light?"
     objects = 1
     counted = True
     cue_words = open_world_cues = frozenset({"lit", "light", "lighting"})
@@ -194,3 +203,54 @@ class Shadow(CausedCategory):
                 "from above": "from the left"}
         side = re.search(r"from (the left|the right|above)", prompt).group(0)
         return recolour(prompt.replace(side, flip[side]), rng)
+
+    def move(self, g: CausalSceneGraph, fg: CausalSceneGraph, t: float, last: bool) -> None:
+        """The light crosses the scene to its stated side; the shadow moves the other way."""
+        nodes = fg.graph.nodes
+        li = g.nodes("light")[0]
+        lb = g.node(li)["box"]
+        end = LIGHT_X[g.attr(li, "side")]
+        begin = 0.9 if end < 0.5 else 0.1
+        lx = begin + (end - begin) * t
+        nodes[li]["box"] = [lx - 0.08, lb[1], lx + 0.08, lb[3]]
+        o = g.nodes("object")[0]
+        ob = g.node(o)["box"]
+        w = ob[2] - ob[0]
+        off = -(lx - 0.5) / 0.4 * 0.75 * w
+        for e in g.effects("shadow"):
+            eb = g.node(e)["box"]
+            pad = 0.05 * min(1.0, abs(off) / (0.75 * w))
+            nodes[e]["box"] = [float(np.clip(ob[0] + off - pad, 0, 1)), eb[1],
+                               float(np.clip(ob[2] + off + pad, 0, 1)), eb[3]]
+            nodes[e]["attrs"]["side"] = "left" if off < -0.2 * w else \
+                "right" if off > 0.2 * w else "below"
+        if not last:
+            nodes[li]["attrs"]["side"] = "left" if lx < 0.4 else "right" if lx > 0.6 else "above"
+
+    def clip_tracks(self, verdicts: list[Verdict]) -> Tracks:
+        """The light's x and the shadow's offset from the object, per frame."""
+        return {"light_x": track(verdicts, "light_x"),
+                "shadow_offset": track(verdicts, "shadow_offset")}
+
+    def temporal(self, verdicts: list[Verdict], tracks: Tracks, obj: str = "object"
+                 ) -> tuple[bool, str]:
+        """The light moves across and the shadow's offset moves the other way."""
+        last = len(verdicts) - 1
+        lx, so = tracks["light_x"], tracks["shadow_offset"]
+        if None in (lx[0], lx[last], so[0], so[last]):
+            return False, "light or shadow not found in the first or last frame"
+        dl, ds = lx[last] - lx[0], so[last] - so[0]
+        ok = abs(dl) >= LIGHT_MOVE_MIN and ds * np.sign(dl) <= -SHADOW_MOVE_MIN
+        return bool(ok), (f"light moves {dl:+.2f} of the frame (needs {LIGHT_MOVE_MIN}), shadow "
+                          f"{ds:+.2f} object widths (needs {SHADOW_MOVE_MIN} the other way)")
+
+    def wrong_motion(self, g: CausalSceneGraph, frames: int) -> list[CausalSceneGraph]:
+        """The shadow mirrored about the object: it moves with the light."""
+        fgs = clip_frames(g, frames)
+        for fg in fgs:
+            ob = fg.node(fg.nodes("object")[0])["box"]
+            cx = (ob[0] + ob[2]) / 2
+            for e in fg.effects("shadow"):
+                b = fg.node(e)["box"]
+                put(fg, e, [2 * cx - b[2], b[1], 2 * cx - b[0], b[3]])
+        return fgs
