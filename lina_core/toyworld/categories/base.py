@@ -51,6 +51,9 @@ class Category:
     #: where objects are not told apart by a colour count (a ball and its water, stacked
     #: cubes, a jar and its fill); ``verify_eval`` then adds a "drawn twice" counterfactual
     counted: bool = False
+    #: the words its captions (implicit and explicit) use that the first model's tokenizer
+    #: lacks (``pipelines.tokenizer``): a model knows the category when each is one token
+    new_words: tuple[str, ...] = ()
     #: for a category with no implicit effect (what it asserts is a relation, carried by edges
     #: and attributes no donor changes): the ``(node kind or surface type, attribute)`` slots a
     #: structure donor swaps (the appearance the relation was never seen with) and those a

@@ -114,6 +114,8 @@ class Fill(Category):
     cue_words = frozenset({"jar"})
     cue_rank = 20
 
+    new_words = ("jar", "tall", "wide", "sand", "soil", "empty", "space", "more", "filled",
+                 "middle")
     donor_slots = {"structure": (("fill", "material"),), "texture": (("jar", "shape"),)}
 
     def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:

@@ -118,6 +118,7 @@ class Place(Category):
     cue_words = frozenset({"sand"})
     cue_rank = 30
 
+    new_words = ("close", "far", "away", "edge", "off", "sand", "well")
     donor_slots = {"structure": (("object", "shape"),), "texture": ()}
 
     def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:

@@ -68,6 +68,7 @@ class Roles(Category):
     cue_words = frozenset({"top"})
     cue_rank = 10
 
+    new_words = ("top", "resting")
     donor_slots = {"structure": (("object", "colour"),), "texture": ()}
 
     def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
