@@ -34,25 +34,27 @@ def _expected_tilt(g: CausalSceneGraph, left_n: str, right_n: str) -> str:
     return expected
 
 
+def _on_beam(g: CausalSceneGraph, cx: float) -> None:
+    """A cube at each end of the beam centred at ``cx``, tilted as the tilt effect says (the
+    layout's rule, and a counterfactual's refit)."""
+    tilt = g.effects("tilt")
+    down = g.attr(tilt[0], "side") if tilt else None
+    for n, sgn in zip(g.nodes("object"), (-1, 1)):
+        put(g, n, balance_cube_box(cx, sgn, down))
+    for e in tilt:
+        put(g, e, [cx - BEAM_HALF, BEAM_Y - BEAM_TILT - 0.02, cx + BEAM_HALF,
+                   BEAM_Y + BEAM_TILT + 0.02])
+
+
 @register
 class Balance(CausedCategory):
     name = "balance"
+    cue_words = open_world_cues = frozenset({"balance"})
+    cue_rank = 60
     objects = 2
     surface = "beam"
     by_material = True
-    cue_words = open_world_cues = frozenset({"balance"})
-    cue_rank = 60
     object_shape = "cube"
-
-
-    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
-        mats = list(MATERIALS)
-        a, b = rng.choice(len(mats), 2, replace=False)
-        return f"a {mats[a]} cube and a {mats[b]} cube on a balance"
-
-    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
-        """The two materials, in either order."""
-        return ("+".join(sorted(g.attr(o, "material") for o in g.nodes("object"))),)
 
     def side_word(self, c: str, stated: set[str]) -> bool:
         return c in ("left", "right") and "tilt" in stated
@@ -78,13 +80,7 @@ class Balance(CausedCategory):
         cx = 0.5 + jit(0.04)
         put(g, g.surface("beam"), [cx - BEAM_HALF, BEAM_Y - BEAM_TILT, cx + BEAM_HALF,
                                    BEAM_Y + BEAM_TILT])
-        tilt = g.effects("tilt")
-        down = g.attr(tilt[0], "side") if tilt else None
-        for n, sgn in zip(g.nodes("object"), (-1, 1)):
-            put(g, n, balance_cube_box(cx, sgn, down))
-        for e in tilt:
-            put(g, e, [cx - BEAM_HALF, BEAM_Y - BEAM_TILT - 0.02, cx + BEAM_HALF,
-                       BEAM_Y + BEAM_TILT + 0.02])
+        _on_beam(g, cx)
 
     def draw(self, cv: Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
         """A fulcrum, the beam tilted as its tilt effect says, and a cube at each end."""
@@ -156,14 +152,7 @@ class Balance(CausedCategory):
 
     def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
         bb = g.node(g.surface("beam"))["box"]
-        cx = (bb[0] + bb[2]) / 2
-        tilt = g.effects("tilt")
-        down = g.attr(tilt[0], "side") if tilt else None
-        for n, sgn in zip(g.nodes("object"), (-1, 1)):
-            put(g, n, balance_cube_box(cx, sgn, down))
-        for e in tilt:
-            put(g, e, [cx - BEAM_HALF, BEAM_Y - BEAM_TILT - 0.02, cx + BEAM_HALF,
-                       BEAM_Y + BEAM_TILT + 0.02])
+        _on_beam(g, (bb[0] + bb[2]) / 2)
         return g
 
     def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
@@ -178,6 +167,15 @@ class Balance(CausedCategory):
         h = self.refit(remove(g, g.effects("tilt")))
         out.append(("down_side", "level beam", render(h, size).image, g))
         return out + texture(self, g, size, rng, per_object=True)
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        mats = list(MATERIALS)
+        a, b = rng.choice(len(mats), 2, replace=False)
+        return f"a {mats[a]} cube and a {mats[b]} cube on a balance"
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """The two materials, in either order."""
+        return ("+".join(sorted(g.attr(o, "material") for o in g.nodes("object"))),)
 
     def switched(self, prompt: str, rng: np.random.Generator) -> str:
         """The two cubes' materials swapped: the beam tilts the other way, both textures

@@ -83,6 +83,18 @@ class Category:
         ``CausalSceneGraph.validate`` runs first; an edited graph must fail here, not in the
         renderer."""
 
+    def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
+        """Give every node of ``g`` a box in [0, 1]^2.  The renderer draws only from these
+        boxes (so an edited graph renders as edited) and the verifier predicts from the same
+        constants, so the geometry lives in one place; ``jit`` varies it for training data."""
+        raise NotImplementedError(f"{self.name}: layout")
+
+    def draw(self, cv: Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
+        """Paint the scene on ``cv`` (wall and floor are already there; ``floor`` is its mask)
+        and mark each node's pixels with ``cv.mark``: the masks are how guidance, inpainting
+        and the tests find a node, so every drawn node must have its own."""
+        raise NotImplementedError(f"{self.name}: draw")
+
     def questions(self, g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> Answers:
         """The verifier's questions about a picture of ``g``: texture (each object's colour
         or material and shape) and physics (what the category is about), each True when the
@@ -166,18 +178,6 @@ class Category:
         """Per-frame graphs of the clip with a wrong motion, which the clip verifier must
         reject (``verify_eval.evaluate_clips``, the golden digest)."""
         raise NotImplementedError(f"{self.name}: wrong_motion")
-
-    def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
-        """Give every node of ``g`` a box in [0, 1]^2.  The renderer draws only from these
-        boxes (so an edited graph renders as edited) and the verifier predicts from the same
-        constants, so the geometry lives in one place; ``jit`` varies it for training data."""
-        raise NotImplementedError(f"{self.name}: layout")
-
-    def draw(self, cv: Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
-        """Paint the scene on ``cv`` (wall and floor are already there; ``floor`` is its mask)
-        and mark each node's pixels with ``cv.mark``: the masks are how guidance, inpainting
-        and the tests find a node, so every drawn node must have its own."""
-        raise NotImplementedError(f"{self.name}: draw")
 
 
 #: every registered category by name, in registration order (the package registers ToyWorld's

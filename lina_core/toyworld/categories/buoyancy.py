@@ -91,10 +91,8 @@ def _fate_seen(blob: Blob, top: float, hgt: float, floats_exp: bool
 @register
 class Buoyancy(CausedCategory):
     name = "buoyancy"
-    clip = "an object dropped into water"
-    clip_rank = 1
-    temporal_question = "settles_as_material_says"
-    temporal_words = "does {obj} end up floating or sunk as its material says?"
+    cue_words = open_world_cues = frozenset({"water", "beaker"})
+    cue_rank = 50
     objects = 1
     surface = "water"
     by_material = True
@@ -102,18 +100,10 @@ class Buoyancy(CausedCategory):
     #: predicts :data:`REFRACTION_SHIFT`, and the refraction check (``toyworld.refraction``)
     #: draws scenes without it to see that the reading tells them apart
     drawn_shift = REFRACTION_SHIFT
-    cue_words = open_world_cues = frozenset({"water", "beaker"})
-    cue_rank = 50
-
-
-    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
-        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
-        return f"a {pick(list(MATERIALS))} {pick(SHAPES)} in a beaker of water"
-
-    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
-        """(material, shape)."""
-        o = g.nodes("object")[0]
-        return (g.attr(o, "material"), g.attr(o, "shape"))
+    clip = "an object dropped into water"
+    clip_rank = 1
+    temporal_question = "settles_as_material_says"
+    temporal_words = "does {obj} end up floating or sunk as its material says?"
 
     def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
         g.add_node("water", "surface", type="water")
@@ -264,6 +254,15 @@ class Buoyancy(CausedCategory):
         h = self.refit(g.copy(), "suspended")
         out.append(("float_or_sink", "hangs mid-water", render(h, size).image, g))
         return out + texture(self, g, size, rng, per_object=False)
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        return f"a {pick(list(MATERIALS))} {pick(SHAPES)} in a beaker of water"
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(material, shape)."""
+        o = g.nodes("object")[0]
+        return (g.attr(o, "material"), g.attr(o, "shape"))
 
     def switched(self, prompt: str, rng: np.random.Generator) -> str:
         """The other side of water's density (a floating material for a sinking one), and a

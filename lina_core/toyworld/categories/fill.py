@@ -106,29 +106,26 @@ def _jar_inside(mix: Any) -> tuple[np.ndarray | None, dict[str, Any]]:
     return comp & core, {"fill_share": share, "jar_aspect": float(aspect)}
 
 
+def _filled_jar(g: CausalSceneGraph, cx: float, bottom: float, share: float) -> None:
+    """The jar's inside centred at ``cx`` with its floor at ``bottom``, filled to ``share`` of
+    its height (the layout's rule, and a counterfactual's refit)."""
+    jar, fill = g.surface("jar"), fill_of(g)
+    w, h = JAR_INSIDE[g.attr(jar, "shape")]
+    put(g, jar, [cx - w / 2 - JAR_GLASS, bottom - h - JAR_LID, cx + w / 2 + JAR_GLASS,
+                 bottom + JAR_GLASS])
+    put(g, fill, [cx - w / 2, bottom - share * h, cx + w / 2, bottom])
+
+
 @register
 class Fill(Category):
     name = "fill"
-    objects = 0
-    surface = "jar"
     cue_words = frozenset({"jar"})
     cue_rank = 20
-
+    objects = 0
+    surface = "jar"
     new_words = ("jar", "tall", "wide", "sand", "soil", "empty", "space", "more", "filled",
                  "middle")
     donor_slots = {"structure": (("fill", "material"),), "texture": (("jar", "shape"),)}
-
-    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
-        """A jar at a level drawn with the prior ``more_share``."""
-        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
-        mat, jar = pick(list(FILL_MATERIALS)), pick(JAR_SHAPES)
-        more = bool(rng.random() < more_share)
-        return f"a {jar} jar with " + (f"more {mat} than empty space" if more else
-                                       f"more empty space than {mat}")
-
-    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
-        """(material, jar shape): the level is a prior, not held out."""
-        return (g.attr(fill_of(g), "material"), g.attr(g.surface("jar"), "shape"))
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
         """A jar scene states no object (its words stay unknown)."""
@@ -174,15 +171,10 @@ class Fill(Category):
                              f"{list(FILL_LEVELS)})")
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
-        jar, fill = g.surface("jar"), fill_of(g)
-        w, h = JAR_INSIDE[g.attr(jar, "shape")]
         cx = 0.5 + jit(0.12)
         bottom = 0.86 + jit(0.03)
-        put(g, jar, [cx - w / 2 - JAR_GLASS, bottom - h - JAR_LID, cx + w / 2 + JAR_GLASS,
-                     bottom + JAR_GLASS])
-        centre, half = FILL_SHARE[g.attr(fill, "level")]
-        share = centre + jit(half)
-        put(g, fill, [cx - w / 2, bottom - share * h, cx + w / 2, bottom])
+        centre, half = FILL_SHARE[g.attr(fill_of(g), "level")]
+        _filled_jar(g, cx, bottom, centre + jit(half))
         put(g, g.surface("floor"), [0.0, FLOOR_Y, 1.0, 1.0])
 
     def draw(self, cv: Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
@@ -236,14 +228,9 @@ class Fill(Category):
 
     def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
         """Keeps the jar's centre and bottom and the fill's share of its inside."""
-        jar, fill = g.surface("jar"), fill_of(g)
-        old = jar_inside(g.node(jar)["box"])
-        share = (old[3] - g.node(fill)["box"][1]) / (old[3] - old[1])
-        cx, bottom = (old[0] + old[2]) / 2, old[3]
-        w, h = JAR_INSIDE[g.attr(jar, "shape")]
-        put(g, jar, [cx - w / 2 - JAR_GLASS, bottom - h - JAR_LID, cx + w / 2 + JAR_GLASS,
-                     bottom + JAR_GLASS])
-        put(g, fill, [cx - w / 2, bottom - share * h, cx + w / 2, bottom])
+        old = jar_inside(g.node(g.surface("jar"))["box"])
+        share = (old[3] - g.node(fill_of(g))["box"][1]) / (old[3] - old[1])
+        _filled_jar(g, (old[0] + old[2]) / 2, old[3], share)
         return g
 
     def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
@@ -267,6 +254,18 @@ class Fill(Category):
         h.node(jar)["attrs"]["shape"] = next(s for s in JAR_SHAPES if s != g.attr(jar, "shape"))
         out.append(("jar_shape", "other jar shape", render(self.refit(h), size).image, g))
         return out
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        """A jar at a level drawn with the prior ``more_share``."""
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        mat, jar = pick(list(FILL_MATERIALS)), pick(JAR_SHAPES)
+        more = bool(rng.random() < more_share)
+        return f"a {jar} jar with " + (f"more {mat} than empty space" if more else
+                                       f"more empty space than {mat}")
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(material, jar shape): the level is a prior, not held out."""
+        return (g.attr(fill_of(g), "material"), g.attr(g.surface("jar"), "shape"))
 
     def switched(self, prompt: str, rng: np.random.Generator) -> str:
         """The other level (more material <-> more empty space) in the other jar shape."""

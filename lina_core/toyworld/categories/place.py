@@ -112,26 +112,13 @@ def _move_to(g: CausalSceneGraph, place: str, rng: np.random.Generator) -> Causa
 @register
 class Place(Category):
     name = "place"
+    cue_words = frozenset({"sand"})
+    cue_rank = 30
     objects = 1
     surface = "water"
     counted = True
-    cue_words = frozenset({"sand"})
-    cue_rank = 30
-
     new_words = ("close", "far", "away", "edge", "off", "sand", "well")
     donor_slots = {"structure": (("object", "shape"),), "texture": ()}
-
-    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
-        """Each place equally likely."""
-        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
-        obj = f"{pick(list(COLOURS))} {pick(SHAPES)}"
-        return {"near": f"a {obj} close to the water and on the sand",
-                "far": f"a {obj} far from the water and on the sand",
-                "water": f"a {obj} in the water, off the sand"}[pick(PLACES)]
-
-    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
-        """(shape, place)."""
-        return (g.attr(g.nodes("object")[0], "shape"), str(place_of(g)))
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
         for i, w in enumerate(tok.words):
@@ -247,6 +234,18 @@ class Place(Category):
         out = [(question, f"moved: {place}", render(_move_to(g, place, rng), size).image, g)
                for place, question in MOVES[place_of(g)]]
         return out + texture(self, g, size, rng, per_object=False)
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        """Each place equally likely."""
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        obj = f"{pick(list(COLOURS))} {pick(SHAPES)}"
+        return {"near": f"a {obj} close to the water and on the sand",
+                "far": f"a {obj} far from the water and on the sand",
+                "water": f"a {obj} in the water, off the sand"}[pick(PLACES)]
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(shape, place)."""
+        return (g.attr(g.nodes("object")[0], "shape"), str(place_of(g)))
 
     def switched(self, prompt: str, rng: np.random.Generator) -> str:
         """On the sand far from the water for one close to it or in it, else close to it;

@@ -286,29 +286,34 @@ def render_unclipped(g: CausalSceneGraph, size: int) -> np.ndarray:
 RISE_TOL = 0.1           #: in its clip the ball never rises more than this between frames
                          #: (fraction of frame height; 3 px at 32)
 
+
+def _on_mirror(g: CausalSceneGraph, cx: float) -> None:
+    """The mirror centred at ``cx``, the object standing on it, its reflection below its
+    base, clipped to the mirror (the layout's rule, and a counterfactual's refit)."""
+    m = g.surface("mirror")
+    rx = MIRROR_RX[g.attr(m, "size", "large")]
+    ry = rx * MIRROR_ASPECT
+    put(g, m, [cx - rx, MIRROR_CY - ry, cx + rx, MIRROR_CY + ry])
+    o = g.nodes("object")[0]
+    ob = object_box(g, o, cx, OBJECT_BASE_ON_MIRROR)
+    put(g, o, ob)
+    for e in g.effects("reflection"):
+        h = (ob[3] - ob[1]) * REFLECTION_SQUASH
+        put(g, e, [ob[0], ob[3], ob[2], min(ob[3] + h, MIRROR_CY + ry)])
+
+
 @register
 class Reflection(CausedCategory):
     name = "reflection"
+    cue_words = open_world_cues = frozenset({"mirror"})
+    cue_rank = 40
+    objects = 1
+    surface = "mirror"
+    counted = True
     clip = "a ball falling onto a mirror"
     clip_rank = 0
     temporal_question = "reflection_meets_ball_at_contact"
     temporal_words = "does the reflection meet {obj} at contact?"
-    objects = 1
-    surface = "mirror"
-    counted = True
-    cue_words = open_world_cues = frozenset({"mirror"})
-    cue_rank = 40
-
-
-    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
-        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
-        colours = list(COLOURS)
-        return (f"a {pick(SIZES)} {pick(colours)} {pick(SHAPES)} on a {pick(SIZES)} "
-                f"{pick(MIRROR_SHAPES)} mirror")
-
-    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
-        """(object size, mirror size)."""
-        return (g.attr(g.nodes("object")[0], "size"), g.attr(g.surface("mirror"), "size"))
 
     def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
         mirror.setdefault("shape", "round")
@@ -330,17 +335,8 @@ class Reflection(CausedCategory):
                              f"'shape' (one of {list(MIRROR_SHAPES)})")
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
-        m = g.surface("mirror")
-        rx = MIRROR_RX[g.attr(m, "size", "large")]
-        cx = 0.5 + jit(0.5 - rx - 0.03)
-        ry = rx * MIRROR_ASPECT
-        put(g, m, [cx - rx, MIRROR_CY - ry, cx + rx, MIRROR_CY + ry])
-        o = g.nodes("object")[0]
-        ob = object_box(g, o, cx, OBJECT_BASE_ON_MIRROR)
-        put(g, o, ob)
-        for e in g.effects("reflection"):
-            h = (ob[3] - ob[1]) * REFLECTION_SQUASH
-            put(g, e, [ob[0], ob[3], ob[2], min(ob[3] + h, MIRROR_CY + ry)])
+        rx = MIRROR_RX[g.attr(g.surface("mirror"), "size", "large")]
+        _on_mirror(g, 0.5 + jit(0.5 - rx - 0.03))
 
     def draw(self, cv: Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
         """A mirror with its rim, the object's flipped reflection clipped by it, then the
@@ -408,18 +404,8 @@ class Reflection(CausedCategory):
         return ans
 
     def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
-        m = g.surface("mirror")
-        mb = g.node(m)["box"]
-        cx = (mb[0] + mb[2]) / 2
-        rx = MIRROR_RX[g.attr(m, "size", "large")]
-        ry = rx * MIRROR_ASPECT
-        put(g, m, [cx - rx, MIRROR_CY - ry, cx + rx, MIRROR_CY + ry])
-        o = g.nodes("object")[0]
-        ob = object_box(g, o, cx, MIRROR_CY - 0.02)
-        put(g, o, ob)
-        for e in g.effects("reflection"):
-            h = (ob[3] - ob[1]) * REFLECTION_SQUASH
-            put(g, e, [ob[0], ob[3], ob[2], min(ob[3] + h, MIRROR_CY + ry)])
+        mb = g.node(g.surface("mirror"))["box"]
+        _on_mirror(g, (mb[0] + mb[2]) / 2)
         return g
 
     def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
@@ -435,6 +421,16 @@ class Reflection(CausedCategory):
         out.append(("reflection_inside_mirror", "reflection leaks past the mirror",
                     render_unclipped(h, size), h))
         return out + texture(self, g, size, rng, per_object=False)
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        colours = list(COLOURS)
+        return (f"a {pick(SIZES)} {pick(colours)} {pick(SHAPES)} on a {pick(SIZES)} "
+                f"{pick(MIRROR_SHAPES)} mirror")
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(object size, mirror size)."""
+        return (g.attr(g.nodes("object")[0], "size"), g.attr(g.surface("mirror"), "size"))
 
     def switched(self, prompt: str, rng: np.random.Generator) -> str:
         """Another colour only: every reflection scene asks for a reflection, so no prompt

@@ -41,6 +41,15 @@ ON_TOP_MIN = 1 / 3     #: centre height difference, in mean object heights, that
 LIFT = 0.15            #: how far a lifted top object floats above the bottom one
 
 
+def _stacked(g: CausalSceneGraph, cx: float, base: float, lift: float = 0.0) -> None:
+    """The bottom object standing on ``base`` at ``cx``, the top one on it (``lift`` above
+    it): the layout's rule, and a counterfactual's refit."""
+    top, bottom = top_bottom(g)
+    bb = object_box(g, bottom, cx, base)
+    put(g, bottom, bb)
+    put(g, top, object_box(g, top, cx, bb[1] - lift))
+
+
 def _swap_roles(cat: Category, g: CausalSceneGraph) -> CausalSceneGraph:
     h = g.copy()
     top, bottom = top_bottom(h)
@@ -62,25 +71,13 @@ def _side_by_side(g: CausalSceneGraph, rng: np.random.Generator) -> CausalSceneG
 @register
 class Roles(Category):
     name = "roles"
+    cue_words = frozenset({"top"})
+    cue_rank = 10
     objects = 2
     surface = "floor"
     counted = True
-    cue_words = frozenset({"top"})
-    cue_rank = 10
-
     new_words = ("top", "resting")
     donor_slots = {"structure": (("object", "colour"),), "texture": ()}
-
-    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
-        """Two distinct colours in either order."""
-        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
-        colours = list(COLOURS)
-        c1, c2 = rng.choice(len(colours), 2, replace=False)
-        return f"a {colours[c1]} {pick(SHAPES)} on top of a {colours[c2]} {pick(SHAPES)}"
-
-    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
-        """(top colour, bottom colour)."""
-        return tuple(g.attr(n, "colour") for n in top_bottom(g))
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
         for i, w in enumerate(tok.words):
@@ -114,12 +111,8 @@ class Roles(Category):
             raise GraphError("nodes: a roles scene needs a surface node with type='floor'")
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
-        top, bottom = top_bottom(g)
         cx = 0.5 + jit(0.2)
-        base = 0.84 + jit(0.03)
-        bb = object_box(g, bottom, cx, base)
-        put(g, bottom, bb)
-        put(g, top, object_box(g, top, cx, bb[1]))
+        _stacked(g, cx, 0.84 + jit(0.03))
         put(g, g.surface("floor"), [0.0, FLOOR_Y, 1.0, 1.0])
 
     def draw(self, cv: Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
@@ -167,12 +160,8 @@ class Roles(Category):
 
     def refit(self, g: CausalSceneGraph, lift: float = 0.0) -> CausalSceneGraph:
         """Keeps the bottom object's centre and base; ``lift`` raises the top one off it."""
-        top, bottom = top_bottom(g)
-        bb = g.node(bottom)["box"]
-        cx = (bb[0] + bb[2]) / 2
-        nb = object_box(g, bottom, cx, bb[3])
-        put(g, bottom, nb)
-        put(g, top, object_box(g, top, cx, nb[1] - lift))
+        bb = g.node(top_bottom(g)[1])["box"]
+        _stacked(g, (bb[0] + bb[2]) / 2, bb[3], lift)
         return g
 
     def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
@@ -185,6 +174,17 @@ class Roles(Category):
         lifted = self.refit(g.copy(), lift=LIFT)
         out.append(("touching", "top one lifted off", render(lifted, size).image, g))
         return out + texture(self, g, size, rng, per_object=True)
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        """Two distinct colours in either order."""
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        colours = list(COLOURS)
+        c1, c2 = rng.choice(len(colours), 2, replace=False)
+        return f"a {colours[c1]} {pick(SHAPES)} on top of a {colours[c2]} {pick(SHAPES)}"
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(top colour, bottom colour)."""
+        return tuple(g.attr(n, "colour") for n in top_bottom(g))
 
     def switched(self, prompt: str, rng: np.random.Generator) -> str:
         """The two objects swapped (the other one on top) and the new top one recoloured:

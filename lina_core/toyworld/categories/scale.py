@@ -25,24 +25,10 @@ from .caused import CausedCategory
 @register
 class Scale(CausedCategory):
     name = "scale"
-    objects = 2
-    counted = True
     cue_words = frozenset({"larger", "smaller"})
     cue_rank = 70
-
-
-    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
-        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
-        colours = list(COLOURS)
-        c1, c2 = rng.choice(len(colours), 2, replace=False)
-        return (f"a {colours[c1]} {pick(SHAPES)} {pick(('larger', 'smaller'))} than a "
-                f"{colours[c2]} {pick(SHAPES)}")
-
-    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
-        """(the larger one's shape, the smaller one's)."""
-        big = next(u for u, v, r in g.graph.edges(data="relation") if r == "larger than")
-        small = next(v for u, v, r in g.graph.edges(data="relation") if r == "larger than")
-        return (g.attr(big, "shape"), g.attr(small, "shape"))
+    objects = 2
+    counted = True
 
     def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
         """A floor, the sizes the comparison implies and its 'larger than' edge."""
@@ -136,6 +122,19 @@ class Scale(CausedCategory):
         self.refit(h)
         out = [("larger", "sizes swapped", render(h, size).image, g)]
         return out + texture(self, g, size, rng, per_object=True)
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        colours = list(COLOURS)
+        c1, c2 = rng.choice(len(colours), 2, replace=False)
+        return (f"a {colours[c1]} {pick(SHAPES)} {pick(('larger', 'smaller'))} than a "
+                f"{colours[c2]} {pick(SHAPES)}")
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(the larger one's shape, the smaller one's)."""
+        big = next(u for u, v, r in g.graph.edges(data="relation") if r == "larger than")
+        small = next(v for u, v, r in g.graph.edges(data="relation") if r == "larger than")
+        return (g.attr(big, "shape"), g.attr(small, "shape"))
 
     def switched(self, prompt: str, rng: np.random.Generator) -> str:
         """The comparison turned round, another colour."""

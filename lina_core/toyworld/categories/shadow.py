@@ -62,28 +62,31 @@ def _shadow_seen(mix: Mix, blob: Blob, expected: str | None) -> tuple[str, dict[
 LIGHT_MOVE_MIN = 0.2     #: in its clip the light moves this much (fraction of frame width)
 SHADOW_MOVE_MIN = 0.4    #: ... and the shadow the other way this much (object widths)
 
+
+def _standing(g: CausalSceneGraph, cx: float, base: float) -> None:
+    """The object standing on ``base`` at ``cx`` and its shadow on its side (the layout's rule,
+    and a counterfactual's refit)."""
+    o = g.nodes("object")[0]
+    ob = object_box(g, o, cx, base)
+    put(g, o, ob)
+    w = ob[2] - ob[0]
+    for e in g.effects("shadow"):
+        off = {"left": -0.75, "right": 0.75, "below": 0.0}[g.attr(e, "side")] * w
+        put(g, e, [ob[0] + off - 0.05 * (off != 0), ob[3] - 0.06,
+                   ob[2] + off + 0.05 * (off != 0), ob[3] + 0.07])
+
+
 @register
 class Shadow(CausedCategory):
     name = "shadow"
+    cue_words = open_world_cues = frozenset({"lit", "light", "lighting"})
+    cue_rank = 80
+    objects = 1
+    counted = True
     clip = "a light moving across the scene"
     clip_rank = 2
     temporal_question = "shadow_moves_opposite_light"
     temporal_words = "does the shadow move opposite the light?"
-    objects = 1
-    counted = True
-    cue_words = open_world_cues = frozenset({"lit", "light", "lighting"})
-    cue_rank = 80
-
-
-    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
-        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
-        side = pick(LIGHT_SIDES)
-        return (f"a {pick(list(COLOURS))} {pick(SHAPES)} on the floor, lit from "
-                + ("above" if side == "above" else f"the {side}"))
-
-    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
-        """(shape, light side)."""
-        return (g.attr(g.nodes("object")[0], "shape"), g.attr(g.nodes("light")[0], "side"))
 
     def side_word(self, c: str, stated: set[str]) -> bool:
         return c in ("left", "right", "above")
@@ -112,19 +115,11 @@ class Shadow(CausedCategory):
 
     def layout(self, g: CausalSceneGraph, jit: Jitter) -> None:
         cx = 0.5 + jit(0.18)
-        base = 0.80 + jit(0.04)
-        o = g.nodes("object")[0]
-        ob = object_box(g, o, cx, base)
-        put(g, o, ob)
+        _standing(g, cx, 0.80 + jit(0.04))
         put(g, g.surface("floor"), [0.0, FLOOR_Y, 1.0, 1.0])
         light = g.nodes("light")[0]
         lx = LIGHT_X[g.attr(light, "side")]
         put(g, light, [lx - 0.08, 0.04, lx + 0.08, 0.20])
-        w = ob[2] - ob[0]
-        for e in g.effects("shadow"):
-            off = {"left": -0.75, "right": 0.75, "below": 0.0}[g.attr(e, "side")] * w
-            put(g, e, [ob[0] + off - 0.05 * (off != 0), ob[3] - 0.06,
-                       ob[2] + off + 0.05 * (off != 0), ob[3] + 0.07])
 
     def draw(self, cv: Canvas, g: CausalSceneGraph, floor: np.ndarray) -> None:
         draw_floor_scene(cv, g, floor)
@@ -169,16 +164,8 @@ class Shadow(CausedCategory):
         return ans
 
     def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
-        o = g.nodes("object")[0]
-        b = g.node(o)["box"]
-        cx, base = (b[0] + b[2]) / 2, b[3]
-        ob = object_box(g, o, cx, base)
-        put(g, o, ob)
-        w = ob[2] - ob[0]
-        for e in g.effects("shadow"):
-            off = {"left": -0.75, "right": 0.75, "below": 0.0}[g.attr(e, "side")] * w
-            put(g, e, [ob[0] + off - 0.05 * (off != 0), ob[3] - 0.06,
-                       ob[2] + off + 0.05 * (off != 0), ob[3] + 0.07])
+        b = g.node(g.nodes("object")[0])["box"]
+        _standing(g, (b[0] + b[2]) / 2, b[3])
         return g
 
     def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
@@ -195,6 +182,16 @@ class Shadow(CausedCategory):
         self.refit(h)
         out.append(("shadow_side", "shadow on the wrong side", render(h, size).image, g))
         return out + texture(self, g, size, rng, per_object=False)
+
+    def random_prompt(self, rng: np.random.Generator, more_share: float) -> str:
+        pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
+        side = pick(LIGHT_SIDES)
+        return (f"a {pick(list(COLOURS))} {pick(SHAPES)} on the floor, lit from "
+                + ("above" if side == "above" else f"the {side}"))
+
+    def held_out_key(self, g: CausalSceneGraph) -> tuple[str, ...]:
+        """(shape, light side)."""
+        return (g.attr(g.nodes("object")[0], "shape"), g.attr(g.nodes("light")[0], "side"))
 
     def switched(self, prompt: str, rng: np.random.Generator) -> str:
         """The light from the other side (a light from above: from the left), another
