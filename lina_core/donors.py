@@ -19,6 +19,7 @@ from typing import Any
 from .csg import (ATTRIBUTES, CausalSceneGraph, GraphError, add_implicit_effects,
                   causal_parents, effect_types, to_prompt)
 from .limits import snippet
+from .toyworld.categories.base import category
 
 #: causal parents per effect type, as ``(node kind or surface type, attribute)`` pairs: the
 #: attributes that decide the effect and must never change in a donor (read from the causal rules
@@ -31,17 +32,13 @@ CAUSAL_PARENTS: dict[str, tuple[tuple[str, str], ...]] = {
 #: structure; colour never makes a combination novel, so it is never swapped)
 SWAPPABLE: dict[str, tuple[str, ...]] = {"object": ("shape", "material", "size")}
 MAX_CHANGES = 2
-#: ToyWorld v2 scenes (roles, fill, place) have no implicit effect: what they assert is a
-#: relation (who is on top, the fill level, the place), carried by edges and the ``level``
-#: attribute, which no donor changes.  Their held-out key (``held_out.json``) names what makes a
-#: combination novel; per category, the ``(node kind or surface type, attribute)`` slots a
-#: structure donor swaps (the appearance the relation was never seen with) and those a texture
-#: donor swaps (the layout the appearance was never seen in).
-RELATIONAL_SLOTS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
-    "roles": {"structure": (("object", "colour"),), "texture": ()},
-    "fill": {"structure": (("fill", "material"),), "texture": (("jar", "shape"),)},
-    "place": {"structure": (("object", "shape"),), "texture": ()},
-}
+
+
+def _donor_slots(g: CausalSceneGraph) -> dict[str, tuple[tuple[str, str], ...]] | None:
+    """The slots a category with no implicit effect names for its donors
+    (:attr:`lina_core.toyworld.categories.Category.donor_slots`), None for the others."""
+    cat = category(g.category)
+    return None if cat is None else cat.donor_slots
 
 
 class DonorError(GraphError):
@@ -100,7 +97,7 @@ def _rederived(g: CausalSceneGraph) -> CausalSceneGraph:
 
 def _relational_slots(g: CausalSceneGraph, kind: str) -> list[tuple[str, str]]:
     """The ``(node id, attribute)`` slots of a v2 scene that a ``kind`` donor swaps."""
-    want = RELATIONAL_SLOTS[g.category][kind]
+    want = _donor_slots(g)[kind]
     return [(n, a) for n in g.nodes() for k, a in want
             if (g.node(n)["kind"] == k or g.node(n)["attrs"].get("type") == k)
             and g.attr(n, a) is not None]
@@ -112,7 +109,7 @@ def _check_novel(graph: CausalSceneGraph, what: str) -> None:
         raise DonorError(f"graph: an open-world scene has no training set to compare with, so "
                          f"no {what} donor can be chosen automatically; its causal parents are "
                          f"csg.parent_slots(graph, effect)")
-    if graph.category in RELATIONAL_SLOTS:
+    if _donor_slots(graph) is not None:
         if not _relational_slots(graph, what):
             raise DonorError(f"graph: a {graph.category} scene has no {what} donor (it "
                              f"asserts a relation; nothing but its layout could be swapped)")
@@ -161,7 +158,7 @@ def structure_donor(graph: CausalSceneGraph) -> Donor:
     an effect or one of its causal parents.
     """
     _check_novel(graph, "structure")
-    if graph.category in RELATIONAL_SLOTS:
+    if _donor_slots(graph) is not None:
         return _relational_donor(graph, "structure")
     parents = _parent_slots(graph)
     slots = [(n, a) for n in graph.nodes() for a in SWAPPABLE.get(_kind(graph, n), ())
@@ -183,7 +180,7 @@ def texture_donor(graph: CausalSceneGraph) -> Donor:
     user's prompt has fixed the layout and the model must still draw a shape it never saw in
     this combination."""
     _check_novel(graph, "texture")
-    if graph.category in RELATIONAL_SLOTS:
+    if _donor_slots(graph) is not None:
         return _relational_donor(graph, "texture")
     parents = sorted(_parent_slots(graph))
     kept = tuple(sorted((n, a) for n in graph.nodes() for a in SWAPPABLE.get(_kind(graph, n), ())

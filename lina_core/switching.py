@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-import re
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -51,89 +50,12 @@ COMMAND = ("python -m lina_core switching --split dev-ood --n 29 --runs runs/swi
 # ---------------------------------------------------------------------- counterfactual prompts
 
 
-def _words(vocab: Iterable[str]) -> str:
-    return "|".join(sorted(vocab, key=len, reverse=True))
-
-
-def _other(options: Iterable[str], exclude: Iterable[str], rng: np.random.Generator) -> str:
-    opts = sorted(set(options) - set(exclude))
-    return opts[int(rng.integers(len(opts)))]
-
-
-def _recolour(p: str, rng: np.random.Generator) -> str:
-    """The first colour word replaced by a colour the prompt does not use."""
-    from .csg.vocabulary import COLOURS
-    used = re.findall(rf"\b({_words(COLOURS)})\b", p)
-    return re.sub(rf"\b{used[0]}\b", _other(COLOURS, used, rng), p, count=1)
-
-
-def _reshape(p: str, rng: np.random.Generator) -> str:
-    from .csg.vocabulary import SHAPES
-    m = re.search(rf"\b({_words(SHAPES)})\b", p)
-    return p[:m.start()] + _other(SHAPES, [m.group(1)], rng) + p[m.end():]
-
-
-def _shadow(p: str, rng: np.random.Generator) -> str:
-    flip = {"from the left": "from the right", "from the right": "from the left",
-            "from above": "from the left"}
-    side = re.search(r"from (the left|the right|above)", p).group(0)
-    return _recolour(p.replace(side, flip[side]), rng)
-
-
-def _buoyancy(p: str, rng: np.random.Generator) -> str:
-    """The other side of water's density (a floating material for a sinking one), and a shape."""
-    from .csg.vocabulary import DENSITY
-    mat = re.search(rf"\b({_words(DENSITY)})\b", p).group(1)
-    floats = DENSITY[mat] < 1.0
-    new = _other([m for m, d in DENSITY.items() if (d < 1.0) != floats], [], rng)
-    return _reshape(re.sub(rf"\b{mat}\b", new, p, count=1), rng)
-
-
-def _balance(p: str, rng: np.random.Generator) -> str:
-    """The two cubes' materials swapped: the beam tilts the other way, both textures change."""
-    m = re.match(r"an? (\w+) cube and an? (\w+) cube on a balance", p)
-    return f"a {m.group(2)} cube and a {m.group(1)} cube on a balance"
-
-
-def _scale(p: str, rng: np.random.Generator) -> str:
-    swap = {"larger": "smaller", "smaller": "larger"}
-    return _recolour(re.sub(r"\b(larger|smaller)\b", lambda m: swap[m.group(1)], p, count=1), rng)
-
-
-def _roles(p: str, rng: np.random.Generator) -> str:
-    """The two objects swapped (the other one on top) and the new top one recoloured: swapped
-    alone, each object keeps its own colour and shape, so texture would not change."""
-    top, bottom = re.match(r"an? (.+) on top of an? (.+)$", p).groups()
-    return _recolour(f"a {bottom} on top of a {top}", rng)
-
-
-def _fill(p: str, rng: np.random.Generator) -> str:
-    """The other level (more material <-> more empty space) in the other jar shape."""
-    jar, rest = re.match(r"an? (\w+) jar with (.+)$", p).groups()
-    less = re.match(r"more empty space than (\w+)$", rest)
-    more = re.match(r"more (\w+) than empty space$", rest)
-    level = f"more {less.group(1)} than empty space" if less else \
-        f"more empty space than {more.group(1)}"
-    return f"a {'wide' if jar == 'tall' else 'tall'} jar with {level}"
-
-
-def _place(p: str, rng: np.random.Generator) -> str:
-    obj = re.match(r"an? (\w+ \w+) ", p).group(1)
-    near = "close to the water and on the sand"
-    far = "far from the water and on the sand"
-    to = far if near in p or "in the water" in p else near
-    return _recolour(f"a {obj} {to}", rng)
-
-
-_EDITS: dict[str, Callable[[str, np.random.Generator], str]] = {
-    "reflection": _recolour, "shadow": _shadow, "buoyancy": _buoyancy, "balance": _balance,
-    "scale": _scale, "roles": _roles, "fill": _fill, "place": _place}
-
-
 def counterfactual(prompt: str, category: str, seed: int) -> str:
-    """``c'`` of a ToyWorld caption (the edits above; ``seed`` picks the new colour or shape)."""
+    """``c'`` of a ToyWorld caption (its category's :meth:`~lina_core.toyworld.categories.
+    Category.switched`; ``seed`` picks the new colour or shape)."""
     from .csg.captions import articles
-    return articles(_EDITS[category](prompt, np.random.default_rng(seed)))
+    from .toyworld.categories import CATEGORIES
+    return articles(CATEGORIES[category].switched(prompt, np.random.default_rng(seed)))
 
 
 def graph_of(prompt: str, seed: int) -> Any:

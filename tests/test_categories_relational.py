@@ -9,8 +9,8 @@ import pytest
 
 from lina_core import grid
 from lina_core.csg import CATEGORIES, TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, from_prompt
-from lina_core.pipelines.tokenizer import (RELATIONAL_CATEGORY_WORDS, RELATIONAL_WORDS, known_categories,
-                                           write_tokenizer)
+from lina_core.pipelines.tokenizer import RELATIONAL_WORDS, known_categories, write_tokenizer
+from lina_core.toyworld.categories import CATEGORIES as TABLE
 from lina_core.pipelines.toyworld import build_pipeline
 from lina_core.toyworld.data import RELATIONAL_INDEX_BASE, sample_scene, scene_index
 from lina_core.toyworld.render import render
@@ -50,14 +50,14 @@ def test_extended_tokenizer_knows_all_eight(relational_pipe, tmp_path):
 
 
 def test_category_words_cover_the_captions(old_pipe):
-    """Each v2 category's caption words are the first vocabulary's or its RELATIONAL_CATEGORY_WORDS."""
+    """Each v2 category's caption words are the first vocabulary's or its ``new_words``."""
     import json
     import re
     old = old_pipe.tokenizer.get_vocab()
     for cat in RELATIONAL_CATEGORIES:
         words = {w for i in range(60) for ex in (False, True)
                  for w in re.findall(r"[a-z]+", sample_scene("train", i, cat).caption(ex))}
-        assert {w for w in words if w + "</w>" not in old} == set(RELATIONAL_CATEGORY_WORDS[cat]), cat
+        assert {w for w in words if w + "</w>" not in old} == set(TABLE[cat].new_words), cat
 
 
 def test_grid_categories_follow_the_vocabulary(old_pipe, relational_pipe):

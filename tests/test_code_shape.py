@@ -64,7 +64,7 @@ def test_family_names_are_matched_in_one_place():
 @pytest.mark.parametrize("question,answer", [
     ("a model family", "lina_core/adapters.py"),
     ("an intervention", "lina_core/interventions.py"),
-    ("a scene category", "lina_core/csg/"),
+    ("a scene category", "lina_core/toyworld/categories/"),
 ])
 def test_design_page_says_where_to_add_things(question, answer):
     text = (ROOT / "docs" / "DESIGN.md").read_text()

@@ -700,10 +700,11 @@ def test_rules_table_is_applied_as_data():
 
 
 def test_object_counts_come_from_one_table():
-    assert set(csg.OBJECT_COUNT) == set(csg.TOYWORLD_CATEGORIES)
-    for cat, n in csg.OBJECT_COUNT.items():   # the v2 categories are drawn only when named
+    from lina_core.toyworld.categories import CATEGORIES
+    assert list(CATEGORIES) == list(csg.TOYWORLD_CATEGORIES)
+    for cat, c in CATEGORIES.items():   # the v2 categories are drawn only when named
         g = sample_scene("train", 0, cat).graph
-        assert len(g.nodes("object")) == n
+        assert len(g.nodes("object")) == c.objects
 
 
 def test_a_shadow_scene_whose_shadow_node_was_removed_still_has_captions():

@@ -96,7 +96,9 @@ def test_texture_donor_keeps_the_shape_and_swaps_the_parent():
 
 
 def _relation(g):
-    from lina_core.csg.relational_scenes import fill_of, place_of, top_bottom
+    from lina_core.toyworld.categories.fill import fill_of
+    from lina_core.toyworld.categories.place import place_of
+    from lina_core.toyworld.categories.roles import top_bottom
     if g.category == "roles":
         return tuple(g.attr(n, "shape") for n in top_bottom(g))
     if g.category == "fill":

@@ -17,6 +17,7 @@ from lina_core import multihop as M
 from lina_core.csg import TOYWORLD_CATEGORIES
 from lina_core.grid import scene
 from lina_core.toyworld import refraction as F
+from lina_core.toyworld.categories import CATEGORIES
 
 RENDER = importlib.import_module("lina_core.toyworld.render")
 
@@ -60,7 +61,7 @@ def test_refraction_reading_tells_the_shift_apart(monkeypatch):
     assert all(F.judge(RENDER.render(g, 32).image, g) for g in graphs)
     assert all(1.9 <= s <= 3.5 for s in drawn), drawn
     thr = F.threshold()
-    monkeypatch.setattr(RENDER, "REFRACTION_SHIFT", 0.0)
+    monkeypatch.setattr(CATEGORIES["buoyancy"], "drawn_shift", 0.0)   # drawn without it
     flat = [F.shift_seen(RENDER.render(g, 32).image, g) for g in graphs]
     assert all(abs(s) < 0.6 for s in flat), flat
     assert not any(s >= thr for s in flat)

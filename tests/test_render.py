@@ -1,17 +1,14 @@
 """ToyWorld renderer: determinism, masks that match the pixels, sizes, clips."""
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 
 from lina_core.csg import CATEGORIES, GraphError, from_prompt
 from lina_core.toyworld.data import SPLITS, sample_scene
-from lina_core.toyworld.render import clip_frames, object_colour, render, render_clip
-
-# the package re-exports the function ``render``, which shadows the module of the same name
-R = importlib.import_module("lina_core.toyworld.render")
+from lina_core.toyworld import canvas as R
+from lina_core.toyworld.canvas import object_colour
+from lina_core.toyworld.render import clip_frames, render, render_clip
 
 PROMPTS = {
     "reflection": "a red ball on a large round mirror",

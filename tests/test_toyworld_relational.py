@@ -10,12 +10,16 @@ import pytest
 
 from lina_core.csg import (CATEGORIES, TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, GraphError,
                            from_prompt, layout, to_prompt)
-from lina_core.csg.relational_scenes import fill_of, jar_inside, place_of, top_bottom
+from lina_core.toyworld.categories.fill import fill_of, jar_inside
+from lina_core.toyworld.categories.place import place_of
+from lina_core.toyworld.categories.roles import top_bottom
 from lina_core.stats import wilson
 from lina_core.toyworld.data import (FILL_MORE_SHARE, HELD_OUT, SPLITS, combo_of, is_held_out,
                                      iter_split, ood_part, read_split, sample_scene, write_split)
-from lina_core.toyworld.render import object_colour, render
-from lina_core.toyworld.render_relational import SAND, fill_colour
+from lina_core.toyworld.canvas import object_colour
+from lina_core.toyworld.render import render
+from lina_core.toyworld.categories.fill import fill_colour
+from lina_core.toyworld.categories.place import SAND
 from lina_core.toyworld.verify import verify
 from lina_core.toyworld.verify_eval import counterfactuals, perturb
 

@@ -14,7 +14,8 @@ import pytest
 from lina_core.csg import CATEGORIES, CausalSceneGraph, from_prompt
 from lina_core.toyworld.data import SPLITS, sample_scene
 from lina_core.toyworld.render import render
-from lina_core.toyworld.verify import COUNTED, Verdict, VerifyError, verify
+from lina_core.toyworld.categories import CATEGORIES as TABLE
+from lina_core.toyworld.verify import Verdict, VerifyError, verify
 from lina_core.stats import wilson
 from lina_core.toyworld.verify_eval import counterfactuals, perturb
 
@@ -177,33 +178,40 @@ def test_checkers_return_their_answers(cat):
     import inspect
 
     from lina_core.toyworld import verify as vmod
-    check = vmod.CHECKERS[cat]
+    from lina_core.toyworld.answers import Answers
+    from lina_core.toyworld.categories import CATEGORIES
+    check = CATEGORIES[cat].questions
     assert list(inspect.signature(check).parameters) == ["g", "img", "raw"]
     s = sample_scene("train", 0, cat)
     raw = vmod.canonical(render(s.graph).image)
     ans = check(s.graph, raw, raw)
     v = verify(render(s.graph).image, s.graph)
-    assert isinstance(ans, vmod._Answers)
+    assert isinstance(ans, Answers)
     assert set(ans.texture) == set(v.texture) and set(ans.physics) == set(v.physics)
     assert set(ans.meas) <= set(v.measurements)
     assert set(ans.per_node) <= set(v.per_node)
 
 
+#: the categories whose checker asks ``count`` (``Category.counted``, in the table ``TABLE``)
+COUNTED = [name for name, c in TABLE.items() if c.counted]
+
+
 def test_counted_names_exactly_the_checkers_that_ask_count():
-    """``COUNTED`` (which ``verify_eval`` reads to add its "drawn twice" counterfactual) says
-    what the checkers do: each counted category's verdict has the question, no other's has."""
+    """``Category.counted`` (which ``verify_eval`` reads to add its "drawn twice"
+    counterfactual) says what the checkers do: each counted category's verdict has the
+    question, no other's has."""
     from lina_core.csg import TOYWORLD_CATEGORIES
     asks = {cat for cat in TOYWORLD_CATEGORIES
             if "count" in verify(render(g := sample_scene("test-id", 0, cat).graph, 32).image,
                                  g).texture}
-    assert asks == set(COUNTED)
+    assert asks == set(COUNTED) == {"reflection", "shadow", "scale", "roles", "place"}
 
 
 @pytest.mark.parametrize("cat", COUNTED)
 def test_an_object_drawn_twice_fails_count_and_texture(cat):
     """A doubled object (which diffusion models draw, donors among the causes) passed every
     other question, which read the largest component; ``count`` says no."""
-    from lina_core.toyworld.verify_eval import doubled
+    from lina_core.toyworld.counterfactual import doubled
     found = 0
     for i in range(30):
         g = sample_scene("test-id", i, cat).graph

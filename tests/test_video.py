@@ -11,7 +11,8 @@ from lina_core.csg import GraphError
 from lina_core.toyworld.data import is_held_out, sample_scene
 from lina_core.toyworld.render import clip_frames, render, render_clip
 from lina_core.toyworld.verify_eval import wrong_motion
-from lina_core.toyworld.verify_video import (TEMPORAL_QUESTION, ClipVerdict, judge,
+from lina_core.toyworld.categories import CATEGORIES as TABLE
+from lina_core.toyworld.verify_video import (ClipVerdict, judge,
                                              physics_frames, verify_clip)
 from lina_core.toyworld.video_data import (CLIP_CATEGORIES, check_frames, from_strip, load_clips,
                                            sample_clip, to_strip, write_video_split)
@@ -78,7 +79,7 @@ def test_clip_verifier_passes_true_clips_and_rejects_wrong_motion(cat):
             truth = [render(fg, SIZE).image for fg in clip_frames(s.graph, frames)]
             v = verify_clip(truth, s.graph)
             assert v.texture_ok and v.physics_ok, v.reason
-            assert list(v.temporal) == [TEMPORAL_QUESTION[cat]]
+            assert list(v.temporal) == [TABLE[cat].temporal_question]
             assert [p is not None for p in v.frame_physics] == \
                 [f in physics_frames(cat, frames) for f in range(frames)]
             assert all(p for p in v.frame_physics if p is not None)

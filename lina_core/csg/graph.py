@@ -9,25 +9,18 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import networkx as nx
 
 from ..limits import (MAX_GRAPH_EDGES, MAX_GRAPH_NODES, MAX_PROMPT_CHARS, SNIPPET_CHARS,
                       check_count, check_text, load_json, snippet)
 
-from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, GRAPH_CATEGORIES, LIGHT_SIDES,
-                         MATERIAL_CATEGORIES, MIRROR_SHAPES, NODE_KINDS, OBJECT_COUNT,
-                         OPEN_CATEGORY, RELATIONS, REQUIRED_SURFACE, SCHEMA_VERSION,
-                         TOYWORLD_CATEGORIES)
+from .vocabulary import (ATTRIBUTES, CAUSAL_RELATIONS, NODE_KINDS, OPEN_CATEGORY, RELATIONS,
+                         SCHEMA_VERSION)
 
 #: the longest attribute value or relation an open-world graph accepts (the UI shows them)
 OPEN_TEXT_LIMIT = 60
-#: what a category's scene needs beyond the vocabulary, by category, called by ``validate``:
-#: filled by the module that defines the category (:mod:`.relational_scenes` for roles, fill and
-#: place), which ``csg/__init__`` imports, so this module never imports it (no import circle,
-#: issue 26)
-SCENE_CHECKS: dict[str, Callable[["CausalSceneGraph"], None]] = {}
 
 
 class GraphError(ValueError):
@@ -123,8 +116,11 @@ class CausalSceneGraph:
 
     @property
     def is_toyworld(self) -> bool:
-        """A graph of a ToyWorld category: its renderer, layout, donors and verifier apply."""
-        return self.category in TOYWORLD_CATEGORIES
+        """A graph of a ToyWorld category (one registered in
+        :data:`lina_core.toyworld.categories.CATEGORIES`): its renderer, layout, donors and
+        verifier apply."""
+        from ..toyworld.categories.base import category   # the table; it imports nothing back
+        return category(self.category) is not None
 
     def hop_depths(self) -> dict[str, int]:
         """Causal hops from the nodes the prompt states (0) to each node.
@@ -147,9 +143,10 @@ class CausalSceneGraph:
     def validate(self) -> "CausalSceneGraph":
         """Raise :class:`GraphError` naming the node or edge and what is allowed."""
         check_graph_size(len(self.graph), self.graph.number_of_edges())
-        if self.category not in GRAPH_CATEGORIES:
+        if not (self.is_open or self.is_toyworld):
+            from ..toyworld.categories.base import CATEGORIES
             raise GraphError(f"category: {_short(self.category)} is not one of "
-                             f"{list(GRAPH_CATEGORIES)}")
+                             f"{list(CATEGORIES) + [OPEN_CATEGORY]}")
         node_check, edge_check = ((_check_open_node, _check_open_edge) if self.is_open
                                   else (_check_node, _check_edge))
         for n, d in self.graph.nodes(data=True):
@@ -382,33 +379,23 @@ def _check_causal_dag(g: CausalSceneGraph) -> None:
 
 
 def _check_requirements(g: CausalSceneGraph) -> None:
-    """Each category needs its parts (a reflection scene needs a mirror, ...)."""
+    """Each category needs its parts (a reflection scene needs a mirror, ...): the shared
+    ones here, the rest by :meth:`lina_core.toyworld.categories.Category.check`."""
+    from ..toyworld.categories.base import category   # the table; it imports nothing back
     cat = g.category
+    this = category(cat)
     objs = g.nodes("object")
-    n_obj = OBJECT_COUNT[cat]
+    n_obj = this.objects
     if len(objs) != n_obj:
         raise GraphError(f"nodes: a {cat} scene needs exactly {n_obj} object node(s); "
                          f"found {len(objs)}")
-    look = "material" if cat in MATERIAL_CATEGORIES else "colour"
+    look = "material" if this.by_material else "colour"
     for o in objs:
         for key in ("shape", look):
             if key not in g.graph.nodes[o]["attrs"]:
                 raise GraphError(f"node {_short(o)}: a {cat} object needs attribute {key!r} "
                                  f"(one of {list(ATTRIBUTES['object'][key])})")
-    need = REQUIRED_SURFACE.get(cat)
+    need = this.surface
     if need and g.surface(need) is None:
         raise GraphError(f"nodes: a {cat} scene needs a surface node with type={need!r}")
-    if cat == "reflection" and g.attr(g.surface("mirror"), "shape") not in MIRROR_SHAPES:
-        raise GraphError(f"node {_short(g.surface('mirror'))}: a mirror needs attribute "
-                         f"'shape' (one of {list(MIRROR_SHAPES)})")
-    if cat in SCENE_CHECKS:
-        SCENE_CHECKS[cat](g)
-    if cat == "shadow":
-        lights = g.nodes("light")
-        if len(lights) != 1 or "side" not in g.graph.nodes[lights[0]]["attrs"]:
-            raise GraphError(f"nodes: a shadow scene needs one light node with attribute "
-                             f"'side' (one of {list(LIGHT_SIDES)})")
-    if cat == "scale" and not any(r == "larger than" for _, _, r in
-                                  g.graph.edges(data="relation")):
-        raise GraphError("edges: a scale scene needs a 'larger than' edge between its "
-                         "two objects")
+    this.check(g)      # what the category needs beyond these

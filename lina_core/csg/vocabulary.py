@@ -59,12 +59,3 @@ ATTRIBUTES: dict[str, dict[str, tuple[str, ...]]] = {
     "effect": {"type": EFFECT_TYPES, "side": ("left", "right", "below")},
     "entity": {},   # only in open-world graphs, whose attributes are checked by _check_open_node
 }
-
-#: how many object nodes a scene of each category has (the grammar, validation and verifier)
-OBJECT_COUNT = {"reflection": 1, "shadow": 1, "buoyancy": 1, "balance": 2, "scale": 2,
-                "roles": 2, "fill": 0, "place": 1}
-#: the surface a scene of each category cannot do without
-REQUIRED_SURFACE = {"reflection": "mirror", "buoyancy": "water", "balance": "beam",
-                    "roles": "floor", "fill": "jar", "place": "water"}
-#: categories whose objects are told apart by material (the others by colour)
-MATERIAL_CATEGORIES = ("buoyancy", "balance")

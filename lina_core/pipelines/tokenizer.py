@@ -24,23 +24,17 @@ balance beam tilting down left right one is bigger larger smaller than above""".
 #: matrix resized (the new rows at the end).
 RELATIONAL_WORDS = """top resting jar tall wide narrow broad sand soil empty space more filled middle well
 close near next beside far away edge off""".split()
-#: per v2 category, the words its captions (implicit and explicit) use that the first vocabulary
-#: lacks: a model knows the category when each is one token of its tokenizer
-RELATIONAL_CATEGORY_WORDS = {
-    "roles": ("top", "resting"),
-    "fill": ("jar", "tall", "wide", "sand", "soil", "empty", "space", "more", "filled", "middle"),
-    "place": ("close", "far", "away", "edge", "off", "sand", "well"),
-}
 
 
 def known_categories(tokenizer) -> tuple[str, ...]:
-    """The ToyWorld categories a model with this tokenizer was built for: the first five always,
-    and each v2 category whose words (:data:`RELATIONAL_CATEGORY_WORDS`) are all single tokens of it (a
-    model fine-tuned with :func:`extend_tokenizer`; the shipped model has none of them)."""
-    from ..csg import CATEGORIES, RELATIONAL_CATEGORIES
+    """The ToyWorld categories a model with this tokenizer was built for: each whose words
+    beyond the first vocabulary (:attr:`~lina_core.toyworld.categories.Category.new_words`;
+    none for the first five) are all single tokens of it (a model fine-tuned with
+    :func:`extend_tokenizer`; the first model has none of them)."""
+    from ..toyworld.categories import CATEGORIES
     vocab = tokenizer.get_vocab()
-    return CATEGORIES + tuple(c for c in RELATIONAL_CATEGORIES
-                              if all(w + "</w>" in vocab for w in RELATIONAL_CATEGORY_WORDS[c]))
+    return tuple(name for name, c in CATEGORIES.items()
+                 if all(w + "</w>" in vocab for w in c.new_words))
 
 
 def domain_words() -> list[str]:

@@ -1,9 +1,7 @@
 """ToyWorld: a procedurally rendered physics world whose ground truth is exact."""
+# csg first: its package imports the category table (.categories), whose modules import the
+# renderer; loading csg before the renderer lets them find it whole
+from .. import csg  # noqa: F401  isort: skip
 from .render import Render, clip_frames, render, render_clip
-
-# roles, fill and place add their drawing and their checker to render.DRAW and verify.CHECKERS
-# when imported: here, so every import of the package has them (render and verify never import
-# them: no import circle, issue 26)
-from . import render_relational, verify_relational  # noqa: E402,F401  isort: skip
 
 __all__ = ["Render", "render", "render_clip", "clip_frames"]

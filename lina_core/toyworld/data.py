@@ -14,10 +14,9 @@ from typing import Any, Iterator
 import numpy as np
 from PIL import Image
 
-from ..csg import (CATEGORIES, COLOURS, FILL_MATERIALS, JAR_SHAPES, LIGHT_SIDES, MATERIALS,
-                   MIRROR_SHAPES, PLACES, SHAPES, SIZES, TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, CausalSceneGraph,
-                   GraphError, from_prompt, layout, to_prompt)
-from ..csg.relational_scenes import fill_of, place_of, top_bottom
+from ..csg import (CATEGORIES, RELATIONAL_CATEGORIES, CausalSceneGraph, GraphError, from_prompt,
+                   layout, to_prompt)
+from .categories import CATEGORIES as CATEGORIES_TABLE
 from .render import render
 
 SPLITS = ("train", "test-id", "test-ood")
@@ -50,36 +49,25 @@ class Sample:
 
 
 def combo_of(g: CausalSceneGraph) -> tuple[str, ...]:
-    """The held-out key of a scene (see ``held_out.json``)."""
-    objs = g.nodes("object")
-    if g.category == "reflection":
-        return (g.attr(objs[0], "size"), g.attr(g.surface("mirror"), "size"))
-    if g.category == "shadow":
-        return (g.attr(objs[0], "shape"), g.attr(g.nodes("light")[0], "side"))
-    if g.category == "buoyancy":
-        return (g.attr(objs[0], "material"), g.attr(objs[0], "shape"))
-    if g.category == "balance":
-        return ("+".join(sorted(g.attr(o, "material") for o in objs)),)
-    if g.category == "roles":
-        return tuple(g.attr(n, "colour") for n in top_bottom(g))
-    if g.category == "fill":
-        return (g.attr(fill_of(g), "material"), g.attr(g.surface("jar"), "shape"))
-    if g.category == "place":
-        return (g.attr(objs[0], "shape"), str(place_of(g)))
-    big = next(u for u, v, r in g.graph.edges(data="relation") if r == "larger than")
-    small = next(v for u, v, r in g.graph.edges(data="relation") if r == "larger than")
-    return (g.attr(big, "shape"), g.attr(small, "shape"))
+    """The held-out key of a scene (see ``held_out.json``), as its category reads it."""
+    return CATEGORIES_TABLE[g.category].held_out_key(g)
+
+
+def held_out_spec(category: str) -> dict[str, Any]:
+    """A category's held-out combinations: ``held_out.json``'s entry, else the category's own
+    (:attr:`.categories.Category.held_out`, for one defined outside the package)."""
+    return HELD_OUT[category] if category in HELD_OUT else CATEGORIES_TABLE[category].held_out
 
 
 def is_held_out(g: CausalSceneGraph) -> bool:
-    return list(combo_of(g)) in HELD_OUT[g.category]["combos"]
+    return list(combo_of(g)) in held_out_spec(g.category)["combos"]
 
 
 def ood_part(g: CausalSceneGraph) -> str | None:
     """``"dev-ood"`` or ``"test-ood"`` for a held-out scene (``held_out.json``), else ``None``."""
     if not is_held_out(g):
         return None
-    spec = HELD_OUT[g.category]
+    spec = held_out_spec(g.category)
     if "dev_by" in spec:
         dev = g.attr(g.nodes("object")[0], spec["dev_by"]) in spec["dev"]
     else:
@@ -92,47 +80,6 @@ def split_of(g: CausalSceneGraph) -> str:
     return ood_part(g) or "train"
 
 
-def _random_relational_prompt(category: str, rng: np.random.Generator, more_share: float) -> str:
-    """A ToyWorld v2 caption: two distinct colours in either order, a jar at a level drawn
-    with the prior ``more_share``, or a place (each equally likely)."""
-    pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
-    colours = list(COLOURS)
-    if category == "roles":
-        c1, c2 = rng.choice(len(colours), 2, replace=False)
-        return f"a {colours[c1]} {pick(SHAPES)} on top of a {colours[c2]} {pick(SHAPES)}"
-    if category == "fill":
-        mat, jar = pick(list(FILL_MATERIALS)), pick(JAR_SHAPES)
-        more = bool(rng.random() < more_share)
-        return f"a {jar} jar with " + (f"more {mat} than empty space" if more else
-                                       f"more empty space than {mat}")
-    obj = f"{pick(colours)} {pick(SHAPES)}"
-    return {"near": f"a {obj} close to the water and on the sand",
-            "far": f"a {obj} far from the water and on the sand",
-            "water": f"a {obj} in the water, off the sand"}[pick(PLACES)]
-
-
-def _random_prompt(category: str, rng: np.random.Generator, more_share: float = 0.5) -> str:
-    if category not in CATEGORIES:
-        return _random_relational_prompt(category, rng, more_share)
-    pick = lambda xs: xs[int(rng.integers(len(xs)))]  # noqa: E731
-    colours, mats = list(COLOURS), list(MATERIALS)
-    if category == "reflection":
-        return (f"a {pick(SIZES)} {pick(colours)} {pick(SHAPES)} on a {pick(SIZES)} "
-                f"{pick(MIRROR_SHAPES)} mirror")
-    if category == "shadow":
-        side = pick(LIGHT_SIDES)
-        return (f"a {pick(colours)} {pick(SHAPES)} on the floor, lit from "
-                + ("above" if side == "above" else f"the {side}"))
-    if category == "buoyancy":
-        return f"a {pick(mats)} {pick(SHAPES)} in a beaker of water"
-    if category == "balance":
-        a, b = rng.choice(len(mats), 2, replace=False)
-        return f"a {mats[a]} cube and a {mats[b]} cube on a balance"
-    c1, c2 = rng.choice(len(colours), 2, replace=False)
-    return (f"a {colours[c1]} {pick(SHAPES)} {pick(('larger', 'smaller'))} than a "
-            f"{colours[c2]} {pick(SHAPES)}")
-
-
 def sample_scene(split: str, index: int, category: str | None = None,
                  fill_more_share: float | None = None) -> Sample:
     """The ``index``-th scene of ``split``: deterministic, and disjoint across splits.
@@ -141,8 +88,8 @@ def sample_scene(split: str, index: int, category: str | None = None,
     are drawn when named.  ``fill_more_share`` overrides :data:`FILL_MORE_SHARE` (fill only)."""
     if split not in ALL_SPLITS:
         raise GraphError(f"split: {split!r} is not one of {list(ALL_SPLITS)}")
-    if category is not None and category not in TOYWORLD_CATEGORIES:
-        raise GraphError(f"category: {category!r} is not one of {list(TOYWORLD_CATEGORIES)}")
+    if category is not None and category not in CATEGORIES_TABLE:
+        raise GraphError(f"category: {category!r} is not one of {list(CATEGORIES_TABLE)}")
     share = FILL_MORE_SHARE[split] if fill_more_share is None else float(fill_more_share)
     if not 0.0 <= share <= 1.0:
         raise GraphError(f"fill_more_share: {fill_more_share!r} must be in [0, 1]")
@@ -154,7 +101,7 @@ def sample_scene(split: str, index: int, category: str | None = None,
     rng = np.random.default_rng(seed)
     cat = category or CATEGORIES[index % len(CATEGORIES)]
     for _ in range(1000):
-        g = from_prompt(_random_prompt(cat, rng, share)).graph
+        g = from_prompt(CATEGORIES_TABLE[cat].random_prompt(rng, share)).graph
         part = ood_part(g)
         if part == split or (part is None and split in ("train", "test-id")):
             layout(g, rng)
@@ -195,8 +142,8 @@ def write_split(out: str | Path, split: str, n: int, size: int = 64, start: int 
     if not isinstance(n, int) or not 1 <= n <= MAX_N:
         raise GraphError(f"n: {n!r} must be an integer in [1, {MAX_N}]")
     for c in categories or ():
-        if c not in TOYWORLD_CATEGORIES:
-            raise GraphError(f"categories: {c!r} is not one of {list(TOYWORLD_CATEGORIES)}")
+        if c not in CATEGORIES_TABLE:
+            raise GraphError(f"categories: {c!r} is not one of {list(CATEGORIES_TABLE)}")
     out = Path(out)
     (out / "masks").mkdir(parents=True, exist_ok=True)
     (out / "held_out.json").write_text(json.dumps(HELD_OUT, indent=2))

@@ -44,8 +44,10 @@ def _centre(band: np.ndarray, ref: np.ndarray, bg: np.ndarray, x0: int) -> float
 def shift_seen(image: np.ndarray, graph: Any, verdict: Any = None) -> float | None:
     """The underwater part's sideways shift from the part above (px of the verifier's 64 px
     image; positive: to the right, as drawn), None when the water or either part is not found."""
-    from .render import MATERIALS, WALL, WATER, WATER_TINT
-    from .verify import CANON, canonical, verify
+    from ..csg.vocabulary import MATERIALS
+    from .canvas import WALL, WATER, WATER_TINT
+    from .unmix import CANON
+    from .verify import canonical, verify
     v = verdict if verdict is not None else verify(image, graph)
     water = v.measurements.get("water")
     if water is None:
@@ -63,8 +65,8 @@ def shift_seen(image: np.ndarray, graph: Any, verdict: Any = None) -> float | No
 
 def threshold() -> float:
     """Half the shift the renderer draws, in the verifier's pixels."""
-    from .render import REFRACTION_SHIFT
-    from .verify import CANON
+    from .canvas import REFRACTION_SHIFT
+    from .unmix import CANON
     return 0.5 * REFRACTION_SHIFT * CANON
 
 
@@ -95,11 +97,11 @@ def check(split: str = "test-id", n: int = 200, noise: tuple[float, ...] = (0.0,
           size: int = 32, seed: int = 0) -> dict[str, Any]:
     """The reading on ``n`` floating scenes' renders drawn with the shift (should pass) and with
     it set to 0 (should fail), clean and with Gaussian pixel noise of each ``noise`` sigma."""
-    import importlib
-    from .data import sample_scene
-    # the module (the package's ``render`` is the function); its drawn shift is set per pass
-    R = importlib.import_module(f"{__package__}.render")
     from ..stats import rate
+    from .categories import CATEGORIES
+    from .data import sample_scene
+    from .render import render
+    buoyancy = CATEGORIES["buoyancy"]     # its drawn shift is set per pass
     graphs, i = [], 0
     while len(graphs) < n:
         g = sample_scene(split, i, category="buoyancy").graph
@@ -107,16 +109,16 @@ def check(split: str = "test-id", n: int = 200, noise: tuple[float, ...] = (0.0,
         if applies(g):
             graphs.append(g)
     rng = np.random.default_rng(seed)
-    drawn, thr = R.REFRACTION_SHIFT, threshold()     # read before a pass sets the shift to 0
+    drawn, thr = buoyancy.drawn_shift, threshold()   # read before a pass sets the shift to 0
     out: dict[str, Any] = {"split": split, "n": n, "size": size, "threshold_px64": thr,
                            "rows": []}
     try:
         for sigma in noise:
             for shifted in (True, False):
-                R.REFRACTION_SHIFT = drawn if shifted else 0.0
+                buoyancy.drawn_shift = drawn if shifted else 0.0
                 seen = []
                 for g in graphs:
-                    im = R.render(g, size).image.astype(np.float32)
+                    im = render(g, size).image.astype(np.float32)
                     if sigma:
                         im = im + rng.normal(0, sigma, im.shape)
                     s = shift_seen(np.clip(im, 0, 255).astype(np.uint8), g)
@@ -126,7 +128,7 @@ def check(split: str = "test-id", n: int = 200, noise: tuple[float, ...] = (0.0,
                                     "judged_shifted": {k: round(float(v), 4) if k != "n" else v
                                                        for k, v in r.items()}})
     finally:
-        R.REFRACTION_SHIFT = drawn
+        buoyancy.drawn_shift = drawn
     return out
 
 

@@ -13,8 +13,9 @@ wrong, and should answer False ("rejection of wrong renders"):
 
 Run ``python -m lina_core verify-eval --n 500 --size 32 --seed 5000`` (seeds 0-299 were
 used to tune the verifier; see docs/VERIFIER.md).  The ToyWorld v2 categories (roles, fill,
-place; their counterfactuals are in :mod:`.verify_eval_relational`) are measured with ``--categories
-roles,fill`` and ``--categories place`` (docs/VERIFIER.md, "ToyWorld v2").
+place) are measured with ``--categories roles,fill`` and ``--categories place``
+(docs/VERIFIER.md, "ToyWorld v2").  Each category draws its own counterfactuals, in its module
+(:mod:`.categories`); the shared ones are in :mod:`.counterfactual`.
 """
 from __future__ import annotations
 
@@ -26,251 +27,24 @@ from typing import Any, Callable
 import numpy as np
 from scipy import ndimage
 
-from ..csg import (BEAM_HALF, BEAM_TILT, BEAM_Y, CATEGORIES, COLOURS, DENSITY, FLOOR_Y,
-                   MATERIALS, MIRROR_ASPECT, MIRROR_CY, MIRROR_RX, OBJECT_W, REFLECTION_SQUASH,
-                   SHAPES, TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES, CausalSceneGraph,
-                   balance_cube_box, from_prompt, layout, to_prompt)
-from .render import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, _Canvas, clip_frames,
-                     object_colour, render)
+from ..csg import CATEGORIES, TOYWORLD_CATEGORIES, CausalSceneGraph
+from .categories.base import category
+from .counterfactual import Counterfactual, doubled
+from .render import clip_frames, render
 from .data import SPLITS, sample_scene
-from .verify import COUNTED, verify
-from .verify_eval_relational import relational_counterfactuals, relayout_relational
+from .verify import verify
 from ..stats import wilson
 
-# --------------------------------------------------------------------------- geometry
-
-
-def _put(g: CausalSceneGraph, n: str, box: list[float]) -> None:
-    g.graph.nodes[n]["box"] = [float(np.clip(v, 0.0, 1.0)) for v in box]
-
-
-def _obj_box(g: CausalSceneGraph, n: str, cx: float, base: float) -> list[float]:
-    w = OBJECT_W[g.attr(n, "size", "small")]
-    h = w * (1.1 if g.attr(n, "shape") == "cone" else 1.0)
-    return [cx - w / 2, base - h, cx + w / 2, base]
-
-
-def _centre(b: list[float]) -> float:
-    return (b[0] + b[2]) / 2
-
-
-def relayout(g: CausalSceneGraph, buoyancy_state: str | None = None) -> CausalSceneGraph:
-    """Recompute every box with ``csg.layout``'s rules, keeping the scene's jitter (centres,
-    bases) read from the current boxes.  Used after editing attributes or effect nodes.
-
-    ``buoyancy_state`` forces the object to be drawn "floating", "sinking" or "suspended".
-    """
-    objs = g.nodes("object")
-    box = lambda n: g.node(n)["box"]  # noqa: E731
-    if g.category == "reflection":
-        m = g.surface("mirror")
-        cx = _centre(box(m))
-        rx = MIRROR_RX[g.attr(m, "size", "large")]
-        ry = rx * MIRROR_ASPECT
-        _put(g, m, [cx - rx, MIRROR_CY - ry, cx + rx, MIRROR_CY + ry])
-        ob = _obj_box(g, objs[0], cx, MIRROR_CY - 0.02)
-        _put(g, objs[0], ob)
-        for e in g.effects("reflection"):
-            h = (ob[3] - ob[1]) * REFLECTION_SQUASH
-            _put(g, e, [ob[0], ob[3], ob[2], min(ob[3] + h, MIRROR_CY + ry)])
-    elif g.category == "shadow":
-        o = objs[0]
-        cx, base = _centre(box(o)), box(o)[3]
-        ob = _obj_box(g, o, cx, base)
-        _put(g, o, ob)
-        w = ob[2] - ob[0]
-        for e in g.effects("shadow"):
-            off = {"left": -0.75, "right": 0.75, "below": 0.0}[g.attr(e, "side")] * w
-            _put(g, e, [ob[0] + off - 0.05 * (off != 0), ob[3] - 0.06,
-                        ob[2] + off + 0.05 * (off != 0), ob[3] + 0.07])
-    elif g.category == "buoyancy":
-        wb = box(g.surface("water"))
-        o = objs[0]
-        cx = _centre(box(o))
-        state = buoyancy_state or ("floating" if g.effects("floating") else "sinking")
-        w = OBJECT_W["small"] * 1.1
-        h = w * (1.1 if g.attr(o, "shape") == "cone" else 1.0)
-        if state == "floating":
-            dens = DENSITY[g.attr(o, "material")]
-            dens = dens if dens < 1.0 else 0.6          # a sinker drawn floating: as wood
-            top = wb[1] - h * (1.0 - dens) - 0.01
-        elif state == "sinking":
-            top = wb[3] - h - 0.01
-        else:                                           # hanging mid-water
-            top = (wb[1] + wb[3]) / 2 - h / 2
-        _put(g, o, [cx - w / 2, top, cx + w / 2, top + h])
-        for e in g.effects("floating") + g.effects("sinking"):
-            _put(g, e, [cx - w / 2, top, cx + w / 2, top + h])
-        for e in g.effects("refraction"):
-            _put(g, e, [cx - w / 2, max(top, wb[1]), cx + w / 2 + 0.06, top + h])
-    elif g.category == "balance":
-        beam = g.surface("beam")
-        cx = _centre(box(beam))
-        tilt = g.effects("tilt")
-        down = g.attr(tilt[0], "side") if tilt else None
-        for n, sgn in zip(objs, (-1, 1)):
-            _put(g, n, balance_cube_box(cx, sgn, down))
-        for e in tilt:
-            _put(g, e, [cx - BEAM_HALF, BEAM_Y - BEAM_TILT - 0.02, cx + BEAM_HALF,
-                        BEAM_Y + BEAM_TILT + 0.02])
-    elif g.category == "scale":
-        for n in objs:
-            b = box(n)
-            _put(g, n, _obj_box(g, n, _centre(b), b[3]))
-    elif g.category in RELATIONAL_CATEGORIES:
-        relayout_relational(g)
-    return g
-
-
-def render_reflection_unclipped(g: CausalSceneGraph, size: int) -> np.ndarray:
-    """A reflection scene whose reflection is *not* clipped by the mirror (it leaks onto the
-    floor): the renderer cannot draw this, so it is drawn here with the renderer's canvas."""
-    cv = _Canvas(size)
-    cv.rgb[:] = WALL
-    cv.paint(cv.y >= FLOOR_Y, FLOOR)
-    m = g.surface("mirror")
-    mb = g.node(m)["box"]
-    rnd = g.attr(m, "shape") == "round"
-    inner = cv.ellipse(mb) if rnd else cv.rect(mb)
-    rim = 0.018
-    ob_ = [mb[0] - rim, mb[1] - rim, mb[2] + rim, mb[3] + rim]
-    cv.paint(cv.ellipse(ob_) if rnd else cv.rect(ob_), MIRROR_RIM)
-    cv.paint(inner, MIRROR)
-    o = g.nodes("object")[0]
-    col = object_colour(g, o)
-    ob = g.node(o)["box"]
-    shape = g.attr(o, "shape")
-    full_h = (ob[3] - ob[1]) * REFLECTION_SQUASH
-    refl = cv.shape(shape, [ob[0], ob[3], ob[2], ob[3] + full_h], flip=True)
-    cv.paint(refl, col * REFLECTION_MIX + MIRROR * (1 - REFLECTION_MIX))
-    cv.paint(cv.shape(shape, ob), col)
-    return cv.finish().image
-
-
 # --------------------------------------------------------------------------- counterfactuals
-
-Image = np.ndarray
-#: (question, variant name, image, graph): verified against ``graph`` (what the picture is meant
-#: to show), the verifier should answer False to ``question``
-Counterfactual = tuple[str, str, Image, CausalSceneGraph]
-
-
-def _remove(g: CausalSceneGraph, nodes: list[str]) -> CausalSceneGraph:
-    g = g.copy()
-    g.graph.remove_nodes_from(nodes)
-    return g
-
-
-def _other(values, current, rng: np.random.Generator, exclude=()) -> str:
-    opts = [v for v in values if v != current and v not in exclude]
-    return opts[int(rng.integers(len(opts)))]
-
-
-def _texture_cfs(g: CausalSceneGraph, size: int, rng: np.random.Generator,
-                 per_object: bool) -> list[Counterfactual]:
-    out: list[Counterfactual] = []
-    objs = g.nodes("object")
-    for n in objs:
-        pre = f"{n}." if per_object else ""
-        a = g.node(n)["attrs"]
-        key = "colour" if "colour" in a else "material"
-        pal = COLOURS if key == "colour" else MATERIALS
-        used = {g.attr(x, key) for x in objs}
-        h = g.copy()
-        h.graph.nodes[n]["attrs"][key] = _other(list(pal), a[key], rng, exclude=used)
-        out.append((pre + key, f"other {key}", render(h, size).image, g))
-        if g.category != "balance":   # a balance holds cubes
-            h = g.copy()
-            h.graph.nodes[n]["attrs"]["shape"] = _other(SHAPES, a["shape"], rng)
-            relayout(h)
-            out.append((pre + "shape", "other shape", render(h, size).image, g))
-    return out
-
-
-def doubled(g: CausalSceneGraph, size: int, rng: np.random.Generator) -> Image | None:
-    """The render with a copy of one object pasted, whole, where the picture shows only wall or
-    open ground (floor, sand, water) and no other node (a diffusion model's doubled object);
-    None where no such place exists."""
-    r = render(g, size)
-    n = g.nodes("object")[int(rng.integers(len(g.nodes("object"))))]
-    m = r.masks[n]
-    busy = np.zeros_like(m)
-    for k, v in r.masks.items():     # every node's pixels but the open ground's
-        if k in g.graph and g.attr(k, "type") not in ("floor", "sand", "water"):
-            busy |= np.asarray(v, bool)
-    ys, xs = np.nonzero(m)
-    w = xs.max() - xs.min() + 1
-    shifts = [d for d in range(-size, size) if abs(d) >= w + 1 and 0 <= xs.min() + d and
-              xs.max() + d < size]
-    rng.shuffle(shifts)
-    for d in shifts:
-        dst = np.zeros_like(m)
-        dst[ys, xs + d] = True
-        if not (dst & busy).any():
-            img = r.image.copy()
-            img[ys, xs + d] = r.image[ys, xs]
-            return img
-    return None
 
 
 def counterfactuals(g: CausalSceneGraph, size: int, rng: np.random.Generator
                     ) -> list[Counterfactual]:
-    """Renders of ``g`` with one thing wrong, each with the question that should say False."""
-    cat = g.category
-    out: list[Counterfactual] = []
-    if cat == "reflection":
-        out.append(("reflection_present", "no reflection",
-                    render(_remove(g, g.effects("reflection")), size).image, g))
-        # a large object on a small mirror, its reflection not clipped by the mirror's edge;
-        # judged against that scene's graph (a large object on a small mirror)
-        h = g.copy()
-        h.graph.nodes[h.nodes("object")[0]]["attrs"]["size"] = "large"
-        h.graph.nodes[h.surface("mirror")]["attrs"]["size"] = "small"
-        relayout(h)
-        out.append(("reflection_inside_mirror", "reflection leaks past the mirror",
-                    render_reflection_unclipped(h, size), h))
-        out += _texture_cfs(g, size, rng, per_object=False)
-    elif cat == "shadow":
-        out.append(("shadow_side", "no shadow",
-                    render(_remove(g, g.effects("shadow")), size).image, g))
-        h = g.copy()
-        for e in h.effects("shadow"):
-            side = h.attr(e, "side")
-            wrong = {"left": "right", "right": "left"}.get(side) or \
-                ("left" if rng.random() < 0.5 else "right")
-            h.graph.nodes[e]["attrs"]["side"] = wrong
-        relayout(h)
-        out.append(("shadow_side", "shadow on the wrong side", render(h, size).image, g))
-        out += _texture_cfs(g, size, rng, per_object=False)
-    elif cat == "buoyancy":
-        floats = bool(g.effects("floating"))
-        h = relayout(g.copy(), "sinking" if floats else "floating")
-        out.append(("float_or_sink", "sinks instead" if floats else "floats instead",
-                    render(h, size).image, g))
-        h = relayout(g.copy(), "suspended")
-        out.append(("float_or_sink", "hangs mid-water", render(h, size).image, g))
-        out += _texture_cfs(g, size, rng, per_object=False)
-    elif cat == "balance":
-        h = g.copy()
-        for e in h.effects("tilt"):
-            h.graph.nodes[e]["attrs"]["side"] = {"left": "right", "right": "left"}[
-                h.attr(e, "side")]
-        relayout(h)
-        out.append(("down_side", "tilts the wrong way", render(h, size).image, g))
-        h = relayout(_remove(g, g.effects("tilt")))
-        out.append(("down_side", "level beam", render(h, size).image, g))
-        out += _texture_cfs(g, size, rng, per_object=True)
-    elif cat == "scale":
-        h = g.copy()
-        for n in h.nodes("object"):
-            a = h.graph.nodes[n]["attrs"]
-            a["size"] = "small" if a.get("size") == "large" else "large"
-        relayout(h)
-        out.append(("larger", "sizes swapped", render(h, size).image, g))
-        out += _texture_cfs(g, size, rng, per_object=True)
-    elif cat in RELATIONAL_CATEGORIES:
-        out += relational_counterfactuals(g, size, rng, _texture_cfs)
-    if cat in COUNTED:
+    """Renders of ``g`` with one thing wrong, each with the question that should say False:
+    the category's own (:meth:`.categories.Category.counterfactuals`), then, where its
+    checker counts objects, one object drawn twice."""
+    out = category(g.category).counterfactuals(g, size, rng)
+    if category(g.category).counted:
         img = doubled(g, size, rng)
         if img is not None:
             out.append(("count", "an object drawn twice", img, g))
@@ -388,28 +162,10 @@ def table(report: dict[str, Any]) -> str:
 
 
 def wrong_motion(g: CausalSceneGraph, frames: int) -> list[CausalSceneGraph]:
-    """Per-frame graphs of the clip with the wrong motion: played backwards (the ball rises off
-    the mirror), the shadow mirrored about the object (it moves with the light), or the other
-    material's ending (a sinker floats, a floater sinks)."""
-    fgs = clip_frames(g, frames)
-    if g.category == "reflection":
-        return fgs[::-1]
-    if g.category == "shadow":
-        for fg in fgs:
-            ob = fg.node(fg.nodes("object")[0])["box"]
-            cx = (ob[0] + ob[2]) / 2
-            for e in fg.effects("shadow"):
-                b = fg.node(e)["box"]
-                _put(fg, e, [2 * cx - b[2], b[1], 2 * cx - b[0], b[3]])
-        return fgs
-    o = g.nodes("object")[0]
-    floats = DENSITY[g.attr(o, "material")] < 1
-    g2 = g.copy()
-    g2.graph.nodes[o]["attrs"]["material"] = next(m for m in DENSITY
-                                                  if (DENSITY[m] < 1) != floats)
-    g2 = from_prompt(to_prompt(g2)).graph
-    layout(g2, np.random.default_rng(0))
-    return clip_frames(g2, frames)
+    """Per-frame graphs of the clip with the wrong motion (the category's
+    :meth:`~.categories.Category.wrong_motion`: played backwards, the shadow moving with the
+    light, the other material's ending)."""
+    return category(g.category).wrong_motion(g, frames)
 
 
 def evaluate_clips(n: int, frames: int = 8, size: int = 32, seed: int = 0) -> dict[str, Any]:

@@ -27,27 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from ..csg import CausalSceneGraph
+from ..csg.graph import CausalSceneGraph
+from .categories.base import CATEGORIES
 from .render import CLIP_KINDS, clip_frames
 from .verify import Verdict, VerifyError, verify
 
-FALL_MIN = 0.1           #: the ball's centre must drop this much (fraction of frame height)
-RISE_TOL = 0.1           #: ... and never rise more than this between frames (3 px at 32)
-LIGHT_MOVE_MIN = 0.2     #: the light must move this much (fraction of frame width)
-SHADOW_MOVE_MIN = 0.4    #: the shadow must move the other way this much (object widths)
+#: an object that falls (the ball onto the mirror, the object into the water) must drop this
+#: much (fraction of frame height); each clip's own thresholds are in its category's module
+FALL_MIN = 0.1
 
-TEMPORAL_QUESTION = {
-    "reflection": "reflection_meets_ball_at_contact",
-    "buoyancy": "settles_as_material_says",
-    "shadow": "shadow_moves_opposite_light",
-}
-#: each temporal question in words, ``{obj}`` the scene's object ("the cube"): the keys above
-#: keep their names (saved runs and benches read them), the words name what is in the scene
-QUESTION_TEXT = {
-    "reflection": "does the reflection meet {obj} at contact?",
-    "buoyancy": "does {obj} end up floating or sunk as its material says?",
-    "shadow": "does the shadow move opposite the light?",
-}
 
 
 @dataclass
@@ -116,16 +104,12 @@ class ClipVerdict:
 
 
 def physics_frames(category: str, frames: int) -> list[int]:
-    """The frames of a clip at which the still scene's physics holds (see ``clip_frames``)."""
-    last = frames - 1
-    if category == "reflection":
-        return [last]
-    if category == "buoyancy":   # the object has settled from t = 0.8 on
-        return [f for f in range(frames) if f / last * 1.25 >= 1.0]
-    return [0, last]
+    """The frames of a clip at which the still scene's physics holds (see ``clip_frames``):
+    the category's :meth:`~.categories.Category.rest_frames`."""
+    return CATEGORIES[category].rest_frames(frames)
 
 
-def _track(verdicts: list[Verdict], key: str, index: int | None = None) -> list[float | None]:
+def track(verdicts: list[Verdict], key: str, index: int | None = None) -> list[float | None]:
     out: list[float | None] = []
     for v in verdicts:
         x = v.measurements.get(key)
@@ -136,59 +120,6 @@ def _track(verdicts: list[Verdict], key: str, index: int | None = None) -> list[
 
 
 Tracks = dict[str, list[float | None]]
-
-
-def _ball_meets_reflection(verdicts: list[Verdict], tracks: Tracks, obj: str = "object"
-                           ) -> tuple[bool, str]:
-    """The object (``obj``: its shape, "ball" in the clip's name) falls, never rises much, and
-    at contact its reflection is under it."""
-    ys, last = tracks["object_y"], len(verdicts) - 1
-    if ys[0] is None or ys[last] is None:
-        return False, f"{obj} not found in the first or last frame"
-    seen = [y for y in ys if y is not None]
-    fall = ys[last] - ys[0]
-    rise = max([0.0] + [y0 - y1 for y0, y1 in zip(seen, seen[1:])])
-    at_contact = verdicts[last].physics_ok
-    ok = fall >= FALL_MIN and rise <= RISE_TOL and at_contact
-    return ok, (f"{obj} falls {fall:.2f} of the frame (needs {FALL_MIN}), rises at most "
-                f"{rise:.2f} (allowed {RISE_TOL}); at contact the reflection is "
-                + ("under it" if at_contact else "missing or outside the mirror"))
-
-
-def _settles_as_material_says(verdicts: list[Verdict], tracks: Tracks, obj: str = "object"
-                              ) -> tuple[bool, str]:
-    """The object starts above the water, goes down, and ends floating or sunk as its
-    material says."""
-    last = len(verdicts) - 1
-    water = verdicts[0].measurements.get("water")
-    ys = tracks["object_y"]
-    above = water is not None and ys[0] is not None and ys[0] < water["top"]
-    seen = [y for y in ys if y is not None]
-    # the deepest point reached: a floater ends barely below where it fell to
-    drop = max(seen) - ys[0] if ys[0] is not None else 0.0
-    settles = verdicts[last].physics_ok
-    ok = above and drop >= FALL_MIN and settles
-    state = [p for p in verdicts[last].per_node.values() if p.startswith("object ")]
-    return ok, (("starts above the water" if above else "does not start above the water")
-                + f", drops {drop:.2f} of the frame (needs {FALL_MIN}); at the end "
-                + (state[0] if state else "object not found"))
-
-
-def _shadow_moves_opposite(verdicts: list[Verdict], tracks: Tracks, obj: str = "object"
-                           ) -> tuple[bool, str]:
-    """The light moves across and the shadow's offset moves the other way."""
-    last = len(verdicts) - 1
-    lx, so = tracks["light_x"], tracks["shadow_offset"]
-    if None in (lx[0], lx[last], so[0], so[last]):
-        return False, "light or shadow not found in the first or last frame"
-    dl, ds = lx[last] - lx[0], so[last] - so[0]
-    ok = abs(dl) >= LIGHT_MOVE_MIN and ds * np.sign(dl) <= -SHADOW_MOVE_MIN
-    return bool(ok), (f"light moves {dl:+.2f} of the frame (needs {LIGHT_MOVE_MIN}), shadow "
-                      f"{ds:+.2f} object widths (needs {SHADOW_MOVE_MIN} the other way)")
-
-
-_TEMPORAL = {"reflection": _ball_meets_reflection, "buoyancy": _settles_as_material_says,
-             "shadow": _shadow_moves_opposite}
 
 
 def verify_clip(frames: np.ndarray | list[np.ndarray], graph: CausalSceneGraph) -> ClipVerdict:
@@ -202,18 +133,15 @@ def verify_clip(frames: np.ndarray | list[np.ndarray], graph: CausalSceneGraph) 
     except ValueError as exc:
         raise VerifyError(str(exc)) from None
     verdicts = [verify(np.asarray(im), g) for im, g in zip(frames, graphs)]
-    cat = graph.category
+    cat, this = graph.category, CATEGORIES[graph.category]
     phys = physics_frames(cat, len(frames))
-    tracks: Tracks = {"object_x": _track(verdicts, "centre", 0),
-                      "object_y": _track(verdicts, "centre", 1)}
-    if cat == "shadow":
-        tracks["light_x"] = _track(verdicts, "light_x")
-        tracks["shadow_offset"] = _track(verdicts, "shadow_offset")
+    tracks: Tracks = {"object_x": track(verdicts, "centre", 0),
+                      "object_y": track(verdicts, "centre", 1), **this.clip_tracks(verdicts)}
     obj = _object_name(graph)
-    ok, reason = _TEMPORAL[cat](verdicts, tracks, obj)
-    words = QUESTION_TEXT[cat].format(obj=f"the {obj}")
-    return ClipVerdict(cat, verdicts, phys, {TEMPORAL_QUESTION[cat]: bool(ok)}, tracks, reason,
-                       {TEMPORAL_QUESTION[cat]: words})
+    ok, reason = this.temporal(verdicts, tracks, obj)
+    words = this.temporal_words.format(obj=f"the {obj}")
+    return ClipVerdict(cat, verdicts, phys, {this.temporal_question: bool(ok)}, tracks, reason,
+                       {this.temporal_question: words})
 
 
 def _object_name(graph: CausalSceneGraph) -> str:
