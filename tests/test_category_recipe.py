@@ -15,13 +15,13 @@ from lina_core.csg import TOYWORLD_CATEGORIES, CausalSceneGraph, GraphError, fro
 from lina_core.csg.captions import object_phrase
 from lina_core.csg.geometry import FLOOR_Y, object_box, put
 from lina_core.csg.vocabulary import COLOURS, SHAPES
-from lina_core.csg.words import Tokens, add_objects, read_objects
+from lina_core.csg.words import Tokens, objects_graph
 from lina_core.toyworld.answers import (Answers, ask_count, colour_palette, object_nodes,
                                         texture_single)
 from lina_core.toyworld.blobs import find_blobs
 from lina_core.toyworld.canvas import FLOOR, WALL, Canvas, draw_floor_scene, object_colour
 from lina_core.toyworld.categories import CATEGORIES, Category, Jitter, register, unregister
-from lina_core.toyworld.counterfactual import Counterfactual, texture
+from lina_core.toyworld.counterfactual import Counterfactual, refit_standing, texture
 from lina_core.toyworld.data import ALL_SPLITS, ood_part, sample_scene
 from lina_core.toyworld.render import render
 from lina_core.toyworld.unmix import unmix
@@ -46,13 +46,7 @@ class Neighbours(Category):
     held_out = {"combos": [["red", "blue"], ["green", "yellow"]], "dev": [["green", "yellow"]]}
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
-        for i, w in enumerate(tok.words):
-            if w == "beside":
-                tok.used[i] = True
-        objects, _mirror = read_objects(tok, lambda c: False)
-        stated = [dict(o) for o in objects]
-        g = CausalSceneGraph(category=self.name)
-        add_objects(g, objects)
+        g, stated = objects_graph(tok, self.name, ("beside",))
         g.add_node("floor", "surface", type="floor")
         g.add_edge("obj0", "floor", "on")
         g.add_edge("obj1", "floor", "on")
@@ -96,10 +90,7 @@ class Neighbours(Category):
         return ans
 
     def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
-        for n in g.nodes("object"):
-            b = g.node(n)["box"]
-            put(g, n, object_box(g, n, (b[0] + b[2]) / 2, b[3]))
-        return g
+        return refit_standing(g)
 
     def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
                         ) -> list[Counterfactual]:

@@ -7,7 +7,7 @@ grammar (:mod:`.grammar`) use it; it imports no category, so no import circle.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Any, Callable
 
 from .graph import CausalSceneGraph, GraphError
 from .vocabulary import COLOURS, MATERIALS, MIRROR_SHAPES, SHAPES, SIZES
@@ -136,6 +136,26 @@ def add_objects(g: CausalSceneGraph, objects: list[dict[str, str]],
             o["shape"] = shape
         o.setdefault("size", "small")
         g.add_node(f"obj{j}", "object", **o)
+
+
+def use_words(tok: Tokens, words: Any) -> None:
+    """Mark every prompt word in ``words`` used (a scene's own words, consumed silently)."""
+    for i, w in enumerate(tok.words):
+        if w in words:
+            tok.used[i] = True
+
+
+def objects_graph(tok: Tokens, category: str, words: Any = ()
+                  ) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
+    """What a reader of a scene with stated objects and no mirror starts from: ``words`` used,
+    the graph of ``category`` with the prompt's objects (the category's defaults filled in),
+    and those objects as the prompt stated them."""
+    use_words(tok, words)
+    objects, _mirror = read_objects(tok, lambda c: False)
+    stated = [dict(o) for o in objects]
+    g = CausalSceneGraph(category=category)
+    add_objects(g, objects)
+    return g, stated
 
 
 def mark_stated(g: CausalSceneGraph, stated: set[str]) -> None:

@@ -33,6 +33,17 @@ def remove(g: CausalSceneGraph, nodes: list[str]) -> CausalSceneGraph:
     return g
 
 
+def refit_standing(g: CausalSceneGraph) -> CausalSceneGraph:
+    """Each object's box refitted to its (possibly edited) shape and size where it stands: the
+    same centre and base.  The :meth:`Category.refit` of a scene whose objects stand on the
+    floor and depend on nothing else."""
+    from ..csg.geometry import object_box, put
+    for n in g.nodes("object"):
+        b = g.node(n)["box"]
+        put(g, n, object_box(g, n, (b[0] + b[2]) / 2, b[3]))
+    return g
+
+
 def other(values: Sequence[Any], current: Any, rng: np.random.Generator,
           exclude: Any = ()) -> Any:
     """One of ``values`` that is neither ``current`` nor in ``exclude``, drawn with ``rng``."""

@@ -14,7 +14,7 @@ from scipy import ndimage
 from ...csg.geometry import FLOOR_Y, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.vocabulary import FILL_LEVELS, FILL_MATERIALS, JAR_SHAPES
-from ...csg.words import JAR_AND_PLACE_WORDS, Tokens
+from ...csg.words import JAR_AND_PLACE_WORDS, Tokens, use_words
 from ..answers import Answers, fmt
 from ..blobs import EIGHT
 from ..canvas import FLOOR, GLASS, WALL, Canvas, box
@@ -129,9 +129,7 @@ class Fill(Category):
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
         """A jar scene states no object (its words stay unknown)."""
-        for i, w in enumerate(tok.words):
-            if w in JAR_AND_PLACE_WORDS:
-                tok.used[i] = True
+        use_words(tok, JAR_AND_PLACE_WORDS)
         words = tok.canon
         material = next((w for w in words if w in FILL_MATERIALS), None)
         if material is None:

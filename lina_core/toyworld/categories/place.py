@@ -14,7 +14,7 @@ from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, OBJECT_W, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.vocabulary import COLOURS, FILL_MATERIALS, PLACES, SHAPES
-from ...csg.words import JAR_AND_PLACE_WORDS, Tokens, add_objects, read_objects
+from ...csg.words import JAR_AND_PLACE_WORDS, Tokens, objects_graph
 from ..answers import Answers, ask_count, colour_palette, fmt, object_nodes, texture_single
 from ..blobs import EIGHT, find_blobs
 from ..canvas import WALL, WATER, Canvas, box, draw_object
@@ -121,13 +121,7 @@ class Place(Category):
     donor_slots = {"structure": (("object", "shape"),), "texture": ()}
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
-        for i, w in enumerate(tok.words):
-            if w in JAR_AND_PLACE_WORDS:
-                tok.used[i] = True
-        objects, _mirror = read_objects(tok, lambda c: False)
-        stated = [dict(o) for o in objects]
-        g = CausalSceneGraph(category=self.name)
-        add_objects(g, objects)
+        g, stated = objects_graph(tok, self.name, JAR_AND_PLACE_WORDS)
         place = stated_place(tok.words)
         g.add_node("sand", "surface", type="sand")
         g.add_node("water", "surface", type="water")

@@ -12,7 +12,7 @@ from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.vocabulary import COLOURS, SHAPES
-from ...csg.words import Tokens, add_objects, read_objects
+from ...csg.words import Tokens, objects_graph
 from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
 from ..blobs import EIGHT, find_blobs
 from ..canvas import FLOOR, WALL, Canvas, draw_object
@@ -80,13 +80,7 @@ class Roles(Category):
     donor_slots = {"structure": (("object", "colour"),), "texture": ()}
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
-        for i, w in enumerate(tok.words):
-            if w in ("top", "resting"):
-                tok.used[i] = True
-        objects, _mirror = read_objects(tok, lambda c: False)
-        stated = [dict(o) for o in objects]
-        g = CausalSceneGraph(category=self.name)
-        add_objects(g, objects)
+        g, stated = objects_graph(tok, self.name, ("top", "resting"))
         g.add_node("floor", "surface", type="floor")
         g.add_edge("obj0", "obj1", "on")
         g.add_edge("obj1", "floor", "on")

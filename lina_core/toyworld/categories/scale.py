@@ -14,7 +14,7 @@ from ...csg.vocabulary import COLOURS, SHAPES
 from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
 from ..blobs import Blob, find_blobs
 from ..canvas import FLOOR, WALL, Canvas, draw_floor_scene
-from ..counterfactual import Counterfactual, texture
+from ..counterfactual import Counterfactual, refit_standing, texture
 from ..prompt_edits import recolour
 from ..render import render
 from ..unmix import unmix
@@ -107,10 +107,7 @@ class Scale(CausedCategory):
         return ans
 
     def refit(self, g: CausalSceneGraph) -> CausalSceneGraph:
-        for n in g.nodes("object"):
-            b = g.node(n)["box"]
-            put(g, n, object_box(g, n, (b[0] + b[2]) / 2, b[3]))
-        return g
+        return refit_standing(g)
 
     def counterfactuals(self, g: CausalSceneGraph, size: int, rng: np.random.Generator
                         ) -> list[Counterfactual]:
