@@ -122,3 +122,17 @@ def ask_count(g: CausalSceneGraph, mix: Mix, ans: "Answers", thr: float = 0.5,
     seen = {c: count_copies(found[c] if c in found else colour_blobs(mix, c, thr)) for c in want}
     ans.texture["count"] = all(seen[c] == k for c, k in want.items())
     ans.meas["copies"] = seen
+
+
+def single_object(g: CausalSceneGraph, raw: np.ndarray, mix: Mix
+                  ) -> tuple[str, Blob | None, "Answers"]:
+    """The start of a one-object scene's questions: its object node, the largest blob (None:
+    nothing drawn), and the answers so far (its colour and shape, and the count)."""
+    from .blobs import find_blobs
+    o = object_nodes(g)[0]
+    blobs = find_blobs(mix)
+    blob = blobs[0] if blobs else None
+    ans = Answers()
+    ans.add(texture_single(g, raw, mix, blob, o, "colour"))
+    ask_count(g, mix, ans)
+    return o, blob, ans

@@ -15,8 +15,8 @@ from ...csg.geometry import FLOOR_Y, OBJECT_W, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.vocabulary import COLOURS, FILL_MATERIALS, PLACES, SHAPES
 from ...csg.words import JAR_AND_PLACE_WORDS, Tokens, objects_graph
-from ..answers import Answers, ask_count, colour_palette, fmt, object_nodes, texture_single
-from ..blobs import EIGHT, find_blobs
+from ..answers import Answers, colour_palette, fmt, single_object
+from ..blobs import EIGHT
 from ..canvas import WALL, WATER, Canvas, box, draw_object
 from ..counterfactual import Counterfactual, texture
 from ..prompt_edits import recolour
@@ -182,12 +182,7 @@ class Place(Category):
     def questions(self, g: CausalSceneGraph, img: np.ndarray, raw: np.ndarray) -> Answers:
         cols, names = colour_palette()
         mix = unmix(img, [WALL, SAND, WATER], cols, names, pairs=[(0, 1), (0, 2), (1, 2)])
-        o = object_nodes(g)[0]
-        blobs = find_blobs(mix)
-        blob = blobs[0] if blobs else None
-        ans = Answers()
-        ans.add(texture_single(g, raw, mix, blob, o, "colour"))
-        ask_count(g, mix, ans)
+        o, blob, ans = single_object(g, raw, mix)
         place = place_of(g)
         asked = {"near": ("on_sand", "close_to_water"), "far": ("on_sand", "far_from_water"),
                  "water": ("in_water",)}[place]

@@ -12,8 +12,8 @@ from ...csg.geometry import FLOOR_Y, LIGHT_X, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.rules import SHADOW_FROM_LIGHT
 from ...csg.vocabulary import COLOURS, LIGHT_SIDES, SHAPES
-from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
-from ..blobs import Blob, find_blobs
+from ..answers import Answers, colour_palette, single_object
+from ..blobs import Blob
 from ..canvas import FLOOR, LIGHT, SHADOW, SHADOW_ALPHA, WALL, Canvas, draw_floor_scene
 from ..counterfactual import Counterfactual, remove, texture
 from ..prompt_edits import recolour
@@ -128,12 +128,7 @@ class Shadow(CausedCategory):
         cols, names = colour_palette()
         bgs = [WALL, FLOOR, LIGHT, SHADOW_BLEND]
         mix = unmix(img, bgs, cols, names, pairs=[(0, 1), (1, 3), (0, 2)])
-        o = object_nodes(g)[0]
-        blobs = find_blobs(mix)
-        blob = blobs[0] if blobs else None
-        ans = Answers()
-        ans.add(texture_single(g, raw, mix, blob, o, "colour"))
-        ask_count(g, mix, ans)
+        o, blob, ans = single_object(g, raw, mix)
         light = g.nodes("light")
         lside = g.attr(light[0], "side") if light else None
         sh = g.effects("shadow")
