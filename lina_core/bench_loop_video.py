@@ -257,7 +257,7 @@ def read_rows(out: Path) -> list[dict[str, Any]]:
 
 def _row(r: dict[str, Any], method: str, ok: dict[str, Any], calls: float, wall: float,
          n_tries: int = 0, kept: str = "none") -> dict[str, Any]:
-    """One item's outcome under ``method`` in the shape :func:`bench_loop.summarise` reads."""
+    """One item's outcome under ``method`` in the shape :func:`loop_replay.summarise` reads."""
     b = r["base"]
     return {**{k: r[k] for k in ("split", "category", "index", "seed", "prompt")},
             "method": method, "joint": bool(ok["physics"] and ok["texture"]),
@@ -345,7 +345,7 @@ METHODS = {"baseline": "baseline", "lina": "per-prompt LINA (one choice before t
 
 def summaries(rows: list[dict[str, Any]], check: Any, bench: Path) -> dict[str, Any]:
     """Every method's rows and summary on one split."""
-    from .bench_loop import summarise
+    from .loop_replay import summarise
     base = [_row(r, "baseline", r["base"], r["base"]["model_calls"], r["base"]["wall_s"])
             for r in rows]
     per = {"baseline": base, "lina": shipped_rows(rows, bench, "lina"),
@@ -429,8 +429,8 @@ def markdown(res: dict[str, Any], check: Any) -> str:
 
 def report(check_dir: Path, root: Path, out: Path, bench: Path = SHIPPED_BENCH,
            splits: tuple[str, ...] = ("test-ood", "test-id")) -> dict[str, Any]:
-    from .check import EarlyCheck
-    check = EarlyCheck.load(check_dir)
+    from .check_files import load_check
+    check = load_check(check_dir)
     res: dict[str, Any] = {"check": {k: v for k, v in check.meta.items()
                                      if k not in ("cv_report",)}, "splits": {}, "rows": {}}
     for split in splits:

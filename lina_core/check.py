@@ -85,6 +85,9 @@ def with_expected(previews: np.ndarray, graphs: list[Any]) -> np.ndarray:
 class EarlyCheck:
     """A trained :class:`CheckNet` with its prompt-feature standardisation and check step."""
 
+    #: what ``check.json`` says a folder of this class holds (``kind``)
+    kind = "early-check"
+
     def __init__(self, net: CheckNet | list[CheckNet], mu: np.ndarray, sd: np.ndarray,
                  meta: dict[str, Any]):
         #: an ensemble of nets trained from different seeds (their probabilities averaged):
@@ -174,9 +177,9 @@ class EarlyCheck:
     def load(cls, folder: str | Path) -> "EarlyCheck":
         folder = Path(folder)
         meta = json.loads((folder / "check.json").read_text())
-        if meta.get("kind") == "clip-check" and cls is EarlyCheck:   # the same nets, on clips
-            from .clip_check import ClipCheck
-            cls = ClipCheck
+        if meta.get("kind", EarlyCheck.kind) != cls.kind:
+            raise ValueError(f"check: {folder} holds a {meta.get('kind')!r}, not a {cls.kind!r}; "
+                             f"lina_core.check_files.load_check reads either")
         t = load_file(folder / "check.safetensors")
         nets = []
         for i in range(int(meta.get("members", 1))):
@@ -397,7 +400,7 @@ def fit_check(pipe: Any, folders: list[str | Path], out: str | Path | None = Non
                                  epochs=epochs, members=members)
     splits = sorted({r["split"] for r in data["rows"]})
     from .adaptive import MAX_TRIES
-    meta = {"kind": "early-check", "check_step": step, "steps": steps, "width": width,
+    meta = {"kind": EarlyCheck.kind, "check_step": step, "steps": steps, "width": width,
             "loop_threshold": thr, "max_tries": MAX_TRIES,
             "loop_chosen": "threshold by Youden's J on out-of-fold train and dev-ood "
                            f"probabilities; {MAX_TRIES} tries (the default), fixed before any "

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import bench_loop as B
+from . import loop_replay as B
 from .check import EarlyCheck, report as check_report
 from .grid import key
 from .stats import rate

@@ -58,6 +58,7 @@ class ClipCheck(EarlyCheck):
     """The image check's nets reading a clip's preview frame by frame (module docstring)."""
 
     reads_clips = True
+    kind = KIND
 
     @property
     def how(self) -> str:

@@ -119,8 +119,8 @@ def predictor_in(pipe: Any, folder: str | Path, with_check: bool = True,
         raise ValueError(f"{field}: {folder} does not fit this model: {unfit}")
     if not (with_check and (folder / "check.json").is_file()):
         return pred, None
-    from .check import EarlyCheck
-    check = EarlyCheck.load(folder)
+    from .check_files import load_check
+    check = load_check(folder)
     if not check.fits(pred):
         raise ValueError(f"{field}: the check in {folder} was fitted for another text encoder "
                          f"than its predictor")
@@ -133,8 +133,8 @@ def _attach_early_check(loaded: Loaded, folder: Path) -> None:
     if not (folder / "check.json").is_file():
         return
     try:
-        from .check import EarlyCheck
-        ck = EarlyCheck.load(folder)
+        from .check_files import load_check
+        ck = load_check(folder)
     except Exception as exc:  # noqa: BLE001 - a bad check must not stop the app
         loaded.predictor_note += f"; the early check could not be loaded ({exc})"[:300]
         return

@@ -1,5 +1,5 @@
 """LINA's loop (lina_core.adaptive), its learned check (lina_core.check) and the benchmark's
-replay of recorded tries (lina_core.bench_loop): the policy, save/load identity, and the live
+replay of recorded tries (lina_core.loop_replay): the policy, save/load identity, and the live
 loop on a tiny pipeline (a run the check passes is the baseline, bit for bit)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from lina_core import adaptive, bench_loop
+from lina_core import adaptive, loop_replay
 from lina_core.check import CheckNet, EarlyCheck, auroc, choose_threshold, p_joint, train_net
 from lina_core.lina import GRAPH_FEATURES, LinaSampler, prompt_features
 from lina_core.toyworld.data import sample_scene
@@ -119,18 +119,18 @@ def test_replay_runs_the_loops_policy_on_recorded_tries():
                     [("seed+1", False, (0.2, 0.9))]),
              _tries(2, (0.2, 0.9), [("donor_k10", False, (0.1, 0.9))],
                     [("seed+1", True, (0.9, 0.9))])]
-    loop = bench_loop.replay(bases, tries, "loop", 0.5, 2)
+    loop = loop_replay.replay(bases, tries, "loop", 0.5, 2)
     assert [r["joint"] for r in loop] == [True, True, True]       # item 2: baseline kept
     assert [r["kept"] for r in loop] == ["none", "donor_k10", "none"]
     assert loop[1]["calls"] == 100 and loop[0]["calls"] == 50
-    seeds = bench_loop.replay(bases, tries, "best_of_n_seeds", 0.5, 2)
+    seeds = loop_replay.replay(bases, tries, "best_of_n_seeds", 0.5, 2)
     # item 1: no seed passes, the one the check rates above the baseline is kept (and wrong)
     assert [r["kept"] for r in seeds] == ["none", "seed+1", "seed+1"]
     assert [r["joint"] for r in seeds] == [True, False, True]
-    s = bench_loop.summarise(loop)
+    s = loop_replay.summarise(loop)
     assert s["repair"]["acc"] == 1.0 and s["break"]["acc"] == 0.0 and s["gain"] > 0
     with pytest.raises(ValueError, match="policy"):
-        bench_loop.replay(bases, tries, "magic", 0.5, 2)
+        loop_replay.replay(bases, tries, "magic", 0.5, 2)
 
 
 # ---------------------------------------------------------------------- the live loop
@@ -232,13 +232,13 @@ def test_recorded_tries_replay_what_the_live_loop_does(pipe, tmp_path):
     ck = _check(1.01, max_tries=2)
     ck.meta.update(check_step=5, steps=9)
     out = tmp_path / "tries"
-    bench_loop.record_split(pipe, tmp_path / "kept", out, ck, Ranker(), progress=lambda m: None,
+    loop_replay.record_split(pipe, tmp_path / "kept", out, ck, Ranker(), progress=lambda m: None,
                             steps=9)
-    bases = bench_loop.base_probabilities(pipe, tmp_path / "kept", ck)
-    tries = bench_loop.rescore(out, bench_loop.read_tries(out), ck, pipe, steps=9)
+    bases = loop_replay.base_probabilities(pipe, tmp_path / "kept", ck)
+    tries = loop_replay.rescore(out, loop_replay.read_tries(out), ck, pipe, steps=9)
     assert len(tries) == 1 and tries[0]["same_as_kept_baseline"]
     assert np.allclose(tries[0]["base"]["p"], bases[0]["p"])
-    replayed = bench_loop.replay(bases, tries, "loop", 1.01, 2)[0]
+    replayed = loop_replay.replay(bases, tries, "loop", 1.01, 2)[0]
     graph = scene(item, categories(pipe)).graph
     live = LinaSampler(pipe, Ranker(), steps=9, check=ck)(rows[0]["prompt"], graph,
                                                           seed=rows[0]["noise_seed"])

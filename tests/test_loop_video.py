@@ -12,6 +12,7 @@ import torch
 
 from lina_core import adaptive, engine
 from lina_core.check import CheckNet, EarlyCheck
+from lina_core.check_files import load_check
 from lina_core.clip_check import ClipCheck, choose, combine
 from lina_core.lina import GRAPH_FEATURES, LinaSampler
 from lina_core.toyworld.video_data import sample_clip
@@ -110,8 +111,10 @@ def test_which_check_reads_clips(vpipe, tmp_path):
     assert ck.applies(vpipe, graph) and not ck.applies(vpipe, _still_graph())
     ck.meta["text_encoder"] = "abc"
     ck.save(tmp_path)
-    back = EarlyCheck.load(tmp_path)
+    back = load_check(tmp_path)
     assert isinstance(back, ClipCheck) and back.how == "min" and back.reads_clips
+    with pytest.raises(ValueError, match="clip-check"):     # not silently the image check
+        EarlyCheck.load(tmp_path)
     clip = np.random.default_rng(0).integers(0, 255, (FRAMES, 32, 32, 3), dtype=np.uint8)
     feats = ck.features(vpipe, prompt, graph)
     assert back.read_clip(clip, feats, graph) == ck.read_clip(clip, feats, graph)
