@@ -22,6 +22,8 @@ from .loading import load_any, load_model  # noqa: F401  (tests and scripts read
 MODULE_COMMANDS = {
     "verify-eval": ("toyworld.verify_eval", "the verifier on perturbed renders and on "
                     "counterfactual wrong renders, per category and question"),
+    "bench-loop": ("bench_loop", "LINA's loop: kept baseline runs, the early check, the tries it "
+                   "could make, replayed per policy; on images and clips"),
     "bench-engine": ("bench_engine", "what the trajectory cache saves, and what the engine "
                      "costs over a plain pipeline call"),
     "bench-model": ("bench_model", "a ToyWorld model's images (or clips) per second and peak "

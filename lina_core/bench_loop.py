@@ -1,4 +1,4 @@
-"""``python -m lina_core.bench_loop``: LINA's loop measured.  Collect the kept baseline runs,
+"""``python -m lina_core bench-loop``: LINA's loop measured.  Collect the kept baseline runs,
 fit the early check, record the tries (:mod:`lina_core.loop_replay`), replay them per policy and
 write the report; ``video ...`` does the same on clips (:mod:`lina_core.bench_loop_video`).
 The library pieces live in the modules named; this one only reads arguments and calls them, so
@@ -99,11 +99,11 @@ def cmd_video(a: Any) -> None:
 
 
 def parser() -> Any:
-    """``python -m lina_core.bench_loop {collect,fit-check,tries,schedule,report,video}``: the
+    """``python -m lina_core bench-loop {collect,fit-check,tries,schedule,report,video}``: the
     loop's benchmark end to end, every stage resumable under ``--root``."""
     import argparse
     root = Path(__file__).resolve().parent.parent
-    ap = argparse.ArgumentParser(prog="python -m lina_core.bench_loop",
+    ap = argparse.ArgumentParser(prog="python -m lina_core bench-loop",
                                  description="LINA's loop: kept baseline runs, the early check, "
                                  "the recorded tries, the report")
     ap.add_argument("--root", default=str(root / "runs" / "check"),
@@ -181,7 +181,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,7 +1,7 @@
 """The loop on clips (issue 24.5): the clip check chosen on dev-ood clips, the live loop on the
 test splits, the report.
 
-``python -m lina_core.bench_loop video fit`` reads baseline clips kept by ``collect`` (train and
+``python -m lina_core bench-loop video fit`` reads baseline clips kept by ``collect`` (train and
 dev-ood only) and chooses how the image check reads a clip (:mod:`lina_core.clip_check`: check
 step, frame combination, prompt embedding, the loop's threshold), writing the clip check beside
 the video model's predictor.  ``video run`` runs the *live* loop (:meth:`LinaSampler.adapt`,

@@ -177,7 +177,3 @@ def main(argv: list[str] | None = None) -> None:
     if a.out:
         with open(a.out, "w") as fh:
             json.dump(res, fh, indent=1)
-
-
-if __name__ == "__main__":      # scripts/reproduce.py's stage runs it so (it is edited elsewhere)
-    main()

@@ -1,6 +1,6 @@
 """The loop's report: the check's card figures and the benchmark table, from recorded runs.
 
-Reads what ``python -m lina_core.bench_loop`` recorded under a root folder (the kept baseline
+Reads what ``python -m lina_core bench-loop`` recorded under a root folder (the kept baseline
 runs per split, the tries of flagged items) and the shipped check, and reports test-ood and test-id with
 the loop's settings from the check's card (its threshold: Youden's J on out-of-fold train and
 dev-ood probabilities; two tries): nothing on a test split chooses anything.  Methods of the per-prompt benchmark (best fixed,
@@ -207,9 +207,9 @@ def card(res: dict[str, Any]) -> str:
     tr = c.get("training", {})
     lines = [
         "# LINA's early check: card", "",
-        "Made by `python -m lina_core.bench_loop fit-check` (train and dev-ood baseline runs "
-        "kept by `python -m lina_core.bench_loop collect`); figures on the test splits by "
-        "`python -m lina_core.bench_loop report` (reported only, never used to choose).", "",
+        "Made by `python -m lina_core bench-loop fit-check` (train and dev-ood baseline runs "
+        "kept by `python -m lina_core bench-loop collect`); figures on the test splits by "
+        "`python -m lina_core bench-loop report` (reported only, never used to choose).", "",
         "**What it is.** An ensemble of "
         f"{c.get('members', 1)} small CNNs (width {c['width']}) that read a run's predicted clean "
         f"image at step {c['check_step']} of 25 beside three layout masks of the scene graph "

@@ -20,7 +20,7 @@ Two things about the image check do not carry over, and the clip check says whic
   minimum over all frames).
 
 The check step, the combination, the embedding and the loop's threshold are chosen on train and
-dev-ood clips only (:func:`choose`, run by ``python -m lina_core.bench_loop video fit``); the
+dev-ood clips only (:func:`choose`, run by ``python -m lina_core bench-loop video fit``); the
 test splits are reported only.  Saved beside the video model's predictor as ``check.json``
 (``kind: clip-check``) and ``check.safetensors`` (the image check's weights, unchanged).
 """

@@ -52,7 +52,7 @@ def run_folders(runs: str | Path) -> list[Path]:
     found = sorted(p for p in runs.iterdir() if (p / "rows.jsonl").is_file())
     if not found:
         raise ValueError(f"--runs: no rows.jsonl in {runs} or its subfolders (make runs with "
-                         f"`python -m lina_core.bench_loop collect`)")
+                         f"`python -m lina_core bench-loop collect`)")
     return found
 
 

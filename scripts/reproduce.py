@@ -75,11 +75,6 @@ SIZES = {
                                  floating_n=1, separation_n=1, refraction_n=2),
                   video=dict(steps=4, fit_n=1, n=1, seeds="0", check_steps="2")),
 }
-#: the stages that run a module of their own (their arguments start with its name)
-MODULES = ("verifier", "verifier_v2", "speed", "loop_collect_train", "loop_collect_dev",
-           "loop_fit_check", "loop_collect_test_ood", "loop_collect_test_id", "loop_tries_test_ood",
-           "loop_tries_test_id", "loop_report", "video_collect_dev", "video_fit",
-           "video_run_test_ood", "video_run_test_id", "video_report")
 #: the stages that shard over ``--procs`` processes (accelerate), each with one torch thread
 SHARDED = ("grid_dev", "grid_train", "grid_test_ood", "grid_test_id")
 
@@ -138,15 +133,16 @@ def stages(out: Path, z: dict, model: str | None = None) -> list[tuple[str, list
 
 
 def module_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]:
-    """The stages that are modules of their own (``python -m <module>``): the verifier on
-    perturbed renders (no model), and the sampler's speed on the trained model."""
-    verify = ["lina_core.toyworld.verify_eval", "--n", str(z["verify_n"]), "--size", "32",
+    """The measurements with arguments of their own (``python -m lina_core verify-eval`` and
+    ``bench-speed``): the verifier on perturbed renders (no model), and the sampler's speed on the
+    trained model."""
+    verify = ["verify-eval", "--n", str(z["verify_n"]), "--size", "32",
               "--seed", "5000", "--categories"]
     return [
         ("verifier", [*verify, FIVE, "--json", str(out / "verifier" / "verify_five.json")]),
         ("verifier_v2", [*verify, "roles,fill,place", "--json",
                          str(out / "verifier" / "verify_v2.json")]),
-        ("speed", ["lina_core.bench_speed", "--model", model, "--batch", z["speed_batch"],
+        ("speed", ["bench-speed", "--model", model, "--batch", z["speed_batch"],
                    "--repeats", str(z["speed_repeats"]), "--steps", str(z["steps"]),
                    "--out", str(out / "speed" / "speed.json"),
                    # the quick mode skips the compile (~20-60 s); test_speed compiles
@@ -155,10 +151,10 @@ def module_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]
 
 
 def loop_stages(out: Path, z: dict, model: str) -> list[tuple[str, list[str]]]:
-    """LINA's loop (``python -m lina_core.bench_loop``, docs/RESULTS.md first section): kept
+    """LINA's loop (``python -m lina_core bench-loop``, docs/RESULTS.md first section): kept
     baseline runs, the early check fitted on train and dev-ood beside the predictor, the tries
     of flagged test items, the report against this run's per-prompt benchmark."""
-    loop = ["lina_core.bench_loop", "--root", str(out / "loop_runs"), "--check",
+    loop = ["bench-loop", "--root", str(out / "loop_runs"), "--check",
             str(out / "predictor"), "--model", model, "--steps", str(z["steps"])]
     collect = lambda split, n, seeds: [*loop, "collect", "--split", split, "--n", str(n),  # noqa: E731
                                        "--seeds", seeds, "--categories", z["categories"]]
@@ -224,7 +220,7 @@ def video_loop_stages(out: Path, z: dict) -> list[tuple[str, list[str]]]:
     (``video_predictor``, copied by :func:`run`: nothing here writes ``assets/``), the live
     loop on each test split, the report (against the shipped per-prompt video benchmark)."""
     pred = str(out / "video_predictor")
-    loop = ["lina_core.bench_loop", "--root", str(out / "video_loop_runs"), "--model",
+    loop = ["bench-loop", "--root", str(out / "video_loop_runs"), "--model",
             str(VIDEO_MODEL), "--steps", str(z["steps"])]
     video = lambda stage, *extra: [*loop, "video", stage, "--predictor", pred, *extra]  # noqa: E731
     return [
@@ -247,8 +243,6 @@ DOC_FILES = ("eval/eval.md", "eval/eval.json", "eval/samples_grid.png", "bench/b
 
 def command(name: str, args: list[str], procs: int) -> list[str]:
     """The command line of one stage (a grid over ``procs`` accelerate processes)."""
-    if name in MODULES:
-        return [sys.executable, "-m", *args]
     if name in SHARDED and procs > 1:
         return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
                 "--num_processes", str(procs), "--num_machines", "1", "--mixed_precision",
@@ -261,7 +255,7 @@ def run_in_process(name: str, args: list[str], env: dict[str, str]) -> int:
     stage's environment, working folder and torch thread count, all put back afterwards: what
     the command line runs, without a fresh interpreter importing torch (the tests' smoke run)."""
     import importlib
-    module, argv = (args[0], args[1:]) if name in MODULES else ("lina_core.__main__", args)
+    module, argv = "lina_core.__main__", args
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     import torch
     threads = torch.get_num_threads()

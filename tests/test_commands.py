@@ -18,11 +18,9 @@ CHORES = {"make_space.py", "reproduce.py", "screenshots.py", "talk_screens.py"}
 #: chores that still patch sys.path (a ratchet): none; they run with PYTHONPATH=., as the
 #: Makefile sets it
 STILL_PATCHING: set[str] = set()
-#: modules of lina_core that still run as ``python -m lina_core.<module>``: bench_loop (edited
-#: elsewhere), and the two scripts/reproduce.py's stages run so; each to become a line of
-#: MODULE_COMMANDS
-STANDALONE = {"lina_core/bench_loop.py", "lina_core/bench_speed.py",
-              "lina_core/toyworld/verify_eval.py"}
+#: modules of lina_core that still run as ``python -m lina_core.<module>`` (a ratchet): none;
+#: every command is a line of MODULE_COMMANDS
+STANDALONE: set[str] = set()
 
 
 def _module_file(module: str) -> Path:

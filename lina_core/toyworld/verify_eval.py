@@ -224,7 +224,3 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
-
-
-if __name__ == "__main__":      # scripts/reproduce.py's stage runs it so (it is edited elsewhere)
-    main()
