@@ -18,11 +18,14 @@ import torch
 from lina_core import engine
 from lina_core.samplers import run_scheduler
 from lina_core.interventions import InterventionSpec, PromptEdit, ScheduleSpec, SpecError
-from tiny_pipes import PROMPT, TARGET, build, cached_baseline, cogvideox_pipeline, engine_spec
+from test_engine import every_kind_of_intervention, same_state, snapshot
+from tiny_pipes import (PROMPT, TARGET, adapter_of, build, cached_baseline, cogvideox_pipeline,
+                        engine_spec, families)
 
 STEPS = 6
 K = 3
-FAMILIES = ["wan", "wan22", "cogvideox"]
+#: the real video families' tiny pipelines (the adapters' table: video and not LINA's own)
+FAMILIES = [f for f in families() if adapter_of(f).video and not adapter_of(f).builtin]
 #: the scheduler each pipeline is built with (the released models' default), which the engine swaps
 DEFAULT_SCHEDULER = {"wan": "UniPCMultistepScheduler", "wan22": "UniPCMultistepScheduler",
                      "cogvideox": "CogVideoXDDIMScheduler"}
@@ -321,3 +324,17 @@ def test_latent_guidance_guides_each_conditional_pass_once(model, baselines):
     for i in range(K + 1):
         assert maxdiff(r.trajectory.latents[i], base.trajectory.latents[i]) == 0
     assert maxdiff(r.images, base.images) > 0
+
+
+def test_a_run_leaves_the_pipeline_exactly_as_it_was(model, baselines):
+    """As ``test_engine`` pins it on the image and ToyWorld families: after a run of every kind
+    of intervention, from scratch and from the cached baseline, the pipeline's components,
+    config, scheduler state, hooks and weights are as they were."""
+    fam, pipe, kw = model
+    base = baseline(model, baselines)
+    before = snapshot(pipe)
+    for s in every_kind_of_intervention(fam):
+        engine.run(pipe, s, **kw)
+        if s.schedule.kind == "uniform":
+            engine.run(pipe, s, cache=base.trajectory, **kw)
+    assert same_state(snapshot(pipe), before)
