@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from lina_core import csg
+from lina_core.edit_types import EDIT_KINDS
 from lina_core.interventions import EDIT_TYPES, InterventionSpec
 from lina_core.limits import (MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS, MAX_STRENGTH,
                               MIN_STEPS, check_text)
@@ -320,8 +321,10 @@ def _controls() -> dict[str, Any]:
         c["guidance"] = FieldSlider(0, MAX_GUIDANCE, value=3.0, step=0.5,
                                     label="guidance scale", field="guidance_scale")
     with gr.Row():
-        c["edit_type"] = FieldDropdown([NO_EDIT, *EDIT_TYPES], value=INTERVENE_EDIT,
-                                       label="edit type", field="edit type")
+        # each kind says what it does (lina_core.edit_types: its summary)
+        c["edit_type"] = FieldDropdown(
+            [NO_EDIT] + [(f"{k}: {EDIT_KINDS[k].summary}", k) for k in EDIT_TYPES],
+            value=INTERVENE_EDIT, label="edit type", field="edit type")
         c["strength"] = FieldSlider(-MAX_STRENGTH, MAX_STRENGTH, value=1.0, step=0.05,
                                     label="strength", field="strength")
     with gr.Row():

@@ -88,7 +88,7 @@ class Replace(EditType):
 @edit_type
 class Interpolate(EditType):
     name = "interpolate"
-    summary = "c + strength x (c_target - c): part of the way to the target prompt"
+    summary = "c + strength x (c_target - c): part way to the target prompt"
 
     def validate(self, edit: Any, field: str) -> None:
         _needs_target(edit, field, self.name)
@@ -101,7 +101,7 @@ class Interpolate(EditType):
 @edit_type
 class AddDirection(EditType):
     name = "add_direction"
-    summary = "c + strength x (e(direction to) - e(direction from)): a concept direction"
+    summary = "c + strength x (e(to) - e(from)): a concept direction"
 
     def validate(self, edit: Any, field: str) -> None:
         if not (edit.direction_from or edit.direction_to):
@@ -115,7 +115,7 @@ class AddDirection(EditType):
 @edit_type
 class ScaleTokens(EditType):
     name = "scale_tokens"
-    summary = "multiply the embedding of the listed words' tokens by strength"
+    summary = "the listed words' tokens times strength"
 
     def validate(self, edit: Any, field: str) -> None:
         if not edit.words:
@@ -134,7 +134,7 @@ class ScaleTokens(EditType):
 @edit_type
 class SwapTokens(EditType):
     name = "swap_tokens"
-    summary = "put the target prompt's embedding of each pair's second word at its first"
+    summary = "each pair's first word takes the target prompt's second word"
 
     def validate(self, edit: Any, field: str) -> None:
         _needs_target(edit, field, self.name)
@@ -158,8 +158,7 @@ class SwapTokens(EditType):
 @edit_type
 class Donor(EditType):
     name, from_graph = "donor", True
-    summary = ("use a donor caption from the scene graph: 'structure' keeps the effects' "
-               "causal parents, 'texture' the rest")
+    summary = "a donor caption from the scene graph (structure: the effects' causes kept)"
 
     def resolve(self, edit: Any, graph: Any) -> tuple[Any, str]:
         """A ``replace`` of the donor caption (:func:`lina_core.donors.donor_for`): the swaps
