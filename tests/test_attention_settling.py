@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from lina_core import attention_settling as AS
 from lina_core.csg import TOYWORLD_CATEGORIES

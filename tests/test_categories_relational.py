@@ -50,8 +50,8 @@ def test_extended_tokenizer_knows_all_eight(relational_pipe, tmp_path):
 
 
 def test_category_words_cover_the_captions(old_pipe):
-    """Each v2 category's caption words are the first vocabulary's or its ``new_words``."""
-    import json
+    """Each relational category's caption words are the first vocabulary's or its
+    ``new_words``."""
     import re
     old = old_pipe.tokenizer.get_vocab()
     for cat in RELATIONAL_CATEGORIES:
