@@ -6,14 +6,12 @@ into the edit it becomes (a ``replace`` of its caption).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from .edit_types import EDIT_KINDS
+from .edit_types import EDIT_KINDS, Encoder
 from .interventions import InterventionSpec, PromptEdit
-
-Encoder = Callable[[list[str]], dict[str, torch.Tensor]]
 
 
 def memo(encode: Encoder) -> Encoder:

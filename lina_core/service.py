@@ -351,10 +351,6 @@ class ModelService:
         from .grid import categories
         return categories(self.get(key).pipe)
 
-    def verifier_missing(self, graph: Any, key: str | None = None) -> str | None:
-        """:func:`verifier_missing` for pictures of ``key``, with this service's categories."""
-        return verifier_missing(graph, key, self.categories)
-
     # ------------------------------------------------------------------ the baseline memo
     def baseline(self, m: Loaded, spec: Any, seed: int, **run_kw: Any) -> tuple[Any, Any, bool]:
         """The baseline run of ``spec`` (:func:`lina_core.compare.baseline_of` decides what that
