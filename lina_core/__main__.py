@@ -22,22 +22,22 @@ from .loading import load_any, load_model  # noqa: F401  (tests and scripts read
 MODULE_COMMANDS = {
     "verify-eval": ("toyworld.verify_eval", "the verifier on perturbed renders and on "
                     "counterfactual wrong renders, per category and question"),
-    "bench-loop": ("bench_loop", "LINA's loop: kept baseline runs, the early check, the tries it "
+    "bench-loop": ("bench.loop", "LINA's loop: kept baseline runs, the early check, the tries it "
                    "could make, replayed per policy; on images and clips"),
-    "bench-engine": ("bench_engine", "what the trajectory cache saves, and what the engine "
+    "bench-engine": ("bench.engine", "what the trajectory cache saves, and what the engine "
                      "costs over a plain pipeline call"),
-    "bench-model": ("bench_model", "a ToyWorld model's images (or clips) per second and peak "
+    "bench-model": ("bench.model", "a ToyWorld model's images (or clips) per second and peak "
                     "memory"),
-    "bench-speed": ("bench_speed", "ToyWorld sampling against the machine's matrix rate, old "
+    "bench-speed": ("bench.speed", "ToyWorld sampling against the machine's matrix rate, old "
                     "sampler path vs new"),
-    "bench-limits": ("bench_limits", "parse and graph-figure time at 1x-32x of a prompt size"),
-    "bench-app": ("bench_app", "the app: start to ready, and click to a baseline + LINA pair"),
-    "load-test": ("load_test", "the app's queue under concurrent clients that leave or cancel"),
-    "device-check": ("device_check", "the engine's contract tests and timings on a device"),
+    "bench-limits": ("bench.limits", "parse and graph-figure time at 1x-32x of a prompt size"),
+    "bench-app": ("bench.app", "the app: start to ready, and click to a baseline + LINA pair"),
+    "load-test": ("bench.load", "the app's queue under concurrent clients that leave or cancel"),
+    "device-check": ("bench.device", "the engine's contract tests and timings on a device"),
     "attention-iou": ("attention_iou", "when attention settles on each node: IoU of attention "
                       "masks against the renderer's"),
     "probe-tables": ("probe_tables", "markdown tables of probe results, for the docs"),
-    "relational-report": ("relational_report", "roles, fill, place on a model: the test-id -> "
+    "relational-report": ("bench.relational", "roles, fill, place on a model: the test-id -> "
                           "test-ood gap and fill's error toward the prior"),
     "choose-presets": ("choose_presets", "the LINA tab's talk presets, measured on the dev-ood "
                        "grid"),
@@ -137,7 +137,7 @@ def cmd_generate(a: argparse.Namespace) -> None:
 def cmd_eval(a: argparse.Namespace) -> None:
     import torch
     from . import speed
-    from .evaluate import evaluate_model, markdown_table, save_grid, summary, write_json
+    from .bench.evaluate import evaluate_model, markdown_table, save_grid, summary, write_json
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -147,7 +147,7 @@ def cmd_eval(a: argparse.Namespace) -> None:
         (out / "eval_summary.json").write_text(json.dumps(summary(res["raw"], cats, source),
                                                           indent=1))
     if a.merge:     # pool earlier runs over disjoint scene ranges (--start) into one table
-        from .evaluate import merge
+        from .bench.evaluate import merge
         res = merge([json.loads(Path(p).read_text()) for p in a.merge.split(",")])
         write_json(res, out / "eval.json")
         card(res, f"python -m lina_core eval --merge {a.merge}")
@@ -212,7 +212,7 @@ def cmd_fit(a: argparse.Namespace) -> None:
 
 def cmd_bench(a: argparse.Namespace) -> None:
     import torch
-    from .bench import markdown, run_bench
+    from .bench.methods import markdown, run_bench
     from .service import PREDICTOR_DIRS, predictor_in
     torch.set_num_threads(a.threads)
     pipe = load_model(a.model, a.tiny, a.video)
@@ -273,7 +273,7 @@ def cmd_grid(a: argparse.Namespace) -> None:
     items = work_items(a.splits.split(","), a.n, a.seeds, cats, a.start)
     family = FAMILY if not a.candidates else tuple(get(n) for n in a.candidates.split(","))
     if a.for_bench:
-        from .bench import cells_needed
+        from .bench.methods import cells_needed
         from .lina import Predictor
         names = cells_needed(pipe, Predictor.load(a.for_bench), items, cats)
         family = tuple(c for c in family if c.name in names)
@@ -291,7 +291,7 @@ def cmd_golden(a: argparse.Namespace) -> int:
     from .toyworld import golden
     if a.bench:
         import torch
-        from .bench import replay
+        from .bench.methods import replay
         torch.set_num_threads(a.threads)
         bench = json.loads(Path(a.bench).read_text())    # a results file of this repository
         pipe = load_model(a.model, a.tiny, False)

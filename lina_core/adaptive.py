@@ -10,7 +10,7 @@ it keeps whichever run, the baseline included, the check rates best.
 
 :func:`decide` is the whole policy, a pure function of the check's probabilities, so the live
 sampler (:class:`lina_core.lina.LinaSampler`) and the benchmark's replay of recorded tries
-(:mod:`lina_core.loop_replay`) run the same code.
+(:mod:`lina_core.bench.loop_replay`) run the same code.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ It is learned, never the verifier: an ensemble of three small CNNs, their image 
 by the prompt's, trained on baseline runs of train and dev-ood prompts
 (:mod:`lina_core.check_data`) labelled by the verifier's verdict on their final images.  The
 check step and width are chosen by grouped cross-validation on those splits; test-id and
-test-ood are only reported (:mod:`lina_core.check_report`).  Saved as safetensors with a JSON
+test-ood are only reported (:mod:`lina_core.bench.loop_report`).  Saved as safetensors with a JSON
 card.
 """
 from __future__ import annotations

@@ -22,7 +22,7 @@ def prompt_stats(rows, choices, fixed):
     """Per prompt: (baseline rate, LINA rate, samples, LINA's candidate, seeds LINA fixes,
     category)."""
     import numpy as np
-    from .bench import method_rows
+    from .bench.methods import method_rows
     m = method_rows(rows, choices, fixed)
     stats = {}
     for p in choices:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", default=None, help="default: the shipped image model")
     ap.add_argument("--categories", default="", help="one preset per category, these ones")
     a = ap.parse_args(argv)
-    from .bench import lina_choices
+    from .bench.methods import lina_choices
     from .grid import read_rows
     from .lina import Predictor
     from .loading import load_model

@@ -68,7 +68,7 @@ def measure(pipe: Any, folder: str | Path, out: str | Path, check: Any, predicto
             progress: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Every failing kept baseline run of ``folder`` (a dev-ood folder of check_data), its first
     try under both schedules, into ``out/rows.jsonl`` (resumable); every row."""
-    from .loop_replay import base_probabilities
+    from .bench.loop_replay import base_probabilities
     if "test" in Path(folder).name:
         raise ValueError(f"folder: {folder} looks like a test split; the schedule is chosen on "
                          f"dev-ood (or train) runs only")

@@ -337,7 +337,7 @@ def run(out: Path, quick: bool, dry: bool = False, log=print, procs: int = 1,
 def grid_tables(out: Path, docs: Path) -> None:
     """Every grid's candidate table (each candidate's rates per split and category) as
     ``<docs>/grid_<name>.md``."""
-    from lina_core.bench import candidate_table
+    from lina_core.bench.methods import candidate_table
     from lina_core.grid import read_rows
     for g in sorted(out.glob("grid_*")):
         rows = read_rows(g) if g.is_dir() else []

@@ -1,5 +1,5 @@
 """LINA's loop (lina_core.adaptive), its learned check (lina_core.check) and the benchmark's
-replay of recorded tries (lina_core.loop_replay): the policy, save/load identity, and the live
+replay of recorded tries (lina_core.bench.loop_replay): the policy, save/load identity, and the live
 loop on a tiny pipeline (a run the check passes is the baseline, bit for bit)."""
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from lina_core import adaptive, loop_replay
+from lina_core import adaptive
+from lina_core.bench import loop_replay
 from lina_core.check import CheckNet, EarlyCheck, auroc, choose_threshold, p_joint, train_net
 from lina_core.lina import GRAPH_FEATURES, LinaSampler, prompt_features
 from lina_core.toyworld.data import sample_scene

@@ -119,6 +119,6 @@ def test_command_errors_exit_2_naming_the_field(tmp_path):
     r = run_cli("grid", "--tiny", "--categories", "nope", "--n", "1", "--steps", "2",
                 "--out", str(tmp_path / "g"))
     assert r.returncode == 2 and "--categories" in r.stderr, r.stderr
-    from lina_core.bench_loop import main as loop_main
+    from lina_core.bench.loop import main as loop_main
     assert loop_main(["--root", str(tmp_path), "collect", "--split", "train", "--categories",
                       "nope", "--n", "1"]) == 2

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _module():
-    from lina_core import device_check
+    from lina_core.bench import device as device_check
     return device_check
 
 

@@ -637,7 +637,7 @@ def test_invalid_spec_object_raises_on_validate():
 
 
 def test_bench_engine_smoke(tmp_path, capsys):
-    from lina_core import bench_engine
+    from lina_core.bench import engine as bench_engine
     out = tmp_path / "bench.json"
     res = bench_engine.main(["--tiny", "--steps", "3", "--reps", "1", "--overhead-reps", "1",
                              "--out", str(out)])

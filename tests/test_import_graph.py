@@ -24,8 +24,8 @@ import networkx as nx
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("lina_core", "app")
 
-#: the circles left: none (issue 26's five, the loop's two: bench_loop's library parts are
-#: lina_core.loop_replay, and a check's folder is read by lina_core.check_files); kept as a
+#: the circles left: none (issue 26's five, the loop's two: the loop benchmark's library parts are
+#: lina_core.bench.loop_replay, and a check's folder is read by lina_core.check_files); kept as a
 #: ratchet for a circle that cannot be broken at once
 KNOWN: set[frozenset[str]] = set()
 

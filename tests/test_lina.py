@@ -16,7 +16,7 @@ import torch
 from lina_core import candidates as C
 from lina_core import engine
 from lina_core.__main__ import load_model
-from lina_core.bench import method_rows, oracle_share, summarise
+from lina_core.bench.methods import method_rows, oracle_share, summarise
 from lina_core.csg import from_prompt
 from lina_core.donors import DonorError
 from lina_core.grid import read_rows, run_item
@@ -257,7 +257,7 @@ def test_fit_refuses_test_ood_and_bench_reads_the_grid(pipe, tmp_path):
                                           if x["prompt"] == r["prompt"]])[0], 0.0)
                for r in test}
     rows = method_rows(test, choices, rep["best_fixed"])
-    from lina_core.bench import cells_needed
+    from lina_core.bench.methods import cells_needed
     from lina_core.csg import CATEGORIES
     items = [{"split": "test-ood", "category": c, "index": 0, "seed": 0}
              for c in ("shadow", "scale")]
@@ -359,7 +359,7 @@ def test_open_world_scene_gets_the_causal_completion_and_refuses_toyworld_candid
 
 
 def test_candidate_costs_are_ratios_over_the_same_items():
-    from lina_core.bench import candidate_costs
+    from lina_core.bench.methods import candidate_costs
     item = {"split": "test-ood", "category": "shadow", "seed": 0}
     rows = [{**item, "index": i, "candidate": c, "wall_s": w, "model_calls": m}
             for i in range(2) for c, w, m in (("none", 1.0, 50), ("cplus_guided_k12", 1.5, 59))]

@@ -146,7 +146,7 @@ def _row(base_ok, pv, tries, bound=()):
 
 
 def test_the_bound_replays_the_loop_with_the_verifier_reading_the_previews():
-    from lina_core.bench_loop_video import bound_row, loop_row
+    from lina_core.bench.loop_video import bound_row, loop_row
     # the verifier flags the base; the loop's first try (donor_k10) fails it, cplus_half passes
     r = _row(False, [0.0, 1.0], [("donor_k10", False, [0.0, 1.0])],
              [("cplus_half", True, [1.0, 1.0])])
@@ -183,7 +183,7 @@ def test_the_settings_are_the_best_on_the_fitting_clips():
 def test_processes_share_a_split_by_claiming_items(tmp_path):
     """Two processes started together never run the same clip; a stopped one's claim is
     taken over."""
-    from lina_core.bench_loop_video import claim
+    from lina_core.bench.loop_video import claim
     item = {"split": "test-ood", "category": "shadow", "index": 0, "seed": 0}
     assert claim(tmp_path, item) and not claim(tmp_path, item)   # this process holds it
     (tmp_path / "claims" / "test-ood_shadow_0_0").write_text("0")  # no claimant
@@ -195,7 +195,7 @@ def test_fit_diagnostics_say_what_the_check_reads_beyond_the_clip_kind():
     rate), the check's AUROC within each kind (null where a kind has one outcome: JSON has no
     NaN), and precision / recall at the loop's threshold."""
     import json
-    from lina_core.bench_loop_video import diagnostics
+    from lina_core.bench.loop_video import diagnostics
     cats = np.array(["a"] * 4 + ["b"] * 4)
     fails = np.array([1, 1, 1, 1, 0, 0, 1, 0], bool)     # kind a always fails
     # P(physics), P(texture): joint 0.1 on a's clips and b's failure, 0.9 elsewhere

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lina_core import speed
-from lina_core.evaluate import sample_images
+from lina_core.bench.evaluate import sample_images
 from lina_core.toyworld.data import sample_scene
 from lina_core.toyworld.verify_video import judge
 

@@ -10,7 +10,7 @@ import pytest
 from test_model import (load_shipped, test_same_seed_same_pixels,  # noqa: F401
                         test_weights_are_safetensors_only)
 
-from lina_core.evaluate import sample_images
+from lina_core.bench.evaluate import sample_images
 from lina_core.toyworld.data import sample_scene, scene_index
 from lina_core.toyworld.video_data import CLIP_CATEGORIES
 

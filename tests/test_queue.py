@@ -18,7 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 def load_test_module():
-    from lina_core import load_test
+    from lina_core.bench import load as load_test
     return load_test
 
 

@@ -1,4 +1,4 @@
-"""``python -m lina_core bench-speed`` (lina_core.bench_speed): the benchmark on a tiny saved
+"""``python -m lina_core bench-speed`` (lina_core.bench.speed): the benchmark on a tiny saved
 model, without its compile (the compile itself, the same ``speed.compile_denoiser``, is
 test_speed's; compiling again here cost ~60-120 s of the suite)."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ def test_bench_speed_prints_rates_and_compares_the_paths(tmp_path, capsys, monke
     work, both paths' times and the largest pixel difference between them; and the profile."""
     monkeypatch.delenv("LINA_FAST", raising=False)   # bench_speed sets it; put back after
     import json
-    from lina_core import bench_speed
+    from lina_core.bench import speed as bench_speed
     registry.tiny_toyworld().save_pretrained(tmp_path / "tiny")
     out = tmp_path / "speed.json"
     bench_speed.main(["--model", str(tmp_path / "tiny"), "--steps", "2", "--repeats", "1",

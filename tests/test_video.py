@@ -132,7 +132,7 @@ def test_video_files_decode_to_the_clip(tmp_path, suffix):
 
 @pytest.mark.slow   # samples clips of every kind: over 4 s on 2 cores
 def test_evaluate_model_on_a_video_pipeline(tmp_path):
-    from lina_core.evaluate import evaluate_model, markdown_table
+    from lina_core.bench.evaluate import evaluate_model, markdown_table
     from tiny_pipes import toyworld_video_pipeline
     pipe = toyworld_video_pipeline(tmp_path)
     res = evaluate_model(pipe, 1, splits=("test-ood",), steps=2, batch=2, keep_images=1,

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .engine import np_images
+from ..engine import np_images
 
 PROMPT = "a large red ball on a small round mirror"
 VIDEO_PROMPT = "a red ball rolls onto a mirror"
@@ -69,8 +69,8 @@ def flops(run) -> float:
 def paths(video: bool, model: str | None = None, compile: bool = True) -> tuple[Any, Any]:
     """The old path (loaded with the speed-ups off) and a copy with them on (``model``: an
     image model folder; default the shipped one; ``compile``: the UNet compiled too)."""
-    from . import speed
-    from .loading import load_model
+    from .. import speed
+    from ..loading import load_model
     os.environ[speed.FLAG] = "0"
     old = load_model(None if video else model, video=video)
     os.environ[speed.FLAG] = "1"

@@ -1,5 +1,5 @@
 """The loop's benchmark records: every try the loop could make, recorded once, then replayed per
-policy (the command is :mod:`lina_core.bench_loop`).
+policy (the command is :mod:`lina_core.bench.loop`).
 
 For each work item of a split (the grid's items and noise seeds, so a sample is the same run
 everywhere) the baseline run kept by :mod:`lina_core.check_data` says what the check sees at the
@@ -22,12 +22,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import adaptive, compare, engine
-from .candidates import available, get, spec_for
-from .check import EarlyCheck
-from .check_data import item_file, read_rows
-from .csg import from_prompt
-from .grid import SEED_STRIDE, categories, key, scene, verdict_fields
+from .. import adaptive, compare, engine
+from ..candidates import available, get, spec_for
+from ..check import EarlyCheck
+from ..check_data import item_file, read_rows
+from ..csg import from_prompt
+from ..grid import SEED_STRIDE, categories, key, scene, verdict_fields
 
 #: items the learned check rates below this get their tries recorded (at least the shipped
 #: check's threshold, chosen on train and dev-ood)
@@ -38,7 +38,7 @@ RESEED_OFFSET = 7       #: fresh seed j of an item: replicate seed + RESEED_OFFS
 
 def verifier_p(image: np.ndarray, graph: Any) -> tuple[float, float]:
     """The verifier read as a check (0 or 1 per question): the upper bound, labelled so."""
-    from .toyworld.verify_video import judge
+    from ..toyworld.verify_video import judge
     v = judge(image, graph)
     return (float(bool(v.physics_ok)), float(bool(v.texture_ok)))
 
@@ -51,7 +51,7 @@ def keep_steps(steps: int = 25) -> tuple[int, ...]:
 
 def _judged(r: engine.RunResult, graph: Any, name: str, wall: float,
             previews: dict[str, np.ndarray], steps: int) -> dict[str, Any]:
-    from .toyworld.verify_video import judge
+    from ..toyworld.verify_video import judge
     previews[name] = np.stack([r.previews[k][0] for k in keep_steps(steps)
                                if k < len(r.previews)])
     return {"name": name, **verdict_fields(judge(r.images[0], graph)),
@@ -102,7 +102,7 @@ def rescore(out: str | Path, tries: list[dict[str, Any]], check: EarlyCheck, pip
             steps: int = 25) -> list[dict[str, Any]]:
     """The recorded tries with the check's and the verifier's reading (``p``,
     ``p_verifier``) of each run's preview at its check step (:func:`adaptive.try_step`)."""
-    from .lina import prompt_features
+    from ..lina import prompt_features
     cats = categories(pipe)
     for t in tries:
         prev = np.load(Path(out) / "previews" / ("%s_%s_%d_%d.npz" % key(t)))
@@ -121,7 +121,7 @@ def base_probabilities(pipe: Any, folder: str | Path, check: EarlyCheck
                        ) -> list[dict[str, Any]]:
     """Each kept baseline run of ``folder`` with the learned check's and the verifier's
     reading of its preview at the check step."""
-    from .lina import prompt_features
+    from ..lina import prompt_features
     folder = Path(folder)
     out, cache = [], {}
     for r in read_rows(folder):
@@ -232,7 +232,7 @@ def replay(bases: list[dict[str, Any]], tries: list[dict[str, Any]], policy: str
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Joint success with its interval, the gain over the baseline (paired bootstrap), the
     repair and break rates, compute relative to the baseline (mean and p95)."""
-    from .stats import bootstrap, rate
+    from ..stats import bootstrap, rate
     j = [float(r["joint"]) for r in rows]
     b = [float(r["base_joint"]) for r in rows]
     fails = [r for r in rows if not r["base_joint"]]

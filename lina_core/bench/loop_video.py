@@ -20,25 +20,25 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import adaptive, compare, engine
-from .candidates import get, spec_for
-from .grid import categories, key, noise_seed, scene
+from .. import adaptive, compare, engine
+from ..candidates import get, spec_for
+from ..grid import categories, key, noise_seed, scene
 
 FRAMES = 8
 STEPS_TO_TRY = (4, 6, 8, 10)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_BENCH = ROOT / "docs" / "results" / "bench_video.json"
 
 
 def verifier_p(clip: np.ndarray, graph: Any) -> tuple[float, float]:
     """The clip verifier read as a check (0 or 1 per question): the upper bound."""
-    from .toyworld.verify_video import judge
+    from ..toyworld.verify_video import judge
     v = judge(clip, graph)
     return float(bool(v.physics_ok)), float(bool(v.texture_ok))
 
 
 def verdict(clip: np.ndarray, graph: Any) -> dict[str, bool]:
-    from .toyworld.verify_video import judge
+    from ..toyworld.verify_video import judge
     v = judge(clip, graph)
     return {"physics": bool(v.physics_ok), "texture": bool(v.texture_ok)}
 
@@ -49,7 +49,7 @@ def verdict(clip: np.ndarray, graph: Any) -> dict[str, bool]:
 def kept_clips(pipe: Any, folders: list[Path]) -> tuple[list[dict[str, Any]], np.ndarray]:
     """The baseline clips ``collect`` kept in ``folders``: their previews (steps x F x H x W x
     3), prompt, graph and category, and labels (physics, texture right on the final clip)."""
-    from .check_data import item_file, read_rows
+    from ..check_data import item_file, read_rows
     cats = categories(pipe)
     clips, labels = [], []
     for folder in folders:
@@ -64,10 +64,10 @@ def kept_clips(pipe: Any, folders: list[Path]) -> tuple[list[dict[str, Any]], np
 def fit(pipe: Any, folders: list[Path], image_check: Path, out: Path,
         steps_to_try: tuple[int, ...] = STEPS_TO_TRY) -> dict[str, Any]:
     """Choose the clip check's settings on ``folders`` (never a test split) and save it."""
-    from .check import EarlyCheck
-    from .clip_check import ClipCheck, choose, frame_table, setting_probabilities
-    from .adaptive import MAX_TRIES
-    from .lina import encoder_fingerprint
+    from ..check import EarlyCheck
+    from ..clip_check import ClipCheck, choose, frame_table, setting_probabilities
+    from ..adaptive import MAX_TRIES
+    from ..lina import encoder_fingerprint
     for f in folders:
         if "test" in Path(f).name:
             raise ValueError(f"video fit: {f} looks like a test split; the clip check is chosen "
@@ -108,7 +108,7 @@ def diagnostics(p: np.ndarray, fails: np.ndarray, cats: np.ndarray, threshold: f
     """What the chosen setting reads on the fitting clips beyond the clip kind: its AUROC within
     each kind, and the AUROC of the kind alone (each clip scored by its kind's failure rate on
     these same clips): a check that only tells the kinds apart scores that much."""
-    from .check import auroc, p_joint
+    from ..check import auroc, p_joint
     score = 1 - p_joint(p)
     prior = np.array([fails[cats == c].mean() for c in cats])
     flag = score > 1 - threshold
@@ -202,8 +202,8 @@ def run_split(pipe: Any, check: Any, predictor: Any, split: str, n: int, seeds: 
     the clip kinds (a run stopped early still has every kind), and each process claims an item
     before running it (:func:`claim`), so processes started together share the work."""
     import os
-    from .grid import work_items
-    from .lina import LinaSampler
+    from ..grid import work_items
+    from ..lina import LinaSampler
     out.mkdir(parents=True, exist_ok=True)
     sampler = LinaSampler(pipe, predictor, steps=steps, check=check)
     items = sorted(work_items([split], n, seeds, categories(pipe)),
@@ -325,7 +325,7 @@ def agreement(rows: list[dict[str, Any]], bench: Path) -> float:
 def check_accuracy(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
     """The clip check on the baselines of a test split (reported only): AUROC for final
     failure with its interval, precision and recall of flagging at the loop's threshold."""
-    from .check import report
+    from ..check import report
     p = np.array([r["base"]["p"] for r in rows])
     labels = np.array([[r["base"]["physics"], r["base"]["texture"]] for r in rows], np.float32)
     rep = report(p, labels, threshold)
@@ -429,7 +429,7 @@ def markdown(res: dict[str, Any], check: Any) -> str:
 
 def report(check_dir: Path, root: Path, out: Path, bench: Path = SHIPPED_BENCH,
            splits: tuple[str, ...] = ("test-ood", "test-id")) -> dict[str, Any]:
-    from .check_files import load_check
+    from ..check_files import load_check
     check = load_check(check_dir)
     res: dict[str, Any] = {"check": {k: v for k, v in check.meta.items()
                                      if k not in ("cv_report",)}, "splits": {}, "rows": {}}

@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 300) -> float:

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--frames", type=int, default=8)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from .loading import load_model
+    from ..loading import load_model
     pipe = load_model(a.model, video=a.video)
     video = type(pipe).__name__ == "ToyWorldVideoPipeline"
     clip = {"num_frames": a.frames} if video else {}

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from . import loop_replay as B
-from .check import EarlyCheck, report as check_report
-from .grid import key
-from .stats import rate
+from ..check import EarlyCheck, report as check_report
+from ..grid import key
+from ..stats import rate
 
-SHIPPED_BENCH = Path(__file__).resolve().parent.parent / "docs" / "results" / "v2" / "bench.json"
+SHIPPED_BENCH = Path(__file__).resolve().parents[2] / "docs" / "results" / "v2" / "bench.json"
 SHIPPED_METHODS = ("best_fixed", "lina", "best_of_grid")
 LABELS = {"baseline": "baseline", "best_fixed": "best fixed intervention (per-prompt bench)",
           "lina": "per-prompt LINA (one choice before the run)",

@@ -1,6 +1,6 @@
 """``python -m lina_core bench-loop``: LINA's loop measured.  Collect the kept baseline runs,
-fit the early check, record the tries (:mod:`lina_core.loop_replay`), replay them per policy and
-write the report; ``video ...`` does the same on clips (:mod:`lina_core.bench_loop_video`).
+fit the early check, record the tries (:mod:`lina_core.bench.loop_replay`), replay them per policy and
+write the report; ``video ...`` does the same on clips (:mod:`lina_core.bench.loop_video`).
 The library pieces live in the modules named; this one only reads arguments and calls them, so
 nothing imports it back."""
 from __future__ import annotations
@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .check_files import load_check
-from .loading import load_model
-from .lina import Predictor
+from ..check_files import load_check
+from ..loading import load_model
+from ..lina import Predictor
 from .loop_replay import record_split
 
 # ------------------------------------------------------------------------------ the command
@@ -26,7 +26,7 @@ def _pipe(a: Any) -> Any:
 
 
 def cmd_collect(a: Any) -> None:
-    from . import check_data, grid
+    from .. import check_data, grid
     pipe = _pipe(a)
     known = grid.categories(pipe)
     cats = tuple(a.categories.split(",")) if a.categories else known
@@ -38,7 +38,7 @@ def cmd_collect(a: Any) -> None:
 
 
 def cmd_fit_check(a: Any) -> None:
-    from .check import fit_check
+    from ..check import fit_check
     _, rep = fit_check(_pipe(a), [Path(a.root) / s for s in FIT_SPLITS], a.check,
                        epochs=a.epochs, steps=a.steps, members=a.members,
                        steps_to_try=tuple(int(x) for x in a.check_steps.split(",")),
@@ -55,7 +55,7 @@ def cmd_tries(a: Any) -> None:
 
 
 def cmd_schedule(a: Any) -> None:
-    from . import loop_schedule as LS
+    from .. import loop_schedule as LS
     out = Path(a.root) / f"schedule_{a.split}"
     rows = LS.measure(_pipe(a), Path(a.root) / a.split, out, load_check(a.check),
                       Predictor.load(a.check), rho=a.rho, steps=a.steps)
@@ -66,16 +66,16 @@ def cmd_schedule(a: Any) -> None:
 
 
 def cmd_report(a: Any) -> None:
-    from .check_report import SHIPPED_BENCH, write_report
+    from .loop_report import SHIPPED_BENCH, write_report
     write_report(_pipe(a), Path(a.root), Path(a.check), Path(a.out),
                  bench=Path(a.bench) if a.bench else SHIPPED_BENCH)
     print((Path(a.out) / "loop.md").read_text())
 
 
 def cmd_video(a: Any) -> None:
-    """The loop on clips (:mod:`lina_core.bench_loop_video`): ``fit`` the clip check on kept
+    """The loop on clips (:mod:`lina_core.bench.loop_video`): ``fit`` the clip check on kept
     train / dev-ood clips, ``run`` the live loop on a test split, ``report``."""
-    from . import bench_loop_video as V
+    from . import loop_video as V
     root = Path(a.root)
     if a.stage == "report":
         V.report(Path(a.predictor), root, Path(a.out), Path(a.bench) if a.bench
@@ -102,7 +102,7 @@ def parser() -> Any:
     """``python -m lina_core bench-loop {collect,fit-check,tries,schedule,report,video}``: the
     loop's benchmark end to end, every stage resumable under ``--root``."""
     import argparse
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     ap = argparse.ArgumentParser(prog="python -m lina_core bench-loop",
                                  description="LINA's loop: kept baseline runs, the early check, "
                                  "the recorded tries, the report")

@@ -31,13 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TESTS = ["tests/test_engine.py", "tests/test_pipeline_contract.py"]
 
 
 def real_families() -> list[str]:
     """The real families the adapters' table knows (each kind's own tiny pipeline)."""
-    from .adapters import KINDS
+    from ..adapters import KINDS
     return [k for k, a in KINDS.items() if not a.builtin]
 
 
@@ -102,8 +102,8 @@ def time_case(name: str, make: Any, device: str, dtype: str, steps: int,
               repeats: int) -> dict[str, Any]:
     """One model in one dtype: warm-up, then ``repeats`` timed ``engine.run`` calls."""
     import torch
-    from . import engine
-    from .interventions import InterventionSpec
+    from .. import engine
+    from ..interventions import InterventionSpec
     case: dict[str, Any] = {"model": name, "dtype": dtype, "steps": steps, "repeats": repeats}
     try:
         pipe, kw = make()
@@ -129,8 +129,8 @@ def time_case(name: str, make: Any, device: str, dtype: str, steps: int,
 
 def makers(families: list[str]) -> dict[str, Any]:
     """name -> () -> (pipeline, engine.run kwargs): ToyWorld, then the tiny families."""
-    from .adapters import tiny_pipeline
-    from .pipelines import registry
+    from ..adapters import tiny_pipeline
+    from ..pipelines import registry
 
     def toyworld():
         if (registry.TOYWORLD_DIR / "model_index.json").is_file():

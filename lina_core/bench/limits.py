@@ -11,9 +11,9 @@ import argparse
 import time
 from typing import Any
 
-from .csg import figure, from_prompt
-from .csg import graph
-from .limits import MAX_GRAPH_NODES
+from ..csg import figure, from_prompt
+from ..csg import graph
+from ..limits import MAX_GRAPH_NODES
 
 #: a few sentences with relations and implicit effects (reflections, shadows, floating)
 SENTENCES = ("a red ball on a mirror. ", "a wooden boat in a lake. ", "a cat next to a lamp. ",

@@ -13,10 +13,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .csg import TOYWORLD_CATEGORIES
-from .engine import np_images
-from .stats import rate
-from .toyworld.data import sample_scene, scene_index
+from ..csg import TOYWORLD_CATEGORIES
+from ..engine import np_images
+from ..stats import rate
+from ..toyworld.data import sample_scene, scene_index
 
 
 def sample_images(pipe: Any, prompts: list[str], seed: int, steps: int = 25,
@@ -49,10 +49,10 @@ def evaluate_model(pipe: Any, n_per_cell: int = 200, splits=("test-id", "test-oo
     per-frame rates ``frame_texture`` and ``rest_physics`` (still physics on the frames at rest)
     pool frames over clips (frames of one clip are not independent: their intervals are too
     narrow)."""
-    from .engine import family
-    from .toyworld.verify import verify
-    from .toyworld.verify_video import verify_clip
-    from .grid import categories
+    from ..engine import family
+    from ..toyworld.verify import verify
+    from ..toyworld.verify_video import verify_clip
+    from ..grid import categories
     video = family(pipe) == "toyworld_video"
     cats = categories(pipe)      # the clip kinds, or the five and the v2 ones the model knows
     unknown = sorted(set(only or ()) - set(cats))

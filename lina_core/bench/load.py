@@ -48,7 +48,7 @@ from typing import Any
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "a large red ball on a small round mirror"
 API = "/gradio_api"
 
@@ -188,7 +188,7 @@ def serve(port: int, log_file: str, tiny: bool, runs: str) -> None:
     import torch
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     from app import build_demo, launch_kwargs          # the app, run from the repository root
-    from .pipelines.registry import tiny_toyworld
+    from ..pipelines.registry import tiny_toyworld
     demo = build_demo(pipe=tiny_toyworld() if tiny else None, runs_dir=runs)
     demo.launch(server_name="127.0.0.1", server_port=port, quiet=True, **launch_kwargs())
 

@@ -15,9 +15,9 @@ import argparse
 import json
 from pathlib import Path
 
-from .csg import TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES
-from .stats import rate
-from .toyworld.data import sample_scene, scene_index
+from ..csg import TOYWORLD_CATEGORIES, RELATIONAL_CATEGORIES
+from ..stats import rate
+from ..toyworld.data import sample_scene, scene_index
 
 
 def fmt(r: dict) -> str:

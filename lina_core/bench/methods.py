@@ -28,11 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from .candidates import FAMILY, available
-from .csg import from_prompt
-from .grid import key
-from .lina import Predictor, joint_ok, objective
-from .stats import bootstrap
+from ..candidates import FAMILY, available
+from ..csg import from_prompt
+from ..grid import key
+from ..lina import Predictor, joint_ok, objective
+from ..stats import bootstrap
 
 METHODS = ("baseline", "explicit", "schedule_only", "best_fixed", "lina", "oracle",
            "oracle_objective", "best_of_grid")
@@ -55,7 +55,7 @@ def lina_choices(pipe: Any, predictor: Predictor, prompts: list[str],
 def cells_needed(pipe: Any, predictor: Predictor, items: list[dict[str, Any]],
                  cats: tuple[str, ...]) -> set[str]:
     """The candidates the methods need on ``items`` (every method but the oracles)."""
-    from .grid import scene
+    from ..grid import scene
     prompts = {}
     for it in items:
         s = scene(it, cats)
@@ -245,8 +245,8 @@ def replay(pipe: Any, bench: dict[str, Any], per_cell: int = 1, steps: int = 25,
     (the verdicts agree) and ``prompt`` (the caption now, when it is not the recorded one: the
     shipped benchmark predates issue 25's "an ice cube"); a candidate two methods share runs
     once."""
-    from .candidates import get
-    from .grid import run_item
+    from ..candidates import get
+    from ..grid import run_item
     fields = ("physics", "texture", "verdict")
     cells: dict[tuple, list[dict[str, Any]]] = {}
     for r in bench["rows"]:
@@ -290,8 +290,8 @@ def markdown(summary: list[dict[str, Any]], categories: bool = True) -> str:
 def candidate_table(grid_rows: list[dict[str, Any]]) -> str:
     """Markdown: every candidate of the grid per split and category (n, physics, texture, joint
     success with 95% Wilson intervals, undetermined share)."""
-    from .candidates import FAMILY
-    from .stats import wilson
+    from ..candidates import FAMILY
+    from ..stats import wilson
     order = {c.name: i for i, c in enumerate(FAMILY)}
     pct = lambda k, n: "%.0f [%.0f, %.0f]" % (100 * k / n, *(100 * x for x in wilson(k, n)))  # noqa
     lines = ["| split | category | candidate | n (prompts) | physics % | texture % | "

@@ -24,8 +24,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from . import engine
-from .interventions import InterventionSpec, PromptEdit
+from .. import engine
+from ..interventions import InterventionSpec, PromptEdit
 
 PROMPT = "a large red ball on a small round mirror"
 TARGET = "a small blue cube on a large square mirror"
@@ -36,8 +36,8 @@ OVERHEAD_TARGET = 1.05
 
 def pick_model(path: str | None, tiny: bool) -> tuple[Any, str]:
     """The pipeline to measure and a line saying which it is."""
-    from .loading import load_model
-    from .pipelines.registry import TOYWORLD_DIR
+    from ..loading import load_model
+    from ..pipelines.registry import TOYWORLD_DIR
     if tiny:
         return load_model(None, tiny=True), "tiny random ToyWorld (--tiny)"
     if path:
