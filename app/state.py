@@ -304,7 +304,7 @@ def generate(model_key: str, spec_dict: dict[str, Any]) -> dict[str, Any]:
 def probe(model_key: str, name: str, split: str, n: int, seeds: list[int], ks: list[int],
           steps: int, progress: Callable[[float, str], None] | None = None):
     """Run one diagnostic probe; returns the (CPU-only) ProbeResult."""
-    from lina_core.probes import run_probe
+    from lina_core.insights.probes import run_probe
     m = handle().get(model_key)
     return run_probe(name, m.pipe, split, n, seeds, ks, steps, progress=progress)
 
@@ -313,8 +313,8 @@ def probe(model_key: str, name: str, split: str, n: int, seeds: list[int], ks: l
 def prompt_settling(model_key: str, prompt: str, seeds: list[int], steps: int,
                     progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """The settling curve of the user's own ToyWorld prompt (``settling.prompt_curve``)."""
-    from lina_core.settling import prompt_curve
-    from lina_core.switching import graph_of
+    from lina_core.insights.settling import prompt_curve
+    from lina_core.insights.switching import graph_of
     g = graph_of(prompt, 0)
     if not g.is_toyworld:
         raise ValueError(f"prompt: {prompt[:80]!r} is an open-world scene; the verifier judges "

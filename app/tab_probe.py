@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lina_core.limits import MAX_SEED, MAX_STEPS, MIN_STEPS
-from lina_core.probes import PROBES
+from lina_core.insights.probes import PROBES
 
 from . import state
 from .context import MODEL_QUEUE, Ctx
@@ -37,16 +37,16 @@ DESCRIPTIONS = {
 }
 #: the probes that run once per switch step k
 KS_PROBES = ("timing", "inpaint")
-#: where the measured figures are (``lina_core.figures.MEASURED`` names each one's folder)
+#: where the measured figures are (``insights.figures.MEASURED`` names each one's folder)
 PROBES_DIR = Path(__file__).resolve().parents[1] / "docs" / "probes"
 
 
 def figure(key: str, folder: Path | None = None) -> tuple[np.ndarray | None, str]:
-    """A measured figure (``lina_core.figures.MEASURED[key]``: ``<stem>.png``, from ``folder``
+    """A measured figure (``insights.figures.MEASURED[key]``: ``<stem>.png``, from ``folder``
     or its shipped one) and its caption from its JSON; without both files (or with a JSON not
     of its command), no image and a caption naming the command that makes it."""
     from PIL import Image
-    from lina_core.figures import MEASURED
+    from lina_core.insights.figures import MEASURED
     sub, stem, command = MEASURED[key]
     folder = PROBES_DIR / sub if folder is None else Path(folder)
     caption = CAPTIONS[key][1]
@@ -61,7 +61,7 @@ def figure(key: str, folder: Path | None = None) -> tuple[np.ndarray | None, str
 
 
 def _settling_caption(res: dict[str, Any]) -> str:
-    from lina_core.settling import at
+    from lina_core.insights.settling import at
     pts = {(k, f): at(res, k, f) for k in (4, 8) for f in ("physics", "texture")}
     per = sorted({v["physics"]["agree"][0]["n"] for g, v in res["scopes"]["pooled"].items()
                   if g != "all"})
@@ -76,7 +76,7 @@ def _settling_caption(res: dict[str, Any]) -> str:
 
 def _half(res: dict[str, Any], factor: str) -> str:
     """When half the switch's effect is gone, or that it never was before the last switch."""
-    from lina_core.switching import half_k
+    from lina_core.insights.switching import half_k
     k = half_k(res, factor)
     if k < res["steps"]:
         return f", half the effect gone by k = {k}"
@@ -145,7 +145,7 @@ def _separation_caption(res: dict[str, Any]) -> str:
 
 
 #: each measured figure's label and caption (from its JSON), by its key in
-#: ``lina_core.figures.MEASURED``
+#: ``insights.figures.MEASURED``
 CAPTIONS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
     "multihop": ("insight 1 by hop depth", _multihop_caption),
     "multihop_floating": ("insight 1, the second hop (refraction)", _multihop_caption),
@@ -158,9 +158,9 @@ CAPTIONS: dict[str, tuple[str, Callable[[dict[str, Any]], str]]] = {
 
 
 def _measured(ctx: Ctx) -> None:
-    """The measured figures, in ``lina_core.figures.MEASURED``'s order (insight 1, insight 2,
+    """The measured figures, in ``insights.figures.MEASURED``'s order (insight 1, insight 2,
     insight 3 side by side, then 3(a)-(c)), each hidden (its caption says why) when absent."""
-    from lina_core.figures import MEASURED
+    from lina_core.insights.figures import MEASURED
     for key in MEASURED:
         label = CAPTIONS[key][0]
         img, caption = figure(key)
@@ -218,7 +218,7 @@ def run_prompt_settling(prompt: Any, seeds: Any, steps: Any, model_key: str,
     """The settling curve of the user's own prompt: one baseline per seed, every preview
     judged; the measured curve (3a) stays beside it for comparison."""
     from lina_core.limits import check_text
-    from lina_core.settling import prompt_figure
+    from lina_core.insights.settling import prompt_figure
     prompt = check_text("your prompt", prompt).strip()
     if not prompt:
         raise error("your prompt: empty; type a ToyWorld scene, e.g. " + repr(YOUR_PROMPT))

@@ -34,21 +34,21 @@ MODULE_COMMANDS = {
     "bench-app": ("bench.app", "the app: start to ready, and click to a baseline + LINA pair"),
     "load-test": ("bench.load", "the app's queue under concurrent clients that leave or cancel"),
     "device-check": ("bench.device", "the engine's contract tests and timings on a device"),
-    "attention-iou": ("attention_iou", "when attention settles on each node: IoU of attention "
-                      "masks against the renderer's"),
-    "probe-tables": ("probe_tables", "markdown tables of probe results, for the docs"),
+    "attention-iou": ("insights.attention_iou", "when attention settles on each node: IoU of "
+                      "attention masks against the renderer's"),
+    "probe-tables": ("insights.tables", "markdown tables of probe results, for the docs"),
     "relational-report": ("bench.relational", "roles, fill, place on a model: the test-id -> "
                           "test-ood gap and fill's error toward the prior"),
     "choose-presets": ("choose_presets", "the LINA tab's talk presets, measured on the dev-ood "
                        "grid"),
-    "multihop": ("multihop", "insight 1: physics by hop depth, implicit vs explicit caption, "
-                 "test-id vs test-ood (resumable, shardable)"),
-    "separation": ("separation", "insight 2: a texture and a physics factor moved in the "
+    "multihop": ("insights.multihop", "insight 1: physics by hop depth, implicit vs explicit "
+                 "caption, test-id vs test-ood (resumable, shardable)"),
+    "separation": ("insights.separation", "insight 2: a texture and a physics factor moved in the "
                    "prompt embedding (token swaps, fitted directions), each judged (resumable)"),
     "refraction-check": ("toyworld.refraction", "the two-hop refraction reading on renders drawn "
                          "with and without the shift"),
-    "insight3": ("insight3", "insight 3 three ways side by side: the settling curve, the switch "
-                 "probe, attention settling (reads their JSONs)"),
+    "insight3": ("insights.insight3", "insight 3 three ways side by side: the settling curve, "
+                 "the switch probe, attention settling (reads their JSONs)"),
 }
 
 
@@ -169,7 +169,7 @@ def cmd_eval(a: argparse.Namespace) -> None:
 
 def cmd_probe(a: argparse.Namespace) -> None:
     import torch
-    from .probes import run_probe
+    from .insights.probes import run_probe
     torch.set_num_threads(a.threads)
     pipe = load_model(a.model, a.tiny, a.video)
     r = run_probe(a.name, pipe, a.split, a.n, a.seeds, a.ks, a.steps,
@@ -180,7 +180,7 @@ def cmd_probe(a: argparse.Namespace) -> None:
 
 
 def cmd_settling(a: argparse.Namespace) -> None:
-    from .settling import settling, table, verdicts, write
+    from .insights.settling import settling, table, verdicts, write
     res = settling(verdicts(a.runs, lambda m: print(m, flush=True)), a.steps)
     paths = write(res, a.out, f"python -m lina_core settling --runs {a.runs} --out {a.out}")
     print(table(res))
@@ -411,7 +411,7 @@ def _model_commands(sub: Any) -> None:
     q.add_argument("--steps", type=int, default=25, help="the runs' step count (the final's k)")
     q.add_argument("--out", default="docs/probes/settling")
     q.set_defaults(fn=cmd_settling)
-    from . import attention_settling, switching      # insight 3(b), 3(c): options in their modules
+    from .insights import attention_settling, switching   # 3(b), 3(c): options in their modules
     switching.add_command(sub, _model_args)
     attention_settling.add_command(sub)
 

@@ -18,14 +18,14 @@ import re
 import shutil
 from pathlib import Path
 
-from lina_core.figures import MEASURED as FIGURES
+from lina_core.insights.figures import MEASURED as FIGURES
 from lina_core.pipelines.hub_files import HUB_FILES, HubModel
 from lina_core.pipelines.registry import ALLOWLIST
 
 ROOT = Path(__file__).resolve().parents[1]
 
 COPY = ("app.py", "app", "lina_core", "assets")
-#: the measured figures the app shows (the Probe tab's, ``lina_core.figures.MEASURED``), copied
+#: the measured figures the app shows (the Probe tab's, ``insights.figures.MEASURED``), copied
 #: when made: the tab says which command makes a missing one
 MEASURED = tuple(f"docs/probes/{folder}/{stem}.{ext}" for folder, stem, _ in FIGURES.values()
                  for ext in ("png", "json"))

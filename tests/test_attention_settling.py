@@ -1,4 +1,4 @@
-"""Insight 3(c)'s attention settling (lina_core/attention_settling.py): which words name which
+"""Insight 3(c)'s attention settling (insights/attention_settling.py): which words name which
 node (the relational categories' surfaces too), the per-step IoUs, the numbers, the CLI and the
 Probe tab's three measured figures.
 
@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 
-from lina_core import attention_settling as AS
+from lina_core.insights import attention_settling as AS
 from lina_core.csg import TOYWORLD_CATEGORIES
 from lina_core.grid import scene
 
@@ -99,7 +99,7 @@ def test_cli_and_probe_tab_show_the_measured_figures(tmp_path):
     (tests/test_settling.py builds the tab itself)."""
     from app import tab_probe
     from lina_core.__main__ import main
-    from lina_core import switching as S
+    from lina_core.insights import switching as S
     runs = tmp_path / "runs"
     runs.mkdir()
     (runs / AS.ROWS).write_text("".join(json.dumps(r) + "\n" for r in _rows()))

@@ -1,10 +1,10 @@
-"""Insight 3 side by side (lina_core/insight3.py): the three measurements' curves read from their
+"""Insight 3 side by side (insights/insight3.py): the three measurements' curves read from their
 JSON on one scale (share already fixed), and the first step each reaches 0.9."""
 from __future__ import annotations
 
 import json
 
-from lina_core import insight3 as I
+from lina_core.insights import insight3 as I
 
 
 def _settling() -> dict:
@@ -55,7 +55,7 @@ def test_side_by_side_puts_every_measure_on_one_scale(tmp_path):
 
 def test_probe_tab_shows_insight_1(tmp_path):
     """(here, where the app is imported anyway: a file's first gradio import costs ~5 s)"""
-    from lina_core import multihop as M
+    from lina_core.insights import multihop as M
     from test_multihop import _row
     from app import tab_probe
     rows = [_row("test-id", "shadow", i, {"shadow_side": 1}, {"shadow_side": 1},
@@ -69,7 +69,7 @@ def test_probe_tab_shows_insight_1(tmp_path):
 
 
 def test_probe_tab_shows_insight_2(tmp_path):
-    from lina_core import separation as S
+    from lina_core.insights import separation as S
     from test_separation import _row
     from app import tab_probe
     v = lambda c, t, p: {"colour": c, "texture": t, "physics": p}   # noqa: E731

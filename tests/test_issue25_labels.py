@@ -135,7 +135,7 @@ def test_spatial_edges_have_arrowheads_and_the_legend_one_colour():
 
 
 def test_inpaint_probe_says_which_ks_it_left_out(monkeypatch):
-    from lina_core import probes
+    from lina_core.insights import probes
     seen = {}
 
     def fake_inpaint(pipe, samples, seeds, ks, steps, progress):

@@ -1,4 +1,4 @@
-"""Insight 1's multi-hop measurement (lina_core/multihop.py) and the two-hop refraction reading
+"""Insight 1's multi-hop measurement (insights/multihop.py) and the two-hop refraction reading
 (lina_core/toyworld/refraction.py).
 
 Hops are checked on the categories' graphs; the refraction reading on clean renders drawn with
@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from lina_core import multihop as M
+from lina_core.insights import multihop as M
 from lina_core.csg import TOYWORLD_CATEGORIES
 from lina_core.grid import scene
 from lina_core.toyworld import refraction as F

@@ -8,7 +8,7 @@ import pytest
 
 from lina_core.__main__ import load_model
 from lina_core.csg import from_prompt
-from lina_core.probes import ProbeResult, run_probe
+from lina_core.insights.probes import ProbeResult, run_probe
 from lina_core.stats import rate, wilson
 from lina_core.toyworld.align import align_layout, find_object
 from lina_core.toyworld.render import render

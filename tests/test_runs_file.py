@@ -1,10 +1,10 @@
-"""Resumable measurement rows (lina_core/runs_file.py): appended per item, resumed by key, the
+"""Resumable measurement rows (lina_core/insights/runs_file.py): appended per item, resumed by key, the
 last line of a key wins, shards append to one file."""
 from __future__ import annotations
 
 import json
 
-from lina_core import runs_file
+from lina_core.insights import runs_file
 
 
 def _item(i: int, split: str = "dev-ood") -> dict:

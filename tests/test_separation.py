@@ -1,10 +1,10 @@
-"""Insight 2's separation measurement (lina_core/separation.py): the moved prompts, the train
+"""Insight 2's separation measurement (lina_core/insights/separation.py): the moved prompts, the train
 pairs a direction is fitted on, the follow/keep arithmetic, and a run on a tiny pipeline."""
 from __future__ import annotations
 
 import pytest
 
-from lina_core import separation as S
+from lina_core.insights import separation as S
 from lina_core.csg import TOYWORLD_CATEGORIES
 from lina_core.grid import scene
 

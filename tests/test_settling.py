@@ -1,4 +1,4 @@
-"""Insight 3(a)'s settling curve (lina_core/settling.py), its CLI and the Probe tab's figure.
+"""Insight 3(a)'s settling curve (lina_core/insights/settling.py), its CLI and the Probe tab's figure.
 
 A tiny runs folder in the check_data format is made here from rendered scenes, so every verdict
 is known: the ground-truth render ``P`` passes both factors, the render without its effect ``N``
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lina_core import settling
+from lina_core.insights import settling
 from lina_core.check_data import item_file
 from lina_core.stats import wilson
 
@@ -158,8 +158,8 @@ def test_probe_tab_builds_with_and_without_the_shipped_figure(shipped, tmp_path,
 def test_one_prompts_curve_on_a_tiny_pipeline():
     """Every step's preview and the final judged per seed; the last point agrees with itself."""
     from lina_core.pipelines import registry
-    from lina_core.settling import prompt_curve, prompt_figure
-    from lina_core.switching import graph_of
+    from lina_core.insights.settling import prompt_curve, prompt_figure
+    from lina_core.insights.switching import graph_of
     p = "a small red cube on the floor, lit from the left"
     res = prompt_curve(registry.tiny_toyworld(), p, graph_of(p, 0), [0, 1], steps=3)
     assert res["ks"] == [0, 1, 2, 3]

@@ -1,4 +1,4 @@
-"""Insight 3(b)'s switch probe (lina_core/switching.py): the counterfactual prompts, the branch
+"""Insight 3(b)'s switch probe (lina_core/insights/switching.py): the counterfactual prompts, the branch
 from the cached baseline, and the numbers.
 
 The counterfactuals are checked with clean renders (the verifier must be able to tell c from c'
@@ -11,7 +11,8 @@ import json
 import numpy as np
 import pytest
 
-from lina_core import engine, switching as S
+from lina_core import engine
+from lina_core.insights import switching as S
 from lina_core.csg import TOYWORLD_CATEGORIES
 from lina_core.grid import scene
 

@@ -1,5 +1,5 @@
 """Edits of a ToyWorld caption's words, for the switch probe's counterfactual prompts
-(:mod:`lina_core.switching`): another colour, another shape.  Each category writes its own
+(:mod:`lina_core.insights.switching`): another colour, another shape.  Each category writes its own
 counterfactual prompt (:meth:`.categories.Category.switched`) with these; a building block, it
 imports no category.
 """

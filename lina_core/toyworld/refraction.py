@@ -6,7 +6,7 @@ The renderer draws the part of the object under the water line shifted right by
 depends on the object floating (the material, one hop, decides whether it floats; refraction of
 a floating object's underwater part is the second hop), so it is the effect insight 1's second hop
 asks about.  It is not one of the verifier's physics questions (the benchmark's joint verdict and
-every number made with it stay as they are); :mod:`lina_core.multihop` asks it beside them.
+every number made with it stay as they are); :mod:`lina_core.insights.multihop` asks it beside them.
 
 How it is read: the verifier finds the water surface; in the rows just above it, the centre of
 the pixels nearer the object's colour than the wall's; in the rows just below, the centre of the

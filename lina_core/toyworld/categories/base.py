@@ -135,7 +135,7 @@ class Category:
 
     def switched(self, prompt: str, rng: np.random.Generator) -> str:
         """The switch probe's counterfactual prompt ``c'`` of this category's caption
-        ``prompt`` (:mod:`lina_core.switching`): one texture attribute changed and, where a
+        ``prompt`` (:mod:`lina_core.insights.switching`): one texture attribute changed and, where a
         prompt can state another, the physics, so the probe can tell from which denoising step
         on each factor no longer follows the prompt.  ``rng`` picks the new colour or shape."""
         raise NotImplementedError(f"{self.name}: switched")

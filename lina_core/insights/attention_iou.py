@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import attention as A
-from . import engine
-from .interventions import InterventionSpec
-from .toyworld import data
-from .toyworld.align import align_layout, find_object
-from .toyworld.render import render
+from .. import attention as A
+from .. import engine
+from ..interventions import InterventionSpec
+from ..toyworld import data
+from ..toyworld.align import align_layout, find_object
+from ..toyworld.render import render
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", default=str(ROOT / "docs/results/attention_iou.json"))
     ap.add_argument("--figure", default=str(ROOT / "docs/figures/attention_iou.png"))
     a = ap.parse_args(argv)
-    from .pipelines import registry
+    from ..pipelines import registry
     pipe = registry.load("toyworld")
     rows, missed, t0 = [], defaultdict(int), time.time()
     for i in range(a.n):

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from . import runs_file
-from .stats import pct, rate, rounded
+from ..stats import pct, rate, rounded
 
 ROWS = "separation.jsonl"
 KEY_FIELDS = runs_file.KEY_FIELDS
@@ -58,7 +58,7 @@ def changed(prompt: str, factor: str, colour: str, new_colour: str) -> tuple[str
 @lru_cache(maxsize=1)
 def _train_shadow(n: int = 40 * PAIRS) -> tuple[tuple[str, str, str], ...]:
     """(prompt, colour, side) of the first ``n`` train shadow scenes lit from a side."""
-    from .toyworld.data import sample_scene
+    from ..toyworld.data import sample_scene
     out = []
     for i in range(n):
         s = sample_scene("train", i, category="shadow")
@@ -87,7 +87,7 @@ def train_pairs(prompt: str, factor: str, old: str, new: str, n: int = PAIRS
 
 def edits_for(move: str, factor: str, prompt: str, old: str, new: str, target: str,
               steps: int) -> list[Any]:
-    from .interventions import PromptEdit
+    from ..interventions import PromptEdit
     if move == "swap":
         return [PromptEdit("swap_tokens", 0, steps, 1.0, target_prompt=target,
                            pairs=[[old, new]])]
@@ -100,8 +100,8 @@ def edits_for(move: str, factor: str, prompt: str, old: str, new: str, target: s
 
 def items_for(split: str, n: int) -> list[dict[str, Any]]:
     """The first ``n`` shadow scenes of ``split`` lit from the left or the right (seed 0)."""
-    from .csg import TOYWORLD_CATEGORIES
-    from .grid import scene
+    from ..csg import TOYWORLD_CATEGORIES
+    from ..grid import scene
     out, i = [], 0
     while len(out) < n and i < 50 * n:
         it = {"split": split, "category": "shadow", "index": i, "seed": 0}
@@ -119,14 +119,14 @@ def _verdicts(v: Any) -> dict[str, int]:
 def scene_record(pipe: Any, item: dict[str, Any], steps: int = 25) -> dict[str, Any]:
     """The baseline and the four moves (swap and direction, texture and physics) of one scene,
     each final judged against the original graph (``src``) and the changed one (``cf``)."""
-    from . import engine
-    from .candidates import get, spec_for
-    from .compare import branch
-    from .csg import TOYWORLD_CATEGORIES
-    from .grid import noise_seed, scene
-    from .interventions import InterventionSpec
+    from .. import engine
+    from ..candidates import get, spec_for
+    from ..compare import branch
+    from ..csg import TOYWORLD_CATEGORIES
+    from ..grid import noise_seed, scene
+    from ..interventions import InterventionSpec
     from .switching import distinct, graph_of
-    from .toyworld.verify_video import judge
+    from ..toyworld.verify_video import judge
     s = scene(item, TOYWORLD_CATEGORIES)
     prompt = s.caption(False)
     seed = noise_seed(item, s.seed)
@@ -264,7 +264,7 @@ def write(res: dict[str, Any], out: str | Path) -> dict[str, Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lina_core separation",
                                  description=__doc__.splitlines()[0])
-    from .loading import image_model_args
+    from ..loading import image_model_args
     image_model_args(ap, threads=1)
     ap.add_argument("--split", default="test-id", choices=["dev-ood", "test-id", "test-ood"])
     ap.add_argument("--n", type=int, default=200, help="shadow scenes lit from a side")
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import torch
     torch.set_num_threads(a.threads)
-    from .loading import load_model
+    from ..loading import load_model
     pipe = None
     if not a.summarise:
         pipe = load_model(a.model, a.tiny, False)

@@ -25,9 +25,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .csg import TOYWORLD_CATEGORIES
+from ..csg import TOYWORLD_CATEGORIES
 from .figures import interval_bars, write_figures
-from .stats import rate, rounded
+from ..stats import rate, rounded
 
 FACTORS = ("physics", "texture", "joint")
 #: the verdicts of a folder's runs, one line per run (written beside rows.jsonl)
@@ -62,9 +62,9 @@ def judge_run(folder: Path, row: dict[str, Any]) -> dict[str, Any]:
     The graph is rebuilt from the row's item as the run was made (:func:`grid.scene`); a prompt
     that no longer matches means the scenes changed since the runs were kept, and is an error
     rather than a silently wrong label."""
-    from .check_data import item_file
-    from .grid import scene
-    from .toyworld.verify_video import judge
+    from ..check_data import item_file
+    from ..grid import scene
+    from ..toyworld.verify_video import judge
     s = scene(row, TOYWORLD_CATEGORIES)     # scene seeds depend only on the first five's order
     if s.caption(False) != row["prompt"]:
         raise ValueError(f"{folder}: run {row['prompt']!r} is now scene {s.caption(False)!r}")
@@ -84,7 +84,7 @@ def _key(r: dict[str, Any]) -> tuple:
 def folder_verdicts(folder: Path, progress=print) -> list[dict[str, Any]]:
     """Every run of a check_data folder, judged; runs already in its :data:`CACHE` are read,
     the others judged and appended."""
-    from .check_data import read_rows
+    from ..check_data import read_rows
     path = folder / CACHE
     done = {}
     if path.is_file():
@@ -196,9 +196,9 @@ def prompt_curve(pipe: Any, prompt: str, graph: Any, seeds: list[int], steps: in
     kept), each preview and the final judged against ``graph``; per step, the share of seeds
     whose preview verdict agrees with the final one (physics and texture), with the final pass
     rates.  What the Probe tab runs on the user's own prompt, beside the measured curve."""
-    from . import engine
-    from .interventions import InterventionSpec
-    from .toyworld.verify_video import judge
+    from .. import engine
+    from ..interventions import InterventionSpec
+    from ..toyworld.verify_video import judge
     recs = []
     for j, seed in enumerate(seeds):
         run = engine.run(pipe, InterventionSpec(prompt=prompt, steps=steps), seed=seed,

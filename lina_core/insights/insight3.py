@@ -4,11 +4,11 @@ attention settling (3c) agree on when structure is fixed?
 Each measurement gives, per step k, a share that rises towards 1 as the run's structure stops
 changing, read from the JSON its own command wrote (nothing is run or fitted here):
 
-- 3(a) :mod:`lina_core.settling`: the share of runs whose step-k preview verdict equals the final
+- 3(a) :mod:`lina_core.insights.settling`: the share of runs whose step-k preview verdict equals the final
   verdict (physics, texture; Wilson 95%);
-- 3(b) :mod:`lina_core.switching`: the share of the switch's effect already gone when switching
+- 3(b) :mod:`lina_core.insights.switching`: the share of the switch's effect already gone when switching
   at k, ``1 - effect_left`` (physics, texture; bootstrap 95% over scenes);
-- 3(c) :mod:`lina_core.attention_settling`: the share of the prompt's nodes whose attention mask
+- 3(c) :mod:`lina_core.insights.attention_settling`: the share of the prompt's nodes whose attention mask
   already overlaps its last step's (Wilson 95%).
 
 "Fixed by" a measure is the first k at which its share reaches :data:`FIXED` (0.9, fixed before

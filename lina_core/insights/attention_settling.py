@@ -3,7 +3,7 @@ moving, and where does it land against ToyWorld's own masks?
 
 If causal structure is fixed in the first steps, the cross-attention of the words that name a node
 should find that node's place early and then stay.  For each baseline run of the switch probe
-(:mod:`lina_core.switching` records attention on it: one model run serves both), every node the
+(:mod:`.switching` records attention on it: one model run serves both), every node the
 prompt names gets its per-step soft mask (the mean map of its tokens, :func:`attention.node_masks`
 with the relational categories' surfaces named too: the jar, its fill, the sand), thresholded to
 its ground truth's area of highest attention (``topk``: judges *where* only, the rule of
@@ -27,9 +27,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .csg import TOYWORLD_CATEGORIES
+from ..csg import TOYWORLD_CATEGORIES
 from .figures import interval_bars, write_figures
-from .stats import bootstrap, rate
+from ..stats import bootstrap, rate
 
 ROWS = "attention.jsonl"
 #: a node's mask has settled at step t when its IoU with the last step's mask reaches this
@@ -43,7 +43,7 @@ SURFACE_WORDS = {"jar": ("jar",), "sand": ("sand",)}
 def node_tokens(graph: Any, tokens: list[str]) -> dict[str, list[int]]:
     """:func:`attention.node_tokens`, plus the jar (with its shape), the fill (its material word)
     and the sand, which a relational category's prompt names."""
-    from . import attention as A
+    from .. import attention as A
     out = A.node_tokens(graph, tokens)
     words = A.words_of(tokens)
     for n in graph.graph.nodes:
@@ -61,7 +61,7 @@ def node_tokens(graph: Any, tokens: list[str]) -> dict[str, list[int]]:
 
 def node_masks(graph: Any, attention: dict[str, Any]) -> dict[str, np.ndarray]:
     """{node: steps x h x w} soft masks, as :func:`attention.node_masks` with :func:`node_tokens`."""
-    from . import attention as A
+    from .. import attention as A
     maps = np.asarray(attention["maps"], np.float32)
     out = {}
     for n, pos in node_tokens(graph, attention["tokens"]).items():
@@ -88,7 +88,7 @@ def group_of(graph: Any, node: str) -> str:
 def node_ious(m: np.ndarray, truth: np.ndarray) -> dict[str, list[float]]:
     """Per step: IoU of the top-k mask (k = the truth's area) with the truth and with the last
     step's top-k mask."""
-    from . import attention as A
+    from .. import attention as A
     a = int(truth.sum())
     tops = [A.threshold(m[t], "topk", a) for t in range(len(m))]
     return {"truth": [round(A.iou(x, truth), 4) for x in tops],
@@ -98,8 +98,8 @@ def node_ious(m: np.ndarray, truth: np.ndarray) -> dict[str, list[float]]:
 def ground_truth(graph: Any, image: np.ndarray) -> dict[str, np.ndarray] | None:
     """The renderer's masks with the graph laid out on the picture; None when the first object
     is not found in it.  A scene without objects (fill) keeps its layout."""
-    from .toyworld.align import align_layout, find_object
-    from .toyworld.render import render
+    from ..toyworld.align import align_layout, find_object
+    from ..toyworld.render import render
     if graph.nodes("object"):
         if find_object(image, graph, "obj0") is None:
             return None

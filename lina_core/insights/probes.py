@@ -18,11 +18,11 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from . import engine
-from .csg import CausalSceneGraph, to_prompt
-from .interventions import Inpaint, InterventionSpec, PromptEdit
-from .stats import rate
-from .toyworld.data import Sample, sample_scene
+from .. import engine
+from ..csg import CausalSceneGraph, to_prompt
+from ..interventions import Inpaint, InterventionSpec, PromptEdit
+from ..stats import rate
+from ..toyworld.data import Sample, sample_scene
 
 PROBES = ("multihop", "disentangle", "timing", "inpaint")
 Progress = Callable[[float, str], None]
@@ -90,15 +90,15 @@ class ProbeResult:
 
 def _verify(image: np.ndarray, graph: CausalSceneGraph):
     """An image or a clip, judged (clips: every frame's texture, the temporal physics)."""
-    from .toyworld.verify_video import judge
+    from ..toyworld.verify_video import judge
     return judge(image, graph)
 
 
 def scenes(split: str, n_per_category: int, start: int = 0,
            video: bool = False) -> list[Sample]:
     """``n_per_category`` scenes per category (``video``: the clip categories only)."""
-    from .csg import CATEGORIES
-    from .toyworld.video_data import CLIP_CATEGORIES
+    from ..csg import CATEGORIES
+    from ..toyworld.video_data import CLIP_CATEGORIES
     cats = CLIP_CATEGORIES if video else CATEGORIES
     out = []
     for cat in cats:
@@ -168,7 +168,7 @@ def disentangle(pipe: Any, n_pairs: int, seeds: list[int], steps: int = 25,
     A texture swap (colour) should move the texture answer and leave physics alone; a physics swap
     (the light side in a shadow scene) should move the physics answer and leave texture alone.
     """
-    from .csg import from_prompt
+    from ..csg import from_prompt
     rows_raw: list[dict[str, Any]] = []
     shadow = [s for s in scenes(split, n_pairs)[n_pairs:2 * n_pairs]]   # shadow scenes
     for j, s in enumerate(shadow):
@@ -225,7 +225,7 @@ def linear_probe(pipe: Any, n: int = 300, seed: int = 0) -> dict[str, Any]:
     import torch
     rng = np.random.default_rng(seed)
     enc = engine.default_encoder(pipe)
-    from .csg import COLOURS, LIGHT_SIDES, SHAPES
+    from ..csg import COLOURS, LIGHT_SIDES, SHAPES
     colours, sides = list(COLOURS), list(LIGHT_SIDES)
     data = []
     for _ in range(n):
@@ -314,7 +314,7 @@ def inpaint(pipe: Any, samples: list[Sample], seeds: list[int], ks: list[int], s
     """Baseline from the implicit caption; where its physics is wrong, mask the implicit effect's
     region (the scene graph laid out on the object the model drew), re-noise to step k and
     regenerate with c+.  Reports how often the physics is then right, against k."""
-    from .toyworld.align import align_layout
+    from ..toyworld.align import align_layout
     rows_raw = []
     for j, s in enumerate(samples):
         effects = [n for n in s.graph.implicit_nodes()]

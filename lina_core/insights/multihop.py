@@ -32,9 +32,9 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from . import runs_file
-from .csg import TOYWORLD_CATEGORIES
+from ..csg import TOYWORLD_CATEGORIES
 from .figures import bars_html, write_figures
-from .stats import pct, rate, rounded
+from ..stats import pct, rate, rounded
 
 CAPTIONS = ("implicit", "explicit")
 SPLITS = ("test-id", "test-ood")
@@ -67,8 +67,8 @@ def _image_name(item: dict[str, Any], caption: str) -> str:
 def judged(graph: Any, images: dict[str, np.ndarray]) -> dict[str, Any]:
     """Per caption: its physics questions' verdicts (the verifier's and, where it applies,
     refraction's) and the texture verdict; with every question's hop."""
-    from .toyworld import refraction
-    from .toyworld.verify_video import judge
+    from ..toyworld import refraction
+    from ..toyworld.verify_video import judge
     out: dict[str, Any] = {}
     for cap, im in images.items():
         v = judge(im, graph)
@@ -93,9 +93,9 @@ def scene_record(pipe: Any, item: dict[str, Any], steps: int = 25,
                  images: Path | None = None) -> dict[str, Any]:
     """One scene, both captions from the same noise, judged (:func:`judged`)."""
     from PIL import Image
-    from . import engine
-    from .candidates import get, spec_for
-    from .grid import noise_seed, scene
+    from .. import engine
+    from ..candidates import get, spec_for
+    from ..grid import noise_seed, scene
     s = scene(item, TOYWORLD_CATEGORIES)
     seed = noise_seed(item, s.seed)
     finals, prompts = {}, {}
@@ -116,7 +116,7 @@ def rejudge(runs: str | Path) -> list[dict[str, Any]]:
     """Judge the kept images again (after the questions change) and rewrite the rows; no
     model is run."""
     from PIL import Image
-    from .grid import scene
+    from ..grid import scene
     runs = Path(runs)
     rows = read_rows(runs)
     for r in rows:
@@ -151,7 +151,7 @@ def items_for(splits: Iterable[str], n: int, categories: Iterable[str] | None = 
     """``n`` scenes per category and split (seed 0), scene-major so that a run stopped early
     still holds every category and split equally; ``effect``: the first ``n`` scenes of each
     whose graph holds an effect of that type."""
-    from .grid import scene, work_items
+    from ..grid import scene, work_items
     cats = tuple(categories or TOYWORLD_CATEGORIES)
     if effect is None:
         its = work_items(list(splits), n, [0], cats)
@@ -182,12 +182,12 @@ def passes(row: dict[str, Any], caption: str, hop: int) -> bool | None:
 
 def _verifier_ok(row: dict[str, Any], caption: str) -> bool:
     """The verifier's own physics verdict (its questions; not the two-hop reading)."""
-    from .toyworld.refraction import QUESTION
+    from ..toyworld.refraction import QUESTION
     return all(ok for q, ok in row[caption]["physics"].items() if q != QUESTION)
 
 
 def _verifier_hop(row: dict[str, Any]) -> int:
-    from .toyworld.refraction import QUESTION
+    from ..toyworld.refraction import QUESTION
     return max(h for q, h in row["hops"].items() if q != QUESTION)
 
 
@@ -360,7 +360,7 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .loading import image_model_args
+    from ..loading import image_model_args
     ap = argparse.ArgumentParser(prog="python -m lina_core multihop",
                                  description=__doc__.splitlines()[0])
     image_model_args(ap, threads=1)
@@ -384,12 +384,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     splits = [s.strip() for s in a.splits.split(",") if s.strip()]
-    from .toyworld.data import SPLITS as ALL_SPLITS
+    from ..toyworld.data import SPLITS as ALL_SPLITS
     bad = [s for s in splits if s not in ALL_SPLITS]
     if bad or not splits:
         print(f"multihop: --splits: {bad or splits} not among {list(ALL_SPLITS)}", file=sys.stderr)
         return 2
-    from .csg.vocabulary import EFFECT_TYPES
+    from ..csg.vocabulary import EFFECT_TYPES
     if a.effect is not None and a.effect not in EFFECT_TYPES:
         print(f"multihop: --effect: {a.effect!r} not among {list(EFFECT_TYPES)}", file=sys.stderr)
         return 2
@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"multihop: {e}", file=sys.stderr)
             return 2
         import torch
-        from .loading import load_model
+        from ..loading import load_model
         torch.set_num_threads(a.threads)
         pipe = load_model(a.model, a.tiny, False)
         collect(pipe, items, a.runs, a.steps, lambda m: print(m, flush=True))

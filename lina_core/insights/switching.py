@@ -1,7 +1,7 @@
 """Insight 3(b), the switch probe: from which step on does the prompt no longer steer the image?
 
 The paper's third insight says causal structure is fixed in the first, high-noise steps.  The
-settling curve (:mod:`lina_core.settling`, 3(a)) reads that passively from previews; this probe
+settling curve (:mod:`lina_core.insights.settling`, 3(a)) reads that passively from previews; this probe
 intervenes.  Each scene's prompt ``c`` gets a *counterfactual* ``c'`` that changes one texture
 attribute (a colour, a shape, a jar) and, where the category has one, the physics (the light's
 side, the material that floats, which cube is heavier, which object is larger or on top, the fill
@@ -19,7 +19,7 @@ renders (the render of ``c'`` fails ``c``'s question and the render of ``c`` fai
 counterfactual that a prompt can state (every reflection scene asks for a reflection), so it adds
 to texture only.
 
-The same baseline run records attention, which :mod:`lina_core.attention_settling` (3(c)) reads:
+The same baseline run records attention, which :mod:`lina_core.insights.attention_settling` (3(c)) reads:
 one run of the model serves both measurements.  Outputs are resumable: one line per scene in
 :data:`ROWS` under the runs folder, appended as each scene finishes.
 """
@@ -33,9 +33,9 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from . import runs_file
-from .csg import TOYWORLD_CATEGORIES
+from ..csg import TOYWORLD_CATEGORIES
 from .figures import interval_bars, write_figures
-from .stats import pct, rate, rounded
+from ..stats import pct, rate, rounded
 
 #: switch steps: every column of the settling table (2..12), 0 (a run of c'), the tail (16); the
 #: baseline (k = steps) comes free.  Chosen before any switch was run, to compare with 3(a).
@@ -53,15 +53,15 @@ COMMAND = ("python -m lina_core switching --split dev-ood --n 29 --runs runs/swi
 def counterfactual(prompt: str, category: str, seed: int) -> str:
     """``c'`` of a ToyWorld caption (its category's :meth:`~lina_core.toyworld.categories.
     Category.switched`; ``seed`` picks the new colour or shape)."""
-    from .csg.captions import articles
-    from .toyworld.categories import CATEGORIES
+    from ..csg.captions import articles
+    from ..toyworld.categories import CATEGORIES
     return articles(CATEGORIES[category].switched(prompt, np.random.default_rng(seed)))
 
 
 def graph_of(prompt: str, seed: int) -> Any:
     """A caption's scene graph laid out as :func:`toyworld.data.sample_scene` lays one out."""
-    from .csg import from_prompt
-    from .csg.geometry import layout
+    from ..csg import from_prompt
+    from ..csg.geometry import layout
     g = from_prompt(prompt).graph
     layout(g, np.random.default_rng(seed))
     return g
@@ -70,8 +70,8 @@ def graph_of(prompt: str, seed: int) -> Any:
 def distinct(g: Any, h: Any, size: int = 32) -> dict[str, bool]:
     """Per factor: can the verifier tell the two scenes apart on clean renders (each render
     fails the other scene's questions of that factor)?"""
-    from .toyworld.render import render
-    from .toyworld.verify_video import judge
+    from ..toyworld.render import render
+    from ..toyworld.verify_video import judge
     a, b = judge(render(h, size).image, g), judge(render(g, size).image, h)
     return {"physics": not a.physics_ok and not b.physics_ok,
             "texture": not a.texture_ok and not b.texture_ok}
@@ -82,7 +82,7 @@ def distinct(g: Any, h: Any, size: int = 32) -> dict[str, bool]:
 
 def branch_spec(base_spec: Any, target: str, k: int) -> Any:
     """``base_spec`` with its prompt replaced by ``target`` from step ``k`` to the end."""
-    from .interventions import InterventionSpec, PromptEdit
+    from ..interventions import InterventionSpec, PromptEdit
     d = base_spec.to_dict()
     d["edits"] = [asdict(PromptEdit("replace", k, base_spec.steps, 1.0, target_prompt=target))]
     spec = InterventionSpec.from_dict(d)
@@ -100,11 +100,11 @@ def scene_record(pipe: Any, item: dict[str, Any], ks: Iterable[int], steps: int 
     """One scene: the baseline (the grid's, with attention recorded), a branch to ``c'`` at
     every ``k``, each final judged against ``c'`` (``cf``) and ``c`` (``src``).
     ``on_baseline(item, scene, run)`` sees the baseline run (3(c) reads its attention)."""
-    from . import engine
-    from .candidates import get, spec_for
-    from .compare import branch
-    from .grid import noise_seed, scene
-    from .toyworld.verify_video import judge
+    from .. import engine
+    from ..candidates import get, spec_for
+    from ..compare import branch
+    from ..grid import noise_seed, scene
+    from ..toyworld.verify_video import judge
     s = scene(item, TOYWORLD_CATEGORIES)
     c = s.caption(False)
     c2 = counterfactual(c, item["category"], s.seed)
@@ -134,7 +134,7 @@ def read_rows(runs: str | Path, name: str = ROWS) -> list[dict[str, Any]]:
 def collect(pipe: Any, items: list[dict[str, Any]], runs: str | Path, ks: Iterable[int] = KS,
             steps: int = 25, progress: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Run the items not yet in ``runs``; the attention of each baseline goes to
-    :data:`lina_core.attention_settling.ROWS` beside the switch rows (both appended per scene,
+    :data:`lina_core.insights.attention_settling.ROWS` beside the switch rows (both appended per scene,
     so a stopped run resumes where it stopped)."""
     from . import attention_settling as AS
     runs = Path(runs)
@@ -321,8 +321,8 @@ def main(a: Any) -> None:
     """The CLI's work: collect (one torch thread unless ``--threads``), summarise, write."""
     if not a.summarise:
         import torch
-        from .loading import load_model
-        from .grid import work_items
+        from ..loading import load_model
+        from ..grid import work_items
         # shards run side by side: one torch thread each (two of two threads on two cores
         # ran ten times slower)
         torch.set_num_threads(a.threads if a.shards == 1 else 1)
