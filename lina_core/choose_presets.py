@@ -6,9 +6,10 @@
 For every dev-ood prompt: the baseline's and LINA's joint success over that prompt's samples in
 the grid. Prints the prompt LINA fixes best ("LINA fixes this") and, among prompts the baseline
 gets wrong, the one LINA fixes least ("LINA does not fix this"), each with its measured rates and
-the seed of a sample that shows it, as lines to paste into app/presets.py.  With
-``--categories``, one line per category instead: the prompt of that category LINA fixes best
-(for the v2 presets, ``app.presets.RELATIONAL_PRESETS``).
+the seed of a sample that shows it, as ``MeasuredPreset`` entries to paste into
+:mod:`lina_core.presets` (which makes the app's labels from the numbers).  With
+``--categories``, one entry per category instead: the prompt of that category LINA fixes best
+(for ``lina_core.presets.RELATIONAL``).
 """
 from __future__ import annotations
 
@@ -35,11 +36,15 @@ def prompt_stats(rows, choices, fixed):
     return stats
 
 
-def line(label: str, p: str, st) -> str:
+def line(label: str, p: str, st, category: str | None = None) -> str:
+    """An entry for :mod:`lina_core.presets` (its label is made from these numbers there): the
+    headline, ``how`` and ``note`` are left for a person to write after looking at the seed."""
+    from .presets import MeasuredPreset
     b, li, n, c, seeds, _ = st
-    return (f"# {label}: baseline {b:.0%} -> LINA {li:.0%} joint success over {n} dev-ood "
-            f"samples; LINA chooses {c}; samples it fixes: {seeds[:3]}\n"
-            f'    ("{label}: ...", "{p}", {seeds[0] if seeds else 0}),')
+    entry = MeasuredPreset(label, p, int(seeds[0]) if seeds else 0, round(float(b), 4),
+                           round(float(li), 4), int(n), how=f"LINA chooses {c}",
+                           category=category)
+    return f"# samples LINA fixes: {seeds[:3]}\n    {entry!r},"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     if a.categories:
         for cat in a.categories.split(","):
             mine = [p for p in stats if stats[p][5] == cat]
-            print(line(cat, max(mine, key=gain), stats[max(mine, key=gain)]) if mine else
+            print(line(cat, max(mine, key=gain), stats[max(mine, key=gain)], cat) if mine else
                   f"# {cat}: no dev-ood prompt in {a.grid}")
         return
     fixes = max(stats, key=gain)
