@@ -119,9 +119,11 @@ class Buoyancy(CausedCategory):
             return None
         o, w = objs[0], waters[0]
         in_water = scene.has(o, "in", w)
-        if vessels:
+        if vessels:   # "in a beaker of water", "a beaker of water holding a cork ball"
             v = vessels[0]
-            held = scene.plain(v) and scene.has(o, "in", v) and scene.has(w, "in", v)
+            held = scene.plain(v) and all(
+                any([scene.has(x, "in", v), scene.has(v, "hold", x), scene.has(v, "contain", x)])
+                for x in (o, w))
         else:
             held = in_water
         obj = scene.object(o, self.by_material)
