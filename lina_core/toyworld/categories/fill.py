@@ -139,6 +139,18 @@ def _stated_jar(scene: OpenScene, jar: str) -> str | None:
     return JAR_WORDS[said[0]] if said else "tall"
 
 
+def _middle_agrees(scene: OpenScene, inside: tuple[str, str], side: str) -> bool:
+    """Whether "the middle", where named ("filled above the middle"), is the jar's and the
+    contents are on the ``side`` of it the level says (claimed and read if so)."""
+    middles = scene.named("middle")
+    if not middles:
+        return True
+    if len(middles) > 1 or not scene.plain(middles[0]):
+        return False
+    said = [rel for n in inside for rel in ("above", "under") if scene.has(n, rel, middles[0])]
+    return bool(said) and set(said) == {side}
+
+
 @register
 class Fill(Category):
     name = "fill"
@@ -172,15 +184,19 @@ class Fill(Category):
             return None
         jar, space, fill = jars[0], spaces[0], fills[0]
         shape = _stated_jar(scene, jar)
-        if shape is None or scene.attrs(space) != {"state": "empty"} or \
-                not (scene.plain(space, ("state",)) and scene.plain(fill)):
+        filled = {"action": "fill"}          # "filled above the middle" says it of both
+        if shape is None or scene.attrs(space) not in ({"state": "empty"},
+                                                       {"state": "empty", **filled}) \
+                or scene.attrs(fill) not in ({}, filled) or \
+                not (scene.plain(space, ("state", "action")) and scene.plain(fill, ("action",))):
             return None
         scene.has(space, "in", jar)
         more = [scene.has(fill, "more than", space), scene.has(space, "less than", fill),
                 scene.has(space, "fewer than", fill)]
         less = [scene.has(space, "more than", fill), scene.has(fill, "less than", space),
                 scene.has(fill, "fewer than", space)]
-        if not scene.has(fill, "in", jar) or any(more) == any(less):
+        if not scene.has(fill, "in", jar) or any(more) == any(less) or \
+                not _middle_agrees(scene, (fill, space), "above" if any(more) else "under"):
             return None
         g = _jar_scene(self.name, shape, scene.noun(fill), "more" if any(more) else "less")
         return (g, []) if scene.complete(g) else None
