@@ -1,13 +1,17 @@
 """The prompt parser's entry point and its first domain, the ToyWorld grammar.
 
-:func:`from_prompt` reads any English prompt.  It tries the ToyWorld grammar first (a PAP-Toy
-style caption -> the exact scene the data generator, renderer and verifier share) and hands
-the prompt to the open-world domain (:mod:`.parser`) when ToyWorld cannot read it *or would
-lose part of it*: a noun, a count or a light it would drop, a stated object it would drop or
-whose shape, colour or material it would rewrite, or the cues of two scene
-categories (a mirror and a light: ToyWorld keeps one effect, the open world both).  Both are
-deterministic and keep every word they did not use (``unknown_words``), so the app can tell
-people which words were ignored instead of guessing.
+:func:`from_prompt` reads any English prompt.  It tries the ToyWorld categories' sentence
+templates first (a PAP-Toy style caption -> the exact scene the data generator, renderer and
+verifier share).  When they cannot read the prompt *or would lose part of it* (a noun, a count
+or a light they would drop, a stated object they would drop or whose shape, colour or material
+they would rewrite, or the cues of two scene categories: a mirror and a light), the open-world
+parser (:mod:`.parser`) reads it, and each category, in cue-rank order, is asked whether that
+graph is one of its scenes (``Category.recognise``: the graph's entities, attributes, relations
+and stated effects, never the sentence).  A recognised graph is a ToyWorld scene ("a yellow
+ball in the water" is ``place``'s), anything else stays open-world (a mirror and a light: the
+open world keeps both effects, ToyWorld one).  Everything is deterministic and keeps every
+word not used (``unknown_words``), so the app can tell people which words were ignored instead
+of guessing.
 """
 from __future__ import annotations
 
@@ -103,11 +107,32 @@ def _loses_something(text: str, unknown: list[str]) -> bool:
     return len(cued) > 1 or (lamp_named and bool(cued))
 
 
+def _recognised(og: CausalSceneGraph) -> CausalSceneGraph | None:
+    """The ToyWorld scene the first category (by cue rank, as :func:`_category` tries them)
+    recognises in the open-world graph ``og``, laid out and validated as
+    :func:`_toyworld_read` does; None when none does (or its graph does not validate: the
+    open world then keeps the prompt, as before there were recognisers)."""
+    from ..toyworld.categories.base import CATEGORIES   # the table; it imports nothing back
+    for cat in sorted(CATEGORIES.values(), key=lambda c: c.cue_rank):
+        found = cat.recognise(og)
+        if found is None:
+            continue
+        g = found[0]
+        layout(g)
+        try:
+            return g.validate()
+        except GraphError:
+            continue
+    return None
+
+
 def from_prompt(text: str) -> ParseResult:
     """Parse any prompt into a validated graph with its implicit effects added.
 
-    ToyWorld first (byte-identical to its grammar for everything the data generator writes),
-    else the open world (:func:`.parser.open_prompt_graph`).  Deterministic; every word not
+    ToyWorld's templates first (byte-identical to its grammar for everything the data
+    generator writes), else the open world (:func:`.parser.open_prompt_graph`), whose graph a
+    ToyWorld category may still recognise as its scene (:func:`_recognised`; the open
+    parser's unknown words are kept).  Deterministic; every word not
     used is returned in ``unknown_words``.  Raises :class:`GraphError` for an empty prompt or
     one with no entity at all, saying what was understood, and one over
     :data:`~lina_core.limits.MAX_PROMPT_CHARS` characters before reading a word of it."""
@@ -122,4 +147,7 @@ def from_prompt(text: str) -> ParseResult:
             raise
     from .parser import open_prompt_graph
     parsed = open_prompt_graph(text)
+    scene = _recognised(parsed.graph)
+    if scene is not None:
+        return ParseResult(scene, parsed.unknown_words)
     return ParseResult(parsed.graph, parsed.unknown_words, "open", parsed.understood)

@@ -152,6 +152,13 @@ def objects_graph(tok: Tokens, category: str, words: Any = ()
     and those objects as the prompt stated them."""
     use_words(tok, words)
     objects, _mirror = read_objects(tok, lambda c: False)
+    return stated_graph(category, objects)
+
+
+def stated_graph(category: str, objects: list[dict[str, str]]
+                 ) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
+    """The graph of ``category`` with ``objects`` (the category's defaults filled in) and those
+    objects as stated: where a template reader and a graph recogniser start alike."""
     stated = [dict(o) for o in objects]
     g = CausalSceneGraph(category=category)
     add_objects(g, objects)

@@ -17,6 +17,7 @@ from ..render import render
 from ..unmix import CANON, unmix
 from .base import Jitter, register
 from .caused import CausedCategory
+from .open_scene import OpenScene
 
 
 # --- the questions (canonical px, RGB units 0..255)
@@ -64,6 +65,32 @@ class Balance(CausedCategory):
         g.add_edge("obj0", "beam", "on")
         g.add_edge("obj1", "beam", "on")
         g.add_edge("obj0", "obj1", "left of")
+
+    def find(self, scene: OpenScene) -> tuple[list[dict[str, str]], list[str],
+                                               dict[str, str]] | None:
+        """Two cubes (told by material) on one balance (a scale, a seesaw), the first named
+        on the left; another shape is refused (the scene would draw a cube).  "The beam" is
+        the balance's own (its side is checked in :meth:`recognise`)."""
+        objs, balances = scene.shaped(), scene.named("balance")
+        if len(objs) != 2 or len(balances) != 1 or not scene.plain(balances[0]) or \
+                not all(scene.plain(b, ("side",)) for b in scene.named("beam")):
+            return None
+        on = [scene.has(o, "on", balances[0]) for o in objs]
+        found = [scene.object(o, self.by_material) for o in objs]
+        if not all(on) or any(o is None or o["shape"] != self.object_shape for o in found):
+            return None
+        return found, [], {}   # type: ignore[return-value]
+
+    def recognise(self, og: CausalSceneGraph
+                  ) -> tuple[CausalSceneGraph, list[dict[str, str]]] | None:
+        """As the other caused categories, and a side said of the beam ("the beam tilting
+        down on the right") must be the side the materials tilt it to."""
+        found = super().recognise(og)
+        said = {og.attr(n, "side") for n in og.nodes("entity") if og.attr(n, "noun") == "beam"}
+        if found is None or len(said - {None}) > 1:
+            return None
+        tilt = found[0].attr(found[0].effects("tilt")[0], "side")
+        return found if said <= {None, tilt} else None
 
     def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
         objs = g.nodes("object")

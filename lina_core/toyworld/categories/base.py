@@ -72,6 +72,18 @@ class Category:
         open world).  Raise ``GraphError`` saying what the prompt lacks."""
         raise NotImplementedError(f"{self.name}: read")
 
+    def recognise(self, og: CausalSceneGraph
+                  ) -> tuple[CausalSceneGraph, list[dict[str, str]]] | None:
+        """The graph of this category (before layout) that the open-world graph ``og`` states,
+        and its objects as stated (as :meth:`read` returns them), read from ``og``'s entities,
+        attributes, relations and stated effects only, never the sentence; None when ``og`` is
+        not a scene of this category or states something the scene would drop (an extra
+        entity, a colour on an object told by material, a second light: :mod:`.open_scene`).
+        The grammar asks it when the templates cannot read a prompt or would lose part of
+        it.  The default recognises nothing: a category without one is read by its templates
+        only (a newcomer's category works before it has one)."""
+        return None
+
     def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
         """What a user would write for ``g`` (``explicit=False``), or its causal completion
         ``c+`` that states every effect; :meth:`read` must read either back to ``g``."""

@@ -27,6 +27,7 @@ from ..verify import Verdict
 from ..verify_video import FALL_MIN, Tracks
 from .base import Jitter, register
 from .caused import CausedCategory
+from .open_scene import OpenScene
 
 
 # --- the questions (fractions of the water column's height, measured from its surface)
@@ -108,6 +109,25 @@ class Buoyancy(CausedCategory):
     def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
         g.add_node("water", "surface", type="water")
         g.add_edge("obj0", "water", "in")
+
+    def find(self, scene: OpenScene) -> tuple[list[dict[str, str]], list[str],
+                                               dict[str, str]] | None:
+        """One object (told by material, or by nothing: wood) in water, or in a beaker (a
+        glass, a tank) that holds the water."""
+        objs, waters, vessels = scene.shaped(), scene.named("water"), scene.named("beaker")
+        if len(objs) != 1 or len(waters) != 1 or len(vessels) > 1 or not scene.plain(waters[0]):
+            return None
+        o, w = objs[0], waters[0]
+        in_water = scene.has(o, "in", w)
+        if vessels:   # "in a beaker of water", "a beaker of water holding a cork ball"
+            v = vessels[0]
+            held = scene.plain(v) and all(
+                any([scene.has(x, "in", v), scene.has(v, "hold", x), scene.has(v, "contain", x)])
+                for x in (o, w))
+        else:
+            held = in_water
+        obj = scene.object(o, self.by_material)
+        return ([obj], [], {}) if held and obj is not None else None
 
     def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
         s = f"a {object_phrase(g, g.nodes('object')[0], with_size=False)} in a beaker of water"

@@ -22,6 +22,7 @@ from ..counterfactual import Counterfactual
 from ..render import render
 from ..unmix import unmix
 from .base import Category, Jitter, register
+from .open_scene import OpenScene
 
 #: the words for a jar's shape
 JAR_WORDS = {"tall": "tall", "narrow": "tall", "wide": "wide", "broad": "wide"}
@@ -116,6 +117,40 @@ def _filled_jar(g: CausalSceneGraph, cx: float, bottom: float, share: float) -> 
     put(g, fill, [cx - w / 2, bottom - share * h, cx + w / 2, bottom])
 
 
+def _jar_scene(category: str, shape: str, material: str, level: str) -> CausalSceneGraph:
+    """A fill scene (of ``category``): the floor, the jar of ``shape`` on it, the fill of
+    ``material`` at ``level`` in it."""
+    g = CausalSceneGraph(category=category)
+    g.add_node("floor", "surface", type="floor")
+    g.add_node("jar", "surface", type="jar", shape=shape)
+    g.add_node("fill", "surface", type="fill", material=material, level=level)
+    g.add_edge("jar", "floor", "on")
+    g.add_edge("fill", "jar", "in")
+    return g
+
+
+def _stated_jar(scene: OpenScene, jar: str) -> str | None:
+    """The jar's shape from its one stated shape word (a size "tall" or a state "wide",
+    "narrow", "broad"), "tall" when none; claimed; None for anything else said of it."""
+    said = [str(v) for k, v in scene.attrs(jar).items() if k in ("size", "state")]
+    if len(said) > 1 or not all(w in JAR_WORDS for w in said) or \
+            not scene.plain(jar, ("size", "state")):
+        return None
+    return JAR_WORDS[said[0]] if said else "tall"
+
+
+def _middle_agrees(scene: OpenScene, inside: tuple[str, str], side: str) -> bool:
+    """Whether "the middle", where named ("filled above the middle"), is the jar's and the
+    contents are on the ``side`` of it the level says (claimed and read if so)."""
+    middles = scene.named("middle")
+    if not middles:
+        return True
+    if len(middles) > 1 or not scene.plain(middles[0]):
+        return False
+    said = [rel for n in inside for rel in ("above", "under") if scene.has(n, rel, middles[0])]
+    return bool(said) and set(said) == {side}
+
+
 @register
 class Fill(Category):
     name = "fill"
@@ -136,14 +171,35 @@ class Fill(Category):
             raise GraphError(f"prompt: a jar scene is filled with one of "
                              f"{list(FILL_MATERIALS)}")
         shape = next((JAR_WORDS[w] for w in tok.words if w in JAR_WORDS), "tall")
-        g = CausalSceneGraph(category=self.name)
-        g.add_node("floor", "surface", type="floor")
-        g.add_node("jar", "surface", type="jar", shape=shape)
-        g.add_node("fill", "surface", type="fill", material=material,
-                   level=fill_level(words, material))
-        g.add_edge("jar", "floor", "on")
-        g.add_edge("fill", "jar", "in")
-        return g, []
+        return _jar_scene(self.name, shape, material, fill_level(words, material)), []
+
+    def recognise(self, og: CausalSceneGraph
+                  ) -> tuple[CausalSceneGraph, list[dict[str, str]]] | None:
+        """A jar (tall or wide, or unsaid: tall), one fill material in it and its empty
+        space, one more or less than the other (either said of either)."""
+        scene = OpenScene(og)
+        jars, spaces = scene.named("jar"), scene.named("space")
+        fills = [n for n in scene.entities if scene.noun(n) in FILL_MATERIALS]
+        if len(jars) != 1 or len(spaces) != 1 or len(fills) != 1:
+            return None
+        jar, space, fill = jars[0], spaces[0], fills[0]
+        shape = _stated_jar(scene, jar)
+        filled = {"action": "fill"}          # "filled above the middle" says it of both
+        if shape is None or scene.attrs(space) not in ({"state": "empty"},
+                                                       {"state": "empty", **filled}) \
+                or scene.attrs(fill) not in ({}, filled) or \
+                not (scene.plain(space, ("state", "action")) and scene.plain(fill, ("action",))):
+            return None
+        scene.has(space, "in", jar)
+        more = [scene.has(fill, "more than", space), scene.has(space, "less than", fill),
+                scene.has(space, "fewer than", fill)]
+        less = [scene.has(space, "more than", fill), scene.has(fill, "less than", space),
+                scene.has(fill, "fewer than", space)]
+        if not scene.has(fill, "in", jar) or any(more) == any(less) or \
+                not _middle_agrees(scene, (fill, space), "above" if any(more) else "under"):
+            return None
+        g = _jar_scene(self.name, shape, scene.noun(fill), "more" if any(more) else "less")
+        return (g, []) if scene.complete(g) else None
 
     def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
         """``explicit`` adds how far the jar is filled (no implicit effect: it restates the

@@ -14,7 +14,7 @@ from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, OBJECT_W, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.vocabulary import COLOURS, FILL_MATERIALS, PLACES, SHAPES
-from ...csg.words import JAR_AND_PLACE_WORDS, Tokens, objects_graph
+from ...csg.words import JAR_AND_PLACE_WORDS, Tokens, objects_graph, stated_graph
 from ..answers import Answers, colour_palette, fmt, single_object
 from ..blobs import EIGHT
 from ..canvas import WALL, WATER, Canvas, box, draw_object
@@ -23,6 +23,7 @@ from ..prompt_edits import recolour
 from ..render import render
 from ..unmix import CANON, unmix
 from .base import Category, Jitter, register
+from .open_scene import OpenScene
 
 #: where the shore is (from the sand's side), how close "near" is
 SHORE = 0.58
@@ -109,6 +110,17 @@ def _move_to(g: CausalSceneGraph, place: str, rng: np.random.Generator) -> Causa
     return h
 
 
+def _shore_scene(g: CausalSceneGraph, place: str) -> None:
+    """A place scene's sand, water and the object's edges for ``place``."""
+    g.add_node("sand", "surface", type="sand")
+    g.add_node("water", "surface", type="water")
+    if place == "water":
+        g.add_edge("obj0", "water", "in")
+    else:
+        g.add_edge("obj0", "sand", "on")
+        g.add_edge("obj0", "water", "next to" if place == "near" else "far from")
+
+
 @register
 class Place(Category):
     name = "place"
@@ -122,15 +134,36 @@ class Place(Category):
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
         g, stated = objects_graph(tok, self.name, JAR_AND_PLACE_WORDS)
-        place = stated_place(tok.words)
-        g.add_node("sand", "surface", type="sand")
-        g.add_node("water", "surface", type="water")
-        if place == "water":
-            g.add_edge("obj0", "water", "in")
-        else:
-            g.add_edge("obj0", "sand", "on")
-            g.add_edge("obj0", "water", "next to" if place == "near" else "far from")
+        _shore_scene(g, stated_place(tok.words))
         return g, stated
+
+    def recognise(self, og: CausalSceneGraph
+                  ) -> tuple[CausalSceneGraph, list[dict[str, str]]] | None:
+        """One object (told by colour) and water, perhaps sand: in the water (perhaps off the
+        sand), or next to / close to or far from it (perhaps on the sand).  An object in the
+        water must have a colour and no material: one told by material, or by nothing, is
+        buoyancy's ("a wood cone in the water")."""
+        scene = OpenScene(og)
+        objs, waters, sands = scene.shaped(), scene.named("water"), scene.named("sand")
+        if len(objs) != 1 or len(waters) != 1 or len(sands) > 1 or \
+                not all(scene.plain(n) for n in waters + sands):
+            return None
+        o, w, s = objs[0], waters[0], (sands or [None])[0]
+        obj = scene.object(o, self.by_material)
+        near = [scene.has(o, rel, w) for rel in ("next to", "close to")]
+        far, inside = scene.has(o, "far from", w), scene.has(o, "in", w)
+        on, off = scene.has(o, "on", s), scene.has(o, "off", s)
+        if obj is None:
+            return None
+        if inside and "colour" in obj and not (any(near) or far or on):
+            place = "water"
+        elif any(near) != far and not (inside or off):
+            place = "near" if any(near) else "far"
+        else:
+            return None
+        g, stated = stated_graph(self.name, [obj])
+        _shore_scene(g, place)
+        return (g, stated) if scene.complete(g) else None
 
     def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
         """``explicit`` adds where the object stands (no implicit effect: it restates the

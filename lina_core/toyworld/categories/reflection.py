@@ -29,6 +29,7 @@ from ..verify import Verdict
 from ..verify_video import FALL_MIN, Tracks
 from .base import Jitter, register
 from .caused import CausedCategory
+from .open_scene import OpenScene, canonical
 
 
 # --- the questions (canonical px, RGB units 0..255)
@@ -302,6 +303,17 @@ def _on_mirror(g: CausalSceneGraph, cx: float) -> None:
         put(g, e, [ob[0], ob[3], ob[2], min(ob[3] + h, MIRROR_CY + ry)])
 
 
+def _stated_mirror(scene: OpenScene, m: str) -> dict[str, str] | None:
+    """The mirror entity's size and shape as stated (size first, as the template reader keeps
+    them), claimed; None for anything else said of it (a colour, "cracked")."""
+    attrs = scene.attrs(m)
+    out = {"size": attrs["size"]} if "size" in attrs else {}
+    if "state" in attrs:
+        out["shape"] = canonical(attrs["state"])
+    ok = out.get("size", "small") in SIZES and out.get("shape", "round") in MIRROR_SHAPES
+    return out if ok and scene.plain(m, ("size", "state")) else None
+
+
 @register
 class Reflection(CausedCategory):
     name = "reflection"
@@ -320,6 +332,16 @@ class Reflection(CausedCategory):
         mirror.setdefault("size", "large")
         g.add_node("mirror", "surface", type="mirror", **mirror)
         g.add_edge("obj0", "mirror", "on")
+
+    def find(self, scene: OpenScene) -> tuple[list[dict[str, str]], list[str],
+                                               dict[str, str]] | None:
+        """One object (told by colour) on one mirror, which may be small or large, round or
+        square."""
+        objs, mirrors = scene.shaped(), scene.named("mirror")
+        if len(objs) != 1 or len(mirrors) != 1 or not scene.has(objs[0], "on", mirrors[0]):
+            return None
+        obj, mirror = scene.object(objs[0], self.by_material), _stated_mirror(scene, mirrors[0])
+        return None if obj is None or mirror is None else ([obj], [], mirror)
 
     def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
         m = g.node(g.surface("mirror"))["attrs"]

@@ -12,7 +12,7 @@ from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.vocabulary import COLOURS, SHAPES
-from ...csg.words import Tokens, objects_graph
+from ...csg.words import Tokens, objects_graph, stated_graph
 from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
 from ..blobs import EIGHT, find_blobs
 from ..canvas import FLOOR, WALL, Canvas, draw_object
@@ -21,6 +21,7 @@ from ..prompt_edits import recolour
 from ..render import render
 from ..unmix import unmix
 from .base import Category, Jitter, register
+from .open_scene import OpenScene
 
 
 def top_bottom(g: CausalSceneGraph) -> tuple[str, str]:
@@ -68,6 +69,13 @@ def _side_by_side(g: CausalSceneGraph, rng: np.random.Generator) -> CausalSceneG
     return h
 
 
+def _stack(g: CausalSceneGraph) -> None:
+    """A roles scene's floor and edges: ``obj0`` on ``obj1``, ``obj1`` on the floor."""
+    g.add_node("floor", "surface", type="floor")
+    g.add_edge("obj0", "obj1", "on")
+    g.add_edge("obj1", "floor", "on")
+
+
 @register
 class Roles(Category):
     name = "roles"
@@ -81,10 +89,29 @@ class Roles(Category):
 
     def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
         g, stated = objects_graph(tok, self.name, ("top", "resting"))
-        g.add_node("floor", "surface", type="floor")
-        g.add_edge("obj0", "obj1", "on")
-        g.add_edge("obj1", "floor", "on")
+        _stack(g)
         return g, stated
+
+    def recognise(self, og: CausalSceneGraph
+                  ) -> tuple[CausalSceneGraph, list[dict[str, str]]] | None:
+        """Two objects (told by colour), one on the other ("resting on", "under"), the bottom
+        one perhaps on the floor; the top one is ``obj0`` whichever was named first."""
+        scene = OpenScene(og)
+        objs = scene.shaped()
+        if len(objs) != 2:
+            return None
+        a, b = objs
+        a_top = [scene.has(a, "on", b), scene.has(b, "under", a)]
+        b_top = [scene.has(b, "on", a), scene.has(a, "under", b)]
+        if any(a_top) == any(b_top):
+            return None
+        top, bottom = (a, b) if any(a_top) else (b, a)
+        found = [scene.object(top, self.by_material), scene.object(bottom, self.by_material)]
+        if None in found or not scene.floor([bottom]):
+            return None
+        g, stated = stated_graph(self.name, found)   # type: ignore[arg-type]
+        _stack(g)
+        return (g, stated) if scene.complete(g) else None
 
     def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
         """``explicit`` adds that the objects touch (no implicit effect: it restates the

@@ -20,6 +20,7 @@ from ..render import render
 from ..unmix import unmix
 from .base import Jitter, register
 from .caused import CausedCategory
+from .open_scene import OpenScene
 
 
 @register
@@ -43,6 +44,25 @@ class Scale(CausedCategory):
             g.add_edge("obj1", "obj0", "right of")
         else:
             g.add_edge("obj0", "obj1", "left of")
+
+    def find(self, scene: OpenScene) -> tuple[list[dict[str, str]], list[str],
+                                               dict[str, str]] | None:
+        """Two objects (told by colour), perhaps on the floor, one larger than the other
+        (either said of either); a stated size the comparison contradicts is refused (the
+        scene sets the sizes)."""
+        objs = scene.shaped()
+        if len(objs) != 2 or not scene.floor(objs):
+            return None
+        a, b = objs
+        larger = [scene.has(a, "larger than", b), scene.has(b, "smaller than", a)]
+        smaller = [scene.has(a, "smaller than", b), scene.has(b, "larger than", a)]
+        found = [scene.object(o, self.by_material) for o in objs]
+        if any(larger) == any(smaller) or None in found:
+            return None
+        sizes = ("large", "small") if any(larger) else ("small", "large")
+        if any(o.get("size", s) != s for o, s in zip(found, sizes)):   # type: ignore[union-attr]
+            return None
+        return found, [] if any(larger) else ["smaller"], {}   # type: ignore[return-value]
 
     def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
         a, b = g.nodes("object")

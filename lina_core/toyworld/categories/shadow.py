@@ -23,6 +23,7 @@ from ..verify import Verdict
 from ..verify_video import Tracks, track
 from .base import Jitter, register
 from .caused import CausedCategory
+from .open_scene import OpenScene
 
 
 # --- the questions (canonical px, RGB units 0..255)
@@ -97,6 +98,29 @@ class Shadow(CausedCategory):
         side = next((c for c in canon if c in LIGHT_SIDES), "above")
         # "lit from the left ..., casting a shadow to the right": the light side comes first
         g.add_node("light", "light", side=side)
+
+    def find(self, scene: OpenScene) -> tuple[list[dict[str, str]], list[str],
+                                               dict[str, str]] | None:
+        """One object (told by colour), perhaps on the floor, and one light (a lamp, a torch),
+        on the side its own attribute or its relation to the object says ("a lamp on the left
+        of", "under a lamp"), above when neither says; two sides that disagree are refused."""
+        objs, lights = scene.shaped(), scene.lights()
+        if len(objs) != 1 or len(lights) != 1 or not scene.floor(objs):
+            return None
+        o, light = objs[0], lights[0]
+        obj = scene.object(o, self.by_material)
+        if obj is None or not scene.plain(light, ("side",)):
+            return None
+        scene.has(light, "lights", o)
+        sides = {scene.og.attr(light, "side")} - {None}
+        for u, rel, v, side in ((light, "left of", o, "left"), (o, "right of", light, "left"),
+                                (light, "right of", o, "right"), (o, "left of", light, "right"),
+                                (light, "above", o, "above"), (o, "under", light, "above")):
+            if scene.has(u, rel, v):
+                sides.add(side)
+        if len(sides) > 1 or not sides <= set(LIGHT_SIDES):
+            return None
+        return [obj], list(sides), {}
 
     def caption(self, g: CausalSceneGraph, explicit: bool) -> str:
         side = g.attr(g.nodes("light")[0], "side")
