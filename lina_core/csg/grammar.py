@@ -1,27 +1,29 @@
-"""The prompt parser's entry point and its first domain, the ToyWorld grammar.
+"""The prompt parser's entry point: the open world first, ToyWorld's scenes recognised in it.
 
-:func:`from_prompt` reads any English prompt.  It tries the ToyWorld categories' sentence
-templates first (a PAP-Toy style caption -> the exact scene the data generator, renderer and
-verifier share).  When they cannot read the prompt *or would lose part of it* (a noun, a count
-or a light they would drop, a stated object they would drop or whose shape, colour or material
-they would rewrite, or the cues of two scene categories: a mirror and a light), the open-world
-parser (:mod:`.parser`) reads it, and each category, in cue-rank order, is asked whether that
-graph is one of its scenes (``Category.recognise``: the graph's entities, attributes, relations
-and stated effects, never the sentence).  A recognised graph is a ToyWorld scene ("a yellow
-ball in the water" is ``place``'s), anything else stays open-world (a mirror and a light: the
-open world keeps both effects, ToyWorld one).  Everything is deterministic and keeps every
-word not used (``unknown_words``), so the app can tell people which words were ignored instead
-of guessing.
+:func:`from_prompt` reads any English prompt with the open-world parser (:mod:`.parser`) and
+asks each ToyWorld category, in cue-rank order, whether that graph is one of its scenes
+(``Category.recognise``: the graph's entities, attributes, relations and stated effects, never
+the sentence), so any phrasing the parser reads becomes the ToyWorld scene it describes ("a
+yellow ball in the water" is ``place``'s).  What no category recognises goes to the
+categories' sentence templates (a PAP-Toy style caption -> the exact scene the data generator,
+renderer and verifier share): today the explicit captions of reflection, shadow and buoyancy,
+whose effect clauses the parser misreads, and words it does not know.  When the templates
+cannot read the prompt *or would lose part of it* (a noun, a count or a light they would drop,
+a stated object they would drop or whose shape, colour or material they would rewrite, or the
+cues of two scene categories: a mirror and a light), the prompt stays open-world.  Everything
+is deterministic and keeps every word not used (``unknown_words``), so the app can tell people
+which words were ignored instead of guessing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .geometry import layout
 from .graph import CausalSceneGraph, GraphError, check_prompt
 from .vocabulary import COLOURS, MATERIALS
-from .words import FUNCTION_WORDS, SCENE_WORDS, SYNONYMS, Tokens, words
+from .words import (EFFECT_WORDS, FUNCTION_WORDS, JAR_AND_PLACE_WORDS, SCENE_WORDS,
+                    SYNONYMS, Tokens, words)
 
 if TYPE_CHECKING:
     from ..toyworld.categories.base import Category
@@ -107,14 +109,23 @@ def _loses_something(text: str, unknown: list[str]) -> bool:
     return len(cued) > 1 or (lamp_named and bool(cued))
 
 
-def _recognised(og: CausalSceneGraph) -> CausalSceneGraph | None:
+#: every word a ToyWorld caption may use: a recognised scene is refused when the open parser
+#: left one of them unread (it would drop what the templates read, a "rectangular" mirror)
+TOYWORLD_WORDS = (set(SYNONYMS) | FUNCTION_WORDS | set(EFFECT_WORDS) | set(SCENE_WORDS)
+                  | JAR_AND_PLACE_WORDS)
+
+
+def _recognised(parsed: Any) -> CausalSceneGraph | None:
     """The ToyWorld scene the first category (by cue rank, as :func:`_category` tries them)
-    recognises in the open-world graph ``og``, laid out and validated as
-    :func:`_toyworld_read` does; None when none does (or its graph does not validate: the
-    open world then keeps the prompt, as before there were recognisers)."""
+    recognises in the open-world parse ``parsed``, laid out and validated as
+    :func:`_toyworld_read` does; None when none does, when its graph does not validate, or
+    when the parser left a word unread that a ToyWorld caption uses (:data:`TOYWORLD_WORDS`:
+    the scene would silently lose it; the templates read such a prompt)."""
     from ..toyworld.categories.base import CATEGORIES   # the table; it imports nothing back
+    if set(parsed.unknown_words) & TOYWORLD_WORDS:
+        return None
     for cat in sorted(CATEGORIES.values(), key=lambda c: c.cue_rank):
-        found = cat.recognise(og)
+        found = cat.recognise(parsed.graph)
         if found is None:
             continue
         g = found[0]
@@ -129,14 +140,26 @@ def _recognised(og: CausalSceneGraph) -> CausalSceneGraph | None:
 def from_prompt(text: str) -> ParseResult:
     """Parse any prompt into a validated graph with its implicit effects added.
 
-    ToyWorld's templates first (byte-identical to its grammar for everything the data
-    generator writes), else the open world (:func:`.parser.open_prompt_graph`), whose graph a
-    ToyWorld category may still recognise as its scene (:func:`_recognised`; the open
-    parser's unknown words are kept).  Deterministic; every word not
-    used is returned in ``unknown_words``.  Raises :class:`GraphError` for an empty prompt or
-    one with no entity at all, saying what was understood, and one over
-    :data:`~lina_core.limits.MAX_PROMPT_CHARS` characters before reading a word of it."""
+    Every prompt is read by the open-world parser (:func:`.parser.open_prompt_graph`) and the
+    ToyWorld categories are asked whether its graph is one of their scenes
+    (:func:`_recognised`).  What none recognises goes to the categories' sentence templates
+    (the explicit captions whose effect clauses the parser misreads, the words it does not
+    know), and what they cannot read without losing part of it stays open-world.  On the
+    generator's captions the two ToyWorld paths give byte-identical graphs (pinned by the
+    golden tests).  Deterministic; every word not used is returned in ``unknown_words``.
+    Raises :class:`GraphError` for an empty prompt or one with no entity at all, saying what
+    was understood, and one over :data:`~lina_core.limits.MAX_PROMPT_CHARS` characters
+    before reading a word of it."""
+    from .parser import open_prompt_graph
     check_prompt(text)
+    try:
+        parsed, refused = open_prompt_graph(text), None
+    except GraphError as exc:               # no entity: the templates may still read it
+        parsed, refused = None, exc
+    if parsed is not None:
+        scene = _recognised(parsed)
+        if scene is not None:
+            return ParseResult(scene, parsed.unknown_words)
     try:
         result, stated = _toyworld_read(text)
         if not (_loses_something(text, result.unknown_words)
@@ -145,9 +168,6 @@ def from_prompt(text: str) -> ParseResult:
     except GraphError as exc:
         if "prompt: empty" in str(exc):
             raise
-    from .parser import open_prompt_graph
-    parsed = open_prompt_graph(text)
-    scene = _recognised(parsed.graph)
-    if scene is not None:
-        return ParseResult(scene, parsed.unknown_words)
+    if parsed is None:
+        raise refused
     return ParseResult(parsed.graph, parsed.unknown_words, "open", parsed.understood)
