@@ -226,3 +226,30 @@ def test_the_graph_path_agrees_with_the_templates_on_generator_captions(name, ex
             want = grammar._toyworld_read(prompt)[0].graph.to_json()
             got = _recognised(prompt)
             assert got is not None and got.to_json() == want, prompt
+
+
+def test_every_prompt_goes_through_the_open_world_parser_first(monkeypatch):
+    """The open-world parse comes first; the templates read only what no category recognises
+    in it (a generator's explicit reflection caption, whose effect clause the parser misreads)."""
+    from lina_core.csg import grammar, parser
+    seen = []
+    real = parser.open_prompt_graph
+    monkeypatch.setattr(parser, "open_prompt_graph", lambda t: seen.append(t) or real(t))
+    templates = []
+    real_read = grammar._toyworld_read
+    monkeypatch.setattr(grammar, "_toyworld_read", lambda t: templates.append(t) or real_read(t))
+    assert from_prompt("a yellow cone in the water, off the sand").graph.category == "place"
+    assert seen == ["a yellow cone in the water, off the sand"] and templates == []
+    explicit = ("a red ball on a large round mirror, and its reflection appears in the mirror "
+                "below it")
+    r = from_prompt(explicit)
+    assert r.domain == "toyworld" and r.graph.category == "reflection"
+    assert seen[-1] == explicit and templates == [explicit]
+
+
+def test_a_toyworld_word_the_parser_left_unread_sends_the_prompt_to_the_templates():
+    """"rectangular" is a ToyWorld synonym of "square" the open parser does not know: the
+    recogniser would give the default round mirror, so the templates read it (square)."""
+    r = from_prompt("a tiny violet cube on a rectangular mirror")
+    assert r.graph.category == "reflection" and r.unknown_words == []
+    assert r.graph.attr(r.graph.surface("mirror"), "shape") == "square"
