@@ -36,14 +36,15 @@ def test_a_spatial_edge_passes_where_the_masks_agree_and_fails_where_they_do_not
 
 
 def test_effects_with_a_word_are_placed_as_the_graph_says():
-    g = from_prompt("a lamp above a cube casting a shadow").graph
+    # ("a lamp above a cube ..." is ToyWorld's shadow scene since categories recognise graphs)
+    g = from_prompt("a lamp above a cat casting a shadow").graph     # open world: a cat
     shadow = next(n for n in g.graph.nodes if n.startswith("shadow"))
-    away = {"lamp": blob(0.5, 0.1), "cube": blob(0.5, 0.5), shadow: blob(0.5, 0.85)}
-    toward = {"lamp": blob(0.5, 0.1), "cube": blob(0.5, 0.5), shadow: blob(0.5, 0.2)}
+    away = {"lamp": blob(0.5, 0.1), "cat": blob(0.5, 0.5), shadow: blob(0.5, 0.85)}
+    toward = {"lamp": blob(0.5, 0.1), "cat": blob(0.5, 0.5), shadow: blob(0.5, 0.2)}
     name = f"{shadow} placed as the graph says"
     assert results(edge_tests(g, away)[0])[name] is True
     assert results(edge_tests(g, toward)[0])[name] is False
-    assert results(edge_tests(g, away)[0])["lamp above cube"] is True
+    assert results(edge_tests(g, away)[0])["lamp above cat"] is True
 
 
 def test_read_gives_shares_passed_and_says_what_it_could_not_test():

@@ -43,7 +43,9 @@ KS = (0, 2, 4, 6, 8, 10, 12, 16)
 FACTORS = ("physics", "texture")
 ROWS = "switch.jsonl"
 KEY_FIELDS = runs_file.KEY_FIELDS
-COMMAND = ("python -m lina_core switching --split dev-ood --n 29 --runs runs/switch "
+#: the shipped figure's command: its rows are shipped too (``docs/probes/switch/runs``, one line
+#: per scene), so it summarises them without a model, or resumes a run that was cut short
+COMMAND = ("python -m lina_core switching --split dev-ood --n 200 --runs docs/probes/switch/runs "
            "--out docs/probes/switch")
 
 
@@ -304,7 +306,7 @@ def add_command(sub: Any, model_args: Callable[[Any], None]) -> None:
     model_args(q)
     q.add_argument("--split", default="dev-ood", choices=["train", "dev-ood"],
                    help="a diagnostic: never run on the test splits")
-    q.add_argument("--n", type=int, default=29, help="scenes per category (seed 0)")
+    q.add_argument("--n", type=int, default=200, help="scenes per category (seed 0)")
     q.add_argument("--ks", default=",".join(map(str, KS)),
                    help="switch steps; 'none': the baselines only (attention for 3(c))")
     q.add_argument("--runs", default="runs/switch", help="the resumable rows (gitignored)")
