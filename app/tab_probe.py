@@ -5,8 +5,9 @@ Beside the live run, the measured figures of the three insights on the shipped m
 from ``docs/probes/`` (each made by the command its caption names), never computed at page load,
 so a speaker can show the real curve, then poke at it with a small live run of their own prompts:
 insight 1 by hop depth (``docs/probes/multihop``, ``docs/probes/multihop_floating``), insight 2
-(``docs/probes/separation``), 3(a) the settling curve (``docs/probes/settling``, n = 200 runs per category), 3(b) the switch
-probe (``docs/probes/switch``) and 3(c) attention settling (``docs/probes/attention_settling``)."""
+(``docs/probes/separation``), 3(a) the settling curve (``docs/probes/settling``, n = 200 runs
+per category), 3(b) the switch probe (``docs/probes/switch``, 200 scenes per category) and 3(c)
+attention settling (``docs/probes/attention_settling``)."""
 from __future__ import annotations
 
 import json

@@ -34,7 +34,9 @@ from ..stats import bootstrap, rate
 ROWS = "attention.jsonl"
 #: a node's mask has settled at step t when its IoU with the last step's mask reaches this
 SETTLED = 0.5
-COMMAND = "python -m lina_core attention-settling --runs runs/switch --out docs/probes/attention_settling"
+#: the shipped figure: the switch probe's rows are shipped (``docs/probes/switch/runs``)
+COMMAND = ("python -m lina_core attention-settling --runs docs/probes/switch/runs "
+           "--out docs/probes/attention_settling")
 KEY_FIELDS = ("split", "category", "index", "seed")
 #: the v2 surfaces :data:`attention.TYPE_WORDS` does not name, by type (fill: its material)
 SURFACE_WORDS = {"jar": ("jar",), "sand": ("sand",)}
