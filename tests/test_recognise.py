@@ -253,3 +253,25 @@ def test_a_toyworld_word_the_parser_left_unread_sends_the_prompt_to_the_template
     r = from_prompt("a tiny violet cube on a rectangular mirror")
     assert r.graph.category == "reflection" and r.unknown_words == []
     assert r.graph.attr(r.graph.surface("mirror"), "shape") == "square"
+
+
+@pytest.mark.parametrize("prompt", ["a blue cube and a bigger red ball",
+                                    "a small blue cube and a bigger red ball",
+                                    "a small blue cube larger than a red ball"])
+def test_a_comparison_the_scale_template_would_draw_the_wrong_way_round_is_not_read(prompt):
+    """"a blue cube and a bigger red ball" was read as the cube larger (the template took any
+    "bigger" for "the first is larger"), and a stated "small" was rewritten to "large": now the
+    template reads only "X larger/smaller than Y" and keeps stated sizes, else hands over."""
+    r = from_prompt(prompt)
+    if r.domain == "toyworld":      # whatever reads it must not make the cube the larger one
+        cube = next(n for n in r.graph.nodes("object") if r.graph.attr(n, "shape") == "cube")
+        assert r.graph.attr(cube, "size") != "large"
+    else:
+        assert r.graph.category == "open"
+
+
+def test_the_scale_template_still_reads_its_own_comparisons():
+    r = from_prompt("a blue cube smaller than a red ball")
+    g = r.graph
+    assert r.domain == "toyworld" and g.category == "scale"
+    assert [g.attr(n, "size") for n in g.nodes("object")] == ["small", "large"]

@@ -72,14 +72,14 @@ def _toyworld_read(text: str) -> tuple[ParseResult, list[dict[str, str]]]:
 
 def _rewrites_objects(g: CausalSceneGraph, stated: list[dict[str, str]], text: str) -> bool:
     """Whether ToyWorld's graph lacks a stated object (a second one where its category has
-    one), rewrites one's shape, colour or material (the balance's cubes, the material
+    one), rewrites one's shape, colour, material or size (the balance's cubes, the material
     categories' dropped colours) or drops a colour or material said of something else (a
     "blue mirror")."""
     kept = g.nodes("object")
     if len(stated) > len(kept):
         return True
     if any(g.attr(n, key) != o[key] for n, o in zip(kept, stated)
-           for key in ("shape", "colour", "material") if key in o):
+           for key in ("shape", "colour", "material", "size") if key in o):
         return True
     said = {SYNONYMS.get(w, w) for w in words(text)} & (set(COLOURS) | set(MATERIALS))
     return not said <= {g.attr(n, key) for n in kept for key in ("colour", "material")}

@@ -11,6 +11,7 @@ from ...csg.captions import object_phrase
 from ...csg.geometry import FLOOR_Y, object_box, put
 from ...csg.graph import CausalSceneGraph, GraphError
 from ...csg.vocabulary import COLOURS, SHAPES
+from ...csg.words import Tokens
 from ..answers import Answers, ask_count, colour_palette, object_nodes, texture_single
 from ..blobs import Blob, find_blobs
 from ..canvas import FLOOR, WALL, Canvas, draw_floor_scene
@@ -30,6 +31,16 @@ class Scale(CausedCategory):
     cue_rank = 70
     objects = 2
     counted = True
+
+    def read(self, tok: Tokens) -> tuple[CausalSceneGraph, list[dict[str, str]]]:
+        """The template "X larger (smaller) than Y".  Without "than" the comparison word is an
+        adjective of one object ("a blue cube and a bigger red ball"), which this template
+        would misread as the first object larger: refused, so the prompt is not drawn the
+        wrong way round."""
+        if "than" not in tok.words:
+            raise GraphError("prompt: a scale scene compares two objects as 'a red ball larger "
+                             "than a blue cube'")
+        return super().read(tok)
 
     def add_scene(self, g: CausalSceneGraph, canon: list[str], mirror: dict[str, str]) -> None:
         """A floor, the sizes the comparison implies and its 'larger than' edge."""
