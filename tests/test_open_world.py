@@ -362,10 +362,10 @@ def test_toyworld_prompts_give_the_same_graphs_as_before():
 
 
 def test_toyworld_is_one_domain_of_from_prompt():
-    from lina_core.csg.grammar import _toyworld
+    from lina_core.csg.grammar import _toyworld_read
     text = "a large red ball on a small round mirror"
     r = from_prompt(text)
-    assert r.domain == "toyworld" and r.graph.to_dict() == _toyworld(text).graph.to_dict()
+    assert r.domain == "toyworld" and r.graph.to_dict() == _toyworld_read(text)[0].graph.to_dict()
     # ToyWorld would keep one cause of two: the open world keeps both
     assert from_prompt("a red ball on a round mirror, lit from the left").domain == "open"
 

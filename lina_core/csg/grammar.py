@@ -17,7 +17,7 @@ which words were ignored instead of guessing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .geometry import layout
 from .graph import CausalSceneGraph, GraphError, check_prompt
@@ -27,6 +27,7 @@ from .words import (EFFECT_WORDS, FUNCTION_WORDS, JAR_AND_PLACE_WORDS, SCENE_WOR
 
 if TYPE_CHECKING:
     from ..toyworld.categories.base import Category
+    from .parser import OpenParse
 
 
 @dataclass
@@ -51,16 +52,10 @@ def _category(tok: Tokens) -> Category:
                      "('lit from the left'), water, a balance, or 'larger/smaller than'")
 
 
-def _toyworld(text: str) -> ParseResult:
-    """The ToyWorld grammar: a PAP-Toy style prompt -> a validated graph with implicit effects.
-
-    Raises :class:`GraphError` if no scene category can be recognised."""
-    return _toyworld_read(text)[0]
-
-
 def _toyworld_read(text: str) -> tuple[ParseResult, list[dict[str, str]]]:
-    """:func:`_toyworld`'s parse and the objects as the prompt stated them (before the
-    category's defaults and rewrites)."""
+    """The categories' sentence templates: a PAP-Toy style prompt -> a validated graph with
+    implicit effects, and the objects as the prompt stated them (before the category's
+    defaults and rewrites).  Raises :class:`GraphError` if no category's cue is named."""
     found = words(text)
     if not found:
         raise GraphError("prompt: empty; write e.g. 'a red ball on a round mirror'")
@@ -115,7 +110,7 @@ TOYWORLD_WORDS = (set(SYNONYMS) | FUNCTION_WORDS | set(EFFECT_WORDS) | set(SCENE
                   | JAR_AND_PLACE_WORDS)
 
 
-def _recognised(parsed: Any) -> CausalSceneGraph | None:
+def _recognised(parsed: OpenParse) -> CausalSceneGraph | None:
     """The ToyWorld scene the first category (by cue rank, as :func:`_category` tries them)
     recognises in the open-world parse ``parsed``, laid out and validated as
     :func:`_toyworld_read` does; None when none does, when its graph does not validate, or

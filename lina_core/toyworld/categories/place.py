@@ -150,11 +150,11 @@ class Place(Category):
             return None
         o, w, s = objs[0], waters[0], (sands or [None])[0]
         obj = scene.object(o, self.by_material)
+        if obj is None:
+            return None
         near = [scene.has(o, rel, w) for rel in ("next to", "close to")]
         far, inside = scene.has(o, "far from", w), scene.has(o, "in", w)
         on, off = scene.has(o, "on", s), scene.has(o, "off", s)
-        if obj is None:
-            return None
         if inside and "colour" in obj and not (any(near) or far or on):
             place = "water"
         elif any(near) != far and not (inside or off):
