@@ -30,22 +30,21 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # requirements.txt pins torch==2.13.0 (the CPU build); never loosen it here.
-# pip byte-compiles every file it installs on one core (~55 of 87 s on this 2-core machine);
-# compileall on every core does the same in ~35 s.  The .pyc files matter: this machine sets
-# PYTHONDONTWRITEBYTECODE, so whatever is not compiled here is compiled again by every process.
-# compileall's status is ignored: it fails on the few files in site-packages that are not Python
-# 3.11 (test data of some packages), which pip skips silently too.
+# Bytecode: pip's own byte-compile runs on one core over every file it installs (~17,000, of
+# which the app and the tests import ~5,000), so it is off; instead every command below may write
+# the .pyc of what it imports (PYTHONDONTWRITEBYTECODE, which this machine sets, is cleared for
+# them), so the first import compiles what is used, once.  Measured on this machine: compileall
+# over site-packages took 48 s on both cores; compiling what the test stack imports adds ~27 s of
+# CPU to the first import (docs/PERFORMANCE.md).
+export PYTHONDONTWRITEBYTECODE :=
 PIP_INSTALL := $(PY) -m pip install --no-compile
-COMPILE_ALL := $(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null 2>&1 || true
 
 $(VENV)/.stamp-run: requirements.txt | $(PY)
 	$(PIP_INSTALL) -r requirements.txt
-	@$(COMPILE_ALL)
 	@touch $@
 
 $(VENV)/.stamp-test: requirements-dev.txt requirements.txt | $(PY)
 	$(PIP_INSTALL) -r requirements-dev.txt
-	@$(COMPILE_ALL)
 	@touch $@
 
 venv: $(VENV)/.stamp-test
