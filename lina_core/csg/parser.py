@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .graph import CausalSceneGraph, GraphError, check_graph_size, check_prompt
-from .knowledge import ENGLISH, Knowledge, entity_props, knowledge
+from .knowledge import ENGLISH, Knowledge, entity_props, knowledge, singular_noun
 from .world import add_world_effects
 
 _TOKEN = re.compile(r"[a-z]+|\d+|[,;.]")
@@ -94,7 +94,7 @@ def _singular(word: str, nouns: dict[str, Any]) -> str | None:
     """The lexicon noun a word is (as written, or singularised by inflect), or None."""
     if word in nouns:
         return word
-    single = ENGLISH.singular_noun(word)
+    single = singular_noun(word)
     return single if isinstance(single, str) and single in nouns else None
 
 
@@ -462,7 +462,7 @@ class _Builder:
             return
         heads = nxt is None or nxt.tag not in ("NOUN", "ADJ", "UNKNOWN") or nxt.value == "verb"
         if (self.np or (self.pending or ("",))[0] in ("cmp_pre", "of")) and heads:   # "more cherries"
-            single = ENGLISH.singular_noun(t.text)
+            single = singular_noun(t.text)
             noun = single if isinstance(single, str) and len(single) > 2 else t.text
             self._attach(self._entity(noun, noun != t.text))
 

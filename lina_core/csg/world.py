@@ -54,55 +54,64 @@ def _liquid_inside(g: CausalSceneGraph, container: str) -> str | None:
     return None
 
 
-def _linked_pairs(g: CausalSceneGraph, rule: Rule, ents: set[str]
-                  ) -> Iterator[tuple[str, str]]:
+class _Scene:
+    """What the rules read of a graph and adding effects cannot change, read once per
+    :func:`add_world_effects`: its entities, their properties, and the relations between
+    entities (an effect is a node of its own, joined only to its causes).  Before it, every
+    rule of every round read them again: two fifths of a prompt's parse."""
+
+    def __init__(self, g: CausalSceneGraph) -> None:
+        self.g = g
+        self.entities = g.nodes("entity")
+        ents = set(self.entities)
+        self._props: dict[str, dict[str, Any]] = {}
+        symmetric = knowledge().lexicon["symmetric"]
+        edges = [(s, o, rel) for s, o, rel in g.graph.edges(data="relation")
+                 if s in ents and o in ents]
+        #: (subject, object, relation) in graph order; "X next to Y" both ways
+        self.edges = edges + [(o, s, rel) for s, o, rel in edges if rel in symmetric]
+
+    def props(self, n: str) -> dict[str, Any]:
+        """An entity's properties (:func:`~.knowledge.entity_props`), read once."""
+        if n not in self._props:
+            self._props[n] = entity_props(self.g, n)
+        return self._props[n]
+
+
+def _linked_pairs(scene: _Scene, rule: Rule) -> Iterator[tuple[str, str]]:
     """(subject, object) entity pairs joined by an edge of the rule's link, in graph order:
     one per edge, so linear in the graph."""
-    symmetric = knowledge().lexicon["symmetric"]
-    edges = list(g.graph.edges(data="relation"))
-    edges += [(o, s, rel) for s, o, rel in edges if rel in symmetric]   # "X next to Y": both
-    for s, o, rel in edges:
-        if rel not in rule["link"] or s not in ents or o not in ents:
+    for s, o, rel in scene.edges:
+        if rel not in rule["link"]:
             continue
-        if rule.get("through_container") and not entity_props(g, o).get("liquid"):
-            o = _liquid_inside(g, o) or o
+        if rule.get("through_container") and not scene.props(o).get("liquid"):
+            o = _liquid_inside(scene.g, o) or o
         if s != o:
             yield s, o
 
 
-def _scene_pairs(g: CausalSceneGraph, rule: Rule, props: Callable[[str], dict[str, Any]]
-                 ) -> Iterator[tuple[str, str]]:
+def _scene_pairs(scene: _Scene, rule: Rule) -> Iterator[tuple[str, str]]:
     """(subject, object) pairs of a scene-wide rule (a shadow: any caster, any light), in graph
     order, among the entities that pass the rule's tests.  A subject that already has the
     rule's effect is passed over (its other pairs could add nothing), so pairing is linear,
     not every entity with every other: 180 balls and a lamp are 180 pairs, 90 balls and 90
     lamps still 90 once the first lamp cast each ball's shadow."""
-    ents = g.nodes("entity")
-    subjects = [s for s in ents if _ok(props(s), rule.get("subject", {}))]
-    objects = [o for o in ents if _ok(props(o), rule.get("object", {}))]
+    subjects = [s for s in scene.entities if _ok(scene.props(s), rule.get("subject", {}))]
+    objects = [o for o in scene.entities if _ok(scene.props(o), rule.get("object", {}))]
     types = effects_of(rule)
     for s in subjects:
         for o in objects:
-            if not rule.get("pair") and _has_effect(g, s, types):
+            if not rule.get("pair") and _has_effect(scene.g, s, types):
                 break
             if s != o:
                 yield s, o
 
 
-def _matches(g: CausalSceneGraph, rule: Rule) -> Iterator[tuple[list[str], str]]:
+def _matches(scene: _Scene, rule: Rule) -> Iterator[tuple[list[str], str]]:
     """(subjects, object) the rule fires on: one subject each, or two for a ``pair`` rule.
     Lazy, so an effect added for one match is seen by the next (see :func:`_scene_pairs`)."""
-    cache: dict[str, dict[str, Any]] = {}
-
-    def props(n: str) -> dict[str, Any]:   # each entity's properties once per rule
-        if n not in cache:
-            cache[n] = entity_props(g, n)
-        return cache[n]
-
-    if rule["link"] == "scene":
-        pairs = _scene_pairs(g, rule, props)
-    else:
-        pairs = _linked_pairs(g, rule, set(g.nodes("entity")))
+    props = scene.props
+    pairs = _scene_pairs(scene, rule) if rule["link"] == "scene" else _linked_pairs(scene, rule)
     found = (([s], o) for s, o in pairs if _ok(props(s), rule.get("subject", {}))
              and _ok(props(o), rule.get("object", {})))
     if not rule.get("pair"):
@@ -152,10 +161,11 @@ def add_world_effects(g: CausalSceneGraph, rules: list[Rule] | None = None
     Rounds repeat until nothing is added, so a rule that needs an earlier effect (``after``:
     a reflection of what floats) fires whatever the order of the table."""
     rules = knowledge().rules if rules is None else rules
+    scene = _Scene(g)
     for _ in range(1 + len(rules)):
         added = False
         for rule in rules:
-            for subjects, obj in _matches(g, rule):
+            for subjects, obj in _matches(scene, rule):
                 added |= _apply(g, rule, subjects, obj)
         if not added:
             break
