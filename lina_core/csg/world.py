@@ -65,6 +65,7 @@ class _Scene:
         self.entities = g.nodes("entity")
         ents = set(self.entities)
         self._props: dict[str, dict[str, Any]] = {}
+        self._liquid: dict[str, str | None] = {}
         symmetric = knowledge().lexicon["symmetric"]
         edges = [(s, o, rel) for s, o, rel in g.graph.edges(data="relation")
                  if s in ents and o in ents]
@@ -77,6 +78,12 @@ class _Scene:
             self._props[n] = entity_props(self.g, n)
         return self._props[n]
 
+    def liquid_inside(self, container: str) -> str | None:
+        """:func:`_liquid_inside`, read once per container."""
+        if container not in self._liquid:
+            self._liquid[container] = _liquid_inside(self.g, container)
+        return self._liquid[container]
+
 
 def _linked_pairs(scene: _Scene, rule: Rule) -> Iterator[tuple[str, str]]:
     """(subject, object) entity pairs joined by an edge of the rule's link, in graph order:
@@ -85,7 +92,7 @@ def _linked_pairs(scene: _Scene, rule: Rule) -> Iterator[tuple[str, str]]:
         if rel not in rule["link"]:
             continue
         if rule.get("through_container") and not scene.props(o).get("liquid"):
-            o = _liquid_inside(scene.g, o) or o
+            o = scene.liquid_inside(o) or o
         if s != o:
             yield s, o
 
