@@ -361,6 +361,18 @@ def test_toyworld_prompts_give_the_same_graphs_as_before():
     assert digest == TOYWORLD_GOLDEN
 
 
+def test_inflect_is_imported_without_its_run_time_type_checks():
+    """typeguard's decorator on inflect's methods re-parsed inflect's source once per method at
+    import (2.8 s in every process that reads a prompt) and checked every call's types."""
+    import inflect
+    from lina_core.csg.knowledge import ENGLISH
+    for name in ("singular_noun", "plural_noun", "a", "present_participle"):
+        code = getattr(inflect.engine, name).__code__
+        assert "check_argument_types_internal" not in code.co_names, name
+    assert (ENGLISH.singular_noun("balls"), ENGLISH.plural_noun("cube"), ENGLISH.a("ice cube"),
+            ENGLISH.present_participle("run")) == ("ball", "cubes", "an ice cube", "running")
+
+
 def test_toyworld_is_one_domain_of_from_prompt():
     from lina_core.csg.grammar import _toyworld_read
     text = "a large red ball on a small round mirror"

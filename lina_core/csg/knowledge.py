@@ -12,13 +12,42 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import inflect
-
 from .graph import CausalSceneGraph, GraphError
+
+
+def _unchecked(target: Any = None, **_: Any) -> Any:
+    """``typeguard.typechecked`` that leaves the function as it is."""
+    return (lambda f: f) if target is None else target
+
+
+def _import_inflect() -> ModuleType:
+    """inflect, without typeguard's run-time checks on its methods.
+
+    inflect 7 decorates 23 methods with ``typeguard.typechecked``, which re-parses inflect's
+    whole source once per method while the module is imported: 2.8 of a 3.0 s import on this
+    2-core machine, paid by every process that reads a prompt (the app, each command, each test
+    worker), and a check of every argument's type on every call.  The decorator is swapped
+    for one that does nothing, for the time of the import only; where inflect is already
+    imported (checked), it is taken as it is."""
+    if "inflect" in sys.modules:
+        return sys.modules["inflect"]
+    import typeguard
+    checked = typeguard.typechecked
+    typeguard.typechecked = _unchecked
+    try:
+        import inflect
+    finally:
+        typeguard.typechecked = checked
+    return inflect
+
+
+inflect = _import_inflect()
 
 #: the one English inflection engine (plurals, singulars, a/an, verb forms) of the open world
 ENGLISH = inflect.engine()
