@@ -135,8 +135,16 @@ def _template_error(shape: str, a: np.ndarray, reg: np.ndarray, clip: Any,
     ar = SHAPE_ASPECT[shape]
     h, w = a.shape
     cap = 0.35 ** 2
+    seen: dict[tuple[tuple[float, float, float, float], bool], float] = {}
 
     def err(p: tuple[float, float, float, float], shifted: bool) -> float:
+        """Remembered: the descent comes back to points it tried (a step and its reverse),
+        about one call in six."""
+        if (p, shifted) not in seen:
+            seen[(p, shifted)] = drawn(p, shifted)
+        return seen[(p, shifted)]
+
+    def drawn(p: tuple[float, float, float, float], shifted: bool) -> float:
         cx, cy, bw, sg = p
         bh = ar * bw
         box = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
