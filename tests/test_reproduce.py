@@ -83,9 +83,10 @@ def test_a_stage_in_process_gives_its_exit_status_and_puts_the_process_back(tmp_
 
 @pytest.mark.slow   # the whole pipeline at smoke size: ~2 min on 2 busy cores
 def test_quick_mode_runs_end_to_end(tmp_path, monkeypatch):
-    """Every stage, in order.  Two run as `make reproduce` runs them, each a subprocess: a
-    ``python -m lina_core`` stage and a module of its own; the rest run in this process
-    (run_in_process: the same entry points, without a fresh torch import each)."""
+    """Every stage, in order.  One runs as `make reproduce` runs it, a ``python -m lina_core``
+    subprocess (every stage is a command of lina_core: a second one, once a module of its own,
+    tested nothing more); the rest run in this process (run_in_process: the same entry points,
+    without a fresh torch import each)."""
     mod = repro()
     docs_v2 = ROOT / "docs" / "results" / "v2"
     existed = docs_v2.exists()
@@ -100,9 +101,9 @@ def test_quick_mode_runs_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(subprocess, "run", spy)
     names = [n for n in names if n not in VIDEO]
     times = mod.run(tmp_path, quick=True, log=lambda m, **kw: None, only=names,
-                    in_process=set(names) - {"data_first", "verifier"})
+                    in_process=set(names) - {"data_first"})
     monkeypatch.undo()
-    assert ran == ["lina_core", "lina_core"]     # every stage is a command of lina_core
+    assert ran == ["lina_core"]                   # the one subprocess stage
     assert list(times) == names
     st = json.loads((tmp_path / "stage_times.json").read_text())
     assert st["mode"] == "quick" and st["seconds"] == times
