@@ -55,9 +55,10 @@ ENGLISH = inflect.engine()
 
 @functools.lru_cache(maxsize=8192)
 def singular_noun(word: str) -> str | bool:
-    """inflect's singular of ``word`` (False when it is not a plural), remembered: inflect
-    checks every argument's type at run time, a fifth of a prompt's parse before this cache."""
+    """inflect's singular of ``word`` (False when it is not a plural), remembered: the same
+    few words come back in every caption, and inflect's rules are slow to walk."""
     return ENGLISH.singular_noun(word)
+
 
 DATA_DIR = Path(__file__).with_name("data")
 ENV_VAR = "LINA_CSG_KNOWLEDGE"
