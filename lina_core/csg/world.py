@@ -46,14 +46,6 @@ def _ok(props: dict[str, Any], tests: dict[str, Any]) -> bool:
     return True
 
 
-def _liquid_inside(g: CausalSceneGraph, container: str) -> str | None:
-    """The liquid held by ``container`` ('a jar of water': water -in-> jar)."""
-    for u, _, rel in g.graph.in_edges(container, data="relation"):
-        if rel == "in" and g.node(u)["kind"] == "entity" and entity_props(g, u).get("liquid"):
-            return u
-    return None
-
-
 class _Scene:
     """What the rules read of a graph and adding effects cannot change, read once per
     :func:`add_world_effects`: its entities, their properties, and the relations between
@@ -79,9 +71,13 @@ class _Scene:
         return self._props[n]
 
     def liquid_inside(self, container: str) -> str | None:
-        """:func:`_liquid_inside`, read once per container."""
+        """The liquid held by ``container`` ('a jar of water': water -in-> jar), read once."""
         if container not in self._liquid:
-            self._liquid[container] = _liquid_inside(self.g, container)
+            g = self.g
+            self._liquid[container] = next(
+                (u for u, _, rel in g.graph.in_edges(container, data="relation")
+                 if rel == "in" and g.node(u)["kind"] == "entity"
+                 and self.props(u).get("liquid")), None)
         return self._liquid[container]
 
 
