@@ -226,3 +226,25 @@ def test_an_object_drawn_twice_fails_count_and_texture(cat):
         if found == 2:
             return
     pytest.fail(f"{cat}: fewer than two scenes of 30 had room for a copy")
+
+
+@pytest.mark.parametrize("mode", ["constant", "nearest"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_fits_blur_is_scipys_gaussian_filter_bit_for_bit(mode, dtype):
+    """The verifier's blur (kernel remembered per sigma) gives the very floats
+    ``ndimage.gaussian_filter`` gives: on the shape fit's sigmas and on odd ones, small and
+    wide arrays, strided views (one channel of an RGB image), twice for the same sigma."""
+    from scipy import ndimage
+    from lina_core.toyworld.blur import blur
+    rng = np.random.default_rng(0)
+    rgb = rng.random((40, 36, 3)).astype(dtype)
+    arrays = [rng.random((9, 7)).astype(dtype), rng.random((3, 50)).astype(dtype),
+              rgb[..., 1], rng.random((1, 1)).astype(dtype)]
+    sigmas = [0.3, 0.6, 1.5, 1.5 * 0.85, 2.6 * 1.18, 0.7 * 32 / 32.0, 4.99, 1e-16]
+    for x in arrays:
+        for s in sigmas + sigmas[:2]:
+            want = ndimage.gaussian_filter(x, s, mode=mode)
+            got = blur(x, s, mode=mode)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (x.shape, s)
+    with pytest.raises(ValueError, match="2-D"):
+        blur(rgb, 1.0)

@@ -14,6 +14,7 @@ from scipy import ndimage
 
 from ..csg.geometry import REFLECTION_SQUASH, SHAPE_ASPECT
 from .blobs import EIGHT, Blob
+from .blur import blur
 from .canvas import FLOOR, REFLECTION_MIX, WALL
 from .unmix import CANON
 
@@ -148,15 +149,11 @@ def _template_error(shape: str, a: np.ndarray, reg: np.ndarray, clip: Any,
         cx, cy, bw, sg = p
         bh = ar * bw
         box = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
-        t = ndimage.gaussian_filter(
-            coverage(shape, box, h, w, split=split if shifted else None), sg,
-            mode="constant")
+        t = blur(coverage(shape, box, h, w, split=split if shifted else None), sg)
         if reflection:
             # the object plus its reflection at a least-squares amplitude in [0, 1]
             rbox = (box[0], box[3], box[2], box[3] + REFLECTION_SQUASH * bh)
-            tr = ndimage.gaussian_filter(
-                REFLECTION_MIX * coverage(shape, rbox, h, w, flip=True) * clip, sg,
-                mode="constant") * reg
+            tr = blur(REFLECTION_MIX * coverage(shape, rbox, h, w, flip=True) * clip, sg) * reg
             den = float((tr * tr).sum())
             if den > 0:
                 amp = float(((a - t) * tr).sum()) / den

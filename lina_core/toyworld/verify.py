@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from ..csg.graph import CausalSceneGraph, GraphError
 from .answers import object_nodes
+from .blur import blur
 from .canvas import FLOOR, WALL
 from .categories.base import CATEGORIES
 from .unmix import CANON, unmix
@@ -172,7 +172,7 @@ def verify(image: np.ndarray, graph: CausalSceneGraph) -> Verdict:
     except GraphError as exc:
         raise VerifyError(f"graph: {exc}") from None
     raw, balanced = white_balance(canonical(image))
-    img = np.stack([ndimage.gaussian_filter(raw[..., c], DENOISE_SIGMA, mode="nearest")
+    img = np.stack([blur(raw[..., c], DENOISE_SIGMA, mode="nearest")
                     for c in range(3)], -1)
     cat = graph.category
     n_obj, surface = CATEGORIES[cat].objects, CATEGORIES[cat].surface

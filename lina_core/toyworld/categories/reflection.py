@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from ...csg.captions import object_phrase
 from ...csg.geometry import (FLOOR_Y, MIRROR_ASPECT, MIRROR_CY, MIRROR_RIM_WIDTH, MIRROR_RX,
@@ -18,6 +17,7 @@ from ...csg.vocabulary import COLOURS, MIRROR_SHAPES, SHAPES, SIZES
 from ..answers import (Answers, ask_count, colour_palette, fmt, object_nodes, palette_rgb,
                        texture_single)
 from ..blobs import Blob, find_blobs
+from ..blur import blur
 from ..canvas import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, Canvas, box, draw_object,
                       object_colour)
 from ..counterfactual import Counterfactual, remove, texture
@@ -133,10 +133,9 @@ def _reflection_seen(raw: np.ndarray, mix: Mix, blob: Blob, fitted: Any, mirror:
     rbox = (bx0, by1, bx1, by1 + REFLECTION_SQUASH * bh)
     # least-squares amplitude of the expected reflection (1: as drawn, 0: none) in the
     # object's share against the mirror colour, after the object's own blurred edge
-    t_obj = ndimage.gaussian_filter(coverage(shp, obox, CANON, CANON), sig, mode="constant")
-    t_ref = ndimage.gaussian_filter(
-        REFLECTION_MIX * coverage(shp, rbox, CANON, CANON, flip=True) * in_mirror(0.0),
-        sig, mode="constant")
+    t_obj = blur(coverage(shp, obox, CANON, CANON), sig)
+    t_ref = blur(REFLECTION_MIX * coverage(shp, rbox, CANON, CANON, flip=True) * in_mirror(0.0),
+                 sig)
     zone = (t_ref >= 0.1 * REFLECTION_MIX) & in_mirror(-0.5) & (yy > by1)
     c = palette_rgb(blob.colour)
     a_m = alpha_lin(raw, MIRROR[None, None], c)
@@ -199,7 +198,7 @@ def _leak_fit(raw: np.ndarray, free: np.ndarray, shp: str, rbox, sig: float,
             pred = []
             for r in (full * inner, full):
                 im = ground * (1 - r)[..., None] + tint * r[..., None]
-                pred.append(np.stack([ndimage.gaussian_filter(im[..., k], sig, mode="nearest")
+                pred.append(np.stack([blur(im[..., k], sig, mode="nearest")
                                       for k in range(3)], -1))
             diff = pred[1] - pred[0]
             lz = (np.abs(diff).sum(-1) >= 10.0) & ok
