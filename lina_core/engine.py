@@ -65,13 +65,15 @@ def np_images(images: Any) -> np.ndarray:
     return arr
 
 
-def default_encoder(pipe: Any) -> Encoder:
-    """Text -> the pipeline's positive embedding kwargs, as its family encodes them."""
+def default_encoder(pipe: Any, device: Any = None) -> Encoder:
+    """Text -> the pipeline's positive embedding kwargs, as its family encodes them, on
+    ``device`` (default: the pipeline's execution device, read once here, not per text)."""
     ad = adapter_for(pipe)
+    device = pipe._execution_device if device is None else device
 
     def enc(texts: list[str]) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            return ad.encode(pipe, texts)
+            return ad.encode(pipe, texts, device)
     return enc
 
 
@@ -266,8 +268,8 @@ def prepare(pipe: Any, spec: InterventionSpec, seed: int, batch: int,
     ad = adapter_for(pipe)
     height, width, frames = ad.size(pipe, *size)
     scheduler, replaced = run_scheduler(pipe.scheduler)
-    encode = memo(encoder or default_encoder(pipe))
     device = pipe._execution_device
+    encode = memo(encoder or default_encoder(pipe, device))
     sched = make_schedule(pipe, spec, scheduler)
     pos = encode([spec.prompt])
     c = pos["prompt_embeds"].repeat_interleave(batch, 0)

@@ -80,7 +80,8 @@ def test_default_latents_are_the_pipelines_own(fam, tmp_path):
     engine makes at the adapter's default size."""
     pipe, kw = build(fam, tmp_path)
     ad = adapter_for(pipe)
-    embeds = kw["encoder"](["a ball"]) if "encoder" in kw else ad.encode(pipe, ["a ball"])
+    embeds = kw["encoder"](["a ball"]) if "encoder" in kw else \
+        ad.encode(pipe, ["a ball"], pipe._execution_device)
     out = pipe(**embeds, guidance_scale=1.0, num_inference_steps=1, output_type="latent",
                return_dict=False)[0]
     assert tuple(out.shape) == ad.latent_shape(pipe, 1, *ad.size(pipe, None, None, None))
