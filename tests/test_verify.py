@@ -248,3 +248,37 @@ def test_the_fits_blur_is_scipys_gaussian_filter_bit_for_bit(mode, dtype):
             assert got.dtype == want.dtype and np.array_equal(got, want), (x.shape, s)
     with pytest.raises(ValueError, match="2-D"):
         blur(rgb, 1.0)
+
+
+def test_unmix_gives_the_floats_of_its_formula_over_an_rgb_axis():
+    """unmix works on one pixels x models plane per channel (3x faster); its shares, residuals
+    and choices are those of the formula written over an RGB axis (``.sum(-1)``), float for
+    float, on a blurred, noisy ToyWorld-like picture with and without an object filter."""
+    from lina_core.toyworld.blur import blur
+    from lina_core.toyworld.canvas import FLOOR, MIRROR, WALL
+    from lina_core.toyworld.unmix import unmix
+    rng = np.random.default_rng(1)
+    bgs = [np.asarray(c, np.float32) for c in (WALL, FLOOR, MIRROR)]
+    objs = [np.asarray(c, np.float32) for c in ([200, 40, 40], [40, 60, 210], [230, 220, 60])]
+    labels = rng.integers(0, 6, (64, 64))
+    img = np.stack(bgs + objs)[labels]
+    img = np.stack([blur(img[..., c], 1.3) for c in range(3)], -1)
+    img = (img + rng.normal(0, 6, img.shape)).astype(np.float32)
+    pairs = [(0, 1), (1, 2)]
+    for over in (None, lambda i, o: i != 2 or o == 0):
+        got = unmix(img, bgs, objs, ["red", "blue", "yellow"], pairs, obj_over=over)
+        models = [(0, i, i) for i in range(3)] + [(0, i, j) for i, j in pairs] + \
+            [(1, i, o) for i in range(3) for o in range(3) if over is None or over(i, o)]
+        a = np.asarray([bgs[i] for _, i, _ in models], np.float32)[None]
+        d = np.asarray([bgs[j] if m == 0 else objs[j] for m, _, j in models], np.float32)[None] - a
+        p = img.reshape(-1, 1, 3)
+        t = np.clip(((p - a) * d).sum(-1) / np.maximum((d * d).sum(-1), 1e-6), 0.0, 1.0)
+        r = np.sqrt(((p - a - t[..., None] * d) ** 2).sum(-1))
+        is_obj = np.array([m == 1 for m, _, _ in models])[None]
+        best = (r + np.where(is_obj, 2.0 * t, 12.0 * np.minimum(t, 1 - t))).argmin(1)
+        rows = np.arange(len(best))
+        assert np.array_equal(got.resid.ravel(), r[rows, best])
+        assert got.resid.dtype == np.float32 and len(np.unique(best)) > 5
+        obj = np.where(is_obj[0, best], np.array([j for _, _, j in models])[best], -1)
+        obj[r[rows, best] > 60.0] = -1
+        assert np.array_equal(got.obj.ravel(), obj)

@@ -37,7 +37,7 @@ def unmix(img: np.ndarray, bgs: list[np.ndarray], objs: list[np.ndarray], names:
     a pure background wins ties.
     """
     h, w, _ = img.shape
-    p = img.reshape(-1, 1, 3)
+    flat = img.reshape(-1, 3)
     a_list, b_list, kind = [], [], []     # kind: (0 bg pair / 1 object, i, j or k)
     k = len(bgs)
     for i, j in [(i, i) for i in range(k)] + [tuple(pr) for pr in pairs]:
@@ -51,27 +51,31 @@ def unmix(img: np.ndarray, bgs: list[np.ndarray], objs: list[np.ndarray], names:
             a_list.append(bgs[i])
             b_list.append(objs[o])
             kind.append((1, i, o))
-    a = np.asarray(a_list, np.float32)[None]
-    d = np.asarray(b_list, np.float32)[None] - a
-    dd = np.maximum((d * d).sum(-1), 1e-6)
-    t = np.clip(((p - a) * d).sum(-1) / dd, 0.0, 1.0)
-    r = np.sqrt(((p - a - t[..., None] * d) ** 2).sum(-1))
+    a = np.asarray(a_list, np.float32)                  # models x 3
+    d = np.asarray(b_list, np.float32) - a
+    # one pixels x models plane per channel, summed over channels left to right: the very
+    # floats a sum over a last axis of 3 gives (numpy adds those in order), ~3x faster
+    pa = [flat[:, c, None] - a[None, :, c] for c in range(3)]
+    dd = np.maximum(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2], 1e-6)
+    t = np.clip((pa[0] * d[:, 0] + pa[1] * d[:, 1] + pa[2] * d[:, 2]) / dd, 0.0, 1.0)
+    e = [pa[c] - t * d[:, c] for c in range(3)]
+    r = np.sqrt(e[0] ** 2 + e[1] ** 2 + e[2] ** 2)
     is_obj = np.array([kd[0] for kd in kind], bool)[None]
     score = r + np.where(is_obj, pen_obj * t, pen_pair * 2 * np.minimum(t, 1 - t))
     best = score.argmin(1)
-    tb = t[np.arange(len(best)), best]
+    rows = np.arange(h * w)
+    tb = t[rows, best]
     kinds = np.array(kind)[best]
     alpha = np.where(kinds[:, 0] == 1, tb, 0.0)
     obj = np.where(kinds[:, 0] == 1, kinds[:, 2], -1)
     share = np.zeros((h * w, k), np.float32)
-    rows = np.arange(h * w)
     pair = kinds[:, 0] == 0
     np.add.at(share, (rows[pair], kinds[pair, 1]), 1 - tb[pair])
     np.add.at(share, (rows[pair], kinds[pair, 2]), tb[pair])
     share[rows[~pair], kinds[~pair, 1]] += 1 - tb[~pair]
-    ab = a[0, best]
-    bgcol = np.where(pair[:, None], ab + tb[:, None] * d[0, best], ab)
-    rb = r[np.arange(len(best)), best]
+    ab = a[best]
+    bgcol = np.where(pair[:, None], ab + tb[:, None] * d[best], ab)
+    rb = r[rows, best]
     lost = rb > UNEXPLAINED              # not a ToyWorld colour: neither object nor background
     alpha[lost] = 0.0
     obj[lost] = -1
