@@ -67,22 +67,25 @@ def _vae(block_out_channels, latent_channels: int, **kw):
                          layers_per_block=1, **kw)
 
 
-def toyworld_pipeline(folder: str | Path):
+def toyworld_pipeline(folder: str | Path, resolution: int = 32):
     write_tokenizer(folder)
-    pipe = build_pipeline(str(folder), 32, small=True, seed=0)
+    pipe = build_pipeline(str(folder), resolution, small=True, seed=0)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
 
-def toyworld_video_pipeline(folder: str | Path, trained_motion: bool = True):
+def toyworld_video_pipeline(folder: str | Path, trained_motion: bool = True,
+                            resolution: int = 32):
     """The tiny ToyWorld pipeline inflated to video.  ``trained_motion``: give the temporal
     layers (the identity after inflation) random output weights, as training does, so frames are
-    not denoised independently and their order matters."""
+    not denoised independently and their order matters.  ``resolution``: 32 as the app draws;
+    the engine's and the pipeline contract's tests use 16 (a quarter of the pixels of eight
+    frames: the 5-D code paths are the same, at a third of the time)."""
     from diffusers.models.resnet import TemporalConvLayer
     from diffusers.models.transformers.transformer_temporal import TransformerTemporalModel
 
     from lina_core.pipelines.toyworld_video import inflate
-    pipe = inflate(toyworld_pipeline(folder))
+    pipe = inflate(toyworld_pipeline(folder, resolution))
     if trained_motion:
         g = torch.Generator().manual_seed(1)
         with torch.no_grad():
