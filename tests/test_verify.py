@@ -235,7 +235,7 @@ def test_the_fits_blur_is_scipys_gaussian_filter_bit_for_bit(mode, dtype):
     ``ndimage.gaussian_filter`` gives: on the shape fit's sigmas and on odd ones, small and
     wide arrays, strided views (one channel of an RGB image), twice for the same sigma."""
     from scipy import ndimage
-    from lina_core.toyworld.blur import blur
+    from lina_core.toyworld.blur import blur, blur_channels
     rng = np.random.default_rng(0)
     rgb = rng.random((40, 36, 3)).astype(dtype)
     arrays = [rng.random((9, 7)).astype(dtype), rng.random((3, 50)).astype(dtype),
@@ -246,6 +246,8 @@ def test_the_fits_blur_is_scipys_gaussian_filter_bit_for_bit(mode, dtype):
             want = ndimage.gaussian_filter(x, s, mode=mode)
             got = blur(x, s, mode=mode)
             assert got.dtype == want.dtype and np.array_equal(got, want), (x.shape, s)
+    want = np.stack([ndimage.gaussian_filter(rgb[..., c], 1.3, mode=mode) for c in range(3)], -1)
+    assert np.array_equal(blur_channels(rgb, 1.3, mode), want)
     with pytest.raises(ValueError, match="2-D"):
         blur(rgb, 1.0)
 

@@ -38,7 +38,7 @@ from PIL import Image
 
 from ..csg.graph import CausalSceneGraph, GraphError
 from .answers import object_nodes
-from .blur import blur
+from .blur import blur_channels
 from .canvas import FLOOR, WALL
 from .categories.base import CATEGORIES
 from .unmix import CANON, unmix
@@ -172,8 +172,7 @@ def verify(image: np.ndarray, graph: CausalSceneGraph) -> Verdict:
     except GraphError as exc:
         raise VerifyError(f"graph: {exc}") from None
     raw, balanced = white_balance(canonical(image))
-    img = np.stack([blur(raw[..., c], DENOISE_SIGMA, mode="nearest")
-                    for c in range(3)], -1)
+    img = blur_channels(raw, DENOISE_SIGMA)
     cat = graph.category
     n_obj, surface = CATEGORIES[cat].objects, CATEGORIES[cat].surface
     if len(object_nodes(graph)) < n_obj or (surface and graph.surface(surface) is None):

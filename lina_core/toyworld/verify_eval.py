@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..csg import CATEGORIES, TOYWORLD_CATEGORIES, CausalSceneGraph
-from .blur import blur
+from .blur import blur_channels
 from .categories.base import category
 from .counterfactual import Counterfactual, doubled
 from .render import clip_frames, render
@@ -62,8 +62,7 @@ def perturb(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     k = size / 32.0
     x = img.astype(np.float32)
     sigma = rng.uniform(0.5, 1.0) * k
-    x = np.stack([blur(x[..., c], sigma, mode="nearest") for c in range(3)],
-                 -1)
+    x = blur_channels(x, sigma)
     x = x * rng.uniform(0.96, 1.04, size=3)[None, None] + rng.uniform(-4, 4)
     smax = int(round(2 * k))
     dy, dx = (int(v) for v in rng.integers(-smax, smax + 1, size=2))

@@ -17,7 +17,7 @@ from ...csg.vocabulary import COLOURS, MIRROR_SHAPES, SHAPES, SIZES
 from ..answers import (Answers, ask_count, colour_palette, fmt, object_nodes, palette_rgb,
                        texture_single)
 from ..blobs import Blob, find_blobs
-from ..blur import blur
+from ..blur import blur, blur_channels
 from ..canvas import (FLOOR, MIRROR, MIRROR_RIM, REFLECTION_MIX, WALL, Canvas, box, draw_object,
                       object_colour)
 from ..counterfactual import Counterfactual, remove, texture
@@ -198,8 +198,7 @@ def _leak_fit(raw: np.ndarray, free: np.ndarray, shp: str, rbox, sig: float,
             pred = []
             for r in (full * inner, full):
                 im = ground * (1 - r)[..., None] + tint * r[..., None]
-                pred.append(np.stack([blur(im[..., k], sig, mode="nearest")
-                                      for k in range(3)], -1))
+                pred.append(blur_channels(im, sig))
             diff = pred[1] - pred[0]
             lz = (np.abs(diff).sum(-1) >= 10.0) & ok
             res = (obs - pred[0])[ok]
